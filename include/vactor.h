@@ -1,0 +1,267 @@
+/*
+ * vactor.h — the public C API of libvactor, a virtual-actor runtime.
+ *
+ * A program creates a runtime, registers actor types (a name, methods by name,
+ * optional activate/deactivate hooks), starts it, and calls actors by
+ * (type, id). The runtime activates an actor on its first message, runs its
+ * messages one turn at a time, keeps its state (key -> bytes) in a store,
+ * deactivates it when idle and brings it back, state restored, on the next call.
+ *
+ * Threads. The runtime runs N worker threads. Every actor belongs to one
+ * worker (by a hash of type and id) and only ever runs there, so a method
+ * never races with another method of the same actor. Functions named
+ * va_turn_* may only be called from inside a turn (a method, a continuation
+ * or a hook), on the thread that runs it, with the va_turn it was given.
+ * Every other function is thread-safe unless its comment says otherwise.
+ *
+ * Errors. Every function that can fail returns 0 (or a non-negative value)
+ * on success and a negative VA_E* code on failure; va_strerror() names it.
+ * If a function that takes a callback fails, the callback is never called.
+ * The library never exits the process and never prints.
+ *
+ * Memory. Pointers passed in are borrowed for the duration of the call
+ * unless a comment says otherwise; data that must outlive the call is copied.
+ * Pointers handed to callbacks are valid only until the callback returns.
+ */
+#ifndef VACTOR_H
+#define VACTOR_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- Errors -------------------------------------------------------------- */
+
+/* One table for every error code: name, value, message. */
+#define VA_ERRNO_MAP(XX)                                                        \
+  XX(EINVAL, -1, "invalid argument")                                            \
+  XX(ENOMEM, -2, "out of memory")                                               \
+  XX(ENOTYPE, -3, "unknown actor type")                                         \
+  XX(ENOMETHOD, -4, "unknown method")                                           \
+  XX(ETIMEDOUT, -5, "call timed out")                                           \
+  XX(EDEADLK, -6, "call cycle among non-reentrant actors")                      \
+  XX(EBACKPRESSURE, -7, "mailbox full, retry later")                            \
+  XX(ESTOPPED, -8, "runtime is not running")                                    \
+  XX(EEXIST, -9, "already exists")                                              \
+  XX(ESTATE, -10, "not allowed in the runtime's current state")                 \
+  XX(EWOULDBLOCK, -11, "blocking call made from a runtime thread")              \
+  XX(ENOTFOUND, -12, "not found")                                               \
+  XX(ETOOBIG, -13, "too large")                                                 \
+  XX(ESTORE, -14, "state store failed")                                         \
+  XX(EFAILED, -15, "method failed")                                             \
+  XX(ESYS, -16, "operating system call failed")
+
+typedef enum va_errno {
+#define VA_ERRNO_ENUM(name, value, msg) VA_##name = (value),
+  VA_ERRNO_MAP(VA_ERRNO_ENUM)
+#undef VA_ERRNO_ENUM
+} va_errno;
+
+/* A static string describing code: "call timed out". Unknown codes (an
+ * application's own negative codes) read "application error". */
+const char *va_strerror(int code);
+/* The code's short name: "VA_ETIMEDOUT", or "VA_UNKNOWN". */
+const char *va_err_name(int code);
+
+/* ---- Runtime configuration ----------------------------------------------- */
+
+typedef struct va_runtime va_runtime;
+typedef struct va_turn va_turn;
+typedef struct va_ref va_ref;
+typedef struct va_store va_store;
+
+typedef struct va_config {
+  unsigned threads;          /* worker threads; 0 = number of cores */
+  uint64_t idle_timeout_ms;  /* deactivate after this long idle; 0 = 60 min */
+  uint64_t scan_interval_ms; /* how often idle actors are looked for; 0 = 30 s
+                                (never more than the idle timeout) */
+  uint64_t call_timeout_ms;  /* every call's deadline; 0 = 60 s */
+  uint32_t mailbox_bound;    /* messages one actor (or one worker's inbox)
+                                may hold; 0 = 65536 */
+  va_store *store;           /* state store, borrowed; NULL = an in-memory
+                                store owned by the runtime */
+} va_config;
+
+/* Fills cfg with the defaults (all zero, meaning "default"). */
+void va_config_init(va_config *cfg);
+
+/* ---- Actor types ----------------------------------------------------------- */
+
+/* A method. arg/len is the message body (borrowed for the call). Return 0 on
+ * success or a negative code to fail the turn: its state writes are then
+ * discarded and a caller gets the code. Calls made with va_turn_call() keep
+ * the turn open after the method returns; it ends when they have all
+ * answered and their continuations have returned. */
+typedef int (*va_method_fn)(va_turn *turn, const void *arg, size_t len);
+
+/* An activate or deactivate hook. Runs as a turn of its own: it may read
+ * and write state, but not call other actors. A failing activate hook fails
+ * the message that caused the activation; the actor stays inactive. */
+typedef int (*va_hook_fn)(va_turn *turn);
+
+typedef struct va_method {
+  const char *name;
+  va_method_fn fn;
+} va_method;
+
+enum va_type_flags {
+  /* A call that belongs to the call chain of the actor's open turn runs at
+   * once instead of waiting (Dapr/Orleans reentrancy). */
+  VA_TYPE_REENTRANT = 1u << 0,
+};
+
+typedef struct va_type_def {
+  const char *name;         /* copied */
+  const va_method *methods; /* copied */
+  size_t n_methods;
+  va_hook_fn on_activate;   /* optional */
+  va_hook_fn on_deactivate; /* optional */
+  size_t instance_size;     /* zeroed per-activation memory: va_turn_self() */
+  unsigned flags;           /* va_type_flags */
+} va_type_def;
+
+/* ---- Runtime lifecycle ----------------------------------------------------- */
+
+/* Creates a runtime (not yet running). cfg may be NULL for the defaults.
+ * On success *out owns the runtime; release it with va_runtime_free(). */
+int va_runtime_new(const va_config *cfg, va_runtime **out);
+
+/* Registers an actor type. Only before va_runtime_start(). Returns the
+ * type's id (>= 0), VA_EEXIST for a duplicate name, VA_ESTATE once started. */
+int va_register_type(va_runtime *rt, const va_type_def *def);
+
+/* Starts the worker threads. */
+int va_runtime_start(va_runtime *rt);
+
+/* Stops accepting new external calls, waits for every turn in flight (and
+ * every message already queued) to finish, deactivates every actor (running
+ * its deactivate hook), then joins the workers. Must not be called from a
+ * runtime thread (VA_EWOULDBLOCK). Calling it twice is harmless. */
+int va_runtime_stop(va_runtime *rt);
+
+/* Stops the runtime if needed and frees it. NULL is a no-op. */
+void va_runtime_free(va_runtime *rt);
+
+/* Number of worker threads (after start). */
+unsigned va_runtime_threads(const va_runtime *rt);
+
+/* Ids of registered names, for the calls below. A type id is >= 0 or
+ * VA_ENOTYPE; a method id is >= 0 or VA_ENOTYPE / VA_ENOMETHOD. */
+int va_type_lookup(const va_runtime *rt, const char *type);
+int va_method_lookup(const va_runtime *rt, int type, const char *method);
+
+/* ---- Calling actors from outside a turn ------------------------------------ */
+
+/* Receives a call's outcome. status is 0 or a negative code (the method's
+ * own code, VA_ETIMEDOUT, VA_EDEADLK, VA_EBACKPRESSURE, ...). data/len is
+ * the reply body, borrowed until the callback returns. Runs on a runtime
+ * thread: it must not block; it may issue further calls. */
+typedef void (*va_reply_fn)(void *user, int status, const void *data,
+                            size_t len);
+
+/* Calls method of actor (type, id). Copies id and arg. cb is called exactly
+ * once if this returns 0. VA_EBACKPRESSURE if the owning worker's inbox is
+ * full. */
+int va_call(va_runtime *rt, int type, const char *id, size_t id_len,
+            int method, const void *arg, size_t len, va_reply_fn cb,
+            void *user);
+
+/* One-way message: no reply, no completion. */
+int va_send(va_runtime *rt, int type, const char *id, size_t id_len,
+            int method, const void *arg, size_t len);
+
+/* Blocking call for C programs and tests. On success (return 0) *reply
+ * holds a malloc'd copy of the reply body (free it with free(); NULL when
+ * empty) and *reply_len its length; both may be NULL to ignore the reply.
+ * Returns the call's status. VA_EWOULDBLOCK on a runtime thread. */
+int va_call_wait(va_runtime *rt, int type, const char *id, size_t id_len,
+                 int method, const void *arg, size_t len, void **reply,
+                 size_t *reply_len);
+
+/* ---- Resolved references --------------------------------------------------- */
+
+/* A reference remembers where (type, id) lives, so calls through it skip
+ * hashing and, while the activation lives, the directory lookup. It stays
+ * valid across deactivation: the next call reactivates the actor. Owned by
+ * the caller; free with va_ref_free() after its last call has been made. */
+int va_ref_new(va_runtime *rt, int type, const char *id, size_t id_len,
+               va_ref **out);
+void va_ref_free(va_ref *ref);
+
+int va_ref_call(va_ref *ref, int method, const void *arg, size_t len,
+                va_reply_fn cb, void *user);
+int va_ref_send(va_ref *ref, int method, const void *arg, size_t len);
+
+/* ---- Inside a turn --------------------------------------------------------- */
+
+/* The actor's per-activation memory (instance_size bytes, zeroed at
+ * activation, freed at deactivation). Not transactional: only state written
+ * with va_state_set() is rolled back when a turn fails. */
+void *va_turn_self(va_turn *turn);
+/* The actor's id (not NUL-terminated; *len is set) and type id. */
+const char *va_turn_id(const va_turn *turn, size_t *len);
+int va_turn_type(const va_turn *turn);
+va_runtime *va_turn_runtime(const va_turn *turn);
+
+/* Sets the reply body of this turn (copied; the last call wins). */
+int va_turn_reply(va_turn *turn, const void *data, size_t len);
+
+/* Continuation of a call made inside a turn: runs later as part of the
+ * same turn, with the callee's status and reply (borrowed). Its return value
+ * counts as the method's: negative fails the whole turn. */
+typedef int (*va_cont_fn)(va_turn *turn, void *user, int status,
+                          const void *data, size_t len);
+
+/* Calls another actor from inside a turn. The turn is suspended, not the
+ * thread: the worker runs other actors meanwhile, and cont runs when the
+ * reply (or a timeout / deadlock error) arrives. A call back into an actor
+ * whose turn is waiting on this chain fails at once with VA_EDEADLK unless
+ * that actor's type is reentrant. */
+int va_turn_call(va_turn *turn, int type, const char *id, size_t id_len,
+                 int method, const void *arg, size_t len, va_cont_fn cont,
+                 void *user);
+int va_turn_call_ref(va_turn *turn, va_ref *ref, int method, const void *arg,
+                     size_t len, va_cont_fn cont, void *user);
+
+/* One-way send from inside a turn. VA_EBACKPRESSURE when the target's
+ * mailbox (same worker) or the target worker's inbox is full. */
+int va_turn_send(va_turn *turn, int type, const char *id, size_t id_len,
+                 int method, const void *arg, size_t len);
+int va_turn_send_ref(va_turn *turn, va_ref *ref, int method, const void *arg,
+                     size_t len);
+
+/* ---- Actor state (inside a turn) -------------------------------------------- */
+
+/* Reads key. On success *val points at the value (valid until the turn
+ * writes that key again or ends) and *len is its length. VA_ENOTFOUND if
+ * absent. Sees the turn's own writes. */
+int va_state_get(va_turn *turn, const char *key, const void **val,
+                 size_t *len);
+/* Writes or deletes key. Buffered in the turn: saved with all the turn's
+ * other writes when it succeeds, discarded when it fails. */
+int va_state_set(va_turn *turn, const char *key, const void *val, size_t len);
+int va_state_delete(va_turn *turn, const char *key);
+
+/* ---- Introspection ---------------------------------------------------------- */
+
+typedef struct va_stats {
+  uint64_t active_actors;  /* live activations */
+  uint64_t activations;    /* since start */
+  uint64_t deactivations;  /* since start */
+  uint64_t turns;          /* completed turns */
+  uint64_t turns_failed;
+  uint64_t timeouts;
+  uint64_t deadlocks;
+  uint64_t backpressure;   /* messages refused because a queue was full */
+} va_stats;
+
+/* Sums the workers' counters (each read without stopping them). */
+void va_runtime_stats(va_runtime *rt, va_stats *out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* VACTOR_H */

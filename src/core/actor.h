@@ -1,0 +1,39 @@
+/* actor.h — one activation of an actor, as its owning worker sees it.
+ * Every field is owned by that worker's thread; nothing here is shared.
+ * The struct is followed in the same block by the type's instance memory
+ * and a short inline buffer for the id (see actor_pool.c). */
+#ifndef VA_CORE_ACTOR_H
+#define VA_CORE_ACTOR_H
+
+#include "kvmap.h"
+#include "msg.h"
+#include <stdint.h>
+
+typedef enum va_actor_life {
+  VA_ACTOR_FREE,   /* in the pool, not an activation */
+  VA_ACTOR_ACTIVE, /* in the directory, running turns */
+} va_actor_life;
+
+typedef struct va_actor {
+  struct va_actor *run_next;             /* worker's run queue */
+  struct va_actor *idle_prev, *idle_next; /* worker's LRU list */
+  va_msg *mbox_head, *mbox_tail;         /* mailbox, FIFO through node.next */
+  uint64_t hash;                         /* of (type, id) */
+  uint64_t gen;          /* unique per activation of this worker */
+  uint64_t busy_chain;   /* call chain of the open turn(s) */
+  uint64_t last_used_ms; /* end of the last turn, for idle deactivation */
+  uint64_t version;      /* version of the stored state */
+  va_kvmap state;        /* cached state, key -> bytes */
+  char *id;              /* the inline buffer, or malloc'd when long */
+  uint32_t id_len;
+  uint32_t mbox_len;
+  uint16_t type;
+  uint16_t depth; /* open turns: > 1 only for reentrant calls */
+  uint8_t life;   /* va_actor_life */
+  uint8_t scheduled; /* in the run queue */
+} va_actor;
+
+/* Ids up to this long live inside the actor's block. */
+#define VA_ID_INLINE 24
+
+#endif

@@ -1,0 +1,16 @@
+/* clock.h — monotonic time in milliseconds and nanoseconds. */
+#ifndef VA_CORE_CLOCK_H
+#define VA_CORE_CLOCK_H
+
+#include <stdint.h>
+#include <time.h>
+
+static inline uint64_t va__now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static inline uint64_t va__now_ms(void) { return va__now_ns() / 1000000u; }
+
+#endif

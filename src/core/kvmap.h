@@ -1,0 +1,34 @@
+/* kvmap.h — a small map from string keys to byte values: an actor's cached
+ * state, and the writes of a turn (where a deleted key is a tombstone).
+ * Linear search: actors hold a handful of keys. The map owns its keys and
+ * values (malloc'd copies). */
+#ifndef VA_CORE_KVMAP_H
+#define VA_CORE_KVMAP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct va_kv {
+  char *key;
+  void *val; /* NULL when len is 0 */
+  uint32_t len;
+  bool tomb; /* a deletion (write sets only) */
+} va_kv;
+
+typedef struct va_kvmap {
+  va_kv *items;
+  uint32_t n, cap;
+} va_kvmap;
+
+/* The entry for key, or NULL. */
+va_kv *va__kvmap_find(const va_kvmap *m, const char *key);
+/* Sets key to a copy of val/len (or a tombstone when tomb). 0 or VA_ENOMEM. */
+int va__kvmap_put(va_kvmap *m, const char *key, const void *val, size_t len,
+                  bool tomb);
+/* Applies the writes of ws to m, moving their buffers into m; empties ws. */
+int va__kvmap_apply(va_kvmap *m, va_kvmap *ws);
+/* Frees every entry (and the array). */
+void va__kvmap_clear(va_kvmap *m);
+
+#endif

@@ -1,0 +1,292 @@
+/* runtime.c — the runtime's lifecycle (create, register types, start,
+ * stop with drain, free), name lookups and statistics. */
+#include "../store/store.h"
+#include "runtime.h"
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <sched.h>
+#include <unistd.h>
+
+enum {
+  DEFAULT_IDLE_MS = 60 * 60 * 1000,
+  DEFAULT_SCAN_MS = 30 * 1000,
+  DEFAULT_CALL_MS = 60 * 1000,
+  DEFAULT_MAILBOX = 65536,
+  MAX_TYPES = 65535,
+  MAX_WORKERS = 1024,
+};
+
+void va_config_init(va_config *cfg) { memset(cfg, 0, sizeof(*cfg)); }
+
+static void apply_defaults(va_config *c) {
+  if (!c->threads) {
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    c->threads = n > 0 ? (unsigned)n : 1;
+  }
+  if (c->threads > MAX_WORKERS)
+    c->threads = MAX_WORKERS;
+  if (!c->idle_timeout_ms)
+    c->idle_timeout_ms = DEFAULT_IDLE_MS;
+  if (!c->scan_interval_ms)
+    c->scan_interval_ms = DEFAULT_SCAN_MS;
+  if (c->scan_interval_ms > c->idle_timeout_ms)
+    c->scan_interval_ms = c->idle_timeout_ms;
+  if (!c->call_timeout_ms)
+    c->call_timeout_ms = DEFAULT_CALL_MS;
+  if (!c->mailbox_bound)
+    c->mailbox_bound = DEFAULT_MAILBOX;
+}
+
+int va_runtime_new(const va_config *cfg, va_runtime **out) {
+  if (!out)
+    return VA_EINVAL;
+  va_runtime *rt = calloc(1, sizeof(*rt));
+  if (!rt)
+    return VA_ENOMEM;
+  if (cfg)
+    rt->cfg = *cfg;
+  apply_defaults(&rt->cfg);
+  rt->store = rt->cfg.store;
+  if (!rt->store) {
+    int rc = va__store_memory_new(&rt->store);
+    if (rc) {
+      free(rt);
+      return rc;
+    }
+    rt->own_store = true;
+  }
+  pthread_mutex_init(&rt->stop_lock, NULL);
+  atomic_init(&rt->phase, VA_PHASE_NEW);
+  *out = rt;
+  return 0;
+}
+
+/* ---- Types ---- */
+
+static size_t round16(size_t n) { return (n + 15) & ~(size_t)15; }
+
+static void type_free(va_type *t) {
+  for (size_t i = 0; i < t->n_methods; i++)
+    free((char *)t->methods[i].name);
+  free(t->methods);
+  free(t->name);
+}
+
+static int check_def(const va_runtime *rt, const va_type_def *def) {
+  if (!def->name || !*def->name || (def->n_methods && !def->methods))
+    return VA_EINVAL;
+  for (size_t i = 0; i < def->n_methods; i++) {
+    if (!def->methods[i].name || !def->methods[i].fn)
+      return VA_EINVAL;
+    for (size_t j = 0; j < i; j++)
+      if (!strcmp(def->methods[i].name, def->methods[j].name))
+        return VA_EEXIST;
+  }
+  if (va_type_lookup(rt, def->name) >= 0)
+    return VA_EEXIST;
+  if (rt->n_types >= MAX_TYPES || def->n_methods > UINT32_MAX)
+    return VA_ETOOBIG;
+  return 0;
+}
+
+int va_register_type(va_runtime *rt, const va_type_def *def) {
+  if (!rt || !def)
+    return VA_EINVAL;
+  if (va__load_acq(&rt->phase) != VA_PHASE_NEW)
+    return VA_ESTATE;
+  int rc = check_def(rt, def);
+  if (rc)
+    return rc;
+  va_type *types = realloc(rt->types, (rt->n_types + 1) * sizeof(*types));
+  if (!types)
+    return VA_ENOMEM;
+  rt->types = types;
+  va_type *t = &types[rt->n_types];
+  memset(t, 0, sizeof(*t));
+  t->name = strdup(def->name);
+  t->methods = calloc(def->n_methods ? def->n_methods : 1,
+                      sizeof(*t->methods));
+  if (!t->name || !t->methods) {
+    type_free(t);
+    return VA_ENOMEM;
+  }
+  for (size_t i = 0; i < def->n_methods; i++, t->n_methods++) {
+    t->methods[i].fn = def->methods[i].fn;
+    if (!(t->methods[i].name = strdup(def->methods[i].name))) {
+      type_free(t);
+      return VA_ENOMEM;
+    }
+  }
+  t->on_activate = def->on_activate;
+  t->on_deactivate = def->on_deactivate;
+  t->flags = def->flags;
+  t->instance_size = def->instance_size;
+  t->instance_offset = round16(sizeof(va_actor));
+  t->block_size = t->instance_offset + round16(def->instance_size) +
+                  VA_ID_INLINE;
+  return (int)rt->n_types++;
+}
+
+int va_type_lookup(const va_runtime *rt, const char *type) {
+  if (!rt || !type)
+    return VA_EINVAL;
+  for (size_t i = 0; i < rt->n_types; i++)
+    if (!strcmp(rt->types[i].name, type))
+      return (int)i;
+  return VA_ENOTYPE;
+}
+
+int va_method_lookup(const va_runtime *rt, int type, const char *method) {
+  if (!rt || !method)
+    return VA_EINVAL;
+  if (type < 0 || (size_t)type >= rt->n_types)
+    return VA_ENOTYPE;
+  const va_type *t = &rt->types[type];
+  for (size_t i = 0; i < t->n_methods; i++)
+    if (!strcmp(t->methods[i].name, method))
+      return (int)i;
+  return VA_ENOMETHOD;
+}
+
+/* ---- Start and stop ---- */
+
+static void free_workers(va_runtime *rt) {
+  for (unsigned i = 0; i < rt->n_workers; i++)
+    va__worker_free(rt->workers[i]);
+  free(rt->workers);
+  rt->workers = NULL;
+  rt->n_workers = 0;
+}
+
+int va_runtime_start(va_runtime *rt) {
+  if (!rt)
+    return VA_EINVAL;
+  if (va__load_acq(&rt->phase) != VA_PHASE_NEW)
+    return VA_ESTATE;
+  unsigned n = rt->cfg.threads;
+  if (!(rt->workers = calloc(n, sizeof(*rt->workers))))
+    return VA_ENOMEM;
+  rt->n_workers = n;
+  for (unsigned i = 0; i < n; i++) {
+    int rc = va__worker_new(rt, i, &rt->workers[i]);
+    if (rc) {
+      free_workers(rt);
+      return rc;
+    }
+  }
+  /* Running before the threads exist: a worker may call va_call from its
+   * first turn. The workers array is complete and read-only from here. */
+  va__store_rel(&rt->phase, VA_PHASE_RUNNING);
+  for (unsigned i = 0; i < n; i++) {
+    int rc = va__worker_start(rt->workers[i]);
+    if (rc) {
+      /* Workers already running have nothing to do yet: stop them. */
+      va__store_rel(&rt->phase, VA_PHASE_STOPPING);
+      for (unsigned j = 0; j < i; j++) {
+        va__worker_post_shutdown(rt->workers[j]);
+        pthread_join(rt->workers[j]->thread, NULL);
+      }
+      free_workers(rt);
+      va__store_rel(&rt->phase, VA_PHASE_NEW);
+      return rc;
+    }
+  }
+  return 0;
+}
+
+unsigned va_runtime_threads(const va_runtime *rt) {
+  return rt ? rt->n_workers : 0;
+}
+
+typedef struct wave {
+  bool quiet;
+  uint64_t posted, taken;
+} wave;
+
+static wave read_wave(va_runtime *rt) {
+  wave wv = {true, va__load_acq(&rt->external_posted), 0};
+  for (unsigned i = 0; i < rt->n_workers; i++) {
+    va_worker *w = rt->workers[i];
+    /* taken first: its release store makes quiet == false visible. */
+    wv.taken += va__load_acq(&w->taken_in);
+    wv.quiet &= va__load_acq(&w->quiet);
+    wv.posted += va__load_acq(&w->posted_out);
+  }
+  return wv;
+}
+
+/* Waits until no worker has work and no message is in flight: two waves of
+ * readings that agree (counters only grow, so equal sums in two quiet
+ * waves mean nothing moved in between). */
+static void wait_quiescent(va_runtime *rt) {
+  wave prev = {false, 0, 0};
+  for (;;) {
+    wave now = read_wave(rt);
+    if (now.quiet && now.posted == now.taken && prev.quiet &&
+        prev.posted == now.posted && prev.taken == now.taken)
+      return;
+    prev = now;
+    nanosleep(&(struct timespec){0, 1000000}, NULL);
+  }
+}
+
+int va_runtime_stop(va_runtime *rt) {
+  if (!rt)
+    return VA_EINVAL;
+  if (va__current_worker(rt))
+    return VA_EWOULDBLOCK;
+  pthread_mutex_lock(&rt->stop_lock);
+  int phase = va__load_acq(&rt->phase);
+  if (phase != VA_PHASE_RUNNING) {
+    if (phase == VA_PHASE_NEW)
+      va__store_rel(&rt->phase, VA_PHASE_STOPPED);
+    pthread_mutex_unlock(&rt->stop_lock);
+    return 0;
+  }
+  atomic_store_explicit(&rt->phase, VA_PHASE_STOPPING, memory_order_seq_cst);
+  while (atomic_load_explicit(&rt->entering, memory_order_seq_cst))
+    sched_yield();
+  wait_quiescent(rt);
+  int rc = 0;
+  for (unsigned i = 0; i < rt->n_workers; i++) {
+    int r = va__worker_post_shutdown(rt->workers[i]);
+    rc = rc ? rc : r;
+  }
+  for (unsigned i = 0; i < rt->n_workers; i++)
+    pthread_join(rt->workers[i]->thread, NULL);
+  va__store_rel(&rt->phase, VA_PHASE_STOPPED);
+  pthread_mutex_unlock(&rt->stop_lock);
+  return rc;
+}
+
+void va_runtime_free(va_runtime *rt) {
+  if (!rt)
+    return;
+  va_runtime_stop(rt);
+  free_workers(rt);
+  for (size_t i = 0; i < rt->n_types; i++)
+    type_free(&rt->types[i]);
+  free(rt->types);
+  if (rt->own_store)
+    rt->store->ops->destroy(rt->store);
+  pthread_mutex_destroy(&rt->stop_lock);
+  free(rt);
+}
+
+void va_runtime_stats(va_runtime *rt, va_stats *out) {
+  memset(out, 0, sizeof(*out));
+  if (!rt)
+    return;
+  for (unsigned i = 0; i < rt->n_workers; i++) {
+    const va_worker_stats *s = &rt->workers[i]->stats;
+    out->active_actors += va__load_relaxed(&s->active);
+    out->activations += va__load_relaxed(&s->activations);
+    out->deactivations += va__load_relaxed(&s->deactivations);
+    out->turns += va__load_relaxed(&s->turns);
+    out->turns_failed += va__load_relaxed(&s->turns_failed);
+    out->timeouts += va__load_relaxed(&s->timeouts);
+    out->deadlocks += va__load_relaxed(&s->deadlocks);
+    out->backpressure += va__load_relaxed(&s->backpressure);
+  }
+}

@@ -1,0 +1,248 @@
+/* runtime.h — the runtime's internal types, shared by the files of
+ * src/core/: the runtime, its workers, turns, pending calls and references.
+ * Fields are grouped by which thread may touch them. */
+#ifndef VA_CORE_RUNTIME_H
+#define VA_CORE_RUNTIME_H
+
+#include "actor.h"
+#include "atomics.h"
+#include "directory.h"
+#include "msg.h"
+#include "timerheap.h"
+#include "vactor.h"
+#include <pthread.h>
+#include <stdalign.h>
+#include <stdbool.h>
+
+/* ---- Types ---- */
+
+typedef struct va_type {
+  char *name;
+  va_method *methods; /* names owned */
+  size_t n_methods;
+  va_hook_fn on_activate, on_deactivate;
+  size_t instance_size;
+  size_t instance_offset; /* from the start of an actor block */
+  size_t block_size;      /* actor + instance + inline id */
+  unsigned flags;
+} va_type;
+
+/* ---- Pending calls ---- */
+
+/* A call waiting for its reply, on the worker that will consume the reply:
+ * the caller's worker for calls made in a turn, the callee's for external
+ * calls (admitted there). Records live in per-worker pools that are freed
+ * only with the runtime, so a late reply may always read seq to find out
+ * that its record moved on. */
+typedef struct va_pending {
+  va_timer timer; /* deadline */
+  uint64_t seq;   /* changes every time the record is reused */
+  struct va_pending *next; /* the turn's list of calls, or the free list */
+  struct va_turn *turn;    /* caller turn; NULL for an external call */
+  union {
+    struct {
+      va_cont_fn fn;
+      void *user;
+    } cont;
+    struct {
+      va_reply_fn fn;
+      void *user;
+    } callback;
+  } u;
+} va_pending;
+
+/* ---- Turns ---- */
+
+struct va_turn {
+  struct va_worker *w;
+  va_actor *actor;
+  va_msg *req;       /* the request being handled (owned); NULL for hooks */
+  va_msg *reply;     /* reply body set with va_turn_reply (owned) */
+  uint64_t chain;
+  va_pending *calls; /* outstanding calls */
+  uint32_t n_calls;
+  int status;        /* first failure, else 0 */
+  bool is_hook;      /* hooks may not call or send */
+  va_kvmap writes;   /* buffered state writes */
+  struct va_turn *next_free;
+};
+
+/* ---- References ---- */
+
+struct va_ref {
+  va_runtime *rt;
+  _Atomic uint32_t refs; /* the owner's, plus one per message in flight */
+  uint16_t type;
+  uint64_t hash;
+  /* Location hint, written by the owning worker, read by it: (actor, gen)
+   * is valid while actor->gen == gen. Atomic only because the two fields are
+   * written while another thread may copy the ref into a message; a torn
+   * pair fails the gen check, since gens are never reused. */
+  _Atomic(va_actor *) hint_actor;
+  _Atomic uint64_t hint_gen;
+  uint32_t id_len;
+  char id[];
+};
+
+/* ---- Workers ---- */
+
+/* Messages being batched for another worker's inbox. */
+typedef struct va_outbox {
+  va_msg *first, *last;
+  uint32_t count;
+} va_outbox;
+
+/* Actor blocks of one type on one worker. Blocks are never returned to
+ * malloc before the runtime is freed, which keeps va_ref hints safe to
+ * dereference; a deactivated actor's block is reused by the next
+ * activation of that type. */
+typedef struct va_actor_pool {
+  va_actor *free; /* linked through run_next */
+  void **chunks;
+  size_t n_chunks;
+} va_actor_pool;
+
+typedef struct va_worker_stats {
+  va__counter active, activations, deactivations, turns, turns_failed,
+      timeouts, deadlocks, backpressure;
+} va_worker_stats;
+
+typedef struct va_worker {
+  /* Set before the thread starts, then read-only. */
+  va_runtime *rt;
+  unsigned index;
+  pthread_t thread;
+  int epfd, evfd;
+
+  /* Owner thread only. */
+  va_directory dir;
+  va_actor *run_head, *run_tail; /* actors with runnable messages */
+  va_msg *local_head, *local_tail; /* replies produced on this worker */
+  va_outbox *outbox;               /* one per worker */
+  bool outbox_dirty;
+  va_timerheap timers;
+  va_actor *idle_head, *idle_tail; /* least recently used first */
+  va_timer scan_timer;
+  va_msg_cache msgs;
+  va_pending *free_pending;
+  va_turn *free_turns;
+  va_actor_pool *pools; /* one per type */
+  uint64_t now_ms;
+  uint64_t next_gen;
+  uint64_t next_chain;
+  uint32_t open_turns;   /* turns started and not finished */
+  uint32_t live_pending; /* pending records in use */
+  uint64_t queued;       /* messages in mailboxes */
+  bool shutdown;
+
+  /* Written by the owner, read by the thread that stops the runtime. */
+  va_worker_stats stats;
+  _Atomic uint64_t posted_out;  /* messages pushed to other inboxes */
+  _Atomic uint64_t taken_in;    /* messages popped from our inbox */
+  _Atomic bool quiet;           /* no work left as of the last check */
+
+  /* Written by any thread. */
+  alignas(64) va_mpsc inbox;
+  _Atomic uint64_t inbox_len; /* approximate, for backpressure */
+  _Atomic bool sleeping;      /* parked in epoll_wait; wake with evfd */
+} va_worker;
+
+/* ---- The runtime ---- */
+
+typedef enum va_phase {
+  VA_PHASE_NEW,
+  VA_PHASE_RUNNING,
+  VA_PHASE_STOPPING,
+  VA_PHASE_STOPPED,
+} va_phase;
+
+struct va_runtime {
+  va_config cfg;
+  va_type *types;
+  size_t n_types;
+  va_worker **workers;
+  unsigned n_workers;
+  va_store *store;
+  bool own_store;
+  _Atomic int phase;
+  _Atomic uint64_t external_posted; /* inbox pushes by non-worker threads */
+  _Atomic uint32_t entering;        /* external calls between check and post */
+  _Atomic uint64_t next_chain;
+  pthread_mutex_t stop_lock;
+};
+
+/* The worker running on this thread, or NULL. */
+extern _Thread_local va_worker *va__tl_worker;
+
+static inline va_worker *va__current_worker(const va_runtime *rt) {
+  va_worker *w = va__tl_worker;
+  return w && w->rt == rt ? w : NULL;
+}
+
+static inline unsigned va__worker_of(const va_runtime *rt, uint64_t hash) {
+  /* High bits pick the worker, low bits the directory slot. */
+  return (unsigned)(((hash >> 32) * rt->n_workers) >> 32);
+}
+
+uint64_t va__hash_id(uint16_t type, const char *id, size_t id_len);
+
+/* ---- worker.c ---- */
+int va__worker_new(va_runtime *rt, unsigned index, va_worker **out);
+void va__worker_free(va_worker *w);
+int va__worker_start(va_worker *w);
+void *va__worker_main(void *arg);
+/* Any thread: pushes m to w's inbox and wakes w if it sleeps. */
+void va__worker_push(va_worker *w, va_msg *m);
+/* Owner: queues m for another worker, flushed at the end of this pass. */
+void va__worker_outbox_add(va_worker *self, unsigned dst, va_msg *m);
+void va__worker_wake(va_worker *w);
+/* Any thread: asks w to deactivate its actors and leave its loop. */
+int va__worker_post_shutdown(va_worker *w);
+/* Owner: puts a on the run queue if it is not there. */
+void va__worker_schedule(va_worker *w, va_actor *a);
+/* Owner: queues a reply produced on this worker for itself. */
+void va__worker_local_add(va_worker *w, va_msg *m);
+
+/* ---- actor.c ---- */
+/* Owner: the live activation for m's target, activating it if needed.
+ * NULL with *err set when activation fails. */
+va_actor *va__actor_resolve(va_worker *w, va_msg *m, int *err);
+/* Owner: runs the deactivate hook and releases the activation. */
+void va__actor_deactivate(va_worker *w, va_actor *a);
+/* Owner: moves a to the most-recently-used end. */
+void va__actor_touch(va_worker *w, va_actor *a);
+void va__actor_pools_free(va_worker *w);
+static inline void *va__actor_instance(const va_runtime *rt,
+                                       const va_actor *a) {
+  return (char *)a + rt->types[a->type].instance_offset;
+}
+
+/* ---- dispatch.c ---- */
+/* Owner: a request arriving for an actor of this worker (from the inbox or
+ * from a turn on this worker). Returns 0, or for a one-way send from this
+ * worker VA_EBACKPRESSURE when refused (m is then freed). */
+int va__deliver_request(va_worker *w, va_msg *m);
+/* Owner: handles a reply message (frees it). */
+void va__deliver_reply(va_worker *w, va_msg *m);
+/* Any thread: routes m (a request) to the owning worker of its target.
+ * On failure m is freed and the code returned. */
+int va__route_request(va_runtime *rt, va_msg *m);
+/* Owner: sends the outcome of request m (status, reply body) to whoever
+ * waits for it. Consumes reply (may be NULL); does not free m. */
+void va__answer(va_worker *w, va_msg *m, int status, va_msg *reply);
+/* Owner: a pending record's deadline passed. */
+void va__pending_expired(va_worker *w, va_pending *p);
+/* Owner: forgets a failed turn's outstanding calls. */
+void va__pending_cancel_turn(va_worker *w, va_turn *t);
+void va__pending_free_all(va_worker *w);
+
+/* ---- turn.c ---- */
+/* Owner: runs a's mailbox as far as its turn discipline allows. */
+void va__actor_run(va_worker *w, va_actor *a, unsigned budget);
+/* Owner: continues t after a continuation returned rc. */
+void va__turn_resume(va_worker *w, va_turn *t, int rc);
+/* Owner: runs a hook turn (activate/deactivate); returns its status. */
+int va__run_hook(va_worker *w, va_actor *a, va_hook_fn hook);
+void va__turns_free(va_worker *w);
+
+#endif

@@ -1,0 +1,243 @@
+/* turn.c — turns: running an actor's mailbox one message at a time,
+ * suspending a turn while its calls are out, finishing it (saving its state
+ * writes all together, or discarding them when it failed) and answering its
+ * caller. Also the va_turn_* and va_state_* functions. Owner thread only. */
+#include "../store/store.h"
+#include "runtime.h"
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- Turn objects ---- */
+
+static va_turn *turn_new(va_worker *w, va_actor *a, va_msg *req) {
+  va_turn *t = w->free_turns;
+  if (t)
+    w->free_turns = t->next_free;
+  else if (!(t = calloc(1, sizeof(*t))))
+    return NULL;
+  va_kvmap writes = t->writes; /* keep the array for reuse */
+  *t = (va_turn){.w = w, .actor = a, .req = req, .writes = writes};
+  t->chain = req ? req->chain : 0;
+  a->depth++;
+  a->busy_chain = t->chain;
+  w->open_turns++;
+  return t;
+}
+
+static void turn_release(va_worker *w, va_turn *t) {
+  for (uint32_t i = 0; i < t->writes.n; i++) {
+    free(t->writes.items[i].key);
+    free(t->writes.items[i].val);
+  }
+  t->writes.n = 0;
+  t->next_free = w->free_turns;
+  w->free_turns = t;
+}
+
+void va__turns_free(va_worker *w) {
+  while (w->free_turns) {
+    va_turn *t = w->free_turns;
+    w->free_turns = t->next_free;
+    va__kvmap_clear(&t->writes);
+    free(t);
+  }
+}
+
+/* ---- Saving state ---- */
+
+typedef struct save_ctx {
+  bool done;
+  int status;
+} save_ctx;
+
+static void on_saved(void *arg, int status) {
+  save_ctx *ctx = arg;
+  ctx->done = true;
+  ctx->status = status;
+}
+
+/* Saves t's writes to the store, then to the actor's cached state. */
+static int commit(va_worker *w, va_turn *t) {
+  va_actor *a = t->actor;
+  va_runtime *rt = w->rt;
+  /* Make room first: once the store has the writes, the cache must take
+   * them too. */
+  va_kvmap *st = &a->state;
+  if (st->n + t->writes.n > st->cap) {
+    uint32_t cap = st->n + t->writes.n;
+    va_kv *items = realloc(st->items, cap * sizeof(*items));
+    if (!items)
+      return VA_ENOMEM;
+    st->items = items;
+    st->cap = cap;
+  }
+  save_ctx ctx = {false, 0};
+  int rc = rt->store->ops->save(rt->store, rt->types[a->type].name, a->id,
+                                a->id_len, a->version, t->writes.items,
+                                t->writes.n, on_saved, &ctx);
+  if (rc == 0)
+    rc = ctx.done ? ctx.status : VA_ESTORE;
+  if (rc)
+    return rc;
+  a->version++;
+  return va__kvmap_apply(st, &t->writes);
+}
+
+/* ---- Running turns ---- */
+
+static void turn_finish(va_worker *w, va_turn *t) {
+  va_actor *a = t->actor;
+  int status = t->status;
+  if (status == 0 && t->writes.n)
+    status = commit(w, t);
+  if (t->req) {
+    va__answer(w, t->req, status, status == 0 ? t->reply : NULL);
+    if (status != 0 && t->reply)
+      va__msg_free(&w->msgs, t->reply);
+    va__msg_free(&w->msgs, t->req);
+  } else if (t->reply) {
+    va__msg_free(&w->msgs, t->reply);
+  }
+  va__count(w->stats.turns, 1);
+  if (status)
+    va__count(w->stats.turns_failed, 1);
+  a->depth--;
+  w->open_turns--;
+  turn_release(w, t);
+  va__actor_touch(w, a);
+  if (a->depth == 0 && a->mbox_head)
+    va__worker_schedule(w, a); /* a no-op while va__actor_run runs a */
+}
+
+void va__turn_resume(va_worker *w, va_turn *t, int rc) {
+  if (rc < 0 && t->status == 0) {
+    t->status = rc;
+    va__pending_cancel_turn(w, t);
+  }
+  if (t->n_calls == 0)
+    turn_finish(w, t);
+}
+
+static void start_turn(va_worker *w, va_actor *a, va_msg *m) {
+  const va_type *ty = &w->rt->types[a->type];
+  va_turn *t = turn_new(w, a, m);
+  if (!t) {
+    va__answer(w, m, VA_ENOMEM, NULL);
+    va__msg_free(&w->msgs, m);
+    return;
+  }
+  int rc = ty->methods[m->method].fn(t, va__msg_body(m), m->len);
+  va__turn_resume(w, t, rc);
+}
+
+/* Whether the message at the head of a's mailbox may start a turn now:
+ * while a turn is open, only a call of its own chain to a reentrant type. */
+static bool head_runnable(const va_worker *w, const va_actor *a) {
+  const va_msg *m = a->mbox_head;
+  if (!m)
+    return false;
+  if (a->depth == 0)
+    return true;
+  return (w->rt->types[a->type].flags & VA_TYPE_REENTRANT) &&
+         m->chain == a->busy_chain && m->reply_kind != VA_REPLY_NONE;
+}
+
+/* a was taken off the run queue with its scheduled flag still set, so that
+ * turns finishing here do not queue it again. */
+void va__actor_run(va_worker *w, va_actor *a, unsigned budget) {
+  while (budget && head_runnable(w, a)) {
+    va_msg *m = a->mbox_head;
+    a->mbox_head = (va_msg *)va__load_relaxed(&m->node.next);
+    if (!a->mbox_head)
+      a->mbox_tail = NULL;
+    a->mbox_len--;
+    w->queued--;
+    budget--;
+    if (m->deadline_ms && m->deadline_ms <= w->now_ms) {
+      /* Its caller has given up: do not run it. */
+      va__answer(w, m, VA_ETIMEDOUT, NULL);
+      va__msg_free(&w->msgs, m);
+      continue;
+    }
+    start_turn(w, a, m);
+  }
+  a->scheduled = 0;
+  if (head_runnable(w, a))
+    va__worker_schedule(w, a);
+}
+
+int va__run_hook(va_worker *w, va_actor *a, va_hook_fn hook) {
+  va_turn *t = turn_new(w, a, NULL);
+  if (!t)
+    return VA_ENOMEM;
+  t->is_hook = true;
+  int rc = hook(t);
+  if (rc == 0 && t->writes.n)
+    rc = commit(w, t);
+  if (t->reply)
+    va__msg_free(&w->msgs, t->reply);
+  a->depth--;
+  w->open_turns--;
+  turn_release(w, t);
+  return rc;
+}
+
+/* ---- The turn API ---- */
+
+void *va_turn_self(va_turn *t) {
+  return va__actor_instance(t->w->rt, t->actor);
+}
+
+const char *va_turn_id(const va_turn *t, size_t *len) {
+  if (len)
+    *len = t->actor->id_len;
+  return t->actor->id;
+}
+
+int va_turn_type(const va_turn *t) { return t->actor->type; }
+
+va_runtime *va_turn_runtime(const va_turn *t) { return t->w->rt; }
+
+int va_turn_reply(va_turn *t, const void *data, size_t len) {
+  if (!t || (len && !data))
+    return VA_EINVAL;
+  if (len > UINT32_MAX / 2)
+    return VA_ETOOBIG;
+  va_msg *r = va__msg_alloc(&t->w->msgs, 0, (uint32_t)len);
+  if (!r)
+    return VA_ENOMEM;
+  if (len)
+    memcpy(va__msg_body(r), data, len);
+  if (t->reply)
+    va__msg_free(&t->w->msgs, t->reply);
+  t->reply = r;
+  return 0;
+}
+
+/* ---- State ---- */
+
+int va_state_get(va_turn *t, const char *key, const void **val,
+                 size_t *len) {
+  if (!t || !key || !val || !len)
+    return VA_EINVAL;
+  const va_kv *e = va__kvmap_find(&t->writes, key);
+  if (!e)
+    e = va__kvmap_find(&t->actor->state, key);
+  if (!e || e->tomb)
+    return VA_ENOTFOUND;
+  *val = e->val;
+  *len = e->len;
+  return 0;
+}
+
+int va_state_set(va_turn *t, const char *key, const void *val, size_t len) {
+  if (!t || !key || !*key || (len && !val))
+    return VA_EINVAL;
+  return va__kvmap_put(&t->writes, key, val, len, false);
+}
+
+int va_state_delete(va_turn *t, const char *key) {
+  if (!t || !key || !*key)
+    return VA_EINVAL;
+  return va__kvmap_put(&t->writes, key, NULL, 0, true);
+}

@@ -1,0 +1,354 @@
+/* worker.c — one worker thread: its event loop (epoll, with an eventfd to
+ * be woken), its inbox from other threads, its outboxes to other workers
+ * (flushed once per pass, one wake-up per batch), its run queue of actors,
+ * its timers (call deadlines, the idle scan) and parking when idle. */
+#include "../store/store.h"
+#include "clock.h"
+#include "runtime.h"
+#include <errno.h>
+#include <immintrin.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+_Thread_local va_worker *va__tl_worker;
+
+enum {
+  BATCH_PER_ACTOR = 64,  /* messages of one actor before the next actor */
+  INBOX_PER_PASS = 4096, /* inbox messages taken in one pass */
+  OUTBOX_FLUSH = 256,    /* an outbox this full is pushed at once */
+  SPIN_NS = 50000,       /* spin this long before parking */
+};
+
+enum { TIMER_PENDING = 0, TIMER_SCAN = 1 };
+
+/* What a VA_MSG_CONTROL message asks. */
+enum { CONTROL_SHUTDOWN = 1 };
+
+int va__worker_new(va_runtime *rt, unsigned index, va_worker **out) {
+  va_worker *w = aligned_alloc(64, (sizeof(*w) + 63) / 64 * 64);
+  if (!w)
+    return VA_ENOMEM;
+  memset(w, 0, sizeof(*w));
+  w->rt = rt;
+  w->index = index;
+  w->epfd = w->evfd = -1;
+  va__mpsc_init(&w->inbox);
+  w->scan_timer.index = VA_TIMER_IDLE;
+  w->scan_timer.kind = TIMER_SCAN;
+  int rc = VA_ENOMEM;
+  w->outbox = calloc(rt->n_workers, sizeof(*w->outbox));
+  w->pools = calloc(rt->n_types ? rt->n_types : 1, sizeof(*w->pools));
+  if (!w->outbox || !w->pools || va__dir_init(&w->dir, 1024) != 0)
+    goto fail;
+  rc = VA_ESYS;
+  w->epfd = epoll_create1(EPOLL_CLOEXEC);
+  w->evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (w->epfd < 0 || w->evfd < 0)
+    goto fail;
+  struct epoll_event ev = {.events = EPOLLIN, .data.ptr = NULL};
+  if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, w->evfd, &ev) != 0)
+    goto fail;
+  *out = w;
+  return 0;
+fail:
+  va__worker_free(w);
+  return rc;
+}
+
+void va__worker_free(va_worker *w) {
+  if (!w)
+    return;
+  /* Messages left in the inbox (the runtime never started, or stopped):
+   * free them, dropping their references. */
+  for (va_qnode *n; (n = va__mpsc_pop(&w->inbox));) {
+    va_msg *m = (va_msg *)n;
+    if (m->ref)
+      va_ref_free(m->ref);
+    free(m);
+  }
+  if (w->pools)
+    va__actor_pools_free(w);
+  va__dir_free(&w->dir);
+  va__heap_free(&w->timers);
+  va__msg_cache_drain(&w->msgs);
+  va__pending_free_all(w);
+  va__turns_free(w);
+  free(w->outbox);
+  if (w->epfd >= 0)
+    close(w->epfd);
+  if (w->evfd >= 0)
+    close(w->evfd);
+  free(w);
+}
+
+/* ---- Waking ---- */
+
+void va__worker_wake(va_worker *w) {
+  /* Pairs with the fence in park(): either the worker sees our push before
+   * it sleeps, or we see its sleeping flag here. */
+  atomic_thread_fence(memory_order_seq_cst);
+  if (va__load_relaxed(&w->sleeping) &&
+      atomic_exchange_explicit(&w->sleeping, false, memory_order_relaxed)) {
+    uint64_t one = 1;
+    ssize_t n = write(w->evfd, &one, sizeof(one));
+    (void)n; /* EAGAIN means a wake-up is already pending */
+  }
+}
+
+void va__worker_push(va_worker *w, va_msg *m) {
+  va__add_relaxed(&w->inbox_len, 1);
+  va__mpsc_push(&w->inbox, &m->node);
+  va__worker_wake(w);
+}
+
+void va__worker_outbox_add(va_worker *self, unsigned dst, va_msg *m) {
+  va_outbox *ob = &self->outbox[dst];
+  va__store_relaxed(&m->node.next, NULL);
+  if (ob->last)
+    va__store_relaxed(&ob->last->node.next, &m->node);
+  else
+    ob->first = m;
+  ob->last = m;
+  ob->count++;
+  self->outbox_dirty = true;
+  if (ob->count >= OUTBOX_FLUSH) {
+    va_worker *target = self->rt->workers[dst];
+    va__add_relaxed(&target->inbox_len, ob->count);
+    va__add_relaxed(&self->posted_out, ob->count);
+    va__mpsc_push_chain(&target->inbox, &ob->first->node, &ob->last->node);
+    va__worker_wake(target);
+    *ob = (va_outbox){0};
+  }
+}
+
+static void flush_outboxes(va_worker *w) {
+  if (!w->outbox_dirty)
+    return;
+  w->outbox_dirty = false;
+  for (unsigned i = 0; i < w->rt->n_workers; i++) {
+    va_outbox *ob = &w->outbox[i];
+    if (!ob->count)
+      continue;
+    va_worker *target = w->rt->workers[i];
+    va__add_relaxed(&target->inbox_len, ob->count);
+    va__add_relaxed(&w->posted_out, ob->count);
+    va__mpsc_push_chain(&target->inbox, &ob->first->node, &ob->last->node);
+    va__worker_wake(target);
+    *ob = (va_outbox){0};
+  }
+}
+
+/* ---- Queues ---- */
+
+void va__worker_schedule(va_worker *w, va_actor *a) {
+  if (a->scheduled)
+    return;
+  a->scheduled = 1;
+  a->run_next = NULL;
+  if (w->run_tail)
+    w->run_tail->run_next = a;
+  else
+    w->run_head = a;
+  w->run_tail = a;
+}
+
+void va__worker_local_add(va_worker *w, va_msg *m) {
+  va__store_relaxed(&m->node.next, NULL);
+  if (w->local_tail)
+    va__store_relaxed(&w->local_tail->node.next, &m->node);
+  else
+    w->local_head = m;
+  w->local_tail = m;
+}
+
+static bool run_local(va_worker *w) {
+  va_msg *m = w->local_head;
+  if (!m)
+    return false;
+  w->local_head = w->local_tail = NULL;
+  while (m) {
+    va_msg *next = (va_msg *)va__load_relaxed(&m->node.next);
+    va__deliver_reply(w, m);
+    m = next;
+  }
+  return true;
+}
+
+static void shutdown_worker(va_worker *w);
+
+static bool drain_inbox(va_worker *w) {
+  uint64_t taken = 0;
+  va_qnode *n;
+  while (taken < INBOX_PER_PASS && (n = va__mpsc_pop(&w->inbox))) {
+    va_msg *m = (va_msg *)n;
+    if (taken++ == 0)
+      va__store_relaxed(&w->quiet, false); /* published by taken_in below */
+    switch (m->kind) {
+    case VA_MSG_REQUEST:
+      va__deliver_request(w, m);
+      break;
+    case VA_MSG_REPLY:
+      va__deliver_reply(w, m);
+      break;
+    case VA_MSG_CONTROL:
+      if (m->control == CONTROL_SHUTDOWN)
+        shutdown_worker(w);
+      va__msg_free(&w->msgs, m);
+      break;
+    }
+  }
+  if (taken) {
+    va__sub_relaxed(&w->inbox_len, taken);
+    /* Release: whoever sees the new count also sees quiet == false. */
+    atomic_fetch_add_explicit(&w->taken_in, taken, memory_order_release);
+  }
+  return taken > 0;
+}
+
+static bool run_actors(va_worker *w) {
+  /* Only the actors queued now: ones queued meanwhile wait for the next
+   * pass, so the inbox is never starved. */
+  va_actor *last = w->run_tail;
+  if (!last)
+    return false;
+  for (;;) {
+    va_actor *a = w->run_head;
+    w->run_head = a->run_next;
+    if (!w->run_head)
+      w->run_tail = NULL;
+    va__actor_run(w, a, BATCH_PER_ACTOR);
+    if (a == last || !w->run_head)
+      break;
+  }
+  return true;
+}
+
+/* ---- Timers and idle deactivation ---- */
+
+static void arm_scan(va_worker *w) {
+  (void)va__heap_push(&w->timers, &w->scan_timer,
+                      w->now_ms + w->rt->cfg.scan_interval_ms);
+}
+
+static void scan_idle(va_worker *w) {
+  uint64_t timeout = w->rt->cfg.idle_timeout_ms;
+  /* The list is in order of last use, so stop at the first recent one.
+   * Busy actors met on the way are moved to the end. */
+  for (size_t n = w->dir.count; n && w->idle_head; n--) {
+    va_actor *a = w->idle_head;
+    if (w->now_ms - a->last_used_ms < timeout)
+      break;
+    if (a->depth == 0 && !a->mbox_head && !a->scheduled)
+      va__actor_deactivate(w, a);
+    else
+      va__actor_touch(w, a);
+  }
+}
+
+static bool fire_timers(va_worker *w) {
+  bool fired = false;
+  va_timer *t;
+  while ((t = va__heap_peek(&w->timers)) && t->due_ms <= w->now_ms) {
+    va__heap_remove(&w->timers, t);
+    fired = true;
+    if (t->kind == TIMER_SCAN) {
+      scan_idle(w);
+      arm_scan(w);
+    } else {
+      va__pending_expired(w, (va_pending *)t);
+    }
+  }
+  return fired;
+}
+
+/* ---- The loop ---- */
+
+static bool has_work(va_worker *w) {
+  return w->run_head || w->local_head || !va__mpsc_empty(&w->inbox);
+}
+
+/* Publishes whether this worker holds any unfinished work, for stop. */
+static void publish_quiet(va_worker *w) {
+  bool quiet = !w->run_head && !w->local_head && w->open_turns == 0 &&
+               w->live_pending == 0 && w->queued == 0;
+  va__store_rel(&w->quiet, quiet);
+}
+
+static int park_timeout_ms(va_worker *w) {
+  va_timer *t = va__heap_peek(&w->timers);
+  if (!t)
+    return -1;
+  uint64_t now = va__now_ms();
+  return t->due_ms <= now ? 0 : (int)(t->due_ms - now);
+}
+
+static void park(va_worker *w) {
+  uint64_t until = va__now_ns() + SPIN_NS;
+  do {
+    for (int i = 0; i < 64; i++)
+      _mm_pause();
+    if (!va__mpsc_empty(&w->inbox))
+      return;
+  } while (va__now_ns() < until);
+  publish_quiet(w);
+  va__store_relaxed(&w->sleeping, true);
+  /* Pairs with the fence in va__worker_wake. */
+  atomic_thread_fence(memory_order_seq_cst);
+  if (!va__mpsc_empty(&w->inbox)) {
+    va__store_relaxed(&w->sleeping, false);
+    return;
+  }
+  struct epoll_event ev[8];
+  int n = epoll_wait(w->epfd, ev, 8, park_timeout_ms(w));
+  va__store_relaxed(&w->sleeping, false);
+  if (n > 0) {
+    uint64_t v;
+    ssize_t r = read(w->evfd, &v, sizeof(v));
+    (void)r; /* EAGAIN: the wake-up was consumed already */
+  }
+}
+
+static void shutdown_worker(va_worker *w) {
+  while (w->idle_head)
+    va__actor_deactivate(w, w->idle_head);
+  w->shutdown = true;
+}
+
+void *va__worker_main(void *arg) {
+  va_worker *w = arg;
+  va__tl_worker = w;
+  w->now_ms = va__now_ms();
+  arm_scan(w);
+  while (!w->shutdown) {
+    w->now_ms = va__now_ms();
+    bool worked = drain_inbox(w);
+    worked |= run_local(w);
+    worked |= run_actors(w);
+    worked |= fire_timers(w);
+    flush_outboxes(w);
+    if (!worked && !has_work(w))
+      park(w);
+  }
+  flush_outboxes(w);
+  publish_quiet(w);
+  va__tl_worker = NULL;
+  return NULL;
+}
+
+int va__worker_start(va_worker *w) {
+  int rc = pthread_create(&w->thread, NULL, va__worker_main, w);
+  return rc ? VA_ESYS : 0;
+}
+
+int va__worker_post_shutdown(va_worker *w) {
+  va_msg *m = va__msg_alloc(NULL, 0, 0);
+  if (!m)
+    return VA_ENOMEM;
+  m->kind = VA_MSG_CONTROL;
+  m->control = CONTROL_SHUTDOWN;
+  va__worker_push(w, m);
+  return 0;
+}

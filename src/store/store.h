@@ -1,0 +1,49 @@
+/* store.h — the state store interface: a versioned method table, so that
+ * back ends (memory here; SQLite, PostgreSQL, Redis later) plug in without
+ * the runtime knowing their SQL. An actor's state is a set of key -> bytes
+ * plus a version that every successful save increments.
+ *
+ * Completion callbacks may run before the method returns (the memory store
+ * does so) or later on a store thread; the runtime handles both. Nothing
+ * outside src/store/ includes a back end's own headers. */
+#ifndef VA_STORE_STORE_H
+#define VA_STORE_STORE_H
+
+#include "../core/kvmap.h"
+#include "vactor.h"
+#include <stddef.h>
+#include <stdint.h>
+
+/* items/n are borrowed until the callback returns. version is 0 for an
+ * actor never saved. */
+typedef void (*va_store_load_cb)(void *ctx, int status, const va_kv *items,
+                                 size_t n, uint64_t version);
+typedef void (*va_store_save_cb)(void *ctx, int status);
+
+typedef struct va_store_ops {
+  unsigned abi_version; /* VA_STORE_ABI */
+  /* Reads the state of (type, id). */
+  int (*load)(va_store *s, const char *type, const char *id, size_t id_len,
+              va_store_load_cb cb, void *ctx);
+  /* Applies writes (a tombstone deletes its key) all together, and sets the
+   * version to version + 1, but only if the stored version is still
+   * `version` (else VA_ESTORE: someone else wrote). writes are copied
+   * before save returns. */
+  int (*save)(va_store *s, const char *type, const char *id, size_t id_len,
+              uint64_t version, const va_kv *writes, size_t n,
+              va_store_save_cb cb, void *ctx);
+  void (*destroy)(va_store *s);
+} va_store_ops;
+
+#define VA_STORE_ABI 1
+
+/* Every back end embeds this first. */
+struct va_store {
+  const va_store_ops *ops;
+};
+
+/* The in-memory store (tests, and the default until durability is set up).
+ * Thread-safe. */
+int va__store_memory_new(va_store **out);
+
+#endif
