@@ -3,6 +3,7 @@
  * it is this thread's, batched when it is another worker's), admission at
  * the owner (deadlock, reentrancy and mailbox checks), pending calls and
  * their deadlines, and the public call/send functions. */
+#include "clock.h"
 #include "runtime.h"
 #include <stdlib.h>
 #include <string.h>
@@ -126,8 +127,7 @@ static void drop_ref(va_msg *m);
  * so that its deadline is watched here. */
 static int admit_callback(va_worker *w, va_msg *m) {
   va_pending *p = pending_take(w);
-  if (!p || va__heap_push(&w->timers, &p->timer,
-                          w->now_ms + w->rt->cfg.call_timeout_ms) != 0) {
+  if (!p || va__heap_push(&w->timers, &p->timer, m->deadline_ms) != 0) {
     if (p)
       pending_release(w, p);
     return VA_ENOMEM;
@@ -138,7 +138,6 @@ static int admit_callback(va_worker *w, va_msg *m) {
   m->reply_worker = (uint16_t)w->index;
   m->reply.pending.record = p;
   m->reply.pending.seq = p->seq;
-  m->deadline_ms = p->timer.due_ms;
   return 0;
 }
 
@@ -328,6 +327,8 @@ static int post_external(va_runtime *rt, va_msg *m, va_reply_fn cb,
   va_worker *here = va__current_worker(rt);
   m->chain = new_chain(rt, here);
   if (cb) {
+    /* The deadline runs from now, not from when the owner admits it. */
+    m->deadline_ms = va__coarse_now_ms() + rt->cfg.call_timeout_ms;
     m->reply_kind = VA_REPLY_CALLBACK;
     m->reply.callback.cb = cb;
     m->reply.callback.user = user;

@@ -3,6 +3,7 @@
  * writes all together, or discarding them when it failed) and answering its
  * caller. Also the va_turn_* and va_state_* functions. Owner thread only. */
 #include "../store/store.h"
+#include "clock.h"
 #include "runtime.h"
 #include <stdlib.h>
 #include <string.h>
@@ -153,7 +154,7 @@ void va__actor_run(va_worker *w, va_actor *a, unsigned budget) {
     a->mbox_len--;
     w->queued--;
     budget--;
-    if (m->deadline_ms && m->deadline_ms <= w->now_ms) {
+    if (m->deadline_ms && m->deadline_ms <= va__coarse_now_ms()) {
       /* Its caller has given up: do not run it. */
       va__answer(w, m, VA_ETIMEDOUT, NULL);
       va__msg_free(&w->msgs, m);

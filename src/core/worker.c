@@ -327,6 +327,9 @@ void *va__worker_main(void *arg) {
     bool worked = drain_inbox(w);
     worked |= run_local(w);
     worked |= run_actors(w);
+    /* Turns may have taken a while: a deadline that passed during them
+     * wins over a reply they produced (still in the local queue). */
+    w->now_ms = va__now_ms();
     worked |= fire_timers(w);
     flush_outboxes(w);
     if (!worked && !has_work(w))

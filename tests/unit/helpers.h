@@ -19,8 +19,9 @@ static inline void sleep_ms(long ms) {
 static inline uint64_t elapsed_ms(const struct timespec *since) {
   struct timespec now;
   clock_gettime(CLOCK_MONOTONIC, &now);
-  return (uint64_t)(now.tv_sec - since->tv_sec) * 1000 +
-         (uint64_t)(now.tv_nsec - since->tv_nsec) / 1000000;
+  int64_t ns = (int64_t)(now.tv_sec - since->tv_sec) * 1000000000 +
+               (now.tv_nsec - since->tv_nsec);
+  return (uint64_t)(ns / 1000000);
 }
 
 /* Reads an int64 state key (0 when absent). */
