@@ -197,7 +197,7 @@ static int deliver(va_worker *w, va_msg *m, bool from_here) {
     return is_call ? 0 : VA_EBACKPRESSURE;
   }
   /* A one-way send from another thread is admitted even over the bound:
-   * its sender was already held back by the inbox bound. */
+   * its sender was held back by the bound on this worker's backlog. */
   mailbox_push(a, m, false);
   w->queued++;
   if (a->depth == 0)
@@ -224,7 +224,8 @@ int va__route_request(va_runtime *rt, va_msg *m) {
   if (here && here->index == dst)
     return deliver(here, m, true);
   va_worker *target = rt->workers[dst];
-  uint64_t backlog = va__load_relaxed(&target->inbox_len);
+  uint64_t backlog = va__load_relaxed(&target->inbox_len) +
+                     va__load_relaxed(&target->queued_pub);
   if (here)
     backlog += here->outbox[dst].count;
   if (backlog >= rt->cfg.mailbox_bound) {

@@ -144,6 +144,9 @@ typedef struct va_worker {
   /* Written by any thread. */
   alignas(64) va_mpsc inbox;
   _Atomic uint64_t inbox_len; /* approximate, for backpressure */
+  /* Written by the owner once per pass: messages waiting in its mailboxes.
+   * With inbox_len, what a sender on another thread is held back by. */
+  _Atomic uint64_t queued_pub;
   _Atomic bool sleeping;      /* parked in epoll_wait; wake with evfd */
 } va_worker;
 

@@ -16,7 +16,7 @@
 _Thread_local va_worker *va__tl_worker;
 
 enum {
-  BATCH_PER_ACTOR = 64,  /* messages of one actor before the next actor */
+  BATCH_PER_ACTOR = 256, /* messages of one actor before the next actor */
   INBOX_PER_PASS = 4096, /* inbox messages taken in one pass */
   OUTBOX_FLUSH = 256,    /* an outbox this full is pushed at once */
   SPIN_NS = 50000,       /* spin this long before parking */
@@ -332,6 +332,8 @@ void *va__worker_main(void *arg) {
     w->now_ms = va__now_ms();
     worked |= fire_timers(w);
     flush_outboxes(w);
+    if (va__load_relaxed(&w->queued_pub) != w->queued)
+      va__store_relaxed(&w->queued_pub, w->queued);
     if (!worked && !has_work(w))
       park(w);
   }
