@@ -168,14 +168,12 @@ static va_actor *activate(va_worker *w, const va_msg *m, int *err) {
   return a;
 }
 
-va_actor *va__actor_resolve(va_worker *w, va_msg *m, int *err) {
-  va_ref *ref = m->ref;
-  if (ref) {
-    va_actor *hint = va__load_relaxed(&ref->hint_actor);
-    if (hint && hint->gen == va__load_relaxed(&ref->hint_gen) &&
-        hint->life == VA_ACTOR_ACTIVE)
-      return hint;
-  }
+va_actor *va__actor_resolve(va_worker *w, va_msg *m, va_ref *ref, int *err) {
+  /* Actor blocks are never unmapped while the runtime lives, so reading a
+   * stale hint is safe; its gen tells whether it is still that actor. */
+  va_actor *hint = m->hint;
+  if (hint && hint->gen == m->hint_gen && hint->life == VA_ACTOR_ACTIVE)
+    return hint;
   va_actor *a = va__dir_find(&w->dir, m->hash, m->type, va__msg_id(m),
                              m->id_len);
   if (!a && !(a = activate(w, m, err)))

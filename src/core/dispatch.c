@@ -121,8 +121,6 @@ void va__answer(va_worker *w, va_msg *m, int status, va_msg *reply) {
 
 /* ---- Admission at the owning worker ---- */
 
-static void drop_ref(va_msg *m);
-
 /* Turns an external call's callback into a pending record on this worker,
  * so that its deadline is watched here. */
 static int admit_callback(va_worker *w, va_msg *m) {
@@ -158,19 +156,17 @@ static void mailbox_push(va_actor *a, va_msg *m, bool at_head) {
 
 /* from_here: the sender runs on this worker and can be told synchronously
  * that a one-way send was refused. */
-static int deliver(va_worker *w, va_msg *m, bool from_here) {
+static int deliver(va_worker *w, va_msg *m, bool from_here, va_ref *ref) {
   if (m->reply_kind == VA_REPLY_CALLBACK) {
     int rc = admit_callback(w, m);
     if (rc) {
       m->reply.callback.cb(m->reply.callback.user, rc, NULL, 0);
-      drop_ref(m);
       va__msg_free(&w->msgs, m);
       return 0;
     }
   }
   int err = 0;
-  va_actor *a = va__actor_resolve(w, m, &err);
-  drop_ref(m);
+  va_actor *a = va__actor_resolve(w, m, ref, &err);
   bool is_call = m->reply_kind != VA_REPLY_NONE;
   if (!a) {
     va__answer(w, m, err, NULL);
@@ -206,23 +202,16 @@ static int deliver(va_worker *w, va_msg *m, bool from_here) {
 }
 
 int va__deliver_request(va_worker *w, va_msg *m) {
-  return deliver(w, m, false);
+  return deliver(w, m, false, NULL);
 }
 
 /* ---- Routing ---- */
 
-static void drop_ref(va_msg *m) {
-  if (m->ref) {
-    va_ref_free(m->ref);
-    m->ref = NULL;
-  }
-}
-
-int va__route_request(va_runtime *rt, va_msg *m) {
+int va__route_request(va_runtime *rt, va_msg *m, va_ref *ref) {
   unsigned dst = va__worker_of(rt, m->hash);
   va_worker *here = va__current_worker(rt);
   if (here && here->index == dst)
-    return deliver(here, m, true);
+    return deliver(here, m, true, ref);
   va_worker *target = rt->workers[dst];
   uint64_t backlog = va__load_relaxed(&target->inbox_len) +
                      va__load_relaxed(&target->queued_pub);
@@ -231,7 +220,6 @@ int va__route_request(va_runtime *rt, va_msg *m) {
   if (backlog >= rt->cfg.mailbox_bound) {
     if (here)
       va__count(here->stats.backpressure, 1);
-    drop_ref(m);
     va__msg_free(here ? &here->msgs : NULL, m);
     return VA_EBACKPRESSURE;
   }
@@ -285,7 +273,7 @@ static va_msg *build(va_runtime *rt, va_worker *here, int type,
     memcpy(m->data + id_len, arg, len);
   m->kind = VA_MSG_REQUEST;
   m->type = (uint16_t)type;
-  m->method = (uint32_t)method;
+  m->method = (uint16_t)method;
   m->hash = hash ? hash : va__hash_id((uint16_t)type, id, id_len);
   return m;
 }
@@ -295,8 +283,8 @@ static va_msg *build_ref(va_ref *ref, va_worker *here, int method,
   va_msg *m = build(ref->rt, here, ref->type, ref->id, ref->id_len,
                     ref->hash, method, arg, len, err);
   if (m) {
-    va__add_relaxed(&ref->refs, 1);
-    m->ref = ref;
+    m->hint = va__load_relaxed(&ref->hint_actor);
+    m->hint_gen = va__load_relaxed(&ref->hint_gen);
   }
   return m;
 }
@@ -323,8 +311,8 @@ static void leave(va_runtime *rt, va_worker *here) {
     atomic_fetch_sub_explicit(&rt->entering, 1, memory_order_release);
 }
 
-static int post_external(va_runtime *rt, va_msg *m, va_reply_fn cb,
-                         void *user) {
+static int post_external(va_runtime *rt, va_msg *m, va_ref *ref,
+                         va_reply_fn cb, void *user) {
   va_worker *here = va__current_worker(rt);
   m->chain = new_chain(rt, here);
   if (cb) {
@@ -334,7 +322,7 @@ static int post_external(va_runtime *rt, va_msg *m, va_reply_fn cb,
     m->reply.callback.cb = cb;
     m->reply.callback.user = user;
   }
-  return va__route_request(rt, m);
+  return va__route_request(rt, m, ref);
 }
 
 /* The external entry points: build a request, post it, never block. */
@@ -349,7 +337,7 @@ static int external(va_runtime *rt, va_ref *ref, int type, const char *id,
                   : build(rt, here, type, id, id_len, 0, method, arg, len,
                           &err);
   if (m)
-    err = post_external(rt, m, cb, user);
+    err = post_external(rt, m, ref, cb, user);
   leave(rt, here);
   return err;
 }
@@ -443,15 +431,14 @@ int va_call_wait(va_runtime *rt, int type, const char *id, size_t id_len,
 
 /* ---- Calls from inside a turn ---- */
 
-static int turn_post_call(va_turn *t, va_msg *m, va_cont_fn cont,
-                          void *user) {
+static int turn_post_call(va_turn *t, va_msg *m, va_ref *ref,
+                          va_cont_fn cont, void *user) {
   va_worker *w = t->w;
   va_pending *p = pending_take(w);
   if (!p || va__heap_push(&w->timers, &p->timer,
                           w->now_ms + w->rt->cfg.call_timeout_ms) != 0) {
     if (p)
       pending_release(w, p);
-    drop_ref(m);
     va__msg_free(&w->msgs, m);
     return VA_ENOMEM;
   }
@@ -464,7 +451,7 @@ static int turn_post_call(va_turn *t, va_msg *m, va_cont_fn cont,
   m->reply.pending.record = p;
   m->reply.pending.seq = p->seq;
   m->deadline_ms = p->timer.due_ms;
-  int rc = va__route_request(w->rt, m);
+  int rc = va__route_request(w->rt, m, ref);
   if (rc) {
     pending_release(w, p);
     return rc;
@@ -475,11 +462,11 @@ static int turn_post_call(va_turn *t, va_msg *m, va_cont_fn cont,
   return 0;
 }
 
-static int turn_post_send(va_turn *t, va_msg *m) {
+static int turn_post_send(va_turn *t, va_msg *m, va_ref *ref) {
   /* A one-way message starts a chain of its own: nobody waits for it, so
    * it cannot close a cycle. */
   m->chain = new_chain(t->w->rt, t->w);
-  return va__route_request(t->w->rt, m);
+  return va__route_request(t->w->rt, m, ref);
 }
 
 static int turn_check(const va_turn *t) {
@@ -498,7 +485,7 @@ int va_turn_call(va_turn *t, int type, const char *id, size_t id_len,
     return VA_EINVAL;
   va_msg *m =
       build(t->w->rt, t->w, type, id, id_len, 0, method, arg, len, &err);
-  return m ? turn_post_call(t, m, cont, user) : err;
+  return m ? turn_post_call(t, m, NULL, cont, user) : err;
 }
 
 int va_turn_call_ref(va_turn *t, va_ref *ref, int method, const void *arg,
@@ -509,7 +496,7 @@ int va_turn_call_ref(va_turn *t, va_ref *ref, int method, const void *arg,
   if (!ref || !cont || ref->rt != t->w->rt)
     return VA_EINVAL;
   va_msg *m = build_ref(ref, t->w, method, arg, len, &err);
-  return m ? turn_post_call(t, m, cont, user) : err;
+  return m ? turn_post_call(t, m, ref, cont, user) : err;
 }
 
 int va_turn_send(va_turn *t, int type, const char *id, size_t id_len,
@@ -519,7 +506,7 @@ int va_turn_send(va_turn *t, int type, const char *id, size_t id_len,
     return err;
   va_msg *m =
       build(t->w->rt, t->w, type, id, id_len, 0, method, arg, len, &err);
-  return m ? turn_post_send(t, m) : err;
+  return m ? turn_post_send(t, m, NULL) : err;
 }
 
 int va_turn_send_ref(va_turn *t, va_ref *ref, int method, const void *arg,
@@ -530,7 +517,7 @@ int va_turn_send_ref(va_turn *t, va_ref *ref, int method, const void *arg,
   if (!ref || ref->rt != t->w->rt)
     return VA_EINVAL;
   va_msg *m = build_ref(ref, t->w, method, arg, len, &err);
-  return m ? turn_post_send(t, m) : err;
+  return m ? turn_post_send(t, m, ref) : err;
 }
 
 /* ---- References ---- */
@@ -551,15 +538,9 @@ int va_ref_new(va_runtime *rt, int type, const char *id, size_t id_len,
   ref->hash = va__hash_id((uint16_t)type, id, id_len);
   ref->id_len = (uint32_t)id_len;
   memcpy(ref->id, id, id_len);
-  atomic_init(&ref->refs, 1);
   *out = ref;
   return 0;
 }
 
-void va_ref_free(va_ref *ref) {
-  /* acq_rel: the last owner must see every other owner's writes to the
-   * hint before it frees the memory. */
-  if (ref && atomic_fetch_sub_explicit(&ref->refs, 1,
-                                       memory_order_acq_rel) == 1)
-    free(ref);
-}
+/* Messages hold copies of the hint, never the ref: it may go at once. */
+void va_ref_free(va_ref *ref) { free(ref); }

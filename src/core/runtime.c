@@ -85,7 +85,7 @@ static int check_def(const va_runtime *rt, const va_type_def *def) {
   }
   if (va_type_lookup(rt, def->name) >= 0)
     return VA_EEXIST;
-  if (rt->n_types >= MAX_TYPES || def->n_methods > UINT32_MAX)
+  if (rt->n_types >= MAX_TYPES || def->n_methods > UINT16_MAX)
     return VA_ETOOBIG;
   return 0;
 }
@@ -155,7 +155,9 @@ static void free_workers(va_runtime *rt) {
   for (unsigned i = 0; i < rt->n_workers; i++)
     va__worker_free(rt->workers[i]);
   free(rt->workers);
+  free(rt->caches);
   rt->workers = NULL;
+  rt->caches = NULL;
   rt->n_workers = 0;
 }
 
@@ -165,8 +167,12 @@ int va_runtime_start(va_runtime *rt) {
   if (va__load_acq(&rt->phase) != VA_PHASE_NEW)
     return VA_ESTATE;
   unsigned n = rt->cfg.threads;
-  if (!(rt->workers = calloc(n, sizeof(*rt->workers))))
+  rt->workers = calloc(n, sizeof(*rt->workers));
+  rt->caches = calloc(n, sizeof(*rt->caches));
+  if (!rt->workers || !rt->caches) {
+    free_workers(rt);
     return VA_ENOMEM;
+  }
   rt->n_workers = n;
   for (unsigned i = 0; i < n; i++) {
     int rc = va__worker_new(rt, i, &rt->workers[i]);

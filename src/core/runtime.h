@@ -71,13 +71,13 @@ struct va_turn {
 
 struct va_ref {
   va_runtime *rt;
-  _Atomic uint32_t refs; /* the owner's, plus one per message in flight */
   uint16_t type;
   uint64_t hash;
-  /* Location hint, written by the owning worker, read by it: (actor, gen)
-   * is valid while actor->gen == gen. Atomic only because the two fields are
-   * written while another thread may copy the ref into a message; a torn
-   * pair fails the gen check, since gens are never reused. */
+  /* Location hint: (actor, gen) is valid while actor->gen == gen. Written by
+   * the owning worker when a send through the ref is delivered on it, and
+   * copied into every message sent through the ref. Atomic because the copy
+   * may race with the write; a torn pair fails the gen check at the owner,
+   * since gens are never reused. */
   _Atomic(va_actor *) hint_actor;
   _Atomic uint64_t hint_gen;
   uint32_t id_len;
@@ -165,6 +165,7 @@ struct va_runtime {
   size_t n_types;
   va_worker **workers;
   unsigned n_workers;
+  va_msg_cache **caches; /* each worker's message cache, by index */
   va_store *store;
   bool own_store;
   _Atomic int phase;
@@ -208,8 +209,9 @@ void va__worker_local_add(va_worker *w, va_msg *m);
 
 /* ---- actor.c ---- */
 /* Owner: the live activation for m's target, activating it if needed.
- * NULL with *err set when activation fails. */
-va_actor *va__actor_resolve(va_worker *w, va_msg *m, int *err);
+ * NULL with *err set when activation fails. When ref is given (the sender
+ * runs on this worker), its location hint is refreshed. */
+va_actor *va__actor_resolve(va_worker *w, va_msg *m, va_ref *ref, int *err);
 /* Owner: runs the deactivate hook and releases the activation. */
 void va__actor_deactivate(va_worker *w, va_actor *a);
 /* Owner: moves a to the most-recently-used end. */
@@ -228,8 +230,9 @@ int va__deliver_request(va_worker *w, va_msg *m);
 /* Owner: handles a reply message (frees it). */
 void va__deliver_reply(va_worker *w, va_msg *m);
 /* Any thread: routes m (a request) to the owning worker of its target.
- * On failure m is freed and the code returned. */
-int va__route_request(va_runtime *rt, va_msg *m);
+ * ref, if m was sent through one, gets its hint refreshed when the target
+ * lives on this thread. On failure m is freed and the code returned. */
+int va__route_request(va_runtime *rt, va_msg *m, va_ref *ref);
 /* Owner: sends the outcome of request m (status, reply body) to whoever
  * waits for it. Consumes reply (may be NULL); does not free m. */
 void va__answer(va_worker *w, va_msg *m, int status, va_msg *reply);

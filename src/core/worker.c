@@ -41,8 +41,10 @@ int va__worker_new(va_runtime *rt, unsigned index, va_worker **out) {
   int rc = VA_ENOMEM;
   w->outbox = calloc(rt->n_workers, sizeof(*w->outbox));
   w->pools = calloc(rt->n_types ? rt->n_types : 1, sizeof(*w->pools));
-  if (!w->outbox || !w->pools || va__dir_init(&w->dir, 1024) != 0)
+  if (!w->outbox || !w->pools || va__dir_init(&w->dir, 1024) != 0 ||
+      va__msg_cache_init(&w->msgs, index, rt->n_workers, rt->caches) != 0)
     goto fail;
+  rt->caches[index] = &w->msgs;
   rc = VA_ESYS;
   w->epfd = epoll_create1(EPOLL_CLOEXEC);
   w->evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -61,13 +63,9 @@ fail:
 void va__worker_free(va_worker *w) {
   if (!w)
     return;
-  /* Messages left in the inbox (the runtime never started, or stopped):
-   * free them, dropping their references. */
+  /* Messages left in the inbox (the runtime never started, or stopped). */
   for (va_qnode *n; (n = va__mpsc_pop(&w->inbox));) {
-    va_msg *m = (va_msg *)n;
-    if (m->ref)
-      va_ref_free(m->ref);
-    free(m);
+    free(n);
   }
   if (w->pools)
     va__actor_pools_free(w);
@@ -288,10 +286,11 @@ static int park_timeout_ms(va_worker *w) {
 static void park(va_worker *w) {
   uint64_t until = va__now_ns() + SPIN_NS;
   do {
-    for (int i = 0; i < 64; i++)
+    for (int i = 0; i < 256; i++) {
+      if (!va__mpsc_empty(&w->inbox))
+        return;
       _mm_pause();
-    if (!va__mpsc_empty(&w->inbox))
-      return;
+    }
   } while (va__now_ns() < until);
   publish_quiet(w);
   va__store_relaxed(&w->sleeping, true);
@@ -332,6 +331,7 @@ void *va__worker_main(void *arg) {
     w->now_ms = va__now_ms();
     worked |= fire_timers(w);
     flush_outboxes(w);
+    va__msg_cache_flush(&w->msgs);
     if (va__load_relaxed(&w->queued_pub) != w->queued)
       va__store_relaxed(&w->queued_pub, w->queued);
     if (!worked && !has_work(w))
