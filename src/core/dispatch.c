@@ -25,9 +25,7 @@ static va_pending *pending_take(va_worker *w) {
   } else {
     if (!(p = calloc(1, sizeof(*p))))
       return NULL;
-    p->timer.index = VA_TIMER_IDLE;
   }
-  p->timer.kind = 0;
   p->next = NULL;
   p->seq++;
   w->live_pending++;
@@ -36,7 +34,7 @@ static va_pending *pending_take(va_worker *w) {
 
 /* Invalidates p (a late reply will see a different seq) and pools it. */
 static void pending_release(va_worker *w, va_pending *p) {
-  va__heap_remove(&w->timers, &p->timer);
+  va__deadline_remove(&w->deadlines, &p->deadline);
   p->seq++;
   p->turn = NULL;
   p->next = w->free_pending;
@@ -125,11 +123,9 @@ void va__answer(va_worker *w, va_msg *m, int status, va_msg *reply) {
  * so that its deadline is watched here. */
 static int admit_callback(va_worker *w, va_msg *m) {
   va_pending *p = pending_take(w);
-  if (!p || va__heap_push(&w->timers, &p->timer, m->deadline_ms) != 0) {
-    if (p)
-      pending_release(w, p);
+  if (!p)
     return VA_ENOMEM;
-  }
+  va__deadline_add(&w->deadlines, &p->deadline, m->deadline_ms);
   p->u.callback.fn = m->reply.callback.cb;
   p->u.callback.user = m->reply.callback.user;
   m->reply_kind = VA_REPLY_PENDING;
@@ -317,7 +313,8 @@ static int post_external(va_runtime *rt, va_msg *m, va_ref *ref,
   m->chain = new_chain(rt, here);
   if (cb) {
     /* The deadline runs from now, not from when the owner admits it. */
-    m->deadline_ms = va__coarse_now_ms() + rt->cfg.call_timeout_ms;
+    m->deadline_ms = (here ? here->now_ms : va__coarse_now_ms()) +
+                     rt->cfg.call_timeout_ms;
     m->reply_kind = VA_REPLY_CALLBACK;
     m->reply.callback.cb = cb;
     m->reply.callback.user = user;
@@ -435,13 +432,12 @@ static int turn_post_call(va_turn *t, va_msg *m, va_ref *ref,
                           va_cont_fn cont, void *user) {
   va_worker *w = t->w;
   va_pending *p = pending_take(w);
-  if (!p || va__heap_push(&w->timers, &p->timer,
-                          w->now_ms + w->rt->cfg.call_timeout_ms) != 0) {
-    if (p)
-      pending_release(w, p);
+  if (!p) {
     va__msg_free(&w->msgs, m);
     return VA_ENOMEM;
   }
+  va__deadline_add(&w->deadlines, &p->deadline,
+                   w->now_ms + w->rt->cfg.call_timeout_ms);
   p->turn = t;
   p->u.cont.fn = cont;
   p->u.cont.user = user;
@@ -450,7 +446,7 @@ static int turn_post_call(va_turn *t, va_msg *m, va_ref *ref,
   m->reply_worker = (uint16_t)w->index;
   m->reply.pending.record = p;
   m->reply.pending.seq = p->seq;
-  m->deadline_ms = p->timer.due_ms;
+  m->deadline_ms = p->deadline.due_ms;
   int rc = va__route_request(w->rt, m, ref);
   if (rc) {
     pending_release(w, p);

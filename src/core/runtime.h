@@ -6,6 +6,7 @@
 
 #include "actor.h"
 #include "atomics.h"
+#include "deadlines.h"
 #include "directory.h"
 #include "msg.h"
 #include "timerheap.h"
@@ -35,7 +36,7 @@ typedef struct va_type {
  * only with the runtime, so a late reply may always read seq to find out
  * that its record moved on. */
 typedef struct va_pending {
-  va_timer timer; /* deadline */
+  va_deadline deadline; /* first: the expiry loop casts back to the record */
   uint64_t seq;   /* changes every time the record is reused */
   struct va_pending *next; /* the turn's list of calls, or the free list */
   struct va_turn *turn;    /* caller turn; NULL for an external call */
@@ -120,7 +121,8 @@ typedef struct va_worker {
   va_msg *local_head, *local_tail; /* replies produced on this worker */
   va_outbox *outbox;               /* one per worker */
   bool outbox_dirty;
-  va_timerheap timers;
+  va_timerheap timers;     /* the idle scan (and, later, actor timers) */
+  va_deadlines deadlines;  /* of pending calls */
   va_actor *idle_head, *idle_tail; /* least recently used first */
   va_timer scan_timer;
   va_msg_cache msgs;

@@ -22,7 +22,7 @@ enum {
   SPIN_NS = 50000,       /* spin this long before parking */
 };
 
-enum { TIMER_PENDING = 0, TIMER_SCAN = 1 };
+enum { TIMER_SCAN = 1 };
 
 /* What a VA_MSG_CONTROL message asks. */
 enum { CONTROL_SHUTDOWN = 1 };
@@ -248,6 +248,11 @@ static void scan_idle(va_worker *w) {
 
 static bool fire_timers(va_worker *w) {
   bool fired = false;
+  va_deadline *d;
+  while ((d = w->deadlines.head) && d->due_ms <= w->now_ms) {
+    fired = true;
+    va__pending_expired(w, (va_pending *)d); /* removes d */
+  }
   va_timer *t;
   while ((t = va__heap_peek(&w->timers)) && t->due_ms <= w->now_ms) {
     va__heap_remove(&w->timers, t);
@@ -255,8 +260,6 @@ static bool fire_timers(va_worker *w) {
     if (t->kind == TIMER_SCAN) {
       scan_idle(w);
       arm_scan(w);
-    } else {
-      va__pending_expired(w, (va_pending *)t);
     }
   }
   return fired;
@@ -277,10 +280,14 @@ static void publish_quiet(va_worker *w) {
 
 static int park_timeout_ms(va_worker *w) {
   va_timer *t = va__heap_peek(&w->timers);
-  if (!t)
+  va_deadline *d = w->deadlines.head;
+  if (!t && !d)
     return -1;
+  uint64_t due = t ? t->due_ms : UINT64_MAX;
+  if (d && d->due_ms < due)
+    due = d->due_ms;
   uint64_t now = va__now_ms();
-  return t->due_ms <= now ? 0 : (int)(t->due_ms - now);
+  return due <= now ? 0 : (int)(due - now < INT32_MAX ? due - now : INT32_MAX);
 }
 
 static void park(va_worker *w) {
