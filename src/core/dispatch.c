@@ -55,10 +55,12 @@ static void complete(va_worker *w, va_pending *p, int status,
                      const void *data, size_t len) {
   va_turn *t = p->turn;
   if (t) {
-    va_pending **pp = &t->calls;
-    while (*pp != p)
-      pp = &(*pp)->next;
-    *pp = p->next;
+    if (p->prev)
+      p->prev->next = p->next;
+    else
+      t->calls = p->next;
+    if (p->next)
+      p->next->prev = p->prev;
     t->n_calls--;
     va_cont_fn fn = p->u.cont.fn;
     void *user = p->u.cont.user;
@@ -452,7 +454,10 @@ static int turn_post_call(va_turn *t, va_msg *m, va_ref *ref,
     pending_release(w, p);
     return rc;
   }
+  p->prev = NULL;
   p->next = t->calls;
+  if (t->calls)
+    t->calls->prev = p;
   t->calls = p;
   t->n_calls++;
   return 0;

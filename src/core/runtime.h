@@ -39,6 +39,7 @@ typedef struct va_pending {
   va_deadline deadline; /* first: the expiry loop casts back to the record */
   uint64_t seq;   /* changes every time the record is reused */
   struct va_pending *next; /* the turn's list of calls, or the free list */
+  struct va_pending *prev; /* the turn's list of calls */
   struct va_turn *turn;    /* caller turn; NULL for an external call */
   union {
     struct {
