@@ -182,6 +182,8 @@ static bool drain_inbox(va_worker *w) {
   va_qnode *n;
   while (taken < INBOX_PER_PASS && (n = va__mpsc_pop(&w->inbox))) {
     va_msg *m = (va_msg *)n;
+    /* Messages come from another core: start fetching the next one. */
+    __builtin_prefetch(w->inbox.tail);
     if (taken++ == 0)
       va__store_relaxed(&w->quiet, false); /* published by taken_in below */
     switch (m->kind) {
@@ -217,6 +219,8 @@ static bool run_actors(va_worker *w) {
     w->run_head = a->run_next;
     if (!w->run_head)
       w->run_tail = NULL;
+    else /* the next actor and its first message are likely cold */
+      __builtin_prefetch(w->run_head, 1), __builtin_prefetch(w->run_head->mbox_head);
     va__actor_run(w, a, BATCH_PER_ACTOR);
     if (a == last || !w->run_head)
       break;
