@@ -13,7 +13,9 @@ static inline uint64_t va__now_ns(void) {
 
 static inline uint64_t va__now_ms(void) { return va__now_ns() / 1000000u; }
 
-/* Cheap (a few ns, a few ms of resolution): for checks made per message. */
+/* Cheap (5 ns here against 24 for the precise clock) with the resolution
+ * of the kernel tick (a few ms): what a worker caches once per pass for
+ * call deadlines and idle times, and what per-message checks read. */
 static inline uint64_t va__coarse_now_ms(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);

@@ -17,6 +17,7 @@ _Thread_local va_worker *va__tl_worker;
 
 enum {
   BATCH_PER_ACTOR = 256, /* messages of one actor before the next actor */
+  ACTORS_PER_PASS = 1024, /* actor visits before the inbox is looked at */
   INBOX_PER_PASS = 4096, /* inbox messages taken in one pass */
   OUTBOX_FLUSH = 256,    /* an outbox this full is pushed at once */
   SPIN_NS = 50000,       /* spin this long before parking */
@@ -209,12 +210,13 @@ static bool drain_inbox(va_worker *w) {
 }
 
 static bool run_actors(va_worker *w) {
-  /* Only the actors queued now: ones queued meanwhile wait for the next
-   * pass, so the inbox is never starved. */
-  va_actor *last = w->run_tail;
-  if (!last)
+  /* A bounded number of visits, so that the inbox is never starved; actors
+   * scheduled meanwhile (a message passed on locally) count, so a chain of
+   * local hops does not pay a whole pass per hop. */
+  if (!w->run_head)
     return false;
-  for (;;) {
+  for (unsigned visits = 0; visits < ACTORS_PER_PASS && w->run_head;
+       visits++) {
     va_actor *a = w->run_head;
     w->run_head = a->run_next;
     if (!w->run_head)
@@ -222,8 +224,6 @@ static bool run_actors(va_worker *w) {
     else /* the next actor and its first message are likely cold */
       __builtin_prefetch(w->run_head, 1), __builtin_prefetch(w->run_head->mbox_head);
     va__actor_run(w, a, BATCH_PER_ACTOR);
-    if (a == last || !w->run_head)
-      break;
   }
   return true;
 }
@@ -290,7 +290,7 @@ static int park_timeout_ms(va_worker *w) {
   uint64_t due = t ? t->due_ms : UINT64_MAX;
   if (d && d->due_ms < due)
     due = d->due_ms;
-  uint64_t now = va__now_ms();
+  uint64_t now = va__coarse_now_ms();
   return due <= now ? 0 : (int)(due - now < INT32_MAX ? due - now : INT32_MAX);
 }
 
@@ -330,16 +330,16 @@ static void shutdown_worker(va_worker *w) {
 void *va__worker_main(void *arg) {
   va_worker *w = arg;
   va__tl_worker = w;
-  w->now_ms = va__now_ms();
+  w->now_ms = va__coarse_now_ms();
   arm_scan(w);
   while (!w->shutdown) {
-    w->now_ms = va__now_ms();
+    w->now_ms = va__coarse_now_ms();
     bool worked = drain_inbox(w);
     worked |= run_local(w);
     worked |= run_actors(w);
     /* Turns may have taken a while: a deadline that passed during them
      * wins over a reply they produced (still in the local queue). */
-    w->now_ms = va__now_ms();
+    w->now_ms = va__coarse_now_ms();
     worked |= fire_timers(w);
     flush_outboxes(w);
     va__msg_cache_flush(&w->msgs);
