@@ -433,7 +433,7 @@ static void start_runtime(void) {
 static char (*make_ids(int64_t n))[24] {
   char(*ids)[24] = malloc((size_t)n * 24);
   for (int64_t i = 0; i < n; i++)
-    snprintf(ids[i], 24, "user-%" PRId64, i);
+    snprintf(ids[i], 24, "user-%d", (int)i);
   return ids;
 }
 
