@@ -188,7 +188,10 @@ static int deliver(va_worker *w, va_msg *m, bool from_here, va_ref *ref) {
     va__count(w->stats.backpressure, 1);
     va__answer(w, m, VA_EBACKPRESSURE, NULL);
     va__msg_free(&w->msgs, m);
-    return is_call ? 0 : VA_EBACKPRESSURE;
+    if (is_call)
+      return 0;
+    w->yield = true; /* let the full mailbox drain before the sender runs on */
+    return VA_EBACKPRESSURE;
   }
   /* A one-way send from another thread is admitted even over the bound:
    * its sender was held back by the bound on this worker's backlog. */
@@ -216,8 +219,10 @@ int va__route_request(va_runtime *rt, va_msg *m, va_ref *ref) {
   if (here)
     backlog += here->outbox[dst].count;
   if (backlog >= rt->cfg.mailbox_bound) {
-    if (here)
+    if (here) {
       va__count(here->stats.backpressure, 1);
+      here->yield = true;
+    }
     va__msg_free(here ? &here->msgs : NULL, m);
     return VA_EBACKPRESSURE;
   }

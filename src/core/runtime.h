@@ -137,6 +137,7 @@ typedef struct va_worker {
   uint32_t live_pending; /* pending records in use */
   uint64_t queued;       /* messages in mailboxes */
   bool shutdown;
+  bool yield;            /* a send of the running turn met backpressure */
 
   /* Written by the owner, read by the thread that stops the runtime. */
   va_worker_stats stats;

@@ -146,6 +146,7 @@ static bool head_runnable(const va_worker *w, const va_actor *a) {
 /* a was taken off the run queue with its scheduled flag still set, so that
  * turns finishing here do not queue it again. */
 void va__actor_run(va_worker *w, va_actor *a, unsigned budget) {
+  w->yield = false; /* set by a send outside this run (a continuation) */
   while (budget && head_runnable(w, a)) {
     va_msg *m = a->mbox_head;
     a->mbox_head = (va_msg *)va__load_relaxed(&m->node.next);
@@ -161,6 +162,12 @@ void va__actor_run(va_worker *w, va_actor *a, unsigned budget) {
       continue;
     }
     start_turn(w, a, m);
+    if (w->yield) {
+      /* A send of this turn met a full queue: like Pony's muting, this
+       * actor goes to the back of the run queue so the receiver drains. */
+      w->yield = false;
+      break;
+    }
   }
   a->scheduled = 0;
   if (head_runnable(w, a))
