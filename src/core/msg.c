@@ -59,7 +59,11 @@ va_msg *va__msg_alloc(va_msg_cache *cache, uint32_t id_len, uint32_t len) {
   }
   if (!m && !(m = malloc(c == VA_MSG_CLASS_NONE ? bytes : class_bytes[c])))
     return NULL;
-  memset(m, 0, sizeof(*m));
+  /* Copied from a zero template rather than memset: gcc turns both memset
+   * and a compound literal into `rep stos`, which costs ~30 cycles to
+   * start; a struct copy becomes a few vector moves. */
+  static const va_msg zero;
+  *m = zero;
   m->size_class = c;
   m->origin = c != VA_MSG_CLASS_NONE && cache ? cache->owner : 0;
   m->id_len = id_len;

@@ -16,9 +16,18 @@ static va_turn *turn_new(va_worker *w, va_actor *a, va_msg *req) {
     w->free_turns = t->next_free;
   else if (!(t = calloc(1, sizeof(*t))))
     return NULL;
-  va_kvmap writes = t->writes; /* keep the array for reuse */
-  *t = (va_turn){.w = w, .actor = a, .req = req, .writes = writes};
+  /* Field by field: a compound literal would become `rep stos` (see
+   * va__msg_alloc), and writes keeps its array for reuse. */
+  t->w = w;
+  t->actor = a;
+  t->req = req;
+  t->reply = NULL;
   t->chain = req ? req->chain : 0;
+  t->calls = NULL;
+  t->n_calls = 0;
+  t->status = 0;
+  t->is_hook = false;
+  t->writes.n = 0;
   a->depth++;
   a->busy_chain = t->chain;
   w->open_turns++;
