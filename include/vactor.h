@@ -71,7 +71,6 @@ const char *va_err_name(int code);
 typedef struct va_runtime va_runtime;
 typedef struct va_turn va_turn;
 typedef struct va_ref va_ref;
-typedef struct va_store va_store;
 
 typedef struct va_config {
   unsigned threads;          /* worker threads; 0 = number of cores */
@@ -79,10 +78,9 @@ typedef struct va_config {
   uint64_t scan_interval_ms; /* how often idle actors are looked for; 0 = 30 s
                                 (never more than the idle timeout) */
   uint64_t call_timeout_ms;  /* every call's deadline; 0 = 60 s */
-  uint32_t mailbox_bound;    /* messages one actor (or one worker's inbox)
-                                may hold; 0 = 65536 */
-  va_store *store;           /* state store, borrowed; NULL = an in-memory
-                                store owned by the runtime */
+  uint32_t mailbox_bound;    /* messages one actor's mailbox (or, for
+                                senders on other threads, one worker's
+                                backlog) may hold; 0 = 65536 */
 } va_config;
 
 /* Fills cfg with the defaults (all zero, meaning "default"). */

@@ -47,14 +47,10 @@ int va_runtime_new(const va_config *cfg, va_runtime **out) {
   if (cfg)
     rt->cfg = *cfg;
   apply_defaults(&rt->cfg);
-  rt->store = rt->cfg.store;
-  if (!rt->store) {
-    int rc = va__store_memory_new(&rt->store);
-    if (rc) {
-      free(rt);
-      return rc;
-    }
-    rt->own_store = true;
+  int rc = va__store_memory_new(&rt->store);
+  if (rc) {
+    free(rt);
+    return rc;
   }
   pthread_mutex_init(&rt->stop_lock, NULL);
   atomic_init(&rt->phase, VA_PHASE_NEW);
@@ -274,8 +270,7 @@ void va_runtime_free(va_runtime *rt) {
   for (size_t i = 0; i < rt->n_types; i++)
     type_free(&rt->types[i]);
   free(rt->types);
-  if (rt->own_store)
-    rt->store->ops->destroy(rt->store);
+  rt->store->ops->destroy(rt->store);
   pthread_mutex_destroy(&rt->stop_lock);
   free(rt);
 }

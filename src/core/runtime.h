@@ -170,8 +170,7 @@ struct va_runtime {
   va_worker **workers;
   unsigned n_workers;
   va_msg_cache **caches; /* each worker's message cache, by index */
-  va_store *store;
-  bool own_store;
+  struct va_store *store; /* owned */
   _Atomic int phase;
   _Atomic uint64_t external_posted; /* inbox pushes by non-worker threads */
   _Atomic uint32_t entering;        /* external calls between check and post */

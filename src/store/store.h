@@ -12,6 +12,8 @@
 #include "../core/kvmap.h"
 #include "vactor.h"
 #include <stddef.h>
+
+typedef struct va_store va_store;
 #include <stdint.h>
 
 /* items/n are borrowed until the callback returns. version is 0 for an
