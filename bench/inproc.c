@@ -139,7 +139,7 @@ static int user_cnt(va_turn *t, const void *arg, size_t len) {
 
 static int T_SENDER, M_RUN, M_COLLECT;
 
-enum { SEND_CHUNK = 256, COLLECT_CHUNK = 4096 };
+enum { SEND_CHUNK = 1024, COLLECT_CHUNK = 4096 };
 
 typedef struct sender {
   char (*ids)[24];  /* ids of the targets, built before the clock */

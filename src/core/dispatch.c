@@ -196,6 +196,10 @@ static int deliver(va_worker *w, va_msg *m, bool from_here, va_ref *ref) {
   /* A one-way send from another thread is admitted even over the bound:
    * its sender was held back by the bound on this worker's backlog. */
   mailbox_push(a, m, false);
+  /* A message to itself is how an actor says "continue later": let the
+   * others run first instead of looping through it in the same batch. */
+  if (a == w->running)
+    w->yield = true;
   w->queued++;
   if (a->depth == 0)
     va__worker_schedule(w, a);

@@ -137,7 +137,8 @@ typedef struct va_worker {
   uint32_t live_pending; /* pending records in use */
   uint64_t queued;       /* messages in mailboxes */
   bool shutdown;
-  bool yield;            /* a send of the running turn met backpressure */
+  bool yield;            /* end the running actor's batch after this turn */
+  va_actor *running;     /* the actor va__actor_run is running, or NULL */
 
   /* Written by the owner, read by the thread that stops the runtime. */
   va_worker_stats stats;

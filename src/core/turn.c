@@ -156,6 +156,7 @@ static bool head_runnable(const va_worker *w, const va_actor *a) {
  * turns finishing here do not queue it again. */
 void va__actor_run(va_worker *w, va_actor *a, unsigned budget) {
   w->yield = false; /* set by a send outside this run (a continuation) */
+  w->running = a;
   while (budget && head_runnable(w, a)) {
     va_msg *m = a->mbox_head;
     a->mbox_head = (va_msg *)va__load_relaxed(&m->node.next);
@@ -172,12 +173,14 @@ void va__actor_run(va_worker *w, va_actor *a, unsigned budget) {
     }
     start_turn(w, a, m);
     if (w->yield) {
-      /* A send of this turn met a full queue: like Pony's muting, this
-       * actor goes to the back of the run queue so the receiver drains. */
+      /* A send of this turn met a full queue (like Pony's muting), or the
+       * actor sent itself a message: it goes to the back of the run queue
+       * so that the others run first. */
       w->yield = false;
       break;
     }
   }
+  w->running = NULL;
   a->scheduled = 0;
   if (head_runnable(w, a))
     va__worker_schedule(w, a);
