@@ -74,7 +74,15 @@ static void call(va_runtime *rt, const char *id, int method, const char *arg) {
   free(reply);
 }
 
-int main(void) {
+int main(int argc, char **argv) {
+  if (argc > 1) {
+    printf("usage: %s\n"
+           "A tour of libvactor: registers a Counter actor type, calls actors\n"
+           "by id, shows state kept across idle deactivation, and an actor\n"
+           "calling another inside its turn. Takes no arguments.\n",
+           argv[0]);
+    return strcmp(argv[1], "--help") == 0 ? 0 : 2;
+  }
   va_config cfg;
   va_config_init(&cfg);
   cfg.idle_timeout_ms = 200; /* short, to show deactivation */

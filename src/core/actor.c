@@ -59,33 +59,11 @@ void va__actor_pools_free(va_worker *w) {
 
 /* ---- LRU list ---- */
 
-static void idle_unlink(va_worker *w, va_actor *a) {
-  if (a->idle_prev)
-    a->idle_prev->idle_next = a->idle_next;
-  else
-    w->idle_head = a->idle_next;
-  if (a->idle_next)
-    a->idle_next->idle_prev = a->idle_prev;
-  else
-    w->idle_tail = a->idle_prev;
-  a->idle_prev = a->idle_next = NULL;
-}
-
-static void idle_append(va_worker *w, va_actor *a) {
-  a->idle_prev = w->idle_tail;
-  a->idle_next = NULL;
-  if (w->idle_tail)
-    w->idle_tail->idle_next = a;
-  else
-    w->idle_head = a;
-  w->idle_tail = a;
-}
-
 void va__actor_touch(va_worker *w, va_actor *a) {
   a->last_used_ms = w->now_ms;
-  if (w->idle_tail != a) {
-    idle_unlink(w, a);
-    idle_append(w, a);
+  if (w->idle.tail != &a->idle) {
+    va__dlist_remove(&w->idle, &a->idle);
+    va__dlist_append(&w->idle, &a->idle);
   }
 }
 
@@ -152,13 +130,13 @@ static va_actor *activate(va_worker *w, const va_msg *m, int *err) {
   memcpy(a->id, va__msg_id(m), m->id_len);
   a->life = VA_ACTOR_ACTIVE;
   a->last_used_ms = w->now_ms;
-  idle_append(w, a);
+  va__dlist_append(&w->idle, &a->idle);
   int rc = load_state(w, a);
   if (rc == 0 && ty->on_activate)
     rc = va__run_hook(w, a, ty->on_activate);
   if (rc) {
     va__dir_remove(&w->dir, a);
-    idle_unlink(w, a);
+    va__dlist_remove(&w->idle, &a->idle);
     release(w, a);
     *err = rc;
     return NULL;
@@ -190,7 +168,7 @@ void va__actor_deactivate(va_worker *w, va_actor *a) {
   if (ty->on_deactivate)
     (void)va__run_hook(w, a, ty->on_deactivate); /* the actor goes anyway */
   va__dir_remove(&w->dir, a);
-  idle_unlink(w, a);
+  va__dlist_remove(&w->idle, &a->idle);
   release(w, a);
   va__count(w->stats.deactivations, 1);
   va__count(w->stats.active, (uint64_t)-1);

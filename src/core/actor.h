@@ -5,6 +5,7 @@
 #ifndef VA_CORE_ACTOR_H
 #define VA_CORE_ACTOR_H
 
+#include "dlist.h"
 #include "kvmap.h"
 #include "msg.h"
 #include <stdint.h>
@@ -15,8 +16,8 @@ typedef enum va_actor_life {
 } va_actor_life;
 
 typedef struct va_actor {
-  struct va_actor *run_next;             /* worker's run queue */
-  struct va_actor *idle_prev, *idle_next; /* worker's LRU list */
+  struct va_actor *run_next; /* worker's run queue */
+  va_dlink idle;             /* worker's LRU list */
   va_msg *mbox_head, *mbox_tail;         /* mailbox, FIFO through node.next */
   uint64_t hash;                         /* of (type, id) */
   uint64_t gen;          /* unique per activation of this worker */

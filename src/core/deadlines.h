@@ -8,47 +8,37 @@
 #ifndef VA_CORE_DEADLINES_H
 #define VA_CORE_DEADLINES_H
 
+#include "dlist.h"
 #include <stdbool.h>
-#include <stddef.h>
 #include <stdint.h>
 
 typedef struct va_deadline {
-  struct va_deadline *prev, *next;
+  va_dlink link;
   uint64_t due_ms;
   bool armed;
 } va_deadline;
 
-typedef struct va_deadlines {
-  va_deadline *head, *tail; /* earliest first */
-} va_deadlines;
+/* Earliest first. */
+typedef va_dlist va_deadlines;
+
+static inline va_deadline *va__deadline_first(const va_deadlines *l) {
+  return l->head ? VA_CONTAINER_OF(l->head, va_deadline, link) : NULL;
+}
 
 static inline void va__deadline_add(va_deadlines *l, va_deadline *d,
                                     uint64_t due_ms) {
-  va_deadline *last = l->tail;
+  va_deadline *last =
+      l->tail ? VA_CONTAINER_OF(l->tail, va_deadline, link) : NULL;
   d->due_ms = last && last->due_ms > due_ms ? last->due_ms : due_ms;
   d->armed = true;
-  d->prev = last;
-  d->next = NULL;
-  if (last)
-    last->next = d;
-  else
-    l->head = d;
-  l->tail = d;
+  va__dlist_append(l, &d->link);
 }
 
 static inline void va__deadline_remove(va_deadlines *l, va_deadline *d) {
-  if (!d->armed)
-    return;
-  if (d->prev)
-    d->prev->next = d->next;
-  else
-    l->head = d->next;
-  if (d->next)
-    d->next->prev = d->prev;
-  else
-    l->tail = d->prev;
-  d->prev = d->next = NULL;
-  d->armed = false;
+  if (d->armed) {
+    va__dlist_remove(l, &d->link);
+    d->armed = false;
+  }
 }
 
 #endif

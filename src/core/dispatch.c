@@ -20,13 +20,10 @@ uint64_t va__hash_id(uint16_t type, const char *id, size_t id_len) {
 
 static va_pending *pending_take(va_worker *w) {
   va_pending *p = w->free_pending;
-  if (p) {
-    w->free_pending = p->next;
-  } else {
-    if (!(p = calloc(1, sizeof(*p))))
-      return NULL;
-  }
-  p->next = NULL;
+  if (p)
+    w->free_pending = p->next_free;
+  else if (!(p = calloc(1, sizeof(*p))))
+    return NULL;
   p->seq++;
   w->live_pending++;
   return p;
@@ -37,7 +34,7 @@ static void pending_release(va_worker *w, va_pending *p) {
   va__deadline_remove(&w->deadlines, &p->deadline);
   p->seq++;
   p->turn = NULL;
-  p->next = w->free_pending;
+  p->next_free = w->free_pending;
   w->free_pending = p;
   w->live_pending--;
 }
@@ -45,7 +42,7 @@ static void pending_release(va_worker *w, va_pending *p) {
 void va__pending_free_all(va_worker *w) {
   while (w->free_pending) {
     va_pending *p = w->free_pending;
-    w->free_pending = p->next;
+    w->free_pending = p->next_free;
     free(p);
   }
 }
@@ -55,12 +52,7 @@ static void complete(va_worker *w, va_pending *p, int status,
                      const void *data, size_t len) {
   va_turn *t = p->turn;
   if (t) {
-    if (p->prev)
-      p->prev->next = p->next;
-    else
-      t->calls = p->next;
-    if (p->next)
-      p->next->prev = p->prev;
+    va__dlist_remove(&t->calls, &p->link);
     t->n_calls--;
     va_cont_fn fn = p->u.cont.fn;
     void *user = p->u.cont.user;
@@ -81,9 +73,9 @@ void va__pending_expired(va_worker *w, va_pending *p) {
 
 /* Drops the turn's outstanding calls: their replies will be ignored. */
 void va__pending_cancel_turn(va_worker *w, va_turn *t) {
-  while (t->calls) {
-    va_pending *p = t->calls;
-    t->calls = p->next;
+  while (t->calls.head) {
+    va_pending *p = VA_CONTAINER_OF(t->calls.head, va_pending, link);
+    va__dlist_remove(&t->calls, &p->link);
     pending_release(w, p);
   }
   t->n_calls = 0;
@@ -463,11 +455,7 @@ static int turn_post_call(va_turn *t, va_msg *m, va_ref *ref,
     pending_release(w, p);
     return rc;
   }
-  p->prev = NULL;
-  p->next = t->calls;
-  if (t->calls)
-    t->calls->prev = p;
-  t->calls = p;
+  va__dlist_append(&t->calls, &p->link);
   t->n_calls++;
   return 0;
 }

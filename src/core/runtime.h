@@ -36,10 +36,10 @@ typedef struct va_type {
  * only with the runtime, so a late reply may always read seq to find out
  * that its record moved on. */
 typedef struct va_pending {
-  va_deadline deadline; /* first: the expiry loop casts back to the record */
-  uint64_t seq;   /* changes every time the record is reused */
-  struct va_pending *next; /* the turn's list of calls, or the free list */
-  struct va_pending *prev; /* the turn's list of calls */
+  va_deadline deadline;
+  uint64_t seq;      /* changes every time the record is reused */
+  va_dlink link;     /* the turn's list of calls */
+  struct va_pending *next_free;
   struct va_turn *turn;    /* caller turn; NULL for an external call */
   union {
     struct {
@@ -61,7 +61,7 @@ struct va_turn {
   va_msg *req;       /* the request being handled (owned); NULL for hooks */
   va_msg *reply;     /* reply body set with va_turn_reply (owned) */
   uint64_t chain;
-  va_pending *calls; /* outstanding calls */
+  va_dlist calls;    /* outstanding calls (va_pending.link) */
   uint32_t n_calls;
   int status;        /* first failure, else 0 */
   bool is_hook;      /* hooks may not call or send */
@@ -124,7 +124,7 @@ typedef struct va_worker {
   bool outbox_dirty;
   va_timerheap timers;     /* the idle scan (and, later, actor timers) */
   va_deadlines deadlines;  /* of pending calls */
-  va_actor *idle_head, *idle_tail; /* least recently used first */
+  va_dlist idle;                   /* actors, least recently used first */
   va_timer scan_timer;
   va_msg_cache msgs;
   va_pending *free_pending;

@@ -23,7 +23,7 @@ static va_turn *turn_new(va_worker *w, va_actor *a, va_msg *req) {
   t->req = req;
   t->reply = NULL;
   t->chain = req ? req->chain : 0;
-  t->calls = NULL;
+  t->calls = (va_dlist){NULL, NULL};
   t->n_calls = 0;
   t->status = 0;
   t->is_hook = false;

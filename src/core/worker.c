@@ -239,8 +239,8 @@ static void scan_idle(va_worker *w) {
   uint64_t timeout = w->rt->cfg.idle_timeout_ms;
   /* The list is in order of last use, so stop at the first recent one.
    * Busy actors met on the way are moved to the end. */
-  for (size_t n = w->dir.count; n && w->idle_head; n--) {
-    va_actor *a = w->idle_head;
+  for (size_t n = w->dir.count; n && w->idle.head; n--) {
+    va_actor *a = VA_CONTAINER_OF(w->idle.head, va_actor, idle);
     if (w->now_ms - a->last_used_ms < timeout)
       break;
     if (a->depth == 0 && !a->mbox_head && !a->scheduled)
@@ -253,9 +253,9 @@ static void scan_idle(va_worker *w) {
 static bool fire_timers(va_worker *w) {
   bool fired = false;
   va_deadline *d;
-  while ((d = w->deadlines.head) && d->due_ms <= w->now_ms) {
+  while ((d = va__deadline_first(&w->deadlines)) && d->due_ms <= w->now_ms) {
     fired = true;
-    va__pending_expired(w, (va_pending *)d); /* removes d */
+    va__pending_expired(w, VA_CONTAINER_OF(d, va_pending, deadline));
   }
   va_timer *t;
   while ((t = va__heap_peek(&w->timers)) && t->due_ms <= w->now_ms) {
@@ -284,7 +284,7 @@ static void publish_quiet(va_worker *w) {
 
 static int park_timeout_ms(va_worker *w) {
   va_timer *t = va__heap_peek(&w->timers);
-  va_deadline *d = w->deadlines.head;
+  va_deadline *d = va__deadline_first(&w->deadlines);
   if (!t && !d)
     return -1;
   uint64_t due = t ? t->due_ms : UINT64_MAX;
@@ -322,8 +322,8 @@ static void park(va_worker *w) {
 }
 
 static void shutdown_worker(va_worker *w) {
-  while (w->idle_head)
-    va__actor_deactivate(w, w->idle_head);
+  while (w->idle.head)
+    va__actor_deactivate(w, VA_CONTAINER_OF(w->idle.head, va_actor, idle));
   w->shutdown = true;
 }
 
