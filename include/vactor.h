@@ -72,6 +72,19 @@ typedef struct va_runtime va_runtime;
 typedef struct va_turn va_turn;
 typedef struct va_ref va_ref;
 
+/* When a turn's reply may leave, relative to its state reaching the disk. */
+typedef enum va_durability {
+  /* The default. A reply waits until the state it follows (the turn's own
+   * writes, and any earlier ones of that actor) is committed and fsync'd.
+   * Many turns share one commit (group commit). */
+  VA_DURABLE = 0,
+  /* A reply leaves as soon as the turn ends; the state is committed right
+   * after, without fsync (SQLite's synchronous=NORMAL in WAL mode). Survives
+   * the process being killed; a power loss or kernel crash may lose the
+   * last acknowledged turns. */
+  VA_RELAXED = 1,
+} va_durability;
+
 typedef struct va_config {
   unsigned threads;          /* worker threads; 0 = number of cores */
   uint64_t idle_timeout_ms;  /* deactivate after this long idle; 0 = 60 min */
@@ -81,6 +94,11 @@ typedef struct va_config {
   uint32_t mailbox_bound;    /* messages one actor's mailbox (or, for
                                 senders on other threads, one worker's
                                 backlog) may hold; 0 = 65536 */
+  const char *store;         /* where state lives: NULL or "memory:" for
+                                memory only, else the path of a SQLite
+                                database file (created if missing; WAL
+                                mode); copied */
+  va_durability durability;  /* VA_DURABLE (default) or VA_RELAXED */
 } va_config;
 
 /* Fills cfg with the defaults (all zero, meaning "default"). */
@@ -242,6 +260,10 @@ int va_state_get(va_turn *turn, const char *key, const void **val,
  * other writes when it succeeds, discarded when it fails. */
 int va_state_set(va_turn *turn, const char *key, const void *val, size_t len);
 int va_state_delete(va_turn *turn, const char *key);
+/* As va_state_set, but the key reads as absent once ttl_seconds have
+ * passed (wall clock; Dapr's ttlInSeconds). ttl_seconds > 0. */
+int va_state_set_ttl(va_turn *turn, const char *key, const void *val,
+                     size_t len, uint32_t ttl_seconds);
 
 /* ---- Introspection ---------------------------------------------------------- */
 
@@ -254,6 +276,7 @@ typedef struct va_stats {
   uint64_t timeouts;
   uint64_t deadlocks;
   uint64_t backpressure;   /* messages refused because a queue was full */
+  uint64_t store_failures; /* saves the store refused or failed */
 } va_stats;
 
 /* Sums the workers' counters (each read without stopping them). */

@@ -69,40 +69,11 @@ void va__actor_touch(va_worker *w, va_actor *a) {
 
 /* ---- Activation ---- */
 
-typedef struct load_ctx {
-  va_actor *actor;
-  bool done;
-  int status;
-} load_ctx;
-
-static void on_loaded(void *arg, int status, const va_kv *items, size_t n,
-                      uint64_t version) {
-  load_ctx *ctx = arg;
-  ctx->done = true;
-  ctx->status = status;
-  for (size_t i = 0; status == 0 && i < n; i++)
-    ctx->status = va__kvmap_put(&ctx->actor->state, items[i].key,
-                                items[i].val, items[i].len, false);
-  ctx->actor->version = version;
-}
-
 static void release(va_worker *w, va_actor *a) {
   va__kvmap_clear(&a->state);
   if (a->id_len > VA_ID_INLINE)
     free(a->id);
   pool_put(w, a);
-}
-
-static int load_state(va_worker *w, va_actor *a) {
-  va_runtime *rt = w->rt;
-  load_ctx ctx = {a, false, 0};
-  int rc = rt->store->ops->load(rt->store, rt->types[a->type].name, a->id,
-                                a->id_len, on_loaded, &ctx);
-  if (rc)
-    return rc;
-  /* The memory store answers before returning; stores that answer later
-   * plug in with the asynchronous activation path of the durability work. */
-  return ctx.done ? ctx.status : VA_ESTORE;
 }
 
 static va_actor *activate(va_worker *w, const va_msg *m, int *err) {
@@ -128,12 +99,10 @@ static va_actor *activate(va_worker *w, const va_msg *m, int *err) {
     return NULL;
   }
   memcpy(a->id, va__msg_id(m), m->id_len);
-  a->life = VA_ACTOR_ACTIVE;
   a->last_used_ms = w->now_ms;
   va__dlist_append(&w->idle, &a->idle);
-  int rc = load_state(w, a);
-  if (rc == 0 && ty->on_activate)
-    rc = va__run_hook(w, a, ty->on_activate);
+  /* Messages wait in the mailbox until the state is back (persist.c). */
+  int rc = va__persist_load(w, a, false);
   if (rc) {
     va__dir_remove(&w->dir, a);
     va__dlist_remove(&w->idle, &a->idle);
@@ -141,8 +110,6 @@ static va_actor *activate(va_worker *w, const va_msg *m, int *err) {
     *err = rc;
     return NULL;
   }
-  va__count(w->stats.activations, 1);
-  va__count(w->stats.active, 1);
   return a;
 }
 
@@ -150,7 +117,7 @@ va_actor *va__actor_resolve(va_worker *w, va_msg *m, va_ref *ref, int *err) {
   /* Actor blocks are never unmapped while the runtime lives, so reading a
    * stale hint is safe; its gen tells whether it is still that actor. */
   va_actor *hint = m->hint;
-  if (hint && hint->gen == m->hint_gen && hint->life == VA_ACTOR_ACTIVE)
+  if (hint && hint->gen == m->hint_gen && hint->life != VA_ACTOR_FREE)
     return hint;
   va_actor *a = va__dir_find(&w->dir, m->hash, m->type, va__msg_id(m),
                              m->id_len);
@@ -163,13 +130,60 @@ va_actor *va__actor_resolve(va_worker *w, va_msg *m, va_ref *ref, int *err) {
   return a;
 }
 
+void va__actor_remove(va_worker *w, va_actor *a, bool was_active) {
+  va__dir_remove(&w->dir, a);
+  if (a->life != VA_ACTOR_CLOSING)
+    va__dlist_remove(&w->idle, &a->idle);
+  release(w, a);
+  if (was_active) {
+    va__count(w->stats.deactivations, 1);
+    va__count(w->stats.active, (uint64_t)-1);
+  }
+}
+
 void va__actor_deactivate(va_worker *w, va_actor *a) {
   const va_type *ty = &w->rt->types[a->type];
   if (ty->on_deactivate)
     (void)va__run_hook(w, a, ty->on_deactivate); /* the actor goes anyway */
-  va__dir_remove(&w->dir, a);
+  if (a->unsaved == 0) {
+    va__actor_remove(w, a, true);
+    return;
+  }
+  /* The hook's state is on its way to the store. The actor stays in the
+   * directory until it is there, so that a message for it waits instead of
+   * activating a copy that would load the state from before the hook. */
   va__dlist_remove(&w->idle, &a->idle);
-  release(w, a);
-  va__count(w->stats.deactivations, 1);
-  va__count(w->stats.active, (uint64_t)-1);
+  a->life = VA_ACTOR_CLOSING;
+}
+
+void va__actor_closed(va_worker *w, va_actor *a) {
+  if (!a->mbox_head) {
+    va__actor_remove(w, a, true);
+    return;
+  }
+  /* Messages came while it closed: this is a new activation, from the
+   * state just saved. */
+  a->life = VA_ACTOR_ACTIVE;
+  a->last_used_ms = w->now_ms;
+  va__dlist_append(&w->idle, &a->idle);
+  const va_type *ty = &w->rt->types[a->type];
+  int rc = ty->on_activate ? va__run_hook(w, a, ty->on_activate) : 0;
+  if (rc) {
+    va__actor_fail_mailbox(w, a, rc);
+    va__actor_deactivate(w, a);
+    return;
+  }
+  va__worker_schedule(w, a);
+}
+
+void va__actor_fail_mailbox(va_worker *w, va_actor *a, int status) {
+  while (a->mbox_head) {
+    va_msg *m = a->mbox_head;
+    a->mbox_head = (va_msg *)va__load_relaxed(&m->node.next);
+    a->mbox_len--;
+    w->queued--;
+    va__answer(w, m, status, NULL);
+    va__msg_free(&w->msgs, m);
+  }
+  a->mbox_tail = NULL;
 }

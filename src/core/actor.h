@@ -8,11 +8,14 @@
 #include "dlist.h"
 #include "kvmap.h"
 #include "msg.h"
+#include <stdbool.h>
 #include <stdint.h>
 
 typedef enum va_actor_life {
-  VA_ACTOR_FREE,   /* in the pool, not an activation */
-  VA_ACTOR_ACTIVE, /* in the directory, running turns */
+  VA_ACTOR_FREE,    /* in the pool, not an activation */
+  VA_ACTOR_LOADING, /* in the directory, its state on the way: messages wait */
+  VA_ACTOR_ACTIVE,  /* in the directory, running turns */
+  VA_ACTOR_CLOSING, /* deactivated, its last save on the way: messages wait */
 } va_actor_life;
 
 typedef struct va_actor {
@@ -23,15 +26,19 @@ typedef struct va_actor {
   uint64_t gen;          /* unique per activation of this worker */
   uint64_t busy_chain;   /* call chain of the open turn(s) */
   uint64_t last_used_ms; /* end of the last turn, for idle deactivation */
-  uint64_t version;      /* version of the stored state */
+  uint64_t version;      /* store version the cached state will have once
+                            every save in flight is done */
   va_kvmap state;        /* cached state, key -> bytes */
+  struct va_msg *last_save; /* the latest save in flight (persist.c) */
   char *id;              /* the inline buffer, or malloc'd when long */
   uint32_t id_len;
   uint32_t mbox_len;
   uint16_t type;
   uint16_t depth; /* open turns: > 1 only for reentrant calls */
-  uint8_t life;   /* va_actor_life */
+  uint8_t life;      /* va_actor_life */
   uint8_t scheduled; /* in the run queue */
+  uint16_t unsaved;  /* saves in flight */
+  bool broken;       /* a save failed: run nothing until reloaded */
 } va_actor;
 
 /* Ids up to this long live inside the actor's block. */

@@ -22,4 +22,12 @@ static inline uint64_t va__coarse_now_ms(void) {
   return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
+/* Wall-clock milliseconds since the epoch: for what must mean the same
+ * after a restart (state TTLs, reminders). */
+static inline int64_t va__wall_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 #endif

@@ -24,11 +24,13 @@ static int reserve_one(va_kvmap *m) {
 }
 
 /* Replaces e's value with the buffer val (owned) of length len. */
-static void set_value(va_kv *e, void *val, uint32_t len, bool tomb) {
+static void set_value(va_kv *e, void *val, uint32_t len, bool tomb,
+                      int64_t expires_ms) {
   free(e->val);
   e->val = val;
   e->len = len;
   e->tomb = tomb;
+  e->expires_ms = expires_ms;
 }
 
 int va__kvmap_put(va_kvmap *m, const char *key, const void *val, size_t len,
@@ -43,7 +45,7 @@ int va__kvmap_put(va_kvmap *m, const char *key, const void *val, size_t len,
   }
   va_kv *e = va__kvmap_find(m, key);
   if (e) {
-    set_value(e, copy, (uint32_t)len, tomb);
+    set_value(e, copy, (uint32_t)len, tomb, 0);
     return 0;
   }
   char *kcopy = strdup(key);
@@ -52,7 +54,18 @@ int va__kvmap_put(va_kvmap *m, const char *key, const void *val, size_t len,
     free(copy);
     return VA_ENOMEM;
   }
-  m->items[m->n++] = (va_kv){kcopy, copy, (uint32_t)len, tomb};
+  m->items[m->n++] = (va_kv){kcopy, copy, (uint32_t)len, tomb, 0};
+  return 0;
+}
+
+int va__kvmap_reserve(va_kvmap *m, uint32_t n) {
+  if (m->n + n <= m->cap)
+    return 0;
+  va_kv *items = realloc(m->items, (m->n + n) * sizeof(*items));
+  if (!items)
+    return VA_ENOMEM;
+  m->items = items;
+  m->cap = m->n + n;
   return 0;
 }
 
@@ -64,14 +77,8 @@ static void remove_at(va_kvmap *m, uint32_t i) {
 
 int va__kvmap_apply(va_kvmap *m, va_kvmap *ws) {
   /* Reserve first so that the moves below cannot fail half way. */
-  uint32_t need = m->n + ws->n;
-  if (need > m->cap) {
-    va_kv *items = realloc(m->items, need * sizeof(*items));
-    if (!items)
-      return VA_ENOMEM;
-    m->items = items;
-    m->cap = need;
-  }
+  if (va__kvmap_reserve(m, ws->n) != 0)
+    return VA_ENOMEM;
   for (uint32_t i = 0; i < ws->n; i++) {
     va_kv *w = &ws->items[i];
     va_kv *e = va__kvmap_find(m, w->key);
@@ -81,7 +88,7 @@ int va__kvmap_apply(va_kvmap *m, va_kvmap *ws) {
       free(w->key);
       free(w->val);
     } else if (e) {
-      set_value(e, w->val, w->len, false);
+      set_value(e, w->val, w->len, false, w->expires_ms);
       free(w->key);
     } else {
       m->items[m->n++] = *w;

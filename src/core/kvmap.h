@@ -13,7 +13,9 @@ typedef struct va_kv {
   char *key;
   void *val; /* NULL when len is 0 */
   uint32_t len;
-  bool tomb; /* a deletion (write sets only) */
+  bool tomb;          /* a deletion (write sets only) */
+  int64_t expires_ms; /* wall-clock ms after which the key reads as absent;
+                         0: never (Dapr's ttlInSeconds) */
 } va_kv;
 
 typedef struct va_kvmap {
@@ -23,9 +25,12 @@ typedef struct va_kvmap {
 
 /* The entry for key, or NULL. */
 va_kv *va__kvmap_find(const va_kvmap *m, const char *key);
-/* Sets key to a copy of val/len (or a tombstone when tomb). 0 or VA_ENOMEM. */
+/* Sets key to a copy of val/len (or a tombstone when tomb), never
+ * expiring. 0 or VA_ENOMEM. */
 int va__kvmap_put(va_kvmap *m, const char *key, const void *val, size_t len,
                   bool tomb);
+/* Makes sure n more entries fit without allocating. */
+int va__kvmap_reserve(va_kvmap *m, uint32_t n);
 /* Applies the writes of ws to m, moving their buffers into m; empties ws. */
 int va__kvmap_apply(va_kvmap *m, va_kvmap *ws);
 /* Frees every entry (and the array). */

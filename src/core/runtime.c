@@ -47,7 +47,16 @@ int va_runtime_new(const va_config *cfg, va_runtime **out) {
   if (cfg)
     rt->cfg = *cfg;
   apply_defaults(&rt->cfg);
-  int rc = va__store_memory_new(&rt->store);
+  /* The config's strings are the caller's: keep no pointer to them. */
+  rt->cfg.store = NULL;
+  const char *store = cfg ? cfg->store : NULL;
+  int rc;
+  if (!store || !strcmp(store, "memory:")) {
+    rc = va__store_memory_new(&rt->store);
+  } else {
+    va_store_sqlite_options opts = {.durability = rt->cfg.durability};
+    rc = va__store_sqlite_open(store, &opts, &rt->store);
+  }
   if (rc) {
     free(rt);
     return rc;
@@ -289,5 +298,6 @@ void va_runtime_stats(va_runtime *rt, va_stats *out) {
     out->timeouts += va__load_relaxed(&s->timeouts);
     out->deadlocks += va__load_relaxed(&s->deadlocks);
     out->backpressure += va__load_relaxed(&s->backpressure);
+    out->store_failures += va__load_relaxed(&s->store_failures);
   }
 }

@@ -106,8 +106,15 @@ typedef struct va_actor_pool {
 
 typedef struct va_worker_stats {
   va__counter active, activations, deactivations, turns, turns_failed,
-      timeouts, deadlocks, backpressure;
+      timeouts, deadlocks, backpressure, store_failures;
 } va_worker_stats;
+
+/* What a VA_MSG_CONTROL message asks of a worker. */
+enum {
+  VA_CONTROL_SHUTDOWN = 1,
+  VA_CONTROL_LOADED,  /* a state load is back (persist.c) */
+  VA_CONTROL_SAVED,   /* a save is back (persist.c) */
+};
 
 typedef struct va_worker {
   /* Set before the thread starts, then read-only. */
@@ -135,6 +142,9 @@ typedef struct va_worker {
   uint64_t next_chain;
   uint32_t open_turns;   /* turns started and not finished */
   uint32_t live_pending; /* pending records in use */
+  uint32_t loading;      /* state loads in flight */
+  uint32_t saving;       /* saves in flight */
+  uint32_t held;         /* turns whose replies wait for a save */
   uint64_t queued;       /* messages in mailboxes */
   bool shutdown;
   bool yield;            /* end the running actor's batch after this turn */
@@ -216,8 +226,17 @@ void va__worker_local_add(va_worker *w, va_msg *m);
  * NULL with *err set when activation fails. When ref is given (the sender
  * runs on this worker), its location hint is refreshed. */
 va_actor *va__actor_resolve(va_worker *w, va_msg *m, va_ref *ref, int *err);
-/* Owner: runs the deactivate hook and releases the activation. */
+/* Owner: runs the deactivate hook and releases the activation (once the
+ * hook's save, if any, is back). */
 void va__actor_deactivate(va_worker *w, va_actor *a);
+/* Owner: a closing actor's last save is back: release it, or bring it back
+ * if messages came meanwhile. */
+void va__actor_closed(va_worker *w, va_actor *a);
+/* Owner: takes a out of the directory and frees it. was_active: it counted
+ * as an active actor. */
+void va__actor_remove(va_worker *w, va_actor *a, bool was_active);
+/* Owner: answers every message waiting in a's mailbox with status. */
+void va__actor_fail_mailbox(va_worker *w, va_actor *a, int status);
 /* Owner: moves a to the most-recently-used end. */
 void va__actor_touch(va_worker *w, va_actor *a);
 void va__actor_pools_free(va_worker *w);
@@ -246,7 +265,22 @@ void va__pending_expired(va_worker *w, va_pending *p);
 void va__pending_cancel_turn(va_worker *w, va_turn *t);
 void va__pending_free_all(va_worker *w);
 
+/* ---- persist.c ---- */
+/* Owner: starts loading a's state (a becomes LOADING); the activation ends
+ * when the VA_CONTROL_LOADED message comes back. */
+int va__persist_load(va_worker *w, va_actor *a, bool reload);
+/* Owner: hands t's writes to the store and moves them into the cache. */
+int va__persist_save(va_worker *w, va_turn *t);
+/* Owner: true when t's reply must wait for a save (t is then kept). */
+bool va__persist_hold(va_worker *w, va_turn *t);
+/* Owner: handles a VA_CONTROL_LOADED or _SAVED message (frees it). */
+void va__persist_control(va_worker *w, va_msg *m);
+/* Owner: a broken actor with nothing in flight reloads its state. */
+void va__persist_recover(va_worker *w, va_actor *a);
+
 /* ---- turn.c ---- */
+/* Owner: answers t's caller with status (t's reply when 0) and frees t. */
+void va__turn_answer(va_worker *w, va_turn *t, int status);
 /* Owner: runs a's mailbox as far as its turn discipline allows. */
 void va__actor_run(va_worker *w, va_actor *a, unsigned budget);
 /* Owner: continues t after a continuation returned rc. */

@@ -1,7 +1,8 @@
 /* turn.c — turns: running an actor's mailbox one message at a time,
- * suspending a turn while its calls are out, finishing it (saving its state
- * writes all together, or discarding them when it failed) and answering its
- * caller. Also the va_turn_* and va_state_* functions. Owner thread only. */
+ * suspending a turn while its calls are out, finishing it (handing its
+ * state writes to persist.c all together, or discarding them when it
+ * failed) and answering its caller. Also the va_turn_* and va_state_*
+ * functions. Owner thread only. */
 #include "../store/store.h"
 #include "clock.h"
 #include "runtime.h"
@@ -53,53 +54,9 @@ void va__turns_free(va_worker *w) {
   }
 }
 
-/* ---- Saving state ---- */
-
-typedef struct save_ctx {
-  bool done;
-  int status;
-} save_ctx;
-
-static void on_saved(void *arg, int status) {
-  save_ctx *ctx = arg;
-  ctx->done = true;
-  ctx->status = status;
-}
-
-/* Saves t's writes to the store, then to the actor's cached state. */
-static int commit(va_worker *w, va_turn *t) {
-  va_actor *a = t->actor;
-  va_runtime *rt = w->rt;
-  /* Make room first: once the store has the writes, the cache must take
-   * them too. */
-  va_kvmap *st = &a->state;
-  if (st->n + t->writes.n > st->cap) {
-    uint32_t cap = st->n + t->writes.n;
-    va_kv *items = realloc(st->items, cap * sizeof(*items));
-    if (!items)
-      return VA_ENOMEM;
-    st->items = items;
-    st->cap = cap;
-  }
-  save_ctx ctx = {false, 0};
-  int rc = rt->store->ops->save(rt->store, rt->types[a->type].name, a->id,
-                                a->id_len, a->version, t->writes.items,
-                                t->writes.n, on_saved, &ctx);
-  if (rc == 0)
-    rc = ctx.done ? ctx.status : VA_ESTORE;
-  if (rc)
-    return rc;
-  a->version++;
-  return va__kvmap_apply(st, &t->writes);
-}
-
 /* ---- Running turns ---- */
 
-static void turn_finish(va_worker *w, va_turn *t) {
-  va_actor *a = t->actor;
-  int status = t->status;
-  if (status == 0 && t->writes.n)
-    status = commit(w, t);
+void va__turn_answer(va_worker *w, va_turn *t, int status) {
   if (t->req) {
     va__answer(w, t->req, status, status == 0 ? t->reply : NULL);
     if (status != 0 && t->reply)
@@ -108,15 +65,28 @@ static void turn_finish(va_worker *w, va_turn *t) {
   } else if (t->reply) {
     va__msg_free(&w->msgs, t->reply);
   }
+  turn_release(w, t);
+}
+
+static void turn_finish(va_worker *w, va_turn *t) {
+  va_actor *a = t->actor;
+  int status = t->status;
+  if (status == 0 && t->writes.n)
+    status = va__persist_save(w, t);
   va__count(w->stats.turns, 1);
   if (status)
     va__count(w->stats.turns_failed, 1);
   a->depth--;
   w->open_turns--;
-  turn_release(w, t);
   va__actor_touch(w, a);
-  if (a->depth == 0 && a->mbox_head)
-    va__worker_schedule(w, a); /* a no-op while va__actor_run runs a */
+  /* The output gate: a reply may wait for the state it follows. */
+  if (status != 0 || !t->req || !va__persist_hold(w, t))
+    va__turn_answer(w, t, status);
+  if (a->depth == 0) {
+    va__persist_recover(w, a);
+    if (a->mbox_head)
+      va__worker_schedule(w, a); /* a no-op while va__actor_run runs a */
+  }
 }
 
 void va__turn_resume(va_worker *w, va_turn *t, int rc) {
@@ -144,7 +114,7 @@ static void start_turn(va_worker *w, va_actor *a, va_msg *m) {
  * while a turn is open, only a call of its own chain to a reentrant type. */
 static bool head_runnable(const va_worker *w, const va_actor *a) {
   const va_msg *m = a->mbox_head;
-  if (!m)
+  if (!m || a->life != VA_ACTOR_ACTIVE || a->broken)
     return false;
   if (a->depth == 0)
     return true;
@@ -193,7 +163,7 @@ int va__run_hook(va_worker *w, va_actor *a, va_hook_fn hook) {
   t->is_hook = true;
   int rc = hook(t);
   if (rc == 0 && t->writes.n)
-    rc = commit(w, t);
+    rc = va__persist_save(w, t);
   if (t->reply)
     va__msg_free(&w->msgs, t->reply);
   a->depth--;
@@ -243,7 +213,7 @@ int va_state_get(va_turn *t, const char *key, const void **val,
   const va_kv *e = va__kvmap_find(&t->writes, key);
   if (!e)
     e = va__kvmap_find(&t->actor->state, key);
-  if (!e || e->tomb)
+  if (!e || e->tomb || (e->expires_ms && e->expires_ms <= va__wall_ms()))
     return VA_ENOTFOUND;
   *val = e->val;
   *len = e->len;
@@ -254,6 +224,17 @@ int va_state_set(va_turn *t, const char *key, const void *val, size_t len) {
   if (!t || !key || !*key || (len && !val))
     return VA_EINVAL;
   return va__kvmap_put(&t->writes, key, val, len, false);
+}
+
+int va_state_set_ttl(va_turn *t, const char *key, const void *val,
+                     size_t len, uint32_t ttl_seconds) {
+  if (!ttl_seconds)
+    return VA_EINVAL;
+  int rc = va_state_set(t, key, val, len);
+  if (rc == 0)
+    va__kvmap_find(&t->writes, key)->expires_ms =
+        va__wall_ms() + (int64_t)ttl_seconds * 1000;
+  return rc;
 }
 
 int va_state_delete(va_turn *t, const char *key) {

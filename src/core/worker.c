@@ -25,9 +25,6 @@ enum {
 
 enum { TIMER_SCAN = 1 };
 
-/* What a VA_MSG_CONTROL message asks. */
-enum { CONTROL_SHUTDOWN = 1 };
-
 int va__worker_new(va_runtime *rt, unsigned index, va_worker **out) {
   va_worker *w = aligned_alloc(64, (sizeof(*w) + 63) / 64 * 64);
   if (!w)
@@ -170,7 +167,10 @@ static bool run_local(va_worker *w) {
   w->local_head = w->local_tail = NULL;
   while (m) {
     va_msg *next = (va_msg *)va__load_relaxed(&m->node.next);
-    va__deliver_reply(w, m);
+    if (m->kind == VA_MSG_REPLY)
+      va__deliver_reply(w, m);
+    else
+      va__persist_control(w, m);
     m = next;
   }
   return true;
@@ -195,9 +195,12 @@ static bool drain_inbox(va_worker *w) {
       va__deliver_reply(w, m);
       break;
     case VA_MSG_CONTROL:
-      if (m->control == CONTROL_SHUTDOWN)
+      if (m->control == VA_CONTROL_SHUTDOWN) {
         shutdown_worker(w);
-      va__msg_free(&w->msgs, m);
+        va__msg_free(&w->msgs, m);
+      } else {
+        va__persist_control(w, m);
+      }
       break;
     }
   }
@@ -243,7 +246,8 @@ static void scan_idle(va_worker *w) {
     va_actor *a = VA_CONTAINER_OF(w->idle.head, va_actor, idle);
     if (w->now_ms - a->last_used_ms < timeout)
       break;
-    if (a->depth == 0 && !a->mbox_head && !a->scheduled)
+    if (a->depth == 0 && !a->mbox_head && !a->scheduled && !a->unsaved &&
+        a->life == VA_ACTOR_ACTIVE)
       va__actor_deactivate(w, a);
     else
       va__actor_touch(w, a);
@@ -278,7 +282,8 @@ static bool has_work(va_worker *w) {
 /* Publishes whether this worker holds any unfinished work, for stop. */
 static void publish_quiet(va_worker *w) {
   bool quiet = !w->run_head && !w->local_head && w->open_turns == 0 &&
-               w->live_pending == 0 && w->queued == 0;
+               w->live_pending == 0 && w->queued == 0 && w->loading == 0 &&
+               w->saving == 0;
   va__store_rel(&w->quiet, quiet);
 }
 
@@ -332,7 +337,8 @@ void *va__worker_main(void *arg) {
   va__tl_worker = w;
   w->now_ms = va__coarse_now_ms();
   arm_scan(w);
-  while (!w->shutdown) {
+  /* After shutdown, the saves of the deactivate hooks still come back. */
+  while (!w->shutdown || w->saving || w->loading) {
     w->now_ms = va__coarse_now_ms();
     bool worked = drain_inbox(w);
     worked |= run_local(w);
@@ -364,7 +370,7 @@ int va__worker_post_shutdown(va_worker *w) {
   if (!m)
     return VA_ENOMEM;
   m->kind = VA_MSG_CONTROL;
-  m->control = CONTROL_SHUTDOWN;
+  m->control = VA_CONTROL_SHUTDOWN;
   va__worker_push(w, m);
   return 0;
 }

@@ -113,6 +113,7 @@ static int apply(stripe *s, const char *key, size_t len, uint64_t hash,
       va__kvmap_clear(&copy);
       return VA_ENOMEM;
     }
+    va__kvmap_find(&copy, writes[i].key)->expires_ms = writes[i].expires_ms;
   }
   if (va__kvmap_apply(&r->state, &copy) != 0) {
     va__kvmap_clear(&copy);

@@ -44,8 +44,17 @@ struct va_store {
   const va_store_ops *ops;
 };
 
-/* The in-memory store (tests, and the default until durability is set up).
- * Thread-safe. */
+/* The in-memory store. Thread-safe; answers before returning. */
 int va__store_memory_new(va_store **out);
+
+typedef struct va_store_sqlite_options {
+  va_durability durability; /* VA_DURABLE: fsync every commit */
+} va_store_sqlite_options;
+
+/* Opens (creating if needed) the SQLite store at path: a writer thread
+ * (group commit) and a reader thread. opts may be NULL (durable). */
+int va__store_sqlite_open(const char *path,
+                          const va_store_sqlite_options *opts,
+                          va_store **out);
 
 #endif

@@ -1,0 +1,222 @@
+/* persist.c — an actor's state and the store, seen from the owning worker:
+ * the asynchronous load that completes an activation, the save of a turn's
+ * writes, the output gate that holds replies until the save is on disk, and
+ * the recovery of an actor whose save failed.
+ *
+ * Every store callback may run on any thread (the SQLite store's own), so
+ * it only fills in a control message prepared by the worker and posts it
+ * back; the worker does the rest when the message arrives.
+ *
+ * Output gate (durable mode): a turn's state goes into the actor's cache at
+ * once, so the next turn sees it, but the turn's reply waits for the save.
+ * So does the reply of any later turn of that actor while a save is in
+ * flight, since it may have read the unsaved state. Saves of one actor
+ * complete in order (the store applies them in order). If one fails, its
+ * held replies and those of every later turn fail with VA_ESTORE (the later
+ * saves fail too: they expect a version the store never reached), no new
+ * turn starts, and once the last save is back the actor reloads its state
+ * from the store. Owner thread only, except the two callbacks. */
+#include "../store/store.h"
+#include "runtime.h"
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct load_done {
+  va_worker *w;
+  va_actor *actor;
+  uint64_t gen;
+  bool reload; /* after a failed save: no activate hook */
+  int status;
+  uint64_t version;
+  va_kvmap state; /* moved into the actor */
+} load_done;
+
+typedef struct save_done {
+  va_worker *w;
+  va_actor *actor;
+  int status;
+  va_turn *held; /* turns whose replies wait for this save */
+  va_turn *held_tail;
+} save_done;
+
+static void post(va_worker *w, va_msg *m) {
+  if (va__tl_worker == w) {
+    va__worker_local_add(w, m);
+  } else {
+    va__add_relaxed(&w->rt->external_posted, 1); /* counted for stop */
+    va__worker_push(w, m);
+  }
+}
+
+static va_msg *control(va_worker *w, uint8_t what, size_t body) {
+  va_msg *m = va__msg_alloc(&w->msgs, 0, (uint32_t)body);
+  if (m) {
+    m->kind = VA_MSG_CONTROL;
+    m->control = what;
+    memset(va__msg_body(m), 0, body);
+  }
+  return m;
+}
+
+/* ---- Loading ---- */
+
+static void on_loaded(void *ctx, int status, const va_kv *items, size_t n,
+                      uint64_t version) {
+  va_msg *m = ctx;
+  load_done *d = (load_done *)va__msg_body(m);
+  d->status = status;
+  d->version = version;
+  for (size_t i = 0; d->status == 0 && i < n; i++) {
+    d->status = va__kvmap_put(&d->state, items[i].key, items[i].val,
+                              items[i].len, false);
+    if (d->status == 0)
+      d->state.items[d->state.n - 1].expires_ms = items[i].expires_ms;
+  }
+  post(d->w, m);
+}
+
+int va__persist_load(va_worker *w, va_actor *a, bool reload) {
+  va_runtime *rt = w->rt;
+  va_msg *m = control(w, VA_CONTROL_LOADED, sizeof(load_done));
+  if (!m)
+    return VA_ENOMEM;
+  load_done *d = (load_done *)va__msg_body(m);
+  d->w = w;
+  d->actor = a;
+  d->gen = a->gen;
+  d->reload = reload;
+  a->life = VA_ACTOR_LOADING;
+  w->loading++;
+  int rc = rt->store->ops->load(rt->store, rt->types[a->type].name, a->id,
+                                a->id_len, on_loaded, m);
+  if (rc) {
+    w->loading--;
+    va__msg_free(&w->msgs, m);
+  }
+  return rc;
+}
+
+static void loaded(va_worker *w, load_done *d) {
+  va_actor *a = d->actor;
+  const va_type *ty = &w->rt->types[a->type];
+  w->loading--;
+  int rc = d->status;
+  if (rc == 0) {
+    va__kvmap_clear(&a->state);
+    a->state = d->state;
+    d->state = (va_kvmap){0};
+    a->version = d->version;
+    a->life = VA_ACTOR_ACTIVE;
+    a->broken = false;
+    if (!d->reload && ty->on_activate)
+      rc = va__run_hook(w, a, ty->on_activate);
+  }
+  va__kvmap_clear(&d->state);
+  if (rc) {
+    /* The actor never became active (or cannot recover): whoever waits
+     * for it is told why, and the next message starts afresh. A failed
+     * hook saved nothing, so no save of this actor is in flight. */
+    va__actor_fail_mailbox(w, a, rc);
+    va__actor_remove(w, a, d->reload);
+    return;
+  }
+  if (!d->reload) {
+    va__count(w->stats.activations, 1);
+    va__count(w->stats.active, 1);
+  }
+  if (a->mbox_head)
+    va__worker_schedule(w, a);
+}
+
+/* ---- Saving ---- */
+
+static void on_saved(void *ctx, int status) {
+  va_msg *m = ctx;
+  save_done *d = (save_done *)va__msg_body(m);
+  d->status = status;
+  post(d->w, m);
+}
+
+int va__persist_save(va_worker *w, va_turn *t) {
+  va_runtime *rt = w->rt;
+  va_actor *a = t->actor;
+  /* Room first: once the store has the writes, the cache must take them. */
+  if (va__kvmap_reserve(&a->state, t->writes.n) != 0)
+    return VA_ENOMEM;
+  va_msg *m = control(w, VA_CONTROL_SAVED, sizeof(save_done));
+  if (!m)
+    return VA_ENOMEM;
+  save_done *d = (save_done *)va__msg_body(m);
+  d->w = w;
+  d->actor = a;
+  int rc = rt->store->ops->save(rt->store, rt->types[a->type].name, a->id,
+                                a->id_len, a->version, t->writes.items,
+                                t->writes.n, on_saved, m);
+  if (rc) {
+    va__msg_free(&w->msgs, m);
+    return rc;
+  }
+  a->version++;
+  a->unsaved++;
+  a->last_save = m;
+  w->saving++;
+  return va__kvmap_apply(&a->state, &t->writes); /* cannot fail: reserved */
+}
+
+bool va__persist_hold(va_worker *w, va_turn *t) {
+  va_actor *a = t->actor;
+  if (!a->last_save || w->rt->cfg.durability == VA_RELAXED)
+    return false;
+  save_done *d = (save_done *)va__msg_body(a->last_save);
+  t->next_free = NULL;
+  if (d->held_tail)
+    d->held_tail->next_free = t;
+  else
+    d->held = t;
+  d->held_tail = t;
+  w->held++;
+  return true;
+}
+
+static void saved(va_worker *w, va_msg *m) {
+  save_done *d = (save_done *)va__msg_body(m);
+  va_actor *a = d->actor;
+  w->saving--;
+  a->unsaved--;
+  if (a->last_save == m)
+    a->last_save = NULL;
+  if (d->status) {
+    a->broken = true;
+    va__count(w->stats.store_failures, 1);
+  }
+  for (va_turn *t = d->held, *next; t; t = next) {
+    next = t->next_free;
+    w->held--;
+    va__turn_answer(w, t, d->status ? VA_ESTORE : 0);
+  }
+  if (a->unsaved > 0)
+    return;
+  if (a->life == VA_ACTOR_CLOSING)
+    va__actor_closed(w, a);
+  else
+    va__persist_recover(w, a);
+}
+
+void va__persist_recover(va_worker *w, va_actor *a) {
+  if (!a->broken || a->unsaved || a->depth || a->life != VA_ACTOR_ACTIVE)
+    return;
+  va__kvmap_clear(&a->state);
+  int rc = va__persist_load(w, a, true);
+  if (rc) {
+    va__actor_fail_mailbox(w, a, rc);
+    va__actor_remove(w, a, true);
+  }
+}
+
+void va__persist_control(va_worker *w, va_msg *m) {
+  if (m->control == VA_CONTROL_LOADED)
+    loaded(w, (load_done *)va__msg_body(m));
+  else
+    saved(w, m);
+  va__msg_free(&w->msgs, m);
+}
