@@ -277,6 +277,8 @@ typedef struct va_stats {
   uint64_t deadlocks;
   uint64_t backpressure;   /* messages refused because a queue was full */
   uint64_t store_failures; /* saves the store refused or failed */
+  uint64_t store_commits;  /* store transactions (one fsync each, durable) */
+  uint64_t store_saves;    /* turns' saves they carried */
 } va_stats;
 
 /* Sums the workers' counters (each read without stopping them). */

@@ -275,11 +275,13 @@ void va_runtime_free(va_runtime *rt) {
   if (!rt)
     return;
   va_runtime_stop(rt);
+  /* The store first: its threads may still be returning from waking a
+   * worker they posted a completion to. */
+  rt->store->ops->destroy(rt->store);
   free_workers(rt);
   for (size_t i = 0; i < rt->n_types; i++)
     type_free(&rt->types[i]);
   free(rt->types);
-  rt->store->ops->destroy(rt->store);
   pthread_mutex_destroy(&rt->stop_lock);
   free(rt);
 }
@@ -288,6 +290,8 @@ void va_runtime_stats(va_runtime *rt, va_stats *out) {
   memset(out, 0, sizeof(*out));
   if (!rt)
     return;
+  if (rt->store->ops->stats)
+    rt->store->ops->stats(rt->store, &out->store_commits, &out->store_saves);
   for (unsigned i = 0; i < rt->n_workers; i++) {
     const va_worker_stats *s = &rt->workers[i]->stats;
     out->active_actors += va__load_relaxed(&s->active);

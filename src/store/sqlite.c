@@ -351,11 +351,18 @@ static void sq_destroy(va_store *base) {
   free(s);
 }
 
+static void sq_stats(va_store *base, uint64_t *commits, uint64_t *saves) {
+  sqlite_store *s = (sqlite_store *)base;
+  *commits = atomic_load(&s->commits);
+  *saves = atomic_load(&s->saved);
+}
+
 static const va_store_ops sqlite_ops = {
     .abi_version = VA_STORE_ABI,
     .load = sq_load,
     .save = sq_save,
     .destroy = sq_destroy,
+    .stats = sq_stats,
 };
 
 static const char schema[] =

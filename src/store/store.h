@@ -35,6 +35,8 @@ typedef struct va_store_ops {
               uint64_t version, const va_kv *writes, size_t n,
               va_store_save_cb cb, void *ctx);
   void (*destroy)(va_store *s);
+  /* Optional: commits (transactions) and saves done so far. */
+  void (*stats)(va_store *s, uint64_t *commits, uint64_t *saves);
 } va_store_ops;
 
 #define VA_STORE_ABI 1
