@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <time.h>
+#include <unistd.h>
 #include <vactor.h>
 
 /* ---- Measuring ---- */
@@ -100,7 +101,7 @@ static int64_t as_i64(const void *data, size_t len) {
 /* ---- The user actor of P2, P3, P3m, P4, P6: one running count ---- */
 
 static va_runtime *rt;
-static int T_USER, M_INC, M_REQ, M_HELLO, M_CNT;
+static int T_USER, M_INC, M_REQ, M_HELLO, M_CNT, M_BUMP;
 
 typedef struct user {
   int64_t n;
@@ -122,6 +123,22 @@ static int user_hello(va_turn *t, const void *arg, size_t len) {
   (void)arg, (void)len;
   ((user *)va_turn_self(t))->n++;
   return 0; /* the empty reply is the ack */
+}
+
+/* bump (workload D): count += 1 in the actor's state (one key), and reply
+ * the time the turn ended, so the caller can see how long the output gate
+ * held the reply. */
+static int user_bump(va_turn *t, const void *arg, size_t len) {
+  (void)arg, (void)len;
+  const void *v;
+  size_t n;
+  int64_t count = 0;
+  if (va_state_get(t, "count", &v, &n) == 0 && n == sizeof(count))
+    memcpy(&count, v, sizeof(count));
+  count++;
+  int rc = va_state_set(t, "count", &count, sizeof(count));
+  uint64_t end = now_ns();
+  return rc ? rc : va_turn_reply(t, &end, sizeof(end));
 }
 
 static int user_cnt(va_turn *t, const void *arg, size_t len) {
@@ -299,7 +316,8 @@ typedef struct rr_thread {
 } rr_thread;
 
 static struct {
-  int workload; /* 4 or 6 */
+  int workload; /* 4, 6, or 7 (D: durable bumps) */
+  int64_t paced; /* D at a fixed rate: requests issued from the main thread */
   int64_t total, actors;
   char (*ids)[24];
   _Atomic int64_t next_k; /* next request to issue */
@@ -314,7 +332,7 @@ static _Thread_local rr_thread *my_rr;
 static rr_thread *rr_self(void) {
   if (!my_rr) {
     my_rr = calloc(1, sizeof(*my_rr));
-    if (rr.workload == 6)
+    if (rr.workload != 4)
       my_rr->hist = calloc(LAT_CAP_US + 1, sizeof(uint32_t));
     pthread_mutex_lock(&rr.lock);
     my_rr->next = rr.threads;
@@ -338,9 +356,9 @@ static void rr_issue(int64_t k) {
     id = rr.ids[k % rr.actors];
   }
   uint64_t t0 = now_ns();
+  int method = rr.workload == 4 ? M_HELLO : rr.workload == 6 ? M_REQ : M_BUMP;
   int rc;
-  while ((rc = va_call(rt, T_USER, id, strlen(id),
-                       rr.workload == 4 ? M_HELLO : M_REQ, NULL, 0, rr_reply,
+  while ((rc = va_call(rt, T_USER, id, strlen(id), method, NULL, 0, rr_reply,
                        (void *)(uintptr_t)t0)) == VA_EBACKPRESSURE)
     sched_yield();
   if (rc)
@@ -356,9 +374,15 @@ static void rr_reply(void *user_data, int status, const void *data,
     uint64_t us = (now_ns() - (uint64_t)(uintptr_t)user_data) / 1000;
     me->hist[us < LAT_CAP_US ? us : LAT_CAP_US]++;
     me->sum += as_i64(data, len);
+  } else if (rr.workload == 7) {
+    /* From the end of the turn to the reply in hand: the output gate. */
+    uint64_t us = (now_ns() - (uint64_t)as_i64(data, len)) / 1000;
+    me->hist[us < LAT_CAP_US ? us : LAT_CAP_US]++;
   }
   me->got++;
-  int64_t k = atomic_fetch_add_explicit(&rr.next_k, 1, memory_order_relaxed);
+  int64_t k = rr.paced ? rr.total
+                       : atomic_fetch_add_explicit(&rr.next_k, 1,
+                                                   memory_order_relaxed);
   if (k < rr.total)
     rr_issue(k);
   /* Batch the shared counter; near the end, every reply is counted. */
@@ -372,6 +396,21 @@ static void rr_run(int64_t window) {
   atomic_store(&rr.next_k, window);
   for (int64_t k = 0; k < window; k++)
     rr_issue(k);
+  while (atomic_load(&rr.got) < rr.total)
+    nanosleep(&(struct timespec){0, 100000}, NULL);
+}
+
+/* Open loop: rr.paced requests per second, issued each millisecond from
+ * this thread, whatever the replies do. */
+static void rr_run_paced(void) {
+  uint64_t t0 = now_ns();
+  for (int64_t k = 0; k < rr.total;) {
+    int64_t due = (int64_t)((now_ns() - t0) / 1000 * (uint64_t)rr.paced /
+                            1000000);
+    for (; k < due && k < rr.total; k++)
+      rr_issue(k);
+    nanosleep(&(struct timespec){0, 1000000}, NULL);
+  }
   while (atomic_load(&rr.got) < rr.total)
     nanosleep(&(struct timespec){0, 100000}, NULL);
 }
@@ -391,9 +430,11 @@ static double rr_percentile(double p) {
 
 /* ---- Set-up ---- */
 
-static void start_runtime(void) {
+static void start_runtime(const char *store, va_durability durability) {
   va_config cfg;
   va_config_init(&cfg);
+  cfg.store = store;
+  cfg.durability = durability;
   const char *threads = getenv("VA_THREADS");
   if (threads)
     cfg.threads = (unsigned)atoi(threads);
@@ -403,9 +444,10 @@ static void start_runtime(void) {
   static const va_method user_methods[] = {{"inc", user_inc},
                                            {"req", user_req},
                                            {"hello", user_hello},
-                                           {"cnt", user_cnt}};
+                                           {"cnt", user_cnt},
+                                           {"bump", user_bump}};
   va_type_def udef = {.name = "User", .methods = user_methods,
-                      .n_methods = 4, .instance_size = sizeof(user)};
+                      .n_methods = 5, .instance_size = sizeof(user)};
   static const va_method sender_methods[] = {{"run", sender_run},
                                              {"collect", sender_collect}};
   va_type_def sdef = {.name = "Sender", .methods = sender_methods,
@@ -422,6 +464,7 @@ static void start_runtime(void) {
   M_REQ = va_method_lookup(rt, T_USER, "req");
   M_HELLO = va_method_lookup(rt, T_USER, "hello");
   M_CNT = va_method_lookup(rt, T_USER, "cnt");
+  M_BUMP = va_method_lookup(rt, T_USER, "bump");
   M_RUN = va_method_lookup(rt, T_SENDER, "run");
   M_COLLECT = va_method_lookup(rt, T_SENDER, "collect");
   M_LINK = va_method_lookup(rt, T_NODE, "link");
@@ -551,6 +594,44 @@ static void run_request_reply(int scale) {
            atomic_load(&rr.errors) == 0);
 }
 
+/* D: durable acknowledged turns with 10,000 actors, one key each, on a
+ * SQLite file; closed loop with 10,000 in flight, or paced (VA_RATE). */
+static void run_durable(const char *w, int scale, va_durability durability) {
+  rr.workload = 7;
+  rr.actors = 10000;
+  rr.total = scaled(durability == VA_DURABLE ? 2000000 : 5000000, scale);
+  rr.ids = make_ids(rr.actors);
+  const char *rate = getenv("VA_RATE");
+  rr.paced = rate ? atoll(rate) : 0;
+  uint64_t t0 = now_ns();
+  if (rr.paced)
+    rr_run_paced();
+  else
+    rr_run(rr.actors);
+  double acked_s = secs_since(t0);
+  /* Relaxed replies run ahead of the store: the figure is what the store
+   * keeps up with, so the clock stops when every save is committed. */
+  va_stats st;
+  for (va_runtime_stats(rt, &st); st.store_saves < (uint64_t)rr.total;
+       va_runtime_stats(rt, &st))
+    nanosleep(&(struct timespec){0, 100000}, NULL);
+  double s = secs_since(t0);
+  char extra[400];
+  snprintf(extra, sizeof(extra),
+           "turns=%" PRId64 ",actors=%" PRId64 ",mode=%s,paced=%" PRId64
+           ",gate_p50_ms=%.3f,gate_p99_ms=%.3f,commits=%" PRIu64
+           ",turns_per_commit=%.0f,secs=%.3f,acked_secs=%.3f,errors=%" PRId64,
+           atomic_load(&rr.got), rr.actors,
+           durability == VA_DURABLE ? "durable" : "relaxed", rr.paced,
+           rr_percentile(0.50) / 1000.0, rr_percentile(0.99) / 1000.0,
+           st.store_commits,
+           st.store_commits ? (double)st.store_saves / st.store_commits : 0.0,
+           s, acked_s, atomic_load(&rr.errors));
+  emit(w, rr.total / s, "turns/s", extra,
+       atomic_load(&rr.got) == rr.total && atomic_load(&rr.errors) == 0 &&
+           st.store_saves == (uint64_t)rr.total && st.store_failures == 0);
+}
+
 static void run_ring(int scale) {
   const int64_t nodes = 1000, hops = scaled(10000000, scale);
   va_ref **refs = calloc(nodes, sizeof(*refs));
@@ -574,9 +655,11 @@ static void run_ring(int scale) {
 int main(int argc, char **argv) {
   if (argc < 2 || !strcmp(argv[1], "--help")) {
     fprintf(stderr,
-            "usage: %s <P1|P2|P3|P3m|P4|P5|P6> [scale-percent]\n"
+            "usage: %s <P1|P2|P3|P3m|P4|P5|P6|D|Dr> [scale-percent]\n"
             "Runs one in-process workload of shared/bench/WORKLOADS.md on\n"
-            "libvactor and prints its result line. VA_THREADS sets the\n"
+            "libvactor and prints its result line. D and Dr: durable and\n"
+            "relaxed turns on a SQLite file in VA_DATA_DIR (default /tmp),\n"
+            "closed loop, or paced at VA_RATE turns/s. VA_THREADS sets the\n"
             "worker count (default: cores).\n",
             argv[0]);
     return argc < 2 ? 2 : 0;
@@ -585,7 +668,14 @@ int main(int argc, char **argv) {
   int scale = argc > 2 ? atoi(argv[2]) : 100;
   if (scale <= 0)
     scale = 100;
-  start_runtime();
+  bool durable = !strcmp(w, "D") || !strcmp(w, "Dr");
+  char db[256] = "";
+  if (durable) {
+    const char *dir = getenv("VA_DATA_DIR") ? getenv("VA_DATA_DIR") : "/tmp";
+    snprintf(db, sizeof(db), "%s/vactor-bench-%d.db", dir, (int)getpid());
+  }
+  start_runtime(durable ? db : NULL, !strcmp(w, "Dr") ? VA_RELAXED
+                                                      : VA_DURABLE);
   if (!strcmp(w, "P1"))
     run_pingpong(scale);
   else if (!strcmp(w, "P2"))
@@ -601,11 +691,23 @@ int main(int argc, char **argv) {
     run_ring(scale);
   else if (!strcmp(w, "P6"))
     run_request_reply(scale);
+  else if (!strcmp(w, "D"))
+    run_durable("D", scale, VA_DURABLE);
+  else if (!strcmp(w, "Dr"))
+    run_durable("Dr", scale, VA_RELAXED);
   else {
     fprintf(stderr, "unknown workload %s\n", w);
     return 2;
   }
   /* Exit without tearing down millions of actors: the figure is taken. */
   fflush(stdout);
+  if (durable) {
+    char aux[300];
+    unlink(db);
+    snprintf(aux, sizeof(aux), "%s-wal", db);
+    unlink(aux);
+    snprintf(aux, sizeof(aux), "%s-shm", db);
+    unlink(aux);
+  }
   _Exit(all_ok ? 0 : 1);
 }
