@@ -16,24 +16,28 @@
 #include <pthread.h>
 #include <sqlite3.h>
 #include <stdatomic.h>
+#include <xxhash.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-enum { MAX_GROUP = 8192 }; /* saves in one transaction at most */
+enum { MAX_GROUP = 65536 }; /* saves in one transaction at most */
 
+/* A load or a save, in one allocation: the struct, then the id, then (for
+ * a save) the writes and their keys and values, copied from the caller. */
 typedef struct request {
   struct request *next;
   const char *type; /* borrowed: type names outlive the store's use */
   char *id;
   size_t id_len;
   uint64_t version;  /* saves */
-  va_kv *writes;     /* saves: deep copies */
+  va_kv *writes;     /* saves: pointing into this block */
   size_t n;
   va_store_save_cb save_cb;
   va_store_load_cb load_cb;
   void *ctx;
   int status;
+  struct merged *merged; /* saves: its actor's entry in the group */
 } request;
 
 typedef struct queue {
@@ -106,15 +110,7 @@ static void queue_stop(queue *q) {
   pthread_mutex_unlock(&q->lock);
 }
 
-static void request_free(request *r) {
-  for (size_t i = 0; i < r->n; i++) {
-    free(r->writes[i].key);
-    free(r->writes[i].val);
-  }
-  free(r->writes);
-  free(r->id);
-  free(r);
-}
+static void request_free(request *r) { free(r); }
 
 /* ---- The writer ---- */
 
@@ -133,24 +129,71 @@ static int run(sqlite3_stmt *st) {
   return rc == SQLITE_DONE ? SQLITE_OK : rc;
 }
 
-/* Applies one save inside the open transaction. VA_ESTORE on a version
- * mismatch (nothing written), a SQLite code on failure. */
-static int apply_save(sqlite_store *s, request *r) {
+/* The saves of one actor in one group, merged. They come from one
+ * activation one after the other (their versions follow each other), so
+ * only the last value of each key and the final version need writing: when
+ * the writer falls behind, its groups grow and each actor costs one version
+ * update and one write per key however many turns it ran. */
+typedef struct merged {
+  const request *first; /* type and id */
+  uint64_t hash;
+  uint64_t version; /* expected before the first save */
+  uint64_t count;   /* saves merged */
+  va_kvmap writes;  /* last write of each key, tombstones included;
+                       borrowed from the requests, which outlive it */
+  int status;
+} merged;
+
+/* Adds r's writes to m: a later write of a key replaces the earlier. */
+static int merge_writes(merged *m, const request *r) {
+  if (va__kvmap_reserve(&m->writes, (uint32_t)r->n) != 0)
+    return VA_ENOMEM;
+  for (size_t i = 0; i < r->n; i++) {
+    va_kv *e = va__kvmap_find(&m->writes, r->writes[i].key);
+    if (e)
+      *e = r->writes[i];
+    else
+      m->writes.items[m->writes.n++] = r->writes[i];
+  }
+  return 0;
+}
+
+typedef struct merge_table {
+  merged *slots; /* hash == 0 and first == NULL: empty */
+  size_t mask;
+} merge_table;
+
+static merged *merge_slot(merge_table *t, const request *r, uint64_t hash) {
+  for (size_t i = hash & t->mask;; i = (i + 1) & t->mask) {
+    merged *m = &t->slots[i];
+    if (!m->first || (m->hash == hash && m->first->type == r->type &&
+                      m->first->id_len == r->id_len &&
+                      !memcmp(m->first->id, r->id, r->id_len)))
+      return m;
+  }
+}
+
+/* Writes one merged actor inside the open transaction. VA_ESTORE on a
+ * version mismatch (nothing written), a SQLite code on failure. */
+static int apply_merged(sqlite_store *s, merged *m) {
   /* The fence first: no write happens unless the version matches. */
-  sqlite3_stmt *st = r->version ? s->bump_version : s->insert_actor;
-  int rc = bind_actor(st, r);
-  if (rc == SQLITE_OK && r->version)
-    rc = sqlite3_bind_int64(st, 3, (sqlite3_int64)r->version);
+  sqlite3_stmt *st = m->version ? s->bump_version : s->insert_actor;
+  int rc = bind_actor(st, m->first);
+  if (rc == SQLITE_OK)
+    rc = sqlite3_bind_int64(st, 3, (sqlite3_int64)(m->version ? m->version
+                                                              : m->count));
+  if (rc == SQLITE_OK && m->version)
+    rc = sqlite3_bind_int64(st, 4, (sqlite3_int64)m->count);
   if (rc == SQLITE_OK)
     rc = run(st);
   if (rc != SQLITE_OK)
     return rc;
   if (sqlite3_changes(s->wdb) != 1)
     return VA_ESTORE;
-  for (size_t i = 0; i < r->n && rc == SQLITE_OK; i++) {
-    const va_kv *w = &r->writes[i];
+  for (uint32_t i = 0; i < m->writes.n && rc == SQLITE_OK; i++) {
+    const va_kv *w = &m->writes.items[i];
     st = w->tomb ? s->del : s->put;
-    rc = bind_actor(st, r);
+    rc = bind_actor(st, m->first);
     if (rc == SQLITE_OK)
       rc = sqlite3_bind_text(st, 3, w->key, -1, SQLITE_STATIC);
     if (rc == SQLITE_OK && !w->tomb) {
@@ -169,22 +212,59 @@ static int exec(sqlite3 *db, const char *sql) {
   return sqlite3_exec(db, sql, NULL, NULL, NULL);
 }
 
-/* One group: BEGIN, every save, COMMIT; then every callback, in order. */
-static void commit_group(sqlite_store *s, request *group) {
-  int rc = exec(s->wdb, "BEGIN IMMEDIATE");
+/* Merges the group per actor. A save whose version does not follow its
+ * actor's previous one (after a failure, a reload) cannot be merged: it is
+ * marked to fail, as the store would refuse it anyway. */
+static int merge_group(request *group, size_t n, merge_table *t) {
+  size_t cap = 16;
+  while (cap < 2 * n)
+    cap *= 2;
+  if (!(t->slots = calloc(cap, sizeof(*t->slots))))
+    return VA_ENOMEM;
+  t->mask = cap - 1;
   for (request *r = group; r; r = r->next) {
-    if (rc != SQLITE_OK) {
+    uint64_t hash = XXH3_64bits(r->id, r->id_len) ^ (uintptr_t)r->type;
+    merged *m = merge_slot(t, r, hash);
+    if (!m->first) {
+      m->first = r;
+      m->hash = hash;
+      m->version = r->version;
+    } else if (r->version != m->version + m->count) {
       r->status = VA_ESTORE;
       continue;
     }
-    int st = apply_save(s, r);
-    if (st == VA_ESTORE) {
-      r->status = VA_ESTORE; /* this save only; the group goes on */
-    } else if (st != SQLITE_OK) {
+    m->count++;
+    r->merged = m;
+    if (merge_writes(m, r) != 0)
+      return VA_ENOMEM;
+  }
+  return 0;
+}
+
+static void free_table(merge_table *t) {
+  for (size_t i = 0; t->slots && i <= t->mask; i++)
+    free(t->slots[i].writes.items); /* the entries are borrowed */
+  free(t->slots);
+}
+
+/* One group: BEGIN, every merged actor, COMMIT; then every callback, in
+ * order. */
+static void commit_group(sqlite_store *s, request *group) {
+  size_t n = 0;
+  for (request *r = group; r; r = r->next)
+    n++;
+  merge_table table = {0};
+  int rc = merge_group(group, n, &table) == 0 ? exec(s->wdb, "BEGIN IMMEDIATE")
+                                               : SQLITE_NOMEM;
+  for (size_t i = 0; rc == SQLITE_OK && i <= table.mask; i++) {
+    merged *m = &table.slots[i];
+    if (!m->first)
+      continue;
+    int st = apply_merged(s, m);
+    if (st == VA_ESTORE)
+      m->status = VA_ESTORE; /* this actor only; the group goes on */
+    else if (st != SQLITE_OK)
       rc = st; /* the transaction is in doubt: fail the group */
-    } else {
-      r->status = 0;
-    }
   }
   if (rc == SQLITE_OK)
     rc = exec(s->wdb, "COMMIT");
@@ -196,12 +276,15 @@ static void commit_group(sqlite_store *s, request *group) {
   }
   for (request *r = group, *next; r; r = next) {
     next = r->next;
-    int status = rc == SQLITE_OK ? r->status : VA_ESTORE;
+    int status = rc != SQLITE_OK ? VA_ESTORE
+                 : r->status     ? r->status
+                                 : r->merged->status;
     if (status == 0)
       atomic_fetch_add_explicit(&s->saved, 1, memory_order_relaxed);
     r->save_cb(r->ctx, status);
     request_free(r);
   }
+  free_table(&table);
 }
 
 static void *writer_main(void *arg) {
@@ -267,16 +350,16 @@ static void *reader_main(void *arg) {
 
 /* ---- The interface ---- */
 
-static request *new_request(const char *type, const char *id, size_t id_len) {
-  request *r = calloc(1, sizeof(*r));
+/* A request with room for extra bytes after the id. */
+static request *new_request(const char *type, const char *id, size_t id_len,
+                            size_t extra) {
+  request *r = malloc(sizeof(*r) + id_len + extra);
   if (!r)
     return NULL;
+  memset(r, 0, sizeof(*r));
   r->type = type;
   r->id_len = id_len;
-  if (!(r->id = malloc(id_len ? id_len : 1))) {
-    free(r);
-    return NULL;
-  }
+  r->id = (char *)(r + 1);
   memcpy(r->id, id, id_len);
   return r;
 }
@@ -284,7 +367,7 @@ static request *new_request(const char *type, const char *id, size_t id_len) {
 static int sq_load(va_store *base, const char *type, const char *id,
                    size_t id_len, va_store_load_cb cb, void *ctx) {
   sqlite_store *s = (sqlite_store *)base;
-  request *r = new_request(type, id, id_len);
+  request *r = new_request(type, id, id_len, 0);
   if (!r)
     return VA_ENOMEM;
   r->load_cb = cb;
@@ -297,30 +380,29 @@ static int sq_save(va_store *base, const char *type, const char *id,
                    size_t id_len, uint64_t version, const va_kv *writes,
                    size_t n, va_store_save_cb cb, void *ctx) {
   sqlite_store *s = (sqlite_store *)base;
-  request *r = new_request(type, id, id_len);
-  if (!r || (n && !(r->writes = calloc(n, sizeof(*r->writes))))) {
-    if (r)
-      request_free(r);
+  /* One block: the writes array (aligned after the id), then each key and
+   * value. */
+  size_t array_at = (id_len + 7) & ~(size_t)7;
+  size_t extra = array_at - id_len + n * sizeof(va_kv);
+  for (size_t i = 0; i < n; i++)
+    extra += strlen(writes[i].key) + 1 + writes[i].len;
+  request *r = new_request(type, id, id_len, extra);
+  if (!r)
     return VA_ENOMEM;
-  }
   r->version = version;
   r->save_cb = cb;
   r->ctx = ctx;
-  for (; r->n < n; r->n++) {
-    va_kv *w = &r->writes[r->n];
-    *w = writes[r->n];
-    w->key = strdup(writes[r->n].key);
-    w->val = NULL;
-    if (w->len && !(w->val = malloc(w->len))) {
-      free(w->key);
-      w->key = NULL;
-    } else if (w->len) {
-      memcpy(w->val, writes[r->n].val, w->len);
-    }
-    if (!w->key) {
-      request_free(r);
-      return VA_ENOMEM;
-    }
+  r->n = n;
+  r->writes = (va_kv *)(r->id + array_at);
+  char *p = (char *)(r->writes + n);
+  for (size_t i = 0; i < n; i++) {
+    va_kv *w = &r->writes[i];
+    *w = writes[i];
+    size_t klen = strlen(writes[i].key) + 1;
+    w->key = memcpy(p, writes[i].key, klen);
+    p += klen;
+    w->val = w->len ? memcpy(p, writes[i].val, w->len) : NULL;
+    p += w->len;
   }
   queue_put(&s->saves, r);
   return 0;
@@ -407,9 +489,9 @@ static int setup(sqlite_store *s, const char *path) {
     const char *sql;
     sqlite3_stmt **st;
   } stmts[] = {
-      {s->wdb, "INSERT INTO actor(type, id, version) VALUES(?1, ?2, 1)"
+      {s->wdb, "INSERT INTO actor(type, id, version) VALUES(?1, ?2, ?3)"
                " ON CONFLICT DO NOTHING", &s->insert_actor},
-      {s->wdb, "UPDATE actor SET version = version + 1"
+      {s->wdb, "UPDATE actor SET version = version + ?4"
                " WHERE type = ?1 AND id = ?2 AND version = ?3", &s->bump_version},
       {s->wdb, "INSERT INTO state(type, id, key, value, expires)"
                " VALUES(?1, ?2, ?3, ?4, ?5) ON CONFLICT(type, id, key)"
