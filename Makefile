@@ -2,10 +2,11 @@
 #   make run     installs what is missing, builds, runs the example
 #   make test    installs what is missing, builds release + sanitizer builds,
 #                runs every test in each
-# Other targets: build, asan, tsan, bench, clean.
+# Other targets: build, test-release, test-asan, test-tsan, bench, fuzz,
+# clean.
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps build run test test-release test-asan test-tsan bench clean
+.PHONY: all deps build run test test-release test-asan test-tsan bench fuzz clean
 
 all: build
 
@@ -36,6 +37,14 @@ test: test-release test-asan test-tsan
 
 bench: build
 	bench/run-inproc
+
+# libFuzzer targets (clang 14): one minute on the time-format parser.
+fuzz: deps
+	@CC=clang cmake -S . -B build/fuzz -DVA_FUZZ=ON -DVA_WERROR=OFF >/dev/null
+	@cmake --build build/fuzz -j $(JOBS) --target fuzz_timefmt
+	mkdir -p build/fuzz/corpus
+	build/fuzz/tests/fuzz_timefmt -max_total_time=60 -max_len=64 \
+	  build/fuzz/corpus tests/fuzz/timefmt-corpus
 
 clean:
 	rm -rf build

@@ -265,6 +265,30 @@ int va_state_delete(va_turn *turn, const char *key);
 int va_state_set_ttl(va_turn *turn, const char *key, const void *val,
                      size_t len, uint32_t ttl_seconds);
 
+/* ---- Dapr's time formats ------------------------------------------------------ */
+
+/* A duration as Dapr's timers and reminders write it: a calendar part
+ * (years, months, days, added as dates are) and an exact part. */
+typedef struct va_duration {
+  int32_t years, months, days;
+  int64_t ns;
+} va_duration;
+
+/* An ISO 8601 duration (PT1H30M, P1W2D; integers only, no Rn/ prefix) or a
+ * Go duration (1h2m3s, 500ms, 1.5h, -5s). VA_EINVAL for anything else. */
+int va_parse_duration(const char *s, size_t len, va_duration *out);
+/* A period: Rn/ + ISO 8601 duration (at most n fires in all; n >= 1), or a
+ * duration as above (no limit; *repetitions = -1). Zero and negative
+ * periods are VA_EINVAL. */
+int va_parse_period(const char *s, size_t len, va_duration *out,
+                    int64_t *repetitions);
+/* A due time: a duration after now_ms, or an RFC 3339 timestamp
+ * (2025-10-02T15:00:00Z, ...00.250+02:00); empty means now. In wall-clock
+ * ms since the epoch. */
+int va_parse_due(const char *s, size_t len, int64_t now_ms, int64_t *due_ms);
+/* t_ms + d, the calendar part first (in UTC). */
+int64_t va_duration_add(int64_t t_ms, const va_duration *d);
+
 /* ---- Introspection ---------------------------------------------------------- */
 
 typedef struct va_stats {
