@@ -249,6 +249,19 @@ int va_turn_send(va_turn *turn, int type, const char *id, size_t id_len,
 int va_turn_send_ref(va_turn *turn, va_ref *ref, int method, const void *arg,
                      size_t len);
 
+/* ---- Timers (inside a turn) ------------------------------------------------- */
+
+/* Starts, or replaces, the timer `name` of this activation: after due_ms,
+ * and then every period_ms (0: once), method is called with a copy of
+ * data/len as a one-way message. Timers live in memory: they die with the
+ * activation, and the turns they cause do not keep the actor from going
+ * idle. */
+int va_turn_timer_start(va_turn *turn, const char *name, uint64_t due_ms,
+                        uint64_t period_ms, int method, const void *data,
+                        size_t len);
+/* Stops the timer `name`. VA_ENOTFOUND if there is none. */
+int va_turn_timer_stop(va_turn *turn, const char *name);
+
 /* ---- Actor state (inside a turn) -------------------------------------------- */
 
 /* Reads key. On success *val points at the value (valid until the turn

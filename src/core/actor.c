@@ -70,6 +70,7 @@ void va__actor_touch(va_worker *w, va_actor *a) {
 /* ---- Activation ---- */
 
 static void release(va_worker *w, va_actor *a) {
+  va__timers_clear(w, a);
   va__kvmap_clear(&a->state);
   if (a->id_len > VA_ID_INLINE)
     free(a->id);
@@ -145,6 +146,7 @@ void va__actor_deactivate(va_worker *w, va_actor *a) {
   const va_type *ty = &w->rt->types[a->type];
   if (ty->on_deactivate)
     (void)va__run_hook(w, a, ty->on_deactivate); /* the actor goes anyway */
+  va__timers_clear(w, a); /* timers die with the activation */
   if (a->unsaved == 0) {
     va__actor_remove(w, a, true);
     return;

@@ -30,6 +30,7 @@ typedef struct va_actor {
                             every save in flight is done */
   va_kvmap state;        /* cached state, key -> bytes */
   struct va_msg *last_save; /* the latest save in flight (persist.c) */
+  struct va_actor_timer *timers; /* timers.c */
   char *id;              /* the inline buffer, or malloc'd when long */
   uint32_t id_len;
   uint32_t mbox_len;

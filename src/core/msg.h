@@ -35,7 +35,8 @@ typedef struct va_msg {
   uint8_t kind;  /* va_msg_kind */
   uint8_t size_class;
   uint8_t reply_kind; /* va_reply_kind */
-  uint8_t control;    /* VA_MSG_CONTROL: what to do */
+  uint8_t control;    /* VA_MSG_CONTROL: what to do; VA_MSG_REQUEST:
+                         VA_REQ_* flags */
   uint16_t type;
   uint16_t reply_worker;
   uint16_t method;

@@ -109,6 +109,14 @@ typedef struct va_worker_stats {
       timeouts, deadlocks, backpressure, store_failures;
 } va_worker_stats;
 
+/* What the heap's timers are embedded in. */
+enum { VA_TIMER_SCAN = 1, VA_TIMER_ACTOR };
+
+/* Flags of a request (va_msg.control). */
+enum { VA_REQ_FROM_TIMER = 1 }; /* its turn does not count as use */
+
+typedef struct va_actor_timer va_actor_timer;
+
 /* What a VA_MSG_CONTROL message asks of a worker. */
 enum {
   VA_CONTROL_SHUTDOWN = 1,
@@ -264,6 +272,12 @@ void va__pending_expired(va_worker *w, va_pending *p);
 /* Owner: forgets a failed turn's outstanding calls. */
 void va__pending_cancel_turn(va_worker *w, va_turn *t);
 void va__pending_free_all(va_worker *w);
+
+/* ---- timers.c ---- */
+/* Owner: a VA_TIMER_ACTOR timer is due. */
+void va__timers_fire(va_worker *w, va_timer *timer);
+/* Owner: drops every timer of a (its activation ends). */
+void va__timers_clear(va_worker *w, va_actor *a);
 
 /* ---- persist.c ---- */
 /* Owner: starts loading a's state (a becomes LOADING); the activation ends

@@ -78,7 +78,9 @@ static void turn_finish(va_worker *w, va_turn *t) {
     va__count(w->stats.turns_failed, 1);
   a->depth--;
   w->open_turns--;
-  va__actor_touch(w, a);
+  /* A timer's turn is not use: timers never keep an actor alive. */
+  if (!t->req || !(t->req->control & VA_REQ_FROM_TIMER))
+    va__actor_touch(w, a);
   /* The output gate: a reply may wait for the state it follows. */
   if (status != 0 || !t->req || !va__persist_hold(w, t))
     va__turn_answer(w, t, status);

@@ -23,8 +23,6 @@ enum {
   SPIN_NS = 50000,       /* spin this long before parking */
 };
 
-enum { TIMER_SCAN = 1 };
-
 int va__worker_new(va_runtime *rt, unsigned index, va_worker **out) {
   va_worker *w = aligned_alloc(64, (sizeof(*w) + 63) / 64 * 64);
   if (!w)
@@ -35,7 +33,7 @@ int va__worker_new(va_runtime *rt, unsigned index, va_worker **out) {
   w->epfd = w->evfd = -1;
   va__mpsc_init(&w->inbox);
   w->scan_timer.index = VA_TIMER_IDLE;
-  w->scan_timer.kind = TIMER_SCAN;
+  w->scan_timer.kind = VA_TIMER_SCAN;
   int rc = VA_ENOMEM;
   w->outbox = calloc(rt->n_workers, sizeof(*w->outbox));
   w->pools = calloc(rt->n_types ? rt->n_types : 1, sizeof(*w->pools));
@@ -265,9 +263,11 @@ static bool fire_timers(va_worker *w) {
   while ((t = va__heap_peek(&w->timers)) && t->due_ms <= w->now_ms) {
     va__heap_remove(&w->timers, t);
     fired = true;
-    if (t->kind == TIMER_SCAN) {
+    if (t->kind == VA_TIMER_SCAN) {
       scan_idle(w);
       arm_scan(w);
+    } else {
+      va__timers_fire(w, t);
     }
   }
   return fired;

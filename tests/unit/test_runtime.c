@@ -11,7 +11,8 @@
 #include "helpers.h"
 
 static atomic_int activations_seen, deactivations_seen;
-static int T_ACC, M_ADD, M_GET, M_FAIL, M_NOOP;
+static int T_ACC, M_ADD, M_GET, M_FAIL, M_NOOP, M_TICK, M_START, M_STOP;
+static atomic_int ticks;
 
 /* Accumulator: "total" in state. */
 static int acc_add(va_turn *t, const void *arg, size_t len) {
@@ -40,6 +41,24 @@ static int acc_noop(va_turn *t, const void *arg, size_t len) {
   return 0;
 }
 
+/* tick: what the timer calls; start/stop: a 10 ms periodic timer. */
+static int acc_tick(va_turn *t, const void *arg, size_t len) {
+  (void)t;
+  if (len == 4 && !memcmp(arg, "tick", 4))
+    atomic_fetch_add(&ticks, 1);
+  return 0;
+}
+
+static int acc_start(va_turn *t, const void *arg, size_t len) {
+  (void)arg, (void)len;
+  return va_turn_timer_start(t, "ticker", 10, 10, M_TICK, "tick", 4);
+}
+
+static int acc_stop(va_turn *t, const void *arg, size_t len) {
+  (void)arg, (void)len;
+  return va_turn_timer_stop(t, "ticker");
+}
+
 static int acc_activate(va_turn *t) {
   size_t len;
   const char *id = va_turn_id(t, &len);
@@ -58,13 +77,13 @@ static int acc_deactivate(va_turn *t) {
 static va_runtime *new_runtime(va_config *cfg) {
   va_runtime *rt;
   assert_int_equal(va_runtime_new(cfg, &rt), 0);
-  static const va_method methods[] = {{"add", acc_add},
-                                      {"get", acc_get},
-                                      {"fail", acc_fail},
-                                      {"noop", acc_noop}};
+  static const va_method methods[] = {
+      {"add", acc_add},   {"get", acc_get},     {"fail", acc_fail},
+      {"noop", acc_noop}, {"tick", acc_tick},   {"start", acc_start},
+      {"stop", acc_stop}};
   va_type_def def = {.name = "Acc",
                      .methods = methods,
-                     .n_methods = 4,
+                     .n_methods = 7,
                      .on_activate = acc_activate,
                      .on_deactivate = acc_deactivate};
   T_ACC = va_register_type(rt, &def);
@@ -73,6 +92,10 @@ static va_runtime *new_runtime(va_config *cfg) {
   M_GET = va_method_lookup(rt, T_ACC, "get");
   M_FAIL = va_method_lookup(rt, T_ACC, "fail");
   M_NOOP = va_method_lookup(rt, T_ACC, "noop");
+  M_TICK = va_method_lookup(rt, T_ACC, "tick");
+  M_START = va_method_lookup(rt, T_ACC, "start");
+  M_STOP = va_method_lookup(rt, T_ACC, "stop");
+  atomic_store(&ticks, 0);
   atomic_store(&activations_seen, 0);
   atomic_store(&deactivations_seen, 0);
   return rt;
@@ -268,6 +291,43 @@ static void stop_drains_in_flight_calls_and_deactivates(void **state) {
   va_runtime_free(rt);
 }
 
+static void timer_fires_until_stopped(void **state) {
+  (void)state;
+  va_runtime *rt = new_runtime(NULL);
+  assert_int_equal(va_runtime_start(rt), 0);
+  assert_int_equal(call_i64(rt, T_ACC, "timed", M_START, 0, NULL), 0);
+  WAIT_UNTIL(atomic_load(&ticks) >= 3);
+  assert_true(atomic_load(&ticks) >= 3);
+  assert_int_equal(call_i64(rt, T_ACC, "timed", M_STOP, 0, NULL), 0);
+  int after = atomic_load(&ticks);
+  sleep_ms(60);
+  assert_int_equal(atomic_load(&ticks), after);
+  assert_int_equal(call_i64(rt, T_ACC, "timed", M_STOP, 0, NULL),
+                   VA_ENOTFOUND);
+  va_runtime_free(rt);
+}
+
+static void timer_dies_with_its_activation_and_keeps_nothing_alive(
+    void **state) {
+  (void)state;
+  va_config cfg;
+  va_config_init(&cfg);
+  cfg.idle_timeout_ms = 100;
+  cfg.scan_interval_ms = 10;
+  va_runtime *rt = new_runtime(&cfg);
+  assert_int_equal(va_runtime_start(rt), 0);
+  assert_int_equal(call_i64(rt, T_ACC, "timed", M_START, 0, NULL), 0);
+  va_stats st;
+  /* The timer ticks every 10 ms, yet the actor goes idle and away. */
+  WAIT_UNTIL((va_runtime_stats(rt, &st), st.deactivations >= 1));
+  assert_int_equal(st.deactivations, 1);
+  assert_true(atomic_load(&ticks) >= 3);
+  int after = atomic_load(&ticks);
+  sleep_ms(60);
+  assert_int_equal(atomic_load(&ticks), after);
+  va_runtime_free(rt);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(errors_have_names_and_messages),
@@ -278,6 +338,8 @@ int main(void) {
       cmocka_unit_test(idle_actor_deactivates_and_returns_with_state),
       cmocka_unit_test(references_survive_deactivation),
       cmocka_unit_test(stop_drains_in_flight_calls_and_deactivates),
+      cmocka_unit_test(timer_fires_until_stopped),
+      cmocka_unit_test(timer_dies_with_its_activation_and_keeps_nothing_alive),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

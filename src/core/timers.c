@@ -1,0 +1,117 @@
+/* timers.c — actor timers: in memory, per activation. A timer sends its
+ * actor a one-way message (a method and a body) when due, then again every
+ * period. It dies with the activation, and the turns it causes do not count
+ * as use, so it never keeps an idle actor alive (Dapr's semantics). The
+ * deadline sits in the worker's timer heap. Owner thread only. */
+#include "runtime.h"
+#include <stdlib.h>
+#include <string.h>
+
+struct va_actor_timer {
+  va_timer timer; /* first: the heap hands back this pointer */
+  struct va_actor_timer *next;
+  va_actor *actor;
+  uint64_t period_ms; /* 0: once */
+  uint16_t method;
+  uint32_t len;
+  char *name;
+  char data[];
+};
+
+static va_actor_timer **find(va_actor *a, const char *name) {
+  va_actor_timer **pp = &a->timers;
+  while (*pp && strcmp((*pp)->name, name))
+    pp = &(*pp)->next;
+  return pp;
+}
+
+static void timer_free(va_worker *w, va_actor_timer *at) {
+  va__heap_remove(&w->timers, &at->timer);
+  free(at->name);
+  free(at);
+}
+
+int va_turn_timer_start(va_turn *t, const char *name, uint64_t due_ms,
+                        uint64_t period_ms, int method, const void *data,
+                        size_t len) {
+  if (!t || !name || !*name || (len && !data) || len > UINT32_MAX)
+    return VA_EINVAL;
+  va_worker *w = t->w;
+  va_actor *a = t->actor;
+  if (method < 0 || (size_t)method >= w->rt->types[a->type].n_methods)
+    return VA_ENOMETHOD;
+  va_actor_timer *at = malloc(sizeof(*at) + len);
+  if (!at || !(at->name = strdup(name))) {
+    free(at);
+    return VA_ENOMEM;
+  }
+  at->timer.index = VA_TIMER_IDLE;
+  at->timer.kind = VA_TIMER_ACTOR;
+  at->actor = a;
+  at->period_ms = period_ms;
+  at->method = (uint16_t)method;
+  at->len = (uint32_t)len;
+  if (len)
+    memcpy(at->data, data, len);
+  if (va__heap_push(&w->timers, &at->timer, w->now_ms + due_ms) != 0) {
+    free(at->name);
+    free(at);
+    return VA_ENOMEM;
+  }
+  /* A timer of the same name is replaced. */
+  va_actor_timer **pp = find(a, name);
+  if (*pp) {
+    va_actor_timer *old = *pp;
+    *pp = old->next;
+    timer_free(w, old);
+  }
+  at->next = a->timers;
+  a->timers = at;
+  return 0;
+}
+
+int va_turn_timer_stop(va_turn *t, const char *name) {
+  if (!t || !name)
+    return VA_EINVAL;
+  va_actor_timer **pp = find(t->actor, name);
+  if (!*pp)
+    return VA_ENOTFOUND;
+  va_actor_timer *at = *pp;
+  *pp = at->next;
+  timer_free(t->w, at);
+  return 0;
+}
+
+void va__timers_fire(va_worker *w, va_timer *timer) {
+  va_actor_timer *at = (va_actor_timer *)timer;
+  va_actor *a = at->actor;
+  va_msg *m = va__msg_alloc(&w->msgs, a->id_len, at->len);
+  if (m) {
+    memcpy(m->data, a->id, a->id_len);
+    if (at->len)
+      memcpy(m->data + a->id_len, at->data, at->len);
+    m->kind = VA_MSG_REQUEST;
+    m->control = VA_REQ_FROM_TIMER;
+    m->type = a->type;
+    m->method = at->method;
+    m->hash = a->hash;
+    m->hint = a;
+    m->hint_gen = a->gen;
+    va__deliver_request(w, m);
+  }
+  if (at->period_ms) {
+    (void)va__heap_push(&w->timers, &at->timer, w->now_ms + at->period_ms);
+  } else {
+    va_actor_timer **pp = find(a, at->name);
+    *pp = at->next;
+    timer_free(w, at);
+  }
+}
+
+void va__timers_clear(va_worker *w, va_actor *a) {
+  while (a->timers) {
+    va_actor_timer *at = a->timers;
+    a->timers = at->next;
+    timer_free(w, at);
+  }
+}
