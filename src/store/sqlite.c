@@ -21,7 +21,6 @@
 #include <string.h>
 #include <time.h>
 
-enum { MAX_GROUP = 65536 }; /* saves in one transaction at most */
 
 /* A load or a save, in one allocation: the struct, then the id, then (for
  * a save) the writes and their keys and values, copied from the caller. */
@@ -85,22 +84,16 @@ static void queue_put(queue *q, request *r) {
   pthread_mutex_unlock(&q->lock);
 }
 
-/* Waits for requests; takes up to max of them. NULL once stopped and empty. */
-static request *queue_take(queue *q, size_t max) {
+/* Waits for requests and takes all of them (a group is whatever queued up
+ * during the last commit). NULL once stopped and empty. */
+static request *queue_take(queue *q) {
   pthread_mutex_lock(&q->lock);
   while (!q->head && !q->stop)
     pthread_cond_wait(&q->cond, &q->lock);
-  request *first = q->head, *last = first;
-  for (size_t n = 1; last && n < max && last->next; n++)
-    last = last->next;
-  if (last) {
-    q->head = last->next;
-    if (!q->head)
-      q->tail = NULL;
-    last->next = NULL;
-  }
+  request *all = q->head;
+  q->head = q->tail = NULL;
   pthread_mutex_unlock(&q->lock);
-  return first;
+  return all;
 }
 
 static void queue_stop(queue *q) {
@@ -290,7 +283,7 @@ static void commit_group(sqlite_store *s, request *group) {
 static void *writer_main(void *arg) {
   sqlite_store *s = arg;
   request *group;
-  while ((group = queue_take(&s->saves, MAX_GROUP)))
+  while ((group = queue_take(&s->saves)))
     commit_group(s, group);
   return NULL;
 }
@@ -338,7 +331,7 @@ static void load_one(sqlite_store *s, request *r) {
 static void *reader_main(void *arg) {
   sqlite_store *s = arg;
   request *batch;
-  while ((batch = queue_take(&s->loads, 64))) {
+  while ((batch = queue_take(&s->loads))) {
     for (request *r = batch, *next; r; r = next) {
       next = r->next;
       load_one(s, r);
@@ -469,6 +462,8 @@ static int open_db(const char *path, bool durable, sqlite3 **db) {
     rc = sqlite3_busy_timeout(*db, 5000);
   if (rc == SQLITE_OK)
     rc = exec(*db, "PRAGMA journal_mode=WAL");
+  if (rc == SQLITE_OK)
+    rc = exec(*db, "PRAGMA wal_autocheckpoint=16384"); /* 64 MiB of WAL */
   if (rc == SQLITE_OK)
     rc = exec(*db, durable ? "PRAGMA synchronous=FULL"
                            : "PRAGMA synchronous=NORMAL");
