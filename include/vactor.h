@@ -118,6 +118,12 @@ typedef int (*va_method_fn)(va_turn *turn, const void *arg, size_t len);
  * the message that caused the activation; the actor stays inactive. */
 typedef int (*va_hook_fn)(va_turn *turn);
 
+/* A reminder's hook: runs as a turn of the actor when the reminder `name`
+ * is due, with the data it was set with. A negative return fails the turn:
+ * nothing it wrote is kept and the reminder fires again. */
+typedef int (*va_reminder_fn)(va_turn *turn, const char *name,
+                              const void *data, size_t len);
+
 typedef struct va_method {
   const char *name;
   va_method_fn fn;
@@ -135,6 +141,7 @@ typedef struct va_type_def {
   size_t n_methods;
   va_hook_fn on_activate;   /* optional */
   va_hook_fn on_deactivate; /* optional */
+  va_reminder_fn on_reminder; /* optional: without it reminders only move */
   size_t instance_size;     /* zeroed per-activation memory: va_turn_self() */
   unsigned flags;           /* va_type_flags */
 } va_type_def;
@@ -262,22 +269,6 @@ int va_turn_timer_start(va_turn *turn, const char *name, uint64_t due_ms,
 /* Stops the timer `name`. VA_ENOTFOUND if there is none. */
 int va_turn_timer_stop(va_turn *turn, const char *name);
 
-/* ---- Actor state (inside a turn) -------------------------------------------- */
-
-/* Reads key. On success *val points at the value (valid until the turn
- * writes that key again or ends) and *len is its length. VA_ENOTFOUND if
- * absent. Sees the turn's own writes. */
-int va_state_get(va_turn *turn, const char *key, const void **val,
-                 size_t *len);
-/* Writes or deletes key. Buffered in the turn: saved with all the turn's
- * other writes when it succeeds, discarded when it fails. */
-int va_state_set(va_turn *turn, const char *key, const void *val, size_t len);
-int va_state_delete(va_turn *turn, const char *key);
-/* As va_state_set, but the key reads as absent once ttl_seconds have
- * passed (wall clock; Dapr's ttlInSeconds). ttl_seconds > 0. */
-int va_state_set_ttl(va_turn *turn, const char *key, const void *val,
-                     size_t len, uint32_t ttl_seconds);
-
 /* ---- Dapr's time formats ------------------------------------------------------ */
 
 /* A duration as Dapr's timers and reminders write it: a calendar part
@@ -301,6 +292,59 @@ int va_parse_period(const char *s, size_t len, va_duration *out,
 int va_parse_due(const char *s, size_t len, int64_t now_ms, int64_t *due_ms);
 /* t_ms + d, the calendar part first (in UTC). */
 int64_t va_duration_add(int64_t t_ms, const va_duration *d);
+
+/* ---- Reminders --------------------------------------------------------------- */
+
+/* A reminder: persisted with the actor's state, so it survives restarts; it
+ * fires (on_reminder, as a turn, activating the actor if needed) at due_ms,
+ * then every period, never early, at least once per due time; the periods
+ * missed while the process was down fire once. */
+typedef struct va_reminder {
+  int64_t due_ms;     /* next fire, wall-clock ms since the epoch */
+  va_duration period; /* all zero: fire once */
+  int64_t left;       /* fires to go, >= 1; -1: no limit */
+  int64_t expires_ms; /* 0: never; else must be after due_ms */
+  const void *data;   /* copied */
+  size_t len;
+} va_reminder;
+
+/* Inside a turn: set (or replace), read, delete a reminder of this actor.
+ * Saved with the turn's other writes. get's data points into the state
+ * (valid as va_state_get's). Names are 1..255 bytes. */
+int va_turn_reminder_set(va_turn *turn, const char *name,
+                         const va_reminder *spec);
+int va_turn_reminder_get(va_turn *turn, const char *name, va_reminder *out);
+int va_turn_reminder_delete(va_turn *turn, const char *name);
+
+/* From outside: the same as a call to the actor (type, id). cb gets the
+ * status; for VA_REMINDER_GET the reply is the reminder, read it with
+ * va_reminder_decode. spec only for VA_REMINDER_SET. */
+typedef enum va_reminder_op {
+  VA_REMINDER_SET,
+  VA_REMINDER_GET,
+  VA_REMINDER_DELETE,
+} va_reminder_op;
+int va_reminder_call(va_runtime *rt, int type, const char *id, size_t id_len,
+                     const char *name, const va_reminder *spec,
+                     va_reminder_op op, va_reply_fn cb, void *user);
+/* Reads a VA_REMINDER_GET reply; out->data points into data. */
+int va_reminder_decode(const void *data, size_t len, va_reminder *out);
+
+/* ---- Actor state (inside a turn) -------------------------------------------- */
+
+/* Reads key. On success *val points at the value (valid until the turn
+ * writes that key again or ends) and *len is its length. VA_ENOTFOUND if
+ * absent. Sees the turn's own writes. */
+int va_state_get(va_turn *turn, const char *key, const void **val,
+                 size_t *len);
+/* Writes or deletes key. Buffered in the turn: saved with all the turn's
+ * other writes when it succeeds, discarded when it fails. */
+int va_state_set(va_turn *turn, const char *key, const void *val, size_t len);
+int va_state_delete(va_turn *turn, const char *key);
+/* As va_state_set, but the key reads as absent once ttl_seconds have
+ * passed (wall clock; Dapr's ttlInSeconds). ttl_seconds > 0. */
+int va_state_set_ttl(va_turn *turn, const char *key, const void *val,
+                     size_t len, uint32_t ttl_seconds);
 
 /* ---- Introspection ---------------------------------------------------------- */
 

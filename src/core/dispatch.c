@@ -239,19 +239,24 @@ static uint64_t new_chain(va_runtime *rt, va_worker *here) {
   return va__add_relaxed(&rt->next_chain, 1) + 1;
 }
 
-static int check_target(const va_runtime *rt, int type, int method) {
+/* system: one of the runtime's own methods (reminders.c), which only
+ * va__call_system asks for; the public functions take a type's methods. */
+static int check_target(const va_runtime *rt, int type, int method,
+                        bool system) {
   if (type < 0 || (size_t)type >= rt->n_types)
     return VA_ENOTYPE;
-  if (method < 0 || (size_t)method >= rt->types[type].n_methods)
+  if (system ? method < VA_METHOD_SYSTEM || method > VA_METHOD_REMINDER
+             : method < 0 || (size_t)method >= rt->types[type].n_methods)
     return VA_ENOMETHOD;
   return 0;
 }
 
 /* A request for (type, id) with body arg/len; hash may be precomputed. */
-static va_msg *build(va_runtime *rt, va_worker *here, int type,
-                     const char *id, size_t id_len, uint64_t hash,
-                     int method, const void *arg, size_t len, int *err) {
-  if ((*err = check_target(rt, type, method)) != 0)
+static va_msg *build_msg(va_runtime *rt, va_worker *here, int type,
+                         const char *id, size_t id_len, uint64_t hash,
+                         int method, bool system, const void *arg,
+                         size_t len, int *err) {
+  if ((*err = check_target(rt, type, method, system)) != 0)
     return NULL;
   if (!id || id_len == 0 || (len && !arg)) {
     *err = VA_EINVAL;
@@ -275,6 +280,13 @@ static va_msg *build(va_runtime *rt, va_worker *here, int type,
   m->method = (uint16_t)method;
   m->hash = hash ? hash : va__hash_id((uint16_t)type, id, id_len);
   return m;
+}
+
+static va_msg *build(va_runtime *rt, va_worker *here, int type,
+                     const char *id, size_t id_len, uint64_t hash,
+                     int method, const void *arg, size_t len, int *err) {
+  return build_msg(rt, here, type, id, id_len, hash, method, false, arg, len,
+                   err);
 }
 
 static va_msg *build_ref(va_ref *ref, va_worker *here, int method,
@@ -368,6 +380,22 @@ int va_ref_send(va_ref *ref, int method, const void *arg, size_t len) {
   if (!ref)
     return VA_EINVAL;
   return external(ref->rt, ref, 0, NULL, 0, method, arg, len, NULL, NULL);
+}
+
+/* A call of one of the runtime's own methods (reminders.c). */
+int va__call_system(va_runtime *rt, int type, const char *id, size_t id_len,
+                    uint16_t method, const void *body, size_t len,
+                    va_reply_fn cb, void *user) {
+  va_worker *here = va__current_worker(rt);
+  int err = enter(rt, here);
+  if (err)
+    return err;
+  va_msg *m = build_msg(rt, here, type, id, id_len, 0, method, true, body,
+                        len, &err);
+  if (m)
+    err = post_external(rt, m, NULL, cb, user);
+  leave(rt, here);
+  return err;
 }
 
 /* ---- Blocking calls ---- */

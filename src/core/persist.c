@@ -39,15 +39,6 @@ typedef struct save_done {
   va_turn *held_tail;
 } save_done;
 
-static void post(va_worker *w, va_msg *m) {
-  if (va__tl_worker == w) {
-    va__worker_local_add(w, m);
-  } else {
-    va__add_relaxed(&w->rt->external_posted, 1); /* counted for stop */
-    va__worker_push(w, m);
-  }
-}
-
 static va_msg *control(va_worker *w, uint8_t what, size_t body) {
   va_msg *m = va__msg_alloc(&w->msgs, 0, (uint32_t)body);
   if (m) {
@@ -72,7 +63,7 @@ static void on_loaded(void *ctx, int status, const va_kv *items, size_t n,
     if (d->status == 0)
       d->state.items[d->state.n - 1].expires_ms = items[i].expires_ms;
   }
-  post(d->w, m);
+  va__worker_post(d->w, m);
 }
 
 int va__persist_load(va_worker *w, va_actor *a, bool reload) {
@@ -134,7 +125,7 @@ static void on_saved(void *ctx, int status) {
   va_msg *m = ctx;
   save_done *d = (save_done *)va__msg_body(m);
   d->status = status;
-  post(d->w, m);
+  va__worker_post(d->w, m);
 }
 
 int va__persist_save(va_worker *w, va_turn *t) {
@@ -160,6 +151,7 @@ int va__persist_save(va_worker *w, va_turn *t) {
   a->unsaved++;
   a->last_save = m;
   w->saving++;
+  va__reminders_saved(w, a, &t->writes);
   return va__kvmap_apply(&a->state, &t->writes); /* cannot fail: reserved */
 }
 

@@ -90,7 +90,7 @@ static int check_def(const va_runtime *rt, const va_type_def *def) {
   }
   if (va_type_lookup(rt, def->name) >= 0)
     return VA_EEXIST;
-  if (rt->n_types >= MAX_TYPES || def->n_methods > UINT16_MAX)
+  if (rt->n_types >= MAX_TYPES || def->n_methods >= VA_METHOD_SYSTEM)
     return VA_ETOOBIG;
   return 0;
 }
@@ -125,6 +125,7 @@ int va_register_type(va_runtime *rt, const va_type_def *def) {
   }
   t->on_activate = def->on_activate;
   t->on_deactivate = def->on_deactivate;
+  t->on_reminder = def->on_reminder;
   t->flags = def->flags;
   t->instance_size = def->instance_size;
   t->instance_offset = round16(sizeof(va_actor));

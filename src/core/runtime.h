@@ -22,6 +22,7 @@ typedef struct va_type {
   va_method *methods; /* names owned */
   size_t n_methods;
   va_hook_fn on_activate, on_deactivate;
+  va_reminder_fn on_reminder;
   size_t instance_size;
   size_t instance_offset; /* from the start of an actor block */
   size_t block_size;      /* actor + instance + inline id */
@@ -110,7 +111,16 @@ typedef struct va_worker_stats {
 } va_worker_stats;
 
 /* What the heap's timers are embedded in. */
-enum { VA_TIMER_SCAN = 1, VA_TIMER_ACTOR };
+enum { VA_TIMER_SCAN = 1, VA_TIMER_ACTOR, VA_TIMER_LOOK, VA_TIMER_REMINDER };
+
+/* The runtime's own methods, past any type's (reminders.c). */
+enum {
+  VA_METHOD_REMINDER = 0xffff, /* fire */
+  VA_METHOD_REMINDER_SET = 0xfffe,
+  VA_METHOD_REMINDER_GET = 0xfffd,
+  VA_METHOD_REMINDER_DELETE = 0xfffc,
+  VA_METHOD_SYSTEM = 0xfffc, /* the lowest of them */
+};
 
 /* Flags of a request (va_msg.control). */
 enum { VA_REQ_FROM_TIMER = 1 }; /* its turn does not count as use */
@@ -122,6 +132,7 @@ enum {
   VA_CONTROL_SHUTDOWN = 1,
   VA_CONTROL_LOADED,  /* a state load is back (persist.c) */
   VA_CONTROL_SAVED,   /* a save is back (persist.c) */
+  VA_CONTROL_REMINDERS, /* the store's due reminders are back */
 };
 
 typedef struct va_worker {
@@ -141,6 +152,7 @@ typedef struct va_worker {
   va_deadlines deadlines;  /* of pending calls */
   va_dlist idle;                   /* actors, least recently used first */
   va_timer scan_timer;
+  va_timer look_timer;     /* worker 0: asks the store for due reminders */
   va_msg_cache msgs;
   va_pending *free_pending;
   va_turn *free_turns;
@@ -155,6 +167,7 @@ typedef struct va_worker {
   uint32_t held;         /* turns whose replies wait for a save */
   uint64_t queued;       /* messages in mailboxes */
   bool shutdown;
+  bool looking;          /* worker 0: a look for due reminders is out */
   bool yield;            /* end the running actor's batch after this turn */
   va_actor *running;     /* the actor va__actor_run is running, or NULL */
 
@@ -194,6 +207,7 @@ struct va_runtime {
   _Atomic uint64_t external_posted; /* inbox pushes by non-worker threads */
   _Atomic uint32_t entering;        /* external calls between check and post */
   _Atomic uint64_t next_chain;
+  _Atomic int64_t reminders_seen_until; /* wall ms the store was asked to */
   pthread_mutex_t stop_lock;
 };
 
@@ -219,6 +233,8 @@ int va__worker_start(va_worker *w);
 void *va__worker_main(void *arg);
 /* Any thread: pushes m to w's inbox and wakes w if it sleeps. */
 void va__worker_push(va_worker *w, va_msg *m);
+/* Any thread: hands control message m to w (its local queue when on w). */
+void va__worker_post(va_worker *w, va_msg *m);
 /* Owner: queues m for another worker, flushed at the end of this pass. */
 void va__worker_outbox_add(va_worker *self, unsigned dst, va_msg *m);
 void va__worker_wake(va_worker *w);
@@ -278,6 +294,33 @@ void va__pending_free_all(va_worker *w);
 void va__timers_fire(va_worker *w, va_timer *timer);
 /* Owner: drops every timer of a (its activation ends). */
 void va__timers_clear(va_worker *w, va_actor *a);
+
+/* ---- reminders.c ---- */
+/* Owner: runs a system method (fire, set, get, delete) as the turn t. */
+int va__reminder_system(va_turn *t, uint16_t method, const char *body,
+                        size_t len);
+int va__reminder_fire(va_turn *t, const char *name, size_t len);
+/* Worker 0: asks the store for reminders due soon; the answer comes back as
+ * a VA_CONTROL_REMINDERS message for va__reminders_seen. */
+void va__reminders_look(va_worker *w);
+void va__reminders_seen(va_worker *w, va_msg *m);
+/* Owner: after a's writes went to the store, arms those of its reminders
+ * the looks have already passed. */
+void va__reminders_saved(va_worker *w, va_actor *a, const va_kvmap *writes);
+/* Frees the early-fire timers left in w's heap (the runtime is going). */
+void va__reminders_free_timers(va_worker *w);
+uint64_t va__reminders_interval_ms(void);
+/* Owner: a VA_TIMER_REMINDER (an early fire, waiting) is due. */
+void va__reminders_timer(va_worker *w, va_timer *timer);
+/* Whether key is a reminder's (the runtime's own) state key. */
+bool va__reminder_key(const char *key);
+/* The due time stored in a reminder key's value. */
+int64_t va__reminder_due(const void *value, size_t len);
+
+/* ---- dispatch.c (system calls) ---- */
+int va__call_system(va_runtime *rt, int type, const char *id, size_t id_len,
+                    uint16_t method, const void *body, size_t len,
+                    va_reply_fn cb, void *user);
 
 /* ---- persist.c ---- */
 /* Owner: starts loading a's state (a becomes LOADING); the activation ends

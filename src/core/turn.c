@@ -108,7 +108,9 @@ static void start_turn(va_worker *w, va_actor *a, va_msg *m) {
     va__msg_free(&w->msgs, m);
     return;
   }
-  int rc = ty->methods[m->method].fn(t, va__msg_body(m), m->len);
+  int rc = m->method >= VA_METHOD_SYSTEM
+               ? va__reminder_system(t, m->method, va__msg_body(m), m->len)
+               : ty->methods[m->method].fn(t, va__msg_body(m), m->len);
   va__turn_resume(w, t, rc);
 }
 
@@ -223,7 +225,7 @@ int va_state_get(va_turn *t, const char *key, const void **val,
 }
 
 int va_state_set(va_turn *t, const char *key, const void *val, size_t len) {
-  if (!t || !key || !*key || (len && !val))
+  if (!t || !key || !*key || (len && !val) || va__reminder_key(key))
     return VA_EINVAL;
   return va__kvmap_put(&t->writes, key, val, len, false);
 }
@@ -240,7 +242,7 @@ int va_state_set_ttl(va_turn *t, const char *key, const void *val,
 }
 
 int va_state_delete(va_turn *t, const char *key) {
-  if (!t || !key || !*key)
+  if (!t || !key || !*key || va__reminder_key(key))
     return VA_EINVAL;
   return va__kvmap_put(&t->writes, key, NULL, 0, true);
 }

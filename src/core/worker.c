@@ -34,6 +34,8 @@ int va__worker_new(va_runtime *rt, unsigned index, va_worker **out) {
   va__mpsc_init(&w->inbox);
   w->scan_timer.index = VA_TIMER_IDLE;
   w->scan_timer.kind = VA_TIMER_SCAN;
+  w->look_timer.index = VA_TIMER_IDLE;
+  w->look_timer.kind = VA_TIMER_LOOK;
   int rc = VA_ENOMEM;
   w->outbox = calloc(rt->n_workers, sizeof(*w->outbox));
   w->pools = calloc(rt->n_types ? rt->n_types : 1, sizeof(*w->pools));
@@ -63,6 +65,7 @@ void va__worker_free(va_worker *w) {
   for (va_qnode *n; (n = va__mpsc_pop(&w->inbox));) {
     free(n);
   }
+  va__reminders_free_timers(w);
   if (w->pools)
     va__actor_pools_free(w);
   va__dir_free(&w->dir);
@@ -96,6 +99,15 @@ void va__worker_push(va_worker *w, va_msg *m) {
   va__add_relaxed(&w->inbox_len, 1);
   va__mpsc_push(&w->inbox, &m->node);
   va__worker_wake(w);
+}
+
+void va__worker_post(va_worker *w, va_msg *m) {
+  if (va__tl_worker == w) {
+    va__worker_local_add(w, m);
+  } else {
+    va__add_relaxed(&w->rt->external_posted, 1); /* counted for stop */
+    va__worker_push(w, m);
+  }
 }
 
 void va__worker_outbox_add(va_worker *self, unsigned dst, va_msg *m) {
@@ -158,6 +170,24 @@ void va__worker_local_add(va_worker *w, va_msg *m) {
   w->local_tail = m;
 }
 
+static void shutdown_worker(va_worker *w);
+
+/* Runs a control message (and frees it). */
+static void control(va_worker *w, va_msg *m) {
+  switch (m->control) {
+  case VA_CONTROL_SHUTDOWN:
+    shutdown_worker(w);
+    va__msg_free(&w->msgs, m);
+    break;
+  case VA_CONTROL_REMINDERS:
+    va__reminders_seen(w, m);
+    va__msg_free(&w->msgs, m);
+    break;
+  default:
+    va__persist_control(w, m);
+  }
+}
+
 static bool run_local(va_worker *w) {
   va_msg *m = w->local_head;
   if (!m)
@@ -168,13 +198,11 @@ static bool run_local(va_worker *w) {
     if (m->kind == VA_MSG_REPLY)
       va__deliver_reply(w, m);
     else
-      va__persist_control(w, m);
+      control(w, m);
     m = next;
   }
   return true;
 }
-
-static void shutdown_worker(va_worker *w);
 
 static bool drain_inbox(va_worker *w) {
   uint64_t taken = 0;
@@ -193,12 +221,7 @@ static bool drain_inbox(va_worker *w) {
       va__deliver_reply(w, m);
       break;
     case VA_MSG_CONTROL:
-      if (m->control == VA_CONTROL_SHUTDOWN) {
-        shutdown_worker(w);
-        va__msg_free(&w->msgs, m);
-      } else {
-        va__persist_control(w, m);
-      }
+      control(w, m);
       break;
     }
   }
@@ -266,6 +289,14 @@ static bool fire_timers(va_worker *w) {
     if (t->kind == VA_TIMER_SCAN) {
       scan_idle(w);
       arm_scan(w);
+    } else if (t->kind == VA_TIMER_LOOK) {
+      if (!w->shutdown) {
+        va__reminders_look(w);
+        (void)va__heap_push(&w->timers, &w->look_timer,
+                            w->now_ms + va__reminders_interval_ms());
+      }
+    } else if (t->kind == VA_TIMER_REMINDER) {
+      va__reminders_timer(w, t);
     } else {
       va__timers_fire(w, t);
     }
@@ -337,6 +368,8 @@ void *va__worker_main(void *arg) {
   va__tl_worker = w;
   w->now_ms = va__coarse_now_ms();
   arm_scan(w);
+  if (w->index == 0) /* worker 0 looks for due reminders, from now on */
+    (void)va__heap_push(&w->timers, &w->look_timer, w->now_ms);
   /* After shutdown, the saves of the deactivate hooks still come back. */
   while (!w->shutdown || w->saving || w->loading) {
     w->now_ms = va__coarse_now_ms();

@@ -159,11 +159,67 @@ static void mem_destroy(va_store *base) {
   free(ms);
 }
 
+/* Reminders due in [from, before): the memory store has no index and
+ * scans every record (it serves tests and small programs). */
+static int mem_reminders_due(va_store *base, int64_t from_ms,
+                             int64_t before_ms, va_store_due_cb cb,
+                             void *ctx) {
+  memory_store *ms = (memory_store *)base;
+  va_due_reminder *rows = NULL;
+  size_t n = 0, cap = 0;
+  int rc = 0;
+  for (int i = 0; i < STRIPES && rc == 0; i++) {
+    stripe *s = &ms->stripes[i];
+    pthread_mutex_lock(&s->lock);
+    for (size_t b = 0; b < s->n_buckets && rc == 0; b++) {
+      for (record *r = s->buckets[b]; r && rc == 0; r = r->next) {
+        for (uint32_t k = 0; k < r->state.n; k++) {
+          va_kv *kv = &r->state.items[k];
+          int64_t due = 0;
+          if (strncmp(kv->key, "\x01r:", 3) || kv->len < 8)
+            continue;
+          memcpy(&due, kv->val, 8);
+          if (due < from_ms || due >= before_ms)
+            continue;
+          if (n == cap) {
+            cap = cap ? cap * 2 : 64;
+            va_due_reminder *more = realloc(rows, cap * sizeof(*rows));
+            if (!more) {
+              rc = VA_ENOMEM;
+              break;
+            }
+            rows = more;
+          }
+          /* The record key is "type\0id": copy it with the name. */
+          size_t tl = strlen(r->key) + 1, il = r->key_len - tl;
+          size_t nl = strlen(kv->key + 3) + 1;
+          char *block = malloc(r->key_len + nl);
+          if (!block) {
+            rc = VA_ENOMEM;
+            break;
+          }
+          memcpy(block, r->key, r->key_len);
+          memcpy(block + r->key_len, kv->key + 3, nl);
+          rows[n++] = (va_due_reminder){block, block + tl, il,
+                                        block + r->key_len, due};
+        }
+      }
+    }
+    pthread_mutex_unlock(&s->lock);
+  }
+  cb(ctx, rc, rows, n);
+  for (size_t i = 0; i < n; i++)
+    free((char *)rows[i].type);
+  free(rows);
+  return 0;
+}
+
 static const va_store_ops memory_ops = {
     .abi_version = VA_STORE_ABI,
     .load = mem_load,
     .save = mem_save,
     .destroy = mem_destroy,
+    .reminders_due = mem_reminders_due,
 };
 
 int va__store_memory_new(va_store **out) {

@@ -34,6 +34,8 @@ typedef struct request {
   size_t n;
   va_store_save_cb save_cb;
   va_store_load_cb load_cb;
+  va_store_due_cb due_cb; /* a due-reminders query: [from, before) */
+  int64_t from_ms, before_ms;
   void *ctx;
   int status;
   struct merged *merged; /* saves: its actor's entry in the group */
@@ -51,6 +53,7 @@ typedef struct sqlite_store {
   va_store_sqlite_options opts;
   sqlite3 *wdb, *rdb;
   sqlite3_stmt *insert_actor, *bump_version, *put, *del; /* writer's */
+  sqlite3_stmt *put_reminder, *del_reminder, *due_reminders; /* writer's */
   sqlite3_stmt *get_version, *get_state, *begin_read, *end_read; /* reader's */
   pthread_t writer, reader;
   bool writer_started, reader_started;
@@ -166,6 +169,22 @@ static merged *merge_slot(merge_table *t, const request *r, uint64_t hash) {
   }
 }
 
+/* Keeps the reminder index in step with a reminder key's write. */
+static int index_reminder(sqlite_store *s, const request *actor,
+                          const va_kv *w) {
+  sqlite3_stmt *st = w->tomb ? s->del_reminder : s->put_reminder;
+  int rc = bind_actor(st, actor);
+  if (rc == SQLITE_OK)
+    rc = sqlite3_bind_text(st, 3, w->key + 3, -1, SQLITE_STATIC);
+  if (rc == SQLITE_OK && !w->tomb) {
+    int64_t due = 0;
+    if (w->len >= 8)
+      memcpy(&due, w->val, 8);
+    rc = sqlite3_bind_int64(st, 4, due);
+  }
+  return rc == SQLITE_OK ? run(st) : rc;
+}
+
 /* Writes one merged actor inside the open transaction. VA_ESTORE on a
  * version mismatch (nothing written), a SQLite code on failure. */
 static int apply_merged(sqlite_store *s, merged *m) {
@@ -197,6 +216,8 @@ static int apply_merged(sqlite_store *s, merged *m) {
     }
     if (rc == SQLITE_OK)
       rc = run(st);
+    if (rc == SQLITE_OK && !strncmp(w->key, "\x01r:", 3))
+      rc = index_reminder(s, m->first, w);
   }
   return rc;
 }
@@ -280,11 +301,32 @@ static void commit_group(sqlite_store *s, request *group) {
   free_table(&table);
 }
 
+static void due_one(sqlite_store *s, request *r);
+
+/* Commits the saves in order; a due-reminders question among them is
+ * answered once the saves queued before it are committed. */
 static void *writer_main(void *arg) {
   sqlite_store *s = arg;
-  request *group;
-  while ((group = queue_take(&s->saves)))
-    commit_group(s, group);
+  request *all;
+  while ((all = queue_take(&s->saves))) {
+    while (all) {
+      request *group = NULL, **tail = &group;
+      while (all && !all->due_cb) {
+        *tail = all;
+        tail = &all->next;
+        all = all->next;
+      }
+      *tail = NULL;
+      if (group)
+        commit_group(s, group);
+      if (all) {
+        request *question = all;
+        all = all->next;
+        due_one(s, question);
+        request_free(question);
+      }
+    }
+  }
   return NULL;
 }
 
@@ -326,6 +368,48 @@ static void load_one(sqlite_store *s, request *r) {
   r->load_cb(r->ctx, rc == SQLITE_OK ? 0 : VA_ESTORE, state.items, state.n,
              version);
   va__kvmap_clear(&state);
+}
+
+/* Answers a due-reminders query through the index on due. */
+static void due_one(sqlite_store *s, request *r) {
+  va_due_reminder *rows = NULL;
+  size_t n = 0, cap = 0;
+  sqlite3_stmt *st = s->due_reminders;
+  int rc = sqlite3_bind_int64(st, 1, r->from_ms);
+  if (rc == SQLITE_OK)
+    rc = sqlite3_bind_int64(st, 2, r->before_ms);
+  int step;
+  while (rc == SQLITE_OK && (step = sqlite3_step(st)) == SQLITE_ROW) {
+    if (n == cap) {
+      cap = cap ? cap * 2 : 256;
+      va_due_reminder *more = realloc(rows, cap * sizeof(*rows));
+      if (!more) {
+        rc = SQLITE_NOMEM;
+        break;
+      }
+      rows = more;
+    }
+    /* The column pointers stay valid until the next step: copy. */
+    const char *type = (const char *)sqlite3_column_text(st, 0);
+    const char *name = (const char *)sqlite3_column_text(st, 2);
+    size_t id_len = (size_t)sqlite3_column_bytes(st, 1);
+    size_t tl = strlen(type) + 1, nl = strlen(name) + 1;
+    char *block = malloc(tl + nl + id_len + 1);
+    if (!block) {
+      rc = SQLITE_NOMEM;
+      break;
+    }
+    memcpy(block, type, tl);
+    memcpy(block + tl, name, nl);
+    memcpy(block + tl + nl, sqlite3_column_blob(st, 1), id_len);
+    rows[n++] = (va_due_reminder){block, block + tl + nl, id_len, block + tl,
+                                  sqlite3_column_int64(st, 3)};
+  }
+  sqlite3_reset(st);
+  r->due_cb(r->ctx, rc == SQLITE_OK ? 0 : VA_ESTORE, rows, n);
+  for (size_t i = 0; i < n; i++)
+    free((char *)rows[i].type);
+  free(rows);
 }
 
 static void *reader_main(void *arg) {
@@ -401,10 +485,27 @@ static int sq_save(va_store *base, const char *type, const char *id,
   return 0;
 }
 
+static int sq_reminders_due(va_store *base, int64_t from_ms,
+                            int64_t before_ms, va_store_due_cb cb,
+                            void *ctx) {
+  sqlite_store *s = (sqlite_store *)base;
+  request *r = new_request("", "", 0, 0);
+  if (!r)
+    return VA_ENOMEM;
+  r->due_cb = cb;
+  r->ctx = ctx;
+  r->from_ms = from_ms;
+  r->before_ms = before_ms;
+  /* Behind the saves already queued: its answer includes them. */
+  queue_put(&s->saves, r);
+  return 0;
+}
+
 static void finalize_all(sqlite_store *s) {
-  sqlite3_stmt *all[] = {s->insert_actor, s->bump_version, s->put,
-                         s->del,          s->get_version,  s->get_state,
-                         s->begin_read,   s->end_read};
+  sqlite3_stmt *all[] = {s->insert_actor, s->bump_version,  s->put,
+                         s->del,          s->put_reminder,  s->del_reminder,
+                         s->get_version,  s->get_state,     s->begin_read,
+                         s->end_read,     s->due_reminders};
   for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
     sqlite3_finalize(all[i]);
 }
@@ -438,6 +539,7 @@ static const va_store_ops sqlite_ops = {
     .save = sq_save,
     .destroy = sq_destroy,
     .stats = sq_stats,
+    .reminders_due = sq_reminders_due,
 };
 
 static const char schema[] =
@@ -447,7 +549,12 @@ static const char schema[] =
     "CREATE TABLE IF NOT EXISTS state("
     "  type TEXT NOT NULL, id BLOB NOT NULL, key TEXT NOT NULL,"
     "  value BLOB NOT NULL, expires INTEGER NOT NULL DEFAULT 0,"
-    "  PRIMARY KEY(type, id, key)) WITHOUT ROWID;";
+    "  PRIMARY KEY(type, id, key)) WITHOUT ROWID;"
+    /* The reminders of the state table (keys "\x01r:<name>"), by due time. */
+    "CREATE TABLE IF NOT EXISTS reminder("
+    "  type TEXT NOT NULL, id BLOB NOT NULL, name TEXT NOT NULL,"
+    "  due INTEGER NOT NULL, PRIMARY KEY(type, id, name)) WITHOUT ROWID;"
+    "CREATE INDEX IF NOT EXISTS reminder_due ON reminder(due);";
 
 static int prepare(sqlite3 *db, const char *sql, sqlite3_stmt **st) {
   return sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, st, NULL);
@@ -494,6 +601,13 @@ static int setup(sqlite_store *s, const char *path) {
        &s->put},
       {s->wdb, "DELETE FROM state WHERE type = ?1 AND id = ?2 AND key = ?3",
        &s->del},
+      {s->wdb, "INSERT INTO reminder(type, id, name, due)"
+               " VALUES(?1, ?2, ?3, ?4) ON CONFLICT(type, id, name)"
+               " DO UPDATE SET due = excluded.due", &s->put_reminder},
+      {s->wdb, "DELETE FROM reminder WHERE type = ?1 AND id = ?2 AND name = ?3",
+       &s->del_reminder},
+      {s->wdb, "SELECT type, id, name, due FROM reminder"
+               " WHERE due >= ?1 AND due < ?2", &s->due_reminders},
       {s->rdb, "SELECT version FROM actor WHERE type = ?1 AND id = ?2",
        &s->get_version},
       {s->rdb, "SELECT key, value, expires FROM state"

@@ -22,6 +22,17 @@ typedef void (*va_store_load_cb)(void *ctx, int status, const va_kv *items,
                                  size_t n, uint64_t version);
 typedef void (*va_store_save_cb)(void *ctx, int status);
 
+/* A reminder found by due time (all borrowed until the callback returns). */
+typedef struct va_due_reminder {
+  const char *type;
+  const char *id;
+  size_t id_len;
+  const char *name;
+  int64_t due_ms;
+} va_due_reminder;
+typedef void (*va_store_due_cb)(void *ctx, int status,
+                                const va_due_reminder *rows, size_t n);
+
 typedef struct va_store_ops {
   unsigned abi_version; /* VA_STORE_ABI */
   /* Reads the state of (type, id). */
@@ -37,6 +48,10 @@ typedef struct va_store_ops {
   void (*destroy)(va_store *s);
   /* Optional: commits (transactions) and saves done so far. */
   void (*stats)(va_store *s, uint64_t *commits, uint64_t *saves);
+  /* The reminders (state keys "\x01r:<name>", whose value starts with the
+   * due time) due in [from_ms, before_ms), from an index by due time. */
+  int (*reminders_due)(va_store *s, int64_t from_ms, int64_t before_ms,
+                       va_store_due_cb cb, void *ctx);
 } va_store_ops;
 
 #define VA_STORE_ABI 1

@@ -1,0 +1,469 @@
+/* reminders.c — persisted reminders. A reminder is part of its actor's
+ * state: key "\x01r:<name>", value a 48-byte header (next due time, expiry,
+ * fires left, period) and the caller's data. So setting, deleting and
+ * advancing a reminder are ordinary state writes, saved atomically with the
+ * turn that makes them, behind the output gate.
+ *
+ * Firing is a turn of the actor (a system method): it reads the reminder,
+ * refuses to run it early, calls the type's on_reminder hook, and writes
+ * the next due time (or deletes the reminder) in the same turn. If the hook
+ * fails the turn fails, nothing moves, and the reminder fires again: at
+ * least once per due time, never early. Missed periods (the process was
+ * down) fire once.
+ *
+ * Finding due reminders: the store keeps an index by due time. Worker 0
+ * asks it every second for the reminders due in the next two seconds (and,
+ * at start, for every overdue one) and sends each a fire message; a fire
+ * that arrives early arms a timer on the owning worker. Memory holds only
+ * what is due within the window, however many reminders are registered.
+ *
+ * A reminder saved for a time the looks have already covered must arm
+ * itself. The race is closed by order: worker 0 first publishes how far it
+ * is about to look, then queues its question behind the saves already
+ * queued (the store answers in order); a save first goes to the store, then
+ * reads how far the looks go (va__reminders_saved). Either the save was
+ * queued before the question, and the answer includes it, or it sees the
+ * new horizon and arms itself. Both orders are seq_cst. */
+#include "../store/store.h"
+#include "clock.h"
+#include "runtime.h"
+#include <stdlib.h>
+#include <string.h>
+
+enum {
+  LOOK_EVERY_MS = 1000, /* how often worker 0 asks the store */
+  LOOK_AHEAD_MS = 2000, /* how far ahead it asks */
+  HEADER = 48,
+};
+
+static const char PREFIX[] = "\x01r:";
+
+/* ---- Encoding ---- */
+
+typedef struct record {
+  int64_t due_ms, expires_ms, left; /* left: fires to go, -1: no limit */
+  va_duration period;               /* all zero: once */
+} record;
+
+static void put64(char *p, int64_t v) { memcpy(p, &v, 8); }
+static int64_t get64(const char *p) {
+  int64_t v;
+  memcpy(&v, p, 8);
+  return v;
+}
+
+static void encode(const record *r, char *out) {
+  put64(out, r->due_ms);
+  put64(out + 8, r->expires_ms);
+  put64(out + 16, r->left);
+  int32_t cal[3] = {r->period.years, r->period.months, r->period.days};
+  memcpy(out + 24, cal, 12);
+  put64(out + 36, r->period.ns);
+  memset(out + 44, 0, 4);
+}
+
+static void decode(const char *in, record *r) {
+  r->due_ms = get64(in);
+  r->expires_ms = get64(in + 8);
+  r->left = get64(in + 16);
+  int32_t cal[3];
+  memcpy(cal, in + 24, 12);
+  r->period = (va_duration){cal[0], cal[1], cal[2], get64(in + 36)};
+}
+
+int64_t va__reminder_due(const void *value, size_t len) {
+  return len >= HEADER ? get64(value) : 0;
+}
+
+static bool key_of(const char *name, char *key, size_t size) {
+  size_t n = strlen(name);
+  if (!n || n + sizeof(PREFIX) > size)
+    return false;
+  memcpy(key, PREFIX, sizeof(PREFIX) - 1);
+  memcpy(key + sizeof(PREFIX) - 1, name, n + 1);
+  return true;
+}
+
+bool va__reminder_key(const char *key) {
+  return !strncmp(key, PREFIX, sizeof(PREFIX) - 1);
+}
+
+/* Reminder keys are the runtime's own: written past va_state_set, which
+ * refuses them to methods. */
+static int state_put(va_turn *t, const char *key, const void *val,
+                     size_t len) {
+  return va__kvmap_put(&t->writes, key, val, len, false);
+}
+
+static int state_delete(va_turn *t, const char *key) {
+  return va__kvmap_put(&t->writes, key, NULL, 0, true);
+}
+
+/* ---- Timers for fires that came early ---- */
+
+typedef struct early {
+  va_timer timer; /* first */
+  uint16_t type;
+  uint32_t id_len;
+  char *name;
+  char id[];
+} early;
+
+static void arm(va_worker *w, va_actor *a, const char *name, int64_t due_ms) {
+  early *e = malloc(sizeof(*e) + a->id_len);
+  if (!e || !(e->name = strdup(name))) {
+    free(e);
+    return; /* the next look at the store finds it again */
+  }
+  e->timer.index = VA_TIMER_IDLE;
+  e->timer.kind = VA_TIMER_REMINDER;
+  e->type = a->type;
+  e->id_len = a->id_len;
+  memcpy(e->id, a->id, a->id_len);
+  /* The heap runs on the monotonic clock; the reminder on the wall clock. */
+  int64_t wait = due_ms - va__wall_ms();
+  if (va__heap_push(&w->timers, &e->timer,
+                    w->now_ms + (uint64_t)(wait > 0 ? wait : 0)) != 0) {
+    free(e->name);
+    free(e);
+  }
+}
+
+/* Sends the fire message for (type, id, name). */
+static void send_fire(va_runtime *rt, uint16_t type, const char *id,
+                      size_t id_len, const char *name) {
+  va_worker *here = va__current_worker(rt);
+  size_t n = strlen(name);
+  va_msg *m = va__msg_alloc(here ? &here->msgs : NULL, (uint32_t)id_len,
+                            (uint32_t)n);
+  if (!m)
+    return;
+  memcpy(m->data, id, id_len);
+  memcpy(m->data + id_len, name, n);
+  m->kind = VA_MSG_REQUEST;
+  m->type = type;
+  m->method = VA_METHOD_REMINDER;
+  m->hash = va__hash_id(type, id, id_len);
+  (void)va__route_request(rt, m, NULL); /* only workers send fires */
+}
+
+void va__reminders_timer(va_worker *w, va_timer *timer) {
+  early *e = (early *)timer;
+  send_fire(w->rt, e->type, e->id, e->id_len, e->name);
+  free(e->name);
+  free(e);
+}
+
+/* ---- The fire turn ---- */
+
+int va__reminder_fire(va_turn *t, const char *name_bytes, size_t len) {
+  va_worker *w = t->w;
+  const va_type *ty = &w->rt->types[t->actor->type];
+  char name[256], key[300];
+  if (len == 0 || len >= sizeof(name))
+    return VA_EINVAL;
+  memcpy(name, name_bytes, len);
+  name[len] = 0;
+  if (!key_of(name, key, sizeof(key)))
+    return VA_EINVAL;
+  const void *val;
+  size_t vlen;
+  if (va_state_get(t, key, &val, &vlen) != 0 || vlen < HEADER)
+    return 0; /* deleted meanwhile: nothing to do */
+  record r;
+  decode(val, &r);
+  int64_t now = va__wall_ms();
+  if (r.due_ms > now) {
+    arm(w, t->actor, name, r.due_ms); /* never early */
+    return 0;
+  }
+  if (r.expires_ms && r.expires_ms <= now)
+    return state_delete(t, key);
+  if (ty->on_reminder) {
+    int rc = ty->on_reminder(t, name, (const char *)val + HEADER,
+                             vlen - HEADER);
+    if (rc < 0) {
+      /* The turn fails and the reminder stays due: try again in a second
+       * (the store is only asked about times not yet seen). */
+      arm(w, t->actor, name, now + 1000);
+      return rc;
+    }
+  }
+  bool periodic = r.period.years || r.period.months || r.period.days ||
+                  r.period.ns > 0;
+  if (!periodic || r.left == 1)
+    return state_delete(t, key);
+  /* Missed periods fire once: move past now. */
+  int64_t next = r.due_ms;
+  do
+    next = va_duration_add(next, &r.period);
+  while (next <= now);
+  if (r.expires_ms && next >= r.expires_ms)
+    return state_delete(t, key);
+  if (r.left > 0)
+    r.left--;
+  r.due_ms = next;
+  /* The value may move when written: copy it first. */
+  char *copy = malloc(vlen);
+  if (!copy)
+    return VA_ENOMEM;
+  memcpy(copy, val, vlen);
+  encode(&r, copy);
+  int rc = state_put(t, key, copy, vlen);
+  free(copy);
+  return rc;
+}
+
+/* ---- Setting, reading, deleting (inside a turn) ---- */
+
+int va_turn_reminder_set(va_turn *t, const char *name,
+                         const va_reminder *spec) {
+  char key[300];
+  if (!t || !name || !spec || spec->left == 0 || spec->left < -1 ||
+      (spec->len && !spec->data) || spec->len > (1u << 30) ||
+      !key_of(name, key, sizeof(key)))
+    return VA_EINVAL;
+  if (spec->expires_ms && spec->expires_ms <= spec->due_ms)
+    return VA_EINVAL; /* already expired by its first fire */
+  record r = {spec->due_ms, spec->expires_ms, spec->left, spec->period};
+  char *val = malloc(HEADER + spec->len);
+  if (!val)
+    return VA_ENOMEM;
+  encode(&r, val);
+  if (spec->len)
+    memcpy(val + HEADER, spec->data, spec->len);
+  int rc = state_put(t, key, val, HEADER + spec->len);
+  free(val);
+  return rc;
+}
+
+int va_turn_reminder_get(va_turn *t, const char *name, va_reminder *out) {
+  char key[300];
+  if (!t || !name || !out || !key_of(name, key, sizeof(key)))
+    return VA_EINVAL;
+  const void *val;
+  size_t vlen;
+  if (va_state_get(t, key, &val, &vlen) != 0 || vlen < HEADER)
+    return VA_ENOTFOUND;
+  record r;
+  decode(val, &r);
+  *out = (va_reminder){.due_ms = r.due_ms,
+                       .expires_ms = r.expires_ms,
+                       .left = r.left,
+                       .period = r.period,
+                       .data = (const char *)val + HEADER,
+                       .len = vlen - HEADER};
+  return 0;
+}
+
+int va_turn_reminder_delete(va_turn *t, const char *name) {
+  char key[300];
+  if (!t || !name || !key_of(name, key, sizeof(key)))
+    return VA_EINVAL;
+  const void *val;
+  size_t vlen;
+  if (va_state_get(t, key, &val, &vlen) != 0)
+    return VA_ENOTFOUND;
+  return state_delete(t, key);
+}
+
+/* ---- The same, from outside: system methods ----
+ * Body of SET: name, NUL, the 48-byte record, data. GET and DELETE: name.
+ * GET replies with the record and the data. */
+
+static int name_of(const char *body, size_t len, char *name, size_t size) {
+  size_t n = strnlen(body, len);
+  if (n == 0 || n >= size)
+    return VA_EINVAL;
+  memcpy(name, body, n);
+  name[n] = 0;
+  return (int)n;
+}
+
+int va__reminder_system(va_turn *t, uint16_t method, const char *body,
+                        size_t len) {
+  char name[256];
+  int n = name_of(body, len, name, sizeof(name));
+  if (n < 0)
+    return n;
+  if (method == VA_METHOD_REMINDER)
+    return va__reminder_fire(t, body, len);
+  if (method == VA_METHOD_REMINDER_DELETE)
+    return va_turn_reminder_delete(t, name);
+  if (method == VA_METHOD_REMINDER_GET) {
+    va_reminder r;
+    int rc = va_turn_reminder_get(t, name, &r);
+    if (rc)
+      return rc;
+    char key[300];
+    key_of(name, key, sizeof(key));
+    const void *val;
+    size_t vlen;
+    va_state_get(t, key, &val, &vlen);
+    return va_turn_reply(t, val, vlen);
+  }
+  /* SET */
+  if ((size_t)n + 1 + HEADER > len)
+    return VA_EINVAL;
+  record r;
+  decode(body + n + 1, &r);
+  va_reminder spec = {.due_ms = r.due_ms,
+                      .period = r.period,
+                      .left = r.left,
+                      .expires_ms = r.expires_ms,
+                      .data = body + n + 1 + HEADER,
+                      .len = len - (size_t)n - 1 - HEADER};
+  return va_turn_reminder_set(t, name, &spec);
+}
+
+/* Builds the body of a system call. */
+static char *system_body(const char *name, const va_reminder *spec,
+                         size_t *len) {
+  size_t n = strlen(name);
+  *len = n + 1 + (spec ? HEADER + spec->len : 0);
+  char *body = malloc(*len);
+  if (!body)
+    return NULL;
+  memcpy(body, name, n + 1);
+  if (spec) {
+    record r = {spec->due_ms, spec->expires_ms, spec->left, spec->period};
+    encode(&r, body + n + 1);
+    if (spec->len)
+      memcpy(body + n + 1 + HEADER, spec->data, spec->len);
+  }
+  return body;
+}
+
+int va_reminder_call(va_runtime *rt, int type, const char *id, size_t id_len,
+                     const char *name, const va_reminder *spec,
+                     va_reminder_op op, va_reply_fn cb, void *user) {
+  if (!rt || !name || !*name || strlen(name) >= 256 || !cb ||
+      (op == VA_REMINDER_SET) != (spec != NULL))
+    return VA_EINVAL;
+  if (type < 0 || (size_t)type >= rt->n_types)
+    return VA_ENOTYPE;
+  size_t len;
+  char *body = system_body(name, spec, &len);
+  if (!body)
+    return VA_ENOMEM;
+  static const uint16_t methods[] = {VA_METHOD_REMINDER_SET,
+                                     VA_METHOD_REMINDER_GET,
+                                     VA_METHOD_REMINDER_DELETE};
+  int rc = va__call_system(rt, type, id, id_len, methods[op], body, len, cb,
+                           user);
+  free(body);
+  return rc;
+}
+
+int va_reminder_decode(const void *data, size_t len, va_reminder *out) {
+  if (!data || !out || len < HEADER)
+    return VA_EINVAL;
+  record r;
+  decode(data, &r);
+  *out = (va_reminder){.due_ms = r.due_ms,
+                       .period = r.period,
+                       .left = r.left,
+                       .expires_ms = r.expires_ms,
+                       .data = (const char *)data + HEADER,
+                       .len = len - HEADER};
+  return 0;
+}
+
+/* ---- Looking at the store (worker 0) ---- */
+
+typedef struct look {
+  va_worker *w;
+  int64_t from, until;
+  int status;
+  size_t n;
+  va_due_reminder *rows; /* owned: type, id and name in one block each */
+} look;
+
+static void on_due(void *ctx, int status, const va_due_reminder *rows,
+                   size_t n) {
+  va_msg *m = ctx;
+  look *l = (look *)va__msg_body(m);
+  l->status = status;
+  if (status == 0 && n && (l->rows = calloc(n, sizeof(*rows)))) {
+    for (size_t i = 0; i < n; i++) {
+      size_t tl = strlen(rows[i].type) + 1, nl = strlen(rows[i].name) + 1;
+      char *block = malloc(tl + nl + rows[i].id_len);
+      if (!block)
+        break;
+      memcpy(block, rows[i].type, tl);
+      memcpy(block + tl, rows[i].name, nl);
+      memcpy(block + tl + nl, rows[i].id, rows[i].id_len);
+      l->rows[i] = (va_due_reminder){block, block + tl + nl, rows[i].id_len,
+                                     block + tl, rows[i].due_ms};
+      l->n = i + 1;
+    }
+  }
+  va__worker_post(l->w, m);
+}
+
+void va__reminders_saved(va_worker *w, va_actor *a, const va_kvmap *writes) {
+  int64_t horizon =
+      atomic_load_explicit(&w->rt->reminders_seen_until, memory_order_seq_cst);
+  for (uint32_t i = 0; i < writes->n; i++) {
+    const va_kv *kv = &writes->items[i];
+    if (kv->tomb || !va__reminder_key(kv->key) || kv->len < HEADER)
+      continue;
+    int64_t due = get64(kv->val);
+    if (due < horizon)
+      arm(w, a, kv->key + sizeof(PREFIX) - 1, due);
+  }
+}
+
+void va__reminders_look(va_worker *w) {
+  va_runtime *rt = w->rt;
+  if (!rt->store->ops->reminders_due || w->looking)
+    return;
+  va_msg *m = va__msg_alloc(&w->msgs, 0, sizeof(look));
+  if (!m)
+    return;
+  m->kind = VA_MSG_CONTROL;
+  m->control = VA_CONTROL_REMINDERS;
+  look *l = (look *)va__msg_body(m);
+  *l = (look){.w = w, .until = va__wall_ms() + LOOK_AHEAD_MS};
+  l->from = atomic_exchange_explicit(&rt->reminders_seen_until, l->until,
+                                     memory_order_seq_cst);
+  w->loading++;
+  w->looking = true;
+  if (rt->store->ops->reminders_due(rt->store, l->from, l->until, on_due,
+                                    m)) {
+    w->loading--;
+    w->looking = false;
+    va__store_relaxed(&rt->reminders_seen_until, l->from);
+    va__msg_free(&w->msgs, m);
+  }
+}
+
+void va__reminders_seen(va_worker *w, va_msg *m) {
+  look *l = (look *)va__msg_body(m);
+  va_runtime *rt = w->rt;
+  w->loading--;
+  for (size_t i = 0; i < l->n; i++) {
+    va_due_reminder *r = &l->rows[i];
+    int type = va_type_lookup(rt, r->type);
+    if (type >= 0)
+      send_fire(rt, (uint16_t)type, r->id, r->id_len, r->name);
+    free((char *)r->type);
+  }
+  free(l->rows);
+  w->looking = false;
+  /* A failed look is asked again next time, from where it started. */
+  if (l->status != 0)
+    va__store_relaxed(&rt->reminders_seen_until, l->from);
+}
+
+void va__reminders_free_timers(va_worker *w) {
+  for (uint32_t i = 0; i < w->timers.n; i++) {
+    va_timer *t = w->timers.items[i];
+    if (t->kind == VA_TIMER_REMINDER) {
+      free(((early *)t)->name);
+      free(t);
+    }
+  }
+}
+
+uint64_t va__reminders_interval_ms(void) { return LOOK_EVERY_MS; }
