@@ -325,7 +325,21 @@ static struct {
   _Atomic int64_t errors;
   pthread_mutex_t lock;
   rr_thread *threads;
+  /* Requests refused with backpressure inside a reply callback: a worker
+   * must not wait there, so the main thread sends them again. */
+  int64_t *deferred;
+  size_t n_deferred, cap_deferred;
 } rr = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+static void defer(int64_t k) {
+  pthread_mutex_lock(&rr.lock);
+  if (rr.n_deferred == rr.cap_deferred) {
+    rr.cap_deferred = rr.cap_deferred ? rr.cap_deferred * 2 : 1024;
+    rr.deferred = realloc(rr.deferred, rr.cap_deferred * sizeof(int64_t));
+  }
+  rr.deferred[rr.n_deferred++] = k;
+  pthread_mutex_unlock(&rr.lock);
+}
 
 static _Thread_local rr_thread *my_rr;
 
@@ -345,8 +359,9 @@ static rr_thread *rr_self(void) {
 static void rr_reply(void *user_data, int status, const void *data,
                      size_t len);
 
-/* Issues request k; the request carries its issue time for latency. */
-static void rr_issue(int64_t k) {
+/* Issues request k; the request carries its issue time for latency. On a
+ * worker (in a callback) a refused request is deferred, never waited on. */
+static void rr_issue_on(int64_t k, bool on_worker) {
   char fmt[24];
   const char *id;
   if (rr.workload == 4) { /* P4 formats each id just before its send */
@@ -359,10 +374,34 @@ static void rr_issue(int64_t k) {
   int method = rr.workload == 4 ? M_HELLO : rr.workload == 6 ? M_REQ : M_BUMP;
   int rc;
   while ((rc = va_call(rt, T_USER, id, strlen(id), method, NULL, 0, rr_reply,
-                       (void *)(uintptr_t)t0)) == VA_EBACKPRESSURE)
+                       (void *)(uintptr_t)t0)) == VA_EBACKPRESSURE) {
+    if (on_worker) {
+      defer(k);
+      return;
+    }
     sched_yield();
+  }
   if (rc)
     die("call", rc);
+}
+
+static void rr_issue(int64_t k) { rr_issue_on(k, false); }
+
+/* The main thread's wait: sends the deferred requests again. */
+static void rr_wait(void) {
+  while (atomic_load(&rr.got) < rr.total) {
+    pthread_mutex_lock(&rr.lock);
+    size_t n = rr.n_deferred;
+    int64_t *ks = NULL;
+    if (n && (ks = malloc(n * sizeof(*ks))))
+      memcpy(ks, rr.deferred, n * sizeof(*ks));
+    rr.n_deferred = ks ? 0 : n;
+    pthread_mutex_unlock(&rr.lock);
+    for (size_t i = 0; ks && i < n; i++)
+      rr_issue(ks[i]);
+    free(ks);
+    nanosleep(&(struct timespec){0, 100000}, NULL);
+  }
 }
 
 static void rr_reply(void *user_data, int status, const void *data,
@@ -384,7 +423,7 @@ static void rr_reply(void *user_data, int status, const void *data,
                        : atomic_fetch_add_explicit(&rr.next_k, 1,
                                                    memory_order_relaxed);
   if (k < rr.total)
-    rr_issue(k);
+    rr_issue_on(k, true);
   /* Batch the shared counter; near the end, every reply is counted. */
   if (me->got >= 256 || k >= rr.total) {
     atomic_fetch_add(&rr.got, me->got);
@@ -396,8 +435,7 @@ static void rr_run(int64_t window) {
   atomic_store(&rr.next_k, window);
   for (int64_t k = 0; k < window; k++)
     rr_issue(k);
-  while (atomic_load(&rr.got) < rr.total)
-    nanosleep(&(struct timespec){0, 100000}, NULL);
+  rr_wait();
 }
 
 /* Open loop: rr.paced requests per second, issued each millisecond from
@@ -411,8 +449,7 @@ static void rr_run_paced(void) {
       rr_issue(k);
     nanosleep(&(struct timespec){0, 1000000}, NULL);
   }
-  while (atomic_load(&rr.got) < rr.total)
-    nanosleep(&(struct timespec){0, 100000}, NULL);
+  rr_wait();
 }
 
 static double rr_percentile(double p) {

@@ -213,7 +213,7 @@ int va__route_request(va_runtime *rt, va_msg *m, va_ref *ref) {
   uint64_t backlog = va__load_relaxed(&target->inbox_len) +
                      va__load_relaxed(&target->queued_pub);
   if (here)
-    backlog += here->outbox[dst].count;
+    backlog += here->outbox[dst].requests;
   if (backlog >= rt->cfg.mailbox_bound) {
     if (here) {
       va__count(here->stats.backpressure, 1);

@@ -92,7 +92,7 @@ struct va_ref {
 /* Messages being batched for another worker's inbox. */
 typedef struct va_outbox {
   va_msg *first, *last;
-  uint32_t count;
+  uint32_t count, requests;
 } va_outbox;
 
 /* Actor blocks of one type on one worker. Blocks are never returned to
@@ -179,7 +179,9 @@ typedef struct va_worker {
 
   /* Written by any thread. */
   alignas(64) va_mpsc inbox;
-  _Atomic uint64_t inbox_len; /* approximate, for backpressure */
+  _Atomic uint64_t inbox_len; /* requests in the inbox, for backpressure:
+                                 replies and control messages are owed,
+                                 never refused, so they do not count */
   /* Written by the owner once per pass: messages waiting in its mailboxes.
    * With inbox_len, what a sender on another thread is held back by. */
   _Atomic uint64_t queued_pub;

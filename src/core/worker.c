@@ -96,7 +96,8 @@ void va__worker_wake(va_worker *w) {
 }
 
 void va__worker_push(va_worker *w, va_msg *m) {
-  va__add_relaxed(&w->inbox_len, 1);
+  if (m->kind == VA_MSG_REQUEST)
+    va__add_relaxed(&w->inbox_len, 1);
   va__mpsc_push(&w->inbox, &m->node);
   va__worker_wake(w);
 }
@@ -119,10 +120,11 @@ void va__worker_outbox_add(va_worker *self, unsigned dst, va_msg *m) {
     ob->first = m;
   ob->last = m;
   ob->count++;
+  ob->requests += m->kind == VA_MSG_REQUEST;
   self->outbox_dirty = true;
   if (ob->count >= OUTBOX_FLUSH) {
     va_worker *target = self->rt->workers[dst];
-    va__add_relaxed(&target->inbox_len, ob->count);
+    va__add_relaxed(&target->inbox_len, ob->requests);
     va__add_relaxed(&self->posted_out, ob->count);
     va__mpsc_push_chain(&target->inbox, &ob->first->node, &ob->last->node);
     va__worker_wake(target);
@@ -139,7 +141,7 @@ static void flush_outboxes(va_worker *w) {
     if (!ob->count)
       continue;
     va_worker *target = w->rt->workers[i];
-    va__add_relaxed(&target->inbox_len, ob->count);
+    va__add_relaxed(&target->inbox_len, ob->requests);
     va__add_relaxed(&w->posted_out, ob->count);
     va__mpsc_push_chain(&target->inbox, &ob->first->node, &ob->last->node);
     va__worker_wake(target);
@@ -205,7 +207,7 @@ static bool run_local(va_worker *w) {
 }
 
 static bool drain_inbox(va_worker *w) {
-  uint64_t taken = 0;
+  uint64_t taken = 0, requests = 0;
   va_qnode *n;
   while (taken < INBOX_PER_PASS && (n = va__mpsc_pop(&w->inbox))) {
     va_msg *m = (va_msg *)n;
@@ -215,6 +217,7 @@ static bool drain_inbox(va_worker *w) {
       va__store_relaxed(&w->quiet, false); /* published by taken_in below */
     switch (m->kind) {
     case VA_MSG_REQUEST:
+      requests++;
       va__deliver_request(w, m);
       break;
     case VA_MSG_REPLY:
@@ -226,7 +229,7 @@ static bool drain_inbox(va_worker *w) {
     }
   }
   if (taken) {
-    va__sub_relaxed(&w->inbox_len, taken);
+    va__sub_relaxed(&w->inbox_len, requests);
     /* Release: whoever sees the new count also sees quiet == false. */
     atomic_fetch_add_explicit(&w->taken_in, taken, memory_order_release);
   }
