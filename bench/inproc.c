@@ -141,6 +141,19 @@ static int user_bump(va_turn *t, const void *arg, size_t len) {
   return rc ? rc : va_turn_reply(t, &end, sizeof(end));
 }
 
+/* on_reminder (workload R): counts fires. */
+static _Atomic int64_t reminder_fires;
+static _Atomic uint64_t first_fire_ns, last_fire_ns;
+static int user_remind(va_turn *t, const char *name, const void *data,
+                       size_t len) {
+  (void)t, (void)name, (void)data, (void)len;
+  uint64_t now = now_ns(), zero = 0;
+  atomic_compare_exchange_strong(&first_fire_ns, &zero, now);
+  atomic_store(&last_fire_ns, now);
+  atomic_fetch_add(&reminder_fires, 1);
+  return 0;
+}
+
 static int user_cnt(va_turn *t, const void *arg, size_t len) {
   (void)arg, (void)len;
   int64_t n = ((user *)va_turn_self(t))->n;
@@ -484,7 +497,8 @@ static void start_runtime(const char *store, va_durability durability) {
                                            {"cnt", user_cnt},
                                            {"bump", user_bump}};
   va_type_def udef = {.name = "User", .methods = user_methods,
-                      .n_methods = 5, .instance_size = sizeof(user)};
+                      .n_methods = 5, .instance_size = sizeof(user),
+                      .on_reminder = user_remind};
   static const va_method sender_methods[] = {{"run", sender_run},
                                              {"collect", sender_collect}};
   va_type_def sdef = {.name = "Sender", .methods = sender_methods,
@@ -669,6 +683,83 @@ static void run_durable(const char *w, int scale, va_durability durability) {
            st.store_saves == (uint64_t)rr.total && st.store_failures == 0);
 }
 
+/* R: reminders. Registers `total` reminders (100 per actor) due in an
+ * hour, restarts the runtime on the same file and measures the start-up
+ * (they are not loaded: only what is due within two seconds is), then
+ * registers `fire` more due all at one moment and measures how fast they
+ * fire. Each registration and each fire is a durable turn. */
+static _Atomic int64_t reminders_set;
+static void count_set(void *user_data, int status, const void *data,
+                      size_t len) {
+  (void)user_data, (void)data, (void)len;
+  if (status == 0)
+    atomic_fetch_add(&reminders_set, 1);
+  else
+    atomic_fetch_add(&rr.errors, 1);
+}
+
+static void set_reminders(int64_t n, int64_t due_ms, const char *prefix) {
+  char id[24], name[32];
+  va_reminder spec = {.due_ms = due_ms, .left = 1};
+  int64_t start = atomic_load(&reminders_set);
+  for (int64_t i = 0; i < n; i++) {
+    snprintf(id, sizeof(id), "user-%d", (int)(i % 10000));
+    snprintf(name, sizeof(name), "%s-%d", prefix, (int)(i / 10000));
+    int rc;
+    while ((rc = va_reminder_call(rt, T_USER, id, strlen(id), name, &spec,
+                                  VA_REMINDER_SET, count_set, NULL)) ==
+           VA_EBACKPRESSURE)
+      nanosleep(&(struct timespec){0, 100000}, NULL);
+    if (rc)
+      die("reminder", rc);
+    /* Keep at most ~20,000 registrations in flight. */
+    while (i - (atomic_load(&reminders_set) - start) > 20000)
+      nanosleep(&(struct timespec){0, 100000}, NULL);
+  }
+  while (atomic_load(&reminders_set) - start < n &&
+         atomic_load(&rr.errors) == 0)
+    nanosleep(&(struct timespec){0, 1000000}, NULL);
+}
+
+static int64_t wall_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void run_reminders(const char *db, int scale) {
+  int64_t total = scaled(1000000, scale), fire = scaled(200000, scale);
+  uint64_t t0 = now_ns();
+  set_reminders(total, wall_ms() + 3600 * 1000, "later");
+  double register_s = secs_since(t0);
+  /* Restart on the same file: what does a million registered cost? */
+  va_runtime_free(rt);
+  long rss0 = status_kb("VmRSS:");
+  t0 = now_ns();
+  start_runtime(db, VA_DURABLE);
+  double startup_s = secs_since(t0);
+  nanosleep(&(struct timespec){1, 200000000}, NULL); /* a look or two */
+  long rss1 = status_kb("VmRSS:");
+  /* Firing: `fire` reminders due at one moment, after they are all set. */
+  int64_t due = wall_ms() + 8000;
+  set_reminders(fire, due, "now");
+  t0 = now_ns();
+  while (atomic_load(&reminder_fires) < fire && secs_since(t0) < 120)
+    nanosleep(&(struct timespec){0, 10000000}, NULL);
+  double fire_s =
+      (atomic_load(&last_fire_ns) - atomic_load(&first_fire_ns)) / 1e9;
+  int64_t fired = atomic_load(&reminder_fires);
+  char extra[400];
+  snprintf(extra, sizeof(extra),
+           "registered=%" PRId64 ",register_secs=%.2f,restart_secs=%.3f,"
+           "rss_before_kb=%ld,rss_after_restart_kb=%ld,fired=%" PRId64
+           ",fire_secs=%.3f,errors=%" PRId64,
+           total, register_s, startup_s, rss0, rss1, fired, fire_s,
+           atomic_load(&rr.errors));
+  emit("R", fire_s > 0 ? fired / fire_s : 0, "fires/s", extra,
+       fired == fire && atomic_load(&rr.errors) == 0);
+}
+
 static void run_ring(int scale) {
   const int64_t nodes = 1000, hops = scaled(10000000, scale);
   va_ref **refs = calloc(nodes, sizeof(*refs));
@@ -705,7 +796,7 @@ int main(int argc, char **argv) {
   int scale = argc > 2 ? atoi(argv[2]) : 100;
   if (scale <= 0)
     scale = 100;
-  bool durable = !strcmp(w, "D") || !strcmp(w, "Dr");
+  bool durable = !strcmp(w, "D") || !strcmp(w, "Dr") || !strcmp(w, "R");
   char db[256] = "";
   if (durable) {
     const char *dir = getenv("VA_DATA_DIR") ? getenv("VA_DATA_DIR") : "/tmp";
@@ -732,6 +823,8 @@ int main(int argc, char **argv) {
     run_durable("D", scale, VA_DURABLE);
   else if (!strcmp(w, "Dr"))
     run_durable("Dr", scale, VA_RELAXED);
+  else if (!strcmp(w, "R"))
+    run_reminders(db, scale);
   else {
     fprintf(stderr, "unknown workload %s\n", w);
     return 2;
