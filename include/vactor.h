@@ -79,11 +79,15 @@ typedef enum va_durability {
    * Many turns share one commit (group commit). */
   VA_DURABLE = 0,
   /* A reply leaves as soon as the turn ends; the state is committed right
-   * after, without fsync (SQLite's synchronous=NORMAL in WAL mode). Survives
-   * the process being killed; a power loss or kernel crash may lose the
-   * last acknowledged turns. */
+   * after without fsync (SQLite's synchronous=NORMAL in WAL mode), and
+   * fsync'd every relaxed_sync_ms. Survives the process being killed; a
+   * power loss or kernel crash may lose the turns acknowledged in the last
+   * relaxed_sync_ms (plus those not yet committed). */
   VA_RELAXED = 1,
 } va_durability;
+
+/* In relaxed mode the store still fsyncs at least this often. */
+#define VA_RELAXED_SYNC_MS_DEFAULT 100
 
 typedef struct va_config {
   unsigned threads;          /* worker threads; 0 = number of cores */
@@ -99,6 +103,8 @@ typedef struct va_config {
                                 database file (created if missing; WAL
                                 mode); copied */
   va_durability durability;  /* VA_DURABLE (default) or VA_RELAXED */
+  uint32_t relaxed_sync_ms;  /* VA_RELAXED: fsync at least every this many
+                                ms; 0 = VA_RELAXED_SYNC_MS_DEFAULT */
 } va_config;
 
 /* Fills cfg with the defaults (all zero, meaning "default"). */
@@ -315,14 +321,19 @@ int va_turn_reminder_set(va_turn *turn, const char *name,
                          const va_reminder *spec);
 int va_turn_reminder_get(va_turn *turn, const char *name, va_reminder *out);
 int va_turn_reminder_delete(va_turn *turn, const char *name);
+/* Calls fn once per reminder of this actor (as of this turn's writes). */
+typedef void (*va_reminder_name_fn)(void *user, const char *name);
+int va_turn_reminder_list(va_turn *turn, va_reminder_name_fn fn, void *user);
 
 /* From outside: the same as a call to the actor (type, id). cb gets the
  * status; for VA_REMINDER_GET the reply is the reminder, read it with
- * va_reminder_decode. spec only for VA_REMINDER_SET. */
+ * va_reminder_decode; for VA_REMINDER_LIST the names. spec only for
+ * VA_REMINDER_SET; name NULL only for VA_REMINDER_LIST. */
 typedef enum va_reminder_op {
   VA_REMINDER_SET,
   VA_REMINDER_GET,
   VA_REMINDER_DELETE,
+  VA_REMINDER_LIST, /* name NULL; the reply: every name, each NUL-ended */
 } va_reminder_op;
 int va_reminder_call(va_runtime *rt, int type, const char *id, size_t id_len,
                      const char *name, const va_reminder *spec,

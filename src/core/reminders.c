@@ -237,22 +237,42 @@ int va_turn_reminder_set(va_turn *t, const char *name,
   return rc;
 }
 
-int va_turn_reminder_get(va_turn *t, const char *name, va_reminder *out) {
+/* Reads reminder `name` of t's actor: its stored bytes. */
+static int stored(va_turn *t, const char *name, const void **val,
+                  size_t *len) {
   char key[300];
-  if (!t || !name || !out || !key_of(name, key, sizeof(key)))
+  if (!t || !name || !key_of(name, key, sizeof(key)))
     return VA_EINVAL;
-  const void *val;
-  size_t vlen;
-  if (va_state_get(t, key, &val, &vlen) != 0 || vlen < HEADER)
+  if (va_state_get(t, key, val, len) != 0 || *len < HEADER)
     return VA_ENOTFOUND;
-  record r;
-  decode(val, &r);
-  *out = (va_reminder){.due_ms = r.due_ms,
-                       .expires_ms = r.expires_ms,
-                       .left = r.left,
-                       .period = r.period,
-                       .data = (const char *)val + HEADER,
-                       .len = vlen - HEADER};
+  return 0;
+}
+
+int va_turn_reminder_get(va_turn *t, const char *name, va_reminder *out) {
+  const void *val;
+  size_t len;
+  int rc = out ? stored(t, name, &val, &len) : VA_EINVAL;
+  return rc ? rc : va_reminder_decode(val, len, out);
+}
+
+int va_turn_reminder_list(va_turn *t, va_reminder_name_fn fn, void *user) {
+  if (!t || !fn)
+    return VA_EINVAL;
+  const size_t skip = sizeof(PREFIX) - 1;
+  /* The cached state, as this turn's writes change it, then its new keys. */
+  const va_kvmap *st = &t->actor->state, *ws = &t->writes;
+  for (uint32_t i = 0; i < st->n; i++) {
+    const char *key = st->items[i].key;
+    const va_kv *w = va__kvmap_find(ws, key);
+    if (va__reminder_key(key) && !(w && w->tomb))
+      fn(user, key + skip);
+  }
+  for (uint32_t i = 0; i < ws->n; i++) {
+    const char *key = ws->items[i].key;
+    if (va__reminder_key(key) && !ws->items[i].tomb &&
+        !va__kvmap_find(st, key))
+      fn(user, key + skip);
+  }
   return 0;
 }
 
@@ -280,8 +300,37 @@ static int name_of(const char *body, size_t len, char *name, size_t size) {
   return (int)n;
 }
 
+static void add_name(void *user, const char *name) {
+  va_kvmap *names = user;
+  (void)va__kvmap_put(names, name, NULL, 0, false);
+}
+
+/* Replies every name, NUL-ended. */
+static int reply_names(va_turn *t) {
+  va_kvmap names = {0};
+  int rc = va_turn_reminder_list(t, add_name, &names);
+  size_t total = 0;
+  for (uint32_t i = 0; i < names.n; i++)
+    total += strlen(names.items[i].key) + 1;
+  char *out = rc ? NULL : malloc(total ? total : 1);
+  if (!rc && !out)
+    rc = VA_ENOMEM;
+  for (size_t i = 0, at = 0; out && i < names.n; i++) {
+    size_t k = strlen(names.items[i].key) + 1;
+    memcpy(out + at, names.items[i].key, k);
+    at += k;
+  }
+  if (!rc)
+    rc = va_turn_reply(t, out, total);
+  free(out);
+  va__kvmap_clear(&names);
+  return rc;
+}
+
 int va__reminder_system(va_turn *t, uint16_t method, const char *body,
                         size_t len) {
+  if (method == VA_METHOD_REMINDER_LIST)
+    return reply_names(t);
   char name[256];
   int n = name_of(body, len, name, sizeof(name));
   if (n < 0)
@@ -291,16 +340,10 @@ int va__reminder_system(va_turn *t, uint16_t method, const char *body,
   if (method == VA_METHOD_REMINDER_DELETE)
     return va_turn_reminder_delete(t, name);
   if (method == VA_METHOD_REMINDER_GET) {
-    va_reminder r;
-    int rc = va_turn_reminder_get(t, name, &r);
-    if (rc)
-      return rc;
-    char key[300];
-    key_of(name, key, sizeof(key));
     const void *val;
     size_t vlen;
-    va_state_get(t, key, &val, &vlen);
-    return va_turn_reply(t, val, vlen);
+    int rc = stored(t, name, &val, &vlen);
+    return rc ? rc : va_turn_reply(t, val, vlen);
   }
   /* SET */
   if ((size_t)n + 1 + HEADER > len)
@@ -337,8 +380,10 @@ static char *system_body(const char *name, const va_reminder *spec,
 int va_reminder_call(va_runtime *rt, int type, const char *id, size_t id_len,
                      const char *name, const va_reminder *spec,
                      va_reminder_op op, va_reply_fn cb, void *user) {
+  if (op == VA_REMINDER_LIST && !name)
+    name = "*"; /* the body needs one; LIST reads none */
   if (!rt || !name || !*name || strlen(name) >= 256 || !cb ||
-      (op == VA_REMINDER_SET) != (spec != NULL))
+      (op == VA_REMINDER_SET) != (spec != NULL) || op > VA_REMINDER_LIST)
     return VA_EINVAL;
   if (type < 0 || (size_t)type >= rt->n_types)
     return VA_ENOTYPE;
@@ -346,9 +391,9 @@ int va_reminder_call(va_runtime *rt, int type, const char *id, size_t id_len,
   char *body = system_body(name, spec, &len);
   if (!body)
     return VA_ENOMEM;
-  static const uint16_t methods[] = {VA_METHOD_REMINDER_SET,
-                                     VA_METHOD_REMINDER_GET,
-                                     VA_METHOD_REMINDER_DELETE};
+  static const uint16_t methods[] = {
+      VA_METHOD_REMINDER_SET, VA_METHOD_REMINDER_GET,
+      VA_METHOD_REMINDER_DELETE, VA_METHOD_REMINDER_LIST};
   int rc = va__call_system(rt, type, id, id_len, methods[op], body, len, cb,
                            user);
   free(body);

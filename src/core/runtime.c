@@ -54,7 +54,10 @@ int va_runtime_new(const va_config *cfg, va_runtime **out) {
   if (!store || !strcmp(store, "memory:")) {
     rc = va__store_memory_new(&rt->store);
   } else {
-    va_store_sqlite_options opts = {.durability = rt->cfg.durability};
+    if (!rt->cfg.relaxed_sync_ms)
+      rt->cfg.relaxed_sync_ms = VA_RELAXED_SYNC_MS_DEFAULT;
+    va_store_sqlite_options opts = {.durability = rt->cfg.durability,
+                                    .relaxed_sync_ms = rt->cfg.relaxed_sync_ms};
     rc = va__store_sqlite_open(store, &opts, &rt->store);
   }
   if (rc) {

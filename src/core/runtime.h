@@ -119,7 +119,8 @@ enum {
   VA_METHOD_REMINDER_SET = 0xfffe,
   VA_METHOD_REMINDER_GET = 0xfffd,
   VA_METHOD_REMINDER_DELETE = 0xfffc,
-  VA_METHOD_SYSTEM = 0xfffc, /* the lowest of them */
+  VA_METHOD_REMINDER_LIST = 0xfffb,
+  VA_METHOD_SYSTEM = 0xfffb, /* the lowest of them */
 };
 
 /* Flags of a request (va_msg.control). */

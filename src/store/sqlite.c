@@ -88,15 +88,35 @@ static void queue_put(queue *q, request *r) {
 }
 
 /* Waits for requests and takes all of them (a group is whatever queued up
- * during the last commit). NULL once stopped and empty. */
-static request *queue_take(queue *q) {
+ * during the last commit). NULL once stopped and empty, or after wait_ms
+ * (when not 0) with nothing to take. */
+static request *queue_take_for(queue *q, uint32_t wait_ms) {
+  struct timespec until;
+  clock_gettime(CLOCK_REALTIME, &until);
+  until.tv_sec += wait_ms / 1000;
+  until.tv_nsec += (long)(wait_ms % 1000) * 1000000;
+  if (until.tv_nsec >= 1000000000) {
+    until.tv_sec++;
+    until.tv_nsec -= 1000000000;
+  }
   pthread_mutex_lock(&q->lock);
   while (!q->head && !q->stop)
-    pthread_cond_wait(&q->cond, &q->lock);
+    if (wait_ms ? pthread_cond_timedwait(&q->cond, &q->lock, &until) != 0
+                : pthread_cond_wait(&q->cond, &q->lock) != 0)
+      break;
   request *all = q->head;
   q->head = q->tail = NULL;
   pthread_mutex_unlock(&q->lock);
   return all;
+}
+
+static request *queue_take(queue *q) { return queue_take_for(q, 0); }
+
+static bool queue_stopped(queue *q) {
+  pthread_mutex_lock(&q->lock);
+  bool stopped = q->stop && !q->head;
+  pthread_mutex_unlock(&q->lock);
+  return stopped;
 }
 
 static void queue_stop(queue *q) {
@@ -305,10 +325,28 @@ static void due_one(sqlite_store *s, request *r);
 
 /* Commits the saves in order; a due-reminders question among them is
  * answered once the saves queued before it are committed. */
+/* Relaxed mode: commits are not fsync'd; a passive checkpoint every
+ * relaxed_sync_ms syncs the WAL (SQLite syncs it before checkpointing). */
+static void sync_if_due(sqlite_store *s, int64_t *last_sync, bool *unsynced) {
+  int64_t now = va__wall_ms();
+  if (*unsynced && now - *last_sync >= (int64_t)s->opts.relaxed_sync_ms) {
+    sqlite3_wal_checkpoint_v2(s->wdb, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL,
+                              NULL);
+    *last_sync = now;
+    *unsynced = false;
+  }
+}
+
 static void *writer_main(void *arg) {
   sqlite_store *s = arg;
-  request *all;
-  while ((all = queue_take(&s->saves))) {
+  bool relaxed = s->opts.durability == VA_RELAXED, unsynced = false;
+  int64_t last_sync = va__wall_ms();
+  for (;;) {
+    request *all = queue_take_for(&s->saves,
+                                  relaxed ? s->opts.relaxed_sync_ms : 0);
+    if (!all && queue_stopped(&s->saves))
+      break;
+    unsynced |= all != NULL;
     while (all) {
       request *group = NULL, **tail = &group;
       while (all && !all->due_cb) {
@@ -326,7 +364,12 @@ static void *writer_main(void *arg) {
         request_free(question);
       }
     }
+    if (relaxed) /* after the commits: they are what it syncs */
+      sync_if_due(s, &last_sync, &unsynced);
   }
+  if (unsynced) /* stopping: whatever was committed goes to disk */
+    sqlite3_wal_checkpoint_v2(s->wdb, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL,
+                              NULL);
   return NULL;
 }
 

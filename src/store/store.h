@@ -66,6 +66,7 @@ int va__store_memory_new(va_store **out);
 
 typedef struct va_store_sqlite_options {
   va_durability durability; /* VA_DURABLE: fsync every commit */
+  uint32_t relaxed_sync_ms; /* VA_RELAXED: fsync at least this often */
 } va_store_sqlite_options;
 
 /* Opens (creating if needed) the SQLite store at path: a writer thread

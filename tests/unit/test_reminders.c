@@ -199,6 +199,33 @@ static void failed_turn_fires_again(void **state) {
   va_runtime_free(rt);
 }
 
+static void reminders_are_listed(void **state) {
+  (void)state;
+  char path[256];
+  temp_path(path, sizeof(path), "list");
+  reset();
+  va_runtime *rt = open_runtime(path);
+  va_reminder spec = {.due_ms = va__wall_ms() + 3600000, .left = 1};
+  result r;
+  assert_int_equal(op(rt, "g", NULL, NULL, VA_REMINDER_LIST, &r), 0);
+  assert_int_equal(r.len, 0);
+  assert_int_equal(op(rt, "g", "first", &spec, VA_REMINDER_SET, &r), 0);
+  assert_int_equal(op(rt, "g", "second", &spec, VA_REMINDER_SET, &r), 0);
+  assert_int_equal(op(rt, "g", NULL, NULL, VA_REMINDER_LIST, &r), 0);
+  assert_int_equal(r.len, strlen("first") + strlen("second") + 2);
+  bool first = false, second = false;
+  for (size_t at = 0; at < r.len; at += strlen(r.reply + at) + 1) {
+    first |= !strcmp(r.reply + at, "first");
+    second |= !strcmp(r.reply + at, "second");
+  }
+  assert_true(first && second);
+  assert_int_equal(op(rt, "g", "first", NULL, VA_REMINDER_DELETE, &r), 0);
+  assert_int_equal(op(rt, "g", NULL, NULL, VA_REMINDER_LIST, &r), 0);
+  assert_int_equal(r.len, strlen("second") + 1);
+  assert_string_equal(r.reply, "second");
+  va_runtime_free(rt);
+}
+
 static void bad_reminders_are_refused(void **state) {
   (void)state;
   char path[256];
@@ -224,6 +251,7 @@ int main(void) {
       cmocka_unit_test(deleted_reminder_never_fires),
       cmocka_unit_test(fires_after_a_restart_once_for_the_missed_periods),
       cmocka_unit_test(failed_turn_fires_again),
+      cmocka_unit_test(reminders_are_listed),
       cmocka_unit_test(bad_reminders_are_refused),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -64,10 +64,14 @@ static int ttl_get(va_turn *t, const void *arg, size_t len) {
 
 static int M_TTL_GET;
 
+static va_durability mode = VA_DURABLE;
+
 static va_runtime *open_runtime(const char *path) {
   va_config cfg;
   va_config_init(&cfg);
   cfg.store = path;
+  cfg.durability = mode;
+  cfg.relaxed_sync_ms = 20;
   va_runtime *rt;
   assert_int_equal(va_runtime_new(&cfg, &rt), 0);
   static const va_method methods[] = {{"add", acc_add},
@@ -271,12 +275,35 @@ static void failed_commit_fails_replies_and_loses_nothing(void **state) {
   rmdir(dir);
 }
 
+/* Relaxed mode: the reply does not wait, the state still gets to the
+ * file (and is fsync'd within relaxed_sync_ms), and survives the runtime. */
+static void relaxed_mode_keeps_state_too(void **state) {
+  (void)state;
+  char path[256];
+  temp_path(path, sizeof(path), "relaxed");
+  mode = VA_RELAXED;
+  va_runtime *rt = open_runtime(path);
+  int64_t v = 0;
+  for (int i = 1; i <= 100; i++)
+    assert_int_equal(call_i64(rt, T_ACC, "gina", M_ADD, 1, &v), 0);
+  assert_int_equal(v, 100);
+  WAIT_UNTIL(stored_i64(path, "gina", "total") == 100);
+  assert_int_equal(stored_i64(path, "gina", "total"), 100);
+  va_runtime_free(rt);
+  rt = open_runtime(path);
+  assert_int_equal(call_i64(rt, T_ACC, "gina", M_GET, 0, &v), 0);
+  assert_int_equal(v, 100);
+  va_runtime_free(rt);
+  mode = VA_DURABLE;
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(state_survives_the_runtime),
       cmocka_unit_test(reply_leaves_after_the_commit),
       cmocka_unit_test(many_turns_share_a_commit),
       cmocka_unit_test(keys_with_a_ttl_expire),
+      cmocka_unit_test(relaxed_mode_keeps_state_too),
       cmocka_unit_test(failed_commit_fails_replies_and_loses_nothing),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
