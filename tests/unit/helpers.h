@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 #include <vactor.h>
 
 static inline void sleep_ms(long ms) {
@@ -69,6 +70,17 @@ static inline void id_on_worker(va_runtime *rt, int type, unsigned worker,
     uint64_t h = va__hash_id((uint16_t)type, out, strlen(out));
     if (va__worker_of(rt, h) == worker)
       return;
+  }
+}
+
+/* A fresh path for a test's SQLite file (removes it, -wal and -shm). */
+static inline void db_path(char *out, size_t size, const char *name) {
+  snprintf(out, size, "/tmp/vactor-test-%d-%s.db", (int)getpid(), name);
+  const char *suffix[] = {"", "-wal", "-shm"};
+  for (int i = 0; i < 3; i++) {
+    char aux[320];
+    snprintf(aux, sizeof(aux), "%s%s", out, suffix[i]);
+    unlink(aux);
   }
 }
 

@@ -51,16 +51,6 @@ static va_runtime *open_runtime(const char *path) {
   return rt;
 }
 
-static void temp_path(char *out, size_t size, const char *name) {
-  snprintf(out, size, "/tmp/vactor-rem-%d-%s.db", (int)getpid(), name);
-  char aux[300];
-  unlink(out);
-  snprintf(aux, sizeof(aux), "%s-wal", out);
-  unlink(aux);
-  snprintf(aux, sizeof(aux), "%s-shm", out);
-  unlink(aux);
-}
-
 typedef struct result {
   atomic_int done;
   int status;
@@ -97,7 +87,7 @@ static void reset(void) {
 static void fires_when_due_and_never_early(void **state) {
   (void)state;
   char path[256];
-  temp_path(path, sizeof(path), "due");
+  db_path(path, sizeof(path), "due");
   reset();
   va_runtime *rt = open_runtime(path);
   int64_t due = va__wall_ms() + 300;
@@ -122,7 +112,7 @@ static void fires_when_due_and_never_early(void **state) {
 static void repetitions_stop_after_n(void **state) {
   (void)state;
   char path[256];
-  temp_path(path, sizeof(path), "reps");
+  db_path(path, sizeof(path), "reps");
   reset();
   va_runtime *rt = open_runtime(path);
   va_reminder spec = {.due_ms = va__wall_ms() + 50, .left = 3};
@@ -143,7 +133,7 @@ static void repetitions_stop_after_n(void **state) {
 static void deleted_reminder_never_fires(void **state) {
   (void)state;
   char path[256];
-  temp_path(path, sizeof(path), "del");
+  db_path(path, sizeof(path), "del");
   reset();
   va_runtime *rt = open_runtime(path);
   va_reminder spec = {.due_ms = va__wall_ms() + 300, .left = 1};
@@ -160,7 +150,7 @@ static void deleted_reminder_never_fires(void **state) {
 static void fires_after_a_restart_once_for_the_missed_periods(void **state) {
   (void)state;
   char path[256];
-  temp_path(path, sizeof(path), "restart");
+  db_path(path, sizeof(path), "restart");
   reset();
   va_runtime *rt = open_runtime(path);
   /* Every 300 ms from 400 ms on; the process is down from now to 1.5 s. */
@@ -186,7 +176,7 @@ static void fires_after_a_restart_once_for_the_missed_periods(void **state) {
 static void failed_turn_fires_again(void **state) {
   (void)state;
   char path[256];
-  temp_path(path, sizeof(path), "retry");
+  db_path(path, sizeof(path), "retry");
   reset();
   atomic_store(&failures_left, 1);
   va_runtime *rt = open_runtime(path);
@@ -202,7 +192,7 @@ static void failed_turn_fires_again(void **state) {
 static void reminders_are_listed(void **state) {
   (void)state;
   char path[256];
-  temp_path(path, sizeof(path), "list");
+  db_path(path, sizeof(path), "list");
   reset();
   va_runtime *rt = open_runtime(path);
   va_reminder spec = {.due_ms = va__wall_ms() + 3600000, .left = 1};
@@ -229,7 +219,7 @@ static void reminders_are_listed(void **state) {
 static void bad_reminders_are_refused(void **state) {
   (void)state;
   char path[256];
-  temp_path(path, sizeof(path), "bad");
+  db_path(path, sizeof(path), "bad");
   va_runtime *rt = open_runtime(path);
   result r;
   va_reminder zero_left = {.due_ms = 1, .left = 0};

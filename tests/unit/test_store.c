@@ -90,16 +90,6 @@ static va_runtime *open_runtime(const char *path) {
   return rt;
 }
 
-static void temp_path(char *out, size_t size, const char *name) {
-  snprintf(out, size, "/tmp/vactor-test-%d-%s.db", (int)getpid(), name);
-  char aux[300];
-  unlink(out);
-  snprintf(aux, sizeof(aux), "%s-wal", out);
-  unlink(aux);
-  snprintf(aux, sizeof(aux), "%s-shm", out);
-  unlink(aux);
-}
-
 /* Reads the stored int64 value of (Acc, id, key) through a separate
  * connection; -1 when absent. */
 static int64_t stored_i64(const char *path, const char *id, const char *key) {
@@ -127,7 +117,7 @@ static int64_t stored_i64(const char *path, const char *id, const char *key) {
 static void state_survives_the_runtime(void **state) {
   (void)state;
   char path[256];
-  temp_path(path, sizeof(path), "survive");
+  db_path(path, sizeof(path), "survive");
   va_runtime *rt = open_runtime(path);
   int64_t v = 0;
   for (int i = 1; i <= 10; i++)
@@ -149,7 +139,7 @@ static void state_survives_the_runtime(void **state) {
 static void reply_leaves_after_the_commit(void **state) {
   (void)state;
   char path[256];
-  temp_path(path, sizeof(path), "gate");
+  db_path(path, sizeof(path), "gate");
   va_runtime *rt = open_runtime(path);
   int64_t v = 0;
   for (int i = 1; i <= 50; i++) {
@@ -173,7 +163,7 @@ static void count_acked(void *user, int status, const void *data,
 static void many_turns_share_a_commit(void **state) {
   (void)state;
   char path[256];
-  temp_path(path, sizeof(path), "group");
+  db_path(path, sizeof(path), "group");
   va_runtime *rt = open_runtime(path);
   enum { ACTORS = 200, CALLS = 20000 };
   atomic_store(&acked, 0);
@@ -207,7 +197,7 @@ static void many_turns_share_a_commit(void **state) {
 static void keys_with_a_ttl_expire(void **state) {
   (void)state;
   char path[256];
-  temp_path(path, sizeof(path), "ttl");
+  db_path(path, sizeof(path), "ttl");
   va_runtime *rt = open_runtime(path);
   int64_t v = 0;
   assert_int_equal(call_i64(rt, T_ACC, "erin", M_TTL, 1, &v), 0);
@@ -280,7 +270,7 @@ static void failed_commit_fails_replies_and_loses_nothing(void **state) {
 static void relaxed_mode_keeps_state_too(void **state) {
   (void)state;
   char path[256];
-  temp_path(path, sizeof(path), "relaxed");
+  db_path(path, sizeof(path), "relaxed");
   mode = VA_RELAXED;
   va_runtime *rt = open_runtime(path);
   int64_t v = 0;
