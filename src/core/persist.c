@@ -157,7 +157,11 @@ int va__persist_save(va_worker *w, va_turn *t) {
 
 bool va__persist_hold(va_worker *w, va_turn *t) {
   va_actor *a = t->actor;
-  if (!a->last_save || w->rt->cfg.durability == VA_RELAXED)
+  /* Relaxed mode does not wait for the disk, except when the store falls
+   * this far behind: then replies wait too, which slows the callers down
+   * instead of letting unsaved state pile up without bound. */
+  if (!a->last_save || (w->rt->cfg.durability == VA_RELAXED &&
+                        w->saving < 4 * w->rt->cfg.mailbox_bound))
     return false;
   save_done *d = (save_done *)va__msg_body(a->last_save);
   t->next_free = NULL;
