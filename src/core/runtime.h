@@ -87,6 +87,17 @@ struct va_ref {
   char id[];
 };
 
+/* ---- Sockets on a worker's loop ---- */
+
+/* What a watched file descriptor calls when it is ready: events are epoll's
+ * (EPOLLIN, EPOLLOUT, EPOLLHUP...). Runs on the worker's thread. The caller
+ * owns the va_watch and keeps it alive while it is watched. */
+typedef void (*va_io_fn)(void *ctx, uint32_t events);
+typedef struct va_watch {
+  va_io_fn fn;
+  void *ctx;
+} va_watch;
+
 /* ---- Workers ---- */
 
 /* Messages being batched for another worker's inbox. */
@@ -134,6 +145,7 @@ enum {
   VA_CONTROL_LOADED,  /* a state load is back (persist.c) */
   VA_CONTROL_SAVED,   /* a save is back (persist.c) */
   VA_CONTROL_REMINDERS, /* the store's due reminders are back */
+  VA_CONTROL_RUN,       /* run a function on the worker (va__run_on) */
 };
 
 typedef struct va_worker {
@@ -166,6 +178,7 @@ typedef struct va_worker {
   uint32_t loading;      /* state loads in flight */
   uint32_t saving;       /* saves in flight */
   uint32_t held;         /* turns whose replies wait for a save */
+  uint32_t watched;      /* file descriptors on the loop besides evfd */
   uint64_t queued;       /* messages in mailboxes */
   bool shutdown;
   bool looking;          /* worker 0: a look for due reminders is out */
@@ -238,6 +251,14 @@ void *va__worker_main(void *arg);
 void va__worker_push(va_worker *w, va_msg *m);
 /* Any thread: hands control message m to w (its local queue when on w). */
 void va__worker_post(va_worker *w, va_msg *m);
+/* Owner: watches fd for events on w's loop (EPOLL_CTL_ADD / MOD / DEL). */
+int va__worker_watch(va_worker *w, int fd, uint32_t events, va_watch *watch);
+int va__worker_rewatch(va_worker *w, int fd, uint32_t events,
+                       va_watch *watch);
+void va__worker_unwatch(va_worker *w, int fd);
+/* Any thread: runs fn(ctx, worker) on worker `index`'s thread, soon. */
+int va__run_on(va_runtime *rt, unsigned index,
+               void (*fn)(void *ctx, va_worker *w), void *ctx);
 /* Owner: queues m for another worker, flushed at the end of this pass. */
 void va__worker_outbox_add(va_worker *self, unsigned dst, va_msg *m);
 void va__worker_wake(va_worker *w);

@@ -15,6 +15,12 @@
 
 _Thread_local va_worker *va__tl_worker;
 
+/* The body of a VA_CONTROL_RUN message. */
+typedef struct run_req {
+  void (*fn)(void *ctx, va_worker *w);
+  void *ctx;
+} run_req;
+
 enum {
   BATCH_PER_ACTOR = 256, /* messages of one actor before the next actor */
   ACTORS_PER_PASS = 1024, /* actor visits before the inbox is looked at */
@@ -185,6 +191,12 @@ static void control(va_worker *w, va_msg *m) {
     va__reminders_seen(w, m);
     va__msg_free(&w->msgs, m);
     break;
+  case VA_CONTROL_RUN: {
+    run_req *r = (run_req *)va__msg_body(m);
+    r->fn(r->ctx, w);
+    va__msg_free(&w->msgs, m);
+    break;
+  }
   default:
     va__persist_control(w, m);
   }
@@ -333,8 +345,62 @@ static int park_timeout_ms(va_worker *w) {
   return due <= now ? 0 : (int)(due - now < INT32_MAX ? due - now : INT32_MAX);
 }
 
+/* ---- Sockets ---- */
+
+int va__worker_watch(va_worker *w, int fd, uint32_t events, va_watch *watch) {
+  struct epoll_event ev = {.events = events, .data.ptr = watch};
+  if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, fd, &ev) != 0)
+    return VA_ESYS;
+  w->watched++;
+  return 0;
+}
+
+int va__worker_rewatch(va_worker *w, int fd, uint32_t events,
+                       va_watch *watch) {
+  struct epoll_event ev = {.events = events, .data.ptr = watch};
+  return epoll_ctl(w->epfd, EPOLL_CTL_MOD, fd, &ev) == 0 ? 0 : VA_ESYS;
+}
+
+void va__worker_unwatch(va_worker *w, int fd) {
+  if (epoll_ctl(w->epfd, EPOLL_CTL_DEL, fd, NULL) == 0)
+    w->watched--;
+}
+
+int va__run_on(va_runtime *rt, unsigned index,
+               void (*fn)(void *ctx, va_worker *w), void *ctx) {
+  if (index >= rt->n_workers)
+    return VA_EINVAL;
+  va_msg *m = va__msg_alloc(NULL, 0, sizeof(run_req));
+  if (!m)
+    return VA_ENOMEM;
+  m->kind = VA_MSG_CONTROL;
+  m->control = VA_CONTROL_RUN;
+  *(run_req *)va__msg_body(m) = (run_req){fn, ctx};
+  va__worker_post(rt->workers[index], m);
+  return 0;
+}
+
+/* Runs the handlers of ready descriptors; timeout as epoll_wait's. */
+static bool poll_io(va_worker *w, int timeout_ms) {
+  struct epoll_event ev[64];
+  int n = epoll_wait(w->epfd, ev, 64, timeout_ms);
+  bool worked = false;
+  for (int i = 0; i < n; i++) {
+    va_watch *watch = ev[i].data.ptr;
+    if (!watch) { /* the eventfd: a wake-up */
+      uint64_t v;
+      ssize_t r = read(w->evfd, &v, sizeof(v));
+      (void)r; /* EAGAIN: the wake-up was consumed already */
+      continue;
+    }
+    watch->fn(watch->ctx, ev[i].events);
+    worked = true;
+  }
+  return worked;
+}
+
 static void park(va_worker *w) {
-  uint64_t until = va__now_ns() + SPIN_NS;
+  uint64_t until = va__now_ns() + (w->watched ? 0 : SPIN_NS);
   do {
     for (int i = 0; i < 256; i++) {
       if (!va__mpsc_empty(&w->inbox))
@@ -350,14 +416,10 @@ static void park(va_worker *w) {
     va__store_relaxed(&w->sleeping, false);
     return;
   }
-  struct epoll_event ev[8];
-  int n = epoll_wait(w->epfd, ev, 8, park_timeout_ms(w));
+  int timeout = park_timeout_ms(w);
+  va__store_relaxed(&w->sleeping, timeout != 0);
+  poll_io(w, timeout);
   va__store_relaxed(&w->sleeping, false);
-  if (n > 0) {
-    uint64_t v;
-    ssize_t r = read(w->evfd, &v, sizeof(v));
-    (void)r; /* EAGAIN: the wake-up was consumed already */
-  }
 }
 
 static void shutdown_worker(va_worker *w) {
@@ -383,6 +445,8 @@ void *va__worker_main(void *arg) {
      * wins over a reply they produced (still in the local queue). */
     w->now_ms = va__coarse_now_ms();
     worked |= fire_timers(w);
+    if (w->watched) /* sockets: a look at each pass, without waiting */
+      worked |= poll_io(w, 0);
     flush_outboxes(w);
     va__msg_cache_flush(&w->msgs);
     if (va__load_relaxed(&w->queued_pub) != w->queued)
