@@ -1,0 +1,449 @@
+/* server.c — see server.h. A connection is read with a stack buffer, fed
+ * to http-parser, and each complete request is answered in order into the
+ * connection's output buffer, which is written when the read is done (so
+ * pipelined requests leave in one write). */
+#include "server.h"
+#include "../core/runtime.h"
+#include <arpa/inet.h>
+#include <errno.h>
+#include <http_parser.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+enum { PATH_MAX_BYTES = 8192 };
+
+struct va_http_server {
+  va_runtime *rt;
+  va_http_options opts;
+  int *listeners; /* one per worker, -1 when closed */
+  va_watch *watches;
+  va_dlist *conns; /* open connections, per worker (that worker only) */
+  _Atomic unsigned started;
+};
+
+typedef struct conn {
+  va_dlink link; /* in srv->conns[w->index] */
+  va_watch watch;
+  int fd;
+  va_worker *w;
+  va_http_server *srv;
+  http_parser parser;
+  /* The request being read. */
+  char path[PATH_MAX_BYTES + 1];
+  size_t path_len, header_bytes;
+  char *body;
+  size_t body_len;
+  int refuse; /* a status to answer instead of running the handler */
+  bool closing;
+  /* Answers waiting to be written. */
+  char *out;
+  size_t out_len, out_off, out_cap;
+} conn;
+
+/* ---- Responses ---- */
+
+int va_http_write(va_http_response *res, const void *data, size_t len) {
+  if (res->len + len > res->cap) {
+    size_t cap = res->cap ? res->cap : 256;
+    while (cap < res->len + len)
+      cap *= 2;
+    char *body = realloc(res->body, cap);
+    if (!body)
+      return VA_ENOMEM;
+    res->body = body;
+    res->cap = cap;
+  }
+  memcpy(res->body + res->len, data, len);
+  res->len += len;
+  return 0;
+}
+
+int va_http_printf(va_http_response *res, const char *fmt, ...) {
+  char buf[1024];
+  va_list ap;
+  va_start(ap, fmt);
+  int n = vsnprintf(buf, sizeof(buf), fmt, ap);
+  va_end(ap);
+  if (n < 0)
+    return VA_EINVAL;
+  return va_http_write(res, buf, (size_t)n < sizeof(buf) ? (size_t)n
+                                                          : sizeof(buf) - 1);
+}
+
+void va_http_error(va_http_response *res, int status, const char *code,
+                   const char *message) {
+  res->status = status;
+  res->content_type = "application/json";
+  res->len = 0;
+  /* code and message are the server's own strings: no escaping needed. */
+  va_http_printf(res, "{\"errorCode\":\"%s\",\"message\":\"%s\"}", code,
+                 message);
+}
+
+static const char *reason(int status) {
+  switch (status) {
+  case 200: return "OK";
+  case 201: return "Created";
+  case 204: return "No Content";
+  case 400: return "Bad Request";
+  case 404: return "Not Found";
+  case 405: return "Method Not Allowed";
+  case 413: return "Payload Too Large";
+  case 414: return "URI Too Long";
+  case 431: return "Request Header Fields Too Large";
+  case 500: return "Internal Server Error";
+  case 503: return "Service Unavailable";
+  default: return "Unknown";
+  }
+}
+
+static int out_reserve(conn *c, size_t more) {
+  if (c->out_len + more <= c->out_cap)
+    return 0;
+  size_t cap = c->out_cap ? c->out_cap : 4096;
+  while (cap < c->out_len + more)
+    cap *= 2;
+  char *out = realloc(c->out, cap);
+  if (!out)
+    return VA_ENOMEM;
+  c->out = out;
+  c->out_cap = cap;
+  return 0;
+}
+
+/* Queues the response to the request just read. */
+static void queue_response(conn *c, const va_http_response *res, bool keep) {
+  char head[256];
+  bool bodyless = res->status == 204 || res->status == 304;
+  int n = snprintf(head, sizeof(head),
+                   "HTTP/1.1 %d %s\r\n%s%s%sContent-Length: %zu\r\n%s\r\n",
+                   res->status, reason(res->status),
+                   res->content_type && !bodyless ? "Content-Type: " : "",
+                   res->content_type && !bodyless ? res->content_type : "",
+                   res->content_type && !bodyless ? "\r\n" : "",
+                   bodyless ? 0 : res->len,
+                   keep ? "" : "Connection: close\r\n");
+  size_t body = bodyless ? 0 : res->len;
+  if (out_reserve(c, (size_t)n + body) != 0) {
+    c->closing = true;
+    return;
+  }
+  memcpy(c->out + c->out_len, head, (size_t)n);
+  c->out_len += (size_t)n;
+  if (body)
+    memcpy(c->out + c->out_len, res->body, body);
+  c->out_len += body;
+}
+
+/* ---- Parsing ---- */
+
+static int on_begin(http_parser *p) {
+  conn *c = p->data;
+  c->path_len = c->header_bytes = c->body_len = 0;
+  c->refuse = 0;
+  return 0;
+}
+
+static int on_url(http_parser *p, const char *at, size_t len) {
+  conn *c = p->data;
+  if (c->path_len + len > PATH_MAX_BYTES) {
+    c->refuse = 414;
+    return 0;
+  }
+  memcpy(c->path + c->path_len, at, len);
+  c->path_len += len;
+  return 0;
+}
+
+static int count_header(http_parser *p, const char *at, size_t len) {
+  (void)at;
+  conn *c = p->data;
+  c->header_bytes += len;
+  if (c->header_bytes > c->srv->opts.max_header && !c->refuse)
+    c->refuse = 431;
+  return 0;
+}
+
+static int on_headers(http_parser *p) {
+  conn *c = p->data;
+  if (p->content_length != ULLONG_MAX &&
+      p->content_length > c->srv->opts.max_body && !c->refuse)
+    c->refuse = 413;
+  return 0;
+}
+
+static int on_body(http_parser *p, const char *at, size_t len) {
+  conn *c = p->data;
+  if (c->refuse)
+    return 0;
+  if (c->body_len + len > c->srv->opts.max_body) {
+    c->refuse = 413;
+    return 0;
+  }
+  char *body = realloc(c->body, c->body_len + len);
+  if (!body)
+    return -1;
+  memcpy(body + c->body_len, at, len);
+  c->body = body;
+  c->body_len += len;
+  return 0;
+}
+
+static int on_complete(http_parser *p) {
+  conn *c = p->data;
+  va_http_response res = {.status = 200, .content_type = "application/json"};
+  bool keep = http_should_keep_alive(p) && !c->refuse;
+  if (c->refuse == 414) {
+    va_http_error(&res, 414, "ERR_URI_TOO_LONG", "request target too long");
+  } else if (c->refuse == 431) {
+    va_http_error(&res, 431, "ERR_HEADERS_TOO_LARGE",
+                  "request headers too large");
+  } else if (c->refuse == 413) {
+    va_http_error(&res, 413, "ERR_BODY_TOO_LARGE", "request body too large");
+  } else {
+    c->path[c->path_len] = 0;
+    char *q = strchr(c->path, '?');
+    if (q)
+      *q++ = 0;
+    va_http_request req = {
+        .method = http_method_str((enum http_method)p->method),
+        .path = c->path,
+        .path_len = strlen(c->path),
+        .query = q ? q : "",
+        .body = c->body ? c->body : "",
+        .body_len = c->body_len,
+    };
+    c->srv->opts.handler(c->srv->opts.ctx, &req, &res);
+  }
+  queue_response(c, &res, keep);
+  free(res.body);
+  if (!keep)
+    c->closing = true;
+  /* Stop parsing after an answer that closes the connection. */
+  return keep ? 0 : -1;
+}
+
+static const http_parser_settings settings = {
+    .on_message_begin = on_begin,
+    .on_url = on_url,
+    .on_header_field = count_header,
+    .on_header_value = count_header,
+    .on_headers_complete = on_headers,
+    .on_body = on_body,
+    .on_message_complete = on_complete,
+};
+
+/* ---- Connections ---- */
+
+static void conn_close(conn *c) {
+  va__dlist_remove(&c->srv->conns[c->w->index], &c->link);
+  va__worker_unwatch(c->w, c->fd);
+  close(c->fd);
+  free(c->body);
+  free(c->out);
+  free(c);
+}
+
+/* Writes what is queued; false when the connection is gone. */
+static bool flush(conn *c) {
+  while (c->out_off < c->out_len) {
+    ssize_t n = write(c->fd, c->out + c->out_off, c->out_len - c->out_off);
+    if (n > 0) {
+      c->out_off += (size_t)n;
+    } else if (n < 0 && errno == EINTR) {
+      continue;
+    } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      va__worker_rewatch(c->w, c->fd, EPOLLIN | EPOLLOUT | EPOLLRDHUP,
+                         &c->watch);
+      return true;
+    } else {
+      conn_close(c);
+      return false;
+    }
+  }
+  c->out_off = c->out_len = 0;
+  if (c->closing) {
+    conn_close(c);
+    return false;
+  }
+  va__worker_rewatch(c->w, c->fd, EPOLLIN | EPOLLRDHUP, &c->watch);
+  return true;
+}
+
+static void on_conn(void *ctx, uint32_t events) {
+  conn *c = ctx;
+  if (events & (EPOLLERR | EPOLLHUP)) {
+    conn_close(c);
+    return;
+  }
+  if (events & EPOLLOUT && !flush(c))
+    return;
+  if (!(events & (EPOLLIN | EPOLLRDHUP)))
+    return;
+  char buf[16384];
+  for (;;) {
+    if (c->closing)
+      break;
+    ssize_t n = read(c->fd, buf, sizeof(buf));
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+      break;
+    if (n <= 0) { /* the peer is done, or the read failed */
+      c->closing = true;
+      break;
+    }
+    size_t used = http_parser_execute(&c->parser, &settings, buf, (size_t)n);
+    if (c->closing)
+      break;
+    if (used != (size_t)n || HTTP_PARSER_ERRNO(&c->parser) != HPE_OK) {
+      va_http_response res = {0};
+      va_http_error(&res, 400, "ERR_MALFORMED_REQUEST",
+                    http_errno_description(HTTP_PARSER_ERRNO(&c->parser)));
+      queue_response(c, &res, false);
+      free(res.body);
+      c->closing = true;
+      break;
+    }
+  }
+  flush(c);
+}
+
+static void on_accept(void *ctx, uint32_t events) {
+  (void)events;
+  va_http_server *srv = ctx;
+  va_worker *w = va__tl_worker;
+  int lfd = srv->listeners[w->index];
+  for (;;) {
+    int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0)
+      return; /* EAGAIN, or out of descriptors: try at the next event */
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    conn *c = calloc(1, sizeof(*c));
+    if (!c) {
+      close(fd);
+      continue;
+    }
+    c->fd = fd;
+    c->w = w;
+    c->srv = srv;
+    c->watch = (va_watch){on_conn, c};
+    http_parser_init(&c->parser, HTTP_REQUEST);
+    c->parser.data = c;
+    if (va__worker_watch(w, fd, EPOLLIN | EPOLLRDHUP, &c->watch) != 0) {
+      close(fd);
+      free(c);
+      continue;
+    }
+    va__dlist_append(&srv->conns[w->index], &c->link);
+  }
+}
+
+/* ---- Listeners ---- */
+
+static int listen_socket(const va_http_options *o) {
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0)
+    return -1;
+  int one = 1;
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+  setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
+  struct sockaddr_in addr = {.sin_family = AF_INET,
+                             .sin_port = htons(o->port)};
+  if (inet_pton(AF_INET, o->host, &addr.sin_addr) != 1 ||
+      bind(fd, (struct sockaddr *)&addr, sizeof(addr)) != 0 ||
+      listen(fd, 4096) != 0) {
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+static void start_on_worker(void *ctx, va_worker *w) {
+  va_http_server *srv = ctx;
+  int fd = srv->listeners[w->index];
+  srv->watches[w->index] = (va_watch){on_accept, srv};
+  if (fd >= 0)
+    va__worker_watch(w, fd, EPOLLIN, &srv->watches[w->index]);
+  atomic_fetch_add(&srv->started, 1);
+}
+
+static void stop_on_worker(void *ctx, va_worker *w) {
+  va_http_server *srv = ctx;
+  int fd = srv->listeners[w->index];
+  if (fd >= 0) {
+    va__worker_unwatch(w, fd);
+    close(fd);
+    srv->listeners[w->index] = -1;
+  }
+  /* Requests are answered as they are read: what is open is idle. */
+  va_dlist *open = &srv->conns[w->index];
+  while (open->head)
+    conn_close(VA_CONTAINER_OF(open->head, conn, link));
+  atomic_fetch_sub(&srv->started, 1);
+}
+
+int va_http_start(va_runtime *rt, const va_http_options *opts,
+                  va_http_server **out) {
+  if (!rt || !opts || !opts->handler || !opts->host || !out)
+    return VA_EINVAL;
+  unsigned n = va_runtime_threads(rt);
+  va_http_server *srv = calloc(1, sizeof(*srv));
+  if (!srv || !(srv->listeners = calloc(n, sizeof(int))) ||
+      !(srv->watches = calloc(n, sizeof(va_watch))) ||
+      !(srv->conns = calloc(n, sizeof(va_dlist)))) {
+    if (srv) {
+      free(srv->listeners);
+      free(srv->watches);
+    }
+    free(srv);
+    return VA_ENOMEM;
+  }
+  srv->rt = rt;
+  srv->opts = *opts;
+  if (!srv->opts.max_header)
+    srv->opts.max_header = 16384;
+  if (!srv->opts.max_body)
+    srv->opts.max_body = 1 << 20;
+  /* Bind every socket here first, so that a taken port is an error now. */
+  for (unsigned i = 0; i < n; i++) {
+    if ((srv->listeners[i] = listen_socket(&srv->opts)) < 0) {
+      while (i-- > 0)
+        close(srv->listeners[i]);
+      free(srv->conns);
+      free(srv->watches);
+      free(srv->listeners);
+      free(srv);
+      return VA_ESYS;
+    }
+  }
+  for (unsigned i = 0; i < n; i++)
+    va__run_on(rt, i, start_on_worker, srv);
+  while (atomic_load(&srv->started) < n)
+    usleep(1000);
+  *out = srv;
+  return 0;
+}
+
+void va_http_stop(va_http_server *srv) {
+  if (!srv)
+    return;
+  unsigned n = va_runtime_threads(srv->rt);
+  for (unsigned i = 0; i < n; i++)
+    va__run_on(srv->rt, i, stop_on_worker, srv);
+  while (atomic_load(&srv->started) > 0)
+    usleep(1000);
+  free(srv->conns);
+  free(srv->watches);
+  free(srv->listeners);
+  free(srv);
+}

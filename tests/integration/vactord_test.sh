@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# vactord_test.sh — black-box tests of a real vactord process with a real
+# HTTP client (curl) and raw sockets: health, metrics, JSON errors for bad
+# routes, methods and malformed requests, limits (413, 414, 431), keep-alive
+# with pipelining, and a clean stop on SIGTERM (exit 0) that a restart on the
+# same data directory survives.
+# Usage: vactord_test.sh PATH_TO_VACTORD
+set -uo pipefail
+vactord="$1"
+dir=$(mktemp -d /tmp/vactord-test.XXXXXX)
+port=$((20000 + RANDOM % 20000))
+pass=0 fail=0
+check() { # name, then a command that must succeed
+  local name="$1"; shift
+  if "$@"; then pass=$((pass + 1)); echo "ok - $name"
+  else fail=$((fail + 1)); echo "not ok - $name"; fi
+}
+start() {
+  "$vactord" --listen "127.0.0.1:$port" --data "$dir/data" 2>>"$dir/log" &
+  pid=$!
+  for _ in $(seq 100); do
+    curl -s -o /dev/null "http://127.0.0.1:$port/v1.0/healthz" && return 0
+    sleep 0.05
+  done
+  return 1
+}
+status() { curl -s -o /dev/null -w '%{http_code}' "$@"; }
+body() { curl -s "$@"; }
+raw() { # send $1 on a fresh connection, print what comes back within 1 s
+  exec 3<>"/dev/tcp/127.0.0.1/$port"
+  printf '%b' "$1" >&3
+  timeout 1 cat <&3 2>/dev/null
+  exec 3<&-
+}
+
+check "starts and answers health" start
+url="http://127.0.0.1:$port"
+check "healthz is 204" test "$(status "$url/v1.0/healthz")" = 204
+check "metrics are Prometheus text" bash -c "curl -s $url/metrics | grep -q '^vactor_turns_total [0-9]'"
+check "unknown route is 404" test "$(status "$url/no/such/route")" = 404
+check "404 body is a JSON error" bash -c "curl -s $url/nope | grep -q '\"errorCode\":\"ERR_NOT_FOUND\"'"
+check "wrong method is 405" test "$(status -X DELETE "$url/v1.0/healthz")" = 405
+check "malformed request line is 400" bash -c "$(declare -f raw); port=$port; raw 'GARBAGE\r\n\r\n' | grep -q 'HTTP/1.1 400'"
+check "bad header is 400" bash -c "$(declare -f raw); port=$port; raw 'GET / HTTP/1.1\r\nno colon here\r\n\r\n' | grep -q 'HTTP/1.1 400'"
+head -c 2000000 /dev/zero > "$dir/big"
+check "body over 1 MiB is 413" test "$(status -X POST --data-binary @"$dir/big" "$url/v1.0/healthz")" = 413
+long=$(head -c 9000 /dev/zero | tr '\0' a)
+check "9 KB URL is 414" test "$(status "$url/$long")" = 414
+check "20 KB of headers is 431" test "$(status -H "X-Big: $(head -c 20000 /dev/zero | tr '\0' b)" "$url/v1.0/healthz")" = 431
+check "pipelined requests get their answers in order" bash -c "$(declare -f raw); port=$port; raw 'GET /v1.0/healthz HTTP/1.1\r\nHost: x\r\n\r\nGET /nope HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n' | grep -o 'HTTP/1.1 [0-9]*' | tr '\n' ' ' | grep -q '^HTTP/1.1 204 HTTP/1.1 404 \$'"
+check "keep-alive: three requests, one connection" bash -c "curl -s -o /dev/null -o /dev/null -o /dev/null -w '%{num_connects}\n' $url/v1.0/healthz $url/v1.0/healthz $url/v1.0/healthz | awk '{ n += \$1 } END { exit n != 1 }'"
+check "still serving after all that" test "$(status "$url/v1.0/healthz")" = 204
+kill -TERM "$pid"; wait "$pid"; code=$?
+check "SIGTERM: exit 0" test "$code" = 0
+check "the log is structured" grep -q 'level=info msg="stopped"' "$dir/log"
+check "restarts on the same data" start
+kill -TERM "$pid"; wait "$pid"
+check "refuses a non-loopback address" bash -c "! $vactord --listen 0.0.0.0:$port --data $dir/data 2>/dev/null"
+rm -rf "$dir"
+echo "$pass passed, $fail failed"
+[ "$fail" = 0 ]
