@@ -1,12 +1,13 @@
 # Makefile — the two commands of the README, and the builds behind them.
-#   make run     installs what is missing, builds, runs the example
+#   make run     installs what is missing, builds, runs vactord on
+#                127.0.0.1:3500 with its state in ./vactor-data (Ctrl-C stops)
 #   make test    installs what is missing, builds release + sanitizer builds,
 #                runs every test in each
 # Other targets: build, test-release, test-asan, test-tsan, bench, fuzz,
 # clean.
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps build run test test-release test-asan test-tsan bench fuzz clean
+.PHONY: all deps build run example test test-release test-asan test-tsan bench fuzz clean
 
 all: build
 
@@ -18,6 +19,9 @@ build: deps
 	@cmake --build --preset release -j $(JOBS)
 
 run: build
+	./build/release/vactord --listen 127.0.0.1:3500 --data vactor-data
+
+example: build
 	./build/release/vactor-example
 
 test-release: build
