@@ -181,9 +181,7 @@ static void metrics(va_http_response *res) {
                    (unsigned long long)m[i].value);
 }
 
-static void handle(void *ctx, const va_http_request *req,
-                   va_http_response *res) {
-  (void)ctx;
+static void route(const va_http_request *req, va_http_response *res) {
   bool get = !strcmp(req->method, "GET");
   if (!strcmp(req->path, "/v1.0/healthz")) {
     if (get)
@@ -198,6 +196,13 @@ static void handle(void *ctx, const va_http_request *req,
   } else {
     va_http_error(res, 404, "ERR_NOT_FOUND", "no such route");
   }
+}
+
+static void handle(void *ctx, const va_http_request *req,
+                   va_http_reply *reply) {
+  (void)ctx;
+  route(req, va_http_res(reply));
+  va_http_done(reply);
 }
 
 int main(int argc, char **argv) {

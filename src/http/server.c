@@ -1,7 +1,9 @@
 /* server.c — see server.h. A connection is read with a stack buffer, fed
- * to http-parser, and each complete request is answered in order into the
- * connection's output buffer, which is written when the read is done (so
- * pipelined requests leave in one write). */
+ * to http-parser; each complete request gets a reply in the connection's
+ * queue; replies that are done are moved, in request order, into the
+ * output buffer, which is written when the read is drained (so pipelined
+ * requests leave in one write) or when a late reply completes. A reply
+ * completed on another thread comes back to the connection's worker. */
 #include "server.h"
 #include "../core/runtime.h"
 #include <arpa/inet.h>
@@ -29,8 +31,18 @@ struct va_http_server {
   _Atomic unsigned started;
 };
 
+struct va_http_reply {
+  struct va_http_reply *next; /* the connection's queue, in request order */
+  struct conn *c;
+  bool done, keep;
+  va_http_response res;
+};
+
 typedef struct conn {
   va_dlink link; /* in srv->conns[w->index] */
+  va_http_reply *head, *tail; /* replies not yet written */
+  unsigned pending;           /* replies not yet done */
+  bool dead;                  /* closed: freed once pending is 0 */
   va_watch watch;
   int fd;
   va_worker *w;
@@ -42,7 +54,9 @@ typedef struct conn {
   char *body;
   size_t body_len;
   int refuse; /* a status to answer instead of running the handler */
-  bool closing;
+  bool stop_reading; /* a request that closes the connection was read */
+  bool reading;      /* inside on_conn's read loop */
+  bool closing;      /* close once the output is written */
   /* Answers waiting to be written. */
   char *out;
   size_t out_len, out_off, out_cap;
@@ -197,17 +211,67 @@ static int on_body(http_parser *p, const char *at, size_t len) {
   return 0;
 }
 
+static void write_ready(conn *c);
+
+va_http_response *va_http_res(va_http_reply *r) { return &r->res; }
+
+static void complete_here(va_http_reply *r) {
+  conn *c = r->c;
+  r->done = true;
+  c->pending--;
+  if (c->dead) {
+    if (!c->pending) {
+      for (va_http_reply *x = c->head, *next; x; x = next) {
+        next = x->next;
+        free(x->res.body);
+        free(x);
+      }
+      free(c);
+    }
+    return;
+  }
+  write_ready(c);
+}
+
+static void complete_remote(void *ctx, va_worker *w) {
+  (void)w;
+  complete_here(ctx);
+}
+
+void va_http_done(va_http_reply *r) {
+  va_worker *w = r->c->w;
+  if (va__tl_worker == w)
+    complete_here(r);
+  else
+    va__run_on(w->rt, w->index, complete_remote, r);
+}
+
 static int on_complete(http_parser *p) {
   conn *c = p->data;
-  va_http_response res = {.status = 200, .content_type = "application/json"};
   bool keep = http_should_keep_alive(p) && !c->refuse;
-  if (c->refuse == 414) {
-    va_http_error(&res, 414, "ERR_URI_TOO_LONG", "request target too long");
-  } else if (c->refuse == 431) {
-    va_http_error(&res, 431, "ERR_HEADERS_TOO_LARGE",
-                  "request headers too large");
-  } else if (c->refuse == 413) {
-    va_http_error(&res, 413, "ERR_BODY_TOO_LARGE", "request body too large");
+  va_http_reply *r = calloc(1, sizeof(*r));
+  if (!r)
+    return -1;
+  r->c = c;
+  r->keep = keep;
+  r->res = (va_http_response){.status = 200,
+                              .content_type = "application/json"};
+  if (c->tail)
+    c->tail->next = r;
+  else
+    c->head = r;
+  c->tail = r;
+  c->pending++;
+  va_http_response *res = &r->res;
+  if (c->refuse) {
+    if (c->refuse == 414)
+      va_http_error(res, 414, "ERR_URI_TOO_LONG", "request target too long");
+    else if (c->refuse == 431)
+      va_http_error(res, 431, "ERR_HEADERS_TOO_LARGE",
+                    "request headers too large");
+    else
+      va_http_error(res, 413, "ERR_BODY_TOO_LARGE", "request body too large");
+    complete_here(r);
   } else {
     c->path[c->path_len] = 0;
     char *q = strchr(c->path, '?');
@@ -221,13 +285,11 @@ static int on_complete(http_parser *p) {
         .body = c->body ? c->body : "",
         .body_len = c->body_len,
     };
-    c->srv->opts.handler(c->srv->opts.ctx, &req, &res);
+    c->srv->opts.handler(c->srv->opts.ctx, &req, r);
   }
-  queue_response(c, &res, keep);
-  free(res.body);
+  /* After a request that closes the connection, read no further. */
   if (!keep)
-    c->closing = true;
-  /* Stop parsing after an answer that closes the connection. */
+    c->stop_reading = true;
   return keep ? 0 : -1;
 }
 
@@ -249,6 +311,15 @@ static void conn_close(conn *c) {
   close(c->fd);
   free(c->body);
   free(c->out);
+  c->body = c->out = NULL;
+  c->dead = true;
+  if (c->pending)
+    return; /* the last reply to complete frees it */
+  for (va_http_reply *r = c->head, *next; r; r = next) {
+    next = r->next;
+    free(r->res.body);
+    free(r);
+  }
   free(c);
 }
 
@@ -274,8 +345,29 @@ static bool flush(conn *c) {
     conn_close(c);
     return false;
   }
-  va__worker_rewatch(c->w, c->fd, EPOLLIN | EPOLLRDHUP, &c->watch);
+  /* Once nothing more is to be read, only errors wake us up. */
+  va__worker_rewatch(c->w, c->fd, c->stop_reading ? 0 : EPOLLIN | EPOLLRDHUP,
+                     &c->watch);
   return true;
+}
+
+/* Moves the replies that are done, in order, into the output; writes. */
+static void write_ready(conn *c) {
+  while (c->head && c->head->done) {
+    va_http_reply *r = c->head;
+    c->head = r->next;
+    if (!c->head)
+      c->tail = NULL;
+    queue_response(c, &r->res, r->keep);
+    if (!r->keep)
+      c->closing = true;
+    free(r->res.body);
+    free(r);
+  }
+  if (c->stop_reading && !c->head && !c->pending)
+    c->closing = true; /* everything asked is answered */
+  if (!c->reading)
+    flush(c);
 }
 
 static void on_conn(void *ctx, uint32_t events) {
@@ -289,8 +381,9 @@ static void on_conn(void *ctx, uint32_t events) {
   if (!(events & (EPOLLIN | EPOLLRDHUP)))
     return;
   char buf[16384];
+  c->reading = true; /* answers made meanwhile leave in one write, below */
   for (;;) {
-    if (c->closing)
+    if (c->closing || c->stop_reading)
       break;
     ssize_t n = read(c->fd, buf, sizeof(buf));
     if (n < 0 && errno == EINTR)
@@ -298,23 +391,39 @@ static void on_conn(void *ctx, uint32_t events) {
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
       break;
     if (n <= 0) { /* the peer is done, or the read failed */
-      c->closing = true;
+      c->reading = false;
+      if (c->pending || c->head)
+        c->stop_reading = true; /* answer what was asked, then close */
+      else
+        c->closing = true;
       break;
     }
     size_t used = http_parser_execute(&c->parser, &settings, buf, (size_t)n);
-    if (c->closing)
+    if (c->stop_reading)
       break;
     if (used != (size_t)n || HTTP_PARSER_ERRNO(&c->parser) != HPE_OK) {
-      va_http_response res = {0};
-      va_http_error(&res, 400, "ERR_MALFORMED_REQUEST",
+      /* After the answers to the requests before it, in order. */
+      va_http_reply *r = calloc(1, sizeof(*r));
+      if (!r) {
+        c->closing = true;
+        break;
+      }
+      r->c = c;
+      va_http_error(&r->res, 400, "ERR_MALFORMED_REQUEST",
                     http_errno_description(HTTP_PARSER_ERRNO(&c->parser)));
-      queue_response(c, &res, false);
-      free(res.body);
-      c->closing = true;
+      if (c->tail)
+        c->tail->next = r;
+      else
+        c->head = r;
+      c->tail = r;
+      c->pending++;
+      c->stop_reading = true;
+      complete_here(r);
       break;
     }
   }
-  flush(c);
+  c->reading = false;
+  write_ready(c);
 }
 
 static void on_accept(void *ctx, uint32_t events) {

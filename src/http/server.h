@@ -1,7 +1,8 @@
 /* server.h — the HTTP/1.1 server of vactord: one listening socket per
  * worker (SO_REUSEPORT), each connection served on the worker that
- * accepted it, parsed with http-parser, keep-alive and pipelining, with
- * limits on header and body size. Handlers answer synchronously for now. */
+ * accepted it, parsed with http-parser, keep-alive and pipelining (answers
+ * leave in request order), with limits on header and body size. A handler
+ * answers at once or later, from any thread (after an actor call). */
 #ifndef VA_HTTP_SERVER_H
 #define VA_HTTP_SERVER_H
 
@@ -35,9 +36,16 @@ int va_http_printf(va_http_response *res, const char *fmt, ...)
 void va_http_error(va_http_response *res, int status, const char *code,
                    const char *message);
 
+/* One request's answer. The handler fills va_http_res(reply) and calls
+ * va_http_done(reply) exactly once: before returning, or later from any
+ * thread. The request (and its body) is valid only during the handler. */
+typedef struct va_http_reply va_http_reply;
+va_http_response *va_http_res(va_http_reply *reply);
+void va_http_done(va_http_reply *reply);
+
 /* Runs on the connection's worker; must not block. */
 typedef void (*va_http_handler)(void *ctx, const va_http_request *req,
-                                va_http_response *res);
+                                va_http_reply *reply);
 
 typedef struct va_http_options {
   const char *host;     /* numeric IPv4, e.g. "127.0.0.1" */
