@@ -5,7 +5,7 @@ set -euo pipefail
 
 packages=(
   build-essential cmake pkg-config git
-  libxxhash-dev libcmocka-dev libsqlite3-dev libhttp-parser-dev curl
+  libxxhash-dev libcmocka-dev libsqlite3-dev libhttp-parser-dev libjansson-dev curl
   clang libclang-rt-14-dev
 )
 

@@ -3,6 +3,7 @@
  * health and metrics; the Task API and the Dapr actor API are built on it.
  * SIGTERM or SIGINT: stop accepting, finish in-flight turns, flush commits,
  * deactivate every actor, exit 0. */
+#include "../api/tasks.h"
 #include "../http/server.h"
 #include <errno.h>
 #include <getopt.h>
@@ -45,7 +46,8 @@ static void usage(FILE *f) {
           "  --log-level LEVEL    info (default) or debug (VACTORD_LOG_LEVEL)\n"
           "  --help               this text\n"
           "\n"
-          "Routes: GET /v1.0/healthz (204), GET /metrics (Prometheus text).\n"
+          "Routes: GET /v1.0/healthz (204), GET /metrics (Prometheus text),\n"
+          "PUT/GET /v1/users/{user}/tasks/{task}, POST .../log {\"minutes\": n}.\n"
           "Errors are JSON: {\"errorCode\": \"...\", \"message\": \"...\"}.\n");
 }
 
@@ -145,6 +147,7 @@ static int parse_options(int argc, char **argv, options *o) {
 /* ---- Routes ---- */
 
 static va_runtime *runtime;
+static va_task_api tasks;
 
 static void metrics(va_http_response *res) {
   va_stats st;
@@ -201,6 +204,8 @@ static void route(const va_http_request *req, va_http_response *res) {
 static void handle(void *ctx, const va_http_request *req,
                    va_http_reply *reply) {
   (void)ctx;
+  if (va_task_api_route(&tasks, req, reply))
+    return;
   route(req, va_http_res(reply));
   va_http_done(reply);
 }
@@ -232,6 +237,9 @@ int main(int argc, char **argv) {
   cfg.store = path;
   cfg.durability = o.durability;
   int rc = va_runtime_new(&cfg, &runtime);
+  if (rc == 0)
+    rc = va_task_register(runtime, &tasks.task);
+  tasks.rt = runtime;
   if (rc == 0)
     rc = va_runtime_start(runtime);
   if (rc) {

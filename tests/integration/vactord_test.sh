@@ -50,10 +50,32 @@ check "20 KB of headers is 431" test "$(status -H "X-Big: $(head -c 20000 /dev/z
 check "pipelined requests get their answers in order" bash -c "$(declare -f raw); port=$port; raw 'GET /v1.0/healthz HTTP/1.1\r\nHost: x\r\n\r\nGET /nope HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n' | grep -o 'HTTP/1.1 [0-9]*' | tr '\n' ' ' | grep -q '^HTTP/1.1 204 HTTP/1.1 404 \$'"
 check "keep-alive: three requests, one connection" bash -c "curl -s -o /dev/null -o /dev/null -o /dev/null -w '%{num_connects}\n' $url/v1.0/healthz $url/v1.0/healthz $url/v1.0/healthz | awk '{ n += \$1 } END { exit n != 1 }'"
 check "still serving after all that" test "$(status "$url/v1.0/healthz")" = 204
+
+# The Task API.
+t="$url/v1/users"
+check "create a task (PUT)" bash -c "curl -s -X PUT $t/alice/tasks/t1 -d '{\"title\":\"docs\",\"members\":[\"bob\"]}' | grep -q '\"owner\":\"alice\"'"
+check "create twice is 409" test "$(status -X PUT "$t/alice/tasks/t1" -d '{"title":"x"}')" = 409
+check "log time" bash -c "curl -s -X POST $t/alice/tasks/t1/log -d '{\"minutes\":30}' | grep -qx '{\"minutes\":30}'"
+check "a member may log" bash -c "curl -s -X POST $t/bob/tasks/t1/log -d '{\"minutes\":15}' | grep -qx '{\"minutes\":45}'"
+check "anyone else gets 404" test "$(status "$t/carol/tasks/t1")" = 404
+check "read shows the total" bash -c "curl -s $t/bob/tasks/t1 | grep -q '\"minutes\":45'"
+check "bad JSON is 400" test "$(status -X POST "$t/alice/tasks/t1/log" -d 'nope')" = 400
+check "wrong type is 400" test "$(status -X POST "$t/alice/tasks/t1/log" -d '{"minutes":"x"}')" = 400
+check "id with %00 is 400" test "$(status "$t/al%00ice/tasks/t1")" = 400
+check "129-character id is 400" test "$(status "$t/$(head -c 129 /dev/zero | tr '\0' u)/tasks/t1")" = 400
+check "unknown task is 404" test "$(status "$t/alice/tasks/nope")" = 404
+# Many clients at once on one task: no update lost.
+seq 200 | xargs -P 16 -I{} curl -s -o /dev/null -X POST "$t/alice/tasks/t1/log" -d '{"minutes":1}'
+check "200 concurrent logs on one task add up" bash -c "curl -s $t/alice/tasks/t1 | grep -q '\"minutes\":245'"
+# Many users, each on its own task.
+seq 50 | xargs -P 16 -I{} curl -s -o /dev/null -X PUT "$t/u{}/tasks/own{}" -d '{"title":"mine"}'
+seq 50 | xargs -P 16 -I{} sh -c 'for i in 1 2 3; do curl -s -o /dev/null -X POST "$0/u{}/tasks/own{}/log" -d "{\"minutes\":2}"; done' "$t"
+check "50 users on their own tasks, no lost update" bash -c "for i in \$(seq 50); do curl -s $t/u\$i/tasks/own\$i | grep -q '\"minutes\":6' || exit 1; done"
 kill -TERM "$pid"; wait "$pid"; code=$?
 check "SIGTERM: exit 0" test "$code" = 0
 check "the log is structured" grep -q 'level=info msg="stopped"' "$dir/log"
 check "restarts on the same data" start
+check "the task survived the restart" bash -c "curl -s $url/v1/users/alice/tasks/t1 | grep -q '\"minutes\":245'"
 kill -TERM "$pid"; wait "$pid"
 check "refuses a non-loopback address" bash -c "! $vactord --listen 0.0.0.0:$port --data $dir/data 2>/dev/null"
 rm -rf "$dir"
