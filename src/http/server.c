@@ -65,17 +65,24 @@ typedef struct conn {
 
 /* ---- Responses ---- */
 
+/* Makes *buf (of capacity *cap) hold at least need bytes, doubling. */
+static int grow(char **buf, size_t *cap, size_t need, size_t first) {
+  if (need <= *cap)
+    return 0;
+  size_t n = *cap ? *cap : first;
+  while (n < need)
+    n *= 2;
+  char *more = realloc(*buf, n);
+  if (!more)
+    return VA_ENOMEM;
+  *buf = more;
+  *cap = n;
+  return 0;
+}
+
 int va_http_write(va_http_response *res, const void *data, size_t len) {
-  if (res->len + len > res->cap) {
-    size_t cap = res->cap ? res->cap : 256;
-    while (cap < res->len + len)
-      cap *= 2;
-    char *body = realloc(res->body, cap);
-    if (!body)
-      return VA_ENOMEM;
-    res->body = body;
-    res->cap = cap;
-  }
+  if (grow(&res->body, &res->cap, res->len + len, 256) != 0)
+    return VA_ENOMEM;
   memcpy(res->body + res->len, data, len);
   res->len += len;
   return 0;
@@ -121,17 +128,7 @@ static const char *reason(int status) {
 }
 
 static int out_reserve(conn *c, size_t more) {
-  if (c->out_len + more <= c->out_cap)
-    return 0;
-  size_t cap = c->out_cap ? c->out_cap : 4096;
-  while (cap < c->out_len + more)
-    cap *= 2;
-  char *out = realloc(c->out, cap);
-  if (!out)
-    return VA_ENOMEM;
-  c->out = out;
-  c->out_cap = cap;
-  return 0;
+  return grow(&c->out, &c->out_cap, c->out_len + more, 4096);
 }
 
 /* Queues the response to the request just read. */
