@@ -112,7 +112,7 @@ bool va_task_api_route(va_task_api *api, const va_http_request *req,
     return true;
   }
   /* The actor's body: the request's JSON object (none for GET), with the
-   * caller's id. */
+   * caller's id; for log, a va_task_log. */
   json_t *body = get ? json_object()
                      : json_loadb(req->body, req->body_len, 0, NULL);
   if (!json_is_object(body)) {
@@ -122,11 +122,24 @@ bool va_task_api_route(va_task_api *api, const va_http_request *req,
     va_http_done(reply);
     return true;
   }
-  json_object_set_new(body, "user", json_stringn(r.user, r.user_len));
-  char *s = json_dumps(body, JSON_COMPACT);
+  char *s = NULL;
+  size_t len = 0;
+  if (method == api->task.log) {
+    json_t *m = json_object_get(body, "minutes");
+    va_task_log head = {json_is_integer(m) ? json_integer_value(m) : 0};
+    if ((s = malloc(sizeof(head) + r.user_len))) {
+      memcpy(s, &head, sizeof(head));
+      memcpy(s + sizeof(head), r.user, r.user_len);
+      len = sizeof(head) + r.user_len;
+    }
+  } else {
+    json_object_set_new(body, "user", json_stringn(r.user, r.user_len));
+    if ((s = json_dumps(body, JSON_COMPACT)))
+      len = strlen(s);
+  }
   json_decref(body);
   int rc = s ? va_call(api->rt, api->task.type, r.task, r.task_len, method, s,
-                       strlen(s), on_answer, reply)
+                       len, on_answer, reply)
              : VA_ENOMEM;
   free(s);
   if (rc) {

@@ -1,6 +1,9 @@
 /* task.c — TaskActor (see task.h). The document is JSON in state key "doc";
  * the minutes logged are a separate binary key, so that logging time (the
- * hot operation) touches eight bytes, not the document. */
+ * hot operation) writes eight bytes, not the document. The parsed document
+ * is kept in the activation's memory beside a copy of the bytes it was
+ * parsed from, and used while the state still holds those bytes (a failed
+ * save, a reload: anything that changes them makes it parse again). */
 #include "task.h"
 #include <jansson.h>
 #include <stdlib.h>
@@ -20,11 +23,42 @@ static json_t *parse(const void *arg, size_t len, const char **user) {
   return in;
 }
 
+typedef struct parsed {
+  char *bytes; /* what doc was parsed from */
+  size_t len;
+  json_t *doc;
+} parsed;
+
+static void forget(parsed *p) {
+  json_decref(p->doc);
+  free(p->bytes);
+  *p = (parsed){0};
+}
+
+/* The task's document (a new reference), or NULL when there is none. */
 static json_t *load_doc(va_turn *t) {
+  parsed *p = va_turn_self(t);
   const void *v;
   size_t n;
-  return va_state_get(t, "doc", &v, &n) == 0 ? json_loadb(v, n, 0, NULL)
-                                              : NULL;
+  if (va_state_get(t, "doc", &v, &n) != 0)
+    return NULL;
+  if (!p->doc || p->len != n || memcmp(p->bytes, v, n)) {
+    forget(p);
+    p->doc = json_loadb(v, n, 0, NULL);
+    if (p->doc && (p->bytes = malloc(n))) {
+      memcpy(p->bytes, v, n);
+      p->len = n;
+    } else {
+      forget(p);
+      return NULL;
+    }
+  }
+  return json_incref(p->doc);
+}
+
+static int task_deactivate(va_turn *t) {
+  forget(va_turn_self(t));
+  return 0;
 }
 
 static int64_t minutes(va_turn *t) {
@@ -112,28 +146,29 @@ static int task_get(va_turn *t, const void *arg, size_t len) {
 }
 
 static int task_log(va_turn *t, const void *arg, size_t len) {
-  const char *user;
-  json_t *in = parse(arg, len, &user);
-  if (!in)
+  va_task_log in;
+  char user[160];
+  size_t ulen = len - sizeof(in);
+  if (len <= sizeof(in) || ulen >= sizeof(user))
     return VA_EINVAL;
-  json_t *m = json_object_get(in, "minutes");
+  memcpy(&in, arg, sizeof(in));
+  memcpy(user, (const char *)arg + sizeof(in), ulen);
+  user[ulen] = 0;
   json_t *doc = load_doc(t);
   int rc = 0;
   if (!doc || !allowed(doc, user))
     rc = VA_ENOTFOUND;
-  else if (!json_is_integer(m) || json_integer_value(m) <= 0 ||
-           json_integer_value(m) > 100000)
+  else if (in.minutes <= 0 || in.minutes > 100000)
     rc = VA_EINVAL;
   json_decref(doc);
   if (rc == 0) {
-    int64_t total = minutes(t) + json_integer_value(m);
+    int64_t total = minutes(t) + in.minutes;
     rc = va_state_set(t, "minutes", &total, sizeof(total));
     char out[48];
     int n = snprintf(out, sizeof(out), "{\"minutes\":%lld}", (long long)total);
     if (rc == 0)
       rc = va_turn_reply(t, out, (size_t)n);
   }
-  json_decref(in);
   return rc;
 }
 
@@ -141,7 +176,8 @@ int va_task_register(va_runtime *rt, va_task_type *out) {
   static const va_method methods[] = {
       {"create", task_create}, {"get", task_get}, {"log", task_log}};
   va_type_def def = {.name = "TaskActor", .methods = methods,
-                     .n_methods = 3};
+                     .n_methods = 3, .on_deactivate = task_deactivate,
+                     .instance_size = sizeof(parsed)};
   int type = va_register_type(rt, &def);
   if (type < 0)
     return type;
