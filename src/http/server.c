@@ -426,6 +426,10 @@ static void on_conn(void *ctx, uint32_t events) {
       complete_here(r);
       break;
     }
+    /* A short read drained the socket: no second read just to hear EAGAIN
+     * (epoll is level-triggered and reports what comes later). */
+    if ((size_t)n < sizeof(buf))
+      break;
   }
   c->reading = false;
   write_ready(c);
