@@ -3,7 +3,7 @@
  * health and metrics; the Task API and the Dapr actor API are built on it.
  * SIGTERM or SIGINT: stop accepting, finish in-flight turns, flush commits,
  * deactivate every actor, exit 0. */
-#include "../api/tasks.h"
+#include "../api/routes.h"
 #include "../http/server.h"
 #include <errno.h>
 #include <getopt.h>
@@ -146,70 +146,6 @@ static int parse_options(int argc, char **argv, options *o) {
 
 /* ---- Routes ---- */
 
-static va_runtime *runtime;
-static va_task_api tasks;
-
-static void metrics(va_http_response *res) {
-  va_stats st;
-  va_runtime_stats(runtime, &st);
-  res->content_type = "text/plain; version=0.0.4";
-  const struct {
-    const char *name, *help, *kind;
-    uint64_t value;
-  } m[] = {
-      {"vactor_active_actors", "Live activations.", "gauge",
-       st.active_actors},
-      {"vactor_activations_total", "Activations.", "counter", st.activations},
-      {"vactor_deactivations_total", "Deactivations.", "counter",
-       st.deactivations},
-      {"vactor_turns_total", "Completed turns.", "counter", st.turns},
-      {"vactor_turns_failed_total", "Failed turns.", "counter",
-       st.turns_failed},
-      {"vactor_call_timeouts_total", "Calls that timed out.", "counter",
-       st.timeouts},
-      {"vactor_deadlocks_total", "Calls refused as call cycles.", "counter",
-       st.deadlocks},
-      {"vactor_backpressure_total", "Messages refused by full queues.",
-       "counter", st.backpressure},
-      {"vactor_store_commits_total", "Store commits (one fsync each).",
-       "counter", st.store_commits},
-      {"vactor_store_saves_total", "Turn saves committed.", "counter",
-       st.store_saves},
-      {"vactor_store_failures_total", "Saves the store failed.", "counter",
-       st.store_failures},
-  };
-  for (size_t i = 0; i < sizeof(m) / sizeof(m[0]); i++)
-    va_http_printf(res, "# HELP %s %s\n# TYPE %s %s\n%s %llu\n", m[i].name,
-                   m[i].help, m[i].name, m[i].kind, m[i].name,
-                   (unsigned long long)m[i].value);
-}
-
-static void route(const va_http_request *req, va_http_response *res) {
-  bool get = !strcmp(req->method, "GET");
-  if (!strcmp(req->path, "/v1.0/healthz")) {
-    if (get)
-      res->status = 204;
-    else
-      va_http_error(res, 405, "ERR_METHOD_NOT_ALLOWED", "use GET");
-  } else if (!strcmp(req->path, "/metrics")) {
-    if (get)
-      metrics(res);
-    else
-      va_http_error(res, 405, "ERR_METHOD_NOT_ALLOWED", "use GET");
-  } else {
-    va_http_error(res, 404, "ERR_NOT_FOUND", "no such route");
-  }
-}
-
-static void handle(void *ctx, const va_http_request *req,
-                   va_http_reply *reply) {
-  (void)ctx;
-  if (va_task_api_route(&tasks, req, reply))
-    return;
-  route(req, va_http_res(reply));
-  va_http_done(reply);
-}
-
 int main(int argc, char **argv) {
   options o;
   if (parse_options(argc, argv, &o) != 0)
@@ -236,10 +172,11 @@ int main(int argc, char **argv) {
   cfg.idle_timeout_ms = o.idle_timeout_ms;
   cfg.store = path;
   cfg.durability = o.durability;
+  va_runtime *runtime;
+  static va_routes routes;
   int rc = va_runtime_new(&cfg, &runtime);
-  if (rc == 0)
-    rc = va_task_register(runtime, &tasks.task);
-  tasks.rt = runtime;
+  if (rc == 0 && !va_routes_init(&routes, runtime))
+    rc = VA_EINVAL;
   if (rc == 0)
     rc = va_runtime_start(runtime);
   if (rc) {
@@ -247,7 +184,8 @@ int main(int argc, char **argv) {
              path, va_strerror(rc));
     return 1;
   }
-  va_http_options http = {.host = o.host, .port = o.port, .handler = handle};
+  va_http_options http = {.host = o.host, .port = o.port,
+                          .handler = va_routes_handle, .ctx = &routes};
   va_http_server *srv;
   if ((rc = va_http_start(runtime, &http, &srv)) != 0) {
     log_line("error", "cannot listen", "addr=%s:%u error=\"%s\"", o.host,

@@ -50,6 +50,13 @@ check "20 KB of headers is 431" test "$(status -H "X-Big: $(head -c 20000 /dev/z
 check "pipelined requests get their answers in order" bash -c "$(declare -f raw); port=$port; raw 'GET /v1.0/healthz HTTP/1.1\r\nHost: x\r\n\r\nGET /nope HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n' | grep -o 'HTTP/1.1 [0-9]*' | tr '\n' ' ' | grep -q '^HTTP/1.1 204 HTTP/1.1 404 \$'"
 check "keep-alive: three requests, one connection" bash -c "curl -s -o /dev/null -o /dev/null -o /dev/null -w '%{num_connects}\n' $url/v1.0/healthz $url/v1.0/healthz $url/v1.0/healthz | awk '{ n += \$1 } END { exit n != 1 }'"
 check "still serving after all that" test "$(status "$url/v1.0/healthz")" = 204
+# The request fuzz target's corpus, replayed against the real server.
+corpus="$(dirname "$0")/../fuzz/http-corpus"
+for f in "$corpus"/*; do
+  exec 3<>"/dev/tcp/127.0.0.1/$port" && cat "$f" >&3 && timeout 0.3 cat <&3 >/dev/null 2>&1
+  exec 3<&-
+done
+check "serves after the fuzz corpus ($(ls "$corpus" | wc -l) inputs)" test "$(status "$url/v1.0/healthz")" = 204
 
 # The Task API.
 t="$url/v1/users"

@@ -1,0 +1,66 @@
+/* routes.c — what vactord serves: health, metrics, and the Task API. */
+#include "routes.h"
+#include <string.h>
+
+static void metrics(va_runtime *rt, va_http_response *res) {
+  va_stats st;
+  va_runtime_stats(rt, &st);
+  res->content_type = "text/plain; version=0.0.4";
+  const struct {
+    const char *name, *help, *kind;
+    uint64_t value;
+  } m[] = {
+      {"vactor_active_actors", "Live activations.", "gauge",
+       st.active_actors},
+      {"vactor_activations_total", "Activations.", "counter", st.activations},
+      {"vactor_deactivations_total", "Deactivations.", "counter",
+       st.deactivations},
+      {"vactor_turns_total", "Completed turns.", "counter", st.turns},
+      {"vactor_turns_failed_total", "Failed turns.", "counter",
+       st.turns_failed},
+      {"vactor_call_timeouts_total", "Calls that timed out.", "counter",
+       st.timeouts},
+      {"vactor_deadlocks_total", "Calls refused as call cycles.", "counter",
+       st.deadlocks},
+      {"vactor_backpressure_total", "Messages refused by full queues.",
+       "counter", st.backpressure},
+      {"vactor_store_commits_total", "Store commits (one fsync each).",
+       "counter", st.store_commits},
+      {"vactor_store_saves_total", "Turn saves committed.", "counter",
+       st.store_saves},
+      {"vactor_store_failures_total", "Saves the store failed.", "counter",
+       st.store_failures},
+  };
+  for (size_t i = 0; i < sizeof(m) / sizeof(m[0]); i++)
+    va_http_printf(res, "# HELP %s %s\n# TYPE %s %s\n%s %llu\n", m[i].name,
+                   m[i].help, m[i].name, m[i].kind, m[i].name,
+                   (unsigned long long)m[i].value);
+}
+
+bool va_routes_init(va_routes *r, va_runtime *rt) {
+  r->tasks.rt = rt;
+  return va_task_register(rt, &r->tasks.task) == 0;
+}
+
+void va_routes_handle(void *ctx, const va_http_request *req,
+                      va_http_reply *reply) {
+  va_routes *r = ctx;
+  if (va_task_api_route(&r->tasks, req, reply))
+    return;
+  va_http_response *res = va_http_res(reply);
+  bool get = !strcmp(req->method, "GET");
+  if (!strcmp(req->path, "/v1.0/healthz")) {
+    if (get)
+      res->status = 204;
+    else
+      va_http_error(res, 405, "ERR_METHOD_NOT_ALLOWED", "use GET");
+  } else if (!strcmp(req->path, "/metrics")) {
+    if (get)
+      metrics(r->tasks.rt, res);
+    else
+      va_http_error(res, 405, "ERR_METHOD_NOT_ALLOWED", "use GET");
+  } else {
+    va_http_error(res, 404, "ERR_NOT_FOUND", "no such route");
+  }
+  va_http_done(reply);
+}
