@@ -39,7 +39,8 @@ static void metrics(va_runtime *rt, va_http_response *res) {
 
 bool va_routes_init(va_routes *r, va_runtime *rt) {
   r->tasks.rt = rt;
-  return va_task_register(rt, &r->tasks.task) == 0;
+  return va_user_register(rt, &r->tasks.user) == 0 &&
+         va_task_register(rt, &r->tasks.user, &r->tasks.task) == 0;
 }
 
 void va_routes_handle(void *ctx, const va_http_request *req,

@@ -82,8 +82,36 @@ static void on_answer(void *user, int status, const void *data, size_t len) {
   va_http_done(reply);
 }
 
+/* GET /v1/users/{user}/tasks: the user's list. */
+static bool list_route(va_task_api *api, const va_http_request *req,
+                       va_http_reply *reply) {
+  static const char p1[] = "/v1/users/";
+  const char *user = req->path + sizeof(p1) - 1;
+  const char *slash = strncmp(req->path, p1, sizeof(p1) - 1) ? NULL
+                                                              : strchr(user, '/');
+  if (!slash || strcmp(slash, "/tasks"))
+    return false;
+  va_http_response *res = va_http_res(reply);
+  size_t ulen = (size_t)(slash - user);
+  int rc = 0;
+  if (!valid_id(user, ulen))
+    va_http_error(res, 400, "ERR_BAD_ID",
+                  "ids are 1-128 characters of A-Z a-z 0-9 . _ ~ -");
+  else if (strcmp(req->method, "GET"))
+    va_http_error(res, 405, "ERR_METHOD_NOT_ALLOWED", "GET the list");
+  else if ((rc = va_call(api->rt, api->user.type, user, ulen, api->user.list,
+                         NULL, 0, on_answer, reply)) == 0)
+    return true; /* on_answer finishes it */
+  else
+    error_for(res, rc);
+  va_http_done(reply);
+  return true;
+}
+
 bool va_task_api_route(va_task_api *api, const va_http_request *req,
                        va_http_reply *reply) {
+  if (list_route(api, req, reply))
+    return true;
   route r;
   if (!match(req->path, &r))
     return false;

@@ -2,6 +2,7 @@
  *   PUT  /v1/users/{user}/tasks/{task}       create, with the caller's id
  *   GET  /v1/users/{user}/tasks/{task}       read
  *   POST /v1/users/{user}/tasks/{task}/log   {"minutes": n}: add logged time
+ *   GET  /v1/users/{user}/tasks              the user's tasks' ids
  * Each is a call to the task's TaskActor; the answer comes back from the
  * actor's worker. */
 #ifndef VA_API_TASKS_H
@@ -13,6 +14,7 @@
 
 typedef struct va_task_api {
   va_runtime *rt;
+  va_user_type user;
   va_task_type task;
 } va_task_api;
 

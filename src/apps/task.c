@@ -10,6 +10,22 @@
 #include <string.h>
 
 static va_task_type T;
+static va_user_type U;
+
+/* A user's list took the new task: the create turn goes on (or fails, and
+ * with it the task, if a list could not). */
+static int added(va_turn *t, void *user, int status, const void *data,
+                 size_t len) {
+  (void)t, (void)user, (void)data, (void)len;
+  return status;
+}
+
+static int add_to(va_turn *t, const char *user) {
+  size_t idlen;
+  const char *id = va_turn_id(t, &idlen);
+  return va_turn_call(t, U.type, user, strlen(user), U.add_task, id, idlen,
+                      added, NULL);
+}
 
 /* The caller's JSON body, and its "user". NULL on a bad body. */
 static json_t *parse(const void *arg, size_t len, const char **user) {
@@ -127,6 +143,14 @@ static int task_create(va_turn *t, const void *arg, size_t len) {
   char *s = json_dumps(doc, JSON_COMPACT);
   int rc = s ? va_state_set(t, "doc", s, strlen(s)) : VA_ENOMEM;
   free(s);
+  if (rc == 0) /* (user pointed into the request, freed above) */
+    rc = add_to(t, json_string_value(json_object_get(doc, "owner")));
+  size_t i;
+  json_t *m;
+  json_array_foreach(json_object_get(doc, "members"), i, m) {
+    if (rc == 0 && json_is_string(m))
+      rc = add_to(t, json_string_value(m));
+  }
   if (rc == 0)
     rc = reply_task(t, doc);
   json_decref(doc);
@@ -172,7 +196,9 @@ static int task_log(va_turn *t, const void *arg, size_t len) {
   return rc;
 }
 
-int va_task_register(va_runtime *rt, va_task_type *out) {
+int va_task_register(va_runtime *rt, const va_user_type *users,
+                     va_task_type *out) {
+  U = *users;
   static const va_method methods[] = {
       {"create", task_create}, {"get", task_get}, {"log", task_log}};
   va_type_def def = {.name = "TaskActor", .methods = methods,
