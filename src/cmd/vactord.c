@@ -26,6 +26,7 @@ typedef struct options {
   uint64_t idle_timeout_ms;
   va_durability durability;
   const char *log_level;
+  const char *token;
 } options;
 
 static void usage(FILE *f) {
@@ -34,7 +35,12 @@ static void usage(FILE *f) {
           "Serves virtual actors over HTTP on the runtime's worker threads.\n"
           "\n"
           "  --listen HOST:PORT   address to serve (VACTORD_LISTEN;\n"
-          "                       default 127.0.0.1:3500; loopback only)\n"
+          "                       default 127.0.0.1:3500; loopback only\n"
+          "                       unless an API token is set)\n"
+          "  --token TOKEN        API token every request but health must\n"
+          "                       carry (dapr-api-token: TOKEN, or\n"
+          "                       Authorization: Bearer TOKEN; env\n"
+          "                       VACTORD_API_TOKEN, which keeps it out of ps)\n"
           "  --data DIR           directory of the state file vactor.db\n"
           "                       (VACTORD_DATA; default ./vactor-data)\n"
           "  --threads N          worker threads (VACTORD_THREADS; default:\n"
@@ -80,8 +86,8 @@ static int parse_listen(const char *s, options *o) {
   memcpy(o->host, s, (size_t)(colon - s));
   o->host[colon - s] = 0;
   o->port = (uint16_t)port;
-  /* No API token yet, so nothing but loopback (as the issue requires). */
-  return strncmp(o->host, "127.", 4) ? -2 : 0;
+  /* Without an API token, nothing but loopback. */
+  return strncmp(o->host, "127.", 4) && !o->token ? -2 : 0;
 }
 
 static int parse_options(int argc, char **argv, options *o) {
@@ -98,6 +104,7 @@ static int parse_options(int argc, char **argv, options *o) {
   const char *durability = getenv("VACTORD_DURABILITY");
   if ((env = getenv("VACTORD_LOG_LEVEL")))
     o->log_level = env;
+  o->token = getenv("VACTORD_API_TOKEN");
   static const struct option longs[] = {
       {"listen", required_argument, 0, 'l'},
       {"data", required_argument, 0, 'd'},
@@ -105,6 +112,7 @@ static int parse_options(int argc, char **argv, options *o) {
       {"idle-timeout", required_argument, 0, 'i'},
       {"durability", required_argument, 0, 'D'},
       {"log-level", required_argument, 0, 'L'},
+      {"token", required_argument, 0, 'T'},
       {"help", no_argument, 0, 'h'},
       {0, 0, 0, 0}};
   int c;
@@ -116,6 +124,7 @@ static int parse_options(int argc, char **argv, options *o) {
     case 'i': o->idle_timeout_ms = (uint64_t)atoll(optarg) * 1000; break;
     case 'D': durability = optarg; break;
     case 'L': o->log_level = optarg; break;
+    case 'T': o->token = optarg; break;
     case 'h': usage(stdout); exit(0);
     default: usage(stderr); return -1;
     }
@@ -128,8 +137,8 @@ static int parse_options(int argc, char **argv, options *o) {
     int rc = parse_listen(listen, o);
     if (rc) {
       fprintf(stderr, "vactord: --listen %s: %s\n", listen,
-              rc == -2 ? "only loopback addresses (127.x.x.x) are served "
-                         "until API tokens are supported"
+              rc == -2 ? "without --token, only loopback addresses "
+                         "(127.x.x.x) are served"
                        : "expected HOST:PORT");
       return -1;
     }
@@ -184,7 +193,7 @@ int main(int argc, char **argv) {
              path, va_strerror(rc));
     return 1;
   }
-  va_http_options http = {.host = o.host, .port = o.port,
+  va_http_options http = {.host = o.host, .port = o.port, .token = o.token,
                           .handler = va_routes_handle, .ctx = &routes};
   va_http_server *srv;
   if ((rc = va_http_start(runtime, &http, &srv)) != 0) {

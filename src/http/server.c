@@ -16,11 +16,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
-enum { PATH_MAX_BYTES = 8192 };
+enum { PATH_MAX_BYTES = 8192, TOKEN_MAX = 256 };
 
 struct va_http_server {
   va_runtime *rt;
@@ -51,6 +52,14 @@ typedef struct conn {
   /* The request being read. */
   char path[PATH_MAX_BYTES + 1];
   size_t path_len, header_bytes;
+  /* The header being read (the parser may hand it over in pieces). */
+  char field[32];
+  size_t field_len;
+  bool in_value;
+  int token_header; /* 0, or which header carries a token: 1 / 2 */
+  char token[TOKEN_MAX + 8]; /* its value ("Bearer " included for 2) */
+  size_t token_len;
+  bool token_ok;
   char *body;
   size_t body_len;
   int refuse; /* a status to answer instead of running the handler */
@@ -116,6 +125,7 @@ static const char *reason(int status) {
   case 201: return "Created";
   case 204: return "No Content";
   case 400: return "Bad Request";
+  case 401: return "Unauthorized";
   case 404: return "Not Found";
   case 405: return "Method Not Allowed";
   case 413: return "Payload Too Large";
@@ -160,6 +170,9 @@ static void queue_response(conn *c, const va_http_response *res, bool keep) {
 static int on_begin(http_parser *p) {
   conn *c = p->data;
   c->path_len = c->header_bytes = c->body_len = 0;
+  c->field_len = c->token_len = 0;
+  c->in_value = c->token_ok = false;
+  c->token_header = 0;
   c->refuse = 0;
   return 0;
 }
@@ -175,17 +188,77 @@ static int on_url(http_parser *p, const char *at, size_t len) {
   return 0;
 }
 
-static int count_header(http_parser *p, const char *at, size_t len) {
-  (void)at;
-  conn *c = p->data;
+static bool count_header(conn *c, size_t len) {
   c->header_bytes += len;
   if (c->header_bytes > c->srv->opts.max_header && !c->refuse)
     c->refuse = 431;
+  return !c->refuse;
+}
+
+/* Compares in time independent of where they differ. */
+static bool same_secret(const char *a, size_t alen, const char *b,
+                        size_t blen) {
+  unsigned diff = alen != blen;
+  for (size_t i = 0; i < alen && i < blen; i++)
+    diff |= (unsigned char)(a[i] ^ b[i]);
+  return diff == 0;
+}
+
+/* A header is complete: is it the token? */
+static void end_header(conn *c) {
+  if (!c->token_header || !c->srv->opts.token)
+    return;
+  const char *v = c->token;
+  size_t n = c->token_len;
+  if (c->token_header == 2) { /* Authorization: Bearer T */
+    if (n < 7 || strncasecmp(v, "Bearer ", 7))
+      return;
+    v += 7;
+    n -= 7;
+  }
+  c->token_ok |= same_secret(v, n, c->srv->opts.token,
+                             strlen(c->srv->opts.token));
+}
+
+static int on_field(http_parser *p, const char *at, size_t len) {
+  conn *c = p->data;
+  if (!count_header(c, len))
+    return 0;
+  if (c->in_value) { /* a new header begins */
+    end_header(c);
+    c->in_value = false;
+    c->field_len = c->token_len = 0;
+    c->token_header = 0;
+  }
+  size_t room = sizeof(c->field) - 1 - c->field_len;
+  size_t n = len < room ? len : room;
+  memcpy(c->field + c->field_len, at, n);
+  c->field_len += n;
+  return 0;
+}
+
+static int on_value(http_parser *p, const char *at, size_t len) {
+  conn *c = p->data;
+  if (!count_header(c, len))
+    return 0;
+  if (!c->in_value) {
+    c->in_value = true;
+    c->field[c->field_len] = 0;
+    c->token_header = !strcasecmp(c->field, "dapr-api-token")  ? 1
+                      : !strcasecmp(c->field, "authorization") ? 2
+                                                                : 0;
+  }
+  if (c->token_header && c->token_len + len <= sizeof(c->token)) {
+    memcpy(c->token + c->token_len, at, len);
+    c->token_len += len;
+  }
   return 0;
 }
 
 static int on_headers(http_parser *p) {
   conn *c = p->data;
+  if (c->in_value)
+    end_header(c);
   if (p->content_length != ULLONG_MAX &&
       p->content_length > c->srv->opts.max_body && !c->refuse)
     c->refuse = 413;
@@ -261,8 +334,15 @@ static int on_complete(http_parser *p) {
   c->tail = r;
   c->pending++;
   va_http_response *res = &r->res;
+  c->path[c->path_len < PATH_MAX_BYTES ? c->path_len : PATH_MAX_BYTES] = 0;
+  if (!c->refuse && c->srv->opts.token && !c->token_ok &&
+      !(p->method == HTTP_GET && !strcmp(c->path, "/v1.0/healthz")))
+    c->refuse = 401;
   if (c->refuse) {
-    if (c->refuse == 414)
+    if (c->refuse == 401)
+      va_http_error(res, 401, "ERR_UNAUTHORIZED",
+                    "missing or wrong API token");
+    else if (c->refuse == 414)
       va_http_error(res, 414, "ERR_URI_TOO_LONG", "request target too long");
     else if (c->refuse == 431)
       va_http_error(res, 431, "ERR_HEADERS_TOO_LARGE",
@@ -294,8 +374,8 @@ static int on_complete(http_parser *p) {
 static const http_parser_settings settings = {
     .on_message_begin = on_begin,
     .on_url = on_url,
-    .on_header_field = count_header,
-    .on_header_value = count_header,
+    .on_header_field = on_field,
+    .on_header_value = on_value,
     .on_headers_complete = on_headers,
     .on_body = on_body,
     .on_message_complete = on_complete,
@@ -529,6 +609,7 @@ int va_http_start(va_runtime *rt, const va_http_options *opts,
   }
   srv->rt = rt;
   srv->opts = *opts;
+  srv->opts.token = opts->token && *opts->token ? strdup(opts->token) : NULL;
   if (!srv->opts.max_header)
     srv->opts.max_header = 16384;
   if (!srv->opts.max_body)
@@ -538,6 +619,7 @@ int va_http_start(va_runtime *rt, const va_http_options *opts,
     if ((srv->listeners[i] = listen_socket(&srv->opts)) < 0) {
       while (i-- > 0)
         close(srv->listeners[i]);
+      free((char *)srv->opts.token);
       free(srv->conns);
       free(srv->watches);
       free(srv->listeners);
@@ -561,6 +643,7 @@ void va_http_stop(va_http_server *srv) {
     va__run_on(srv->rt, i, stop_on_worker, srv);
   while (atomic_load(&srv->started) > 0)
     usleep(1000);
+  free((char *)srv->opts.token);
   free(srv->conns);
   free(srv->watches);
   free(srv->listeners);

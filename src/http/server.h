@@ -52,6 +52,10 @@ typedef struct va_http_options {
   uint16_t port;
   size_t max_header;    /* bytes of request line and headers; 0 = 16 KiB */
   size_t max_body;      /* 0 = 1 MiB */
+  const char *token;    /* optional API token: every request but GET
+                           /v1.0/healthz must carry it, as
+                           "dapr-api-token: T" or "Authorization: Bearer
+                           T", else 401 (copied) */
   va_http_handler handler;
   void *ctx;
 } va_http_options;

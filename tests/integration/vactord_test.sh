@@ -89,6 +89,18 @@ check "restarts on the same data" start
 check "the task survived the restart" bash -c "curl -s $url/v1/users/alice/tasks/t1 | grep -q '\"minutes\":245'"
 kill -TERM "$pid"; wait "$pid"
 check "refuses a non-loopback address" bash -c "! $vactord --listen 0.0.0.0:$port --data $dir/data 2>/dev/null"
+
+# With an API token.
+"$vactord" --listen "127.0.0.1:$port" --data "$dir/data" --token s3cret 2>>"$dir/log" &
+pid=$!
+for _ in $(seq 100); do curl -s -o /dev/null "$url/v1.0/healthz" && break; sleep 0.05; done
+check "token: health needs none" test "$(status "$url/v1.0/healthz")" = 204
+check "token: missing is 401" test "$(status "$url/metrics")" = 401
+check "token: wrong is 401" test "$(status -H 'dapr-api-token: nope' "$url/metrics")" = 401
+check "token: dapr-api-token works" test "$(status -H 'dapr-api-token: s3cret' "$url/metrics")" = 200
+check "token: Bearer works" test "$(status -H 'Authorization: Bearer s3cret' "$url/metrics")" = 200
+check "token: 401 is a JSON error" bash -c "curl -s $url/metrics | grep -q ERR_UNAUTHORIZED"
+kill -TERM "$pid"; wait "$pid"
 rm -rf "$dir"
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]
