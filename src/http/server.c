@@ -286,19 +286,41 @@ static void write_ready(conn *c);
 
 va_http_response *va_http_res(va_http_reply *r) { return &r->res; }
 
+/* Frees a closed connection and the replies it still holds. */
+static void free_conn(conn *c) {
+  for (va_http_reply *r = c->head, *next; r; r = next) {
+    next = r->next;
+    free(r->res.body);
+    free(r);
+  }
+  free(c);
+}
+
+/* A reply for the request just read, queued behind the earlier ones. */
+static va_http_reply *new_reply(conn *c, bool keep) {
+  va_http_reply *r = calloc(1, sizeof(*r));
+  if (!r)
+    return NULL;
+  r->c = c;
+  r->keep = keep;
+  r->res = (va_http_response){.status = 200,
+                              .content_type = "application/json"};
+  if (c->tail)
+    c->tail->next = r;
+  else
+    c->head = r;
+  c->tail = r;
+  c->pending++;
+  return r;
+}
+
 static void complete_here(va_http_reply *r) {
   conn *c = r->c;
   r->done = true;
   c->pending--;
   if (c->dead) {
-    if (!c->pending) {
-      for (va_http_reply *x = c->head, *next; x; x = next) {
-        next = x->next;
-        free(x->res.body);
-        free(x);
-      }
-      free(c);
-    }
+    if (!c->pending)
+      free_conn(c);
     return;
   }
   write_ready(c);
@@ -320,19 +342,9 @@ void va_http_done(va_http_reply *r) {
 static int on_complete(http_parser *p) {
   conn *c = p->data;
   bool keep = http_should_keep_alive(p) && !c->refuse;
-  va_http_reply *r = calloc(1, sizeof(*r));
+  va_http_reply *r = new_reply(c, keep);
   if (!r)
     return -1;
-  r->c = c;
-  r->keep = keep;
-  r->res = (va_http_response){.status = 200,
-                              .content_type = "application/json"};
-  if (c->tail)
-    c->tail->next = r;
-  else
-    c->head = r;
-  c->tail = r;
-  c->pending++;
   va_http_response *res = &r->res;
   c->path[c->path_len < PATH_MAX_BYTES ? c->path_len : PATH_MAX_BYTES] = 0;
   if (!c->refuse && c->srv->opts.token && !c->token_ok &&
@@ -351,7 +363,6 @@ static int on_complete(http_parser *p) {
       va_http_error(res, 413, "ERR_BODY_TOO_LARGE", "request body too large");
     complete_here(r);
   } else {
-    c->path[c->path_len] = 0;
     char *q = strchr(c->path, '?');
     if (q)
       *q++ = 0;
@@ -391,14 +402,8 @@ static void conn_close(conn *c) {
   free(c->out);
   c->body = c->out = NULL;
   c->dead = true;
-  if (c->pending)
-    return; /* the last reply to complete frees it */
-  for (va_http_reply *r = c->head, *next; r; r = next) {
-    next = r->next;
-    free(r->res.body);
-    free(r);
-  }
-  free(c);
+  if (!c->pending) /* else the last reply to complete frees it */
+    free_conn(c);
 }
 
 /* Changes what epoll watches for, with a system call only on a change
@@ -488,20 +493,13 @@ static void on_conn(void *ctx, uint32_t events) {
       break;
     if (used != (size_t)n || HTTP_PARSER_ERRNO(&c->parser) != HPE_OK) {
       /* After the answers to the requests before it, in order. */
-      va_http_reply *r = calloc(1, sizeof(*r));
+      va_http_reply *r = new_reply(c, false);
       if (!r) {
         c->closing = true;
         break;
       }
-      r->c = c;
       va_http_error(&r->res, 400, "ERR_MALFORMED_REQUEST",
                     http_errno_description(HTTP_PARSER_ERRNO(&c->parser)));
-      if (c->tail)
-        c->tail->next = r;
-      else
-        c->head = r;
-      c->tail = r;
-      c->pending++;
       c->stop_reading = true;
       complete_here(r);
       break;
