@@ -181,6 +181,10 @@ unsigned va_runtime_threads(const va_runtime *rt);
  * VA_ENOTYPE; a method id is >= 0 or VA_ENOTYPE / VA_ENOMETHOD. */
 int va_type_lookup(const va_runtime *rt, const char *type);
 int va_method_lookup(const va_runtime *rt, int type, const char *method);
+/* The number of registered types (ids 0..n-1), and a type's name (borrowed
+ * from the runtime; NULL for a bad id). */
+int va_type_count(const va_runtime *rt);
+const char *va_type_name(const va_runtime *rt, int type);
 
 /* ---- Calling actors from outside a turn ------------------------------------ */
 
@@ -261,6 +265,21 @@ int va_turn_send(va_turn *turn, int type, const char *id, size_t id_len,
                  int method, const void *arg, size_t len);
 int va_turn_send_ref(va_turn *turn, va_ref *ref, int method, const void *arg,
                      size_t len);
+
+/* Waiting inside a turn for work done outside the runtime (an HTTP request
+ * on another thread, say), the way a turn waits for a call: va_turn_await
+ * suspends the turn and gives a ticket; whoever does the work calls
+ * va_await_done(ticket, ...) once, from any thread, and cont runs in the
+ * turn with that outcome (data is copied). If the call timeout passes
+ * first, cont gets VA_ETIMEDOUT and the later va_await_done only frees the
+ * ticket; so does one for a turn that failed meanwhile. The outside work
+ * should time out sooner than the call timeout. va_await_done takes
+ * ownership of the ticket; it must run before va_runtime_free. */
+typedef struct va_await va_await;
+int va_turn_await(va_turn *turn, va_cont_fn cont, void *user,
+                  va_await **ticket);
+void va_await_done(va_await *ticket, int status, const void *data,
+                   size_t len);
 
 /* ---- Timers (inside a turn) ------------------------------------------------- */
 
@@ -371,10 +390,14 @@ typedef struct va_stats {
   uint64_t store_failures; /* saves the store refused or failed */
   uint64_t store_commits;  /* store transactions (one fsync each, durable) */
   uint64_t store_saves;    /* turns' saves they carried */
+  uint64_t mailbox_depth;  /* messages waiting in mailboxes now */
+  uint64_t reminders_fired; /* reminder turns run */
 } va_stats;
 
 /* Sums the workers' counters (each read without stopping them). */
 void va_runtime_stats(va_runtime *rt, va_stats *out);
+/* Live activations of one type (0 for a bad id). */
+uint64_t va_runtime_active_of(va_runtime *rt, int type);
 
 #ifdef __cplusplus
 }

@@ -139,6 +139,7 @@ void va__actor_remove(va_worker *w, va_actor *a, bool was_active) {
   if (was_active) {
     va__count(w->stats.deactivations, 1);
     va__count(w->stats.active, (uint64_t)-1);
+    va__count(w->pools[a->type].active, (uint64_t)-1);
   }
 }
 

@@ -459,19 +459,29 @@ int va_call_wait(va_runtime *rt, int type, const char *id, size_t id_len,
 
 /* ---- Calls from inside a turn ---- */
 
-static int turn_post_call(va_turn *t, va_msg *m, va_ref *ref,
-                          va_cont_fn cont, void *user) {
+va_pending *va__turn_pending(va_turn *t, va_cont_fn cont, void *user) {
   va_worker *w = t->w;
   va_pending *p = pending_take(w);
-  if (!p) {
-    va__msg_free(&w->msgs, m);
-    return VA_ENOMEM;
-  }
+  if (!p)
+    return NULL;
   va__deadline_add(&w->deadlines, &p->deadline,
                    w->now_ms + w->rt->cfg.call_timeout_ms);
   p->turn = t;
   p->u.cont.fn = cont;
   p->u.cont.user = user;
+  va__dlist_append(&t->calls, &p->link);
+  t->n_calls++;
+  return p;
+}
+
+static int turn_post_call(va_turn *t, va_msg *m, va_ref *ref,
+                          va_cont_fn cont, void *user) {
+  va_worker *w = t->w;
+  va_pending *p = va__turn_pending(t, cont, user);
+  if (!p) {
+    va__msg_free(&w->msgs, m);
+    return VA_ENOMEM;
+  }
   m->chain = t->chain;
   m->reply_kind = VA_REPLY_PENDING;
   m->reply_worker = (uint16_t)w->index;
@@ -480,12 +490,11 @@ static int turn_post_call(va_turn *t, va_msg *m, va_ref *ref,
   m->deadline_ms = p->deadline.due_ms;
   int rc = va__route_request(w->rt, m, ref);
   if (rc) {
+    va__dlist_remove(&t->calls, &p->link);
+    t->n_calls--;
     pending_release(w, p);
-    return rc;
   }
-  va__dlist_append(&t->calls, &p->link);
-  t->n_calls++;
-  return 0;
+  return rc;
 }
 
 static int turn_post_send(va_turn *t, va_msg *m, va_ref *ref) {

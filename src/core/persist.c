@@ -114,6 +114,7 @@ static void loaded(va_worker *w, load_done *d) {
   if (!d->reload) {
     va__count(w->stats.activations, 1);
     va__count(w->stats.active, 1);
+    va__count(w->pools[a->type].active, 1);
   }
   if (a->mbox_head)
     va__worker_schedule(w, a);

@@ -179,6 +179,7 @@ int va__reminder_fire(va_turn *t, const char *name_bytes, size_t len) {
   }
   if (r.expires_ms && r.expires_ms <= now)
     return state_delete(t, key);
+  va__count(w->stats.reminders_fired, 1);
   if (ty->on_reminder) {
     int rc = ty->on_reminder(t, name, (const char *)val + HEADER,
                              vlen - HEADER);

@@ -158,6 +158,14 @@ int va_method_lookup(const va_runtime *rt, int type, const char *method) {
   return VA_ENOMETHOD;
 }
 
+int va_type_count(const va_runtime *rt) { return rt ? (int)rt->n_types : 0; }
+
+const char *va_type_name(const va_runtime *rt, int type) {
+  if (!rt || type < 0 || (size_t)type >= rt->n_types)
+    return NULL;
+  return rt->types[type].name;
+}
+
 /* ---- Start and stop ---- */
 
 static void free_workers(va_runtime *rt) {
@@ -307,5 +315,17 @@ void va_runtime_stats(va_runtime *rt, va_stats *out) {
     out->deadlocks += va__load_relaxed(&s->deadlocks);
     out->backpressure += va__load_relaxed(&s->backpressure);
     out->store_failures += va__load_relaxed(&s->store_failures);
+    out->reminders_fired += va__load_relaxed(&s->reminders_fired);
+    out->mailbox_depth += va__load_relaxed(&rt->workers[i]->queued_pub);
   }
+}
+
+uint64_t va_runtime_active_of(va_runtime *rt, int type) {
+  uint64_t n = 0;
+  if (!rt || type < 0 || (size_t)type >= rt->n_types)
+    return 0;
+  for (unsigned i = 0; i < rt->n_workers; i++)
+    if (rt->workers[i]->pools)
+      n += va__load_relaxed(&rt->workers[i]->pools[type].active);
+  return n;
 }

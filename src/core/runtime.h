@@ -114,11 +114,12 @@ typedef struct va_actor_pool {
   va_actor *free; /* linked through run_next */
   void **chunks;
   size_t n_chunks;
+  va__counter active; /* live activations of the type on this worker */
 } va_actor_pool;
 
 typedef struct va_worker_stats {
   va__counter active, activations, deactivations, turns, turns_failed,
-      timeouts, deadlocks, backpressure, store_failures;
+      timeouts, deadlocks, backpressure, store_failures, reminders_fired;
 } va_worker_stats;
 
 /* What the heap's timers are embedded in. */
@@ -307,6 +308,9 @@ int va__route_request(va_runtime *rt, va_msg *m, va_ref *ref);
 /* Owner: sends the outcome of request m (status, reply body) to whoever
  * waits for it. Consumes reply (may be NULL); does not free m. */
 void va__answer(va_worker *w, va_msg *m, int status, va_msg *reply);
+/* Owner: a pending record for something turn t will wait for, with the
+ * call timeout, linked to t's calls; NULL when out of memory. */
+va_pending *va__turn_pending(va_turn *t, va_cont_fn cont, void *user);
 /* Owner: a pending record's deadline passed. */
 void va__pending_expired(va_worker *w, va_pending *p);
 /* Owner: forgets a failed turn's outstanding calls. */

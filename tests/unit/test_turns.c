@@ -11,7 +11,7 @@
 #include "helpers.h"
 
 static int T_NODE, T_RNODE, M_SUM, M_GET, M_PING, M_BOUNCE, M_PONG, M_SLEEP,
-    M_ASK, M_ADD;
+    M_ASK, M_ADD, M_AWAIT;
 static atomic_int sleep_done;
 
 typedef struct node {
@@ -106,16 +106,38 @@ static int node_ask(va_turn *t, const void *arg, size_t len) {
                       got_status, NULL);
 }
 
+/* await: waits for the test thread (va_await_done with an int64), adds it
+ * to the value and replies the sum. */
+static _Atomic(va_await *) ticket;
+static int awaited(va_turn *t, void *user, int status, const void *data,
+                   size_t len) {
+  (void)user;
+  if (status)
+    return status;
+  node *n = va_turn_self(t);
+  n->value += arg_i64(data, len);
+  return reply_i64(t, n->value);
+}
+
+static int node_await(va_turn *t, const void *arg, size_t len) {
+  (void)arg, (void)len;
+  va_await *a;
+  int rc = va_turn_await(t, awaited, NULL, &a);
+  if (rc == 0)
+    atomic_store(&ticket, a);
+  return rc;
+}
+
 static va_runtime *new_runtime(va_config *cfg) {
   va_runtime *rt;
   assert_int_equal(va_runtime_new(cfg, &rt), 0);
   static const va_method methods[] = {
       {"sum", node_sum},     {"get", node_get},     {"ping", node_ping},
       {"bounce", node_bounce}, {"pong", node_pong}, {"sleep", node_sleep},
-      {"ask", node_ask},     {"add", node_add}};
+      {"ask", node_ask},     {"add", node_add},       {"await", node_await}};
   va_type_def def = {.name = "Node",
                      .methods = methods,
-                     .n_methods = 8,
+                     .n_methods = 9,
                      .instance_size = sizeof(node)};
   T_NODE = va_register_type(rt, &def);
   def.name = "RNode";
@@ -130,6 +152,7 @@ static va_runtime *new_runtime(va_config *cfg) {
   M_SLEEP = va_method_lookup(rt, T_NODE, "sleep");
   M_ASK = va_method_lookup(rt, T_NODE, "ask");
   M_ADD = va_method_lookup(rt, T_NODE, "add");
+  M_AWAIT = va_method_lookup(rt, T_NODE, "await");
   atomic_store(&sleep_done, 0);
   return rt;
 }
@@ -262,6 +285,58 @@ static void external_call_times_out_and_late_reply_is_dropped(void **state) {
   va_runtime_free(rt);
 }
 
+static void await_resumes_the_turn_from_another_thread(void **state) {
+  (void)state;
+  va_runtime *rt = new_runtime(NULL);
+  assert_int_equal(va_runtime_start(rt), 0);
+  atomic_store(&replies, 0);
+  atomic_store(&ticket, NULL);
+  assert_int_equal(va_call(rt, T_NODE, "w", 1, M_AWAIT, NULL, 0, store_reply,
+                           (void *)0),
+                   0);
+  int64_t five = 5;
+  assert_int_equal(va_call(rt, T_NODE, "w", 1, M_ADD, &five, sizeof(five),
+                           store_reply, (void *)1),
+                   0);
+  WAIT_UNTIL(atomic_load(&ticket) != NULL);
+  sleep_ms(50);
+  assert_int_equal(atomic_load(&replies), 0); /* add waits for the turn */
+  int64_t forty = 40;
+  va_await_done(atomic_load(&ticket), 0, &forty, sizeof(forty));
+  WAIT_UNTIL(atomic_load(&replies) == 2);
+  assert_int_equal(reply_values[0], 40);
+  assert_int_equal(reply_values[1], 45);
+  assert_int_equal(va_runtime_active_of(rt, T_NODE), 1); /* "w" */
+  assert_int_equal(va_runtime_active_of(rt, T_RNODE), 0);
+  assert_string_equal(va_type_name(rt, T_RNODE), "RNode");
+  assert_int_equal(va_type_count(rt), 2);
+  va_runtime_free(rt);
+}
+
+static void await_times_out_and_a_late_outcome_is_dropped(void **state) {
+  (void)state;
+  va_config cfg;
+  va_config_init(&cfg);
+  cfg.threads = 1;
+  cfg.call_timeout_ms = 50;
+  va_runtime *rt = new_runtime(&cfg);
+  assert_int_equal(va_runtime_start(rt), 0);
+  atomic_store(&replies, 0);
+  atomic_store(&ticket, NULL);
+  assert_int_equal(va_call(rt, T_NODE, "w", 1, M_AWAIT, NULL, 0, store_reply,
+                           (void *)0),
+                   0);
+  WAIT_UNTIL(atomic_load(&replies) == 1);
+  assert_int_equal(reply_values[0], VA_ETIMEDOUT);
+  int64_t one = 1;
+  va_await_done(atomic_load(&ticket), 0, &one, sizeof(one));
+  int64_t v = -1;
+  assert_int_equal(call_i64(rt, T_NODE, "w", M_GET, 0, &v), 0);
+  assert_int_equal(v, 0); /* the late outcome never ran the continuation */
+  assert_int_equal(atomic_load(&replies), 1);
+  va_runtime_free(rt);
+}
+
 static atomic_int ok_replies, bp_replies;
 static void classify(void *user, int status, const void *data, size_t len) {
   (void)user, (void)data, (void)len;
@@ -314,6 +389,8 @@ int main(void) {
       cmocka_unit_test(call_from_a_turn_times_out),
       cmocka_unit_test(external_call_times_out_and_late_reply_is_dropped),
       cmocka_unit_test(full_mailbox_answers_backpressure),
+      cmocka_unit_test(await_resumes_the_turn_from_another_thread),
+      cmocka_unit_test(await_times_out_and_a_late_outcome_is_dropped),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
