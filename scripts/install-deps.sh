@@ -5,7 +5,8 @@ set -euo pipefail
 
 packages=(
   build-essential cmake pkg-config git
-  libxxhash-dev libcmocka-dev libsqlite3-dev libhttp-parser-dev libjansson-dev curl
+  libxxhash-dev libcmocka-dev libsqlite3-dev libhttp-parser-dev libjansson-dev
+  libcurl4-openssl-dev curl
   clang libclang-rt-14-dev
 )
 
