@@ -498,7 +498,7 @@ static void on_conn(void *ctx, uint32_t events) {
     conn_close(c);
     return;
   }
-  c->last_ms = va__coarse_now_ms(); /* all the timeouts cost per request */
+  c->last_ms = va__coarse_now_ms(); /* the timeouts' only cost per read */
   if (events & EPOLLOUT && !flush(c))
     return;
   if (!(events & (EPOLLIN | EPOLLRDHUP)))
@@ -803,9 +803,11 @@ int va_http_start(va_runtime *rt, const va_http_options *opts,
                   va_http_server **out) {
   if (!rt || !opts || !opts->handler || !opts->host || !out)
     return VA_EINVAL;
-  va_http_server *srv = calloc(1, sizeof(*srv));
+  size_t size = sizeof(va_http_server); /* a multiple of 64 (alignas) */
+  va_http_server *srv = aligned_alloc(64, size);
   if (!srv)
     return VA_ENOMEM;
+  memset(srv, 0, size);
   srv->rt = rt;
   srv->n = va_runtime_threads(rt);
   int rc = set_options(srv, opts);
