@@ -56,9 +56,10 @@ void va_routes_handle(void *ctx, const va_http_request *req,
     else
       va_http_error(res, 405, "ERR_METHOD_NOT_ALLOWED", "use GET");
   } else if (!strcmp(req->path, "/metrics")) {
-    if (get)
+    if (get) {
       metrics(r->tasks.rt, res);
-    else
+      va_http_metrics(reply);
+    } else
       va_http_error(res, 405, "ERR_METHOD_NOT_ALLOWED", "use GET");
   } else {
     va_http_error(res, 404, "ERR_NOT_FOUND", "no such route");

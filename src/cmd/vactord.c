@@ -1,8 +1,10 @@
 /* vactord.c — the vactor server: a runtime on a SQLite file, served over
- * HTTP/1.1 by the runtime's own worker threads. This first version serves
- * health and metrics; the Task API and the Dapr actor API are built on it.
+ * HTTP/1.1 by the runtime's own worker threads: health, metrics and the
+ * Task API (src/api/). Options come from flags or VACTORD_* environment
+ * variables (flags win); the HTTP limits and timeouts are checked against
+ * the descriptor limit, whose soft value is raised to the hard one.
  * SIGTERM or SIGINT: stop accepting, finish in-flight turns, flush commits,
- * deactivate every actor, exit 0. */
+ * deactivate every actor, exit 0. See docs/operations.md. */
 #include "../api/routes.h"
 #include "../http/server.h"
 #include <errno.h>
@@ -14,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <vactor.h>
@@ -27,7 +30,20 @@ typedef struct options {
   va_durability durability;
   const char *log_level;
   const char *token;
+  /* HTTP limits (0: the server's default). */
+  uint64_t max_connections, client_timeout_ms, request_timeout_ms, max_body;
 } options;
+
+/* The HTTP server's defaults (as va_http_options), filled in to be logged. */
+enum {
+  DEFAULT_MAX_CONNECTIONS = 16384,
+  DEFAULT_CLIENT_TIMEOUT_MS = 60000,
+  DEFAULT_REQUEST_TIMEOUT_MS = 10000,
+  DEFAULT_MAX_BODY = 1 << 20,
+  FD_RESERVE = 64,   /* descriptors for all but connections (store, stdio,
+                        logs), plus... */
+  FD_PER_THREAD = 4, /* ...a worker's epoll, eventfd, listener, sweep */
+};
 
 static void usage(FILE *f) {
   fprintf(f,
@@ -50,6 +66,17 @@ static void usage(FILE *f) {
           "  --durability MODE    durable (default) or relaxed\n"
           "                       (VACTORD_DURABILITY)\n"
           "  --log-level LEVEL    info (default) or debug (VACTORD_LOG_LEVEL)\n"
+          "  --max-connections N  client connections open at once; beyond\n"
+          "                       it a 503 ERR_TOO_MANY_CONNECTIONS\n"
+          "                       (VACTORD_MAX_CONNECTIONS; default 16384)\n"
+          "  --client-timeout MS  close a connection idle this long, with\n"
+          "                       no request in progress\n"
+          "                       (VACTORD_CLIENT_TIMEOUT; default 60000)\n"
+          "  --request-timeout MS a request not complete this long after\n"
+          "                       it began gets a 408 ERR_REQUEST_TIMEOUT\n"
+          "                       (VACTORD_REQUEST_TIMEOUT; default 10000)\n"
+          "  --max-body BYTES     largest request body; beyond it a 413\n"
+          "                       (VACTORD_MAX_BODY; default 1048576)\n"
           "  --help               this text\n"
           "\n"
           "Routes: GET /v1.0/healthz (204), GET /metrics (Prometheus text),\n"
@@ -90,6 +117,43 @@ static int parse_listen(const char *s, options *o) {
   return strncmp(o->host, "127.", 4) && !o->token ? -2 : 0;
 }
 
+/* A whole number in [1, max], or false (after saying why on stderr). */
+static bool parse_count(const char *what, const char *s, uint64_t max,
+                        uint64_t *out) {
+  char *end;
+  errno = 0;
+  unsigned long long v = strtoull(s, &end, 10);
+  if (errno || end == s || *end || *s == '-' || v == 0 || v > max) {
+    fprintf(stderr, "vactord: %s %s: expected a whole number from 1 to "
+                    "%llu\n", what, s, (unsigned long long)max);
+    return false;
+  }
+  *out = v;
+  return true;
+}
+
+/* The HTTP limits from the environment; flags parsed later win. */
+static bool limits_from_env(options *o) {
+  const struct {
+    const char *env, *flag;
+    uint64_t max, *out;
+  } v[] = {
+      {"VACTORD_MAX_CONNECTIONS", "--max-connections", UINT32_MAX,
+       &o->max_connections},
+      {"VACTORD_CLIENT_TIMEOUT", "--client-timeout", UINT32_MAX,
+       &o->client_timeout_ms},
+      {"VACTORD_REQUEST_TIMEOUT", "--request-timeout", UINT32_MAX,
+       &o->request_timeout_ms},
+      {"VACTORD_MAX_BODY", "--max-body", SIZE_MAX, &o->max_body},
+  };
+  for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+    const char *env = getenv(v[i].env);
+    if (env && !parse_count(v[i].env, env, v[i].max, v[i].out))
+      return false;
+  }
+  return true;
+}
+
 static int parse_options(int argc, char **argv, options *o) {
   *o = (options){.host = "127.0.0.1", .port = 3500, .data = "vactor-data",
                  .log_level = "info"};
@@ -105,6 +169,8 @@ static int parse_options(int argc, char **argv, options *o) {
   if ((env = getenv("VACTORD_LOG_LEVEL")))
     o->log_level = env;
   o->token = getenv("VACTORD_API_TOKEN");
+  if (!limits_from_env(o))
+    return -1;
   static const struct option longs[] = {
       {"listen", required_argument, 0, 'l'},
       {"data", required_argument, 0, 'd'},
@@ -113,6 +179,10 @@ static int parse_options(int argc, char **argv, options *o) {
       {"durability", required_argument, 0, 'D'},
       {"log-level", required_argument, 0, 'L'},
       {"token", required_argument, 0, 'T'},
+      {"max-connections", required_argument, 0, 'M'},
+      {"client-timeout", required_argument, 0, 'C'},
+      {"request-timeout", required_argument, 0, 'R'},
+      {"max-body", required_argument, 0, 'B'},
       {"help", no_argument, 0, 'h'},
       {0, 0, 0, 0}};
   int c;
@@ -125,6 +195,25 @@ static int parse_options(int argc, char **argv, options *o) {
     case 'D': durability = optarg; break;
     case 'L': o->log_level = optarg; break;
     case 'T': o->token = optarg; break;
+    case 'M':
+      if (!parse_count("--max-connections", optarg, UINT32_MAX,
+                       &o->max_connections))
+        return -1;
+      break;
+    case 'C':
+      if (!parse_count("--client-timeout", optarg, UINT32_MAX,
+                       &o->client_timeout_ms))
+        return -1;
+      break;
+    case 'R':
+      if (!parse_count("--request-timeout", optarg, UINT32_MAX,
+                       &o->request_timeout_ms))
+        return -1;
+      break;
+    case 'B':
+      if (!parse_count("--max-body", optarg, SIZE_MAX, &o->max_body))
+        return -1;
+      break;
     case 'h': usage(stdout); exit(0);
     default: usage(stderr); return -1;
     }
@@ -150,15 +239,96 @@ static int parse_options(int argc, char **argv, options *o) {
   }
   o->durability = durability && !strcmp(durability, "relaxed") ? VA_RELAXED
                                                                 : VA_DURABLE;
+  if (!o->client_timeout_ms)
+    o->client_timeout_ms = DEFAULT_CLIENT_TIMEOUT_MS;
+  if (!o->request_timeout_ms)
+    o->request_timeout_ms = DEFAULT_REQUEST_TIMEOUT_MS;
+  if (!o->max_body)
+    o->max_body = DEFAULT_MAX_BODY;
   return 0;
 }
 
-/* ---- Routes ---- */
+/* ---- The descriptor limit ---- */
+
+/* The most descriptors a process may have when the hard limit is
+ * unlimited (setrlimit refuses RLIM_INFINITY for RLIMIT_NOFILE). */
+static rlim_t nr_open(void) {
+  unsigned long long v = 1 << 20; /* the kernel's default */
+  FILE *f = fopen("/proc/sys/fs/nr_open", "r");
+  if (f) {
+    if (fscanf(f, "%llu", &v) != 1)
+      v = 1 << 20;
+    fclose(f);
+  }
+  return (rlim_t)v;
+}
+
+/* Raises the soft limit on open descriptors to the hard one, so that
+ * 10,000+ connections work; logs it. Returns the soft limit now in force,
+ * or 0 if it cannot be read. */
+static uint64_t raise_fd_limit(void) {
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0) {
+    log_line("warn", "cannot read the fd limit", "error=\"%s\"",
+             strerror(errno));
+    return 0;
+  }
+  rlim_t was = rl.rlim_cur;
+  rlim_t hard = rl.rlim_max == RLIM_INFINITY ? nr_open() : rl.rlim_max;
+  if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= hard) {
+    log_line("info", "fd limit", "soft=%llu hard=%llu",
+             (unsigned long long)rl.rlim_cur, (unsigned long long)hard);
+    return rl.rlim_cur == RLIM_INFINITY ? UINT64_MAX : rl.rlim_cur;
+  }
+  rl.rlim_cur = hard;
+  if (setrlimit(RLIMIT_NOFILE, &rl) != 0) {
+    log_line("warn", "cannot raise the fd limit",
+             "soft=%llu hard=%llu error=\"%s\"", (unsigned long long)was,
+             (unsigned long long)hard, strerror(errno));
+    return was;
+  }
+  log_line("info", "fd limit raised", "soft=%llu hard=%llu was=%llu",
+           (unsigned long long)hard, (unsigned long long)hard,
+           (unsigned long long)was);
+  return hard;
+}
+
+/* Checks that max_connections fits under the descriptor limit (with room
+ * for the workers' own and the store's). A value asked for that does not
+ * fit is an error; the default is lowered to what fits (a warning). Fills
+ * in the default. */
+static bool fit_max_connections(options *o, uint64_t fd_limit,
+                                unsigned threads) {
+  uint64_t want = o->max_connections ? o->max_connections
+                                     : DEFAULT_MAX_CONNECTIONS;
+  uint64_t reserve = FD_RESERVE + (uint64_t)FD_PER_THREAD * threads;
+  uint64_t room = fd_limit > reserve ? fd_limit - reserve : 0;
+  if (!fd_limit || want <= room) { /* unknown limit: trust the value */
+    o->max_connections = want;
+    return true;
+  }
+  if (o->max_connections || !room) {
+    log_line("error", "max connections exceed the fd limit",
+             "max_connections=%llu fd_limit=%llu fits=%llu "
+             "hint=\"lower --max-connections or raise ulimit -n (hard)\"",
+             (unsigned long long)want, (unsigned long long)fd_limit,
+             (unsigned long long)room);
+    return false;
+  }
+  log_line("warn", "max connections lowered to fit the fd limit",
+           "max_connections=%llu fd_limit=%llu", (unsigned long long)room,
+           (unsigned long long)fd_limit);
+  o->max_connections = room;
+  return true;
+}
+
+/* ---- Main ---- */
 
 int main(int argc, char **argv) {
   options o;
   if (parse_options(argc, argv, &o) != 0)
     return 2;
+  uint64_t fd_limit = raise_fd_limit();
   if (mkdir(o.data, 0755) != 0 && errno != EEXIST) {
     fprintf(stderr, "vactord: --data %s: %s\n", o.data, strerror(errno));
     return 1;
@@ -193,8 +363,20 @@ int main(int argc, char **argv) {
              path, va_strerror(rc));
     return 1;
   }
-  va_http_options http = {.host = o.host, .port = o.port, .token = o.token,
-                          .handler = va_routes_handle, .ctx = &routes};
+  if (!fit_max_connections(&o, fd_limit, va_runtime_threads(runtime))) {
+    va_runtime_free(runtime);
+    return 1;
+  }
+  va_http_options http = {
+      .host = o.host,
+      .port = o.port,
+      .token = o.token,
+      .max_body = (size_t)o.max_body,
+      .max_connections = (unsigned)o.max_connections,
+      .idle_timeout_ms = o.client_timeout_ms,
+      .request_timeout_ms = o.request_timeout_ms,
+      .handler = va_routes_handle,
+      .ctx = &routes};
   va_http_server *srv;
   if ((rc = va_http_start(runtime, &http, &srv)) != 0) {
     log_line("error", "cannot listen", "addr=%s:%u error=\"%s\"", o.host,
@@ -205,6 +387,13 @@ int main(int argc, char **argv) {
   log_line("info", "listening", "addr=%s:%u threads=%u store=%s durability=%s",
            o.host, o.port, va_runtime_threads(runtime), path,
            o.durability == VA_DURABLE ? "durable" : "relaxed");
+  log_line("info", "http limits",
+           "max_connections=%llu client_timeout_ms=%llu "
+           "request_timeout_ms=%llu max_body=%llu",
+           (unsigned long long)o.max_connections,
+           (unsigned long long)o.client_timeout_ms,
+           (unsigned long long)o.request_timeout_ms,
+           (unsigned long long)o.max_body);
 
   int sig = 0;
   sigwait(&stop_signals, &sig);

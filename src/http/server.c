@@ -3,15 +3,23 @@
  * queue; replies that are done are moved, in request order, into the
  * output buffer, which is written when the read is drained (so pipelined
  * requests leave in one write) or when a late reply completes. A reply
- * completed on another thread comes back to the connection's worker. */
+ * completed on another thread comes back to the connection's worker.
+ * Limits: one counter of open connections for the whole server (touched
+ * once per connection, never per request); timeouts cost a coarse
+ * timestamp per read, and a sweep per worker (a timerfd on its loop, at
+ * most once a second) closes what has idled or dawdled too long. */
 #include "server.h"
+#include "../core/clock.h"
 #include "../core/runtime.h"
+#include "metrics.h"
+#include "response.h"
 #include <arpa/inet.h>
 #include <errno.h>
 #include <http_parser.h>
 #include <limits.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <stdalign.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,28 +27,57 @@
 #include <strings.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <sys/timerfd.h>
 #include <unistd.h>
 
-enum { PATH_MAX_BYTES = 8192, TOKEN_MAX = 256 };
+enum {
+  PATH_MAX_BYTES = 8192,
+  TOKEN_MAX = 256,
+  SWEEP_MAX_MS = 1000, /* the sweep runs at least this often... */
+  SWEEP_MIN_MS = 10,   /* ...and at most this often */
+};
+
+/* What the server keeps on one worker. */
+typedef struct shard {
+  /* Set before the worker sees it, then read-only. */
+  alignas(64) struct va_http_server *srv;
+  va__http_stats *stats;
+  int listener; /* -1 when closed */
+  int sweeper;  /* the sweep's timerfd; -1 when closed */
+  /* That worker only. */
+  va_worker *w;
+  va_dlist conns;     /* open connections */
+  bool paused;        /* not accepting (out of descriptors) until a sweep */
+  va_watch accept_watch, sweep_watch;
+} shard;
 
 struct va_http_server {
   va_runtime *rt;
   va_http_options opts;
-  int *listeners; /* one per worker, -1 when closed */
-  va_watch *watches;
-  va_dlist *conns; /* open connections, per worker (that worker only) */
+  unsigned n;                /* workers */
+  shard *shards;             /* one per worker */
+  va__http_stats **stats;    /* shards[i].stats, for va_http_metrics */
+  uint64_t sweep_ms;         /* the sweep's period */
+  char refusal[320];         /* the 503 for connections over the limit */
+  size_t refusal_len;
   _Atomic unsigned started;
+  /* Connections open on every worker: admission against max_connections.
+   * Changed once per connection opened or closed (relaxed: a count, not a
+   * guard of other memory), on a line of its own. */
+  alignas(64) _Atomic unsigned open;
 };
 
 struct va_http_reply {
   struct va_http_reply *next; /* the connection's queue, in request order */
   struct conn *c;
   bool done, keep;
+  const char *route;  /* the metrics' route label (static), or NULL */
+  uint64_t parsed_ns; /* when the request was complete */
   va_http_response res;
 };
 
 typedef struct conn {
-  va_dlink link; /* in srv->conns[w->index] */
+  va_dlink link; /* in its shard's conns */
   va_http_reply *head, *tail; /* replies not yet written */
   unsigned pending;           /* replies not yet done */
   bool dead;                  /* closed: freed once pending is 0 */
@@ -48,7 +85,11 @@ typedef struct conn {
   int fd;
   va_worker *w;
   va_http_server *srv;
+  shard *sh;
   http_parser parser;
+  uint64_t last_ms;  /* coarse: the last read, write or late reply */
+  uint64_t begin_ms; /* coarse: when the request being read began */
+  bool in_request;   /* a request has begun and is not complete */
   /* The request being read. */
   char path[PATH_MAX_BYTES + 1];
   size_t path_len, header_bytes;
@@ -74,101 +115,57 @@ typedef struct conn {
 
 /* ---- Responses ---- */
 
-/* Makes *buf (of capacity *cap) hold at least need bytes, doubling. */
-static int grow(char **buf, size_t *cap, size_t need, size_t first) {
-  if (need <= *cap)
-    return 0;
-  size_t n = *cap ? *cap : first;
-  while (n < need)
-    n *= 2;
-  char *more = realloc(*buf, n);
-  if (!more)
-    return VA_ENOMEM;
-  *buf = more;
-  *cap = n;
-  return 0;
+static int out_reserve(conn *c, size_t more) {
+  return va__http_grow(&c->out, &c->out_cap, c->out_len + more, 4096);
 }
 
-int va_http_write(va_http_response *res, const void *data, size_t len) {
-  if (grow(&res->body, &res->cap, res->len + len, 256) != 0)
-    return VA_ENOMEM;
-  memcpy(res->body + res->len, data, len);
-  res->len += len;
-  return 0;
-}
-
-int va_http_printf(va_http_response *res, const char *fmt, ...) {
-  char buf[1024];
+/* Appends what fits in the room reserved (the sizes below are bounded). */
+static void out_printf(conn *c, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void out_printf(conn *c, const char *fmt, ...) {
+  size_t room = c->out_cap - c->out_len;
   va_list ap;
   va_start(ap, fmt);
-  int n = vsnprintf(buf, sizeof(buf), fmt, ap);
+  int n = vsnprintf(c->out + c->out_len, room, fmt, ap);
   va_end(ap);
-  if (n < 0)
-    return VA_EINVAL;
-  return va_http_write(res, buf, (size_t)n < sizeof(buf) ? (size_t)n
-                                                          : sizeof(buf) - 1);
+  if (n > 0 && (size_t)n < room)
+    c->out_len += (size_t)n;
 }
 
-void va_http_error(va_http_response *res, int status, const char *code,
-                   const char *message) {
-  res->status = status;
-  res->content_type = "application/json";
-  res->len = 0;
-  /* code and message are the server's own strings: no escaping needed. */
-  va_http_printf(res, "{\"errorCode\":\"%s\",\"message\":\"%s\"}", code,
-                 message);
-}
-
-static const char *reason(int status) {
-  switch (status) {
-  case 200: return "OK";
-  case 201: return "Created";
-  case 204: return "No Content";
-  case 400: return "Bad Request";
-  case 401: return "Unauthorized";
-  case 404: return "Not Found";
-  case 405: return "Method Not Allowed";
-  case 413: return "Payload Too Large";
-  case 414: return "URI Too Long";
-  case 431: return "Request Header Fields Too Large";
-  case 500: return "Internal Server Error";
-  case 503: return "Service Unavailable";
-  default: return "Unknown";
-  }
-}
-
-static int out_reserve(conn *c, size_t more) {
-  return grow(&c->out, &c->out_cap, c->out_len + more, 4096);
+static void out_put(conn *c, const void *data, size_t len) {
+  if (len)
+    memcpy(c->out + c->out_len, data, len);
+  c->out_len += len;
 }
 
 /* Queues the response to the request just read. */
 static void queue_response(conn *c, const va_http_response *res, bool keep) {
-  char head[256];
-  bool bodyless = res->status == 204 || res->status == 304;
-  int n = snprintf(head, sizeof(head),
-                   "HTTP/1.1 %d %s\r\n%s%s%sContent-Length: %zu\r\n%s\r\n",
-                   res->status, reason(res->status),
-                   res->content_type && !bodyless ? "Content-Type: " : "",
-                   res->content_type && !bodyless ? res->content_type : "",
-                   res->content_type && !bodyless ? "\r\n" : "",
-                   bodyless ? 0 : res->len,
-                   keep ? "" : "Connection: close\r\n");
+  bool bodyless = res->status == 204 || res->status == 304 ||
+                  (res->status >= 100 && res->status < 200);
   size_t body = bodyless ? 0 : res->len;
-  if (out_reserve(c, (size_t)n + body) != 0) {
+  const char *type = bodyless ? NULL : res->content_type;
+  /* Status line <= 54 bytes, Content-Length and Connection <= 59. */
+  size_t need = 128 + (type ? strlen(type) + 16 : 0) + res->headers_len + body;
+  if (out_reserve(c, need) != 0) {
     c->closing = true;
     return;
   }
-  memcpy(c->out + c->out_len, head, (size_t)n);
-  c->out_len += (size_t)n;
-  if (body)
-    memcpy(c->out + c->out_len, res->body, body);
-  c->out_len += body;
+  out_printf(c, "HTTP/1.1 %d %s\r\n", res->status,
+             va__http_reason(res->status));
+  if (type)
+    out_printf(c, "Content-Type: %s\r\n", type);
+  out_put(c, res->headers, res->headers_len);
+  out_printf(c, "Content-Length: %zu\r\n%s\r\n", body,
+             keep ? "" : "Connection: close\r\n");
+  out_put(c, res->body, body);
 }
 
 /* ---- Parsing ---- */
 
 static int on_begin(http_parser *p) {
   conn *c = p->data;
+  c->in_request = true;
+  c->begin_ms = c->last_ms; /* this read's */
   c->path_len = c->header_bytes = c->body_len = 0;
   c->field_len = c->token_len = 0;
   c->in_value = c->token_ok = false;
@@ -286,11 +283,20 @@ static void write_ready(conn *c);
 
 va_http_response *va_http_res(va_http_reply *r) { return &r->res; }
 
+void va_http_label(va_http_reply *r, const char *route) { r->route = route; }
+
+void va_http_metrics(va_http_reply *r) {
+  va_http_server *srv = r->c->srv;
+  unsigned open = atomic_load_explicit(&srv->open, memory_order_relaxed);
+  if (va__http_stats_write(&r->res, srv->stats, srv->n, open) != 0)
+    va_http_error(&r->res, 500, "ERR_NO_MEMORY", "out of memory");
+}
+
 /* Frees a closed connection and the replies it still holds. */
 static void free_conn(conn *c) {
   for (va_http_reply *r = c->head, *next; r; r = next) {
     next = r->next;
-    free(r->res.body);
+    va__http_response_free(&r->res);
     free(r);
   }
   free(c);
@@ -303,6 +309,7 @@ static va_http_reply *new_reply(conn *c, bool keep) {
     return NULL;
   r->c = c;
   r->keep = keep;
+  r->parsed_ns = va__now_ns();
   r->res = (va_http_response){.status = 200,
                               .content_type = "application/json"};
   if (c->tail)
@@ -323,6 +330,8 @@ static void complete_here(va_http_reply *r) {
       free_conn(c);
     return;
   }
+  if (!c->reading) /* a late reply: the connection is not idle till now */
+    c->last_ms = va__coarse_now_ms();
   write_ready(c);
 }
 
@@ -341,6 +350,7 @@ void va_http_done(va_http_reply *r) {
 
 static int on_complete(http_parser *p) {
   conn *c = p->data;
+  c->in_request = false;
   bool keep = http_should_keep_alive(p) && !c->refuse;
   va_http_reply *r = new_reply(c, keep);
   if (!r)
@@ -395,9 +405,10 @@ static const http_parser_settings settings = {
 /* ---- Connections ---- */
 
 static void conn_close(conn *c) {
-  va__dlist_remove(&c->srv->conns[c->w->index], &c->link);
+  va__dlist_remove(&c->sh->conns, &c->link);
   va__worker_unwatch(c->w, c->fd);
   close(c->fd);
+  atomic_fetch_sub_explicit(&c->srv->open, 1, memory_order_relaxed);
   free(c->body);
   free(c->out);
   c->body = c->out = NULL;
@@ -441,17 +452,24 @@ static bool flush(conn *c) {
   return true;
 }
 
-/* Moves the replies that are done, in order, into the output; writes. */
+/* Moves the replies that are done, in order, into the output, counting
+ * each in the worker's metrics; writes. */
 static void write_ready(conn *c) {
+  uint64_t now_ns = 0;
   while (c->head && c->head->done) {
     va_http_reply *r = c->head;
     c->head = r->next;
     if (!c->head)
       c->tail = NULL;
+    if (!now_ns)
+      now_ns = va__now_ns();
+    va__http_stats_request(c->sh->stats, r->route ? r->route : "unmatched",
+                           r->res.status,
+                           now_ns > r->parsed_ns ? now_ns - r->parsed_ns : 0);
     queue_response(c, &r->res, r->keep);
     if (!r->keep)
       c->closing = true;
-    free(r->res.body);
+    va__http_response_free(&r->res);
     free(r);
   }
   if (c->stop_reading && !c->head && !c->pending)
@@ -460,12 +478,27 @@ static void write_ready(conn *c) {
     flush(c);
 }
 
+/* Answers a request that could not be parsed, after the answers to the
+ * requests before it, and reads no more. */
+static void malformed(conn *c) {
+  va_http_reply *r = new_reply(c, false);
+  if (!r) {
+    c->closing = true;
+    return;
+  }
+  va_http_error(&r->res, 400, "ERR_MALFORMED_REQUEST",
+                http_errno_description(HTTP_PARSER_ERRNO(&c->parser)));
+  c->stop_reading = true;
+  complete_here(r);
+}
+
 static void on_conn(void *ctx, uint32_t events) {
   conn *c = ctx;
   if (events & (EPOLLERR | EPOLLHUP)) {
     conn_close(c);
     return;
   }
+  c->last_ms = va__coarse_now_ms(); /* the timeouts' only cost per read */
   if (events & EPOLLOUT && !flush(c))
     return;
   if (!(events & (EPOLLIN | EPOLLRDHUP)))
@@ -492,16 +525,7 @@ static void on_conn(void *ctx, uint32_t events) {
     if (c->stop_reading)
       break;
     if (used != (size_t)n || HTTP_PARSER_ERRNO(&c->parser) != HPE_OK) {
-      /* After the answers to the requests before it, in order. */
-      va_http_reply *r = new_reply(c, false);
-      if (!r) {
-        c->closing = true;
-        break;
-      }
-      va_http_error(&r->res, 400, "ERR_MALFORMED_REQUEST",
-                    http_errno_description(HTTP_PARSER_ERRNO(&c->parser)));
-      c->stop_reading = true;
-      complete_here(r);
+      malformed(c);
       break;
     }
     /* A short read drained the socket: no second read just to hear EAGAIN
@@ -513,35 +537,128 @@ static void on_conn(void *ctx, uint32_t events) {
   write_ready(c);
 }
 
+/* ---- Limits and timeouts ---- */
+
+/* Takes a place among max_connections, or false. */
+static bool admit(va_http_server *srv) {
+  unsigned before =
+      atomic_fetch_add_explicit(&srv->open, 1, memory_order_relaxed);
+  if (before < srv->opts.max_connections)
+    return true;
+  atomic_fetch_sub_explicit(&srv->open, 1, memory_order_relaxed);
+  return false;
+}
+
+/* Answers a connection over the limit with the 503 and closes it. What the
+ * client sent already is read first, so that the close is a FIN and not a
+ * reset that could destroy the answer; a new socket's buffer takes the
+ * 503 whole, else the connection is just closed. */
+static void refuse(shard *sh, int fd) {
+  char sink[4096];
+  ssize_t n = read(fd, sink, sizeof(sink));
+  n = write(fd, sh->srv->refusal, sh->srv->refusal_len);
+  (void)n; /* closed either way */
+  shutdown(fd, SHUT_WR);
+  close(fd);
+  va__count(sh->stats->refused, 1);
+}
+
+/* A request begun request_timeout_ms ago is not complete: answer 408 (after
+ * the answers before it) and close. */
+static void request_timeout(conn *c) {
+  va__count(c->sh->stats->request_timeouts, 1);
+  c->in_request = false;
+  c->stop_reading = true;
+  va_http_reply *r = new_reply(c, false);
+  if (!r) {
+    conn_close(c);
+    return;
+  }
+  va_http_error(&r->res, 408, "ERR_REQUEST_TIMEOUT",
+                "the request was not complete in time");
+  complete_here(r);
+}
+
+/* Closes c if it has idled or dawdled too long. A connection waiting for
+ * replies is never idle; one whose answers the client does not read for
+ * idle_timeout_ms is. */
+static void sweep_conn(conn *c, uint64_t now) {
+  const va_http_options *o = &c->srv->opts;
+  if (c->in_request && !c->stop_reading && !c->closing) {
+    if (now - c->begin_ms >= o->request_timeout_ms)
+      request_timeout(c);
+    return;
+  }
+  if (c->pending || now - c->last_ms < o->idle_timeout_ms)
+    return;
+  va__count(c->sh->stats->idle_timeouts, 1);
+  conn_close(c);
+}
+
+static void on_sweep(void *ctx, uint32_t events) {
+  (void)events;
+  shard *sh = ctx;
+  uint64_t expirations;
+  ssize_t n = read(sh->sweeper, &expirations, sizeof(expirations));
+  (void)n; /* EAGAIN: nothing new; the sweep is harmless anyway */
+  if (sh->paused && va__worker_rewatch(sh->w, sh->listener, EPOLLIN,
+                                       &sh->accept_watch) == 0)
+    sh->paused = false;
+  uint64_t now = va__coarse_now_ms();
+  for (va_dlink *l = sh->conns.head, *next; l; l = next) {
+    next = l->next; /* c may be closed */
+    sweep_conn(VA_CONTAINER_OF(l, conn, link), now);
+  }
+}
+
+/* ---- Accepting ---- */
+
+/* Serves fd on sh's worker. 0, or an error (fd is then the caller's). */
+static int open_conn(shard *sh, int fd) {
+  int one = 1;
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+  conn *c = calloc(1, sizeof(*c));
+  if (!c)
+    return VA_ENOMEM;
+  c->fd = fd;
+  c->w = sh->w;
+  c->srv = sh->srv;
+  c->sh = sh;
+  c->last_ms = va__coarse_now_ms();
+  c->watch = (va_watch){on_conn, c};
+  c->events = EPOLLIN | EPOLLRDHUP;
+  http_parser_init(&c->parser, HTTP_REQUEST);
+  c->parser.data = c;
+  if (va__worker_watch(sh->w, fd, EPOLLIN | EPOLLRDHUP, &c->watch) != 0) {
+    free(c);
+    return VA_ESYS;
+  }
+  va__dlist_append(&sh->conns, &c->link);
+  va__count(sh->stats->conns_total, 1);
+  return 0;
+}
+
 static void on_accept(void *ctx, uint32_t events) {
   (void)events;
-  va_http_server *srv = ctx;
-  va_worker *w = va__tl_worker;
-  int lfd = srv->listeners[w->index];
+  shard *sh = ctx;
   for (;;) {
-    int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    int fd = accept4(sh->listener, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0 && (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+                   errno == ENOMEM)) {
+      /* The listener would stay ready and spin the loop: pause accepting
+       * until the next sweep; the kernel's backlog holds the clients. */
+      if (va__worker_rewatch(sh->w, sh->listener, 0, &sh->accept_watch) == 0)
+        sh->paused = true;
+      return;
+    }
     if (fd < 0)
-      return; /* EAGAIN, or out of descriptors: try at the next event */
-    int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    conn *c = calloc(1, sizeof(*c));
-    if (!c) {
+      return; /* EAGAIN: all taken */
+    if (!admit(sh->srv)) {
+      refuse(sh, fd);
+    } else if (open_conn(sh, fd) != 0) {
+      atomic_fetch_sub_explicit(&sh->srv->open, 1, memory_order_relaxed);
       close(fd);
-      continue;
     }
-    c->fd = fd;
-    c->w = w;
-    c->srv = srv;
-    c->watch = (va_watch){on_conn, c};
-    c->events = EPOLLIN | EPOLLRDHUP;
-    http_parser_init(&c->parser, HTTP_REQUEST);
-    c->parser.data = c;
-    if (va__worker_watch(w, fd, EPOLLIN | EPOLLRDHUP, &c->watch) != 0) {
-      close(fd);
-      free(c);
-      continue;
-    }
-    va__dlist_append(&srv->conns[w->index], &c->link);
   }
 }
 
@@ -565,69 +682,146 @@ static int listen_socket(const va_http_options *o) {
   return fd;
 }
 
+/* The sweep's timer, firing every period_ms. */
+static int sweep_timer(uint64_t period_ms) {
+  int fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+  struct timespec every = {.tv_sec = (time_t)(period_ms / 1000),
+                           .tv_nsec = (long)(period_ms % 1000) * 1000000};
+  struct itimerspec spec = {.it_interval = every, .it_value = every};
+  if (fd >= 0 && timerfd_settime(fd, 0, &spec, NULL) != 0) {
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
 static void start_on_worker(void *ctx, va_worker *w) {
-  va_http_server *srv = ctx;
-  int fd = srv->listeners[w->index];
-  srv->watches[w->index] = (va_watch){on_accept, srv};
-  if (fd >= 0)
-    va__worker_watch(w, fd, EPOLLIN, &srv->watches[w->index]);
-  atomic_fetch_add(&srv->started, 1);
+  shard *sh = ctx;
+  sh->w = w;
+  sh->accept_watch = (va_watch){on_accept, sh};
+  sh->sweep_watch = (va_watch){on_sweep, sh};
+  va__worker_watch(w, sh->sweeper, EPOLLIN, &sh->sweep_watch);
+  va__worker_watch(w, sh->listener, EPOLLIN, &sh->accept_watch);
+  atomic_fetch_add(&sh->srv->started, 1);
 }
 
 static void stop_on_worker(void *ctx, va_worker *w) {
-  va_http_server *srv = ctx;
-  int fd = srv->listeners[w->index];
-  if (fd >= 0) {
-    va__worker_unwatch(w, fd);
-    close(fd);
-    srv->listeners[w->index] = -1;
-  }
+  shard *sh = ctx;
+  va__worker_unwatch(w, sh->listener);
+  va__worker_unwatch(w, sh->sweeper);
+  close(sh->listener);
+  close(sh->sweeper);
+  sh->listener = sh->sweeper = -1;
   /* Requests are answered as they are read: what is open is idle. */
-  va_dlist *open = &srv->conns[w->index];
-  while (open->head)
-    conn_close(VA_CONTAINER_OF(open->head, conn, link));
-  atomic_fetch_sub(&srv->started, 1);
+  while (sh->conns.head)
+    conn_close(VA_CONTAINER_OF(sh->conns.head, conn, link));
+  atomic_fetch_sub(&sh->srv->started, 1);
+}
+
+/* Frees srv and what it holds (its sockets are closed already). */
+static void server_free(va_http_server *srv) {
+  for (unsigned i = 0; srv->stats && i < srv->n; i++)
+    free(srv->stats[i]);
+  free(srv->stats);
+  free(srv->shards);
+  free((char *)srv->opts.token);
+  free(srv);
+}
+
+/* The options with their defaults filled in (token copied: owned by srv).
+ * 0 or VA_ENOMEM. */
+static int set_options(va_http_server *srv, const va_http_options *opts) {
+  srv->opts = *opts;
+  va_http_options *o = &srv->opts;
+  o->token = NULL;
+  if (opts->token && *opts->token && !(o->token = strdup(opts->token)))
+    return VA_ENOMEM;
+  o->max_header = o->max_header ? o->max_header : 16384;
+  o->max_body = o->max_body ? o->max_body : 1 << 20;
+  o->max_connections = o->max_connections ? o->max_connections : 16384;
+  o->idle_timeout_ms = o->idle_timeout_ms ? o->idle_timeout_ms : 60000;
+  o->request_timeout_ms =
+      o->request_timeout_ms ? o->request_timeout_ms : 10000;
+  /* A quarter of the shorter timeout, so a timeout is late by at most a
+   * quarter; within [SWEEP_MIN_MS, SWEEP_MAX_MS]. */
+  uint64_t t = o->idle_timeout_ms < o->request_timeout_ms
+                   ? o->idle_timeout_ms
+                   : o->request_timeout_ms;
+  srv->sweep_ms = t / 4 < SWEEP_MIN_MS   ? SWEEP_MIN_MS
+                  : t / 4 > SWEEP_MAX_MS ? SWEEP_MAX_MS
+                                         : t / 4;
+  static const char body[] = "{\"errorCode\":\"ERR_TOO_MANY_CONNECTIONS\","
+                             "\"message\":\"too many open connections; "
+                             "retry\"}";
+  srv->refusal_len = (size_t)snprintf(
+      srv->refusal, sizeof(srv->refusal),
+      "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+      "Retry-After: 1\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n%s",
+      sizeof(body) - 1, body);
+  return 0;
+}
+
+/* Allocates srv's per-worker parts, sockets not yet open. 0 or VA_ENOMEM. */
+static int make_shards(va_http_server *srv) {
+  size_t size = srv->n * sizeof(shard); /* a multiple of 64 (alignas) */
+  srv->shards = aligned_alloc(64, size);
+  srv->stats = calloc(srv->n, sizeof(*srv->stats));
+  if (!srv->shards || !srv->stats)
+    return VA_ENOMEM;
+  memset(srv->shards, 0, size);
+  for (unsigned i = 0; i < srv->n; i++) {
+    shard *sh = &srv->shards[i];
+    sh->srv = srv;
+    sh->listener = sh->sweeper = -1;
+    if (!(sh->stats = srv->stats[i] = va__http_stats_new()))
+      return VA_ENOMEM;
+  }
+  return 0;
+}
+
+/* Binds every listener and makes every sweep timer, so that a taken port
+ * is an error now. 0 or VA_ESYS (what was opened is closed again). */
+static int open_sockets(va_http_server *srv) {
+  for (unsigned i = 0; i < srv->n; i++) {
+    shard *sh = &srv->shards[i];
+    sh->listener = listen_socket(&srv->opts);
+    sh->sweeper = sweep_timer(srv->sweep_ms);
+    if (sh->listener < 0 || sh->sweeper < 0) {
+      for (unsigned j = 0; j <= i; j++) {
+        if (srv->shards[j].listener >= 0)
+          close(srv->shards[j].listener);
+        if (srv->shards[j].sweeper >= 0)
+          close(srv->shards[j].sweeper);
+      }
+      return VA_ESYS;
+    }
+  }
+  return 0;
 }
 
 int va_http_start(va_runtime *rt, const va_http_options *opts,
                   va_http_server **out) {
   if (!rt || !opts || !opts->handler || !opts->host || !out)
     return VA_EINVAL;
-  unsigned n = va_runtime_threads(rt);
-  va_http_server *srv = calloc(1, sizeof(*srv));
-  if (!srv || !(srv->listeners = calloc(n, sizeof(int))) ||
-      !(srv->watches = calloc(n, sizeof(va_watch))) ||
-      !(srv->conns = calloc(n, sizeof(va_dlist)))) {
-    if (srv) {
-      free(srv->listeners);
-      free(srv->watches);
-    }
-    free(srv);
+  size_t size = sizeof(va_http_server); /* a multiple of 64 (alignas) */
+  va_http_server *srv = aligned_alloc(64, size);
+  if (!srv)
     return VA_ENOMEM;
-  }
+  memset(srv, 0, size);
   srv->rt = rt;
-  srv->opts = *opts;
-  srv->opts.token = opts->token && *opts->token ? strdup(opts->token) : NULL;
-  if (!srv->opts.max_header)
-    srv->opts.max_header = 16384;
-  if (!srv->opts.max_body)
-    srv->opts.max_body = 1 << 20;
-  /* Bind every socket here first, so that a taken port is an error now. */
-  for (unsigned i = 0; i < n; i++) {
-    if ((srv->listeners[i] = listen_socket(&srv->opts)) < 0) {
-      while (i-- > 0)
-        close(srv->listeners[i]);
-      free((char *)srv->opts.token);
-      free(srv->conns);
-      free(srv->watches);
-      free(srv->listeners);
-      free(srv);
-      return VA_ESYS;
-    }
+  srv->n = va_runtime_threads(rt);
+  int rc = set_options(srv, opts);
+  if (rc == 0)
+    rc = make_shards(srv);
+  if (rc == 0)
+    rc = open_sockets(srv);
+  if (rc != 0) {
+    server_free(srv);
+    return rc;
   }
-  for (unsigned i = 0; i < n; i++)
-    va__run_on(rt, i, start_on_worker, srv);
-  while (atomic_load(&srv->started) < n)
+  for (unsigned i = 0; i < srv->n; i++)
+    va__run_on(rt, i, start_on_worker, &srv->shards[i]);
+  while (atomic_load(&srv->started) < srv->n)
     usleep(1000);
   *out = srv;
   return 0;
@@ -636,14 +830,9 @@ int va_http_start(va_runtime *rt, const va_http_options *opts,
 void va_http_stop(va_http_server *srv) {
   if (!srv)
     return;
-  unsigned n = va_runtime_threads(srv->rt);
-  for (unsigned i = 0; i < n; i++)
-    va__run_on(srv->rt, i, stop_on_worker, srv);
+  for (unsigned i = 0; i < srv->n; i++)
+    va__run_on(srv->rt, i, stop_on_worker, &srv->shards[i]);
   while (atomic_load(&srv->started) > 0)
     usleep(1000);
-  free((char *)srv->opts.token);
-  free(srv->conns);
-  free(srv->watches);
-  free(srv->listeners);
-  free(srv);
+  server_free(srv);
 }

@@ -1,8 +1,11 @@
 /* server.h — the HTTP/1.1 server of vactord: one listening socket per
  * worker (SO_REUSEPORT), each connection served on the worker that
  * accepted it, parsed with http-parser, keep-alive and pipelining (answers
- * leave in request order), with limits on header and body size. A handler
- * answers at once or later, from any thread (after an actor call). */
+ * leave in request order), with limits on header and body size, on open
+ * connections, and on how long a client may idle or dawdle over a request.
+ * A handler answers at once or later, from any thread (after an actor
+ * call). The server counts requests, latency and connections per worker
+ * and writes them as Prometheus text (va_http_metrics). */
 #ifndef VA_HTTP_SERVER_H
 #define VA_HTTP_SERVER_H
 
@@ -21,20 +24,32 @@ typedef struct va_http_request {
   size_t body_len;
 } va_http_request;
 
-/* The answer a handler fills in. body is appended with va_http_write. */
+/* The answer a handler fills in. body is appended with va_http_write,
+ * header lines with va_http_header; both are owned by the response and
+ * freed with it by the server. */
 typedef struct va_http_response {
   int status;
-  const char *content_type;
+  const char *content_type; /* static; NULL for none */
   char *body;
   size_t len, cap;
+  char *headers; /* "Name: value\r\n" lines, in the order added */
+  size_t headers_len, headers_cap;
 } va_http_response;
 
 int va_http_write(va_http_response *res, const void *data, size_t len);
 int va_http_printf(va_http_response *res, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
-/* A JSON error body {"errorCode": code, "message": message}. */
+/* A JSON error body {"errorCode": code, "message": message}; replaces the
+ * body, keeps the headers added so far. */
 void va_http_error(va_http_response *res, int status, const char *code,
                    const char *message);
+/* Adds the header line "name: value" (both copied) to the response, e.g.
+ * ETag, Location, Retry-After. Returns 0, VA_ENOMEM, or VA_EINVAL for a
+ * name that is empty or not an HTTP token, a value with CR, LF or another
+ * control character (but tab), or a header the server writes itself
+ * (Content-Length, Content-Type, Connection, Transfer-Encoding). */
+int va_http_header(va_http_response *res, const char *name,
+                   const char *value);
 
 /* One request's answer. The handler fills va_http_res(reply) and calls
  * va_http_done(reply) exactly once: before returning, or later from any
@@ -42,6 +57,18 @@ void va_http_error(va_http_response *res, int status, const char *code,
 typedef struct va_http_reply va_http_reply;
 va_http_response *va_http_res(va_http_reply *reply);
 void va_http_done(va_http_reply *reply);
+/* Names the route of this request in the metrics (the route label):
+ * route is a static string owned by the caller, e.g. "tasks.log", and is
+ * compared by address on the hot path (use one literal per route). Call it
+ * before va_http_done. A request never labelled counts as "unmatched". */
+void va_http_label(va_http_reply *reply, const char *route);
+/* Appends the server's metrics to the reply's response body, in Prometheus
+ * text format: requests by route and status, a latency histogram per route
+ * (from the request's last byte parsed to its response queued), open,
+ * accepted and refused connections, and client timeouts. Sums every
+ * worker's counters (relaxed reads; any thread, before va_http_done). On
+ * VA_ENOMEM the response becomes a 500 JSON error. */
+void va_http_metrics(va_http_reply *reply);
 
 /* Runs on the connection's worker; must not block. */
 typedef void (*va_http_handler)(void *ctx, const va_http_request *req,
@@ -52,6 +79,17 @@ typedef struct va_http_options {
   uint16_t port;
   size_t max_header;    /* bytes of request line and headers; 0 = 16 KiB */
   size_t max_body;      /* 0 = 1 MiB */
+  unsigned max_connections; /* open at once, whole server; 0 = 16384.
+                               Beyond it a new connection gets a 503
+                               ERR_TOO_MANY_CONNECTIONS with Retry-After: 1
+                               and is closed */
+  uint64_t idle_timeout_ms; /* a connection with no request in progress and
+                               no reply pending is closed quietly after this
+                               long; 0 = 60000 */
+  uint64_t request_timeout_ms; /* a request begun but not complete after
+                                  this long (slow headers or body) gets a
+                                  408 ERR_REQUEST_TIMEOUT and the
+                                  connection closes; 0 = 10000 */
   const char *token;    /* optional API token: every request but GET
                            /v1.0/healthz must carry it, as
                            "dapr-api-token: T" or "Authorization: Bearer

@@ -1,0 +1,143 @@
+/* response.c — building a response: the body (va_http_write, printf,
+ * error), header lines (va_http_header, which refuses what could split or
+ * smuggle a response), reason phrases, and the buffer growth the server's
+ * connections share. */
+#include "response.h"
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+int va__http_grow(char **buf, size_t *cap, size_t need, size_t first) {
+  if (need <= *cap)
+    return 0;
+  size_t n = *cap ? *cap : first;
+  while (n < need)
+    n *= 2;
+  char *more = realloc(*buf, n);
+  if (!more)
+    return VA_ENOMEM;
+  *buf = more;
+  *cap = n;
+  return 0;
+}
+
+int va_http_write(va_http_response *res, const void *data, size_t len) {
+  if (!len)
+    return 0;
+  if (va__http_grow(&res->body, &res->cap, res->len + len, 256) != 0)
+    return VA_ENOMEM;
+  memcpy(res->body + res->len, data, len);
+  res->len += len;
+  return 0;
+}
+
+int va_http_printf(va_http_response *res, const char *fmt, ...) {
+  char buf[1024];
+  va_list ap;
+  va_start(ap, fmt);
+  int n = vsnprintf(buf, sizeof(buf), fmt, ap);
+  va_end(ap);
+  if (n < 0)
+    return VA_EINVAL;
+  return va_http_write(res, buf,
+                       (size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf) - 1);
+}
+
+void va_http_error(va_http_response *res, int status, const char *code,
+                   const char *message) {
+  res->status = status;
+  res->content_type = "application/json";
+  res->len = 0;
+  /* code and message are the server's own strings: no escaping needed. */
+  va_http_printf(res, "{\"errorCode\":\"%s\",\"message\":\"%s\"}", code,
+                 message);
+}
+
+/* A name of RFC 9110's token characters. */
+static bool token_name(const char *s) {
+  if (!*s)
+    return false;
+  for (; *s; s++)
+    if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+          (*s >= '0' && *s <= '9') || strchr("!#$%&'*+-.^_`|~", *s)))
+      return false;
+  return true;
+}
+
+/* No CR, LF or other control character (tab allowed). */
+static bool field_value(const char *s) {
+  for (; *s; s++)
+    if (((unsigned char)*s < 0x20 && *s != '\t') || *s == 0x7f)
+      return false;
+  return true;
+}
+
+/* The headers queue_response writes itself. */
+static bool server_header(const char *name) {
+  return !strcasecmp(name, "Content-Length") ||
+         !strcasecmp(name, "Content-Type") || !strcasecmp(name, "Connection") ||
+         !strcasecmp(name, "Transfer-Encoding");
+}
+
+int va_http_header(va_http_response *res, const char *name, const char *value) {
+  if (!res || !name || !value || !token_name(name) || !field_value(value) ||
+      server_header(name))
+    return VA_EINVAL;
+  size_t nl = strlen(name), vl = strlen(value);
+  size_t need = res->headers_len + nl + vl + 4;
+  if (va__http_grow(&res->headers, &res->headers_cap, need, 128) != 0)
+    return VA_ENOMEM;
+  char *p = res->headers + res->headers_len;
+  memcpy(p, name, nl);
+  memcpy(p + nl, ": ", 2);
+  memcpy(p + nl + 2, value, vl);
+  memcpy(p + nl + 2 + vl, "\r\n", 2);
+  res->headers_len = need;
+  return 0;
+}
+
+void va__http_response_free(va_http_response *res) {
+  free(res->body);
+  free(res->headers);
+}
+
+const char *va__http_reason(int status) {
+  /* clang-format off */
+  switch (status) {
+  case 200: return "OK";
+  case 201: return "Created";
+  case 202: return "Accepted";
+  case 204: return "No Content";
+  case 301: return "Moved Permanently";
+  case 302: return "Found";
+  case 303: return "See Other";
+  case 304: return "Not Modified";
+  case 307: return "Temporary Redirect";
+  case 400: return "Bad Request";
+  case 401: return "Unauthorized";
+  case 403: return "Forbidden";
+  case 404: return "Not Found";
+  case 405: return "Method Not Allowed";
+  case 408: return "Request Timeout";
+  case 409: return "Conflict";
+  case 410: return "Gone";
+  case 412: return "Precondition Failed";
+  case 413: return "Payload Too Large";
+  case 414: return "URI Too Long";
+  case 415: return "Unsupported Media Type";
+  case 422: return "Unprocessable Content";
+  case 428: return "Precondition Required";
+  case 429: return "Too Many Requests";
+  case 431: return "Request Header Fields Too Large";
+  case 500: return "Internal Server Error";
+  case 501: return "Not Implemented";
+  case 502: return "Bad Gateway";
+  case 503: return "Service Unavailable";
+  case 504: return "Gateway Timeout";
+  default: return "Unknown";
+  }
+  /* clang-format on */
+}
