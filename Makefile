@@ -43,15 +43,18 @@ bench: build
 	bench/run-inproc
 
 # libFuzzer targets (clang 14): a minute on the time-format parser, a
-# minute on request handling (HTTP server and routes, over loopback).
+# minute on request handling (HTTP server and routes, over loopback), a
+# minute on the assistant's and the Task API's own parsers.
 fuzz: deps
 	@CC=clang cmake -S . -B build/fuzz -DVA_FUZZ=ON -DVA_WERROR=OFF >/dev/null
-	@cmake --build build/fuzz -j $(JOBS) --target fuzz_timefmt fuzz_http
-	mkdir -p build/fuzz/corpus build/fuzz/http-corpus
+	@cmake --build build/fuzz -j $(JOBS) --target fuzz_timefmt fuzz_http fuzz_assistant
+	mkdir -p build/fuzz/corpus build/fuzz/http-corpus build/fuzz/assistant-corpus
 	build/fuzz/tests/fuzz_timefmt -max_total_time=60 -max_len=64 \
 	  build/fuzz/corpus tests/fuzz/timefmt-corpus
 	build/fuzz/tests/fuzz_http -max_total_time=60 -max_len=2048 -detect_leaks=0 \
 	  build/fuzz/http-corpus tests/fuzz/http-corpus
+	build/fuzz/tests/fuzz_assistant -max_total_time=60 -max_len=1200 \
+	  build/fuzz/assistant-corpus tests/fuzz/assistant-corpus
 
 clean:
 	rm -rf build

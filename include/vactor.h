@@ -52,7 +52,9 @@ extern "C" {
   XX(ETOOBIG, -13, "too large")                                                 \
   XX(ESTORE, -14, "state store failed")                                         \
   XX(EFAILED, -15, "method failed")                                             \
-  XX(ESYS, -16, "operating system call failed")
+  XX(ESYS, -16, "operating system call failed")                                 \
+  XX(ECONFLICT, -17, "version does not match")                                  \
+  XX(EPERM, -18, "not permitted")
 
 typedef enum va_errno {
 #define VA_ERRNO_ENUM(name, value, msg) VA_##name = (value),
@@ -315,6 +317,8 @@ int va_parse_period(const char *s, size_t len, va_duration *out,
  * (2025-10-02T15:00:00Z, ...00.250+02:00); empty means now. In wall-clock
  * ms since the epoch. */
 int va_parse_due(const char *s, size_t len, int64_t now_ms, int64_t *due_ms);
+/* The wall clock: ms since the epoch. */
+int64_t va_wall_ms(void);
 /* t_ms + d, the calendar part first (in UTC). */
 int64_t va_duration_add(int64_t t_ms, const va_duration *d);
 

@@ -30,34 +30,46 @@ static void metrics(va_runtime *rt, va_http_response *res) {
        st.store_saves},
       {"vactor_store_failures_total", "Saves the store failed.", "counter",
        st.store_failures},
+      {"vactor_mailbox_depth", "Messages waiting in mailboxes.", "gauge",
+       st.mailbox_depth},
+      {"vactor_reminders_fired_total", "Reminder turns run.", "counter",
+       st.reminders_fired},
   };
   for (size_t i = 0; i < sizeof(m) / sizeof(m[0]); i++)
     va_http_printf(res, "# HELP %s %s\n# TYPE %s %s\n%s %llu\n", m[i].name,
                    m[i].help, m[i].name, m[i].kind, m[i].name,
                    (unsigned long long)m[i].value);
+  va_http_printf(res, "# HELP vactor_active_actors_by_type Live activations "
+                      "of each type.\n# TYPE vactor_active_actors_by_type "
+                      "gauge\n");
+  for (int type = 0; type < va_type_count(rt); type++)
+    va_http_printf(res, "vactor_active_actors_by_type{type=\"%s\"} %llu\n",
+                   va_type_name(rt, type),
+                   (unsigned long long)va_runtime_active_of(rt, type));
 }
 
 bool va_routes_init(va_routes *r, va_runtime *rt) {
-  r->tasks.rt = rt;
-  return va_user_register(rt, &r->tasks.user) == 0 &&
-         va_task_register(rt, &r->tasks.user, &r->tasks.task) == 0;
+  r->apps.rt = rt;
+  return va_apps_register(&r->apps) == 0;
 }
 
 void va_routes_handle(void *ctx, const va_http_request *req,
                       va_http_reply *reply) {
   va_routes *r = ctx;
-  if (va_task_api_route(&r->tasks, req, reply))
+  if (va_task_api_route(&r->apps, req, reply))
     return;
   va_http_response *res = va_http_res(reply);
   bool get = !strcmp(req->method, "GET");
   if (!strcmp(req->path, "/v1.0/healthz")) {
+    va_http_label(reply, "healthz");
     if (get)
       res->status = 204;
     else
       va_http_error(res, 405, "ERR_METHOD_NOT_ALLOWED", "use GET");
   } else if (!strcmp(req->path, "/metrics")) {
+    va_http_label(reply, "metrics");
     if (get) {
-      metrics(r->tasks.rt, res);
+      metrics(r->apps.rt, res);
       va_http_metrics(reply);
     } else
       va_http_error(res, 405, "ERR_METHOD_NOT_ALLOWED", "use GET");

@@ -1,43 +1,26 @@
-/* task.c — TaskActor (see task.h). The document is JSON in state key "doc";
- * the minutes logged are a separate binary key, so that logging time (the
- * hot operation) writes eight bytes, not the document. The parsed document
- * is kept in the activation's memory beside a copy of the bytes it was
- * parsed from, and used while the state still holds those bytes (a failed
- * save, a reload: anything that changes them makes it parse again). */
-#include "task.h"
-#include <jansson.h>
+/* task.c — TaskActor (methods in apps.h): one actor per task. State: the
+ * document (JSON, key "doc", see task_doc.h), the minutes logged (int64,
+ * key "minutes": logging time, the hot operation, writes eight bytes), the
+ * change history (a journal, "h:"), and the task's reminders. Only the
+ * owner and the members see the task; to anyone else it does not exist.
+ * Every change is sent to the lists (UserActor) of the people it concerns
+ * by calls inside the turn, so a reply means the lists are up to date.
+ *
+ * The parsed document is kept in the activation beside a copy of the bytes
+ * it was parsed from, and used while the state still holds those bytes (a
+ * failed turn, a reload: anything that changes them makes it parse again).
+ * Methods that change the document work on a deep copy. */
+#include "apps.h"
+#include "journal.h"
+#include "task_doc.h"
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static va_task_type T;
-static va_user_type U;
+static const va_apps *A;
+static va_journal history;
 
-/* A user's list took the new task: the create turn goes on (or fails, and
- * with it the task, if a list could not). */
-static int added(va_turn *t, void *user, int status, const void *data,
-                 size_t len) {
-  (void)t, (void)user, (void)data, (void)len;
-  return status;
-}
-
-static int add_to(va_turn *t, const char *user) {
-  size_t idlen;
-  const char *id = va_turn_id(t, &idlen);
-  return va_turn_call(t, U.type, user, strlen(user), U.add_task, id, idlen,
-                      added, NULL);
-}
-
-/* The caller's JSON body, and its "user". NULL on a bad body. */
-static json_t *parse(const void *arg, size_t len, const char **user) {
-  json_t *in = json_loadb(arg, len, 0, NULL);
-  const char *u = json_string_value(json_object_get(in, "user"));
-  if (!json_is_object(in) || !u || !*u) {
-    json_decref(in);
-    return NULL;
-  }
-  *user = u;
-  return in;
-}
+/* ---- The document ---- */
 
 typedef struct parsed {
   char *bytes; /* what doc was parsed from */
@@ -51,7 +34,8 @@ static void forget(parsed *p) {
   *p = (parsed){0};
 }
 
-/* The task's document (a new reference), or NULL when there is none. */
+/* The task's document (borrowed from the cache: do not change it), or NULL
+ * when there is none. */
 static json_t *load_doc(va_turn *t) {
   parsed *p = va_turn_self(t);
   const void *v;
@@ -66,10 +50,16 @@ static json_t *load_doc(va_turn *t) {
       p->len = n;
     } else {
       forget(p);
-      return NULL;
     }
   }
-  return json_incref(p->doc);
+  return p->doc;
+}
+
+static int save_doc(va_turn *t, json_t *doc) {
+  char *s = json_dumps(doc, JSON_COMPACT);
+  int rc = s ? va_state_set(t, "doc", s, strlen(s)) : VA_ENOMEM;
+  free(s);
+  return rc;
 }
 
 static int task_deactivate(va_turn *t) {
@@ -86,19 +76,8 @@ static int64_t minutes(va_turn *t) {
   return m;
 }
 
-/* Whether user is the owner or a member of doc. */
-static int allowed(json_t *doc, const char *user) {
-  if (!strcmp(json_string_value(json_object_get(doc, "owner")), user))
-    return 1;
-  size_t i;
-  json_t *m;
-  json_array_foreach(json_object_get(doc, "members"), i, m) if (
-      json_is_string(m) && !strcmp(json_string_value(m), user)) return 1;
-  return 0;
-}
-
 static int reply_json(va_turn *t, json_t *v) {
-  char *s = json_dumps(v, JSON_COMPACT);
+  char *s = v ? json_dumps(v, JSON_COMPACT) : NULL;
   int rc = s ? va_turn_reply(t, s, strlen(s)) : VA_ENOMEM;
   free(s);
   return rc;
@@ -106,67 +85,287 @@ static int reply_json(va_turn *t, json_t *v) {
 
 /* The task as the API shows it: the document plus the minutes. */
 static int reply_task(va_turn *t, json_t *doc) {
-  json_object_set_new(doc, "minutes", json_integer(minutes(t)));
-  return reply_json(t, doc);
+  json_t *shown = json_copy(doc);
+  json_object_set_new(shown, "minutes", json_integer(minutes(t)));
+  int rc = reply_json(t, shown);
+  json_decref(shown);
+  return rc;
 }
 
-static int task_create(va_turn *t, const void *arg, size_t len) {
-  const char *user;
-  json_t *in = parse(arg, len, &user);
-  if (!in)
+/* ---- A request ---- */
+
+typedef struct request {
+  json_t *in;       /* the body */
+  const char *user; /* the caller, in in */
+  json_t *doc;      /* the document, borrowed; NULL before create */
+} request;
+
+/* Parses the body and finds the task as the caller may see it: 0,
+ * VA_EINVAL (bad body) or VA_ENOTFOUND (no task, or not the caller's). */
+static int begin(va_turn *t, const void *arg, size_t len, request *r) {
+  *r = (request){json_loadb(arg, len, 0, NULL), NULL, NULL};
+  r->user = json_string_value(json_object_get(r->in, "user"));
+  if (!json_is_object(r->in) || !r->user || !*r->user)
     return VA_EINVAL;
-  json_t *existing = load_doc(t);
-  if (existing) {
-    json_decref(existing);
-    json_decref(in);
-    return VA_EEXIST;
-  }
-  const char *title = json_string_value(json_object_get(in, "title"));
-  json_t *members = json_object_get(in, "members");
-  if (!title || !*title || (members && !json_is_array(members))) {
-    json_decref(in);
-    return VA_EINVAL;
-  }
+  r->doc = load_doc(t);
+  return r->doc && va_task_doc_allows(r->doc, r->user) ? 0 : VA_ENOTFOUND;
+}
+
+static int finish(request *r, int rc) {
+  json_decref(r->in);
+  return rc;
+}
+
+static int check_version(request *r) {
+  json_t *want = json_object_get(r->in, "ifMatch");
+  if (!want)
+    return 0;
+  return json_equal(want, json_object_get(r->doc, "version")) ? 0
+                                                              : VA_ECONFLICT;
+}
+
+/* Records what happened in the history: entry gets "at" and "user". */
+static int record(va_turn *t, const char *user, json_t *entry) {
+  json_object_set_new(entry, "at", va_json_time(va_wall_ms()));
+  json_object_set_new(entry, "user", json_string(user));
+  int rc = va_journal_append(t, &history, entry);
+  json_decref(entry);
+  return rc;
+}
+
+/* ---- Keeping users' lists up to date ---- */
+
+static int passed(va_turn *t, void *user, int status, const void *data,
+                  size_t len) {
+  (void)t, (void)user, (void)data, (void)len;
+  return status; /* a list that could not be updated fails the turn */
+}
+
+static int tell_user(va_turn *t, const char *user, int method,
+                     json_t *summary) {
   size_t idlen;
   const char *id = va_turn_id(t, &idlen);
-  const char *description =
-      json_string_value(json_object_get(in, "description"));
-  json_t *doc = json_pack(
-      "{s:s%, s:s, s:s, s:s, s:s, s:O?, s:O?, s:o, s:i}", "id", id, idlen,
-      "owner", user, "title", title, "description",
-      description ? description : "", "status", "open", "priority",
-      json_object_get(in, "priority"), "due", json_object_get(in, "due"),
-      "members", members ? json_incref(members) : json_array(), "version", 1);
-  json_decref(in);
-  if (!doc)
-    return VA_EINVAL;
-  char *s = json_dumps(doc, JSON_COMPACT);
-  int rc = s ? va_state_set(t, "doc", s, strlen(s)) : VA_ENOMEM;
+  if (method == VA_USER_REMOVE)
+    return va_turn_call(t, A->user, user, strlen(user), method, id, idlen,
+                        passed, NULL);
+  char *s = json_dumps(summary, JSON_COMPACT);
+  int rc = s ? va_turn_call(t, A->user, user, strlen(user), method, s,
+                            strlen(s), passed, NULL)
+             : VA_ENOMEM;
   free(s);
-  if (rc == 0) /* (user pointed into the request, freed above) */
-    rc = add_to(t, json_string_value(json_object_get(doc, "owner")));
+  return rc;
+}
+
+/* Sends method (upsert or remove) to the owner's and members' lists. */
+static int tell_users(va_turn *t, json_t *doc, int method) {
+  json_t *summary = va_task_summary(doc);
+  int rc = tell_user(t, json_string_value(json_object_get(doc, "owner")),
+                     method, summary);
   size_t i;
   json_t *m;
   json_array_foreach(json_object_get(doc, "members"), i, m) {
-    if (rc == 0 && json_is_string(m))
-      rc = add_to(t, json_string_value(m));
+    if (rc == 0)
+      rc = tell_user(t, json_string_value(m), method, summary);
+  }
+  json_decref(summary);
+  return rc;
+}
+
+/* ---- Methods ---- */
+
+static int task_create(va_turn *t, const void *arg, size_t len) {
+  request r;
+  int rc = begin(t, arg, len, &r);
+  if (rc == VA_EINVAL)
+    return finish(&r, rc);
+  if (r.doc)
+    return finish(&r, VA_EEXIST);
+  if (load_doc(t)) /* someone else's task: it exists all the same */
+    return finish(&r, VA_EEXIST);
+  if (va_task_doc_check(r.in, true))
+    return finish(&r, VA_EINVAL);
+  size_t idlen;
+  const char *id = va_turn_id(t, &idlen);
+  json_t *doc = va_task_doc_new(r.in, id, idlen, r.user, va_wall_ms());
+  rc = doc ? save_doc(t, doc) : VA_ENOMEM;
+  if (rc == 0)
+    rc = record(t, r.user, json_pack("{s:s}", "action", "created"));
+  if (rc == 0)
+    rc = tell_users(t, doc, VA_USER_UPSERT);
+  if (rc == 0)
+    rc = reply_task(t, doc);
+  json_decref(doc);
+  return finish(&r, rc);
+}
+
+static int task_get(va_turn *t, const void *arg, size_t len) {
+  request r;
+  int rc = begin(t, arg, len, &r);
+  return finish(&r, rc ? rc : reply_task(t, r.doc));
+}
+
+/* Applies fields (checked) to a copy of the document, records and tells. */
+static int change(va_turn *t, request *r, json_t *fields,
+                  const char *action) {
+  json_t *doc = json_deep_copy(r->doc);
+  json_t *changes = doc ? va_task_doc_apply(doc, fields, va_wall_ms()) : NULL;
+  int rc = changes ? 0 : VA_ENOMEM;
+  if (rc == 0 && json_object_size(changes)) {
+    rc = save_doc(t, doc);
+    if (rc == 0)
+      rc = record(t, r->user,
+                  json_pack("{s:s, s:O}", "action", action, "changes",
+                            changes));
+    if (rc == 0)
+      rc = tell_users(t, doc, VA_USER_UPSERT);
+  }
+  if (rc == 0)
+    rc = reply_task(t, doc);
+  json_decref(changes);
+  json_decref(doc);
+  return rc;
+}
+
+static int task_update(va_turn *t, const void *arg, size_t len) {
+  request r;
+  int rc = begin(t, arg, len, &r);
+  if (rc == 0 && va_task_doc_check(r.in, false))
+    rc = VA_EINVAL;
+  if (rc == 0)
+    rc = check_version(&r);
+  return finish(&r, rc ? rc : change(t, &r, r.in, "updated"));
+}
+
+static int task_complete(va_turn *t, const void *arg, size_t len) {
+  request r;
+  int rc = begin(t, arg, len, &r);
+  if (rc == 0)
+    rc = check_version(&r);
+  if (rc)
+    return finish(&r, rc);
+  json_t *done = json_pack("{s:s}", "status", "done");
+  rc = change(t, &r, done, "completed");
+  json_decref(done);
+  return finish(&r, rc);
+}
+
+static void delete_reminder(void *user, const char *name) {
+  va_turn *t = user;
+  va_turn_reminder_delete(t, name);
+}
+
+static int task_delete(va_turn *t, const void *arg, size_t len) {
+  request r;
+  int rc = begin(t, arg, len, &r);
+  if (rc == 0 && !va_task_doc_is_owner(r.doc, r.user))
+    rc = VA_EPERM;
+  if (rc == 0)
+    rc = check_version(&r);
+  if (rc == 0)
+    rc = tell_users(t, r.doc, VA_USER_REMOVE);
+  if (rc == 0)
+    rc = va_turn_reminder_list(t, delete_reminder, t);
+  if (rc == 0)
+    rc = va_journal_clear(t, &history);
+  if (rc == 0)
+    rc = va_state_delete(t, "minutes");
+  if (rc == 0)
+    rc = va_state_delete(t, "doc");
+  return finish(&r, rc);
+}
+
+static int task_history(va_turn *t, const void *arg, size_t len) {
+  request r;
+  int rc = begin(t, arg, len, &r);
+  if (rc)
+    return finish(&r, rc);
+  json_int_t before = json_integer_value(json_object_get(r.in, "before"));
+  json_int_t limit = json_integer_value(json_object_get(r.in, "limit"));
+  json_t *out = json_pack(
+      "{s:I, s:o}", "total", (json_int_t)va_journal_total(t, &history),
+      "entries",
+      va_journal_page(t, &history, before, limit > 0 ? limit : 50));
+  rc = reply_json(t, out);
+  json_decref(out);
+  return finish(&r, rc);
+}
+
+static int task_members(va_turn *t, const void *arg, size_t len) {
+  request r;
+  int rc = begin(t, arg, len, &r);
+  if (rc)
+    return finish(&r, rc);
+  json_t *out = json_pack("{s:O, s:O}", "owner",
+                          json_object_get(r.doc, "owner"), "members",
+                          json_object_get(r.doc, "members"));
+  rc = reply_json(t, out);
+  json_decref(out);
+  return finish(&r, rc);
+}
+
+/* Index of member in doc's members, or -1. */
+static long member_index(json_t *doc, const char *member) {
+  size_t i;
+  json_t *m;
+  json_array_foreach(json_object_get(doc, "members"), i, m) {
+    if (!strcmp(json_string_value(m), member))
+      return (long)i;
+  }
+  return -1;
+}
+
+/* Adds (add) or removes a member: owner only. */
+static int membership(va_turn *t, const void *arg, size_t len, bool add) {
+  request r;
+  int rc = begin(t, arg, len, &r);
+  const char *member = json_string_value(json_object_get(r.in, "member"));
+  if (rc == 0 && (!member || !*member))
+    rc = VA_EINVAL;
+  if (rc == 0 && !va_task_doc_is_owner(r.doc, r.user))
+    rc = VA_EPERM;
+  if (rc == 0 && !strcmp(member, r.user))
+    rc = VA_EINVAL; /* the owner is not a member */
+  long at = rc == 0 ? member_index(r.doc, member) : -1;
+  if (rc || (add && at >= 0)) /* already a member: nothing changes */
+    return finish(&r, rc ? rc : reply_task(t, r.doc));
+  if (add && json_array_size(json_object_get(r.doc, "members")) >= 64)
+    return finish(&r, VA_EINVAL);
+  if (!add && at < 0)
+    return finish(&r, VA_ENOTFOUND);
+  json_t *doc = json_deep_copy(r.doc);
+  json_t *members = json_object_get(doc, "members");
+  if (add)
+    json_array_append_new(members, json_string(member));
+  else
+    json_array_remove(members, (size_t)at);
+  json_int_t version = json_integer_value(json_object_get(doc, "version"));
+  json_object_set_new(doc, "version", json_integer(version + 1));
+  json_object_set_new(doc, "updated", va_json_time(va_wall_ms()));
+  rc = save_doc(t, doc);
+  if (rc == 0)
+    rc = record(t, r.user,
+                json_pack("{s:s, s:s}", "action",
+                          add ? "member_added" : "member_removed", "member",
+                          member));
+  if (rc == 0)
+    rc = tell_users(t, doc, VA_USER_UPSERT);
+  if (rc == 0 && !add) {
+    json_t *summary = va_task_summary(doc);
+    rc = tell_user(t, member, VA_USER_REMOVE, summary);
+    json_decref(summary);
   }
   if (rc == 0)
     rc = reply_task(t, doc);
   json_decref(doc);
-  return rc;
+  return finish(&r, rc);
 }
 
-static int task_get(va_turn *t, const void *arg, size_t len) {
-  const char *user;
-  json_t *in = parse(arg, len, &user);
-  if (!in)
-    return VA_EINVAL;
-  json_t *doc = load_doc(t);
-  int rc = doc && allowed(doc, user) ? reply_task(t, doc) : VA_ENOTFOUND;
-  json_decref(doc);
-  json_decref(in);
-  return rc;
+static int task_add_member(va_turn *t, const void *arg, size_t len) {
+  return membership(t, arg, len, true);
+}
+
+static int task_del_member(va_turn *t, const void *arg, size_t len) {
+  return membership(t, arg, len, false);
 }
 
 static int task_log(va_turn *t, const void *arg, size_t len) {
@@ -179,37 +378,176 @@ static int task_log(va_turn *t, const void *arg, size_t len) {
   memcpy(user, (const char *)arg + sizeof(in), ulen);
   user[ulen] = 0;
   json_t *doc = load_doc(t);
-  int rc = 0;
-  if (!doc || !allowed(doc, user))
-    rc = VA_ENOTFOUND;
-  else if (in.minutes <= 0 || in.minutes > 100000)
-    rc = VA_EINVAL;
-  json_decref(doc);
-  if (rc == 0) {
-    int64_t total = minutes(t) + in.minutes;
-    rc = va_state_set(t, "minutes", &total, sizeof(total));
-    char out[48];
-    int n = snprintf(out, sizeof(out), "{\"minutes\":%lld}", (long long)total);
-    if (rc == 0)
-      rc = va_turn_reply(t, out, (size_t)n);
+  if (!doc || !va_task_doc_allows(doc, user))
+    return VA_ENOTFOUND;
+  if (in.minutes <= 0 || in.minutes > 100000)
+    return VA_EINVAL;
+  int64_t total = minutes(t) + in.minutes;
+  int rc = va_state_set(t, "minutes", &total, sizeof(total));
+  char out[48];
+  int n = snprintf(out, sizeof(out), "{\"minutes\":%lld}", (long long)total);
+  return rc ? rc : va_turn_reply(t, out, (size_t)n);
+}
+
+/* ---- Reminders ---- */
+
+enum { MESSAGE_MAX = 1000 };
+
+/* A reminder from its request {dueTime, period?, ttl?, message?}; its data
+ * is that request as JSON (new, *data), so that get shows what was set. */
+static int reminder_spec(json_t *in, va_reminder *spec, char **data) {
+  const char *due = json_string_value(json_object_get(in, "dueTime"));
+  const char *period = json_string_value(json_object_get(in, "period"));
+  const char *ttl = json_string_value(json_object_get(in, "ttl"));
+  json_t *message = json_object_get(in, "message");
+  int64_t now = va_wall_ms();
+  *spec = (va_reminder){.left = -1};
+  if ((json_object_get(in, "period") && !period) ||
+      (json_object_get(in, "ttl") && !ttl))
+    return VA_EINVAL; /* there, but not strings */
+  if (!due || va_parse_due(due, strlen(due), now, &spec->due_ms) != 0)
+    return VA_EINVAL;
+  if (period && *period &&
+      va_parse_period(period, strlen(period), &spec->period, &spec->left))
+    return VA_EINVAL;
+  if (!(period && *period))
+    spec->left = 1;
+  if (ttl && *ttl &&
+      (va_parse_due(ttl, strlen(ttl), now, &spec->expires_ms) != 0 ||
+       spec->expires_ms <= spec->due_ms))
+    return VA_EINVAL;
+  if (message && !(json_is_string(message) &&
+                   json_string_length(message) <= MESSAGE_MAX))
+    return VA_EINVAL;
+  json_t *kept = json_pack("{s:s, s:s?, s:s?, s:O?}", "dueTime", due,
+                           "period", period, "ttl", ttl, "message", message);
+  *data = kept ? json_dumps(kept, JSON_COMPACT) : NULL;
+  json_decref(kept);
+  spec->data = *data;
+  spec->len = *data ? strlen(*data) : 0;
+  return *data ? 0 : VA_ENOMEM;
+}
+
+static const char *reminder_name(request *r) {
+  const char *name = json_string_value(json_object_get(r->in, "name"));
+  return name && *name && strlen(name) <= 128 ? name : NULL;
+}
+
+static int task_reminder_set(va_turn *t, const void *arg, size_t len) {
+  request r;
+  int rc = begin(t, arg, len, &r);
+  const char *name = reminder_name(&r);
+  if (rc)
+    return finish(&r, rc);
+  va_reminder spec;
+  char *data = NULL;
+  rc = name ? reminder_spec(r.in, &spec, &data) : VA_EINVAL;
+  if (rc == 0)
+    rc = va_turn_reminder_set(t, name, &spec);
+  free(data);
+  if (rc == 0)
+    rc = record(t, r.user,
+                json_pack("{s:s, s:s}", "action", "reminder_set", "name",
+                          name));
+  return finish(&r, rc);
+}
+
+static int task_reminder_get(va_turn *t, const void *arg, size_t len) {
+  request r;
+  int rc = begin(t, arg, len, &r);
+  const char *name = reminder_name(&r);
+  va_reminder rem;
+  if (rc == 0)
+    rc = name ? va_turn_reminder_get(t, name, &rem) : VA_EINVAL;
+  if (rc)
+    return finish(&r, rc);
+  json_t *out = json_loadb(rem.data, rem.len, 0, NULL);
+  if (out) {
+    json_object_set_new(out, "name", json_string(name));
+    json_object_set_new(out, "next", va_json_time(rem.due_ms));
   }
+  rc = reply_json(t, out);
+  json_decref(out);
+  return finish(&r, rc);
+}
+
+static int task_reminder_del(va_turn *t, const void *arg, size_t len) {
+  request r;
+  int rc = begin(t, arg, len, &r);
+  const char *name = reminder_name(&r);
+  va_reminder rem;
+  if (rc == 0)
+    rc = name ? va_turn_reminder_get(t, name, &rem) : VA_EINVAL;
+  if (rc == 0)
+    rc = va_turn_reminder_delete(t, name);
+  if (rc == 0)
+    rc = record(t, r.user,
+                json_pack("{s:s, s:s}", "action", "reminder_deleted", "name",
+                          name));
+  return finish(&r, rc);
+}
+
+/* A reminder fired: the history records it and the owner's chat gets it
+ * as an assistant message (a one-way send: the chat never calls back). */
+static int task_on_reminder(va_turn *t, const char *name, const void *data,
+                            size_t len) {
+  json_t *doc = load_doc(t);
+  if (!doc)
+    return 0; /* the task is gone: nothing to remind of */
+  json_t *spec = json_loadb(data, len, 0, NULL);
+  const char *message = json_string_value(json_object_get(spec, "message"));
+  const char *title = json_string_value(json_object_get(doc, "title"));
+  const char *owner = json_string_value(json_object_get(doc, "owner"));
+  json_t *note = json_pack(
+      "{s:s, s:O, s:s}", "text", "", "task", json_object_get(doc, "id"),
+      "reminder", name);
+  char *text = NULL;
+  if (note &&
+      asprintf(&text, "Reminder for \"%s\": %s", title,
+               message && *message ? message : name) >= 0)
+    json_object_set_new(note, "text", json_string(text));
+  free(text);
+  char *s = note ? json_dumps(note, JSON_COMPACT) : NULL;
+  int rc = s ? va_turn_send(t, A->chat, owner, strlen(owner), VA_CHAT_NOTIFY,
+                            s, strlen(s))
+             : VA_ENOMEM;
+  free(s);
+  json_decref(note);
+  if (rc == 0)
+    rc = record(t, owner,
+                json_pack("{s:s, s:s, s:s?}", "action", "reminder", "name",
+                          name, "message", message));
+  json_decref(spec);
   return rc;
 }
 
-int va_task_register(va_runtime *rt, const va_user_type *users,
-                     va_task_type *out) {
-  U = *users;
-  static const va_method methods[] = {
-      {"create", task_create}, {"get", task_get}, {"log", task_log}};
-  va_type_def def = {.name = "TaskActor", .methods = methods,
-                     .n_methods = 3, .on_deactivate = task_deactivate,
+int va_task_register(va_apps *apps) {
+  static const va_method methods[VA_TASK_METHODS] = {
+      [VA_TASK_CREATE] = {"create", task_create},
+      [VA_TASK_GET] = {"get", task_get},
+      [VA_TASK_UPDATE] = {"update", task_update},
+      [VA_TASK_DELETE] = {"delete", task_delete},
+      [VA_TASK_COMPLETE] = {"complete", task_complete},
+      [VA_TASK_HISTORY] = {"history", task_history},
+      [VA_TASK_MEMBERS] = {"members", task_members},
+      [VA_TASK_ADD_MEMBER] = {"add_member", task_add_member},
+      [VA_TASK_DEL_MEMBER] = {"remove_member", task_del_member},
+      [VA_TASK_LOG] = {"log", task_log},
+      [VA_TASK_REMINDER_SET] = {"set_reminder", task_reminder_set},
+      [VA_TASK_REMINDER_GET] = {"get_reminder", task_reminder_get},
+      [VA_TASK_REMINDER_DEL] = {"delete_reminder", task_reminder_del},
+  };
+  va_type_def def = {.name = "TaskActor",
+                     .methods = methods,
+                     .n_methods = VA_TASK_METHODS,
+                     .on_deactivate = task_deactivate,
+                     .on_reminder = task_on_reminder,
                      .instance_size = sizeof(parsed)};
-  int type = va_register_type(rt, &def);
+  int type = va_register_type(apps->rt, &def);
   if (type < 0)
     return type;
-  T = (va_task_type){type, va_method_lookup(rt, type, "create"),
-                     va_method_lookup(rt, type, "get"),
-                     va_method_lookup(rt, type, "log")};
-  *out = T;
+  apps->task = type;
+  A = apps;
+  history = (va_journal){"h:", apps->history_limit};
   return 0;
 }

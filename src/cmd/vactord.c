@@ -6,6 +6,7 @@
  * SIGTERM or SIGINT: stop accepting, finish in-flight turns, flush commits,
  * deactivate every actor, exit 0. See docs/operations.md. */
 #include "../api/routes.h"
+#include "../apps/llm.h"
 #include "../http/server.h"
 #include <errno.h>
 #include <getopt.h>
@@ -32,6 +33,9 @@ typedef struct options {
   const char *token;
   /* HTTP limits (0: the server's default). */
   uint64_t max_connections, client_timeout_ms, request_timeout_ms, max_body;
+  /* The assistant's model (none without a URL) and the chat's bound. */
+  const char *llm_url, *llm_model, *llm_key;
+  uint64_t llm_timeout_ms, chat_history;
 } options;
 
 /* The HTTP server's defaults (as va_http_options), filled in to be logged. */
@@ -77,6 +81,18 @@ static void usage(FILE *f) {
           "                       (VACTORD_REQUEST_TIMEOUT; default 10000)\n"
           "  --max-body BYTES     largest request body; beyond it a 413\n"
           "                       (VACTORD_MAX_BODY; default 1048576)\n"
+          "  --llm-url URL        an OpenAI-compatible chat-completions\n"
+          "                       endpoint for the assistant (VACTORD_LLM_URL;\n"
+          "                       default: none, the built-in rules only)\n"
+          "  --llm-model NAME     the model to ask (VACTORD_LLM_MODEL)\n"
+          "  --llm-key KEY        sent as Authorization: Bearer KEY\n"
+          "                       (VACTORD_LLM_KEY)\n"
+          "  --llm-timeout MS     give up on the model after this long and let\n"
+          "                       the built-in rules answer\n"
+          "                       (VACTORD_LLM_TIMEOUT; default 20000)\n"
+          "  --chat-history N     chat messages kept per user; older ones are\n"
+          "                       dropped, the count kept\n"
+          "                       (VACTORD_CHAT_HISTORY; default 200)\n"
           "  --help               this text\n"
           "\n"
           "Routes: GET /v1.0/healthz (204), GET /metrics (Prometheus text),\n"
@@ -145,6 +161,8 @@ static bool limits_from_env(options *o) {
       {"VACTORD_REQUEST_TIMEOUT", "--request-timeout", UINT32_MAX,
        &o->request_timeout_ms},
       {"VACTORD_MAX_BODY", "--max-body", SIZE_MAX, &o->max_body},
+      {"VACTORD_LLM_TIMEOUT", "--llm-timeout", 3600000, &o->llm_timeout_ms},
+      {"VACTORD_CHAT_HISTORY", "--chat-history", 1000000, &o->chat_history},
   };
   for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
     const char *env = getenv(v[i].env);
@@ -169,6 +187,9 @@ static int parse_options(int argc, char **argv, options *o) {
   if ((env = getenv("VACTORD_LOG_LEVEL")))
     o->log_level = env;
   o->token = getenv("VACTORD_API_TOKEN");
+  o->llm_url = getenv("VACTORD_LLM_URL");
+  o->llm_model = getenv("VACTORD_LLM_MODEL");
+  o->llm_key = getenv("VACTORD_LLM_KEY");
   if (!limits_from_env(o))
     return -1;
   static const struct option longs[] = {
@@ -183,6 +204,11 @@ static int parse_options(int argc, char **argv, options *o) {
       {"client-timeout", required_argument, 0, 'C'},
       {"request-timeout", required_argument, 0, 'R'},
       {"max-body", required_argument, 0, 'B'},
+      {"llm-url", required_argument, 0, 'U'},
+      {"llm-model", required_argument, 0, 'N'},
+      {"llm-key", required_argument, 0, 'K'},
+      {"llm-timeout", required_argument, 0, 'O'},
+      {"chat-history", required_argument, 0, 'H'},
       {"help", no_argument, 0, 'h'},
       {0, 0, 0, 0}};
   int c;
@@ -212,6 +238,17 @@ static int parse_options(int argc, char **argv, options *o) {
       break;
     case 'B':
       if (!parse_count("--max-body", optarg, SIZE_MAX, &o->max_body))
+        return -1;
+      break;
+    case 'U': o->llm_url = optarg; break;
+    case 'N': o->llm_model = optarg; break;
+    case 'K': o->llm_key = optarg; break;
+    case 'O':
+      if (!parse_count("--llm-timeout", optarg, 3600000, &o->llm_timeout_ms))
+        return -1;
+      break;
+    case 'H':
+      if (!parse_count("--chat-history", optarg, 1000000, &o->chat_history))
         return -1;
       break;
     case 'h': usage(stdout); exit(0);
@@ -324,6 +361,28 @@ static bool fit_max_connections(options *o, uint64_t fd_limit,
 
 /* ---- Main ---- */
 
+/* The assistant's model, when a URL is given (else *out = NULL). */
+static int start_model(const options *o, va_llm **out) {
+  *out = NULL;
+  if (!o->llm_url || !*o->llm_url)
+    return 0;
+  if (!o->llm_model || !*o->llm_model) {
+    log_line("error", "--llm-url needs --llm-model", NULL);
+    return VA_EINVAL;
+  }
+  va_llm_config cfg = {.url = o->llm_url,
+                       .model = o->llm_model,
+                       .key = o->llm_key,
+                       .timeout_ms = (long)o->llm_timeout_ms};
+  int rc = va_llm_new(&cfg, out);
+  if (rc == 0)
+    log_line("info", "assistant model", "url=%s model=%s timeout_ms=%llu",
+             o->llm_url, o->llm_model,
+             (unsigned long long)(o->llm_timeout_ms ? o->llm_timeout_ms
+                                                    : 20000));
+  return rc;
+}
+
 int main(int argc, char **argv) {
   options o;
   if (parse_options(argc, argv, &o) != 0)
@@ -353,7 +412,10 @@ int main(int argc, char **argv) {
   cfg.durability = o.durability;
   va_runtime *runtime;
   static va_routes routes;
-  int rc = va_runtime_new(&cfg, &runtime);
+  routes.apps.chat_limit = (uint32_t)o.chat_history;
+  int rc = start_model(&o, &routes.apps.llm);
+  if (rc == 0)
+    rc = va_runtime_new(&cfg, &runtime);
   if (rc == 0 && !va_routes_init(&routes, runtime))
     rc = VA_EINVAL;
   if (rc == 0)
@@ -400,6 +462,7 @@ int main(int argc, char **argv) {
   log_line("info", "stopping", "signal=%d", sig);
   va_http_stop(srv);
   rc = va_runtime_stop(runtime);
+  va_llm_free(routes.apps.llm); /* before the runtime: it may resume turns */
   va_runtime_free(runtime);
   log_line("info", "stopped", NULL);
   return rc ? 1 : 0;

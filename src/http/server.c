@@ -76,6 +76,9 @@ struct va_http_reply {
   va_http_response res;
 };
 
+/* Headers whose values a connection keeps while it reads them. */
+enum { KEPT_NONE, KEPT_IF_MATCH, KEPT_DAPR_TOKEN, KEPT_AUTHORIZATION };
+
 typedef struct conn {
   va_dlink link; /* in its shard's conns */
   va_http_reply *head, *tail; /* replies not yet written */
@@ -97,10 +100,11 @@ typedef struct conn {
   char field[32];
   size_t field_len;
   bool in_value;
-  int token_header; /* 0, or which header carries a token: 1 / 2 */
-  char token[TOKEN_MAX + 8]; /* its value ("Bearer " included for 2) */
-  size_t token_len;
+  int kept_header;  /* a header whose value is kept: KEPT_* */
+  char value[TOKEN_MAX + 8]; /* its value ("Bearer " included) */
+  size_t value_len;
   bool token_ok;
+  char if_match[64]; /* the If-Match header ("" when none) */
   char *body;
   size_t body_len;
   int refuse; /* a status to answer instead of running the handler */
@@ -167,9 +171,10 @@ static int on_begin(http_parser *p) {
   c->in_request = true;
   c->begin_ms = c->last_ms; /* this read's */
   c->path_len = c->header_bytes = c->body_len = 0;
-  c->field_len = c->token_len = 0;
+  c->field_len = c->value_len = 0;
   c->in_value = c->token_ok = false;
-  c->token_header = 0;
+  c->kept_header = KEPT_NONE;
+  c->if_match[0] = 0;
   c->refuse = 0;
   return 0;
 }
@@ -201,13 +206,21 @@ static bool same_secret(const char *a, size_t alen, const char *b,
   return diff == 0;
 }
 
-/* A header is complete: is it the token? */
+/* A header is complete: keeps If-Match; checks a token. */
 static void end_header(conn *c) {
-  if (!c->token_header || !c->srv->opts.token)
+  if (c->kept_header == KEPT_IF_MATCH) {
+    if (c->value_len < sizeof(c->if_match)) {
+      memcpy(c->if_match, c->value, c->value_len);
+      c->if_match[c->value_len] = 0;
+    } else {
+      snprintf(c->if_match, sizeof(c->if_match), "?"); /* unreadable */
+    }
+  }
+  if (c->kept_header < KEPT_DAPR_TOKEN || !c->srv->opts.token)
     return;
-  const char *v = c->token;
-  size_t n = c->token_len;
-  if (c->token_header == 2) { /* Authorization: Bearer T */
+  const char *v = c->value;
+  size_t n = c->value_len;
+  if (c->kept_header == KEPT_AUTHORIZATION) { /* Bearer T */
     if (n < 7 || strncasecmp(v, "Bearer ", 7))
       return;
     v += 7;
@@ -224,8 +237,8 @@ static int on_field(http_parser *p, const char *at, size_t len) {
   if (c->in_value) { /* a new header begins */
     end_header(c);
     c->in_value = false;
-    c->field_len = c->token_len = 0;
-    c->token_header = 0;
+    c->field_len = c->value_len = 0;
+    c->kept_header = KEPT_NONE;
   }
   size_t room = sizeof(c->field) - 1 - c->field_len;
   size_t n = len < room ? len : room;
@@ -241,13 +254,17 @@ static int on_value(http_parser *p, const char *at, size_t len) {
   if (!c->in_value) {
     c->in_value = true;
     c->field[c->field_len] = 0;
-    c->token_header = !strcasecmp(c->field, "dapr-api-token")  ? 1
-                      : !strcasecmp(c->field, "authorization") ? 2
-                                                                : 0;
+    c->kept_header = !strcasecmp(c->field, "dapr-api-token") ? KEPT_DAPR_TOKEN
+                     : !strcasecmp(c->field, "authorization")
+                         ? KEPT_AUTHORIZATION
+                     : !strcasecmp(c->field, "if-match") ? KEPT_IF_MATCH
+                                                         : KEPT_NONE;
   }
-  if (c->token_header && c->token_len + len <= sizeof(c->token)) {
-    memcpy(c->token + c->token_len, at, len);
-    c->token_len += len;
+  if (c->kept_header && c->value_len + len <= sizeof(c->value)) {
+    memcpy(c->value + c->value_len, at, len);
+    c->value_len += len;
+  } else if (c->kept_header) {
+    c->value_len = sizeof(c->value); /* too long: matches nothing */
   }
   return 0;
 }
@@ -357,6 +374,9 @@ static int on_complete(http_parser *p) {
     return -1;
   va_http_response *res = &r->res;
   c->path[c->path_len < PATH_MAX_BYTES ? c->path_len : PATH_MAX_BYTES] = 0;
+  char *q = strchr(c->path, '?');
+  if (q)
+    *q++ = 0;
   if (!c->refuse && c->srv->opts.token && !c->token_ok &&
       !(p->method == HTTP_GET && !strcmp(c->path, "/v1.0/healthz")))
     c->refuse = 401;
@@ -373,9 +393,6 @@ static int on_complete(http_parser *p) {
       va_http_error(res, 413, "ERR_BODY_TOO_LARGE", "request body too large");
     complete_here(r);
   } else {
-    char *q = strchr(c->path, '?');
-    if (q)
-      *q++ = 0;
     va_http_request req = {
         .method = http_method_str((enum http_method)p->method),
         .path = c->path,
@@ -383,6 +400,7 @@ static int on_complete(http_parser *p) {
         .query = q ? q : "",
         .body = c->body ? c->body : "",
         .body_len = c->body_len,
+        .if_match = c->if_match[0] ? c->if_match : NULL,
     };
     c->srv->opts.handler(c->srv->opts.ctx, &req, r);
   }

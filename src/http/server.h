@@ -22,6 +22,7 @@ typedef struct va_http_request {
   const char *query;  /* after '?', or "" */
   const char *body;
   size_t body_len;
+  const char *if_match; /* the If-Match header's value, or NULL */
 } va_http_request;
 
 /* The answer a handler fills in. body is appended with va_http_write,

@@ -184,7 +184,7 @@ check "an idle keep-alive connection is closed quietly after ~1 s" client idle
 check "a connection in use is not idle (6 requests over 2.4 s)" client busy
 for _ in 1 2 3; do curl -s -o /dev/null "$url/nope"; done
 metrics > "$dir/m1"
-check "metrics: requests by route and status" grep -Eq '^vactor_http_requests_total\{route="unmatched",status="204"\} [0-9]+$' "$dir/m1"
+check "metrics: requests by route and status" grep -Eq '^vactor_http_requests_total\{route="healthz",status="204"\} [0-9]+$' "$dir/m1"
 check "metrics: the 404s counted" grep -Eq '^vactor_http_requests_total\{route="unmatched",status="404"\} 3$' "$dir/m1"
 check "metrics: the 408s counted" grep -Eq '^vactor_http_requests_total\{route="unmatched",status="408"\} 2$' "$dir/m1"
 check "metrics: latency histogram with _sum and _count" python3 "$dir/histogram.py" < "$dir/m1"

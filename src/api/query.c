@@ -1,0 +1,85 @@
+/* query.c — see query.h. */
+#include "query.h"
+#include <string.h>
+
+static int hex(char c) {
+  if (c >= '0' && c <= '9')
+    return c - '0';
+  if (c >= 'a' && c <= 'f')
+    return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F')
+    return c - 'A' + 10;
+  return -1;
+}
+
+/* Decodes [s, s + n) into out; false when it does not fit or is bad. */
+static bool decode(const char *s, size_t n, char *out, size_t cap) {
+  size_t o = 0;
+  for (size_t i = 0; i < n; i++) {
+    char c = s[i];
+    if (c == '+') {
+      c = ' ';
+    } else if (c == '%') {
+      if (n - i < 3)
+        return false;
+      int h = hex(s[i + 1]), l = hex(s[i + 2]);
+      if (h < 0 || l < 0 || (h == 0 && l == 0))
+        return false;
+      c = (char)(h * 16 + l);
+      i += 2;
+    }
+    if (o + 1 >= cap)
+      return false;
+    out[o++] = c;
+  }
+  out[o] = 0;
+  return true;
+}
+
+/* The next parameter of *q: its key and value spans; advances *q. */
+static bool next_param(const char **q, const char **key, size_t *key_len,
+                       const char **val, size_t *val_len) {
+  const char *p = *q;
+  if (!*p)
+    return false;
+  const char *end = strchr(p, '&');
+  if (!end)
+    end = p + strlen(p);
+  const char *eq = memchr(p, '=', (size_t)(end - p));
+  *key = p;
+  *key_len = (size_t)((eq ? eq : end) - p);
+  *val = eq ? eq + 1 : end;
+  *val_len = (size_t)(end - *val);
+  *q = *end ? end + 1 : end;
+  return true;
+}
+
+bool va_query_get(const char *query, const char *key, char *out,
+                  size_t cap) {
+  const char *k, *v;
+  size_t kn, vn;
+  size_t want = strlen(key);
+  while (query && next_param(&query, &k, &kn, &v, &vn))
+    if (kn == want && !memcmp(k, key, kn))
+      return decode(v, vn, out, cap);
+  return false;
+}
+
+bool va_query_check(const char *query, const char *const *keys,
+                    const char **bad) {
+  const char *k, *v;
+  size_t kn, vn;
+  char value[1024];
+  while (query && next_param(&query, &k, &kn, &v, &vn)) {
+    if (kn == 0 && vn == 0)
+      continue; /* "a=1&&b=2" */
+    const char *const *known = keys;
+    while (*known && !(strlen(*known) == kn && !memcmp(*known, k, kn)))
+      known++;
+    if (!*known || !decode(v, vn, value, sizeof(value))) {
+      *bad = *known ? *known : "?";
+      return false;
+    }
+  }
+  return true;
+}

@@ -1,0 +1,470 @@
+/* task_api.c — see task_api.h. A request goes: split the path, find the
+ * route (table below) by shape and method, check the ids and the body,
+ * build the actor's body (the request's JSON object plus the caller and
+ * the path's and query's parameters), call, and turn the answer into a
+ * response. The hot route (log) builds a binary body and needs no
+ * allocation for its answer. */
+#include "task_api.h"
+#include "../apps/prefs.h"
+#include "../apps/task_doc.h"
+#include "query.h"
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+enum { ID_MAX = 128, SEGMENTS_MAX = 8 };
+
+/* ---- Paths ---- */
+
+typedef struct segment {
+  const char *s;
+  size_t n;
+} segment;
+
+/* Splits "/a/b/c" into segments; false for more than SEGMENTS_MAX or an
+ * empty one ("//", a trailing "/"). */
+static bool split(const char *path, segment *seg, size_t *count) {
+  *count = 0;
+  if (*path != '/')
+    return false;
+  while (*path == '/') {
+    const char *start = ++path;
+    while (*path && *path != '/')
+      path++;
+    if (path == start || *count == SEGMENTS_MAX)
+      return false;
+    seg[(*count)++] = (segment){start, (size_t)(path - start)};
+  }
+  return true;
+}
+
+static bool is(segment s, const char *word) {
+  return s.n == strlen(word) && !memcmp(s.s, word, s.n);
+}
+
+/* An id is 1..128 of [A-Za-z0-9._~-]: no '/', no '%', nothing to decode. */
+static bool valid_id(segment s) {
+  if (s.n == 0 || s.n > ID_MAX)
+    return false;
+  for (size_t i = 0; i < s.n; i++)
+    if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                "0123456789._~-",
+                s.s[i]) ||
+        !s.s[i])
+      return false;
+  return true;
+}
+
+/* ---- Routes ---- */
+
+/* What the route's actor body carries besides the request's JSON. */
+enum body_kind {
+  BODY_JSON,  /* the request's object (or {} without a body) + user */
+  BODY_NONE,  /* nothing */
+  BODY_LOG,   /* va_task_log */
+};
+
+/* How the route's input is checked before the call. */
+enum check_kind { CHECK_NONE, CHECK_CREATE, CHECK_UPDATE, CHECK_PREFS,
+                  CHECK_CHAT, CHECK_REMINDER };
+
+typedef struct route {
+  const char *label;  /* for metrics */
+  const char *method; /* HTTP */
+  const char *shape;  /* segments after /v1/users/{user}, "*" an id */
+  char actor;         /* 't' task (id: the {task} segment), 'u' user, 'c' chat */
+  int call;           /* the actor's method */
+  enum body_kind body;
+  enum check_kind check;
+  int ok_status;      /* 200, 201, 204 */
+  bool etag;          /* answer has "version": send it as ETag */
+  const char *const *query; /* accepted query parameters */
+} route;
+
+static const char *const LIST_QUERY[] = {"status", "priority", "q", "role",
+                                         NULL};
+static const char *const PAGE_QUERY[] = {"before", "limit", NULL};
+static const char *const NO_QUERY[] = {NULL};
+
+/* "*" in a shape matches an id. */
+static const route ROUTES[] = {
+    {"tasks.list", "GET", "tasks", 'u', VA_USER_LIST, BODY_JSON, CHECK_NONE,
+     200, false, LIST_QUERY},
+    {"tasks.create", "POST", "tasks", 't', VA_TASK_CREATE, BODY_JSON,
+     CHECK_CREATE, 201, true, NO_QUERY},
+    {"tasks.create", "PUT", "tasks/*", 't', VA_TASK_CREATE, BODY_JSON,
+     CHECK_CREATE, 201, true, NO_QUERY},
+    {"tasks.get", "GET", "tasks/*", 't', VA_TASK_GET, BODY_JSON, CHECK_NONE,
+     200, true, NO_QUERY},
+    {"tasks.update", "PATCH", "tasks/*", 't', VA_TASK_UPDATE, BODY_JSON,
+     CHECK_UPDATE, 200, true, NO_QUERY},
+    {"tasks.delete", "DELETE", "tasks/*", 't', VA_TASK_DELETE, BODY_JSON,
+     CHECK_NONE, 204, false, NO_QUERY},
+    {"tasks.log", "POST", "tasks/*/log", 't', VA_TASK_LOG, BODY_LOG,
+     CHECK_NONE, 200, false, NO_QUERY},
+    {"tasks.complete", "POST", "tasks/*/complete", 't', VA_TASK_COMPLETE,
+     BODY_JSON, CHECK_NONE, 200, true, NO_QUERY},
+    {"tasks.history", "GET", "tasks/*/history", 't', VA_TASK_HISTORY,
+     BODY_JSON, CHECK_NONE, 200, false, PAGE_QUERY},
+    {"tasks.members", "GET", "tasks/*/members", 't', VA_TASK_MEMBERS,
+     BODY_JSON, CHECK_NONE, 200, false, NO_QUERY},
+    {"tasks.members.add", "PUT", "tasks/*/members/*", 't',
+     VA_TASK_ADD_MEMBER, BODY_JSON, CHECK_NONE, 200, true, NO_QUERY},
+    {"tasks.members.remove", "DELETE", "tasks/*/members/*", 't',
+     VA_TASK_DEL_MEMBER, BODY_JSON, CHECK_NONE, 200, true, NO_QUERY},
+    {"tasks.reminders.set", "PUT", "tasks/*/reminders/*", 't',
+     VA_TASK_REMINDER_SET, BODY_JSON, CHECK_REMINDER, 204, false, NO_QUERY},
+    {"tasks.reminders.get", "GET", "tasks/*/reminders/*", 't',
+     VA_TASK_REMINDER_GET, BODY_JSON, CHECK_NONE, 200, false, NO_QUERY},
+    {"tasks.reminders.delete", "DELETE", "tasks/*/reminders/*", 't',
+     VA_TASK_REMINDER_DEL, BODY_JSON, CHECK_NONE, 204, false, NO_QUERY},
+    {"preferences.get", "GET", "preferences", 'u', VA_USER_PREFS, BODY_NONE,
+     CHECK_NONE, 200, false, NO_QUERY},
+    {"preferences.set", "PUT", "preferences", 'u', VA_USER_SET_PREFS,
+     BODY_JSON, CHECK_PREFS, 200, false, NO_QUERY},
+    {"chat.say", "POST", "chat", 'c', VA_CHAT_SAY, BODY_JSON, CHECK_CHAT, 200,
+     false, NO_QUERY},
+    {"chat.history", "GET", "chat", 'c', VA_CHAT_HISTORY, BODY_JSON,
+     CHECK_NONE, 200, false, PAGE_QUERY},
+};
+enum { N_ROUTES = sizeof(ROUTES) / sizeof(ROUTES[0]) };
+
+/* Whether segs (after /v1/users/{user}) have the route's shape; the ids
+ * matched by "*" go to ids[]. */
+static bool shape_matches(const char *shape, const segment *segs, size_t n,
+                          segment *ids, size_t *n_ids) {
+  size_t i = 0;
+  *n_ids = 0;
+  while (*shape) {
+    const char *end = strchr(shape, '/');
+    size_t len = end ? (size_t)(end - shape) : strlen(shape);
+    if (i == n)
+      return false;
+    if (len == 1 && *shape == '*')
+      ids[(*n_ids)++] = segs[i];
+    else if (segs[i].n != len || memcmp(segs[i].s, shape, len))
+      return false;
+    i++;
+    shape += len + (end ? 1 : 0);
+  }
+  return i == n;
+}
+
+/* ---- Errors ---- */
+
+static void error_for(va_http_response *res, int status, char actor) {
+  switch (status) {
+  case VA_ENOTFOUND:
+    if (actor == 't')
+      va_http_error(res, 404, "ERR_TASK_NOT_FOUND", "no such task");
+    else
+      va_http_error(res, 404, "ERR_NOT_FOUND", "no such thing");
+    break;
+  case VA_EEXIST:
+    va_http_error(res, 409, "ERR_TASK_EXISTS", "the task exists already");
+    break;
+  case VA_EINVAL:
+    va_http_error(res, 400, "ERR_BAD_REQUEST",
+                  "the body is not what this route takes");
+    break;
+  case VA_ECONFLICT:
+    va_http_error(res, 412, "ERR_VERSION_MISMATCH",
+                  "If-Match does not match the task's version");
+    break;
+  case VA_EPERM:
+    va_http_error(res, 403, "ERR_FORBIDDEN",
+                  "only the task's owner may do this");
+    break;
+  case VA_EBACKPRESSURE:
+    va_http_error(res, 429, "ERR_BUSY", "too many requests for this actor");
+    va_http_header(res, "Retry-After", "1");
+    break;
+  case VA_ETIMEDOUT:
+    va_http_error(res, 504, "ERR_TIMEOUT", "the actor did not answer in time");
+    break;
+  case VA_ESTORE:
+    va_http_error(res, 503, "ERR_STORE", "the state could not be saved");
+    va_http_header(res, "Retry-After", "1");
+    break;
+  case VA_ESTOPPED:
+    va_http_error(res, 503, "ERR_STOPPING", "the server is stopping");
+    break;
+  default:
+    va_http_error(res, 500, "ERR_INTERNAL", va_strerror(status));
+  }
+}
+
+static void fail(va_http_reply *reply, int status, const char *code,
+                 const char *message) {
+  va_http_error(va_http_res(reply), status, code, message);
+  va_http_done(reply);
+}
+
+/* ---- Answers ---- */
+
+/* A route's call in flight (not for log, which answers plainly). */
+typedef struct pending_answer {
+  va_http_reply *reply;
+  const route *route;
+  char location[160]; /* for a created task */
+} pending_answer;
+
+/* log: {"minutes": n} as it comes. */
+static void answer_plain(void *user, int status, const void *data,
+                         size_t len) {
+  va_http_reply *reply = user;
+  va_http_response *res = va_http_res(reply);
+  if (status == 0) {
+    res->status = 200;
+    va_http_write(res, data, len);
+  } else {
+    error_for(res, status, 't');
+  }
+  va_http_done(reply);
+}
+
+static void set_etag(va_http_response *res, const void *data, size_t len) {
+  json_t *doc = json_loadb(data, len, 0, NULL);
+  json_t *version = json_object_get(doc, "version");
+  char etag[32];
+  if (json_is_integer(version)) {
+    snprintf(etag, sizeof(etag), "\"%lld\"",
+             (long long)json_integer_value(version));
+    va_http_header(res, "ETag", etag);
+  }
+  json_decref(doc);
+}
+
+static void answer(void *user, int status, const void *data, size_t len) {
+  pending_answer *pa = user;
+  va_http_response *res = va_http_res(pa->reply);
+  if (status) {
+    error_for(res, status, pa->route->actor);
+  } else {
+    res->status = pa->route->ok_status;
+    if (pa->route->ok_status != 204)
+      va_http_write(res, data, len);
+    if (pa->route->etag)
+      set_etag(res, data, len);
+    if (pa->route->ok_status == 201 && pa->location[0])
+      va_http_header(res, "Location", pa->location);
+  }
+  va_http_done(pa->reply);
+  free(pa);
+}
+
+/* ---- Bodies ---- */
+
+/* If-Match: "3", W/"3" or 3 -> 3; -1 when absent, -2 when unreadable. */
+static long long if_match(const va_http_request *req) {
+  const char *v = req->if_match;
+  if (!v)
+    return -1;
+  if (!strncmp(v, "W/", 2))
+    v += 2;
+  char *end;
+  long long n = strtoll(v + (*v == '"'), &end, 10);
+  if (end == v + (*v == '"') || n < 0 || (*v == '"' && *end++ != '"') || *end)
+    return -2;
+  return n;
+}
+
+/* Adds the query's parameters: numbers for before/limit, else strings. */
+static bool add_query(json_t *body, const char *query,
+                      const char *const *keys) {
+  char value[1024];
+  for (; *keys; keys++) {
+    if (!va_query_get(query, *keys, value, sizeof(value)))
+      continue;
+    if (!strcmp(*keys, "before") || !strcmp(*keys, "limit")) {
+      char *end;
+      long long n = strtoll(value, &end, 10);
+      if (*end || end == value || n < 0 || n > 1000000000)
+        return false;
+      json_object_set_new(body, *keys, json_integer(n));
+    } else {
+      json_object_set_new(body, *keys, json_string(value));
+    }
+  }
+  return true;
+}
+
+/* Checks the body the route takes; NULL when fine, else why not. */
+static const char *check(const route *rt, json_t *body) {
+  switch (rt->check) {
+  case CHECK_CREATE:
+    return va_task_doc_check(body, true);
+  case CHECK_UPDATE:
+    return va_task_doc_check(body, false);
+  case CHECK_PREFS:
+    return va_prefs_check(body);
+  case CHECK_CHAT: {
+    json_t *m = json_object_get(body, "message");
+    return json_is_string(m) && json_string_length(m) > 0 &&
+                   json_string_length(m) <= 1000
+               ? NULL
+               : "message must be a string of 1-1000 characters";
+  }
+  case CHECK_REMINDER: {
+    const char *due = json_string_value(json_object_get(body, "dueTime"));
+    int64_t ms;
+    return due && va_parse_due(due, strlen(due), 0, &ms) == 0
+               ? NULL
+               : "dueTime must be a duration (10m, PT10M) or an RFC 3339 "
+                 "time";
+  }
+  default:
+    return NULL;
+  }
+}
+
+/* ---- Dispatch ---- */
+
+static void call_log(const va_apps *apps, segment user, segment task,
+                     const va_http_request *req, va_http_reply *reply) {
+  json_t *in = json_loadb(req->body, req->body_len, 0, NULL);
+  json_t *m = json_object_get(in, "minutes");
+  bool ok = json_is_integer(m) && json_integer_value(m) > 0 &&
+            json_integer_value(m) <= 100000;
+  va_task_log head = {ok ? json_integer_value(m) : 0};
+  bool object = json_is_object(in);
+  json_decref(in);
+  if (!object)
+    return fail(reply, 400, "ERR_MALFORMED_JSON",
+                "the body must be a JSON object");
+  if (!ok)
+    return fail(reply, 400, "ERR_BAD_REQUEST",
+                "minutes must be an integer from 1 to 100000");
+  char body[sizeof(head) + ID_MAX];
+  memcpy(body, &head, sizeof(head));
+  memcpy(body + sizeof(head), user.s, user.n);
+  int rc = va_call(apps->rt, apps->task, task.s, task.n, VA_TASK_LOG, body,
+                   sizeof(head) + user.n, answer_plain, reply);
+  if (rc) {
+    error_for(va_http_res(reply), rc, 't');
+    va_http_done(reply);
+  }
+}
+
+/* The request's JSON object ({} when there is no body). */
+static json_t *request_object(const va_http_request *req) {
+  if (req->body_len == 0)
+    return json_object();
+  json_t *in = json_loadb(req->body, req->body_len, 0, NULL);
+  if (json_is_object(in))
+    return in;
+  json_decref(in);
+  return NULL;
+}
+
+static void call_route(const va_apps *apps, const route *rt, segment user,
+                       const segment *ids, const va_http_request *req,
+                       va_http_reply *reply) {
+  if (rt->body == BODY_LOG)
+    return call_log(apps, user, ids[0], req, reply);
+  const char *bad;
+  if (!va_query_check(req->query, rt->query, &bad))
+    return fail(reply, 400, "ERR_BAD_QUERY",
+                "unknown or badly encoded query parameter");
+  json_t *body = request_object(req);
+  if (!body)
+    return fail(reply, 400, "ERR_MALFORMED_JSON",
+                "the body must be a JSON object");
+  const char *why = check(rt, body);
+  long long version = if_match(req);
+  if (!why && version == -2)
+    why = "If-Match must be a task version, e.g. \"3\"";
+  if (!why && !add_query(body, req->query, rt->query))
+    why = "before and limit must be non-negative integers";
+  if (why) {
+    json_decref(body);
+    return fail(reply, 400, "ERR_BAD_REQUEST", why);
+  }
+  pending_answer *pa = calloc(1, sizeof(*pa));
+  if (!pa) {
+    json_decref(body);
+    return fail(reply, 503, "ERR_NO_MEMORY", "out of memory");
+  }
+  *pa = (pending_answer){.reply = reply, .route = rt};
+  json_object_set_new(body, "user", json_stringn(user.s, user.n));
+  if (version >= 0)
+    json_object_set_new(body, "ifMatch", json_integer(version));
+  /* The second id of a shape is a member or a reminder's name. */
+  if (rt->call == VA_TASK_ADD_MEMBER || rt->call == VA_TASK_DEL_MEMBER)
+    json_object_set_new(body, "member", json_stringn(ids[1].s, ids[1].n));
+  if (rt->call >= VA_TASK_REMINDER_SET && rt->call <= VA_TASK_REMINDER_DEL &&
+      rt->actor == 't')
+    json_object_set_new(body, "name", json_stringn(ids[1].s, ids[1].n));
+  char task_id[ID_MAX + 1];
+  segment target = rt->actor == 't' ? ids[0] : user;
+  if (rt->actor == 't' && !strcmp(rt->method, "POST") &&
+      rt->call == VA_TASK_CREATE) {
+    unsigned char r[8];
+    if (getrandom(r, sizeof(r), 0) != (ssize_t)sizeof(r))
+      r[0] = 0; /* (never: 8 bytes from the pool do not block) */
+    int n = snprintf(task_id, sizeof(task_id), "t");
+    for (size_t i = 0; i < sizeof(r); i++)
+      n += snprintf(task_id + n, sizeof(task_id) - (size_t)n, "%02x", r[i]);
+    target = (segment){task_id, (size_t)n};
+  }
+  if (rt->ok_status == 201)
+    snprintf(pa->location, sizeof(pa->location), "/v1/users/%.*s/tasks/%.*s",
+             (int)user.n, user.s, (int)target.n, target.s);
+  int type = rt->actor == 't' ? apps->task
+             : rt->actor == 'u' ? apps->user
+                                : apps->chat;
+  char *s = rt->body == BODY_NONE ? NULL : json_dumps(body, JSON_COMPACT);
+  json_decref(body);
+  int rc = rt->body == BODY_NONE || s
+               ? va_call(apps->rt, type, target.s, target.n, rt->call, s,
+                         s ? strlen(s) : 0, answer, pa)
+               : VA_ENOMEM;
+  free(s);
+  if (rc) {
+    error_for(va_http_res(reply), rc, rt->actor);
+    va_http_done(reply);
+    free(pa);
+  }
+}
+
+bool va_task_api_route(const va_apps *apps, const va_http_request *req,
+                       va_http_reply *reply) {
+  segment seg[SEGMENTS_MAX];
+  size_t n;
+  if (strncmp(req->path, "/v1/users/", 10))
+    return false;
+  if (!split(req->path, seg, &n) || n < 4 || !is(seg[0], "v1") ||
+      !is(seg[1], "users")) {
+    fail(reply, 404, "ERR_NOT_FOUND", "no such route");
+    return true;
+  }
+  segment ids[2];
+  size_t n_ids;
+  bool shape_found = false;
+  for (size_t i = 0; i < N_ROUTES; i++) {
+    const route *rt = &ROUTES[i];
+    if (!shape_matches(rt->shape, seg + 3, n - 3, ids, &n_ids))
+      continue;
+    shape_found = true;
+    if (strcmp(rt->method, req->method))
+      continue;
+    va_http_label(reply, rt->label);
+    bool ids_ok = valid_id(seg[2]);
+    for (size_t k = 0; k < n_ids; k++)
+      ids_ok = ids_ok && valid_id(ids[k]);
+    if (!ids_ok)
+      fail(reply, 400, "ERR_BAD_ID",
+           "ids are 1-128 characters of A-Z a-z 0-9 . _ ~ -");
+    else
+      call_route(apps, rt, seg[2], ids, req, reply);
+    return true;
+  }
+  if (shape_found)
+    fail(reply, 405, "ERR_METHOD_NOT_ALLOWED",
+         "this route does not take that method");
+  else
+    fail(reply, 404, "ERR_NOT_FOUND", "no such route");
+  return true;
+}

@@ -1,0 +1,16 @@
+/* apps.c — registers the Task API's actor types (see apps.h). */
+#include "apps.h"
+
+int va_apps_register(va_apps *apps) {
+  if (!apps->chat_limit)
+    apps->chat_limit = 200;
+  if (!apps->history_limit)
+    apps->history_limit = 100;
+  /* Type ids first, so that each type knows the others' while it runs. */
+  int rc = va_user_register(apps);
+  if (rc == 0)
+    rc = va_task_register(apps);
+  if (rc == 0)
+    rc = va_chat_register(apps);
+  return rc;
+}

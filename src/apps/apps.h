@@ -1,0 +1,77 @@
+/* apps.h — the Task API's actor types (TaskActor, UserActor, ChatActor):
+ * their type ids and method ids, registered together because they call
+ * one another. Method ids are the indexes below (each type's method table
+ * is in this order). Bodies are JSON objects unless said otherwise; the
+ * calling user is "user" in the body (the routes put it there). */
+#ifndef VA_APPS_APPS_H
+#define VA_APPS_APPS_H
+
+#include <stdint.h>
+#include <vactor.h>
+
+/* TaskActor, one per task (task.c). */
+enum {
+  VA_TASK_CREATE,     /* {user, title, description?, priority?, due?,
+                         members?} -> the task; VA_EEXIST */
+  VA_TASK_GET,        /* {user} -> the task */
+  VA_TASK_UPDATE,     /* {user, ifMatch?, fields...} -> the task;
+                         VA_ECONFLICT when ifMatch is not the version */
+  VA_TASK_DELETE,     /* {user, ifMatch?}; owner only (VA_EPERM) */
+  VA_TASK_COMPLETE,   /* {user} -> the task, status "done" */
+  VA_TASK_HISTORY,    /* {user, before?, limit?} -> {total, entries} */
+  VA_TASK_MEMBERS,    /* {user} -> {owner, members} */
+  VA_TASK_ADD_MEMBER, /* {user, member}; owner only */
+  VA_TASK_DEL_MEMBER, /* {user, member}; owner only */
+  VA_TASK_LOG,        /* va_task_log (binary) -> {minutes} */
+  VA_TASK_REMINDER_SET, /* {user, name, dueTime, period?, ttl?, message?} */
+  VA_TASK_REMINDER_GET, /* {user, name} -> the reminder */
+  VA_TASK_REMINDER_DEL, /* {user, name} */
+  VA_TASK_METHODS
+};
+
+/* UserActor, one per user (user.c). */
+enum {
+  VA_USER_UPSERT,    /* a task's summary {id, title, status, ...} */
+  VA_USER_REMOVE,    /* body: the task id (bytes) */
+  VA_USER_LIST,      /* {status?, priority?, q?, role?} -> {tasks: [...]} */
+  VA_USER_PREFS,     /* -> {timeZone, ...} */
+  VA_USER_SET_PREFS, /* {timeZone?, ...} -> the preferences */
+  VA_USER_METHODS
+};
+
+/* ChatActor, one per user (chat.c). */
+enum {
+  VA_CHAT_SAY,     /* {message} -> {reply, actions} */
+  VA_CHAT_HISTORY, /* {before?, limit?} -> {total, kept, messages} */
+  VA_CHAT_NOTIFY,  /* {text, task?}: an assistant message (reminders) */
+  VA_CHAT_METHODS
+};
+
+/* The body of VA_TASK_LOG: the minutes, then the user's id (not NUL-ended):
+ * binary, because it is the hot operation. */
+typedef struct va_task_log {
+  int64_t minutes;
+  char user[];
+} va_task_log;
+
+typedef struct va_llm va_llm;
+
+typedef struct va_apps {
+  va_runtime *rt;
+  int task, user, chat; /* type ids */
+  uint32_t chat_limit;  /* chat messages kept per user */
+  uint32_t history_limit; /* history entries kept per task */
+  va_llm *llm;          /* NULL: the rule-based assistant only */
+} va_apps;
+
+/* Registers the three types (before va_runtime_start). apps must outlive
+ * the runtime; rt, chat_limit, history_limit and llm are set by the
+ * caller first (0 limits: 200 and 100). */
+int va_apps_register(va_apps *apps);
+
+/* Each file's part of va_apps_register. */
+int va_task_register(va_apps *apps);
+int va_user_register(va_apps *apps);
+int va_chat_register(va_apps *apps);
+
+#endif

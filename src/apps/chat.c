@@ -1,0 +1,523 @@
+/* chat.c — ChatActor (methods in apps.h): one actor per user, the user's
+ * private conversation with the assistant. State: the messages (a journal,
+ * "m:", bounded by va_apps.chat_limit with the total kept) and the user's
+ * own reminders ("remind me ..."). A message is answered in one turn: it
+ * reads the user's time zone, understands the text (the rule-based parser,
+ * or the model when one is configured, falling back to the parser when it
+ * fails), performs the operation with calls to the user's UserActor and
+ * TaskActors, and records both sides. At most one call is out at a time;
+ * what the turn needs between calls is kept in the activation. */
+#include "apps.h"
+#include "assistant.h"
+#include "journal.h"
+#include "llm.h"
+#include "prefs.h"
+#include "task_doc.h"
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/random.h>
+#include <time.h>
+
+static const va_apps *A;
+static va_journal messages;
+
+enum { MESSAGE_MAX = 1000, ID_MAX = 128 };
+
+/* The message being answered. */
+typedef struct chat {
+  char message[MESSAGE_MAX + 1];
+  int tz;            /* the user's offset from UTC, minutes */
+  va_intent intent;
+  char task[ID_MAX + 1]; /* the task the intent is about, once found */
+  json_t *actions;   /* what was done, for the reply */
+  const char *via;   /* "built-in" or "model" */
+  char *note;        /* the model's own words, or why it was not used */
+} chat;
+
+static void chat_reset(chat *c) {
+  json_decref(c->actions);
+  free(c->note);
+  memset(c, 0, sizeof(*c));
+}
+
+static int chat_deactivate(va_turn *t) {
+  chat_reset(va_turn_self(t));
+  return 0;
+}
+
+static const char *me(va_turn *t, char *buf) {
+  size_t n;
+  const char *id = va_turn_id(t, &n);
+  snprintf(buf, ID_MAX + 1, "%.*s", (int)n, id);
+  return buf;
+}
+
+static int reply_json(va_turn *t, json_t *v) {
+  char *s = v ? json_dumps(v, JSON_COMPACT) : NULL;
+  int rc = s ? va_turn_reply(t, s, strlen(s)) : VA_ENOMEM;
+  free(s);
+  return rc;
+}
+
+static int remember(va_turn *t, const char *role, const char *text,
+                    json_t *extra) {
+  json_t *m = json_pack("{s:s, s:s, s:o}", "role", role, "text", text, "at",
+                        va_json_time(va_wall_ms()));
+  if (m && extra)
+    json_object_update(m, extra);
+  int rc = m ? va_journal_append(t, &messages, m) : VA_ENOMEM;
+  json_decref(m);
+  return rc;
+}
+
+/* The end of every answer: records it and replies {reply, actions, via}. */
+static int answer(va_turn *t, const char *text) {
+  chat *c = va_turn_self(t);
+  char *full = NULL;
+  if (c->note && asprintf(&full, "%s %s", c->note, text) < 0)
+    full = NULL;
+  const char *said = full ? full : text;
+  json_t *extra = json_pack("{s:O, s:s}", "actions", c->actions, "via",
+                            c->via);
+  int rc = remember(t, "assistant", said, extra);
+  json_t *out = json_pack("{s:s, s:O, s:s}", "reply", said, "actions",
+                          c->actions, "via", c->via);
+  if (rc == 0)
+    rc = reply_json(t, out);
+  json_decref(out);
+  json_decref(extra);
+  free(full);
+  chat_reset(c);
+  return rc;
+}
+
+static int answerf(va_turn *t, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static int answerf(va_turn *t, const char *fmt, ...) {
+  va_list ap;
+  char *text;
+  va_start(ap, fmt);
+  int n = vasprintf(&text, fmt, ap);
+  va_end(ap);
+  if (n < 0)
+    return VA_ENOMEM;
+  int rc = answer(t, text);
+  free(text);
+  return rc;
+}
+
+/* A time as the user reads it: "2026-11-26 17:00 (+01:00)". */
+static void local_time(int64_t ms, int tz, char *out, size_t cap) {
+  time_t s = (time_t)(ms / 1000 + tz * 60);
+  struct tm tm;
+  gmtime_r(&s, &tm);
+  size_t n = strftime(out, cap, "%Y-%m-%d %H:%M", &tm);
+  if (tz == 0)
+    snprintf(out + n, cap - n, " UTC");
+  else
+    snprintf(out + n, cap - n, " (%c%02d:%02d)", tz < 0 ? '-' : '+',
+             abs(tz) / 60, abs(tz) % 60);
+}
+
+static void act(chat *c, json_t *action) {
+  json_array_append_new(c->actions, action);
+}
+
+/* Calls method of the user's own UserActor or of a task with body. */
+static int call_json(va_turn *t, int type, const char *id, int method,
+                     json_t *body, va_cont_fn cont) {
+  char *s = body ? json_dumps(body, JSON_COMPACT) : NULL;
+  int rc = s ? va_turn_call(t, type, id, strlen(id), method, s, strlen(s),
+                            cont, NULL)
+             : VA_ENOMEM;
+  free(s);
+  json_decref(body);
+  return rc;
+}
+
+/* ---- Listing ---- */
+
+static int listed(va_turn *t, void *user, int status, const void *data,
+                  size_t len) {
+  (void)user;
+  chat *c = va_turn_self(t);
+  json_t *out = status == 0 ? json_loadb(data, len, 0, NULL) : NULL;
+  json_t *tasks = json_object_get(out, "tasks");
+  if (!json_is_array(tasks)) {
+    json_decref(out);
+    return answer(t, "I could not read your task list just now.");
+  }
+  size_t n = json_array_size(tasks);
+  act(c, json_pack("{s:s, s:i}", "op", "list", "count", (json_int_t)n));
+  char *text = NULL;
+  size_t text_len = 0;
+  FILE *f = open_memstream(&text, &text_len);
+  if (!f) {
+    json_decref(out);
+    return VA_ENOMEM;
+  }
+  const char *which = c->intent.status[0] ? c->intent.status : "";
+  const char *space = *which ? " " : "";
+  if (n == 0)
+    fprintf(f, "You have no %s%stasks.", which, space);
+  else
+    fprintf(f, "You have %zu %s%stask%s:", n, which, space,
+            n == 1 ? "" : "s");
+  size_t i;
+  json_t *task;
+  json_array_foreach(tasks, i, task) {
+    fprintf(f, " %zu. %s (%s, %s", i + 1,
+            json_string_value(json_object_get(task, "title")),
+            json_string_value(json_object_get(task, "id")),
+            json_string_value(json_object_get(task, "status")));
+    const char *due = json_string_value(json_object_get(task, "due"));
+    if (due)
+      fprintf(f, ", due %s", due);
+    fputs(")", f);
+  }
+  fclose(f);
+  json_decref(out);
+  int rc = answer(t, text);
+  free(text);
+  return rc;
+}
+
+static int do_list(va_turn *t, chat *c) {
+  char user[ID_MAX + 1];
+  json_t *filters = c->intent.status[0]
+                        ? json_pack("{s:s}", "status", c->intent.status)
+                        : json_object();
+  return call_json(t, A->user, me(t, user), VA_USER_LIST, filters, listed);
+}
+
+/* ---- Adding ---- */
+
+static int added(va_turn *t, void *user, int status, const void *data,
+                 size_t len) {
+  (void)user, (void)data, (void)len;
+  chat *c = va_turn_self(t);
+  if (status)
+    return answerf(t, "I could not add \"%s\" (%s).", c->intent.text,
+                   va_strerror(status));
+  act(c, json_pack("{s:s, s:s, s:s}", "op", "add", "task", c->task, "title",
+                   c->intent.text));
+  if (!c->intent.at_ms)
+    return answerf(t, "Added \"%s\" (task %s).", c->intent.text, c->task);
+  char when[48];
+  local_time(c->intent.at_ms, c->tz, when, sizeof(when));
+  return answerf(t, "Added \"%s\" (task %s), due %s.", c->intent.text,
+                 c->task, when);
+}
+
+static int do_add(va_turn *t, chat *c) {
+  unsigned char r[6];
+  if (getrandom(r, sizeof(r), 0) != (ssize_t)sizeof(r))
+    return VA_ESYS;
+  snprintf(c->task, sizeof(c->task), "t%02x%02x%02x%02x%02x%02x", r[0], r[1],
+           r[2], r[3], r[4], r[5]);
+  char user[ID_MAX + 1];
+  json_t *body = json_pack("{s:s, s:s}", "user", me(t, user), "title",
+                           c->intent.text);
+  if (body && c->intent.at_ms)
+    json_object_set_new(body, "due", va_json_time(c->intent.at_ms));
+  return call_json(t, A->task, c->task, VA_TASK_CREATE, body, added);
+}
+
+/* ---- Completing and logging: find the task first ---- */
+
+static int changed(va_turn *t, void *user, int status, const void *data,
+                   size_t len) {
+  (void)user;
+  chat *c = va_turn_self(t);
+  if (status)
+    return answerf(t, "I could not change task %s (%s).", c->task,
+                   va_strerror(status));
+  json_t *out = json_loadb(data, len, 0, NULL);
+  json_int_t total = json_integer_value(json_object_get(out, "minutes"));
+  json_decref(out);
+  if (c->intent.kind == VA_INTENT_LOG) {
+    act(c, json_pack("{s:s, s:s, s:I}", "op", "log", "task", c->task,
+                     "minutes", (json_int_t)c->intent.minutes));
+    return answerf(t, "Logged %lld minutes on task %s; %lld in all.",
+                   (long long)c->intent.minutes, c->task, (long long)total);
+  }
+  act(c, json_pack("{s:s, s:s}", "op", "complete", "task", c->task));
+  return answerf(t, "Marked task %s as done.", c->task);
+}
+
+/* The task the words name: an id, a title, or a unique part of a title.
+ * NULL (and *many when more than one fits). */
+static json_t *find_task(json_t *tasks, const char *words, bool *many) {
+  size_t i;
+  json_t *task, *found = NULL;
+  *many = false;
+  json_array_foreach(tasks, i, task) {
+    if (!strcmp(json_string_value(json_object_get(task, "id")), words) ||
+        !strcasecmp(json_string_value(json_object_get(task, "title")),
+                    words))
+      return task;
+  }
+  json_array_foreach(tasks, i, task) {
+    if (strcasestr(json_string_value(json_object_get(task, "title")),
+                   words)) {
+      if (found) {
+        *many = true;
+        return NULL;
+      }
+      found = task;
+    }
+  }
+  return found;
+}
+
+static int found(va_turn *t, void *user, int status, const void *data,
+                 size_t len) {
+  (void)user;
+  chat *c = va_turn_self(t);
+  json_t *out = status == 0 ? json_loadb(data, len, 0, NULL) : NULL;
+  bool many;
+  json_t *task = find_task(json_object_get(out, "tasks"), c->intent.text,
+                           &many);
+  if (!task) {
+    json_decref(out);
+    return answerf(t,
+                   many ? "More than one task fits \"%s\"; say its id."
+                        : "I found no task \"%s\".",
+                   c->intent.text);
+  }
+  snprintf(c->task, sizeof(c->task), "%s",
+           json_string_value(json_object_get(task, "id")));
+  json_decref(out);
+  char user_id[ID_MAX + 1];
+  me(t, user_id);
+  if (c->intent.kind == VA_INTENT_COMPLETE)
+    return call_json(t, A->task, c->task, VA_TASK_COMPLETE,
+                     json_pack("{s:s}", "user", user_id), changed);
+  size_t ulen = strlen(user_id);
+  char body[sizeof(va_task_log) + ID_MAX];
+  va_task_log head = {c->intent.minutes};
+  memcpy(body, &head, sizeof(head));
+  memcpy(body + sizeof(head), user_id, ulen);
+  return va_turn_call(t, A->task, c->task, strlen(c->task), VA_TASK_LOG,
+                      body, sizeof(head) + ulen, changed, NULL);
+}
+
+static int do_find(va_turn *t) {
+  char user[ID_MAX + 1];
+  return call_json(t, A->user, me(t, user), VA_USER_LIST, json_object(),
+                   found);
+}
+
+/* ---- Reminding ---- */
+
+static int do_remind(va_turn *t, chat *c) {
+  char name[32], when[48];
+  snprintf(name, sizeof(name), "chat-%lld",
+           (long long)va_journal_total(t, &messages));
+  json_t *data = json_pack("{s:s}", "text", c->intent.text);
+  char *s = data ? json_dumps(data, JSON_COMPACT) : NULL;
+  json_decref(data);
+  if (!s)
+    return VA_ENOMEM;
+  va_reminder spec = {.due_ms = c->intent.at_ms, .left = 1, .data = s,
+                      .len = strlen(s)};
+  int rc = va_turn_reminder_set(t, name, &spec);
+  free(s);
+  if (rc)
+    return rc;
+  act(c, json_pack("{s:s, s:s, s:o}", "op", "remind", "name", name, "at",
+                   va_json_time(c->intent.at_ms)));
+  local_time(c->intent.at_ms, c->tz, when, sizeof(when));
+  return answerf(t, "OK, I will remind you at %s to %s.", when,
+                 c->intent.text);
+}
+
+/* ---- Understanding ---- */
+
+/* Carries out c->intent. */
+static int perform(va_turn *t, chat *c) {
+  switch (c->intent.kind) {
+  case VA_INTENT_HELP:
+    return answer(t, va_assistant_help);
+  case VA_INTENT_LIST:
+    return do_list(t, c);
+  case VA_INTENT_ADD:
+    return do_add(t, c);
+  case VA_INTENT_COMPLETE:
+  case VA_INTENT_LOG:
+    return do_find(t);
+  case VA_INTENT_REMIND:
+    return do_remind(t, c);
+  default:
+    return answerf(t, "Sorry, I did not understand that. %s",
+                   va_assistant_help);
+  }
+}
+
+static int understand(va_turn *t, chat *c) {
+  va_assistant_parse(c->message, strlen(c->message), va_wall_ms(), c->tz,
+                     &c->intent);
+  return perform(t, c);
+}
+
+static int model_answered(va_turn *t, void *user, int status,
+                          const void *data, size_t len) {
+  (void)user;
+  chat *c = va_turn_self(t);
+  char *text = NULL;
+  if (status == 0 &&
+      va_llm_read(data, len, va_wall_ms(), &c->intent, &text) == 0) {
+    c->via = "model";
+    if (c->intent.kind != VA_INTENT_UNKNOWN) {
+      c->note = text;
+      return perform(t, c);
+    }
+    int rc = answer(t, text && *text ? text : "(The model said nothing.)");
+    free(text);
+    return rc;
+  }
+  free(text);
+  const char *why = status == VA_ETIMEDOUT ? "did not answer in time"
+                    : status == 0          ? "answered something unreadable"
+                                           : "failed";
+  if (asprintf(&c->note, "(The model %s; the built-in assistant answered.)",
+               why) < 0)
+    c->note = NULL;
+  return understand(t, c);
+}
+
+/* The model gets the latest messages (this one included) and the time. */
+static int ask_model(va_turn *t, chat *c) {
+  char when[48];
+  local_time(va_wall_ms(), c->tz, when, sizeof(when));
+  char *system = NULL;
+  if (asprintf(&system,
+               "You manage the user's tasks with the tools. It is now %s. "
+               "Answer briefly.",
+               when) < 0)
+    return VA_ENOMEM;
+  json_t *history = va_journal_page(t, &messages, 0, 10);
+  json_t *msgs = json_pack("[{s:s, s:s}]", "role", "system", "content",
+                           system);
+  free(system);
+  size_t i;
+  json_t *m;
+  json_array_foreach(history, i, m) {
+    json_array_append_new(
+        msgs, json_pack("{s:O, s:O}", "role", json_object_get(m, "role"),
+                        "content", json_object_get(m, "text")));
+  }
+  json_decref(history);
+  va_await *ticket;
+  int rc = va_turn_await(t, model_answered, NULL, &ticket);
+  if (rc == 0)
+    va_llm_ask(A->llm, msgs, ticket); /* errors come back through ticket */
+  json_decref(msgs);
+  return rc;
+}
+
+static int got_prefs(va_turn *t, void *user, int status, const void *data,
+                     size_t len) {
+  (void)user;
+  chat *c = va_turn_self(t);
+  json_t *prefs = status == 0 ? json_loadb(data, len, 0, NULL) : NULL;
+  if (!va_tz_offset(json_string_value(json_object_get(prefs, "timeZone")),
+                    &c->tz))
+    c->tz = 0;
+  json_decref(prefs);
+  return A->llm ? ask_model(t, c) : understand(t, c);
+}
+
+/* ---- Methods ---- */
+
+static int chat_say(va_turn *t, const void *arg, size_t len) {
+  chat *c = va_turn_self(t);
+  chat_reset(c);
+  json_t *in = json_loadb(arg, len, 0, NULL);
+  json_t *msg = json_object_get(in, "message");
+  if (!json_is_string(msg) || json_string_length(msg) == 0 ||
+      json_string_length(msg) > MESSAGE_MAX) {
+    json_decref(in);
+    return VA_EINVAL;
+  }
+  snprintf(c->message, sizeof(c->message), "%s", json_string_value(msg));
+  json_decref(in);
+  c->actions = json_array();
+  c->via = "built-in";
+  int rc = remember(t, "user", c->message, NULL);
+  char user[ID_MAX + 1];
+  me(t, user);
+  if (rc == 0)
+    rc = va_turn_call(t, A->user, user, strlen(user), VA_USER_PREFS, NULL, 0,
+                      got_prefs, NULL);
+  return rc;
+}
+
+static int chat_history(va_turn *t, const void *arg, size_t len) {
+  json_t *in = len ? json_loadb(arg, len, 0, NULL) : json_object();
+  json_int_t before = json_integer_value(json_object_get(in, "before"));
+  json_int_t limit = json_integer_value(json_object_get(in, "limit"));
+  json_decref(in);
+  int64_t total = va_journal_total(t, &messages);
+  json_t *page =
+      va_journal_page(t, &messages, before, limit > 0 ? limit : 50);
+  json_t *out = json_pack("{s:I, s:I, s:o}", "total", (json_int_t)total,
+                          "kept",
+                          (json_int_t)(total < messages.limit
+                                           ? total
+                                           : (int64_t)messages.limit),
+                          "messages", page);
+  int rc = reply_json(t, out);
+  json_decref(out);
+  return rc;
+}
+
+/* From a task's reminder: {text, task?, reminder?}. */
+static int chat_notify(va_turn *t, const void *arg, size_t len) {
+  json_t *in = json_loadb(arg, len, 0, NULL);
+  const char *text = json_string_value(json_object_get(in, "text"));
+  /* The rest of the body (task, reminder) goes into the message too. */
+  int rc = text ? remember(t, "assistant", text, in) : VA_EINVAL;
+  json_decref(in);
+  return rc;
+}
+
+/* The user's own reminder ("remind me ..."): data {text}. */
+static int chat_on_reminder(va_turn *t, const char *name, const void *data,
+                            size_t len) {
+  json_t *in = json_loadb(data, len, 0, NULL);
+  const char *what = json_string_value(json_object_get(in, "text"));
+  char *text = NULL;
+  json_t *extra = json_pack("{s:s}", "reminder", name);
+  int rc = asprintf(&text, "Reminder: %s", what ? what : name) < 0
+               ? VA_ENOMEM
+               : remember(t, "assistant", text, extra);
+  free(text);
+  json_decref(extra);
+  json_decref(in);
+  return rc;
+}
+
+int va_chat_register(va_apps *apps) {
+  static const va_method methods[VA_CHAT_METHODS] = {
+      [VA_CHAT_SAY] = {"say", chat_say},
+      [VA_CHAT_HISTORY] = {"history", chat_history},
+      [VA_CHAT_NOTIFY] = {"notify", chat_notify},
+  };
+  va_type_def def = {.name = "ChatActor",
+                     .methods = methods,
+                     .n_methods = VA_CHAT_METHODS,
+                     .on_deactivate = chat_deactivate,
+                     .on_reminder = chat_on_reminder,
+                     .instance_size = sizeof(chat)};
+  int type = va_register_type(apps->rt, &def);
+  if (type < 0)
+    return type;
+  apps->chat = type;
+  A = apps;
+  messages = (va_journal){"m:", apps->chat_limit};
+  return 0;
+}

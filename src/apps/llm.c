@@ -1,0 +1,188 @@
+/* llm.c — see llm.h. One outbound HTTP client (its own thread) serves every
+ * chat; each request carries its va_await ticket, completed from the
+ * client's thread. */
+#include "llm.h"
+#include "../http/client.h"
+#include "task_doc.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct va_llm {
+  va_http_client *client;
+  char *url, *model;
+  char *auth; /* "Authorization: Bearer KEY", or NULL */
+  long timeout_ms;
+};
+
+int va_llm_new(const va_llm_config *cfg, va_llm **out) {
+  if (!cfg || !cfg->url || !cfg->model || !out)
+    return VA_EINVAL;
+  va_llm *llm = calloc(1, sizeof(*llm));
+  if (!llm)
+    return VA_ENOMEM;
+  llm->url = strdup(cfg->url);
+  llm->model = strdup(cfg->model);
+  llm->timeout_ms = cfg->timeout_ms > 0 ? cfg->timeout_ms : 20000;
+  if (cfg->key && *cfg->key &&
+      asprintf(&llm->auth, "Authorization: Bearer %s", cfg->key) < 0)
+    llm->auth = NULL;
+  int rc = llm->url && llm->model && (!cfg->key || !*cfg->key || llm->auth)
+               ? va_http_client_new(&llm->client)
+               : VA_ENOMEM;
+  if (rc) {
+    va_llm_free(llm);
+    return rc;
+  }
+  *out = llm;
+  return 0;
+}
+
+void va_llm_free(va_llm *llm) {
+  if (!llm)
+    return;
+  va_http_client_free(llm->client);
+  free(llm->url);
+  free(llm->model);
+  free(llm->auth);
+  free(llm);
+}
+
+/* The tools, as chat-completions describes functions. */
+static json_t *tools(void) {
+  static const char *const SPEC =
+      "["
+      "{\"type\":\"function\",\"function\":{\"name\":\"add_task\","
+      "\"description\":\"Add a task for the user.\",\"parameters\":{"
+      "\"type\":\"object\",\"properties\":{\"title\":{\"type\":\"string\"},"
+      "\"due\":{\"type\":\"string\",\"description\":\"RFC 3339 time\"}},"
+      "\"required\":[\"title\"]}}},"
+      "{\"type\":\"function\",\"function\":{\"name\":\"list_tasks\","
+      "\"description\":\"List the user's tasks.\",\"parameters\":{"
+      "\"type\":\"object\",\"properties\":{\"status\":{\"type\":\"string\","
+      "\"enum\":[\"open\",\"done\"]}}}}},"
+      "{\"type\":\"function\",\"function\":{\"name\":\"complete_task\","
+      "\"description\":\"Mark a task as done.\",\"parameters\":{"
+      "\"type\":\"object\",\"properties\":{\"task\":{\"type\":\"string\","
+      "\"description\":\"the task's id or title\"}},"
+      "\"required\":[\"task\"]}}},"
+      "{\"type\":\"function\",\"function\":{\"name\":\"log_time\","
+      "\"description\":\"Log minutes of work on a task.\",\"parameters\":{"
+      "\"type\":\"object\",\"properties\":{\"task\":{\"type\":\"string\"},"
+      "\"minutes\":{\"type\":\"integer\"}},"
+      "\"required\":[\"task\",\"minutes\"]}}},"
+      "{\"type\":\"function\",\"function\":{\"name\":\"set_reminder\","
+      "\"description\":\"Remind the user of something later.\","
+      "\"parameters\":{\"type\":\"object\",\"properties\":{"
+      "\"text\":{\"type\":\"string\"},\"at\":{\"type\":\"string\","
+      "\"description\":\"RFC 3339 time\"},\"in_minutes\":{\"type\":"
+      "\"integer\"}},\"required\":[\"text\"]}}}"
+      "]";
+  return json_loads(SPEC, 0, NULL);
+}
+
+/* The client's thread: hands the outcome to the waiting turn. */
+static void answered(void *user, const va_http_client_result *r) {
+  va_await *ticket = user;
+  int status = r->error;
+  if (status == 0 && (r->status < 200 || r->status > 299))
+    status = VA_EFAILED;
+  va_await_done(ticket, status, status ? NULL : r->body,
+                status ? 0 : r->body_len);
+}
+
+int va_llm_ask(va_llm *llm, json_t *messages, va_await *ticket) {
+  json_t *req = json_pack("{s:s, s:O, s:o, s:s}", "model", llm->model,
+                          "messages", messages, "tools", tools(),
+                          "tool_choice", "auto");
+  char *body = req ? json_dumps(req, JSON_COMPACT) : NULL;
+  json_decref(req);
+  const char *headers[] = {"Content-Type: application/json", llm->auth,
+                           NULL};
+  va_http_client_request hr = {.method = "POST",
+                               .url = llm->url,
+                               .headers = headers,
+                               .body = body,
+                               .body_len = body ? strlen(body) : 0,
+                               .timeout_ms = llm->timeout_ms};
+  int rc = body ? va_http_client_send(llm->client, &hr, answered, ticket)
+                : VA_ENOMEM;
+  free(body);
+  if (rc)
+    va_await_done(ticket, rc, NULL, 0);
+  return rc;
+}
+
+static void copy_text(const char *s, char *out) {
+  snprintf(out, VA_INTENT_TEXT_MAX + 1, "%s", s ? s : "");
+}
+
+/* A time argument: an RFC 3339 string. */
+static int64_t time_arg(json_t *args, const char *key, int64_t now_ms) {
+  const char *s = json_string_value(json_object_get(args, key));
+  int64_t ms;
+  return s && va_parse_due(s, strlen(s), now_ms, &ms) == 0 ? ms : 0;
+}
+
+/* One tool call as an intent. */
+static void read_call(const char *name, json_t *args, int64_t now_ms,
+                      va_intent *in) {
+  if (!strcmp(name, "add_task")) {
+    copy_text(json_string_value(json_object_get(args, "title")), in->text);
+    in->at_ms = time_arg(args, "due", now_ms);
+    in->kind = VA_INTENT_ADD;
+  } else if (!strcmp(name, "list_tasks")) {
+    const char *status = json_string_value(json_object_get(args, "status"));
+    if (status && (!strcmp(status, "open") || !strcmp(status, "done")))
+      strcpy(in->status, status);
+    in->kind = VA_INTENT_LIST;
+  } else if (!strcmp(name, "complete_task")) {
+    copy_text(json_string_value(json_object_get(args, "task")), in->text);
+    in->kind = VA_INTENT_COMPLETE;
+  } else if (!strcmp(name, "log_time")) {
+    copy_text(json_string_value(json_object_get(args, "task")), in->text);
+    in->minutes = json_integer_value(json_object_get(args, "minutes"));
+    in->kind = VA_INTENT_LOG;
+  } else if (!strcmp(name, "set_reminder")) {
+    copy_text(json_string_value(json_object_get(args, "text")), in->text);
+    json_int_t after = json_integer_value(json_object_get(args, "in_minutes"));
+    in->at_ms = after > 0 ? now_ms + after * 60000
+                          : time_arg(args, "at", now_ms);
+    in->kind = VA_INTENT_REMIND;
+  }
+  /* A call with missing arguments is no call: */
+  if ((in->kind == VA_INTENT_ADD || in->kind == VA_INTENT_COMPLETE ||
+       in->kind == VA_INTENT_LOG || in->kind == VA_INTENT_REMIND) &&
+      !in->text[0])
+    in->kind = VA_INTENT_UNKNOWN;
+  if ((in->kind == VA_INTENT_LOG && in->minutes <= 0) ||
+      (in->kind == VA_INTENT_REMIND && in->at_ms <= 0))
+    in->kind = VA_INTENT_UNKNOWN;
+}
+
+int va_llm_read(const char *body, size_t len, int64_t now_ms,
+                va_intent *intent, char **text) {
+  *intent = (va_intent){.kind = VA_INTENT_UNKNOWN};
+  *text = NULL;
+  json_t *res = json_loadb(body, len, 0, NULL);
+  json_t *msg =
+      json_object_get(json_array_get(json_object_get(res, "choices"), 0),
+                      "message");
+  if (!json_is_object(msg)) {
+    json_decref(res);
+    return VA_EINVAL;
+  }
+  const char *content = json_string_value(json_object_get(msg, "content"));
+  if (content && *content)
+    *text = strdup(content);
+  json_t *fn = json_object_get(
+      json_array_get(json_object_get(msg, "tool_calls"), 0), "function");
+  const char *name = json_string_value(json_object_get(fn, "name"));
+  const char *args = json_string_value(json_object_get(fn, "arguments"));
+  json_t *parsed = args ? json_loads(args, 0, NULL) : NULL;
+  if (name && json_is_object(parsed))
+    read_call(name, parsed, now_ms, intent);
+  json_decref(parsed);
+  json_decref(res);
+  return 0;
+}

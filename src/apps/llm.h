@@ -1,0 +1,39 @@
+/* llm.h — the assistant's optional model: an OpenAI-compatible
+ * chat-completions endpoint, called asynchronously (the outbound HTTP
+ * client's thread; no worker waits). The task operations are offered to
+ * the model as tools; its choice comes back as the same va_intent the
+ * rule-based parser makes. */
+#ifndef VA_APPS_LLM_H
+#define VA_APPS_LLM_H
+
+#include "assistant.h"
+#include <jansson.h>
+#include <vactor.h>
+
+typedef struct va_llm va_llm;
+
+typedef struct va_llm_config {
+  const char *url;   /* e.g. http://127.0.0.1:8080/v1/chat/completions */
+  const char *model; /* the "model" field */
+  const char *key;   /* sent as Authorization: Bearer; may be NULL */
+  long timeout_ms;   /* 0 = 20000; keep it under the call timeout */
+} va_llm_config;
+
+/* Copies cfg. */
+int va_llm_new(const va_llm_config *cfg, va_llm **out);
+/* Requests still out complete (with VA_ESTOPPED) before it returns. */
+void va_llm_free(va_llm *llm);
+
+/* Sends messages (borrowed: [{role, content}...]) with the tools; the
+ * outcome goes to ticket: status 0 and the response body, VA_ETIMEDOUT,
+ * or VA_EFAILED (an HTTP error) / VA_ESYS (no connection). ticket is
+ * completed in every case, also when this returns an error. */
+int va_llm_ask(va_llm *llm, json_t *messages, va_await *ticket);
+
+/* Reads a response body: the first tool call as an intent (kind
+ * VA_INTENT_UNKNOWN if none), and the model's text (new, may be NULL).
+ * VA_EINVAL if it is not a chat-completions response. */
+int va_llm_read(const char *body, size_t len, int64_t now_ms,
+                va_intent *intent, char **text);
+
+#endif

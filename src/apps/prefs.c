@@ -1,0 +1,54 @@
+/* prefs.c — see prefs.h. Time zones are fixed offsets: named zones
+ * (Europe/Berlin) would need the system's zone database per user, which
+ * the C library only offers through the process-wide TZ. */
+#include "prefs.h"
+#include <ctype.h>
+#include <string.h>
+
+bool va_tz_offset(const char *tz, int *minutes) {
+  if (!tz)
+    return false;
+  if (!strcmp(tz, "UTC") || !strcmp(tz, "Z")) {
+    *minutes = 0;
+    return true;
+  }
+  if (strlen(tz) != 6 || (tz[0] != '+' && tz[0] != '-') || tz[3] != ':')
+    return false;
+  for (int i = 1; i < 6; i++)
+    if (i != 3 && !isdigit((unsigned char)tz[i]))
+      return false;
+  int h = (tz[1] - '0') * 10 + (tz[2] - '0');
+  int m = (tz[4] - '0') * 10 + (tz[5] - '0');
+  if (h > 14 || m > 59)
+    return false;
+  *minutes = (tz[0] == '-' ? -1 : 1) * (h * 60 + m);
+  return true;
+}
+
+static bool language_ok(const char *s) {
+  size_t n = s ? strlen(s) : 0;
+  for (size_t i = 0; i < n; i++)
+    if (!isalpha((unsigned char)s[i]) && s[i] != '-')
+      return false;
+  return n >= 2 && n <= 8;
+}
+
+const char *va_prefs_check(json_t *in) {
+  if (!json_is_object(in))
+    return "the body must be a JSON object";
+  const char *key;
+  json_t *v;
+  int minutes;
+  json_object_foreach(in, key, v) {
+    if (!strcmp(key, "timeZone")) {
+      if (!va_tz_offset(json_string_value(v), &minutes))
+        return "timeZone must be UTC or an offset such as +02:00";
+    } else if (!strcmp(key, "language")) {
+      if (!language_ok(json_string_value(v)))
+        return "language must be a language tag such as en";
+    } else {
+      return "unknown preference: there are timeZone and language";
+    }
+  }
+  return NULL;
+}

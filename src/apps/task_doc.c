@@ -1,0 +1,185 @@
+/* task_doc.c — see task_doc.h. */
+#include "task_doc.h"
+#include <string.h>
+#include <time.h>
+#include <vactor.h>
+
+static const char *const STATUSES[] = {"open", "in_progress", "done", NULL};
+static const char *const PRIORITIES[] = {"low", "medium", "high", "urgent",
+                                         NULL};
+enum { TITLE_MAX = 200, DESCRIPTION_MAX = 4000, MEMBERS_MAX = 64,
+       ID_MAX = 128 };
+
+static bool one_of(const char *s, const char *const *set) {
+  for (; s && *set; set++)
+    if (!strcmp(s, *set))
+      return true;
+  return false;
+}
+
+static bool text_ok(json_t *v, size_t min, size_t max) {
+  return json_is_string(v) && json_string_length(v) >= min &&
+         json_string_length(v) <= max;
+}
+
+static bool due_ok(json_t *v) {
+  if (json_is_null(v))
+    return true;
+  int64_t ms;
+  const char *s = json_string_value(v);
+  /* A timestamp, not a duration: it must start with a digit year. */
+  return s && s[0] >= '0' && s[0] <= '9' && strlen(s) >= 20 &&
+         va_parse_due(s, strlen(s), 0, &ms) == 0;
+}
+
+static bool id_ok(json_t *v) {
+  const char *s = json_string_value(v);
+  size_t n = s ? strlen(s) : 0;
+  if (n == 0 || n > ID_MAX)
+    return false;
+  for (size_t i = 0; i < n; i++)
+    if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                "0123456789._~-",
+                s[i]))
+      return false;
+  return true;
+}
+
+static const char *members_check(json_t *v) {
+  if (!json_is_array(v) || json_array_size(v) > MEMBERS_MAX)
+    return "members must be an array of at most 64 user ids";
+  size_t i;
+  json_t *m;
+  json_array_foreach(v, i, m) if (!id_ok(m)) return "members must be user "
+                                                    "ids (1-128 of A-Z a-z "
+                                                    "0-9 . _ ~ -)";
+  return NULL;
+}
+
+const char *va_task_doc_check(json_t *in, bool create) {
+  if (!json_is_object(in))
+    return "the body must be a JSON object";
+  if (create && !json_object_get(in, "title"))
+    return "a task needs a title";
+  const char *key;
+  json_t *v;
+  json_object_foreach(in, key, v) {
+    if (!strcmp(key, "user") || !strcmp(key, "ifMatch"))
+      continue;
+    if (!strcmp(key, "title")) {
+      if (!text_ok(v, 1, TITLE_MAX))
+        return "title must be a string of 1-200 characters";
+    } else if (!strcmp(key, "description")) {
+      if (!text_ok(v, 0, DESCRIPTION_MAX))
+        return "description must be a string of at most 4000 characters";
+    } else if (!strcmp(key, "status")) {
+      if (!one_of(json_string_value(v), STATUSES))
+        return "status must be open, in_progress or done";
+    } else if (!strcmp(key, "priority")) {
+      if (!one_of(json_string_value(v), PRIORITIES))
+        return "priority must be low, medium, high or urgent";
+    } else if (!strcmp(key, "due")) {
+      if (!due_ok(v))
+        return "due must be an RFC 3339 time (2026-12-01T17:00:00Z) or null";
+    } else if (create && !strcmp(key, "members")) {
+      const char *why = members_check(v);
+      if (why)
+        return why;
+    } else {
+      return create ? "unknown field: a task has title, description, "
+                      "status, priority, due, members"
+                    : "unknown field: an update may change title, "
+                      "description, status, priority, due";
+    }
+  }
+  return NULL;
+}
+
+json_t *va_json_time(int64_t ms) {
+  time_t s = (time_t)(ms / 1000);
+  struct tm tm;
+  char buf[40];
+  gmtime_r(&s, &tm);
+  size_t n = strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
+  snprintf(buf + n, sizeof(buf) - n, ".%03dZ", (int)(ms % 1000));
+  return json_string(buf);
+}
+
+static json_t *field_or(json_t *in, const char *key, json_t *fallback) {
+  json_t *v = json_object_get(in, key);
+  if (v) {
+    json_decref(fallback);
+    return json_incref(v);
+  }
+  return fallback;
+}
+
+json_t *va_task_doc_new(json_t *in, const char *id, size_t id_len,
+                        const char *owner, int64_t now_ms) {
+  json_t *members = json_array();
+  size_t i;
+  json_t *m;
+  json_array_foreach(json_object_get(in, "members"), i, m) {
+    /* The owner is not a member of their own task; no one is twice. */
+    bool dup = !strcmp(json_string_value(m), owner);
+    for (size_t k = 0; !dup && k < json_array_size(members); k++)
+      dup = json_equal(json_array_get(members, k), m);
+    if (!dup)
+      json_array_append(members, m);
+  }
+  return json_pack(
+      "{s:s%, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:i, s:o, s:o}", "id", id,
+      id_len, "owner", owner, "title", field_or(in, "title", json_string("")),
+      "description", field_or(in, "description", json_string("")), "status",
+      field_or(in, "status", json_string("open")), "priority",
+      field_or(in, "priority", json_string("medium")), "due",
+      field_or(in, "due", json_null()), "members", members, "version", 1,
+      "created", va_json_time(now_ms), "updated", va_json_time(now_ms));
+}
+
+json_t *va_task_doc_apply(json_t *doc, json_t *in, int64_t now_ms) {
+  static const char *const FIELDS[] = {"title", "description", "status",
+                                       "priority", "due", NULL};
+  json_t *changes = json_object();
+  for (const char *const *f = FIELDS; changes && *f; f++) {
+    json_t *v = json_object_get(in, *f);
+    if (v && !json_equal(v, json_object_get(doc, *f))) {
+      json_object_set(doc, *f, v);
+      json_object_set(changes, *f, v);
+    }
+  }
+  if (changes && json_object_size(changes)) {
+    json_int_t version = json_integer_value(json_object_get(doc, "version"));
+    json_object_set_new(doc, "version", json_integer(version + 1));
+    json_object_set_new(doc, "updated", va_json_time(now_ms));
+  }
+  return changes;
+}
+
+json_t *va_task_summary(json_t *doc) {
+  return json_pack("{s:O, s:O, s:O, s:O, s:O, s:O, s:O}", "id",
+                   json_object_get(doc, "id"), "title",
+                   json_object_get(doc, "title"), "status",
+                   json_object_get(doc, "status"), "priority",
+                   json_object_get(doc, "priority"), "due",
+                   json_object_get(doc, "due"), "owner",
+                   json_object_get(doc, "owner"), "version",
+                   json_object_get(doc, "version"));
+}
+
+bool va_task_doc_is_owner(json_t *doc, const char *user) {
+  const char *owner = json_string_value(json_object_get(doc, "owner"));
+  return owner && !strcmp(owner, user);
+}
+
+bool va_task_doc_allows(json_t *doc, const char *user) {
+  if (va_task_doc_is_owner(doc, user))
+    return true;
+  size_t i;
+  json_t *m;
+  json_array_foreach(json_object_get(doc, "members"), i, m) {
+    if (!strcmp(json_string_value(m), user))
+      return true;
+  }
+  return false;
+}

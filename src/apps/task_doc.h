@@ -1,0 +1,40 @@
+/* task_doc.h — a task's document as JSON: which fields it has and what they
+ * may hold, making one from a create request, applying an update, the
+ * summary a user's list keeps. Pure functions of JSON values: the routes
+ * use them to explain a bad request, TaskActor to build its state. */
+#ifndef VA_APPS_TASK_DOC_H
+#define VA_APPS_TASK_DOC_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Checks the fields of a create (create = true) or update request: title
+ * (1..200 characters), description (..4000), status (open, in_progress,
+ * done), priority (low, medium, high, urgent), due (RFC 3339 or null),
+ * members (create only: up to 64 ids). Other keys are refused, except the
+ * routes' own (user, ifMatch). NULL when fine, else why not (static). */
+const char *va_task_doc_check(json_t *in, bool create);
+
+/* A new document (new reference) for task id, owned by owner, from a
+ * checked create request; NULL when out of memory. */
+json_t *va_task_doc_new(json_t *in, const char *id, size_t id_len,
+                        const char *owner, int64_t now_ms);
+
+/* Applies a checked update to doc: changed fields are set, version grows
+ * (when anything changed). Returns the changes as a new object
+ * {field: new value}; empty when nothing changed. */
+json_t *va_task_doc_apply(json_t *doc, json_t *in, int64_t now_ms);
+
+/* What a user's list keeps of a task (new reference). */
+json_t *va_task_summary(json_t *doc);
+
+bool va_task_doc_is_owner(json_t *doc, const char *user);
+/* Owner or member. */
+bool va_task_doc_allows(json_t *doc, const char *user);
+
+/* An RFC 3339 time (UTC, ms) as a new JSON string. */
+json_t *va_json_time(int64_t ms);
+
+#endif
