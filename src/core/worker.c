@@ -370,13 +370,20 @@ int va__run_on(va_runtime *rt, unsigned index,
                void (*fn)(void *ctx, va_worker *w), void *ctx) {
   if (index >= rt->n_workers)
     return VA_EINVAL;
-  va_msg *m = va__msg_alloc(NULL, 0, sizeof(run_req));
+  /* From a worker: its message cache and its outbox, which travels in a
+   * batch with one wake-up at the end of the pass (an answer handed back
+   * to the connection's worker, say); from elsewhere: malloc and a push. */
+  va_worker *here = va__current_worker(rt);
+  va_msg *m = va__msg_alloc(here ? &here->msgs : NULL, 0, sizeof(run_req));
   if (!m)
     return VA_ENOMEM;
   m->kind = VA_MSG_CONTROL;
   m->control = VA_CONTROL_RUN;
   *(run_req *)va__msg_body(m) = (run_req){fn, ctx};
-  va__worker_post(rt->workers[index], m);
+  if (here && here->index != index)
+    va__worker_outbox_add(here, index, m);
+  else
+    va__worker_post(rt->workers[index], m);
   return 0;
 }
 
