@@ -364,6 +364,37 @@ int va_reminder_call(va_runtime *rt, int type, const char *id, size_t id_len,
 /* Reads a VA_REMINDER_GET reply; out->data points into data. */
 int va_reminder_decode(const void *data, size_t len, va_reminder *out);
 
+/* ---- State and timers from outside ------------------------------------------ *
+ * What the Dapr actor API offers its callers, for any actor by (type, id):
+ * each is a turn of the actor's own (so it waits for the actor's running
+ * turn), and replies through cb like a call. */
+
+/* Reads key: the reply is its value; VA_ENOTFOUND when absent. */
+int va_state_read(va_runtime *rt, int type, const char *id, size_t id_len,
+                  const char *key, va_reply_fn cb, void *user);
+
+/* A batch of state writes, applied by va_state_write in one turn: all or
+ * none. The caller owns it: zero-initialise, add, free. */
+typedef struct va_state_batch {
+  char *data;
+  size_t len, cap;
+} va_state_batch;
+/* ttl_seconds 0: no expiry. Copies key and value. */
+int va_state_batch_put(va_state_batch *b, const char *key, const void *val,
+                       size_t len, uint32_t ttl_seconds);
+int va_state_batch_delete(va_state_batch *b, const char *key);
+void va_state_batch_free(va_state_batch *b);
+int va_state_write(va_runtime *rt, int type, const char *id, size_t id_len,
+                   const va_state_batch *batch, va_reply_fn cb, void *user);
+
+/* Starts (or replaces) the timer `name` of the actor, as
+ * va_turn_timer_start would inside its turn (activating it if needed);
+ * method < 0 stops it instead (VA_ENOTFOUND if there is none). */
+int va_timer_call(va_runtime *rt, int type, const char *id, size_t id_len,
+                  const char *name, uint64_t due_ms, uint64_t period_ms,
+                  int method, const void *data, size_t len, va_reply_fn cb,
+                  void *user);
+
 /* ---- Actor state (inside a turn) -------------------------------------------- */
 
 /* Reads key. On success *val points at the value (valid until the turn

@@ -15,6 +15,11 @@ for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
     missing+=("$p")
 done
+# Node.js and npm (the Dapr SDK tests): Debian's, unless the machine has
+# them already from elsewhere (a NodeSource nodejs bundles npm, and Debian's
+# npm package would conflict with it).
+command -v node >/dev/null || missing+=(nodejs)
+command -v npm >/dev/null || missing+=(npm)
 ((${#missing[@]})) || exit 0
 
 echo "install-deps: installing ${missing[*]}" >&2

@@ -1,5 +1,6 @@
 /* routes.c — what vactord serves: health, metrics, and the Task API. */
 #include "routes.h"
+#include "dapr_api.h"
 #include <string.h>
 
 static void metrics(va_runtime *rt, va_http_response *res) {
@@ -56,7 +57,8 @@ bool va_routes_init(va_routes *r, va_runtime *rt) {
 void va_routes_handle(void *ctx, const va_http_request *req,
                       va_http_reply *reply) {
   va_routes *r = ctx;
-  if (va_task_api_route(&r->apps, req, reply))
+  if (va_task_api_route(&r->apps, req, reply) ||
+      va_dapr_api_route(r->apps.rt, req, reply))
     return;
   va_http_response *res = va_http_res(reply);
   bool get = !strcmp(req->method, "GET");

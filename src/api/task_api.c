@@ -392,10 +392,11 @@ static void call_route(const va_apps *apps, const route *rt, segment user,
   if (version >= 0)
     json_object_set_new(body, "ifMatch", json_integer(version));
   /* The second id of a shape is a member or a reminder's name. */
-  if (rt->call == VA_TASK_ADD_MEMBER || rt->call == VA_TASK_DEL_MEMBER)
+  if (rt->actor == 't' &&
+      (rt->call == VA_TASK_ADD_MEMBER || rt->call == VA_TASK_DEL_MEMBER))
     json_object_set_new(body, "member", json_stringn(ids[1].s, ids[1].n));
-  if (rt->call >= VA_TASK_REMINDER_SET && rt->call <= VA_TASK_REMINDER_DEL &&
-      rt->actor == 't')
+  if (rt->actor == 't' && rt->call >= VA_TASK_REMINDER_SET &&
+      rt->call <= VA_TASK_REMINDER_DEL)
     json_object_set_new(body, "name", json_stringn(ids[1].s, ids[1].n));
   char task_id[ID_MAX + 1];
   segment target = rt->actor == 't' ? ids[0] : user;

@@ -1,5 +1,15 @@
-/* apps.c — registers the Task API's actor types (see apps.h). */
+/* apps.c — registers the Task API's actor types, and what their methods
+ * share (see apps.h). */
 #include "apps.h"
+#include <stdlib.h>
+#include <string.h>
+
+int va_reply_json(va_turn *t, json_t *v) {
+  char *s = v ? json_dumps(v, JSON_COMPACT) : NULL;
+  int rc = s ? va_turn_reply(t, s, strlen(s)) : VA_ENOMEM;
+  free(s);
+  return rc;
+}
 
 int va_apps_register(va_apps *apps) {
   if (!apps->chat_limit)

@@ -6,6 +6,7 @@
 #ifndef VA_APPS_APPS_H
 #define VA_APPS_APPS_H
 
+#include <jansson.h>
 #include <stdint.h>
 #include <vactor.h>
 
@@ -68,6 +69,9 @@ typedef struct va_apps {
  * the runtime; rt, chat_limit, history_limit and llm are set by the
  * caller first (0 limits: 200 and 100). */
 int va_apps_register(va_apps *apps);
+
+/* Replies v (borrowed; NULL: out of memory) as compact JSON. */
+int va_reply_json(va_turn *t, json_t *v);
 
 /* Each file's part of va_apps_register. */
 int va_task_register(va_apps *apps);

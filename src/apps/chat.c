@@ -55,13 +55,6 @@ static const char *me(va_turn *t, char *buf) {
   return buf;
 }
 
-static int reply_json(va_turn *t, json_t *v) {
-  char *s = v ? json_dumps(v, JSON_COMPACT) : NULL;
-  int rc = s ? va_turn_reply(t, s, strlen(s)) : VA_ENOMEM;
-  free(s);
-  return rc;
-}
-
 static int remember(va_turn *t, const char *role, const char *text,
                     json_t *extra) {
   json_t *m = json_pack("{s:s, s:s, s:o}", "role", role, "text", text, "at",
@@ -86,7 +79,7 @@ static int answer(va_turn *t, const char *text) {
   json_t *out = json_pack("{s:s, s:O, s:s}", "reply", said, "actions",
                           c->actions, "via", c->via);
   if (rc == 0)
-    rc = reply_json(t, out);
+    rc = va_reply_json(t, out);
   json_decref(out);
   json_decref(extra);
   free(full);
@@ -470,7 +463,7 @@ static int chat_history(va_turn *t, const void *arg, size_t len) {
                                            ? total
                                            : (int64_t)messages.limit),
                           "messages", page);
-  int rc = reply_json(t, out);
+  int rc = va_reply_json(t, out);
   json_decref(out);
   return rc;
 }

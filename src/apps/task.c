@@ -76,18 +76,11 @@ static int64_t minutes(va_turn *t) {
   return m;
 }
 
-static int reply_json(va_turn *t, json_t *v) {
-  char *s = v ? json_dumps(v, JSON_COMPACT) : NULL;
-  int rc = s ? va_turn_reply(t, s, strlen(s)) : VA_ENOMEM;
-  free(s);
-  return rc;
-}
-
 /* The task as the API shows it: the document plus the minutes. */
 static int reply_task(va_turn *t, json_t *doc) {
   json_t *shown = json_copy(doc);
   json_object_set_new(shown, "minutes", json_integer(minutes(t)));
-  int rc = reply_json(t, shown);
+  int rc = va_reply_json(t, shown);
   json_decref(shown);
   return rc;
 }
@@ -285,7 +278,7 @@ static int task_history(va_turn *t, const void *arg, size_t len) {
       "{s:I, s:o}", "total", (json_int_t)va_journal_total(t, &history),
       "entries",
       va_journal_page(t, &history, before, limit > 0 ? limit : 50));
-  rc = reply_json(t, out);
+  rc = va_reply_json(t, out);
   json_decref(out);
   return finish(&r, rc);
 }
@@ -298,7 +291,7 @@ static int task_members(va_turn *t, const void *arg, size_t len) {
   json_t *out = json_pack("{s:O, s:O}", "owner",
                           json_object_get(r.doc, "owner"), "members",
                           json_object_get(r.doc, "members"));
-  rc = reply_json(t, out);
+  rc = va_reply_json(t, out);
   json_decref(out);
   return finish(&r, rc);
 }
@@ -466,7 +459,7 @@ static int task_reminder_get(va_turn *t, const void *arg, size_t len) {
     json_object_set_new(out, "name", json_string(name));
     json_object_set_new(out, "next", va_json_time(rem.due_ms));
   }
-  rc = reply_json(t, out);
+  rc = va_reply_json(t, out);
   json_decref(out);
   return finish(&r, rc);
 }

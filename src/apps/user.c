@@ -31,13 +31,6 @@ static int save_object(va_turn *t, const char *key, json_t *o) {
   return rc;
 }
 
-static int reply_json(va_turn *t, json_t *v) {
-  char *s = v ? json_dumps(v, JSON_COMPACT) : NULL;
-  int rc = s ? va_turn_reply(t, s, strlen(s)) : VA_ENOMEM;
-  free(s);
-  return rc;
-}
-
 static int upsert(va_turn *t, const void *arg, size_t len) {
   json_t *summary = json_loadb(arg, len, 0, NULL);
   const char *id = json_string_value(json_object_get(summary, "id"));
@@ -106,7 +99,7 @@ static int list(va_turn *t, const void *arg, size_t len) {
   }
   json_t *reply = json_pack("{s:o, s:i}", "tasks", out, "count",
                             (json_int_t)json_array_size(out));
-  int rc = reply_json(t, reply);
+  int rc = va_reply_json(t, reply);
   json_decref(reply);
   json_decref(tasks);
   json_decref(filters);
@@ -118,7 +111,7 @@ static int prefs(va_turn *t, const void *arg, size_t len) {
   json_t *p = load_object(t, "prefs");
   if (!json_object_get(p, "timeZone"))
     json_object_set_new(p, "timeZone", json_string("UTC"));
-  int rc = reply_json(t, p);
+  int rc = va_reply_json(t, p);
   json_decref(p);
   return rc;
 }

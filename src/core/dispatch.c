@@ -239,7 +239,7 @@ static uint64_t new_chain(va_runtime *rt, va_worker *here) {
   return va__add_relaxed(&rt->next_chain, 1) + 1;
 }
 
-/* system: one of the runtime's own methods (reminders.c), which only
+/* system: one of the runtime's own methods (outside.c), which only
  * va__call_system asks for; the public functions take a type's methods. */
 static int check_target(const va_runtime *rt, int type, int method,
                         bool system) {

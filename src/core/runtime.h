@@ -132,7 +132,10 @@ enum {
   VA_METHOD_REMINDER_GET = 0xfffd,
   VA_METHOD_REMINDER_DELETE = 0xfffc,
   VA_METHOD_REMINDER_LIST = 0xfffb,
-  VA_METHOD_SYSTEM = 0xfffb, /* the lowest of them */
+  VA_METHOD_STATE_READ = 0xfffa, /* outside.c */
+  VA_METHOD_STATE_WRITE = 0xfff9,
+  VA_METHOD_TIMER = 0xfff8,
+  VA_METHOD_SYSTEM = 0xfff8, /* the lowest of them */
 };
 
 /* Flags of a request (va_msg.control). */
@@ -344,6 +347,11 @@ void va__reminders_timer(va_worker *w, va_timer *timer);
 bool va__reminder_key(const char *key);
 /* The due time stored in a reminder key's value. */
 int64_t va__reminder_due(const void *value, size_t len);
+
+/* ---- outside.c ---- */
+/* Runs a system method (state, timers, reminders) as the turn t. */
+int va__system_method(va_turn *t, uint16_t method, const char *body,
+                      size_t len);
 
 /* ---- dispatch.c (system calls) ---- */
 int va__call_system(va_runtime *rt, int type, const char *id, size_t id_len,

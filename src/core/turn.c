@@ -109,7 +109,7 @@ static void start_turn(va_worker *w, va_actor *a, va_msg *m) {
     return;
   }
   int rc = m->method >= VA_METHOD_SYSTEM
-               ? va__reminder_system(t, m->method, va__msg_body(m), m->len)
+               ? va__system_method(t, m->method, va__msg_body(m), m->len)
                : ty->methods[m->method].fn(t, va__msg_body(m), m->len);
   va__turn_resume(w, t, rc);
 }

@@ -378,7 +378,8 @@ static int on_complete(http_parser *p) {
   if (q)
     *q++ = 0;
   if (!c->refuse && c->srv->opts.token && !c->token_ok &&
-      !(p->method == HTTP_GET && !strcmp(c->path, "/v1.0/healthz")))
+      !(p->method == HTTP_GET && (!strcmp(c->path, "/v1.0/healthz") ||
+                                  !strcmp(c->path, "/v1.0/healthz/outbound"))))
     c->refuse = 401;
   if (c->refuse) {
     if (c->refuse == 401)

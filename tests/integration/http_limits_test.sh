@@ -11,39 +11,7 @@
 # Usage: http_limits_test.sh PATH_TO_VACTORD
 set -uo pipefail
 vactord="$1"
-dir=$(mktemp -d /tmp/http-limits-test.XXXXXX)
-pid=
-cleanup() {
-  [ -n "$pid" ] && kill -TERM "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
-  rm -rf "$dir"
-}
-trap cleanup EXIT
-pass=0 fail=0
-check() { # name, then a command that must succeed
-  local name="$1"; shift
-  if "$@"; then pass=$((pass + 1)); echo "ok - $name"
-  else fail=$((fail + 1)); echo "not ok - $name"; fi
-}
-free_port() {
-  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-start() { # vactord with the flags given, on a free port
-  port=$(free_port)
-  url="http://127.0.0.1:$port"
-  "$vactord" --listen "127.0.0.1:$port" --data "$dir/data" "$@" 2>>"$dir/log" &
-  pid=$!
-  for _ in $(seq 200); do
-    curl -s -o /dev/null "$url/v1.0/healthz" && return 0
-    sleep 0.05
-  done
-  return 1
-}
-stop() { # SIGTERM; true when vactord exits 0
-  kill -TERM "$pid"; wait "$pid"; local code=$?
-  pid=
-  return "$code"
-}
-status() { curl -s -o /dev/null -w '%{http_code}' "$@"; }
+source "$(dirname "$0")/lib.sh"
 metrics() { curl -s "$url/metrics"; }
 
 # The raw-socket clients: python3 "$dir/client.py" PORT CASE; exit 0 = pass.
@@ -209,6 +177,4 @@ check "metrics: the refusal counted" grep -Eq '^vactor_http_connections_refused_
 check "metrics: one connection open (this one)" grep -q '^vactor_http_connections 1$' "$dir/m2"
 check "the Task API still works" bash -c "curl -s -X PUT $url/v1/users/ann/tasks/t1 -d '{\"title\":\"x\"}' | grep -q '\"owner\":\"ann\"'"
 check "SIGTERM: exit 0" stop
-
-echo "$pass passed, $fail failed"
-[ "$fail" = 0 ]
+finish

@@ -5,27 +5,8 @@
 # with pipelining, and a clean stop on SIGTERM (exit 0) that a restart on the
 # same data directory survives.
 # Usage: vactord_test.sh PATH_TO_VACTORD
-set -uo pipefail
 vactord="$1"
-dir=$(mktemp -d /tmp/vactord-test.XXXXXX)
-port=$((20000 + RANDOM % 20000))
-pass=0 fail=0
-check() { # name, then a command that must succeed
-  local name="$1"; shift
-  if "$@"; then pass=$((pass + 1)); echo "ok - $name"
-  else fail=$((fail + 1)); echo "not ok - $name"; fi
-}
-start() {
-  "$vactord" --listen "127.0.0.1:$port" --data "$dir/data" 2>>"$dir/log" &
-  pid=$!
-  for _ in $(seq 100); do
-    curl -s -o /dev/null "http://127.0.0.1:$port/v1.0/healthz" && return 0
-    sleep 0.05
-  done
-  return 1
-}
-status() { curl -s -o /dev/null -w '%{http_code}' "$@"; }
-body() { curl -s "$@"; }
+source "$(dirname "$0")/lib.sh"
 raw() { # send $1 on a fresh connection, print what comes back within 1 s
   exec 3<>"/dev/tcp/127.0.0.1/$port"
   printf '%b' "$1" >&3
@@ -34,7 +15,6 @@ raw() { # send $1 on a fresh connection, print what comes back within 1 s
 }
 
 check "starts and answers health" start
-url="http://127.0.0.1:$port"
 check "healthz is 204" test "$(status "$url/v1.0/healthz")" = 204
 check "metrics are Prometheus text" bash -c "curl -s $url/metrics | grep -q '^vactor_turns_total [0-9]'"
 check "unknown route is 404" test "$(status "$url/no/such/route")" = 404
@@ -82,25 +62,20 @@ check "200 concurrent logs on one task add up" bash -c "curl -s $t/alice/tasks/t
 seq 50 | xargs -P 16 -I{} curl -s -o /dev/null -X PUT "$t/u{}/tasks/own{}" -d '{"title":"mine"}'
 seq 50 | xargs -P 16 -I{} sh -c 'for i in 1 2 3; do curl -s -o /dev/null -X POST "$0/u{}/tasks/own{}/log" -d "{\"minutes\":2}"; done' "$t"
 check "50 users on their own tasks, no lost update" bash -c "for i in \$(seq 50); do curl -s $t/u\$i/tasks/own\$i | grep -q '\"minutes\":6' || exit 1; done"
-kill -TERM "$pid"; wait "$pid"; code=$?
-check "SIGTERM: exit 0" test "$code" = 0
+check "SIGTERM: exit 0" stop
 check "the log is structured" grep -q 'level=info msg="stopped"' "$dir/log"
 check "restarts on the same data" start
 check "the task survived the restart" bash -c "curl -s $url/v1/users/alice/tasks/t1 | grep -q '\"minutes\":245'"
-kill -TERM "$pid"; wait "$pid"
+check "stops again" stop
 check "refuses a non-loopback address" bash -c "! $vactord --listen 0.0.0.0:$port --data $dir/data 2>/dev/null"
 
 # With an API token.
-"$vactord" --listen "127.0.0.1:$port" --data "$dir/data" --token s3cret 2>>"$dir/log" &
-pid=$!
-for _ in $(seq 100); do curl -s -o /dev/null "$url/v1.0/healthz" && break; sleep 0.05; done
+check "starts with a token" start --token s3cret
 check "token: health needs none" test "$(status "$url/v1.0/healthz")" = 204
 check "token: missing is 401" test "$(status "$url/metrics")" = 401
 check "token: wrong is 401" test "$(status -H 'dapr-api-token: nope' "$url/metrics")" = 401
 check "token: dapr-api-token works" test "$(status -H 'dapr-api-token: s3cret' "$url/metrics")" = 200
 check "token: Bearer works" test "$(status -H 'Authorization: Bearer s3cret' "$url/metrics")" = 200
 check "token: 401 is a JSON error" bash -c "curl -s $url/metrics | grep -q ERR_UNAUTHORIZED"
-kill -TERM "$pid"; wait "$pid"
-rm -rf "$dir"
-echo "$pass passed, $fail failed"
-[ "$fail" = 0 ]
+check "stops (token)" stop
+finish

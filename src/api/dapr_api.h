@@ -1,0 +1,16 @@
+/* dapr_api.h — the Dapr sidecar's actor API on vactord's port
+ * (docs/dapr.md): invoke, state, reminders and timers of any registered
+ * actor type under /v1.0/actors/, GET /v1.0/metadata and
+ * GET /v1.0/healthz/outbound, with Dapr's statuses and error codes. */
+#ifndef VA_API_DAPR_API_H
+#define VA_API_DAPR_API_H
+
+#include "../http/server.h"
+#include <stdbool.h>
+
+/* Handles req if it is one of the routes above (then true: the reply is
+ * done, or will be). */
+bool va_dapr_api_route(va_runtime *rt, const va_http_request *req,
+                       va_http_reply *reply);
+
+#endif

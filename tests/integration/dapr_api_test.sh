@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# dapr_api_test.sh — the Dapr actor API of a real vactord, route by route
+# with raw HTTP (curl, jq): statuses, bodies and Dapr's error codes for
+# invoke, state (get, transactions, ttlInSeconds), reminders (create, get,
+# delete, one firing into a native actor), timers (calling a native
+# method), metadata, health, ids and names, and the API token.
+# Usage: dapr_api_test.sh PATH_TO_VACTORD
+vactord="$1"
+source "$(dirname "$0")/lib.sh"
+# code STATUS ERRORCODE CURL-ARGS...: the status and the errorCode
+code() { local want="$1 $2"; shift 2; [ "$(curl -s -w ' %{http_code}' "$@" | sed -E 's/.*"errorCode":"([A-Z_]+)".* ([0-9]+)$/\2 \1/')" = "$want" ]; }
+
+check "starts" start
+a="$url/v1.0/actors"
+
+# Metadata and health.
+check "metadata is a JSON object with the actor types" json '.id=="vactord" and (.actors|map(.type)|index("TaskActor")) != null and .actorRuntime.hostReady==true' "$url/v1.0/metadata"
+check "healthz/outbound is 204" test "$(status "$url/v1.0/healthz/outbound")" = 204
+
+# Invoke a native actor (TaskActor): a one-element JSON array is unwrapped.
+check "invoke: create through the method route (SDK-style [arg])" json '.owner=="ann" and .title=="via dapr"' -X POST "$a/TaskActor/d1/method/create" -H 'content-type: application/json' -d '[{"user":"ann","title":"via dapr"}]'
+check "invoke: a plain JSON body works too (PUT)" json '.id=="d1"' -X PUT "$a/TaskActor/d1/method/get" -d '{"user":"ann"}'
+check "invoke: GET is accepted" test "$(status -X GET "$a/TaskActor/d1/method/get" -d '{"user":"ann"}')" = 200
+check "invoke: the Task API sees the same task" json '.title=="via dapr"' "$url/v1/users/ann/tasks/d1"
+check "invoke: unknown type is 404 ERR_ACTOR_NO_ADDRESS" code 404 ERR_ACTOR_NO_ADDRESS -X POST "$a/NoSuchActor/x/method/m"
+check "invoke: unknown method is 500 ERR_ACTOR_INVOKE_METHOD" code 500 ERR_ACTOR_INVOKE_METHOD -X POST "$a/TaskActor/d1/method/fly"
+check "invoke: a failing method is 500 ERR_ACTOR_INVOKE_METHOD" code 500 ERR_ACTOR_INVOKE_METHOD -X POST "$a/TaskActor/d1/method/get" -d '{"user":"stranger"}'
+check "invoke: PATCH is 405" test "$(status -X PATCH "$a/TaskActor/d1/method/get")" = 405
+check "invoke: %00 in an id is 400 ERR_BAD_REQUEST" code 400 ERR_BAD_REQUEST -X POST "$a/TaskActor/d%001/method/get"
+check "invoke: an encoded id is decoded (user%2F42)" json '.id=="user/42"' -X POST "$a/TaskActor/user%2F42/method/create" -d '{"user":"ann","title":"slash"}'
+
+# State.
+check "state: a native actor's key reads as stored" json '.title=="via dapr"' "$a/TaskActor/d1/state/doc"
+check "state: a missing key is 204" test "$(status "$a/TaskActor/d1/state/nope")" = 204
+check "state: a transaction is 204" test "$(status -X POST "$a/TaskActor/d9/state" -d '[{"operation":"upsert","request":{"key":"note","value":{"a":1}}},{"operation":"upsert","request":{"key":"s","value":"text"}}]')" = 204
+check "state: read back as JSON" json '.a==1' "$a/TaskActor/d9/state/note"
+check "state: a string value keeps its quotes" test "$(curl -s "$a/TaskActor/d9/state/s")" = '"text"'
+check "state: delete in a transaction (PUT)" test "$(status -X PUT "$a/TaskActor/d9/state" -d '[{"operation":"delete","request":{"key":"note"}}]')$(status "$a/TaskActor/d9/state/note")" = 204204
+check "state: ttlInSeconds" test "$(status -X POST "$a/TaskActor/d9/state" -d '[{"operation":"upsert","request":{"key":"t","value":1,"metadata":{"ttlInSeconds":"1"}}}]')$(status "$a/TaskActor/d9/state/t")" = 204200
+sleep 2.1
+check "state: the key expired" test "$(status "$a/TaskActor/d9/state/t")" = 204
+check "state: not an array is 400 ERR_MALFORMED_REQUEST" code 400 ERR_MALFORMED_REQUEST -X POST "$a/TaskActor/d9/state" -d '{"operation":"upsert"}'
+check "state: bad JSON is 400 ERR_MALFORMED_REQUEST" code 400 ERR_MALFORMED_REQUEST -X POST "$a/TaskActor/d9/state" -d '[{'
+check "state: an unknown operation is 400, nothing applied" test "$(status -X POST "$a/TaskActor/d9/state" -d '[{"operation":"upsert","request":{"key":"x","value":1}},{"operation":"merge","request":{"key":"y"}}]')$(status "$a/TaskActor/d9/state/x")" = 400204
+check "state: a bad ttlInSeconds is 400" test "$(status -X POST "$a/TaskActor/d9/state" -d '[{"operation":"upsert","request":{"key":"x","value":1,"metadata":{"ttlInSeconds":"soon"}}}]')" = 400
+check "state: DELETE on the state route is 405" test "$(status -X DELETE "$a/TaskActor/d9/state")" = 405
+
+# Reminders.
+check "reminders: create is 204" test "$(status -X POST "$a/TaskActor/d1/reminders/r1" -d '{"dueTime":"1h","period":"R3/PT1H","data":{"x":1}}')" = 204
+check "reminders: get shows it as registered" json '.actorID=="d1" and .actorType=="TaskActor" and .dueTime=="1h" and .period=="R3/PT1H" and .data.x==1' "$a/TaskActor/d1/reminders/r1"
+check "reminders: a bad dueTime is 500 ERR_ACTOR_REMINDER_CREATE" code 500 ERR_ACTOR_REMINDER_CREATE -X POST "$a/TaskActor/d1/reminders/r2" -d '{"dueTime":"soon"}'
+check "reminders: R0/ is refused" code 500 ERR_ACTOR_REMINDER_CREATE -X PUT "$a/TaskActor/d1/reminders/r2" -d '{"dueTime":"1s","period":"R0/PT1S"}'
+check "reminders: an expired ttl is refused" code 500 ERR_ACTOR_REMINDER_CREATE -X PUT "$a/TaskActor/d1/reminders/r2" -d '{"dueTime":"1s","ttl":"2020-01-01T00:00:00Z"}'
+check "reminders: bad JSON is 400 ERR_MALFORMED_REQUEST" code 400 ERR_MALFORMED_REQUEST -X PUT "$a/TaskActor/d1/reminders/r2" -d 'x'
+check "reminders: delete is 204" test "$(status -X DELETE "$a/TaskActor/d1/reminders/r1")" = 204
+check "reminders: a deleted one is 404 ERR_ACTOR_REMINDER_NOT_FOUND" code 404 ERR_ACTOR_REMINDER_NOT_FOUND "$a/TaskActor/d1/reminders/r1"
+check "reminders: deleting again is 204" test "$(status -X DELETE "$a/TaskActor/d1/reminders/r1")" = 204
+check "reminders: one fires into the native actor (chat message)" test "$(status -X POST "$a/TaskActor/d1/reminders/soon" -d '{"dueTime":"0.5s"}')" = 204
+fired() { for _ in $(seq 50); do curl -s "$url/v1/users/ann/chat" | jq -e '.messages|map(select(.reminder=="soon"))|length==1' >/dev/null && return 0; sleep 0.1; done; return 1; }
+check "reminders: ... and it arrived" fired
+
+# Timers: the callback is a method of the native type.
+check "timers: create is 204" test "$(status -X POST "$a/TaskActor/d1/timers/finish" -d '{"dueTime":"0.2s","callback":"complete","data":{"user":"ann"}}')" = 204
+done_yet() { for _ in $(seq 50); do curl -s "$url/v1/users/ann/tasks/d1" | jq -e '.status=="done"' >/dev/null && return 0; sleep 0.1; done; return 1; }
+check "timers: it called the method" done_yet
+check "timers: delete is 204 (also when gone)" test "$(status -X DELETE "$a/TaskActor/d1/timers/finish")" = 204
+check "timers: an unknown callback is 500 ERR_ACTOR_TIMER_CREATE" code 500 ERR_ACTOR_TIMER_CREATE -X POST "$a/TaskActor/d1/timers/t2" -d '{"dueTime":"1s","callback":"fly"}'
+check "timers: a bad period is 500 ERR_ACTOR_TIMER_CREATE" code 500 ERR_ACTOR_TIMER_CREATE -X POST "$a/TaskActor/d1/timers/t2" -d '{"dueTime":"1s","period":"often","callback":"get"}'
+check "timers: bad JSON is 400" code 400 ERR_MALFORMED_REQUEST -X POST "$a/TaskActor/d1/timers/t2" -d '[]'
+check "unknown route under actors is 404" test "$(status "$a/TaskActor/d1/other/x")" = 404
+check "stops cleanly" stop
+check "restarts" start
+check "the transaction's value is still there" test "$(curl -s "$a/TaskActor/d9/state/s")" = '"text"'
+check "stops cleanly" stop
+
+# With a token: health is exempt, the rest needs it.
+check "starts with a token" start --token s3cret
+check "token: metadata without it is 401" test "$(status "$url/v1.0/metadata")" = 401
+check "token: healthz/outbound needs none" test "$(status "$url/v1.0/healthz/outbound")" = 204
+check "token: with dapr-api-token, 200" test "$(status -H 'dapr-api-token: s3cret' "$url/v1.0/metadata")" = 200
+check "stops cleanly (token)" stop
+finish
