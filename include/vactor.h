@@ -141,6 +141,14 @@ enum va_type_flags {
   /* A call that belongs to the call chain of the actor's open turn runs at
    * once instead of waiting (Dapr/Orleans reentrancy). */
   VA_TYPE_REENTRANT = 1u << 0,
+  /* State, reminder and timer calls from outside (va_state_read,
+   * va_state_write, va_reminder_call, va_timer_call) that arrive while the
+   * actor's turn is open and waiting join that turn: they run at once, in
+   * it, and their writes are saved with it. For actors whose turns are
+   * carried out by another process that calls back during them (a Dapr
+   * app); otherwise those calls would wait for the turn that waits for
+   * them. */
+  VA_TYPE_OPEN_STATE = 1u << 1,
 };
 
 typedef struct va_type_def {

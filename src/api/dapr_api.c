@@ -84,20 +84,24 @@ static bool segment(const char *s, size_t n, char *out, size_t cap) {
 }
 
 typedef struct target {
-  int type;
+  int type;         /* the vactor type: native, or AppActor */
+  bool app;         /* a type the app hosts */
   char type_name[128];
   char id[ID_MAX + 1];
+  char key[128 + ID_MAX + 2]; /* the vactor id: id, or "{type}/{id}" */
   const char *what; /* "method", "state", "reminders", "timers" */
   const char *rest; /* after what/ (may hold '/'), or NULL */
 } target;
 
 /* Splits /v1.0/actors/{type}/{id}/{what}[/{rest}]. 0, or an HTTP status
  * (400 bad names, 404 no such route / type). */
-static int parse_target(va_runtime *rt, const char *path, target *t) {
+static int parse_target(va_runtime *rt, va_app_channel *app,
+                        const char *path, target *t) {
   const char *p = path + strlen("/v1.0/actors/");
   const char *slash = strchr(p, '/');
   if (!slash || !segment(p, (size_t)(slash - p), t->type_name,
-                         sizeof(t->type_name)))
+                         sizeof(t->type_name)) ||
+      strchr(t->type_name, '/'))
     return slash ? 400 : 404;
   p = slash + 1;
   slash = strchr(p, '/');
@@ -112,6 +116,11 @@ static int parse_target(va_runtime *rt, const char *path, target *t) {
       t->what = *w;
       t->rest = p[n] == '/' ? p + n + 1 : NULL;
       t->type = va_type_lookup(rt, t->type_name);
+      t->app = t->type < 0 && va_app_channel_hosts(app, t->type_name);
+      if (t->app)
+        t->type = va_app_channel_type(app);
+      snprintf(t->key, sizeof(t->key), "%s%s%s", t->app ? t->type_name : "",
+               t->app ? "/" : "", t->id);
       return 0;
     }
   }
@@ -152,11 +161,49 @@ static void invoked(void *user, int status, const void *data, size_t len) {
          "error invoke actor method: %s", va_strerror(status));
 }
 
+/* The app's answer, through AppActor: its 200 goes back as it came
+ * (status, content type, body); anything else is Dapr's 500. */
+static void app_invoked(void *user, int status, const void *data,
+                        size_t len) {
+  va_http_reply *reply = user;
+  va_app_answer a;
+  if (status)
+    return invoked(reply, status, NULL, 0);
+  if (!va_app_answer_read(data, len, &a))
+    return invoked(reply, VA_EFAILED, NULL, 0);
+  if (a.status != 200)
+    return fail(reply, 500, "ERR_ACTOR_INVOKE_METHOD",
+                "error invoke actor method: error from actor service: (%d) "
+                "%.*s",
+                a.status, (int)(a.body_len < 300 ? a.body_len : 300), a.body);
+  va_http_response *res = va_http_res(reply);
+  res->status = 200;
+  if (va_http_content_type(res, a.content_type) != 0)
+    res->content_type = "application/json";
+  va_http_write(res, a.body, a.body_len);
+  va_http_done(reply);
+}
+
+static void invoke_app(va_runtime *rt, const target *t, const char *method,
+                       const va_http_request *req, va_http_reply *reply) {
+  size_t len;
+  char *body = va_app_invoke_body(method, req->content_type, req->body,
+                                  req->body_len, &len);
+  int rc = body ? va_call(rt, t->type, t->key, strlen(t->key), VA_APP_INVOKE,
+                          body, len, app_invoked, reply)
+                : VA_ENOMEM;
+  free(body);
+  if (rc)
+    invoked(reply, rc, NULL, 0);
+}
+
 static void invoke(va_runtime *rt, const target *t,
                    const va_http_request *req, va_http_reply *reply) {
   char method[NAME_MAX_BYTES + 1];
   if (!t->rest || !segment(t->rest, strlen(t->rest), method, sizeof(method)))
     return fail(reply, 400, "ERR_BAD_REQUEST", "invalid request: method");
+  if (t->app)
+    return invoke_app(rt, t, method, req, reply);
   int m = va_method_lookup(rt, t->type, method);
   if (m < 0)
     return fail(reply, 500, "ERR_ACTOR_INVOKE_METHOD",
@@ -165,7 +212,7 @@ static void invoke(va_runtime *rt, const target *t,
   size_t len;
   char *owned;
   const char *body = method_body(req, &len, &owned);
-  int rc = va_call(rt, t->type, t->id, strlen(t->id), m, body, len, invoked,
+  int rc = va_call(rt, t->type, t->key, strlen(t->key), m, body, len, invoked,
                    reply);
   free(owned);
   if (rc)
@@ -236,7 +283,7 @@ static void state(va_runtime *rt, const target *t,
     char key[KEY_MAX + 1];
     if (!segment(t->rest, strlen(t->rest), key, sizeof(key)))
       return fail(reply, 400, "ERR_BAD_REQUEST", "invalid request: key");
-    int rc = va_state_read(rt, t->type, t->id, strlen(t->id), key,
+    int rc = va_state_read(rt, t->type, t->key, strlen(t->key), key,
                            state_read, reply);
     if (rc)
       state_read(reply, rc, NULL, 0);
@@ -261,7 +308,7 @@ static void state(va_runtime *rt, const target *t,
   }
   json_decref(ops);
   int rc = why ? 0
-               : va_state_write(rt, t->type, t->id, strlen(t->id), &batch,
+               : va_state_write(rt, t->type, t->key, strlen(t->key), &batch,
                                 state_saved, reply);
   va_state_batch_free(&batch);
   if (why)
@@ -402,7 +449,7 @@ static void reminders(va_runtime *rt, const target *t,
   rr->op = create ? "CREATE" : get ? "GET" : "DELETE";
   snprintf(rr->type, sizeof(rr->type), "%s", t->type_name);
   snprintf(rr->id, sizeof(rr->id), "%s", t->id);
-  int rc = va_reminder_call(rt, t->type, t->id, strlen(t->id), name,
+  int rc = va_reminder_call(rt, t->type, t->key, strlen(t->key), name,
                             create ? &spec : NULL,
                             create ? VA_REMINDER_SET
                             : get  ? VA_REMINDER_GET
@@ -458,7 +505,7 @@ static void timers(va_runtime *rt, const target *t,
     return fail(reply, 400, "ERR_BAD_REQUEST", "invalid request: name");
   int rc;
   if (!strcmp(req->method, "DELETE")) {
-    rc = va_timer_call(rt, t->type, t->id, strlen(t->id), name, 0, 0, -1,
+    rc = va_timer_call(rt, t->type, t->key, strlen(t->key), name, 0, 0, -1,
                        NULL, 0, timer_done, reply);
   } else if (!strcmp(req->method, "POST") || !strcmp(req->method, "PUT")) {
     json_t *body = json_loadb(req->body, req->body_len, 0, NULL);
@@ -471,9 +518,17 @@ static void timers(va_runtime *rt, const target *t,
     const char *why = timer_times(body, &due, &period);
     const char *callback = json_string_value(json_object_get(body,
                                                              "callback"));
-    int method = callback ? va_method_lookup(rt, t->type, callback) : -1;
+    int method = !callback ? -1
+                 : t->app  ? VA_APP_TIMER
+                           : va_method_lookup(rt, t->type, callback);
     json_t *d = json_object_get(body, "data");
-    char *data = d ? json_dumps(d, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+    char *data;
+    if (t->app) { /* AppActor's timer method calls the app back */
+      json_object_set_new(body, "name", json_string(name));
+      data = json_dumps(body, JSON_COMPACT);
+    } else {
+      data = d ? json_dumps(d, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+    }
     json_decref(body);
     if (!why && method < 0)
       why = "callback must name a method of the actor's type";
@@ -482,7 +537,7 @@ static void timers(va_runtime *rt, const target *t,
       return fail(reply, 500, "ERR_ACTOR_TIMER_CREATE",
                   "error creating actor timer: %s", why);
     }
-    rc = va_timer_call(rt, t->type, t->id, strlen(t->id), name, due, period,
+    rc = va_timer_call(rt, t->type, t->key, strlen(t->key), name, due, period,
                        method, data, data ? strlen(data) : 0, timer_done,
                        reply);
     free(data);
@@ -519,8 +574,8 @@ static void metadata(va_runtime *rt, va_http_reply *reply) {
 
 /* ---- Routing ---- */
 
-bool va_dapr_api_route(va_runtime *rt, const va_http_request *req,
-                       va_http_reply *reply) {
+bool va_dapr_api_route(va_runtime *rt, va_app_channel *app,
+                       const va_http_request *req, va_http_reply *reply) {
   bool get = !strcmp(req->method, "GET");
   if (!strcmp(req->path, "/v1.0/metadata")) {
     va_http_label(reply, "dapr.metadata");
@@ -541,7 +596,7 @@ bool va_dapr_api_route(va_runtime *rt, const va_http_request *req,
   if (strncmp(req->path, "/v1.0/actors/", 13))
     return false;
   target t;
-  int status = parse_target(rt, req->path, &t);
+  int status = parse_target(rt, app, req->path, &t);
   if (status == 400) {
     fail(reply, 400, "ERR_BAD_REQUEST", "invalid request: actor type or id");
     return true;

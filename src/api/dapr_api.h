@@ -1,16 +1,19 @@
 /* dapr_api.h — the Dapr sidecar's actor API on vactord's port
  * (docs/dapr.md): invoke, state, reminders and timers of any registered
  * actor type under /v1.0/actors/, GET /v1.0/metadata and
- * GET /v1.0/healthz/outbound, with Dapr's statuses and error codes. */
+ * GET /v1.0/healthz/outbound, with Dapr's statuses and error codes; the
+ * types of an app behind vactord (app_channel.h) as well as native ones. */
 #ifndef VA_API_DAPR_API_H
 #define VA_API_DAPR_API_H
 
 #include "../http/server.h"
+#include "app_channel.h"
 #include <stdbool.h>
 
 /* Handles req if it is one of the routes above (then true: the reply is
- * done, or will be). */
-bool va_dapr_api_route(va_runtime *rt, const va_http_request *req,
-                       va_http_reply *reply);
+ * done, or will be). app: the app channel, or NULL without an app; its
+ * actor types are reachable once the app's configuration is in. */
+bool va_dapr_api_route(va_runtime *rt, va_app_channel *app,
+                       const va_http_request *req, va_http_reply *reply);
 
 #endif

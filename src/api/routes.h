@@ -3,11 +3,13 @@
 #ifndef VA_API_ROUTES_H
 #define VA_API_ROUTES_H
 
+#include "app_channel.h"
 #include "task_api.h"
 #include <stdbool.h>
 
 typedef struct va_routes {
   va_apps apps;
+  va_app_channel *app; /* an app's actor types behind vactord, or NULL */
 } va_routes;
 
 /* Registers the actor types the routes call (before va_runtime_start).

@@ -36,6 +36,9 @@ typedef struct options {
   /* The assistant's model (none without a URL) and the chat's bound. */
   const char *llm_url, *llm_model, *llm_key;
   uint64_t llm_timeout_ms, chat_history;
+  /* An app hosting actor types behind vactord (Dapr's app channel). */
+  const char *app_host, *app_token;
+  uint64_t app_port;
 } options;
 
 /* The HTTP server's defaults (as va_http_options), filled in to be logged. */
@@ -90,6 +93,12 @@ static void usage(FILE *f) {
           "  --llm-timeout MS     give up on the model after this long and let\n"
           "                       the built-in rules answer\n"
           "                       (VACTORD_LLM_TIMEOUT; default 20000)\n"
+          "  --app-port PORT      an app hosting Dapr actor types on this port\n"
+          "                       (VACTORD_APP_PORT; default: none)\n"
+          "  --app-host ADDR      its numeric address (VACTORD_APP_HOST;\n"
+          "                       default 127.0.0.1)\n"
+          "  --app-token TOKEN    sent to the app as dapr-api-token\n"
+          "                       (APP_API_TOKEN, as Dapr)\n"
           "  --chat-history N     chat messages kept per user; older ones are\n"
           "                       dropped, the count kept\n"
           "                       (VACTORD_CHAT_HISTORY; default 200)\n"
@@ -163,6 +172,7 @@ static bool limits_from_env(options *o) {
       {"VACTORD_MAX_BODY", "--max-body", SIZE_MAX, &o->max_body},
       {"VACTORD_LLM_TIMEOUT", "--llm-timeout", 3600000, &o->llm_timeout_ms},
       {"VACTORD_CHAT_HISTORY", "--chat-history", 1000000, &o->chat_history},
+      {"VACTORD_APP_PORT", "--app-port", 65535, &o->app_port},
   };
   for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
     const char *env = getenv(v[i].env);
@@ -190,6 +200,8 @@ static int parse_options(int argc, char **argv, options *o) {
   o->llm_url = getenv("VACTORD_LLM_URL");
   o->llm_model = getenv("VACTORD_LLM_MODEL");
   o->llm_key = getenv("VACTORD_LLM_KEY");
+  o->app_host = getenv("VACTORD_APP_HOST");
+  o->app_token = getenv("APP_API_TOKEN");
   if (!limits_from_env(o))
     return -1;
   static const struct option longs[] = {
@@ -209,6 +221,9 @@ static int parse_options(int argc, char **argv, options *o) {
       {"llm-key", required_argument, 0, 'K'},
       {"llm-timeout", required_argument, 0, 'O'},
       {"chat-history", required_argument, 0, 'H'},
+      {"app-port", required_argument, 0, 'P'},
+      {"app-host", required_argument, 0, 'A'},
+      {"app-token", required_argument, 0, 'k'},
       {"help", no_argument, 0, 'h'},
       {0, 0, 0, 0}};
   int c;
@@ -251,6 +266,12 @@ static int parse_options(int argc, char **argv, options *o) {
       if (!parse_count("--chat-history", optarg, 1000000, &o->chat_history))
         return -1;
       break;
+    case 'P':
+      if (!parse_count("--app-port", optarg, 65535, &o->app_port))
+        return -1;
+      break;
+    case 'A': o->app_host = optarg; break;
+    case 'k': o->app_token = optarg; break;
     case 'h': usage(stdout); exit(0);
     default: usage(stderr); return -1;
     }
@@ -416,10 +437,18 @@ int main(int argc, char **argv) {
   int rc = start_model(&o, &routes.apps.llm);
   if (rc == 0)
     rc = va_runtime_new(&cfg, &runtime);
+  if (rc == 0 && o.app_port) {
+    va_app_options app = {.host = o.app_host,
+                          .port = (uint16_t)o.app_port,
+                          .token = o.app_token};
+    rc = va_app_channel_new(runtime, &app, &routes.app);
+  }
   if (rc == 0 && !va_routes_init(&routes, runtime))
     rc = VA_EINVAL;
   if (rc == 0)
     rc = va_runtime_start(runtime);
+  if (rc == 0 && routes.app)
+    rc = va_app_channel_start(routes.app);
   if (rc) {
     log_line("error", "cannot start the runtime", "store=%s error=\"%s\"",
              path, va_strerror(rc));
@@ -463,6 +492,7 @@ int main(int argc, char **argv) {
   va_http_stop(srv);
   rc = va_runtime_stop(runtime);
   va_llm_free(routes.apps.llm); /* before the runtime: it may resume turns */
+  va_app_channel_free(routes.app);
   va_runtime_free(runtime);
   log_line("info", "stopped", NULL);
   return rc ? 1 : 0;

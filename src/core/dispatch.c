@@ -164,6 +164,11 @@ static int deliver(va_worker *w, va_msg *m, bool from_here, va_ref *ref) {
     return 0;
   }
   const va_type *ty = &w->rt->types[a->type];
+  if (a->open_turn && (ty->flags & VA_TYPE_OPEN_STATE) &&
+      m->method >= VA_METHOD_SYSTEM && m->method != VA_METHOD_REMINDER) {
+    va__system_join(w, a->open_turn, m);
+    return 0;
+  }
   if (is_call && a->depth > 0 && m->chain == a->busy_chain) {
     if (ty->flags & VA_TYPE_REENTRANT) {
       mailbox_push(a, m, true);

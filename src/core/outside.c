@@ -10,6 +10,7 @@
  * TIMER: u64 due ms, u64 period ms, i32 method (< 0: stop), name, NUL,
  *   data. */
 #include "runtime.h"
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -63,9 +64,10 @@ void va_state_batch_free(va_state_batch *b) {
   }
 }
 
-/* Applies a batch in turn t; VA_EINVAL for a malformed one (the turn fails
- * and nothing is kept). */
-static int apply_batch(va_turn *t, const char *p, size_t len) {
+/* Applies a batch in turn t (apply = false: only checks it); VA_EINVAL for
+ * a malformed one. Checked whole before anything is applied, so that a
+ * batch joining an open turn leaves nothing behind when it is refused. */
+static int walk_batch(va_turn *t, const char *p, size_t len, bool apply) {
   const char *end = p + len;
   char key[KEY_MAX + 1];
   while (p < end) {
@@ -82,6 +84,10 @@ static int apply_batch(va_turn *t, const char *p, size_t len) {
     memcpy(&vlen, p, 4), p += 4;
     if ((size_t)(end - p) < vlen || memchr(key, 0, klen) || op > BATCH_DELETE)
       return VA_EINVAL;
+    if (!apply) {
+      p += vlen;
+      continue;
+    }
     int rc = op == BATCH_DELETE ? va_state_delete(t, key)
              : ttl              ? va_state_set_ttl(t, key, p, vlen, ttl)
                                 : va_state_set(t, key, p, vlen);
@@ -131,13 +137,25 @@ int va__system_method(va_turn *t, uint16_t method, const char *body,
     int rc = va_state_get(t, key, &val, &vlen);
     return rc ? rc : va_turn_reply(t, val, vlen);
   }
-  case VA_METHOD_STATE_WRITE:
-    return apply_batch(t, body, len);
+  case VA_METHOD_STATE_WRITE: {
+    int rc = walk_batch(t, body, len, false);
+    return rc ? rc : walk_batch(t, body, len, true);
+  }
   case VA_METHOD_TIMER:
     return timer_method(t, body, len);
   default:
     return va__reminder_system(t, method, body, len);
   }
+}
+
+void va__system_join(va_worker *w, va_turn *t, va_msg *m) {
+  va_msg *own_reply = t->reply; /* the open turn's, kept aside */
+  t->reply = NULL;
+  int rc = va__system_method(t, m->method, va__msg_body(m), m->len);
+  va_msg *reply = t->reply;
+  t->reply = own_reply;
+  va__answer(w, m, rc, reply);
+  va__msg_free(&w->msgs, m);
 }
 
 /* ---- From outside ---- */

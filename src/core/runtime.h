@@ -352,6 +352,9 @@ int64_t va__reminder_due(const void *value, size_t len);
 /* Runs a system method (state, timers, reminders) as the turn t. */
 int va__system_method(va_turn *t, uint16_t method, const char *body,
                       size_t len);
+/* Owner: runs system request m inside the open turn t of its actor (a
+ * VA_TYPE_OPEN_STATE type), answers it and frees it. */
+void va__system_join(va_worker *w, va_turn *t, va_msg *m);
 
 /* ---- dispatch.c (system calls) ---- */
 int va__call_system(va_runtime *rt, int type, const char *id, size_t id_len,

@@ -29,7 +29,8 @@ static va_turn *turn_new(va_worker *w, va_actor *a, va_msg *req) {
   t->status = 0;
   t->is_hook = false;
   t->writes.n = 0;
-  a->depth++;
+  if (a->depth++ == 0)
+    a->open_turn = t;
   a->busy_chain = t->chain;
   w->open_turns++;
   return t;
@@ -76,7 +77,8 @@ static void turn_finish(va_worker *w, va_turn *t) {
   va__count(w->stats.turns, 1);
   if (status)
     va__count(w->stats.turns_failed, 1);
-  a->depth--;
+  if (--a->depth == 0)
+    a->open_turn = NULL;
   w->open_turns--;
   /* A timer's turn is not use: timers never keep an actor alive. */
   if (!t->req || !(t->req->control & VA_REQ_FROM_TIMER))
@@ -170,7 +172,8 @@ int va__run_hook(va_worker *w, va_actor *a, va_hook_fn hook) {
     rc = va__persist_save(w, t);
   if (t->reply)
     va__msg_free(&w->msgs, t->reply);
-  a->depth--;
+  if (--a->depth == 0)
+    a->open_turn = NULL;
   w->open_turns--;
   turn_release(w, t);
   return rc;

@@ -102,6 +102,20 @@ int va_http_header(va_http_response *res, const char *name, const char *value) {
 void va__http_response_free(va_http_response *res) {
   free(res->body);
   free(res->headers);
+  free(res->own_type);
+}
+
+int va_http_content_type(va_http_response *res, const char *type) {
+  for (const char *p = type; *p; p++)
+    if ((unsigned char)*p < 0x20 && *p != '\t')
+      return VA_EINVAL;
+  char *copy = strdup(type);
+  if (!copy)
+    return VA_ENOMEM;
+  free(res->own_type);
+  res->own_type = copy;
+  res->content_type = *copy ? copy : NULL;
+  return 0;
 }
 
 const char *va__http_reason(int status) {

@@ -77,7 +77,8 @@ struct va_http_reply {
 };
 
 /* Headers whose values a connection keeps while it reads them. */
-enum { KEPT_NONE, KEPT_IF_MATCH, KEPT_DAPR_TOKEN, KEPT_AUTHORIZATION };
+enum { KEPT_NONE, KEPT_IF_MATCH, KEPT_CONTENT_TYPE, KEPT_DAPR_TOKEN,
+       KEPT_AUTHORIZATION };
 
 typedef struct conn {
   va_dlink link; /* in its shard's conns */
@@ -105,6 +106,7 @@ typedef struct conn {
   size_t value_len;
   bool token_ok;
   char if_match[64]; /* the If-Match header ("" when none) */
+  char content_type[128]; /* the Content-Type header ("" when none) */
   char *body;
   size_t body_len;
   int refuse; /* a status to answer instead of running the handler */
@@ -174,7 +176,7 @@ static int on_begin(http_parser *p) {
   c->field_len = c->value_len = 0;
   c->in_value = c->token_ok = false;
   c->kept_header = KEPT_NONE;
-  c->if_match[0] = 0;
+  c->if_match[0] = c->content_type[0] = 0;
   c->refuse = 0;
   return 0;
 }
@@ -206,16 +208,22 @@ static bool same_secret(const char *a, size_t alen, const char *b,
   return diff == 0;
 }
 
-/* A header is complete: keeps If-Match; checks a token. */
-static void end_header(conn *c) {
-  if (c->kept_header == KEPT_IF_MATCH) {
-    if (c->value_len < sizeof(c->if_match)) {
-      memcpy(c->if_match, c->value, c->value_len);
-      c->if_match[c->value_len] = 0;
-    } else {
-      snprintf(c->if_match, sizeof(c->if_match), "?"); /* unreadable */
-    }
+/* Keeps a header's value in out ("?" when it does not fit: unreadable). */
+static void keep_value(const conn *c, char *out, size_t cap) {
+  if (c->value_len < cap) {
+    memcpy(out, c->value, c->value_len);
+    out[c->value_len] = 0;
+  } else {
+    snprintf(out, cap, "?");
   }
+}
+
+/* A header is complete: keeps If-Match and Content-Type; checks a token. */
+static void end_header(conn *c) {
+  if (c->kept_header == KEPT_IF_MATCH)
+    keep_value(c, c->if_match, sizeof(c->if_match));
+  else if (c->kept_header == KEPT_CONTENT_TYPE)
+    keep_value(c, c->content_type, sizeof(c->content_type));
   if (c->kept_header < KEPT_DAPR_TOKEN || !c->srv->opts.token)
     return;
   const char *v = c->value;
@@ -258,6 +266,8 @@ static int on_value(http_parser *p, const char *at, size_t len) {
                      : !strcasecmp(c->field, "authorization")
                          ? KEPT_AUTHORIZATION
                      : !strcasecmp(c->field, "if-match") ? KEPT_IF_MATCH
+                     : !strcasecmp(c->field, "content-type")
+                         ? KEPT_CONTENT_TYPE
                                                          : KEPT_NONE;
   }
   if (c->kept_header && c->value_len + len <= sizeof(c->value)) {
@@ -402,6 +412,7 @@ static int on_complete(http_parser *p) {
         .body = c->body ? c->body : "",
         .body_len = c->body_len,
         .if_match = c->if_match[0] ? c->if_match : NULL,
+        .content_type = c->content_type[0] ? c->content_type : NULL,
     };
     c->srv->opts.handler(c->srv->opts.ctx, &req, r);
   }

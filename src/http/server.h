@@ -23,6 +23,7 @@ typedef struct va_http_request {
   const char *body;
   size_t body_len;
   const char *if_match; /* the If-Match header's value, or NULL */
+  const char *content_type; /* the Content-Type header's value, or NULL */
 } va_http_request;
 
 /* The answer a handler fills in. body is appended with va_http_write,
@@ -35,9 +36,13 @@ typedef struct va_http_response {
   size_t len, cap;
   char *headers; /* "Name: value\r\n" lines, in the order added */
   size_t headers_len, headers_cap;
+  char *own_type; /* a content type copied by va_http_content_type */
 } va_http_response;
 
 int va_http_write(va_http_response *res, const void *data, size_t len);
+/* Sets a content type that is not static (copied; VA_EINVAL for CR, LF or
+ * other control bytes). */
+int va_http_content_type(va_http_response *res, const char *type);
 int va_http_printf(va_http_response *res, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 /* A JSON error body {"errorCode": code, "message": message}; replaces the

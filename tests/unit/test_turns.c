@@ -10,7 +10,7 @@
 
 #include "helpers.h"
 
-static int T_NODE, T_RNODE, M_SUM, M_GET, M_PING, M_BOUNCE, M_PONG, M_SLEEP,
+static int T_NODE, T_RNODE, T_ONODE, M_SUM, M_GET, M_PING, M_BOUNCE, M_PONG, M_SLEEP,
     M_ASK, M_ADD, M_AWAIT;
 static atomic_int sleep_done;
 
@@ -143,6 +143,9 @@ static va_runtime *new_runtime(va_config *cfg) {
   def.name = "RNode";
   def.flags = VA_TYPE_REENTRANT;
   T_RNODE = va_register_type(rt, &def);
+  def.name = "ONode";
+  def.flags = VA_TYPE_OPEN_STATE;
+  T_ONODE = va_register_type(rt, &def);
   assert_true(T_NODE >= 0 && T_RNODE >= 0);
   M_SUM = va_method_lookup(rt, T_NODE, "sum");
   M_GET = va_method_lookup(rt, T_NODE, "get");
@@ -309,7 +312,7 @@ static void await_resumes_the_turn_from_another_thread(void **state) {
   assert_int_equal(va_runtime_active_of(rt, T_NODE), 1); /* "w" */
   assert_int_equal(va_runtime_active_of(rt, T_RNODE), 0);
   assert_string_equal(va_type_name(rt, T_RNODE), "RNode");
-  assert_int_equal(va_type_count(rt), 2);
+  assert_int_equal(va_type_count(rt), 3);
   va_runtime_free(rt);
 }
 
@@ -334,6 +337,68 @@ static void await_times_out_and_a_late_outcome_is_dropped(void **state) {
   assert_int_equal(call_i64(rt, T_NODE, "w", M_GET, 0, &v), 0);
   assert_int_equal(v, 0); /* the late outcome never ran the continuation */
   assert_int_equal(atomic_load(&replies), 1);
+  va_runtime_free(rt);
+}
+
+static atomic_int saved;
+static void count_saved(void *user, int status, const void *data,
+                        size_t len) {
+  (void)user, (void)data, (void)len;
+  atomic_store(&saved, status == 0 ? 1 : status);
+}
+
+static atomic_int read_done;
+static char read_value[16];
+static void store_read(void *user, int status, const void *data,
+                       size_t len) {
+  (void)user;
+  if (status == 0 && len < sizeof(read_value)) {
+    memcpy(read_value, data, len);
+    read_value[len] = 0;
+  }
+  atomic_store(&read_done, status == 0 ? 1 : status);
+}
+
+/* While an "await" turn waits: a state write from outside to an
+ * OPEN_STATE actor joins the turn at once; to another type it waits. */
+static void outside_state_joins_an_open_turn_only_when_asked(void **state) {
+  (void)state;
+  va_runtime *rt = new_runtime(NULL);
+  assert_int_equal(va_runtime_start(rt), 0);
+  va_state_batch batch = {0};
+  assert_int_equal(va_state_batch_put(&batch, "k", "v1", 2, 0), 0);
+  for (int open = 1; open >= 0; open--) {
+    int type = open ? T_ONODE : T_NODE;
+    atomic_store(&replies, 0);
+    atomic_store(&ticket, NULL);
+    atomic_store(&saved, 0);
+    atomic_store(&read_done, 0);
+    assert_int_equal(va_call(rt, type, "o", 1, M_AWAIT, NULL, 0, store_reply,
+                             (void *)0),
+                     0);
+    WAIT_UNTIL(atomic_load(&ticket) != NULL);
+    assert_int_equal(va_state_write(rt, type, "o", 1, &batch, count_saved,
+                                    NULL),
+                     0);
+    sleep_ms(50);
+    assert_int_equal(atomic_load(&saved), open); /* joined, or waiting */
+    if (open) {
+      assert_int_equal(va_state_read(rt, type, "o", 1, "k", store_read, NULL),
+                       0);
+      WAIT_UNTIL(atomic_load(&read_done) != 0);
+      assert_string_equal(read_value, "v1"); /* the open turn's write */
+    }
+    int64_t two = 2;
+    va_await_done(atomic_load(&ticket), 0, &two, sizeof(two));
+    WAIT_UNTIL(atomic_load(&replies) == 1 && atomic_load(&saved) == 1);
+    atomic_store(&read_done, 0);
+    read_value[0] = 0;
+    assert_int_equal(va_state_read(rt, type, "o", 1, "k", store_read, NULL),
+                     0);
+    WAIT_UNTIL(atomic_load(&read_done) != 0);
+    assert_string_equal(read_value, "v1"); /* saved with the turn */
+  }
+  va_state_batch_free(&batch);
   va_runtime_free(rt);
 }
 
@@ -391,6 +456,7 @@ int main(void) {
       cmocka_unit_test(full_mailbox_answers_backpressure),
       cmocka_unit_test(await_resumes_the_turn_from_another_thread),
       cmocka_unit_test(await_times_out_and_a_late_outcome_is_dropped),
+      cmocka_unit_test(outside_state_joins_an_open_turn_only_when_asked),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

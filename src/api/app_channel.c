@@ -1,0 +1,435 @@
+/* app_channel.c — see app_channel.h. One channel per process (AppActor's
+ * methods reach it through a file-level pointer, as the Task API's actors
+ * reach their type ids). Each call to the app is made from a turn: the turn
+ * waits on a ticket (va_turn_await), the outbound client's thread completes
+ * it with the app's answer encoded as a va_app_answer, and the
+ * continuation runs in the turn. */
+#include "app_channel.h"
+#include "../http/client.h"
+#include <jansson.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+struct va_app_channel {
+  va_runtime *rt;
+  int type;
+  char base[64];     /* http://host:port */
+  char *token;       /* "dapr-api-token: T", or NULL */
+  long timeout_ms;
+  va_http_client *client;
+  pthread_t thread;
+  bool started;
+  atomic_bool stop;
+  _Atomic(json_t *) entities; /* the app's actor types, once known */
+};
+
+static va_app_channel *CH;
+
+/* An activation's memory. */
+typedef struct app_actor {
+  bool known;         /* the app has answered a call for it: it exists there */
+  char reminder[256]; /* the reminder being delivered */
+} app_actor;
+
+/* ---- Encodings ---- */
+
+static void put16(char **p, size_t v) {
+  uint16_t x = (uint16_t)v;
+  memcpy(*p, &x, 2);
+  *p += 2;
+}
+
+static size_t get16(const char *p) {
+  uint16_t x;
+  memcpy(&x, p, 2);
+  return x;
+}
+
+char *va_app_invoke_body(const char *method, const char *content_type,
+                         const void *body, size_t len, size_t *out_len) {
+  size_t m = strlen(method), c = content_type ? strlen(content_type) : 0;
+  if (m > 1024 || c > 1024)
+    return NULL;
+  char *out = malloc(4 + m + c + len + 1), *p = out;
+  if (!out)
+    return NULL;
+  put16(&p, m);
+  memcpy(p, method, m), p += m;
+  put16(&p, c);
+  memcpy(p, content_type ? content_type : "", c), p += c;
+  if (len)
+    memcpy(p, body, len);
+  *out_len = 4 + m + c + len;
+  return out;
+}
+
+/* The answer: u16 status, u8 cancel, u16 content-type length, the content
+ * type and a NUL, the body. */
+static char *encode_answer(int status, bool cancel, const char *ctype,
+                           const char *body, size_t len, size_t *out_len) {
+  size_t c = strlen(ctype);
+  char *out = malloc(6 + c + len), *p = out;
+  if (!out)
+    return NULL;
+  put16(&p, (size_t)status);
+  *p++ = (char)cancel;
+  put16(&p, c);
+  memcpy(p, ctype, c + 1), p += c + 1;
+  if (len)
+    memcpy(p, body, len);
+  *out_len = 6 + c + len;
+  return out;
+}
+
+bool va_app_answer_read(const void *data, size_t len, va_app_answer *out) {
+  const char *p = data;
+  if (len < 6)
+    return false;
+  size_t c = get16(p + 3);
+  if (len < 6 + c || p[5 + c] != 0)
+    return false;
+  *out = (va_app_answer){(int)get16(p), p + 5, p + 6 + c, len - 6 - c};
+  return true;
+}
+
+static bool answer_cancels(const void *data, size_t len) {
+  return len >= 3 && ((const char *)data)[2];
+}
+
+/* ---- Calls to the app ---- */
+
+/* The client's thread: hands the app's answer to the waiting turn. */
+static void answered(void *user, const va_http_client_result *r) {
+  va_await *ticket = user;
+  if (r->error) {
+    va_await_done(ticket, r->error, NULL, 0);
+    return;
+  }
+  char ctype[256] = "", cancel[16] = "";
+  va_http_client_header(r, "content-type", ctype, sizeof(ctype));
+  va_http_client_header(r, "x-daprremindercancel", cancel, sizeof(cancel));
+  bool stop = !strcasecmp(cancel, "true") || !strcmp(cancel, "1");
+  size_t n;
+  char *a = encode_answer((int)r->status, stop, ctype, r->body, r->body_len,
+                          &n);
+  va_await_done(ticket, a ? 0 : VA_ENOMEM, a, a ? n : 0);
+  free(a);
+}
+
+static void forgotten(void *user, const va_http_client_result *r) {
+  (void)user, (void)r; /* a deactivation: the app's answer changes nothing */
+}
+
+/* Appends s to out, percent-encoding all but unreserved characters. */
+static void url_encode(FILE *out, const char *s, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    unsigned char c = (unsigned char)s[i];
+    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+        (c >= '0' && c <= '9') || strchr("-._~", c))
+      fputc(c, out);
+    else
+      fprintf(out, "%%%02X", c);
+  }
+}
+
+/* The URL of the actor's callbacks: base/actors/{type}/{id}[/tail...],
+ * each of tail's parts encoded. New; NULL when out of memory. */
+static char *actor_url(va_turn *t, const char *const *tail) {
+  size_t n;
+  const char *id = va_turn_id(t, &n);
+  const char *slash = memchr(id, '/', n);
+  if (!slash)
+    return NULL;
+  char *url = NULL;
+  size_t len = 0;
+  FILE *f = open_memstream(&url, &len);
+  if (!f)
+    return NULL;
+  fprintf(f, "%s/actors/", CH->base);
+  url_encode(f, id, (size_t)(slash - id));
+  fputc('/', f);
+  url_encode(f, slash + 1, n - (size_t)(slash - id) - 1);
+  for (; tail && *tail; tail++) {
+    fputc('/', f);
+    url_encode(f, *tail, strlen(*tail));
+  }
+  fclose(f);
+  return url;
+}
+
+static int send_to_app(const char *method, const char *url,
+                       const char *ctype, const void *body, size_t len,
+                       va_http_client_done done, void *user) {
+  char ct[300];
+  snprintf(ct, sizeof(ct), "Content-Type: %s", ctype);
+  const char *headers[] = {ctype && *ctype ? ct : CH->token,
+                           ctype && *ctype ? CH->token : NULL, NULL};
+  va_http_client_request req = {.method = method, .url = url,
+                                .headers = headers, .body = body,
+                                .body_len = len,
+                                .timeout_ms = CH->timeout_ms};
+  return va_http_client_send(CH->client, &req, done, user);
+}
+
+/* PUT to the actor's callback tail; cont gets the va_app_answer. */
+static int call_app(va_turn *t, const char *const *tail, const char *ctype,
+                    const void *body, size_t len, va_cont_fn cont) {
+  char *url = actor_url(t, tail);
+  if (!url)
+    return VA_ENOMEM;
+  va_await *ticket;
+  int rc = va_turn_await(t, cont, NULL, &ticket);
+  if (rc == 0) {
+    int sent = send_to_app("PUT", url, ctype, body, len, answered, ticket);
+    if (sent)
+      va_await_done(ticket, sent, NULL, 0); /* cont sees the failure */
+  }
+  free(url);
+  return rc;
+}
+
+/* ---- AppActor ---- */
+
+static void note_known(va_turn *t, const void *data, size_t len) {
+  va_app_answer a;
+  if (va_app_answer_read(data, len, &a) && a.status == 200)
+    ((app_actor *)va_turn_self(t))->known = true;
+}
+
+static int invoked(va_turn *t, void *user, int status, const void *data,
+                   size_t len) {
+  (void)user;
+  if (status)
+    return status; /* no answer from the app: the call fails */
+  note_known(t, data, len);
+  return va_turn_reply(t, data, len); /* the caller reads the app's status */
+}
+
+static int app_invoke(va_turn *t, const void *arg, size_t len) {
+  const char *p = arg;
+  if (len < 4)
+    return VA_EINVAL;
+  size_t m = get16(p);
+  if (len < 4 + m || len < 4 + m + get16(p + 2 + m) || m == 0 || m > 1024)
+    return VA_EINVAL;
+  size_t c = get16(p + 2 + m);
+  char method[1025], ctype[1025];
+  memcpy(method, p + 2, m), method[m] = 0;
+  memcpy(ctype, p + 4 + m, c), ctype[c] = 0;
+  const char *tail[] = {"method", method, NULL};
+  return call_app(t, tail, ctype, p + 4 + m + c, len - 4 - m - c, invoked);
+}
+
+static int delivered(va_turn *t, void *user, int status, const void *data,
+                     size_t len) {
+  (void)user;
+  /* A failed delivery is not retried and leaves the schedule as it is
+   * (Dapr before its scheduler did the same). */
+  if (status)
+    return 0;
+  note_known(t, data, len);
+  app_actor *self = va_turn_self(t);
+  if (self->reminder[0] && answer_cancels(data, len))
+    va_turn_reminder_delete(t, self->reminder); /* X-DaprReminderCancel */
+  self->reminder[0] = 0;
+  return 0;
+}
+
+/* A timer fired: data is {name, callback, data?, dueTime, period}. */
+static int app_timer(va_turn *t, const void *arg, size_t len) {
+  json_t *in = json_loadb(arg, len, 0, NULL);
+  const char *name = json_string_value(json_object_get(in, "name"));
+  json_t *body = json_pack("{s:O?, s:O?, s:O?}", "callback",
+                           json_object_get(in, "callback"), "dueTime",
+                           json_object_get(in, "dueTime"), "period",
+                           json_object_get(in, "period"));
+  if (body && json_object_get(in, "data"))
+    json_object_set(body, "data", json_object_get(in, "data"));
+  char *s = body ? json_dumps(body, JSON_COMPACT) : NULL;
+  const char *tail[] = {"method", "timer", name, NULL};
+  ((app_actor *)va_turn_self(t))->reminder[0] = 0;
+  int rc = name && s ? call_app(t, tail, "application/json", s, strlen(s),
+                                delivered)
+                     : VA_EINVAL;
+  free(s);
+  json_decref(body);
+  json_decref(in);
+  return rc;
+}
+
+/* A reminder fired: data is what the Dapr API stored, {dueTime, period,
+ * ttl?, data?}; the app gets {data?, dueTime, period}. */
+static int app_reminder(va_turn *t, const char *name, const void *data,
+                        size_t len) {
+  json_t *kept = json_loadb(data, len, 0, NULL);
+  json_t *body = json_pack("{s:s, s:s}", "dueTime",
+                           json_string_value(json_object_get(kept, "dueTime"))
+                               ?: "",
+                           "period",
+                           json_string_value(json_object_get(kept, "period"))
+                               ?: "");
+  if (body && json_object_get(kept, "data"))
+    json_object_set(body, "data", json_object_get(kept, "data"));
+  char *s = body ? json_dumps(body, JSON_COMPACT) : NULL;
+  app_actor *self = va_turn_self(t);
+  snprintf(self->reminder, sizeof(self->reminder), "%s", name);
+  const char *tail[] = {"method", "remind", name, NULL};
+  int rc = s ? call_app(t, tail, "application/json", s, strlen(s), delivered)
+             : VA_ENOMEM;
+  free(s);
+  json_decref(body);
+  json_decref(kept);
+  return rc;
+}
+
+/* Deactivation: DELETE, but only for an actor the app has seen (the
+ * JavaScript SDK stops the process on a DELETE for one it has not). */
+static int app_deactivate(va_turn *t) {
+  if (!((app_actor *)va_turn_self(t))->known)
+    return 0;
+  char *url = actor_url(t, NULL);
+  if (url)
+    send_to_app("DELETE", url, "", NULL, 0, forgotten, NULL);
+  free(url);
+  return 0;
+}
+
+/* ---- The app's configuration ---- */
+
+typedef struct sync_call {
+  pthread_mutex_t lock;
+  pthread_cond_t cond;
+  bool done;
+  long status;
+  json_t *body;
+} sync_call;
+
+static void sync_answered(void *user, const va_http_client_result *r) {
+  sync_call *sc = user;
+  pthread_mutex_lock(&sc->lock);
+  sc->status = r->error ? 0 : r->status;
+  sc->body = r->error ? NULL : json_loadb(r->body, r->body_len, 0, NULL);
+  sc->done = true;
+  pthread_cond_signal(&sc->cond);
+  pthread_mutex_unlock(&sc->lock);
+}
+
+/* GET /dapr/config once: the entities, or NULL. */
+static json_t *read_config(va_app_channel *ch) {
+  sync_call sc = {.done = false};
+  pthread_mutex_init(&sc.lock, NULL);
+  pthread_cond_init(&sc.cond, NULL);
+  char url[128];
+  snprintf(url, sizeof(url), "%s/dapr/config", ch->base);
+  const char *headers[] = {"Content-Type: application/json", ch->token,
+                           NULL};
+  va_http_client_request req = {.method = "GET", .url = url,
+                                .headers = headers, .timeout_ms = 2000};
+  if (va_http_client_send(ch->client, &req, sync_answered, &sc) == 0) {
+    pthread_mutex_lock(&sc.lock);
+    while (!sc.done)
+      pthread_cond_wait(&sc.cond, &sc.lock);
+    pthread_mutex_unlock(&sc.lock);
+  }
+  pthread_cond_destroy(&sc.cond);
+  pthread_mutex_destroy(&sc.lock);
+  json_t *entities = sc.status == 200
+                         ? json_incref(json_object_get(sc.body, "entities"))
+                         : NULL;
+  json_decref(sc.body);
+  if (entities && !json_is_array(entities)) {
+    json_decref(entities);
+    entities = NULL;
+  }
+  return entities;
+}
+
+static void *connect_main(void *arg) {
+  va_app_channel *ch = arg;
+  while (!atomic_load(&ch->stop)) {
+    json_t *entities = read_config(ch);
+    if (entities) {
+      atomic_store(&ch->entities, entities);
+      break;
+    }
+    nanosleep(&(struct timespec){0, 100 * 1000000}, NULL);
+  }
+  return NULL;
+}
+
+/* ---- The channel ---- */
+
+int va_app_channel_new(va_runtime *rt, const va_app_options *opts,
+                       va_app_channel **out) {
+  if (!rt || !opts || !opts->port || !out || CH)
+    return VA_EINVAL;
+  va_app_channel *ch = calloc(1, sizeof(*ch));
+  if (!ch)
+    return VA_ENOMEM;
+  ch->rt = rt;
+  snprintf(ch->base, sizeof(ch->base), "http://%s:%u",
+           opts->host ? opts->host : "127.0.0.1", opts->port);
+  ch->timeout_ms = opts->call_timeout_ms ? opts->call_timeout_ms : 50000;
+  if (opts->token && *opts->token &&
+      asprintf(&ch->token, "dapr-api-token: %s", opts->token) < 0)
+    ch->token = NULL;
+  static const va_method methods[VA_APP_METHODS] = {
+      [VA_APP_INVOKE] = {"invoke", app_invoke},
+      [VA_APP_TIMER] = {"timer", app_timer}};
+  va_type_def def = {.name = "AppActor",
+                     .methods = methods,
+                     .n_methods = VA_APP_METHODS,
+                     .on_deactivate = app_deactivate,
+                     .on_reminder = app_reminder,
+                     .instance_size = sizeof(app_actor),
+                     .flags = VA_TYPE_OPEN_STATE};
+  int rc = va_http_client_new(&ch->client);
+  if (rc == 0 && (ch->type = va_register_type(rt, &def)) < 0)
+    rc = ch->type;
+  if (rc) {
+    va_http_client_free(ch->client);
+    free(ch->token);
+    free(ch);
+    return rc;
+  }
+  CH = ch;
+  *out = ch;
+  return 0;
+}
+
+int va_app_channel_start(va_app_channel *ch) {
+  if (pthread_create(&ch->thread, NULL, connect_main, ch) != 0)
+    return VA_ESYS;
+  ch->started = true;
+  return 0;
+}
+
+void va_app_channel_free(va_app_channel *ch) {
+  if (!ch)
+    return;
+  atomic_store(&ch->stop, true);
+  if (ch->started)
+    pthread_join(ch->thread, NULL);
+  va_http_client_free(ch->client);
+  json_decref(atomic_load(&ch->entities));
+  free(ch->token);
+  free(ch);
+  CH = NULL;
+}
+
+int va_app_channel_type(const va_app_channel *ch) { return ch->type; }
+
+bool va_app_channel_hosts(va_app_channel *ch, const char *type_name) {
+  json_t *entities = ch ? atomic_load(&ch->entities) : NULL;
+  size_t i;
+  json_t *e;
+  json_array_foreach(entities, i, e) {
+    if (json_is_string(e) && !strcmp(json_string_value(e), type_name))
+      return true;
+  }
+  return false;
+}

@@ -1,0 +1,63 @@
+/* app_channel.h — actor types hosted by an app behind vactord, through
+ * Dapr's app-callback protocol (docs/dapr.md): vactord reads the app's
+ * GET /dapr/config, owns the turns of its actor types, and carries each
+ * turn out by calling the app (PUT /actors/{type}/{id}/method/...,
+ * DELETE on deactivation) on the outbound HTTP client's thread, the turn
+ * waiting (va_turn_await) and no worker blocking. All of an app's actors
+ * are activations of one vactor type, "AppActor", whose ids are
+ * "{type}/{id}" (a Dapr type name has no '/'); it is VA_TYPE_OPEN_STATE, so
+ * the state, reminder and timer calls the app makes during a turn join it.
+ */
+#ifndef VA_API_APP_CHANNEL_H
+#define VA_API_APP_CHANNEL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <vactor.h>
+
+typedef struct va_app_channel va_app_channel;
+
+typedef struct va_app_options {
+  const char *host;    /* numeric address of the app; NULL = 127.0.0.1 */
+  uint16_t port;       /* the app's port */
+  const char *token;   /* sent as dapr-api-token on every call; may be NULL */
+  long call_timeout_ms; /* one call to the app; 0 = 50000 */
+} va_app_options;
+
+/* The AppActor type's methods (its method ids). */
+enum {
+  VA_APP_INVOKE, /* va_app_invoke_body -> va_app_answer */
+  VA_APP_TIMER,  /* {name, callback, data?, dueTime, period} */
+  VA_APP_METHODS
+};
+
+/* Registers AppActor on rt (before va_runtime_start). Copies opts. */
+int va_app_channel_new(va_runtime *rt, const va_app_options *opts,
+                       va_app_channel **out);
+/* After va_runtime_start: a thread waits for the app to answer GET
+ * /dapr/config (every 100 ms), then takes its actor types. */
+int va_app_channel_start(va_app_channel *ch);
+/* Stops the thread and the client (before va_runtime_free: calls still
+ * out end with VA_ESTOPPED). */
+void va_app_channel_free(va_app_channel *ch);
+
+int va_app_channel_type(const va_app_channel *ch); /* AppActor's type id */
+/* Whether the app hosts the type named (false until its config came). */
+bool va_app_channel_hosts(va_app_channel *ch, const char *type_name);
+
+/* An invocation's body for VA_APP_INVOKE: the method, the caller's
+ * content type, the body. New (free()); NULL when out of memory. */
+char *va_app_invoke_body(const char *method, const char *content_type,
+                         const void *body, size_t len, size_t *out_len);
+/* The answer of VA_APP_INVOKE: the app's status and content type, and its
+ * body (pointers into data). False if data is not one. */
+typedef struct va_app_answer {
+  int status;
+  const char *content_type; /* NUL-terminated, "" when none */
+  const char *body;
+  size_t body_len;
+} va_app_answer;
+bool va_app_answer_read(const void *data, size_t len, va_app_answer *out);
+
+#endif
