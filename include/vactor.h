@@ -191,6 +191,11 @@ unsigned va_runtime_threads(const va_runtime *rt);
  * VA_ENOTYPE; a method id is >= 0 or VA_ENOTYPE / VA_ENOMETHOD. */
 int va_type_lookup(const va_runtime *rt, const char *type);
 int va_method_lookup(const va_runtime *rt, int type, const char *method);
+/* Gives a type an idle timeout of its own (0: the runtime's), before or
+ * while the runtime runs (not from two threads at once); activations of
+ * the type idle that long are deactivated. */
+int va_type_set_idle_timeout(va_runtime *rt, int type, uint64_t ms);
+
 /* The number of registered types (ids 0..n-1), and a type's name (borrowed
  * from the runtime; NULL for a bad id). */
 int va_type_count(const va_runtime *rt);
@@ -211,6 +216,13 @@ typedef void (*va_reply_fn)(void *user, int status, const void *data,
 int va_call(va_runtime *rt, int type, const char *id, size_t id_len,
             int method, const void *arg, size_t len, va_reply_fn cb,
             void *user);
+
+/* As va_call, as part of call chain `chain` (from va_turn_chain, carried
+ * through another process): for a reentrant type whose turn of that chain
+ * is open, it runs at once instead of waiting. chain 0: a new chain. */
+int va_call_in_chain(va_runtime *rt, int type, const char *id, size_t id_len,
+                     int method, const void *arg, size_t len, uint64_t chain,
+                     va_reply_fn cb, void *user);
 
 /* One-way message: no reply, no completion. */
 int va_send(va_runtime *rt, int type, const char *id, size_t id_len,
@@ -246,6 +258,10 @@ int va_ref_send(va_ref *ref, int method, const void *arg, size_t len);
 void *va_turn_self(va_turn *turn);
 /* The actor's id (not NUL-terminated; *len is set) and type id. */
 const char *va_turn_id(const va_turn *turn, size_t *len);
+/* The call chain this turn belongs to: a number that protocols carrying a
+ * chain across processes (Dapr's reentrancy ids) can pass along and give
+ * back to va_call_in_chain. Never 0. */
+uint64_t va_turn_chain(const va_turn *turn);
 int va_turn_type(const va_turn *turn);
 va_runtime *va_turn_runtime(const va_turn *turn);
 

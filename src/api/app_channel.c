@@ -25,6 +25,8 @@ struct va_app_channel {
   bool started;
   atomic_bool stop;
   _Atomic(json_t *) entities; /* the app's actor types, once known */
+  atomic_bool reentrant;       /* the app enabled reentrancy */
+  atomic_int max_depth;        /* its maxStackDepth */
 };
 
 static va_app_channel *CH;
@@ -32,6 +34,7 @@ static va_app_channel *CH;
 /* An activation's memory. */
 typedef struct app_actor {
   bool known;         /* the app has answered a call for it: it exists there */
+  int nesting;        /* method calls open (more than one: reentrant) */
   char reminder[256]; /* the reminder being delivered */
 } app_actor;
 
@@ -161,13 +164,25 @@ static char *actor_url(va_turn *t, const char *const *tail) {
   return url;
 }
 
+/* Sends method url to the app with the content type (if any), the token
+ * (if any) and the chain's Dapr-Reentrancy-Id (chain 0: none). */
 static int send_to_app(const char *method, const char *url,
-                       const char *ctype, const void *body, size_t len,
-                       va_http_client_done done, void *user) {
-  char ct[300];
-  snprintf(ct, sizeof(ct), "Content-Type: %s", ctype);
-  const char *headers[] = {ctype && *ctype ? ct : CH->token,
-                           ctype && *ctype ? CH->token : NULL, NULL};
+                       const char *ctype, uint64_t chain, const void *body,
+                       size_t len, va_http_client_done done, void *user) {
+  char ct[300], reentrancy[64];
+  const char *headers[4] = {NULL};
+  size_t n = 0;
+  if (ctype && *ctype) {
+    snprintf(ct, sizeof(ct), "Content-Type: %s", ctype);
+    headers[n++] = ct;
+  }
+  if (CH->token)
+    headers[n++] = CH->token;
+  if (chain) {
+    snprintf(reentrancy, sizeof(reentrancy), "Dapr-Reentrancy-Id: va-%016llx",
+             (unsigned long long)chain);
+    headers[n++] = reentrancy;
+  }
   va_http_client_request req = {.method = method, .url = url,
                                 .headers = headers, .body = body,
                                 .body_len = len,
@@ -178,13 +193,15 @@ static int send_to_app(const char *method, const char *url,
 /* PUT to the actor's callback tail; cont gets the va_app_answer. */
 static int call_app(va_turn *t, const char *const *tail, const char *ctype,
                     const void *body, size_t len, va_cont_fn cont) {
+  uint64_t chain = atomic_load(&CH->reentrant) ? va_turn_chain(t) : 0;
   char *url = actor_url(t, tail);
   if (!url)
     return VA_ENOMEM;
   va_await *ticket;
   int rc = va_turn_await(t, cont, NULL, &ticket);
   if (rc == 0) {
-    int sent = send_to_app("PUT", url, ctype, body, len, answered, ticket);
+    int sent =
+        send_to_app("PUT", url, ctype, chain, body, len, answered, ticket);
     if (sent)
       va_await_done(ticket, sent, NULL, 0); /* cont sees the failure */
   }
@@ -203,6 +220,7 @@ static void note_known(va_turn *t, const void *data, size_t len) {
 static int invoked(va_turn *t, void *user, int status, const void *data,
                    size_t len) {
   (void)user;
+  ((app_actor *)va_turn_self(t))->nesting--;
   if (status)
     return status; /* no answer from the app: the call fails */
   note_known(t, data, len);
@@ -220,8 +238,14 @@ static int app_invoke(va_turn *t, const void *arg, size_t len) {
   char method[1025], ctype[1025];
   memcpy(method, p + 2, m), method[m] = 0;
   memcpy(ctype, p + 4 + m, c), ctype[c] = 0;
+  app_actor *self = va_turn_self(t);
+  if (self->nesting >= atomic_load(&CH->max_depth))
+    return VA_ETOOBIG; /* Dapr's maxStackDepth */
   const char *tail[] = {"method", method, NULL};
-  return call_app(t, tail, ctype, p + 4 + m + c, len - 4 - m - c, invoked);
+  int rc = call_app(t, tail, ctype, p + 4 + m + c, len - 4 - m - c, invoked);
+  if (rc == 0)
+    self->nesting++;
+  return rc;
 }
 
 static int delivered(va_turn *t, void *user, int status, const void *data,
@@ -293,7 +317,7 @@ static int app_deactivate(va_turn *t) {
     return 0;
   char *url = actor_url(t, NULL);
   if (url)
-    send_to_app("DELETE", url, "", NULL, 0, forgotten, NULL);
+    send_to_app("DELETE", url, "", 0, NULL, 0, forgotten, NULL);
   free(url);
   return 0;
 }
@@ -318,6 +342,19 @@ static void sync_answered(void *user, const va_http_client_result *r) {
   pthread_mutex_unlock(&sc->lock);
 }
 
+/* The app's actorIdleTimeout (a Go duration), for AppActor. */
+static void apply_idle_timeout(va_app_channel *ch, json_t *config) {
+  const char *s = json_string_value(json_object_get(config,
+                                                    "actorIdleTimeout"));
+  va_duration d;
+  if (s && va_parse_duration(s, strlen(s), &d) == 0 && !d.years &&
+      !d.months && d.ns >= 0) {
+    uint64_t ms = (uint64_t)d.days * 86400000u + (uint64_t)d.ns / 1000000;
+    if (ms)
+      va_type_set_idle_timeout(ch->rt, ch->type, ms);
+  }
+}
+
 /* GET /dapr/config once: the entities, or NULL. */
 static json_t *read_config(va_app_channel *ch) {
   sync_call sc = {.done = false};
@@ -340,6 +377,14 @@ static json_t *read_config(va_app_channel *ch) {
   json_t *entities = sc.status == 200
                          ? json_incref(json_object_get(sc.body, "entities"))
                          : NULL;
+  if (entities) {
+    apply_idle_timeout(ch, sc.body);
+    json_t *re = json_object_get(sc.body, "reentrancy");
+    json_t *depth = json_object_get(re, "maxStackDepth");
+    if (json_is_integer(depth) && json_integer_value(depth) > 0)
+      atomic_store(&ch->max_depth, (int)json_integer_value(depth));
+    atomic_store(&ch->reentrant, json_is_true(json_object_get(re, "enabled")));
+  }
   json_decref(sc.body);
   if (entities && !json_is_array(entities)) {
     json_decref(entities);
@@ -374,6 +419,7 @@ int va_app_channel_new(va_runtime *rt, const va_app_options *opts,
   snprintf(ch->base, sizeof(ch->base), "http://%s:%u",
            opts->host ? opts->host : "127.0.0.1", opts->port);
   ch->timeout_ms = opts->call_timeout_ms ? opts->call_timeout_ms : 50000;
+  atomic_store(&ch->max_depth, 32); /* Dapr's default */
   if (opts->token && *opts->token &&
       asprintf(&ch->token, "dapr-api-token: %s", opts->token) < 0)
     ch->token = NULL;
@@ -386,7 +432,7 @@ int va_app_channel_new(va_runtime *rt, const va_app_options *opts,
                      .on_deactivate = app_deactivate,
                      .on_reminder = app_reminder,
                      .instance_size = sizeof(app_actor),
-                     .flags = VA_TYPE_OPEN_STATE};
+                     .flags = VA_TYPE_OPEN_STATE | VA_TYPE_REENTRANT};
   int rc = va_http_client_new(&ch->client);
   if (rc == 0 && (ch->type = va_register_type(rt, &def)) < 0)
     rc = ch->type;
@@ -432,4 +478,18 @@ bool va_app_channel_hosts(va_app_channel *ch, const char *type_name) {
       return true;
   }
   return false;
+}
+
+uint64_t va_app_channel_chain(va_app_channel *ch, const char *reentrancy_id) {
+  if (!ch || !reentrancy_id || !atomic_load(&ch->reentrant))
+    return 0;
+  unsigned long long chain;
+  int end = 0;
+  if (sscanf(reentrancy_id, "va-%16llx%n", &chain, &end) == 1 &&
+      reentrancy_id[end] == 0 && chain)
+    return chain; /* one vactord sent: its own chain */
+  uint64_t h = 1469598103934665603ull; /* FNV-1a: a chain of its own */
+  for (const char *p = reentrancy_id; *p; p++)
+    h = (h ^ (unsigned char)*p) * 1099511628211ull;
+  return h | (1ull << 63); /* apart from vactord's chains (high bit 0) */
 }

@@ -7,7 +7,9 @@
  * are activations of one vactor type, "AppActor", whose ids are
  * "{type}/{id}" (a Dapr type name has no '/'); it is VA_TYPE_OPEN_STATE, so
  * the state, reminder and timer calls the app makes during a turn join it.
- */
+ * It is also VA_TYPE_REENTRANT: with the app's reentrancy enabled, a call
+ * carrying the Dapr-Reentrancy-Id of an open turn's chain runs at once (up
+ * to the app's maxStackDepth, else VA_ETOOBIG). */
 #ifndef VA_API_APP_CHANNEL_H
 #define VA_API_APP_CHANNEL_H
 
@@ -45,6 +47,10 @@ void va_app_channel_free(va_app_channel *ch);
 int va_app_channel_type(const va_app_channel *ch); /* AppActor's type id */
 /* Whether the app hosts the type named (false until its config came). */
 bool va_app_channel_hosts(va_app_channel *ch, const char *type_name);
+/* The call chain a Dapr-Reentrancy-Id names when the app enabled
+ * reentrancy (else, or for NULL, 0: a new chain). The ids vactord sends
+ * map back to their chains; others get one of their own. */
+uint64_t va_app_channel_chain(va_app_channel *ch, const char *reentrancy_id);
 
 /* An invocation's body for VA_APP_INVOKE: the method, the caller's
  * content type, the body. New (free()); NULL when out of memory. */

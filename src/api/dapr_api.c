@@ -153,6 +153,8 @@ static void invoked(void *user, int status, const void *data, size_t len) {
   va_http_reply *reply = user;
   if (status == 0)
     ok(reply, 200, data, len);
+  else if (status == VA_ETOOBIG)
+    fail(reply, 500, "ERR_ACTOR_STACK_DEPTH", "maximum stack depth exceeded");
   else if (status == VA_EBACKPRESSURE)
     fail(reply, 429, "ERR_ACTOR_BUSY", "error invoke actor method: %s",
          va_strerror(status));
@@ -184,26 +186,29 @@ static void app_invoked(void *user, int status, const void *data,
   va_http_done(reply);
 }
 
-static void invoke_app(va_runtime *rt, const target *t, const char *method,
-                       const va_http_request *req, va_http_reply *reply) {
+static void invoke_app(va_runtime *rt, va_app_channel *app, const target *t,
+                       const char *method, const va_http_request *req,
+                       va_http_reply *reply) {
   size_t len;
   char *body = va_app_invoke_body(method, req->content_type, req->body,
                                   req->body_len, &len);
-  int rc = body ? va_call(rt, t->type, t->key, strlen(t->key), VA_APP_INVOKE,
-                          body, len, app_invoked, reply)
+  uint64_t chain = va_app_channel_chain(app, req->reentrancy_id);
+  int rc = body ? va_call_in_chain(rt, t->type, t->key, strlen(t->key),
+                                   VA_APP_INVOKE, body, len, chain,
+                                   app_invoked, reply)
                 : VA_ENOMEM;
   free(body);
   if (rc)
     invoked(reply, rc, NULL, 0);
 }
 
-static void invoke(va_runtime *rt, const target *t,
+static void invoke(va_runtime *rt, va_app_channel *app, const target *t,
                    const va_http_request *req, va_http_reply *reply) {
   char method[NAME_MAX_BYTES + 1];
   if (!t->rest || !segment(t->rest, strlen(t->rest), method, sizeof(method)))
     return fail(reply, 400, "ERR_BAD_REQUEST", "invalid request: method");
   if (t->app)
-    return invoke_app(rt, t, method, req, reply);
+    return invoke_app(rt, app, t, method, req, reply);
   int m = va_method_lookup(rt, t->type, method);
   if (m < 0)
     return fail(reply, 500, "ERR_ACTOR_INVOKE_METHOD",
@@ -623,7 +628,7 @@ bool va_dapr_api_route(va_runtime *rt, va_app_channel *app,
       fail(reply, 405, "ERR_METHOD_NOT_ALLOWED",
            "GET, POST, PUT or DELETE a method");
     else
-      invoke(rt, &t, req, reply);
+      invoke(rt, app, &t, req, reply);
   } else if (which == 1) {
     state(rt, &t, req, reply);
   } else if (which == 2) {

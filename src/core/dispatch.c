@@ -328,9 +328,9 @@ static void leave(va_runtime *rt, va_worker *here) {
 }
 
 static int post_external(va_runtime *rt, va_msg *m, va_ref *ref,
-                         va_reply_fn cb, void *user) {
+                         va_reply_fn cb, void *user, uint64_t chain) {
   va_worker *here = va__current_worker(rt);
-  m->chain = new_chain(rt, here);
+  m->chain = chain ? chain : new_chain(rt, here);
   if (cb) {
     /* The deadline runs from now, not from when the owner admits it. */
     m->deadline_ms = (here ? here->now_ms : va__coarse_now_ms()) +
@@ -345,7 +345,7 @@ static int post_external(va_runtime *rt, va_msg *m, va_ref *ref,
 /* The external entry points: build a request, post it, never block. */
 static int external(va_runtime *rt, va_ref *ref, int type, const char *id,
                     size_t id_len, int method, const void *arg, size_t len,
-                    va_reply_fn cb, void *user) {
+                    va_reply_fn cb, void *user, uint64_t chain) {
   va_worker *here = va__current_worker(rt);
   int err = enter(rt, here);
   if (err)
@@ -354,7 +354,7 @@ static int external(va_runtime *rt, va_ref *ref, int type, const char *id,
                   : build(rt, here, type, id, id_len, 0, method, arg, len,
                           &err);
   if (m)
-    err = post_external(rt, m, ref, cb, user);
+    err = post_external(rt, m, ref, cb, user, chain);
   leave(rt, here);
   return err;
 }
@@ -364,27 +364,38 @@ int va_call(va_runtime *rt, int type, const char *id, size_t id_len,
             void *user) {
   if (!rt || !cb)
     return VA_EINVAL;
-  return external(rt, NULL, type, id, id_len, method, arg, len, cb, user);
+  return external(rt, NULL, type, id, id_len, method, arg, len, cb, user, 0);
+}
+
+int va_call_in_chain(va_runtime *rt, int type, const char *id, size_t id_len,
+                     int method, const void *arg, size_t len, uint64_t chain,
+                     va_reply_fn cb, void *user) {
+  if (!rt || !cb)
+    return VA_EINVAL;
+  return external(rt, NULL, type, id, id_len, method, arg, len, cb, user,
+                  chain);
 }
 
 int va_send(va_runtime *rt, int type, const char *id, size_t id_len,
             int method, const void *arg, size_t len) {
   if (!rt)
     return VA_EINVAL;
-  return external(rt, NULL, type, id, id_len, method, arg, len, NULL, NULL);
+  return external(rt, NULL, type, id, id_len, method, arg, len, NULL, NULL,
+                  0);
 }
 
 int va_ref_call(va_ref *ref, int method, const void *arg, size_t len,
                 va_reply_fn cb, void *user) {
   if (!ref || !cb)
     return VA_EINVAL;
-  return external(ref->rt, ref, 0, NULL, 0, method, arg, len, cb, user);
+  return external(ref->rt, ref, 0, NULL, 0, method, arg, len, cb, user, 0);
 }
 
 int va_ref_send(va_ref *ref, int method, const void *arg, size_t len) {
   if (!ref)
     return VA_EINVAL;
-  return external(ref->rt, ref, 0, NULL, 0, method, arg, len, NULL, NULL);
+  return external(ref->rt, ref, 0, NULL, 0, method, arg, len, NULL, NULL,
+                  0);
 }
 
 /* A call of one of the runtime's own methods (reminders.c). */
@@ -398,7 +409,7 @@ int va__call_system(va_runtime *rt, int type, const char *id, size_t id_len,
   va_msg *m = build_msg(rt, here, type, id, id_len, 0, method, true, body,
                         len, &err);
   if (m)
-    err = post_external(rt, m, NULL, cb, user);
+    err = post_external(rt, m, NULL, cb, user, 0);
   leave(rt, here);
   return err;
 }

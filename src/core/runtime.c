@@ -47,6 +47,7 @@ int va_runtime_new(const va_config *cfg, va_runtime **out) {
   if (cfg)
     rt->cfg = *cfg;
   apply_defaults(&rt->cfg);
+  rt->min_idle_ms = rt->cfg.idle_timeout_ms;
   /* The config's strings are the caller's: keep no pointer to them. */
   rt->cfg.store = NULL;
   const char *store = cfg ? cfg->store : NULL;
@@ -156,6 +157,24 @@ int va_method_lookup(const va_runtime *rt, int type, const char *method) {
     if (!strcmp(t->methods[i].name, method))
       return (int)i;
   return VA_ENOMETHOD;
+}
+
+int va_type_set_idle_timeout(va_runtime *rt, int type, uint64_t ms) {
+  if (!rt || type < 0 || (size_t)type >= rt->n_types)
+    return VA_EINVAL;
+  va__store_rel(&rt->types[type].idle_timeout_ms, ms);
+  /* The shortest of them all: where the idle scan may stop. */
+  uint64_t min = rt->cfg.idle_timeout_ms;
+  for (size_t i = 0; i < rt->n_types; i++) {
+    uint64_t own = va__load_acq(&rt->types[i].idle_timeout_ms);
+    if (own && own < min)
+      min = own;
+  }
+  va__store_rel(&rt->min_idle_ms, min);
+  if (va__load_acq(&rt->phase) == VA_PHASE_RUNNING) /* scan sooner */
+    for (unsigned i = 0; i < rt->n_workers; i++)
+      va__run_on(rt, i, va__worker_rearm_scan, NULL);
+  return 0;
 }
 
 int va_type_count(const va_runtime *rt) { return rt ? (int)rt->n_types : 0; }

@@ -27,6 +27,9 @@ typedef struct va_type {
   size_t instance_offset; /* from the start of an actor block */
   size_t block_size;      /* actor + instance + inline id */
   unsigned flags;
+  /* Its idle timeout, when not the runtime's (0); any thread may set it
+   * (va_type_set_idle_timeout), workers read it. */
+  _Atomic uint64_t idle_timeout_ms;
 } va_type;
 
 /* ---- Pending calls ---- */
@@ -224,6 +227,7 @@ struct va_runtime {
   va_msg_cache **caches; /* each worker's message cache, by index */
   struct va_store *store; /* owned */
   _Atomic int phase;
+  _Atomic uint64_t min_idle_ms; /* the shortest idle timeout of any type */
   _Atomic uint64_t external_posted; /* inbox pushes by non-worker threads */
   _Atomic uint32_t entering;        /* external calls between check and post */
   _Atomic uint64_t next_chain;
@@ -263,6 +267,9 @@ void va__worker_unwatch(va_worker *w, int fd);
 /* Any thread: runs fn(ctx, worker) on worker `index`'s thread, soon. */
 int va__run_on(va_runtime *rt, unsigned index,
                void (*fn)(void *ctx, va_worker *w), void *ctx);
+/* Owner (through va__run_on): arms the idle scan again, for a new
+ * shortest idle timeout. */
+void va__worker_rearm_scan(void *ctx, va_worker *w);
 /* Owner: queues m for another worker, flushed at the end of this pass. */
 void va__worker_outbox_add(va_worker *self, unsigned dst, va_msg *m);
 void va__worker_wake(va_worker *w);

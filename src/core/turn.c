@@ -193,6 +193,8 @@ const char *va_turn_id(const va_turn *t, size_t *len) {
 
 int va_turn_type(const va_turn *t) { return t->actor->type; }
 
+uint64_t va_turn_chain(const va_turn *t) { return t->chain; }
+
 va_runtime *va_turn_runtime(const va_turn *t) { return t->w->rt; }
 
 int va_turn_reply(va_turn *t, const void *data, size_t len) {

@@ -270,18 +270,38 @@ static bool run_actors(va_worker *w) {
 /* ---- Timers and idle deactivation ---- */
 
 static void arm_scan(va_worker *w) {
+  uint64_t every = w->rt->cfg.scan_interval_ms;
+  uint64_t min = va__load_relaxed(&w->rt->min_idle_ms);
   (void)va__heap_push(&w->timers, &w->scan_timer,
-                      w->now_ms + w->rt->cfg.scan_interval_ms);
+                      w->now_ms + (min < every ? min : every));
+}
+
+void va__worker_rearm_scan(void *ctx, va_worker *w) {
+  (void)ctx;
+  if (va__timer_armed(&w->scan_timer))
+    va__heap_remove(&w->timers, &w->scan_timer);
+  arm_scan(w);
+}
+
+static uint64_t idle_timeout_of(const va_worker *w, const va_actor *a) {
+  uint64_t own = va__load_relaxed(&w->rt->types[a->type].idle_timeout_ms);
+  return own ? own : w->rt->cfg.idle_timeout_ms;
 }
 
 static void scan_idle(va_worker *w) {
-  uint64_t timeout = w->rt->cfg.idle_timeout_ms;
-  /* The list is in order of last use, so stop at the first recent one.
-   * Busy actors met on the way are moved to the end. */
-  for (size_t n = w->dir.count; n && w->idle.head; n--) {
-    va_actor *a = VA_CONTAINER_OF(w->idle.head, va_actor, idle);
-    if (w->now_ms - a->last_used_ms < timeout)
+  uint64_t shortest = va__load_relaxed(&w->rt->min_idle_ms);
+  /* The list is in order of last use, so stop at the first one used within
+   * the shortest timeout; older ones whose type waits longer are passed
+   * over. Busy actors met on the way are moved to the end. */
+  va_dlink *next = w->idle.head;
+  for (size_t n = w->dir.count; n && next; n--) {
+    va_actor *a = VA_CONTAINER_OF(next, va_actor, idle);
+    next = next->next;
+    uint64_t idle_for = w->now_ms - a->last_used_ms;
+    if (idle_for < shortest)
       break;
+    if (idle_for < idle_timeout_of(w, a))
+      continue;
     if (a->depth == 0 && !a->mbox_head && !a->scheduled && !a->unsaved &&
         a->life == VA_ACTOR_ACTIVE)
       va__actor_deactivate(w, a);

@@ -77,8 +77,8 @@ struct va_http_reply {
 };
 
 /* Headers whose values a connection keeps while it reads them. */
-enum { KEPT_NONE, KEPT_IF_MATCH, KEPT_CONTENT_TYPE, KEPT_DAPR_TOKEN,
-       KEPT_AUTHORIZATION };
+enum { KEPT_NONE, KEPT_IF_MATCH, KEPT_CONTENT_TYPE, KEPT_REENTRANCY,
+       KEPT_DAPR_TOKEN, KEPT_AUTHORIZATION };
 
 typedef struct conn {
   va_dlink link; /* in its shard's conns */
@@ -107,6 +107,7 @@ typedef struct conn {
   bool token_ok;
   char if_match[64]; /* the If-Match header ("" when none) */
   char content_type[128]; /* the Content-Type header ("" when none) */
+  char reentrancy[80];    /* the Dapr-Reentrancy-Id header ("" when none) */
   char *body;
   size_t body_len;
   int refuse; /* a status to answer instead of running the handler */
@@ -176,7 +177,7 @@ static int on_begin(http_parser *p) {
   c->field_len = c->value_len = 0;
   c->in_value = c->token_ok = false;
   c->kept_header = KEPT_NONE;
-  c->if_match[0] = c->content_type[0] = 0;
+  c->if_match[0] = c->content_type[0] = c->reentrancy[0] = 0;
   c->refuse = 0;
   return 0;
 }
@@ -224,6 +225,8 @@ static void end_header(conn *c) {
     keep_value(c, c->if_match, sizeof(c->if_match));
   else if (c->kept_header == KEPT_CONTENT_TYPE)
     keep_value(c, c->content_type, sizeof(c->content_type));
+  else if (c->kept_header == KEPT_REENTRANCY)
+    keep_value(c, c->reentrancy, sizeof(c->reentrancy));
   if (c->kept_header < KEPT_DAPR_TOKEN || !c->srv->opts.token)
     return;
   const char *v = c->value;
@@ -268,6 +271,8 @@ static int on_value(http_parser *p, const char *at, size_t len) {
                      : !strcasecmp(c->field, "if-match") ? KEPT_IF_MATCH
                      : !strcasecmp(c->field, "content-type")
                          ? KEPT_CONTENT_TYPE
+                     : !strcasecmp(c->field, "dapr-reentrancy-id")
+                         ? KEPT_REENTRANCY
                                                          : KEPT_NONE;
   }
   if (c->kept_header && c->value_len + len <= sizeof(c->value)) {
@@ -413,6 +418,7 @@ static int on_complete(http_parser *p) {
         .body_len = c->body_len,
         .if_match = c->if_match[0] ? c->if_match : NULL,
         .content_type = c->content_type[0] ? c->content_type : NULL,
+        .reentrancy_id = c->reentrancy[0] ? c->reentrancy : NULL,
     };
     c->srv->opts.handler(c->srv->opts.ctx, &req, r);
   }

@@ -24,6 +24,7 @@ typedef struct va_http_request {
   size_t body_len;
   const char *if_match; /* the If-Match header's value, or NULL */
   const char *content_type; /* the Content-Type header's value, or NULL */
+  const char *reentrancy_id; /* Dapr-Reentrancy-Id's value, or NULL */
 } va_http_request;
 
 /* The answer a handler fills in. body is appended with va_http_write,

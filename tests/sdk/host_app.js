@@ -80,7 +80,8 @@ async function main() {
   const server = new DaprServer({
     serverHost: "127.0.0.1",
     serverPort: process.env.APP_PORT,
-    clientOptions: { daprHost: "127.0.0.1", daprPort: process.env.DAPR_HTTP_PORT },
+    clientOptions: { daprHost: "127.0.0.1", daprPort: process.env.DAPR_HTTP_PORT,
+                     actor: { actorIdleTimeout: "2s" } }, // vactord applies it
   });
   await server.actor.init();
   server.actor.registerActor(CounterActor);

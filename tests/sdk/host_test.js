@@ -66,7 +66,7 @@ async function main() {
     await actor("t").startTimer();
     await eventually("two ticks", async () => (await stats()).ticks >= 2);
   });
-  await check("idle actors are deactivated through the app", async () =>
+  await check("idle actors are deactivated through the app (its actorIdleTimeout)", async () =>
     eventually("one deactivated", async () =>
       (await stats()).deactivated.includes("one"), 150));
   console.log(`${passed} passed`);

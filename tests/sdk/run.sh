@@ -19,12 +19,12 @@ check "stops cleanly" stop
 
 # An app hosting an actor type behind vactord.
 app_port=$(free_port)
-check "starts with --app-port" start --app-port "$app_port" --idle-timeout 2
+check "starts with --app-port" start --app-port "$app_port"
 APP_PORT=$app_port DAPR_HTTP_PORT=$port node "$work/host_app.js" >"$dir/app.log" 2>&1 &
 also_kill=$!
 check "the SDK app behind vactord" env VACTORD_PORT="$port" node "$work/host_test.js" run
 check "stops cleanly with the app" stop
-check "restarts" start --app-port "$app_port" --idle-timeout 2
+check "restarts" start --app-port "$app_port"
 check "after the restart" env VACTORD_PORT="$port" node "$work/host_test.js" after-restart
 check "stops cleanly again" stop
 check "the app is still running" kill -0 "$also_kill"

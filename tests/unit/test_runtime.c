@@ -217,6 +217,26 @@ static void idle_actor_deactivates_and_returns_with_state(void **state) {
   va_runtime_free(rt);
 }
 
+static void a_type_may_have_its_own_idle_timeout(void **state) {
+  (void)state;
+  va_runtime *rt = new_runtime(NULL); /* the runtime's: 60 minutes */
+  static const va_method methods[] = {{"add", acc_add}};
+  va_type_def def = {.name = "Short", .methods = methods, .n_methods = 1};
+  int short_type = va_register_type(rt, &def);
+  assert_true(short_type >= 0);
+  assert_int_equal(va_runtime_start(rt), 0);
+  assert_int_equal(va_type_set_idle_timeout(rt, short_type, 50), 0);
+  int64_t v = 0;
+  assert_int_equal(call_i64(rt, T_ACC, "long", M_ADD, 1, &v), 0);
+  assert_int_equal(call_i64(rt, short_type, "brief", 0, 1, &v), 0);
+  va_stats st;
+  WAIT_UNTIL((va_runtime_stats(rt, &st), st.deactivations >= 1));
+  assert_int_equal(va_runtime_active_of(rt, short_type), 0);
+  assert_int_equal(va_runtime_active_of(rt, T_ACC), 1);
+  assert_int_equal(va_type_set_idle_timeout(rt, 99, 50), VA_EINVAL);
+  va_runtime_free(rt);
+}
+
 static atomic_int ref_replies;
 static void count_reply(void *user, int status, const void *data, size_t len) {
   (void)data, (void)len;
@@ -336,6 +356,7 @@ int main(void) {
       cmocka_unit_test(actors_activate_on_first_message_and_keep_state),
       cmocka_unit_test(failed_turn_leaves_state_as_it_was),
       cmocka_unit_test(idle_actor_deactivates_and_returns_with_state),
+      cmocka_unit_test(a_type_may_have_its_own_idle_timeout),
       cmocka_unit_test(references_survive_deactivation),
       cmocka_unit_test(stop_drains_in_flight_calls_and_deactivates),
       cmocka_unit_test(timer_fires_until_stopped),

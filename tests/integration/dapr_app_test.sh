@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# dapr_app_test.sh — an app behind vactord (--app-port) with raw HTTP
+# (reentrant_app.py): its Dapr-Reentrancy-Id lets a call back into the
+# actor whose turn is waiting for the app run at once, up to the app's
+# maxStackDepth (then 500 ERR_ACTOR_STACK_DEPTH); the ids vactord sends
+# the app carry the chain; app errors come back as Dapr's 500.
+# Usage: dapr_app_test.sh PATH_TO_VACTORD
+vactord="$1"
+here="$(cd "$(dirname "$0")" && pwd)"
+source "$here/lib.sh"
+app_port=$(free_port)
+check "starts with --app-port" start --app-port "$app_port"
+python3 "$here/reentrant_app.py" "$app_port" "$port" &
+also_kill=$!
+a="$url/v1.0/actors/Echo"
+reached() { for _ in $(seq 100); do [ "$(status -X POST "$a/x/method/inner")" = 200 ] && return 0; sleep 0.1; done; return 1; }
+check "vactord reaches the app's type" reached
+check "a method answers through vactord" test "$(curl -s -X POST "$a/x/method/inner")" = inner-ok
+check "reentrant: outer calls inner on the same actor, at once" test "$(curl -s -m 10 -X POST "$a/e1/method/outer")" = inner-ok
+check "reentrant: past maxStackDepth, ERR_ACTOR_STACK_DEPTH" json '.refused=="ERR_ACTOR_STACK_DEPTH"' -m 10 -X POST "$a/e2/method/deep"
+check "an unknown method of the app is 500 ERR_ACTOR_INVOKE_METHOD with its status" json '.errorCode=="ERR_ACTOR_INVOKE_METHOD" and (.message|test("[(]404[)]"))' -X POST "$a/e3/method/nope"
+check "stops cleanly" stop
+finish

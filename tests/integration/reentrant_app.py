@@ -1,0 +1,67 @@
+#!/usr/bin/env python3
+"""reentrant_app.py — a small Dapr app (raw HTTP) hosting actor type Echo
+with reentrancy enabled (maxStackDepth 3), which forwards the
+Dapr-Reentrancy-Id it is given on the calls it makes back into its own
+actor, as a reentrant Dapr app must:
+  outer -> calls inner on the same actor, answers what inner answered
+  inner -> answers "inner-ok"
+  deep  -> calls deep on the same actor until vactord refuses the depth;
+           answers the error code it got
+Usage: reentrant_app.py APP_PORT VACTORD_PORT"""
+import http.client
+import json
+import sys
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+APP_PORT, VACTORD_PORT = int(sys.argv[1]), int(sys.argv[2])
+
+
+def call_self(actor, method, reentrancy):
+    c = http.client.HTTPConnection("127.0.0.1", VACTORD_PORT, timeout=30)
+    headers = {"Dapr-Reentrancy-Id": reentrancy} if reentrancy else {}
+    c.request("POST", f"/v1.0/actors/Echo/{actor}/method/{method}", headers=headers)
+    r = c.getresponse()
+    return r.status, r.read()
+
+
+class App(BaseHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+    def reply(self, status, body, ctype="application/json"):
+        self.send_response(status)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_GET(self):
+        if self.path == "/dapr/config":
+            self.reply(200, json.dumps({"entities": ["Echo"],
+                                        "reentrancy": {"enabled": True,
+                                                       "maxStackDepth": 3}}).encode())
+        else:
+            self.reply(404, b"{}")
+
+    def do_PUT(self):
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        parts = self.path.split("/")  # /actors/Echo/{id}/method/{m}
+        actor, method = parts[3], parts[5]
+        rid = self.headers.get("Dapr-Reentrancy-Id")
+        if method == "inner":
+            return self.reply(200, b"inner-ok", "text/plain")
+        if method == "outer":
+            status, body = call_self(actor, "inner", rid)
+            return self.reply(200 if status == 200 else 502, body, "text/plain")
+        if method == "deep":
+            status, body = call_self(actor, "deep", rid)
+            if status == 200:
+                return self.reply(200, body)
+            return self.reply(200, json.dumps({"refused": json.loads(body)["errorCode"]}).encode())
+        self.reply(404, b"{}")
+
+    def do_DELETE(self):
+        self.reply(200, b"")
+
+
+ThreadingHTTPServer(("127.0.0.1", APP_PORT), App).serve_forever()
