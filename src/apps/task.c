@@ -445,13 +445,21 @@ static int task_reminder_set(va_turn *t, const void *arg, size_t len) {
   return finish(&r, rc);
 }
 
+/* Parses the request and finds the reminder it names: 0, or why not. */
+static int find_reminder(va_turn *t, const void *arg, size_t len,
+                         request *r, const char **name, va_reminder *rem) {
+  int rc = begin(t, arg, len, r);
+  *name = reminder_name(r);
+  if (rc == 0)
+    rc = *name ? va_turn_reminder_get(t, *name, rem) : VA_EINVAL;
+  return rc;
+}
+
 static int task_reminder_get(va_turn *t, const void *arg, size_t len) {
   request r;
-  int rc = begin(t, arg, len, &r);
-  const char *name = reminder_name(&r);
+  const char *name;
   va_reminder rem;
-  if (rc == 0)
-    rc = name ? va_turn_reminder_get(t, name, &rem) : VA_EINVAL;
+  int rc = find_reminder(t, arg, len, &r, &name, &rem);
   if (rc)
     return finish(&r, rc);
   json_t *out = json_loadb(rem.data, rem.len, 0, NULL);
@@ -466,11 +474,9 @@ static int task_reminder_get(va_turn *t, const void *arg, size_t len) {
 
 static int task_reminder_del(va_turn *t, const void *arg, size_t len) {
   request r;
-  int rc = begin(t, arg, len, &r);
-  const char *name = reminder_name(&r);
+  const char *name;
   va_reminder rem;
-  if (rc == 0)
-    rc = name ? va_turn_reminder_get(t, name, &rem) : VA_EINVAL;
+  int rc = find_reminder(t, arg, len, &r, &name, &rem);
   if (rc == 0)
     rc = va_turn_reminder_delete(t, name);
   if (rc == 0)

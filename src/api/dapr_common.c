@@ -1,0 +1,78 @@
+/* dapr_common.c — what the Dapr API's files share (dapr_common.h): Dapr's
+ * error and success answers, path segments, request fields. */
+#include "dapr_common.h"
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- Errors ---- */
+
+/* A Dapr error: {"errorCode", "message"} with the message JSON-escaped. */
+void va__dapr_fail(va_http_reply *reply, int status, const char *code,
+                   const char *fmt, ...) {
+  char message[512];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(message, sizeof(message), fmt, ap);
+  va_end(ap);
+  va_http_response *res = va_http_res(reply);
+  json_t *e = json_pack("{s:s, s:s}", "errorCode", code, "message", message);
+  char *s = e ? json_dumps(e, JSON_COMPACT) : NULL;
+  json_decref(e);
+  res->status = status;
+  res->content_type = "application/json";
+  res->len = 0;
+  if (s)
+    va_http_write(res, s, strlen(s));
+  free(s);
+  if (status == 429 || status == 503)
+    va_http_header(res, "Retry-After", "1");
+  va_http_done(reply);
+}
+
+void va__dapr_ok(va_http_reply *reply, int status, const void *body,
+                 size_t len) {
+  va_http_response *res = va_http_res(reply);
+  res->status = status;
+  res->content_type = "application/json";
+  if (len)
+    va_http_write(res, body, len);
+  va_http_done(reply);
+}
+
+static int hex(char c) {
+  return c >= '0' && c <= '9'   ? c - '0'
+         : c >= 'a' && c <= 'f' ? c - 'a' + 10
+         : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                : -1;
+}
+
+/* Decodes one path segment [s, s + n) into out; false for a bad escape, a
+ * control byte (NUL included), '\', '#', '?', or "." / "..". An encoded
+ * '/' is kept: the SDKs encode an id "user/42" as user%2F42. */
+bool va__dapr_segment(const char *s, size_t n, char *out, size_t cap) {
+  size_t o = 0;
+  for (size_t i = 0; i < n; i++) {
+    unsigned char c = (unsigned char)s[i];
+    if (c == '%') {
+      if (n - i < 3 || hex(s[i + 1]) < 0 || hex(s[i + 2]) < 0)
+        return false;
+      c = (unsigned char)(hex(s[i + 1]) * 16 + hex(s[i + 2]));
+      i += 2;
+    }
+    if (c < 0x20 || c == 0x7f || c == '\\' || c == '#' || c == '?' ||
+        o + 1 >= cap)
+      return false;
+    out[o++] = (char)c;
+  }
+  out[o] = 0;
+  return o > 0 && strcmp(out, ".") && strcmp(out, "..");
+}
+
+/* A string field of body; "" when absent or null; NULL when of another
+ * type. */
+const char *va__dapr_text_field(json_t *body, const char *key) {
+  json_t *v = json_object_get(body, key);
+  return !v || json_is_null(v) ? "" : json_string_value(v);
+}

@@ -1,0 +1,236 @@
+/* dapr_schedule.c — the Dapr API's reminder and timer routes of one actor
+ * (dapr_common.h): requests checked and turned into va_reminder_call and
+ * va_timer_call; for an app's actor, a timer calls AppActor's "timer"
+ * method, which calls the app back. */
+#include "../apps/task_doc.h"
+#include "app_channel.h"
+#include "dapr_common.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- Reminders ---- */
+
+/* Reads a reminder request into spec; its data (new, *data) keeps what the
+ * caller gave, for GET. NULL when fine, else why not. */
+static const char *reminder_spec(json_t *body, va_reminder *spec, char **data) {
+  const char *due = va__dapr_text_field(body, "dueTime");
+  const char *period = va__dapr_text_field(body, "period");
+  const char *ttl = va__dapr_text_field(body, "ttl");
+  if (!due || !period || !ttl)
+    return "dueTime, period and ttl must be strings";
+  int64_t now = va_wall_ms();
+  *spec = (va_reminder){.left = 1};
+  if (va_parse_due(due, strlen(due), now, &spec->due_ms))
+    return "error parsing reminder due time: unsupported time/duration "
+           "format";
+  if (*period &&
+      va_parse_period(period, strlen(period), &spec->period, &spec->left))
+    return "invalid reminder period: parse error";
+  if (*ttl) {
+    /* A relative ttl counts from the first due instant. */
+    if (va_parse_due(ttl, strlen(ttl), spec->due_ms, &spec->expires_ms))
+      return "error parsing reminder TTL: unsupported time/duration format";
+    if (spec->expires_ms <= spec->due_ms || spec->expires_ms <= now)
+      return "reminder has already expired";
+  }
+  json_t *kept = json_pack("{s:s, s:s}", "dueTime", due, "period", period);
+  if (kept && spec->expires_ms)
+    json_object_set_new(kept, "ttl", va_json_time(spec->expires_ms));
+  json_t *d = json_object_get(body, "data");
+  if (kept && d)
+    json_object_set(kept, "data", d);
+  *data = kept ? json_dumps(kept, JSON_COMPACT) : NULL;
+  json_decref(kept);
+  if (!*data)
+    return "out of memory";
+  spec->data = *data;
+  spec->len = strlen(*data);
+  return NULL;
+}
+
+typedef struct reminder_reply {
+  va_http_reply *reply;
+  const char *op; /* "CREATE", "GET", "DELETE" */
+  char type[128], id[ID_MAX + 1];
+} reminder_reply;
+
+static void reminder_done(void *user, int status, const void *data,
+                          size_t len) {
+  reminder_reply *rr = user;
+  va_http_reply *reply = rr->reply;
+  va_reminder rem;
+  json_t *kept = NULL;
+  if (status == 0 && !strcmp(rr->op, "GET") &&
+      va_reminder_decode(data, len, &rem) == 0)
+    kept = json_loadb(rem.data, rem.len, 0, NULL);
+  if (status == VA_ENOTFOUND && !strcmp(rr->op, "DELETE"))
+    status = 0; /* Dapr: deleting what is not there is fine */
+  if (status == VA_ENOTFOUND)
+    va__dapr_fail(reply, 404, "ERR_ACTOR_REMINDER_NOT_FOUND",
+                  "reminder not found");
+  else if (status)
+    va__dapr_fail(reply, 500,
+                  !strcmp(rr->op, "GET")      ? "ERR_ACTOR_REMINDER_GET"
+                  : !strcmp(rr->op, "DELETE") ? "ERR_ACTOR_REMINDER_DELETE"
+                                              : "ERR_ACTOR_REMINDER_CREATE",
+                  "error with actor reminder: %s", va_strerror(status));
+  else if (strcmp(rr->op, "GET"))
+    va__dapr_ok(reply, 204, NULL, 0);
+  else {
+    json_t *out =
+        json_pack("{s:s, s:s}", "actorID", rr->id, "actorType", rr->type);
+    if (out && kept)
+      json_object_update(out, kept);
+    char *s = out ? json_dumps(out, JSON_COMPACT) : NULL;
+    if (s)
+      va__dapr_ok(reply, 200, s, strlen(s));
+    else
+      va__dapr_fail(reply, 500, "ERR_ACTOR_REMINDER_GET", "out of memory");
+    free(s);
+    json_decref(out);
+  }
+  json_decref(kept);
+  free(rr);
+}
+
+void va__dapr_reminders(va_runtime *rt, const target *t,
+                        const va_http_request *req, va_http_reply *reply) {
+  char name[NAME_MAX_BYTES + 1];
+  if (!t->rest ||
+      !va__dapr_segment(t->rest, strlen(t->rest), name, sizeof(name)))
+    return va__dapr_fail(reply, 400, "ERR_BAD_REQUEST",
+                         "invalid request: name");
+  bool create = !strcmp(req->method, "POST") || !strcmp(req->method, "PUT");
+  bool get = !strcmp(req->method, "GET");
+  if (!create && !get && strcmp(req->method, "DELETE"))
+    return va__dapr_fail(reply, 405, "ERR_METHOD_NOT_ALLOWED",
+                         "POST, PUT, GET or DELETE a reminder");
+  va_reminder spec;
+  char *data = NULL;
+  if (create) {
+    json_t *body = req->body_len ? json_loadb(req->body, req->body_len, 0, NULL)
+                                 : json_object();
+    if (!json_is_object(body)) {
+      json_decref(body);
+      return va__dapr_fail(
+          reply, 400, "ERR_MALFORMED_REQUEST",
+          "failed deserializing HTTP body: expected a JSON object");
+    }
+    const char *why = reminder_spec(body, &spec, &data);
+    json_decref(body);
+    if (why) {
+      free(data);
+      return va__dapr_fail(reply, 500, "ERR_ACTOR_REMINDER_CREATE",
+                           "error creating actor reminder: %s", why);
+    }
+  }
+  reminder_reply *rr = malloc(sizeof(*rr));
+  if (!rr) {
+    free(data);
+    return va__dapr_fail(reply, 503, "ERR_NO_MEMORY", "out of memory");
+  }
+  rr->reply = reply;
+  rr->op = create ? "CREATE" : get ? "GET" : "DELETE";
+  snprintf(rr->type, sizeof(rr->type), "%s", t->type_name);
+  snprintf(rr->id, sizeof(rr->id), "%s", t->id);
+  int rc = va_reminder_call(rt, t->type, t->key, strlen(t->key), name,
+                            create ? &spec : NULL,
+                            create ? VA_REMINDER_SET
+                            : get  ? VA_REMINDER_GET
+                                   : VA_REMINDER_DELETE,
+                            reminder_done, rr);
+  free(data);
+  if (rc)
+    reminder_done(rr, rc, NULL, 0);
+}
+
+/* ---- Timers ---- */
+
+static void timer_done(void *user, int status, const void *data, size_t len) {
+  (void)data, (void)len;
+  va_http_reply *reply = user;
+  if (status == 0 || status == VA_ENOTFOUND) /* deleting nothing is fine */
+    va__dapr_ok(reply, 204, NULL, 0);
+  else
+    va__dapr_fail(reply, 500, "ERR_ACTOR_TIMER_CREATE",
+                  "error creating actor timer: %s", va_strerror(status));
+}
+
+/* A timer request's times in ms; NULL when fine, else why not. */
+static const char *timer_times(json_t *body, uint64_t *due_ms,
+                               uint64_t *period_ms) {
+  const char *due = va__dapr_text_field(body, "dueTime");
+  const char *period = va__dapr_text_field(body, "period");
+  const char *ttl = va__dapr_text_field(body, "ttl");
+  int64_t now = va_wall_ms(), at;
+  if (!due || !period || va_parse_due(due, strlen(due), now, &at))
+    return "unsupported due time";
+  *due_ms = at > now ? (uint64_t)(at - now) : 0;
+  *period_ms = 0;
+  if (*period) {
+    va_duration d;
+    int64_t reps;
+    if (va_parse_period(period, strlen(period), &d, &reps) || reps != -1 ||
+        d.years || d.months)
+      return "unsupported period (timers take durations up to days, "
+             "without repetitions)";
+    *period_ms = (uint64_t)d.days * 86400000u + (uint64_t)(d.ns / 1000000);
+  }
+  if (!ttl || *ttl)
+    return "timers do not take a ttl here";
+  return NULL;
+}
+
+void va__dapr_timers(va_runtime *rt, const target *t,
+                     const va_http_request *req, va_http_reply *reply) {
+  char name[NAME_MAX_BYTES + 1];
+  if (!t->rest ||
+      !va__dapr_segment(t->rest, strlen(t->rest), name, sizeof(name)))
+    return va__dapr_fail(reply, 400, "ERR_BAD_REQUEST",
+                         "invalid request: name");
+  int rc;
+  if (!strcmp(req->method, "DELETE")) {
+    rc = va_timer_call(rt, t->type, t->key, strlen(t->key), name, 0, 0, -1,
+                       NULL, 0, timer_done, reply);
+  } else if (!strcmp(req->method, "POST") || !strcmp(req->method, "PUT")) {
+    json_t *body = json_loadb(req->body, req->body_len, 0, NULL);
+    if (!json_is_object(body)) {
+      json_decref(body);
+      return va__dapr_fail(
+          reply, 400, "ERR_MALFORMED_REQUEST",
+          "failed deserializing HTTP body: expected a JSON object");
+    }
+    uint64_t due = 0, period = 0;
+    const char *why = timer_times(body, &due, &period);
+    const char *callback = json_string_value(json_object_get(body, "callback"));
+    int method = !callback ? -1
+                 : t->app  ? VA_APP_TIMER
+                           : va_method_lookup(rt, t->type, callback);
+    json_t *d = json_object_get(body, "data");
+    char *data;
+    if (t->app) { /* AppActor's timer method calls the app back */
+      json_object_set_new(body, "name", json_string(name));
+      data = json_dumps(body, JSON_COMPACT);
+    } else {
+      data = d ? json_dumps(d, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+    }
+    json_decref(body);
+    if (!why && method < 0)
+      why = "callback must name a method of the actor's type";
+    if (why) {
+      free(data);
+      return va__dapr_fail(reply, 500, "ERR_ACTOR_TIMER_CREATE",
+                           "error creating actor timer: %s", why);
+    }
+    rc =
+        va_timer_call(rt, t->type, t->key, strlen(t->key), name, due, period,
+                      method, data, data ? strlen(data) : 0, timer_done, reply);
+    free(data);
+  } else {
+    return va__dapr_fail(reply, 405, "ERR_METHOD_NOT_ALLOWED",
+                         "POST, PUT or DELETE a timer");
+  }
+  if (rc)
+    timer_done(reply, rc, NULL, 0);
+}
