@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 struct va_app_channel {
@@ -31,6 +32,8 @@ struct va_app_channel {
 
 static va_app_channel *CH;
 
+enum { MAX_FORWARDED = 48 }; /* caller headers passed on to the app */
+
 /* An activation's memory. */
 typedef struct app_actor {
   bool known;         /* the app has answered a call for it: it exists there */
@@ -38,64 +41,91 @@ typedef struct app_actor {
   char reminder[256]; /* the reminder being delivered */
 } app_actor;
 
-/* ---- Encodings ---- */
+/* ---- Encodings ----
+ * Both are fields, each a u32 length and its bytes (a NUL after each, for
+ * the strings' sake). An invocation: method, content type, the caller's
+ * headers, body. An answer: u16 status, u8 cancel, then content type, the
+ * app's headers, body. */
 
-static void put16(char **p, size_t v) {
-  uint16_t x = (uint16_t)v;
-  memcpy(*p, &x, 2);
-  *p += 2;
+typedef struct field {
+  const char *at;
+  size_t len;
+} field;
+
+static size_t fields_size(const field *f, size_t n) {
+  size_t total = 0;
+  for (size_t i = 0; i < n; i++)
+    total += 4 + f[i].len + 1;
+  return total;
 }
 
-static size_t get16(const char *p) {
-  uint16_t x;
-  memcpy(&x, p, 2);
-  return x;
+static char *put_fields(char *p, const field *f, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    uint32_t len = (uint32_t)f[i].len;
+    memcpy(p, &len, 4);
+    if (f[i].len)
+      memcpy(p + 4, f[i].at, f[i].len);
+    p[4 + f[i].len] = 0;
+    p += 4 + f[i].len + 1;
+  }
+  return p;
+}
+
+/* Reads n fields from [p, end); false if they are not there. */
+static bool get_fields(const char *p, const char *end, field *f, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    uint32_t len;
+    if (end - p < 5)
+      return false;
+    memcpy(&len, p, 4);
+    if ((size_t)(end - p) < 5 + (size_t)len || p[4 + len] != 0)
+      return false;
+    f[i] = (field){p + 4, len};
+    p += 5 + len;
+  }
+  return true;
 }
 
 char *va_app_invoke_body(const char *method, const char *content_type,
+                         const char *headers, size_t headers_len,
                          const void *body, size_t len, size_t *out_len) {
-  size_t m = strlen(method), c = content_type ? strlen(content_type) : 0;
-  if (m > 1024 || c > 1024)
-    return NULL;
-  char *out = malloc(4 + m + c + len + 1), *p = out;
-  if (!out)
-    return NULL;
-  put16(&p, m);
-  memcpy(p, method, m), p += m;
-  put16(&p, c);
-  memcpy(p, content_type ? content_type : "", c), p += c;
-  if (len)
-    memcpy(p, body, len);
-  *out_len = 4 + m + c + len;
+  field f[4] = {{method, strlen(method)},
+                {content_type ? content_type : "",
+                 content_type ? strlen(content_type) : 0},
+                {headers ? headers : "", headers ? headers_len : 0},
+                {body, len}};
+  *out_len = fields_size(f, 4);
+  char *out = malloc(*out_len);
+  if (out)
+    put_fields(out, f, 4);
   return out;
 }
 
-/* The answer: u16 status, u8 cancel, u16 content-type length, the content
- * type and a NUL, the body. */
-static char *encode_answer(int status, bool cancel, const char *ctype,
-                           const char *body, size_t len, size_t *out_len) {
-  size_t c = strlen(ctype);
-  char *out = malloc(6 + c + len), *p = out;
-  if (!out)
-    return NULL;
-  put16(&p, (size_t)status);
-  *p++ = (char)cancel;
-  put16(&p, c);
-  memcpy(p, ctype, c + 1), p += c + 1;
-  if (len)
-    memcpy(p, body, len);
-  *out_len = 6 + c + len;
+static char *encode_answer(const va_http_client_result *r, bool cancel,
+                           const char *ctype, size_t *out_len) {
+  field f[3] = {{ctype, strlen(ctype)},
+                {r->headers, r->headers_len},
+                {r->body, r->body_len}};
+  *out_len = 3 + fields_size(f, 3);
+  char *out = malloc(*out_len);
+  if (out) {
+    uint16_t status = (uint16_t)r->status;
+    memcpy(out, &status, 2);
+    out[2] = (char)cancel;
+    put_fields(out + 3, f, 3);
+  }
   return out;
 }
 
 bool va_app_answer_read(const void *data, size_t len, va_app_answer *out) {
   const char *p = data;
-  if (len < 6)
+  field f[3];
+  if (len < 3 || !get_fields(p + 3, p + len, f, 3))
     return false;
-  size_t c = get16(p + 3);
-  if (len < 6 + c || p[5 + c] != 0)
-    return false;
-  *out = (va_app_answer){(int)get16(p), p + 5, p + 6 + c, len - 6 - c};
+  uint16_t status;
+  memcpy(&status, p, 2);
+  *out = (va_app_answer){status, f[0].at, f[1].at, f[1].len, f[2].at,
+                         f[2].len};
   return true;
 }
 
@@ -117,8 +147,7 @@ static void answered(void *user, const va_http_client_result *r) {
   va_http_client_header(r, "x-daprremindercancel", cancel, sizeof(cancel));
   bool stop = !strcasecmp(cancel, "true") || !strcmp(cancel, "1");
   size_t n;
-  char *a = encode_answer((int)r->status, stop, ctype, r->body, r->body_len,
-                          &n);
+  char *a = encode_answer(r, stop, ctype, &n);
   va_await_done(ticket, a ? 0 : VA_ENOMEM, a, a ? n : 0);
   free(a);
 }
@@ -167,11 +196,14 @@ static char *actor_url(va_turn *t, const char *const *tail) {
 /* Sends method url to the app with the content type (if any), the token
  * (if any) and the chain's Dapr-Reentrancy-Id (chain 0: none). */
 static int send_to_app(const char *method, const char *url,
-                       const char *ctype, uint64_t chain, const void *body,
+                       const char *ctype, uint64_t chain,
+                       const char *const *extra, const void *body,
                        size_t len, va_http_client_done done, void *user) {
   char ct[300], reentrancy[64];
-  const char *headers[4] = {NULL};
+  const char *headers[4 + MAX_FORWARDED] = {NULL};
   size_t n = 0;
+  for (; extra && *extra && n < MAX_FORWARDED; extra++)
+    headers[n++] = *extra;
   if (ctype && *ctype) {
     snprintf(ct, sizeof(ct), "Content-Type: %s", ctype);
     headers[n++] = ct;
@@ -190,9 +222,11 @@ static int send_to_app(const char *method, const char *url,
   return va_http_client_send(CH->client, &req, done, user);
 }
 
-/* PUT to the actor's callback tail; cont gets the va_app_answer. */
+/* PUT to the actor's callback tail, with the caller's headers (extra,
+ * NULL-terminated, may be NULL); cont gets the va_app_answer. */
 static int call_app(va_turn *t, const char *const *tail, const char *ctype,
-                    const void *body, size_t len, va_cont_fn cont) {
+                    const char *const *extra, const void *body, size_t len,
+                    va_cont_fn cont) {
   uint64_t chain = atomic_load(&CH->reentrant) ? va_turn_chain(t) : 0;
   char *url = actor_url(t, tail);
   if (!url)
@@ -201,7 +235,8 @@ static int call_app(va_turn *t, const char *const *tail, const char *ctype,
   int rc = va_turn_await(t, cont, NULL, &ticket);
   if (rc == 0) {
     int sent =
-        send_to_app("PUT", url, ctype, chain, body, len, answered, ticket);
+        send_to_app("PUT", url, ctype, chain, extra, body, len, answered,
+                    ticket);
     if (sent)
       va_await_done(ticket, sent, NULL, 0); /* cont sees the failure */
   }
@@ -227,22 +262,53 @@ static int invoked(va_turn *t, void *user, int status, const void *data,
   return va_turn_reply(t, data, len); /* the caller reads the app's status */
 }
 
+/* Whether a caller's header goes on to the app: not those of the hop
+ * (RFC 9110 §7.6.1), the lengths and types vactord writes itself, the
+ * sidecar's token, or the reentrancy id vactord sets. */
+static bool forwarded(const char *line, size_t name_len) {
+  static const char *const DROPPED[] = {
+      "host", "connection", "keep-alive", "proxy-connection",
+      "transfer-encoding", "te", "trailer", "upgrade", "content-length",
+      "content-type", "expect", "dapr-api-token", "dapr-reentrancy-id",
+      NULL};
+  for (const char *const *d = DROPPED; *d; d++)
+    if (strlen(*d) == name_len && !strncasecmp(line, *d, name_len))
+      return false;
+  return true;
+}
+
+/* Splits the caller's header block (NUL-ended) in place into lines for
+ * the app; out has room for MAX_FORWARDED and a NULL. */
+static void forward_headers(char *block, const char **out) {
+  size_t n = 0;
+  for (char *line = block, *next; *line && n < MAX_FORWARDED; line = next) {
+    char *eol = strstr(line, "\r\n");
+    next = eol ? eol + 2 : line + strlen(line);
+    if (eol)
+      *eol = 0;
+    char *colon = strchr(line, ':');
+    if (colon && forwarded(line, (size_t)(colon - line)))
+      out[n++] = line;
+  }
+  out[n] = NULL;
+}
+
 static int app_invoke(va_turn *t, const void *arg, size_t len) {
-  const char *p = arg;
-  if (len < 4)
+  field f[4];
+  if (!get_fields(arg, (const char *)arg + len, f, 4) || f[0].len == 0 ||
+      f[0].len > 1024)
     return VA_EINVAL;
-  size_t m = get16(p);
-  if (len < 4 + m || len < 4 + m + get16(p + 2 + m) || m == 0 || m > 1024)
-    return VA_EINVAL;
-  size_t c = get16(p + 2 + m);
-  char method[1025], ctype[1025];
-  memcpy(method, p + 2, m), method[m] = 0;
-  memcpy(ctype, p + 4 + m, c), ctype[c] = 0;
   app_actor *self = va_turn_self(t);
   if (self->nesting >= atomic_load(&CH->max_depth))
     return VA_ETOOBIG; /* Dapr's maxStackDepth */
-  const char *tail[] = {"method", method, NULL};
-  int rc = call_app(t, tail, ctype, p + 4 + m + c, len - 4 - m - c, invoked);
+  char *headers = strndup(f[2].at, f[2].len);
+  if (!headers)
+    return VA_ENOMEM;
+  const char *extra[MAX_FORWARDED + 1];
+  forward_headers(headers, extra);
+  const char *tail[] = {"method", f[0].at, NULL};
+  int rc = call_app(t, tail, f[1].at, extra, f[3].at, f[3].len, invoked);
+  free(headers);
   if (rc == 0)
     self->nesting++;
   return rc;
@@ -276,8 +342,8 @@ static int app_timer(va_turn *t, const void *arg, size_t len) {
   char *s = body ? json_dumps(body, JSON_COMPACT) : NULL;
   const char *tail[] = {"method", "timer", name, NULL};
   ((app_actor *)va_turn_self(t))->reminder[0] = 0;
-  int rc = name && s ? call_app(t, tail, "application/json", s, strlen(s),
-                                delivered)
+  int rc = name && s ? call_app(t, tail, "application/json", NULL, s,
+                                strlen(s), delivered)
                      : VA_EINVAL;
   free(s);
   json_decref(body);
@@ -302,7 +368,8 @@ static int app_reminder(va_turn *t, const char *name, const void *data,
   app_actor *self = va_turn_self(t);
   snprintf(self->reminder, sizeof(self->reminder), "%s", name);
   const char *tail[] = {"method", "remind", name, NULL};
-  int rc = s ? call_app(t, tail, "application/json", s, strlen(s), delivered)
+  int rc = s ? call_app(t, tail, "application/json", NULL, s, strlen(s),
+                        delivered)
              : VA_ENOMEM;
   free(s);
   json_decref(body);
@@ -317,7 +384,7 @@ static int app_deactivate(va_turn *t) {
     return 0;
   char *url = actor_url(t, NULL);
   if (url)
-    send_to_app("DELETE", url, "", 0, NULL, 0, forgotten, NULL);
+    send_to_app("DELETE", url, "", 0, NULL, NULL, 0, forgotten, NULL);
   free(url);
   return 0;
 }

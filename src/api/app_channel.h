@@ -53,14 +53,20 @@ bool va_app_channel_hosts(va_app_channel *ch, const char *type_name);
 uint64_t va_app_channel_chain(va_app_channel *ch, const char *reentrancy_id);
 
 /* An invocation's body for VA_APP_INVOKE: the method, the caller's
- * content type, the body. New (free()); NULL when out of memory. */
+ * content type and headers (a "Name: value\r\n" block; those of the hop,
+ * the token and the lengths are not passed on), the body. New (free());
+ * NULL when out of memory. */
 char *va_app_invoke_body(const char *method, const char *content_type,
+                         const char *headers, size_t headers_len,
                          const void *body, size_t len, size_t *out_len);
-/* The answer of VA_APP_INVOKE: the app's status and content type, and its
- * body (pointers into data). False if data is not one. */
+/* The answer of VA_APP_INVOKE: the app's status, content type, headers
+ * ("Name: value\r\n" lines) and body (pointers into data). False if data
+ * is not one. */
 typedef struct va_app_answer {
   int status;
   const char *content_type; /* NUL-terminated, "" when none */
+  const char *headers;
+  size_t headers_len;
   const char *body;
   size_t body_len;
 } va_app_answer;

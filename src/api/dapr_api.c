@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 /* ---- Paths ---- */
 
@@ -87,8 +88,54 @@ static void invoked(void *user, int status, const void *data, size_t len) {
                   "error invoke actor method: %s", va_strerror(status));
 }
 
-/* The app's answer, through AppActor: its 200 goes back as it came
- * (status, content type, body); anything else is Dapr's 500. */
+/* Copies the app's response headers onto res, but for those of the hop
+ * and those the server writes itself (va_http_header refuses them). */
+static void copy_headers(va_http_response *res, const char *block,
+                         size_t len) {
+  static const char *const HOP[] = {"connection", "keep-alive",
+                                    "transfer-encoding", "date", NULL};
+  const char *end = block + len;
+  for (const char *line = block; line < end;) {
+    const char *eol = memchr(line, '\r', (size_t)(end - line));
+    const char *colon = memchr(line, ':', (size_t)((eol ? eol : end) - line));
+    if (!eol)
+      break;
+    if (colon) {
+      char name[128], value[1024];
+      size_t n = (size_t)(colon - line), v;
+      const char *val = colon + 1;
+      while (val < eol && *val == ' ')
+        val++;
+      v = (size_t)(eol - val);
+      bool hop = false;
+      for (const char *const *h = HOP; *h; h++)
+        hop |= strlen(*h) == n && !strncasecmp(line, *h, n);
+      if (!hop && n < sizeof(name) && v < sizeof(value)) {
+        memcpy(name, line, n), name[n] = 0;
+        memcpy(value, val, v), value[v] = 0;
+        (void)va_http_header(res, name, value); /* refused: not copied */
+      }
+    }
+    line = eol + 2;
+  }
+}
+
+/* Whether the app marked its answer as an actor's own error
+ * (X-DaprErrorResponseHeader): it then goes back as it is. */
+static bool actor_error(const va_app_answer *a) {
+  static const char NAME[] = "x-daprerrorresponseheader:";
+  for (const char *p = a->headers; p && p < a->headers + a->headers_len;) {
+    if (!strncasecmp(p, NAME, sizeof(NAME) - 1))
+      return true;
+    const char *eol = strstr(p, "\r\n");
+    p = eol ? eol + 2 : a->headers + a->headers_len;
+  }
+  return false;
+}
+
+/* The app's answer, through AppActor: its 200 (or an answer it marked
+ * with X-DaprErrorResponseHeader) goes back as it came, status, headers,
+ * content type and body; anything else is Dapr's 500. */
 static void app_invoked(void *user, int status, const void *data, size_t len) {
   va_http_reply *reply = user;
   va_app_answer a;
@@ -96,16 +143,17 @@ static void app_invoked(void *user, int status, const void *data, size_t len) {
     return invoked(reply, status, NULL, 0);
   if (!va_app_answer_read(data, len, &a))
     return invoked(reply, VA_EFAILED, NULL, 0);
-  if (a.status != 200)
+  if (a.status != 200 && !actor_error(&a))
     return va__dapr_fail(
         reply, 500, "ERR_ACTOR_INVOKE_METHOD",
         "error invoke actor method: error from actor service: (%d) "
         "%.*s",
         a.status, (int)(a.body_len < 300 ? a.body_len : 300), a.body);
   va_http_response *res = va_http_res(reply);
-  res->status = 200;
+  res->status = a.status >= 200 && a.status <= 599 ? a.status : 500;
   if (va_http_content_type(res, a.content_type) != 0)
     res->content_type = "application/json";
+  copy_headers(res, a.headers, a.headers_len);
   va_http_write(res, a.body, a.body_len);
   va_http_done(reply);
 }
@@ -114,8 +162,9 @@ static void invoke_app(va_runtime *rt, va_app_channel *app, const target *t,
                        const char *method, const va_http_request *req,
                        va_http_reply *reply) {
   size_t len;
-  char *body = va_app_invoke_body(method, req->content_type, req->body,
-                                  req->body_len, &len);
+  char *body =
+      va_app_invoke_body(method, req->content_type, req->headers,
+                         req->headers_len, req->body, req->body_len, &len);
   uint64_t chain = va_app_channel_chain(app, req->reentrancy_id);
   int rc = body ? va_call_in_chain(rt, t->type, t->key, strlen(t->key),
                                    VA_APP_INVOKE, body, len, chain, app_invoked,

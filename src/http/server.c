@@ -108,6 +108,8 @@ typedef struct conn {
   char if_match[64]; /* the If-Match header ("" when none) */
   char content_type[128]; /* the Content-Type header ("" when none) */
   char reentrancy[80];    /* the Dapr-Reentrancy-Id header ("" when none) */
+  char *headers;          /* every header, "Name: value\r\n" lines */
+  size_t headers_len, headers_cap;
   char *body;
   size_t body_len;
   int refuse; /* a status to answer instead of running the handler */
@@ -178,6 +180,7 @@ static int on_begin(http_parser *p) {
   c->in_value = c->token_ok = false;
   c->kept_header = KEPT_NONE;
   c->if_match[0] = c->content_type[0] = c->reentrancy[0] = 0;
+  c->headers_len = 0;
   c->refuse = 0;
   return 0;
 }
@@ -241,10 +244,24 @@ static void end_header(conn *c) {
                              strlen(c->srv->opts.token));
 }
 
+/* Appends to the request's header block (bounded by max_header, which
+ * count_header enforces first). */
+static void add_header_bytes(conn *c, const char *at, size_t len) {
+  if (va__http_grow(&c->headers, &c->headers_cap, c->headers_len + len + 1,
+                    512) == 0) {
+    memcpy(c->headers + c->headers_len, at, len);
+    c->headers_len += len;
+    c->headers[c->headers_len] = 0;
+  }
+}
+
 static int on_field(http_parser *p, const char *at, size_t len) {
   conn *c = p->data;
   if (!count_header(c, len))
     return 0;
+  if (c->in_value)
+    add_header_bytes(c, "\r\n", 2);
+  add_header_bytes(c, at, len);
   if (c->in_value) { /* a new header begins */
     end_header(c);
     c->in_value = false;
@@ -262,6 +279,9 @@ static int on_value(http_parser *p, const char *at, size_t len) {
   conn *c = p->data;
   if (!count_header(c, len))
     return 0;
+  if (!c->in_value)
+    add_header_bytes(c, ": ", 2);
+  add_header_bytes(c, at, len);
   if (!c->in_value) {
     c->in_value = true;
     c->field[c->field_len] = 0;
@@ -286,8 +306,10 @@ static int on_value(http_parser *p, const char *at, size_t len) {
 
 static int on_headers(http_parser *p) {
   conn *c = p->data;
-  if (c->in_value)
+  if (c->in_value) {
     end_header(c);
+    add_header_bytes(c, "\r\n", 2);
+  }
   if (p->content_length != ULLONG_MAX &&
       p->content_length > c->srv->opts.max_body && !c->refuse)
     c->refuse = 413;
@@ -419,6 +441,8 @@ static int on_complete(http_parser *p) {
         .if_match = c->if_match[0] ? c->if_match : NULL,
         .content_type = c->content_type[0] ? c->content_type : NULL,
         .reentrancy_id = c->reentrancy[0] ? c->reentrancy : NULL,
+        .headers = c->headers ? c->headers : "",
+        .headers_len = c->headers_len,
     };
     c->srv->opts.handler(c->srv->opts.ctx, &req, r);
   }
@@ -447,7 +471,8 @@ static void conn_close(conn *c) {
   atomic_fetch_sub_explicit(&c->srv->open, 1, memory_order_relaxed);
   free(c->body);
   free(c->out);
-  c->body = c->out = NULL;
+  free(c->headers);
+  c->body = c->out = c->headers = NULL;
   c->dead = true;
   if (!c->pending) /* else the last reply to complete frees it */
     free_conn(c);

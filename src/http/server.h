@@ -25,6 +25,8 @@ typedef struct va_http_request {
   const char *if_match; /* the If-Match header's value, or NULL */
   const char *content_type; /* the Content-Type header's value, or NULL */
   const char *reentrancy_id; /* Dapr-Reentrancy-Id's value, or NULL */
+  const char *headers; /* every header as received: "Name: value\r\n" */
+  size_t headers_len;
 } va_http_request;
 
 /* The answer a handler fills in. body is appended with va_http_write,

@@ -19,5 +19,8 @@ check "a method answers through vactord" test "$(curl -s -X POST "$a/x/method/in
 check "reentrant: outer calls inner on the same actor, at once" test "$(curl -s -m 10 -X POST "$a/e1/method/outer")" = inner-ok
 check "reentrant: past maxStackDepth, ERR_ACTOR_STACK_DEPTH" json '.refused=="ERR_ACTOR_STACK_DEPTH"' -m 10 -X POST "$a/e2/method/deep"
 check "an unknown method of the app is 500 ERR_ACTOR_INVOKE_METHOD with its status" json '.errorCode=="ERR_ACTOR_INVOKE_METHOD" and (.message|test("[(]404[)]"))' -X POST "$a/e3/method/nope"
+check "the caller's headers reach the app (not the token)" json '.custom=="c1" and .token==null' -X POST -H 'X-Custom: c1' "$a/e4/method/headers"
+check "the app's headers come back" bash -c "curl -si -X POST $a/e4/method/headers | tr -d '\r' | grep -qi '^x-answer: 42\$'"
+check "an answer marked X-DaprErrorResponseHeader comes back as it is" test "$(curl -s -w ' %{http_code}' -X POST "$a/e5/method/oops")" = '{"err":"mine"} 409'
 check "stops cleanly" stop
 finish

@@ -7,6 +7,9 @@ actor, as a reentrant Dapr app must:
   inner -> answers "inner-ok"
   deep  -> calls deep on the same actor until vactord refuses the depth;
            answers the error code it got
+  headers -> answers the X-Custom header it got, with a header X-Answer: 42
+             (and says whether a dapr-api-token reached it)
+  oops  -> answers 409 {"err": "mine"} marked X-DaprErrorResponseHeader
 Usage: reentrant_app.py APP_PORT VACTORD_PORT"""
 import http.client
 import json
@@ -28,9 +31,11 @@ class App(BaseHTTPRequestHandler):
     def log_message(self, *args):
         pass
 
-    def reply(self, status, body, ctype="application/json"):
+    def reply(self, status, body, ctype="application/json", extra=()):
         self.send_response(status)
         self.send_header("Content-Type", ctype)
+        for name, value in extra:
+            self.send_header(name, value)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
@@ -48,6 +53,13 @@ class App(BaseHTTPRequestHandler):
         parts = self.path.split("/")  # /actors/Echo/{id}/method/{m}
         actor, method = parts[3], parts[5]
         rid = self.headers.get("Dapr-Reentrancy-Id")
+        if method == "headers":
+            got = {"custom": self.headers.get("X-Custom"),
+                   "token": self.headers.get("dapr-api-token")}
+            return self.reply(200, json.dumps(got).encode(), extra=[("X-Answer", "42")])
+        if method == "oops":
+            return self.reply(409, b'{"err":"mine"}',
+                              extra=[("X-DaprErrorResponseHeader", "true")])
         if method == "inner":
             return self.reply(200, b"inner-ok", "text/plain")
         if method == "outer":
