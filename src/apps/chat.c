@@ -167,8 +167,12 @@ static int listed(va_turn *t, void *user, int status, const void *data,
             json_string_value(json_object_get(task, "id")),
             json_string_value(json_object_get(task, "status")));
     const char *due = json_string_value(json_object_get(task, "due"));
-    if (due)
-      fprintf(f, ", due %s", due);
+    int64_t due_ms;
+    char when[48];
+    if (due && va_parse_due(due, strlen(due), 0, &due_ms) == 0) {
+      local_time(due_ms, c->tz, when, sizeof(when));
+      fprintf(f, ", due %s", when);
+    }
     fputs(")", f);
   }
   fclose(f);
