@@ -22,5 +22,9 @@ check "an unknown method of the app is 500 ERR_ACTOR_INVOKE_METHOD with its stat
 check "the caller's headers reach the app (not the token)" json '.custom=="c1" and .token==null' -X POST -H 'X-Custom: c1' "$a/e4/method/headers"
 check "the app's headers come back" bash -c "curl -si -X POST $a/e4/method/headers | tr -d '\r' | grep -qi '^x-answer: 42\$'"
 check "an answer marked X-DaprErrorResponseHeader comes back as it is" test "$(curl -s -w ' %{http_code}' -X POST "$a/e5/method/oops")" = '{"err":"mine"} 409'
+check "a reminder for the app's actor is 204" test "$(status -X POST "$a/e6/reminders/r1" -d '{"dueTime":"0.1s","period":"0.2s","data":{"k":1}}')" = 204
+sleep 1.5
+check "it reached the app once with its data, then X-DaprReminderCancel stopped it" json '.reminders==1 and .last.data.k==1 and .last.period=="0.2s"' -X POST "$a/e6/method/count"
+check "... and deleted it" test "$(status "$a/e6/reminders/r1")" = 404
 check "stops cleanly" stop
 finish

@@ -10,6 +10,8 @@ actor, as a reentrant Dapr app must:
   headers -> answers the X-Custom header it got, with a header X-Answer: 42
              (and says whether a dapr-api-token reached it)
   oops  -> answers 409 {"err": "mine"} marked X-DaprErrorResponseHeader
+  remind/{name} -> counts the delivery and asks to stop: X-DaprReminderCancel
+  count -> answers {"reminders": n, "last": <the last reminder body>}
 Usage: reentrant_app.py APP_PORT VACTORD_PORT"""
 import http.client
 import json
@@ -17,6 +19,7 @@ import sys
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 APP_PORT, VACTORD_PORT = int(sys.argv[1]), int(sys.argv[2])
+delivered = {"reminders": 0, "last": None}
 
 
 def call_self(actor, method, reentrancy):
@@ -49,9 +52,15 @@ class App(BaseHTTPRequestHandler):
             self.reply(404, b"{}")
 
     def do_PUT(self):
-        self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        parts = self.path.split("/")  # /actors/Echo/{id}/method/{m}
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        parts = self.path.split("/")  # /actors/Echo/{id}/method/{m}[/{name}]
         actor, method = parts[3], parts[5]
+        if method == "remind":
+            delivered["reminders"] += 1
+            delivered["last"] = json.loads(body)
+            return self.reply(200, b"", extra=[("X-DaprReminderCancel", "true")])
+        if method == "count":
+            return self.reply(200, json.dumps(delivered).encode())
         rid = self.headers.get("Dapr-Reentrancy-Id")
         if method == "headers":
             got = {"custom": self.headers.get("X-Custom"),
