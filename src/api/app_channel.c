@@ -256,8 +256,19 @@ static int invoked(va_turn *t, void *user, int status, const void *data,
                    size_t len) {
   (void)user;
   ((app_actor *)va_turn_self(t))->nesting--;
-  if (status)
-    return status; /* no answer from the app: the call fails */
+  if (status) {
+    /* No answer from the app. The turn still succeeds, so that the state
+     * the app saved during it (already acknowledged to the app) is kept;
+     * the caller gets status 0 and the reason as the body. */
+    va_http_client_result none = {.status = 0, .headers = "",
+                                  .body = va_strerror(status)};
+    none.body_len = strlen(none.body);
+    size_t n;
+    char *a = encode_answer(&none, false, "text/plain", &n);
+    int rc = a ? va_turn_reply(t, a, n) : VA_ENOMEM;
+    free(a);
+    return rc;
+  }
   note_known(t, data, len);
   return va_turn_reply(t, data, len); /* the caller reads the app's status */
 }

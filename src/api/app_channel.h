@@ -60,8 +60,8 @@ char *va_app_invoke_body(const char *method, const char *content_type,
                          const char *headers, size_t headers_len,
                          const void *body, size_t len, size_t *out_len);
 /* The answer of VA_APP_INVOKE: the app's status, content type, headers
- * ("Name: value\r\n" lines) and body (pointers into data). False if data
- * is not one. */
+ * ("Name: value\r\n" lines) and body (pointers into data); status 0 when
+ * the app did not answer (the body says why). False if data is not one. */
 typedef struct va_app_answer {
   int status;
   const char *content_type; /* NUL-terminated, "" when none */

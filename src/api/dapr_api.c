@@ -40,6 +40,8 @@ static int parse_target(va_runtime *rt, va_app_channel *app, const char *path,
       t->what = *w;
       t->rest = p[n] == '/' ? p + n + 1 : NULL;
       t->type = va_type_lookup(rt, t->type_name);
+      if (app && t->type == va_app_channel_type(app))
+        t->type = -1; /* AppActor is vactord's own, not a Dapr type */
       t->app = t->type < 0 && va_app_channel_hosts(app, t->type_name);
       if (t->app)
         t->type = va_app_channel_type(app);
@@ -143,6 +145,10 @@ static void app_invoked(void *user, int status, const void *data, size_t len) {
     return invoked(reply, status, NULL, 0);
   if (!va_app_answer_read(data, len, &a))
     return invoked(reply, VA_EFAILED, NULL, 0);
+  if (a.status == 0) /* the app did not answer */
+    return va__dapr_fail(reply, 500, "ERR_ACTOR_INVOKE_METHOD",
+                         "error invoke actor method: %.*s",
+                         (int)(a.body_len < 200 ? a.body_len : 200), a.body);
   if (a.status != 200 && !actor_error(&a))
     return va__dapr_fail(
         reply, 500, "ERR_ACTOR_INVOKE_METHOD",

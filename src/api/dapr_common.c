@@ -18,6 +18,9 @@ void va__dapr_fail(va_http_reply *reply, int status, const char *code,
   va_end(ap);
   va_http_response *res = va_http_res(reply);
   json_t *e = json_pack("{s:s, s:s}", "errorCode", code, "message", message);
+  if (!e) /* a message that is not UTF-8 (cut, or from outside bytes) */
+    e = json_pack("{s:s, s:s}", "errorCode", code, "message",
+                  "(the message could not be encoded)");
   char *s = e ? json_dumps(e, JSON_COMPACT) : NULL;
   json_decref(e);
   res->status = status;
@@ -49,8 +52,9 @@ static int hex(char c) {
 }
 
 /* Decodes one path segment [s, s + n) into out; false for a bad escape, a
- * control byte (NUL included), '\', '#', '?', or "." / "..". An encoded
- * '/' is kept: the SDKs encode an id "user/42" as user%2F42. */
+ * control byte (NUL included), a backslash, '#', '?', "." / "..", or what
+ * is not UTF-8. An encoded '/' is kept: the SDKs encode an id "user/42" as
+ * user%2F42. */
 bool va__dapr_segment(const char *s, size_t n, char *out, size_t cap) {
   size_t o = 0;
   for (size_t i = 0; i < n; i++) {
@@ -67,7 +71,10 @@ bool va__dapr_segment(const char *s, size_t n, char *out, size_t cap) {
     out[o++] = (char)c;
   }
   out[o] = 0;
-  return o > 0 && strcmp(out, ".") && strcmp(out, "..");
+  json_t *utf8 = json_stringn(out, o); /* NULL unless valid UTF-8 */
+  bool valid = utf8 != NULL;
+  json_decref(utf8);
+  return valid && o > 0 && strcmp(out, ".") && strcmp(out, "..");
 }
 
 /* A string field of body; "" when absent or null; NULL when of another

@@ -208,7 +208,7 @@ static void fail(va_http_reply *reply, int status, const char *code,
 typedef struct pending_answer {
   va_http_reply *reply;
   const route *route;
-  char location[160]; /* for a created task */
+  char location[sizeof("/v1/users//tasks/") + 2 * ID_MAX]; /* if created */
 } pending_answer;
 
 /* log: {"minutes": n} as it comes. */

@@ -4,6 +4,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+bool va_json_is(json_t *v, const char *s) {
+  const char *text = json_string_value(v);
+  return text && s && !strcmp(text, s);
+}
+
+const char *va_json_text(json_t *v) {
+  const char *text = json_string_value(v);
+  return text ? text : "";
+}
+
 int va_reply_json(va_turn *t, json_t *v) {
   char *s = v ? json_dumps(v, JSON_COMPACT) : NULL;
   int rc = s ? va_turn_reply(t, s, strlen(s)) : VA_ENOMEM;

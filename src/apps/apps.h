@@ -7,6 +7,7 @@
 #define VA_APPS_APPS_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <vactor.h>
 
@@ -72,6 +73,11 @@ int va_apps_register(va_apps *apps);
 
 /* Replies v (borrowed; NULL: out of memory) as compact JSON. */
 int va_reply_json(va_turn *t, json_t *v);
+/* Whether v is the JSON string s. State is read as untrusted (the Dapr
+ * API can write any of it), so comparisons go through this. */
+bool va_json_is(json_t *v, const char *s);
+/* v's string, or "" when v is not a string. */
+const char *va_json_text(json_t *v);
 
 /* Each file's part of va_apps_register. */
 int va_task_register(va_apps *apps);

@@ -170,6 +170,10 @@ static void take_text(const reader *r, size_t from, size_t to, char *out) {
   while (to > from && r->orig[to - 1] == ' ')
     to--;
   size_t n = to - from < VA_INTENT_TEXT_MAX ? to - from : VA_INTENT_TEXT_MAX;
+  /* Cut between UTF-8 characters, never inside one. */
+  while (n > 0 && n < to - from &&
+         ((unsigned char)r->orig[from + n] & 0xC0) == 0x80)
+    n--;
   memcpy(out, r->orig + from, n);
   out[n] = 0;
 }

@@ -163,9 +163,9 @@ static int listed(va_turn *t, void *user, int status, const void *data,
   json_t *task;
   json_array_foreach(tasks, i, task) {
     fprintf(f, " %zu. %s (%s, %s", i + 1,
-            json_string_value(json_object_get(task, "title")),
-            json_string_value(json_object_get(task, "id")),
-            json_string_value(json_object_get(task, "status")));
+            va_json_text(json_object_get(task, "title")),
+            va_json_text(json_object_get(task, "id")),
+            va_json_text(json_object_get(task, "status")));
     const char *due = json_string_value(json_object_get(task, "due"));
     int64_t due_ms;
     char when[48];
@@ -252,14 +252,12 @@ static json_t *find_task(json_t *tasks, const char *words, bool *many) {
   json_t *task, *found = NULL;
   *many = false;
   json_array_foreach(tasks, i, task) {
-    if (!strcmp(json_string_value(json_object_get(task, "id")), words) ||
-        !strcasecmp(json_string_value(json_object_get(task, "title")),
-                    words))
+    if (va_json_is(json_object_get(task, "id"), words) ||
+        !strcasecmp(va_json_text(json_object_get(task, "title")), words))
       return task;
   }
   json_array_foreach(tasks, i, task) {
-    if (strcasestr(json_string_value(json_object_get(task, "title")),
-                   words)) {
+    if (strcasestr(va_json_text(json_object_get(task, "title")), words)) {
       if (found) {
         *many = true;
         return NULL;
@@ -286,7 +284,7 @@ static int found(va_turn *t, void *user, int status, const void *data,
                    c->intent.text);
   }
   snprintf(c->task, sizeof(c->task), "%s",
-           json_string_value(json_object_get(task, "id")));
+           va_json_text(json_object_get(task, "id")));
   json_decref(out);
   char user_id[ID_MAX + 1];
   me(t, user_id);

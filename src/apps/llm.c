@@ -113,8 +113,15 @@ int va_llm_ask(va_llm *llm, json_t *messages, va_await *ticket) {
   return rc;
 }
 
+/* Copies s, cut to VA_INTENT_TEXT_MAX bytes between UTF-8 characters. */
 static void copy_text(const char *s, char *out) {
-  snprintf(out, VA_INTENT_TEXT_MAX + 1, "%s", s ? s : "");
+  size_t len = s ? strlen(s) : 0;
+  size_t n = len < VA_INTENT_TEXT_MAX ? len : VA_INTENT_TEXT_MAX;
+  while (n > 0 && n < len && ((unsigned char)s[n] & 0xC0) == 0x80)
+    n--;
+  if (n)
+    memcpy(out, s, n);
+  out[n] = 0;
 }
 
 /* A time argument: an RFC 3339 string. */
@@ -146,6 +153,8 @@ static void read_call(const char *name, json_t *args, int64_t now_ms,
   } else if (!strcmp(name, "set_reminder")) {
     copy_text(json_string_value(json_object_get(args, "text")), in->text);
     json_int_t after = json_integer_value(json_object_get(args, "in_minutes"));
+    if (after > 10 * 366 * 24 * 60)
+      after = 0; /* over ten years: no reminder */
     in->at_ms = after > 0 ? now_ms + after * 60000
                           : time_arg(args, "at", now_ms);
     in->kind = VA_INTENT_REMIND;

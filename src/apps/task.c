@@ -13,6 +13,7 @@
 #include "apps.h"
 #include "journal.h"
 #include "task_doc.h"
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -136,6 +137,8 @@ static int passed(va_turn *t, void *user, int status, const void *data,
 
 static int tell_user(va_turn *t, const char *user, int method,
                      json_t *summary) {
+  if (!user)
+    return 0; /* not a user id: nobody's list to tell */
   size_t idlen;
   const char *id = va_turn_id(t, &idlen);
   if (method == VA_USER_REMOVE)
@@ -301,7 +304,7 @@ static long member_index(json_t *doc, const char *member) {
   size_t i;
   json_t *m;
   json_array_foreach(json_object_get(doc, "members"), i, m) {
-    if (!strcmp(json_string_value(m), member))
+    if (va_json_is(m, member))
       return (long)i;
   }
   return -1;
@@ -375,7 +378,10 @@ static int task_log(va_turn *t, const void *arg, size_t len) {
     return VA_ENOTFOUND;
   if (in.minutes <= 0 || in.minutes > 100000)
     return VA_EINVAL;
-  int64_t total = minutes(t) + in.minutes;
+  int64_t before = minutes(t);
+  if (before < 0 || before > INT64_MAX - in.minutes)
+    return VA_EINVAL; /* (state written from outside, not by log) */
+  int64_t total = before + in.minutes;
   int rc = va_state_set(t, "minutes", &total, sizeof(total));
   char out[48];
   int n = snprintf(out, sizeof(out), "{\"minutes\":%lld}", (long long)total);
@@ -495,8 +501,10 @@ static int task_on_reminder(va_turn *t, const char *name, const void *data,
     return 0; /* the task is gone: nothing to remind of */
   json_t *spec = json_loadb(data, len, 0, NULL);
   const char *message = json_string_value(json_object_get(spec, "message"));
-  const char *title = json_string_value(json_object_get(doc, "title"));
+  const char *title = va_json_text(json_object_get(doc, "title"));
   const char *owner = json_string_value(json_object_get(doc, "owner"));
+  if (!owner)
+    return 0; /* a document without an owner: nobody to remind */
   json_t *note = json_pack(
       "{s:s, s:O, s:s}", "text", "", "task", json_object_get(doc, "id"),
       "reminder", name);

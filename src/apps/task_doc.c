@@ -178,7 +178,8 @@ bool va_task_doc_allows(json_t *doc, const char *user) {
   size_t i;
   json_t *m;
   json_array_foreach(json_object_get(doc, "members"), i, m) {
-    if (!strcmp(json_string_value(m), user))
+    const char *member = json_string_value(m);
+    if (member && !strcmp(member, user))
       return true;
   }
   return false;

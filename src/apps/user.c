@@ -69,8 +69,7 @@ static bool wanted(json_t *summary, json_t *filters, const char *user) {
   }
   const char *role = json_string_value(json_object_get(filters, "role"));
   if (role) {
-    bool owner = !strcmp(
-        json_string_value(json_object_get(summary, "owner")), user);
+    bool owner = va_json_is(json_object_get(summary, "owner"), user);
     if (owner != !strcmp(role, "owner"))
       return false;
   }

@@ -31,7 +31,8 @@ typedef struct va_actor {
   va_kvmap state;        /* cached state, key -> bytes */
   struct va_msg *last_save; /* the latest save in flight (persist.c) */
   struct va_actor_timer *timers; /* timers.c */
-  struct va_turn *open_turn;     /* the first open turn, or NULL */
+  struct va_turn *open_turn;     /* the newest open turn (they are linked
+                                    through va_turn.older_open), or NULL */
   char *id;              /* the inline buffer, or malloc'd when long */
   uint32_t id_len;
   uint32_t mbox_len;

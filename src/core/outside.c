@@ -85,6 +85,8 @@ static int walk_batch(va_turn *t, const char *p, size_t len, bool apply) {
     if ((size_t)(end - p) < vlen || memchr(key, 0, klen) || op > BATCH_DELETE)
       return VA_EINVAL;
     if (!apply) {
+      if (va__reminder_key(key)) /* the runtime's own keys */
+        return VA_EINVAL;
       p += vlen;
       continue;
     }

@@ -70,6 +70,7 @@ struct va_turn {
   int status;        /* first failure, else 0 */
   bool is_hook;      /* hooks may not call or send */
   va_kvmap writes;   /* buffered state writes */
+  struct va_turn *older_open; /* the actor's open turn opened before this */
   struct va_turn *next_free;
 };
 

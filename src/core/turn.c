@@ -29,11 +29,23 @@ static va_turn *turn_new(va_worker *w, va_actor *a, va_msg *req) {
   t->status = 0;
   t->is_hook = false;
   t->writes.n = 0;
-  if (a->depth++ == 0)
-    a->open_turn = t;
+  a->depth++;
+  t->older_open = a->open_turn;
+  a->open_turn = t;
   a->busy_chain = t->chain;
   w->open_turns++;
   return t;
+}
+
+/* Takes t out of its actor's open turns (a reentrant type's turns may end
+ * in any order). */
+static void unlink_open(va_actor *a, va_turn *t) {
+  va_turn **p = &a->open_turn;
+  while (*p && *p != t)
+    p = &(*p)->older_open;
+  if (*p)
+    *p = t->older_open;
+  t->older_open = NULL;
 }
 
 static void turn_release(va_worker *w, va_turn *t) {
@@ -77,8 +89,8 @@ static void turn_finish(va_worker *w, va_turn *t) {
   va__count(w->stats.turns, 1);
   if (status)
     va__count(w->stats.turns_failed, 1);
-  if (--a->depth == 0)
-    a->open_turn = NULL;
+  a->depth--;
+  unlink_open(a, t);
   w->open_turns--;
   /* A timer's turn is not use: timers never keep an actor alive. */
   if (!t->req || !(t->req->control & VA_REQ_FROM_TIMER))
@@ -172,8 +184,8 @@ int va__run_hook(va_worker *w, va_actor *a, va_hook_fn hook) {
     rc = va__persist_save(w, t);
   if (t->reply)
     va__msg_free(&w->msgs, t->reply);
-  if (--a->depth == 0)
-    a->open_turn = NULL;
+  a->depth--;
+  unlink_open(a, t);
   w->open_turns--;
   turn_release(w, t);
   return rc;

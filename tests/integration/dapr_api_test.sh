@@ -67,6 +67,13 @@ check "timers: delete is 204 (also when gone)" test "$(status -X DELETE "$a/Task
 check "timers: an unknown callback is 500 ERR_ACTOR_TIMER_CREATE" code 500 ERR_ACTOR_TIMER_CREATE -X POST "$a/TaskActor/d1/timers/t2" -d '{"dueTime":"1s","callback":"fly"}'
 check "timers: a bad period is 500 ERR_ACTOR_TIMER_CREATE" code 500 ERR_ACTOR_TIMER_CREATE -X POST "$a/TaskActor/d1/timers/t2" -d '{"dueTime":"1s","period":"often","callback":"get"}'
 check "timers: bad JSON is 400" code 400 ERR_MALFORMED_REQUEST -X POST "$a/TaskActor/d1/timers/t2" -d '[]'
+# Native actors' state is written from outside too: they must not trust it.
+check "a summary without owner through the Dapr API" test "$(status -X POST "$a/UserActor/odd/method/upsert_task" -d '{"id":"x"}')" = 200
+check "... and the list still answers" json '.count==0' "$url/v1/users/odd/tasks?role=owner"
+check "a task document with odd members through the state API" test "$(status -X POST "$a/TaskActor/odd/state" -d '[{"operation":"upsert","request":{"key":"doc","value":{"owner":"u","members":[1,null]}}}]')" = 204
+check "... reads as the owner's and not a stranger's" test "$(status "$url/v1/users/u/tasks/odd")$(status "$url/v1/users/v/tasks/odd")" = 200404
+check "a type name that is not UTF-8 is 400" code 400 ERR_BAD_REQUEST "$a/N%C3/x/state/k"
+check "still serving" test "$(status "$url/v1.0/healthz")" = 204
 check "unknown route under actors is 404" test "$(status "$a/TaskActor/d1/other/x")" = 404
 check "stops cleanly" stop
 check "restarts" start

@@ -13,6 +13,8 @@ check "starts with --app-port" start --app-port "$app_port"
 python3 "$here/reentrant_app.py" "$app_port" "$port" &
 also_kill=$!
 a="$url/v1.0/actors/Echo"
+# code STATUS ERRORCODE CURL-ARGS...: the status and the errorCode
+code() { local want="$1 $2"; shift 2; [ "$(curl -s -w ' %{http_code}' "$@" | sed -E 's/.*"errorCode":"([A-Z_]+)".* ([0-9]+)$/\2 \1/')" = "$want" ]; }
 reached() { for _ in $(seq 100); do [ "$(status -X POST "$a/x/method/inner")" = 200 ] && return 0; sleep 0.1; done; return 1; }
 check "vactord reaches the app's type" reached
 check "a method answers through vactord" test "$(curl -s -X POST "$a/x/method/inner")" = inner-ok
@@ -26,5 +28,9 @@ check "a reminder for the app's actor is 204" test "$(status -X POST "$a/e6/remi
 sleep 1.5
 check "it reached the app once with its data, then X-DaprReminderCancel stopped it" json '.reminders==1 and .last.data.k==1 and .last.period=="0.2s"' -X POST "$a/e6/method/count"
 check "... and deleted it" test "$(status "$a/e6/reminders/r1")" = 404
+check "a nested turn that outlives its outer one: answered" test "$(curl -s -m 10 -X POST "$a/e7/method/early")" = early
+sleep 1.5
+check "... and the state it saved later is kept" test "$(curl -s "$a/e7/state/k")" = 42
+check "vactord's own AppActor type is not reachable" code 404 ERR_ACTOR_NO_ADDRESS -X POST "$url/v1.0/actors/AppActor/x/method/invoke"
 check "stops cleanly" stop
 finish

@@ -12,20 +12,26 @@ actor, as a reentrant Dapr app must:
   oops  -> answers 409 {"err": "mine"} marked X-DaprErrorResponseHeader
   remind/{name} -> counts the delivery and asks to stop: X-DaprReminderCancel
   count -> answers {"reminders": n, "last": <the last reminder body>}
+  early -> starts a reentrant call to "late" and answers before it ends;
+           "late" waits, then saves state k=42 through vactord (its turn
+           outlives the one it was nested in)
 Usage: reentrant_app.py APP_PORT VACTORD_PORT"""
 import http.client
 import json
 import sys
+import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 APP_PORT, VACTORD_PORT = int(sys.argv[1]), int(sys.argv[2])
 delivered = {"reminders": 0, "last": None}
 
 
-def call_self(actor, method, reentrancy):
+def call_self(actor, method, reentrancy, what="method", body=None):
     c = http.client.HTTPConnection("127.0.0.1", VACTORD_PORT, timeout=30)
     headers = {"Dapr-Reentrancy-Id": reentrancy} if reentrancy else {}
-    c.request("POST", f"/v1.0/actors/Echo/{actor}/method/{method}", headers=headers)
+    c.request("POST", f"/v1.0/actors/Echo/{actor}/{what}/{method}" if method
+              else f"/v1.0/actors/Echo/{actor}/{what}", body=body, headers=headers)
     r = c.getresponse()
     return r.status, r.read()
 
@@ -69,6 +75,16 @@ class App(BaseHTTPRequestHandler):
         if method == "oops":
             return self.reply(409, b'{"err":"mine"}',
                               extra=[("X-DaprErrorResponseHeader", "true")])
+        if method == "early":
+            threading.Thread(target=call_self, args=(actor, "late", rid)).start()
+            time.sleep(0.3)
+            return self.reply(200, b"early", "text/plain")
+        if method == "late":
+            time.sleep(0.8)
+            status, _ = call_self(actor, None, None, "state",
+                                  json.dumps([{"operation": "upsert",
+                                               "request": {"key": "k", "value": 42}}]))
+            return self.reply(200, str(status).encode(), "text/plain")
         if method == "inner":
             return self.reply(200, b"inner-ok", "text/plain")
         if method == "outer":
