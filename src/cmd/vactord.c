@@ -104,8 +104,9 @@ static void usage(FILE *f) {
           "                       (VACTORD_CHAT_HISTORY; default 200)\n"
           "  --help               this text\n"
           "\n"
-          "Routes: GET /v1.0/healthz (204), GET /metrics (Prometheus text),\n"
-          "PUT/GET /v1/users/{user}/tasks/{task}, POST .../log {\"minutes\": n}.\n"
+          "Routes: GET /v1.0/healthz, GET /metrics (Prometheus text); the Task API\n"
+          "under /v1/users/{user}/ (tasks, preferences, chat: docs/api.md); the\n"
+          "Dapr actor API under /v1.0/actors/ and /v1.0/metadata (docs/dapr.md).\n"
           "Errors are JSON: {\"errorCode\": \"...\", \"message\": \"...\"}.\n");
 }
 
