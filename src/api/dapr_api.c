@@ -184,10 +184,8 @@ static void invoke_app(va_runtime *rt, va_app_channel *app, const target *t,
 static void invoke(va_runtime *rt, va_app_channel *app, const target *t,
                    const va_http_request *req, va_http_reply *reply) {
   char method[NAME_MAX_BYTES + 1];
-  if (!t->rest ||
-      !va__dapr_segment(t->rest, strlen(t->rest), method, sizeof(method)))
-    return va__dapr_fail(reply, 400, "ERR_BAD_REQUEST",
-                         "invalid request: method");
+  if (!va__dapr_rest(t, method, sizeof(method), "method", reply))
+    return;
   if (t->app)
     return invoke_app(rt, app, t, method, req, reply);
   int m = va_method_lookup(rt, t->type, method);
@@ -265,9 +263,8 @@ static void state(va_runtime *rt, const target *t, const va_http_request *req,
   bool get = !strcmp(req->method, "GET");
   if (t->rest && get) {
     char key[KEY_MAX + 1];
-    if (!va__dapr_segment(t->rest, strlen(t->rest), key, sizeof(key)))
-      return va__dapr_fail(reply, 400, "ERR_BAD_REQUEST",
-                           "invalid request: key");
+    if (!va__dapr_rest(t, key, sizeof(key), "key", reply))
+      return;
     int rc = va_state_read(rt, t->type, t->key, strlen(t->key), key, state_read,
                            reply);
     if (rc)

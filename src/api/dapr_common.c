@@ -83,3 +83,11 @@ const char *va__dapr_text_field(json_t *body, const char *key) {
   json_t *v = json_object_get(body, key);
   return !v || json_is_null(v) ? "" : json_string_value(v);
 }
+
+bool va__dapr_rest(const target *t, char *out, size_t cap, const char *what,
+                   va_http_reply *reply) {
+  if (t->rest && va__dapr_segment(t->rest, strlen(t->rest), out, cap))
+    return true;
+  va__dapr_fail(reply, 400, "ERR_BAD_REQUEST", "invalid request: %s", what);
+  return false;
+}

@@ -30,6 +30,10 @@ void va__dapr_ok(va_http_reply *reply, int status, const void *body,
                  size_t len);
 /* Decodes one path segment [s, s + n) into out: see dapr_common.c. */
 bool va__dapr_segment(const char *s, size_t n, char *out, size_t cap);
+/* Decodes the route's last part (t->rest) into out; false (and a 400
+ * ERR_BAD_REQUEST naming `what` sent on reply) when it is missing or bad. */
+bool va__dapr_rest(const target *t, char *out, size_t cap, const char *what,
+                   va_http_reply *reply);
 /* A string field of body: "" when absent or null, NULL when not a string. */
 const char *va__dapr_text_field(json_t *body, const char *key);
 

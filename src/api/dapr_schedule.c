@@ -97,10 +97,8 @@ static void reminder_done(void *user, int status, const void *data,
 void va__dapr_reminders(va_runtime *rt, const target *t,
                         const va_http_request *req, va_http_reply *reply) {
   char name[NAME_MAX_BYTES + 1];
-  if (!t->rest ||
-      !va__dapr_segment(t->rest, strlen(t->rest), name, sizeof(name)))
-    return va__dapr_fail(reply, 400, "ERR_BAD_REQUEST",
-                         "invalid request: name");
+  if (!va__dapr_rest(t, name, sizeof(name), "name", reply))
+    return;
   bool create = !strcmp(req->method, "POST") || !strcmp(req->method, "PUT");
   bool get = !strcmp(req->method, "GET");
   if (!create && !get && strcmp(req->method, "DELETE"))
@@ -185,10 +183,8 @@ static const char *timer_times(json_t *body, uint64_t *due_ms,
 void va__dapr_timers(va_runtime *rt, const target *t,
                      const va_http_request *req, va_http_reply *reply) {
   char name[NAME_MAX_BYTES + 1];
-  if (!t->rest ||
-      !va__dapr_segment(t->rest, strlen(t->rest), name, sizeof(name)))
-    return va__dapr_fail(reply, 400, "ERR_BAD_REQUEST",
-                         "invalid request: name");
+  if (!va__dapr_rest(t, name, sizeof(name), "name", reply))
+    return;
   int rc;
   if (!strcmp(req->method, "DELETE")) {
     rc = va_timer_call(rt, t->type, t->key, strlen(t->key), name, 0, 0, -1,
