@@ -17,7 +17,9 @@
  * Errors. Every function that can fail returns 0 (or a non-negative value)
  * on success and a negative VA_E* code on failure; va_strerror() names it.
  * If a function that takes a callback fails, the callback is never called.
- * The library never exits the process and never prints.
+ * The library never exits the process and never prints: what an operator
+ * should see (a failed commit, a refused request) goes to the log callback
+ * of va_config, if one is set.
  *
  * Memory. Pointers passed in are borrowed for the duration of the call
  * unless a comment says otherwise; data that must outlive the call is copied.
@@ -91,6 +93,22 @@ typedef enum va_durability {
 /* In relaxed mode the store still fsyncs at least this often. */
 #define VA_RELAXED_SYNC_MS_DEFAULT 100
 
+/* ---- Logging --------------------------------------------------------------- */
+
+typedef enum va_log_level {
+  VA_LOG_DEBUG = 0,
+  VA_LOG_INFO = 1,
+  VA_LOG_WARN = 2,
+  VA_LOG_ERROR = 3,
+} va_log_level;
+
+/* Receives one log event: msg is a short fixed text ("commit failed"),
+ * fields its details as logfmt pairs (key=value key2="quoted value"), or
+ * "". Called from any thread, also from workers: it must not block for
+ * long, and must be thread-safe. Both strings are borrowed. */
+typedef void (*va_log_fn)(void *user, va_log_level level, const char *msg,
+                          const char *fields);
+
 typedef struct va_config {
   unsigned threads;          /* worker threads; 0 = number of cores */
   uint64_t idle_timeout_ms;  /* deactivate after this long idle; 0 = 60 min */
@@ -107,10 +125,23 @@ typedef struct va_config {
   va_durability durability;  /* VA_DURABLE (default) or VA_RELAXED */
   uint32_t relaxed_sync_ms;  /* VA_RELAXED: fsync at least every this many
                                 ms; 0 = VA_RELAXED_SYNC_MS_DEFAULT */
+  va_log_fn log;             /* where log events go; NULL: nowhere */
+  void *log_user;            /* passed to log */
 } va_config;
 
 /* Fills cfg with the defaults (all zero, meaning "default"). */
 void va_config_init(va_config *cfg);
+
+/* Hands one event to rt's log callback (nothing without one): fmt and the
+ * arguments after it, printf-style, make the logfmt fields (NULL: none).
+ * Values the caller did not write itself must go through va_log_quote.
+ * Any thread. Fields longer than 1 KiB are cut. */
+void va_log(va_runtime *rt, va_log_level level, const char *msg,
+            const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+/* Writes s as a logfmt quoted value into out (size bytes, NUL-ended, cut
+ * if it does not fit; size >= 3): "..." with backslash, quote, \n, \r
+ * and \t escaped, other control bytes as \xHH. Returns out. */
+char *va_log_quote(const char *s, size_t len, char *out, size_t size);
 
 /* ---- Actor types ----------------------------------------------------------- */
 

@@ -110,22 +110,44 @@ static void usage(FILE *f) {
           "Errors are JSON: {\"errorCode\": \"...\", \"message\": \"...\"}.\n");
 }
 
-/* Structured log line on stderr: ts=... level=... msg="..." k=v... */
-static void log_line(const char *level, const char *msg, const char *fmt,
-                     ...) {
-  char ts[32];
+/* Structured log line on stderr: ts=... level=... msg="..." k=v...,
+ * written with one call so that lines from several threads never mix. */
+static void write_log(const char *level, const char *msg, const char *fields) {
+  char ts[32], line[1536];
   time_t now = time(NULL);
   struct tm tm;
   strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&now, &tm));
-  fprintf(stderr, "ts=%s level=%s msg=\"%s\"", ts, level, msg);
+  int n = snprintf(line, sizeof(line), "ts=%s level=%s msg=\"%s\"%s%s\n", ts,
+                   level, msg, fields && *fields ? " " : "",
+                   fields ? fields : "");
+  if (n >= (int)sizeof(line)) {
+    n = (int)sizeof(line) - 1;
+    line[n - 1] = '\n';
+  }
+  if (n > 0)
+    fwrite(line, 1, (size_t)n, stderr);
+}
+
+static void log_line(const char *level, const char *msg, const char *fmt,
+                     ...) {
+  char fields[1024] = "";
   if (fmt) {
     va_list ap;
     va_start(ap, fmt);
-    fputc(' ', stderr);
-    vfprintf(stderr, fmt, ap);
+    vsnprintf(fields, sizeof(fields), fmt, ap);
     va_end(ap);
   }
-  fputc('\n', stderr);
+  write_log(level, msg, fields);
+}
+
+/* The runtime's and the server's log events (va_config.log); user points
+ * to the least level written. */
+static void log_event(void *user, va_log_level level, const char *msg,
+                      const char *fields) {
+  static const char *const names[] = {"debug", "info", "warn", "error"};
+  if (level < *(const va_log_level *)user || level > VA_LOG_ERROR)
+    return;
+  write_log(names[level], msg, fields);
 }
 
 static int parse_listen(const char *s, options *o) {
@@ -432,6 +454,10 @@ int main(int argc, char **argv) {
   cfg.idle_timeout_ms = o.idle_timeout_ms;
   cfg.store = path;
   cfg.durability = o.durability;
+  static va_log_level least;
+  least = strcmp(o.log_level, "debug") ? VA_LOG_INFO : VA_LOG_DEBUG;
+  cfg.log = log_event;
+  cfg.log_user = &least;
   va_runtime *runtime;
   static va_routes routes;
   routes.apps.chat_limit = (uint32_t)o.chat_history;
