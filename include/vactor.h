@@ -92,6 +92,8 @@ typedef enum va_durability {
 
 /* In relaxed mode the store still fsyncs at least this often. */
 #define VA_RELAXED_SYNC_MS_DEFAULT 100
+/* Reminders and timers fire at most once a second by default. */
+#define VA_MIN_PERIOD_MS_DEFAULT 1000
 
 /* ---- Logging --------------------------------------------------------------- */
 
@@ -125,6 +127,9 @@ typedef struct va_config {
   va_durability durability;  /* VA_DURABLE (default) or VA_RELAXED */
   uint32_t relaxed_sync_ms;  /* VA_RELAXED: fsync at least every this many
                                 ms; 0 = VA_RELAXED_SYNC_MS_DEFAULT */
+  uint64_t min_period_ms;    /* the shortest period a reminder or a timer
+                                may have (and the least time between two
+                                fires of one); 0 = VA_MIN_PERIOD_MS_DEFAULT */
   va_log_fn log;             /* where log events go; NULL: nowhere */
   void *log_user;            /* passed to log */
 } va_config;

@@ -36,6 +36,8 @@ static void apply_defaults(va_config *c) {
     c->call_timeout_ms = DEFAULT_CALL_MS;
   if (!c->mailbox_bound)
     c->mailbox_bound = DEFAULT_MAILBOX;
+  if (!c->min_period_ms)
+    c->min_period_ms = VA_MIN_PERIOD_MS_DEFAULT;
 }
 
 int va_runtime_new(const va_config *cfg, va_runtime **out) {
