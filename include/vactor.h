@@ -56,7 +56,8 @@ extern "C" {
   XX(EFAILED, -15, "method failed")                                             \
   XX(ESYS, -16, "operating system call failed")                                 \
   XX(ECONFLICT, -17, "version does not match")                                  \
-  XX(EPERM, -18, "not permitted")
+  XX(EPERM, -18, "not permitted")                                               \
+  XX(EDEPTH, -19, "call chain nested too deep")
 
 typedef enum va_errno {
 #define VA_ERRNO_ENUM(name, value, msg) VA_##name = (value),
@@ -349,7 +350,8 @@ void va_await_done(va_await *ticket, int status, const void *data,
  * and then every period_ms (0: once), method is called with a copy of
  * data/len as a one-way message. Timers live in memory: they die with the
  * activation, and the turns they cause do not keep the actor from going
- * idle. */
+ * idle. A period_ms other than 0 under va_min_period_ms is VA_EINVAL; the
+ * next fire is due period_ms after the previous one ran. */
 int va_turn_timer_start(va_turn *turn, const char *name, uint64_t due_ms,
                         uint64_t period_ms, int method, const void *data,
                         size_t len);
@@ -379,8 +381,18 @@ int va_parse_period(const char *s, size_t len, va_duration *out,
 int va_parse_due(const char *s, size_t len, int64_t now_ms, int64_t *due_ms);
 /* The wall clock: ms since the epoch. */
 int64_t va_wall_ms(void);
-/* t_ms + d, the calendar part first (in UTC). */
+/* t_ms + d, the calendar part first (in UTC), saturated to INT64_MIN or
+ * INT64_MAX when the result is out of range. */
 int64_t va_duration_add(int64_t t_ms, const va_duration *d);
+/* The first due_ms + k * period (k >= 1, the calendar parts multiplied as
+ * one) after after_ms, in O(1) for exact periods and at most 63 date
+ * computations for calendar ones, whatever the lateness; INT64_MAX when
+ * that is out of range or period is not one (all zero, or a part < 0). */
+int64_t va_period_next(int64_t due_ms, const va_duration *period,
+                       int64_t after_ms);
+/* The shortest time one period can span in ms (a month counts as 28 days,
+ * a year as 12 of them), saturated. */
+int64_t va_period_shortest_ms(const va_duration *period);
 
 /* ---- Reminders --------------------------------------------------------------- */
 
@@ -397,9 +409,18 @@ typedef struct va_reminder {
   size_t len;
 } va_reminder;
 
+/* The shortest period a reminder or a timer may have, and the least time
+ * between two fires of one (va_config.min_period_ms, resolved). */
+uint64_t va_min_period_ms(const va_runtime *rt);
+
 /* Inside a turn: set (or replace), read, delete a reminder of this actor.
  * Saved with the turn's other writes. get's data points into the state
- * (valid as va_state_get's). Names are 1..255 bytes. */
+ * (valid as va_state_get's). Names are 1..255 bytes. A period whose
+ * shortest span (va_period_shortest_ms) is under va_min_period_ms, or with
+ * a part below zero, is VA_EINVAL. A reminder stored with a shorter period
+ * (before the minimum was raised) fires as if its period were the minimum.
+ * After a fire the next one is the first due time past now (missed
+ * periods fire once), and never sooner than the minimum after this one. */
 int va_turn_reminder_set(va_turn *turn, const char *name,
                          const va_reminder *spec);
 int va_turn_reminder_get(va_turn *turn, const char *name, va_reminder *out);

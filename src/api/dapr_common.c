@@ -1,5 +1,6 @@
 /* dapr_common.c — what the Dapr API's files share (dapr_common.h): Dapr's
- * error and success answers, path segments, request fields. */
+ * error and success answers, path segments, request fields, durations in
+ * messages. */
 #include "dapr_common.h"
 #include <stdarg.h>
 #include <stdio.h>
@@ -82,6 +83,22 @@ bool va__dapr_segment(const char *s, size_t n, char *out, size_t cap) {
 const char *va__dapr_text_field(json_t *body, const char *key) {
   json_t *v = json_object_get(body, key);
   return !v || json_is_null(v) ? "" : json_string_value(v);
+}
+
+void va__dapr_format_ms(uint64_t ms, char *out, size_t cap) {
+  unsigned long long secs = ms / 1000, rest = ms % 1000;
+  if (!rest)
+    snprintf(out, cap, "%llus", secs);
+  else if (!secs)
+    snprintf(out, cap, "%llums", rest);
+  else /* 1.5s, 1.25s: as Go prints them, no trailing zeros */
+    snprintf(out, cap, "%llu.%.*llus", secs,
+             rest % 100 == 0  ? 1
+             : rest % 10 == 0 ? 2
+                              : 3,
+             rest % 100 == 0  ? rest / 100
+             : rest % 10 == 0 ? rest / 10
+                              : rest);
 }
 
 bool va__dapr_rest(const target *t, char *out, size_t cap, const char *what,

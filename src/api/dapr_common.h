@@ -8,6 +8,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 enum { ID_MAX = 1024, NAME_MAX_BYTES = 255, KEY_MAX = 1024 };
 
@@ -36,6 +37,8 @@ bool va__dapr_rest(const target *t, char *out, size_t cap, const char *what,
                    va_http_reply *reply);
 /* A string field of body: "" when absent or null, NULL when not a string. */
 const char *va__dapr_text_field(json_t *body, const char *key);
+/* ms as a Go duration for messages ("1s", "1.5s", "100ms") into out. */
+void va__dapr_format_ms(uint64_t ms, char *out, size_t cap);
 
 /* The reminder and timer routes of one actor (dapr_schedule.c). */
 void va__dapr_reminders(va_runtime *rt, const target *t,

@@ -1,7 +1,10 @@
 /* dapr_schedule.c — the Dapr API's reminder and timer routes of one actor
  * (dapr_common.h): requests checked and turned into va_reminder_call and
  * va_timer_call; for an app's actor, a timer calls AppActor's "timer"
- * method, which calls the app back. */
+ * method, which calls the app back. A period under the runtime's minimum
+ * (va_min_period_ms) is refused here with a message naming the minimum,
+ * as Dapr refuses a bad period: 500 ERR_ACTOR_REMINDER_CREATE or
+ * ERR_ACTOR_TIMER_CREATE. */
 #include "../apps/task_doc.h"
 #include "app_channel.h"
 #include "dapr_common.h"
@@ -9,11 +12,28 @@
 #include <stdlib.h>
 #include <string.h>
 
+enum { WHY_MAX = 192 };
+
+/* Writes into why (WHY_MAX) why period (the caller's text) is too short
+ * for rt, and returns true; false when it is long enough. */
+static bool too_short(va_runtime *rt, const char *text, const va_duration *p,
+                      char *why) {
+  uint64_t min = va_min_period_ms(rt);
+  if (va_period_shortest_ms(p) >= (int64_t)min)
+    return false;
+  char min_text[32];
+  va__dapr_format_ms(min, min_text, sizeof(min_text));
+  snprintf(why, WHY_MAX, "period %.64s is shorter than the minimum of %s", text,
+           min_text);
+  return true;
+}
+
 /* ---- Reminders ---- */
 
 /* Reads a reminder request into spec; its data (new, *data) keeps what the
- * caller gave, for GET. NULL when fine, else why not. */
-static const char *reminder_spec(json_t *body, va_reminder *spec, char **data) {
+ * caller gave, for GET. NULL when fine, else why not (static, or in why). */
+static const char *reminder_spec(va_runtime *rt, json_t *body,
+                                 va_reminder *spec, char **data, char *why) {
   const char *due = va__dapr_text_field(body, "dueTime");
   const char *period = va__dapr_text_field(body, "period");
   const char *ttl = va__dapr_text_field(body, "ttl");
@@ -27,6 +47,8 @@ static const char *reminder_spec(json_t *body, va_reminder *spec, char **data) {
   if (*period &&
       va_parse_period(period, strlen(period), &spec->period, &spec->left))
     return "invalid reminder period: parse error";
+  if (*period && too_short(rt, period, &spec->period, why))
+    return why;
   if (*ttl) {
     /* A relative ttl counts from the first due instant. */
     if (va_parse_due(ttl, strlen(ttl), spec->due_ms, &spec->expires_ms))
@@ -115,7 +137,8 @@ void va__dapr_reminders(va_runtime *rt, const target *t,
           reply, 400, "ERR_MALFORMED_REQUEST",
           "failed deserializing HTTP body: expected a JSON object");
     }
-    const char *why = reminder_spec(body, &spec, &data);
+    char because[WHY_MAX];
+    const char *why = reminder_spec(rt, body, &spec, &data, because);
     json_decref(body);
     if (why) {
       free(data);
@@ -155,9 +178,10 @@ static void timer_done(void *user, int status, const void *data, size_t len) {
                   "error creating actor timer: %s", va_strerror(status));
 }
 
-/* A timer request's times in ms; NULL when fine, else why not. */
-static const char *timer_times(json_t *body, uint64_t *due_ms,
-                               uint64_t *period_ms) {
+/* A timer request's times in ms; NULL when fine, else why not (static, or
+ * in why). */
+static const char *timer_times(va_runtime *rt, json_t *body, uint64_t *due_ms,
+                               uint64_t *period_ms, char *why) {
   const char *due = va__dapr_text_field(body, "dueTime");
   const char *period = va__dapr_text_field(body, "period");
   const char *ttl = va__dapr_text_field(body, "ttl");
@@ -173,6 +197,8 @@ static const char *timer_times(json_t *body, uint64_t *due_ms,
         d.years || d.months)
       return "unsupported period (timers take durations up to days, "
              "without repetitions)";
+    if (too_short(rt, period, &d, why))
+      return why;
     *period_ms = (uint64_t)d.days * 86400000u + (uint64_t)(d.ns / 1000000);
   }
   if (!ttl || *ttl)
@@ -198,7 +224,8 @@ void va__dapr_timers(va_runtime *rt, const target *t,
           "failed deserializing HTTP body: expected a JSON object");
     }
     uint64_t due = 0, period = 0;
-    const char *why = timer_times(body, &due, &period);
+    char because[WHY_MAX];
+    const char *why = timer_times(rt, body, &due, &period, because);
     const char *callback = json_string_value(json_object_get(body, "callback"));
     int method = !callback ? -1
                  : t->app  ? VA_APP_TIMER

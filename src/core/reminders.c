@@ -11,11 +11,23 @@
  * least once per due time, never early. Missed periods (the process was
  * down) fire once.
  *
+ * Periods have a floor, the runtime's min_period_ms: a shorter one is
+ * refused when set, and one stored before (or by hand) fires as if it were
+ * the floor. The next due time is computed, not looped to
+ * (va_period_next: a division for exact periods, a bisection of at most 63
+ * steps for calendar ones), whatever the lateness, and is never sooner than
+ * the floor after the fire that computes it.
+ *
  * Finding due reminders: the store keeps an index by due time. Worker 0
  * asks it every second for the reminders due in the next two seconds (and,
  * at start, for every overdue one) and sends each a fire message; a fire
  * that arrives early arms a timer on the owning worker. Memory holds only
  * what is due within the window, however many reminders are registered.
+ * A worker sends at most FIRES_PER_MS fires per ms of its clock: past that
+ * (a look that finds a million overdue reminders), the rest wait in its
+ * timer heap, each for its own later ms, so the fires trickle out while the
+ * worker keeps serving other actors' turns. A fire refused by a full
+ * mailbox is tried again a second later.
  *
  * A reminder saved for a time the looks have already covered must arm
  * itself. The race is closed by order: worker 0 first publishes how far it
@@ -34,6 +46,8 @@ enum {
   LOOK_EVERY_MS = 1000, /* how often worker 0 asks the store */
   LOOK_AHEAD_MS = 2000, /* how far ahead it asks */
   HEADER = 48,
+  FIRES_PER_MS = 32,    /* fires one worker sends per ms of its clock */
+  RETRY_MS = 1000,      /* a fire that could not be sent goes again then */
 };
 
 static const char PREFIX[] = "\x01r:";
@@ -104,57 +118,127 @@ static int state_delete(va_turn *t, const char *key) {
 typedef struct early {
   va_timer timer; /* first */
   uint16_t type;
+  bool paced;     /* holds a slot of the fire budget: send when due */
   uint32_t id_len;
   char *name;
   char id[];
 } early;
 
-static void arm(va_worker *w, va_actor *a, const char *name, int64_t due_ms) {
-  early *e = malloc(sizeof(*e) + a->id_len);
+/* Arms a timer on w's heap (at heap_due_ms, monotonic) that sends the fire
+ * for (type, id, name). Without memory it does nothing: the next look at
+ * the store, or the next start, finds the reminder again. */
+static void arm_at(va_worker *w, uint16_t type, const char *id,
+                   size_t id_len, const char *name, uint64_t heap_due_ms,
+                   bool paced) {
+  early *e = malloc(sizeof(*e) + id_len);
   if (!e || !(e->name = strdup(name))) {
     free(e);
-    return; /* the next look at the store finds it again */
+    return;
   }
   e->timer.index = VA_TIMER_IDLE;
   e->timer.kind = VA_TIMER_REMINDER;
-  e->type = a->type;
-  e->id_len = a->id_len;
-  memcpy(e->id, a->id, a->id_len);
-  /* The heap runs on the monotonic clock; the reminder on the wall clock. */
-  int64_t wait = due_ms - va__wall_ms();
-  if (va__heap_push(&w->timers, &e->timer,
-                    w->now_ms + (uint64_t)(wait > 0 ? wait : 0)) != 0) {
+  e->type = type;
+  e->paced = paced;
+  e->id_len = (uint32_t)id_len;
+  memcpy(e->id, id, id_len);
+  if (va__heap_push(&w->timers, &e->timer, heap_due_ms) != 0) {
     free(e->name);
     free(e);
   }
 }
 
-/* Sends the fire message for (type, id, name). */
-static void send_fire(va_runtime *rt, uint16_t type, const char *id,
-                      size_t id_len, const char *name) {
-  va_worker *here = va__current_worker(rt);
+/* The heap time of wall time due_ms, from w's clock. */
+static uint64_t heap_time(const va_worker *w, int64_t due_ms) {
+  int64_t wait = due_ms - va__wall_ms();
+  return w->now_ms + (uint64_t)(wait > 0 ? wait : 0);
+}
+
+static void arm(va_worker *w, va_actor *a, const char *name, int64_t due_ms) {
+  arm_at(w, a->type, a->id, a->id_len, name, heap_time(w, due_ms), false);
+}
+
+/* The fire budget of this thread's worker: the heap ms whose slots are
+ * being given out, and how many of them are taken. */
+typedef struct fire_budget {
+  uint64_t ms;
+  uint32_t used;
+} fire_budget;
+static _Thread_local fire_budget budget;
+
+/* Takes the next slot for a fire from w: the heap ms it may go out at,
+ * w->now_ms (at once) unless this ms's FIRES_PER_MS are taken. */
+static uint64_t fire_slot(const va_worker *w) {
+  if (budget.ms < w->now_ms)
+    budget = (fire_budget){w->now_ms, 0};
+  if (budget.used == FIRES_PER_MS)
+    budget = (fire_budget){budget.ms + 1, 0};
+  budget.used++;
+  return budget.ms;
+}
+
+/* Sends the fire message for (type, id, name) from worker w: 0, or
+ * VA_ENOMEM / VA_EBACKPRESSURE when it could not go. */
+static int send_fire(va_worker *w, uint16_t type, const char *id,
+                     size_t id_len, const char *name) {
   size_t n = strlen(name);
-  va_msg *m = va__msg_alloc(here ? &here->msgs : NULL, (uint32_t)id_len,
-                            (uint32_t)n);
+  va_msg *m = va__msg_alloc(&w->msgs, (uint32_t)id_len, (uint32_t)n);
   if (!m)
-    return;
+    return VA_ENOMEM;
   memcpy(m->data, id, id_len);
   memcpy(m->data + id_len, name, n);
   m->kind = VA_MSG_REQUEST;
   m->type = type;
   m->method = VA_METHOD_REMINDER;
   m->hash = va__hash_id(type, id, id_len);
-  (void)va__route_request(rt, m, NULL); /* only workers send fires */
+  return va__route_request(w->rt, m, NULL);
+}
+
+/* Sends the fire within w's budget: now, or from a timer at its slot; one
+ * that cannot go now is tried again RETRY_MS later. */
+static void paced_fire(va_worker *w, uint16_t type, const char *id,
+                       size_t id_len, const char *name) {
+  uint64_t slot = fire_slot(w);
+  if (slot > w->now_ms)
+    arm_at(w, type, id, id_len, name, slot, true);
+  else if (send_fire(w, type, id, id_len, name) != 0)
+    arm_at(w, type, id, id_len, name, w->now_ms + RETRY_MS, false);
 }
 
 void va__reminders_timer(va_worker *w, va_timer *timer) {
   early *e = (early *)timer;
-  send_fire(w->rt, e->type, e->id, e->id_len, e->name);
+  if (!e->paced)
+    paced_fire(w, e->type, e->id, e->id_len, e->name);
+  else if (send_fire(w, e->type, e->id, e->id_len, e->name) != 0)
+    arm_at(w, e->type, e->id, e->id_len, e->name, w->now_ms + RETRY_MS,
+           false);
   free(e->name);
   free(e);
 }
 
 /* ---- The fire turn ---- */
+
+static bool periodic(const va_duration *p) {
+  return p->years > 0 || p->months > 0 || p->days > 0 || p->ns > 0;
+}
+
+/* The minimum period in ms, as an int64 whose ns fit in one too. */
+static int64_t floor_ms(const va_runtime *rt) {
+  uint64_t ms = rt->cfg.min_period_ms;
+  return ms > INT64_MAX / 1000000 ? INT64_MAX / 1000000 : (int64_t)ms;
+}
+
+/* After a fire at now: the first due time past now (missed periods fire
+ * once), never sooner than min_ms after now. A period stored shorter than
+ * min_ms (or with parts below zero) counts as min_ms. */
+static int64_t next_due(const record *r, int64_t now, int64_t min_ms) {
+  va_duration p = r->period;
+  bool bad = p.years < 0 || p.months < 0 || p.days < 0 || p.ns < 0;
+  if (bad || va_period_shortest_ms(&p) < min_ms)
+    p = (va_duration){.ns = min_ms * 1000000};
+  int64_t next = va_period_next(r->due_ms, &p, now);
+  int64_t soonest = now > INT64_MAX - min_ms ? INT64_MAX : now + min_ms;
+  return next > soonest ? next : soonest;
+}
 
 int va__reminder_fire(va_turn *t, const char *name_bytes, size_t len) {
   va_worker *w = t->w;
@@ -190,16 +274,10 @@ int va__reminder_fire(va_turn *t, const char *name_bytes, size_t len) {
       return rc;
     }
   }
-  bool periodic = r.period.years || r.period.months || r.period.days ||
-                  r.period.ns > 0;
-  if (!periodic || r.left == 1)
+  if (!periodic(&r.period) || r.left == 1)
     return state_delete(t, key);
-  /* Missed periods fire once: move past now. */
-  int64_t next = r.due_ms;
-  do
-    next = va_duration_add(next, &r.period);
-  while (next <= now);
-  if (r.expires_ms && next >= r.expires_ms)
+  int64_t next = next_due(&r, now, floor_ms(w->rt));
+  if (next == INT64_MAX || (r.expires_ms && next >= r.expires_ms))
     return state_delete(t, key);
   if (r.left > 0)
     r.left--;
@@ -217,6 +295,17 @@ int va__reminder_fire(va_turn *t, const char *name_bytes, size_t len) {
 
 /* ---- Setting, reading, deleting (inside a turn) ---- */
 
+uint64_t va_min_period_ms(const va_runtime *rt) {
+  return rt ? rt->cfg.min_period_ms : VA_MIN_PERIOD_MS_DEFAULT;
+}
+
+/* Once (all zero), or a period of parts >= 0 spanning the minimum. */
+static bool period_allowed(const va_runtime *rt, const va_duration *p) {
+  if (p->years < 0 || p->months < 0 || p->days < 0 || p->ns < 0)
+    return false;
+  return !periodic(p) || va_period_shortest_ms(p) >= floor_ms(rt);
+}
+
 int va_turn_reminder_set(va_turn *t, const char *name,
                          const va_reminder *spec) {
   char key[300];
@@ -226,6 +315,8 @@ int va_turn_reminder_set(va_turn *t, const char *name,
     return VA_EINVAL;
   if (spec->expires_ms && spec->expires_ms <= spec->due_ms)
     return VA_EINVAL; /* already expired by its first fire */
+  if (!period_allowed(t->w->rt, &spec->period))
+    return VA_EINVAL;
   record r = {spec->due_ms, spec->expires_ms, spec->left, spec->period};
   char *val = malloc(HEADER + spec->len);
   if (!val)
@@ -473,6 +564,10 @@ void va__reminders_look(va_worker *w) {
   *l = (look){.w = w, .until = va__wall_ms() + LOOK_AHEAD_MS};
   l->from = atomic_exchange_explicit(&rt->reminders_seen_until, l->until,
                                      memory_order_seq_cst);
+  /* 0: the first look (the runtime starts at 0). It asks from the start of
+   * time, for the reminders due before 1970 too (a due time of year 1). */
+  if (l->from == 0)
+    l->from = INT64_MIN;
   w->loading++;
   w->looking = true;
   if (rt->store->ops->reminders_due(rt->store, l->from, l->until, on_due,
@@ -492,7 +587,7 @@ void va__reminders_seen(va_worker *w, va_msg *m) {
     va_due_reminder *r = &l->rows[i];
     int type = va_type_lookup(rt, r->type);
     if (type >= 0)
-      send_fire(rt, (uint16_t)type, r->id, r->id_len, r->name);
+      paced_fire(w, (uint16_t)type, r->id, r->id_len, r->name);
     free((char *)r->type);
   }
   free(l->rows);

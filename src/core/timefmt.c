@@ -251,18 +251,122 @@ static int parse_rfc3339(cursor c, int64_t *out_ms) {
   return 0;
 }
 
-int64_t va_duration_add(int64_t t_ms, const va_duration *d) {
+/* ---- Adding durations ----
+ * In 128-bit integers over a proleptic Gregorian calendar of days, so that
+ * any stored value (year 0001 or 9999, "P9999Y" times many, ns near
+ * INT64_MAX) gives a saturated int64 instead of overflowing struct tm or
+ * time_t. Adding a calendar part normalises as Go's AddDate and timegm do:
+ * the months move first, then the day of the month (which may spill into
+ * the next month: 31 January + 1 month is 3 March) and the days. */
+
+typedef __int128 wide;
+
+static const int64_t MS_PER_DAY = 86400000;
+/* Years beyond which no int64 ms value lies (2^63 ms is 292 million years). */
+static const int64_t YEARS_MAX = 300000000;
+
+static int64_t saturate(wide v) {
+  return v > INT64_MAX ? INT64_MAX : v < INT64_MIN ? INT64_MIN : (int64_t)v;
+}
+
+static int64_t floor_div(int64_t a, int64_t b) {
+  int64_t q = a / b;
+  return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
+}
+
+/* Days since 1970-01-01 of y-m-d (m 1..12, d 1..31), and back (H. Hinnant's
+ * algorithms); |y| <= YEARS_MAX. */
+static int64_t days_from_civil(int64_t y, int64_t m, int64_t d) {
+  y -= m <= 2;
+  int64_t era = floor_div(y, 400);
+  int64_t yoe = y - era * 400;
+  int64_t doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+  int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return era * 146097 + doe - 719468;
+}
+
+static void civil_from_days(int64_t z, int64_t *y, int64_t *m, int64_t *d) {
+  z += 719468;
+  int64_t era = floor_div(z, 146097);
+  int64_t doe = z - era * 146097;
+  int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  int64_t mp = (5 * doy + 2) / 153;
+  *d = doy - (153 * mp + 2) / 5 + 1;
+  *m = mp < 10 ? mp + 3 : mp - 9;
+  *y = yoe + era * 400 + (*m <= 2);
+}
+
+/* t_ms + times * d, saturated; times >= 0. */
+static int64_t add_times(int64_t t_ms, const va_duration *d, int64_t times) {
+  wide ms = t_ms;
   if (d->years || d->months || d->days) {
-    time_t secs = (time_t)(t_ms / 1000);
-    int64_t rest = t_ms % 1000;
-    struct tm tm;
-    gmtime_r(&secs, &tm);
-    tm.tm_year += d->years;
-    tm.tm_mon += d->months;
-    tm.tm_mday += d->days;
-    t_ms = (int64_t)timegm(&tm) * 1000 + rest; /* normalises, as AddDate */
+    int64_t day = floor_div(t_ms, MS_PER_DAY), y, m, mday;
+    int64_t time_of_day = t_ms - day * MS_PER_DAY;
+    civil_from_days(day, &y, &m, &mday);
+    wide months = (wide)y * 12 + (m - 1) +
+                  (wide)times * ((wide)d->years * 12 + d->months);
+    wide days = (wide)times * d->days;
+    if (months > (wide)YEARS_MAX * 12 || days > (wide)YEARS_MAX * 366)
+      return INT64_MAX;
+    if (months < -(wide)YEARS_MAX * 12 || days < -(wide)YEARS_MAX * 366)
+      return INT64_MIN;
+    int64_t year = floor_div((int64_t)months, 12);
+    int64_t month = (int64_t)months - year * 12 + 1;
+    wide to_day = (wide)days_from_civil(year, month, 1) + (mday - 1) + days;
+    ms = to_day * MS_PER_DAY + time_of_day;
   }
-  return t_ms + d->ns / 1000000;
+  return saturate(ms + (wide)times * d->ns / 1000000);
+}
+
+int64_t va_duration_add(int64_t t_ms, const va_duration *d) {
+  return add_times(t_ms, d, 1);
+}
+
+/* The shortest span one period can cover, in ms (a month is at least 28
+ * days, a year at least 12 of them), saturated. */
+static wide shortest_ms(const va_duration *p) {
+  return ((wide)p->years * 12 * 28 + (wide)p->months * 28 + p->days) *
+             MS_PER_DAY +
+         p->ns / 1000000;
+}
+
+int64_t va_period_shortest_ms(const va_duration *p) {
+  return p ? saturate(shortest_ms(p)) : 0;
+}
+
+/* The smallest k >= 1 with due + floor(k * ns / 1e6) > after (ns > 0). */
+static int64_t next_fixed(int64_t due_ms, int64_t ns, int64_t after_ms) {
+  wide late = (wide)after_ms - due_ms;
+  if (late < 0)
+    return saturate((wide)due_ms + ns / 1000000);
+  wide need = (late + 1) * 1000000; /* k * ns must reach it */
+  wide k = (need + ns - 1) / ns;
+  return saturate((wide)due_ms + k * ns / 1000000);
+}
+
+int64_t va_period_next(int64_t due_ms, const va_duration *p, int64_t after_ms) {
+  if (!p || p->years < 0 || p->months < 0 || p->days < 0 || p->ns < 0 ||
+      (!p->years && !p->months && !p->days && !p->ns))
+    return INT64_MAX; /* not a period: never again */
+  if (!p->years && !p->months && !p->days)
+    return next_fixed(due_ms, p->ns, after_ms);
+  /* add_times grows with k (each part does), and k periods cover at least
+   * k * shortest_ms: the answer lies in [1, hi], found by bisection in at
+   * most 63 steps whatever the lateness. */
+  wide late = (wide)after_ms - due_ms;
+  wide hi_wide = late < 0 ? 1 : late / shortest_ms(p) + 1;
+  int64_t lo = 1, hi = hi_wide > INT64_MAX ? INT64_MAX : (int64_t)hi_wide;
+  if (add_times(due_ms, p, hi) <= after_ms)
+    return INT64_MAX; /* saturated: beyond any time */
+  while (lo < hi) {
+    int64_t mid = lo + (hi - lo) / 2;
+    if (add_times(due_ms, p, mid) > after_ms)
+      hi = mid;
+    else
+      lo = mid + 1;
+  }
+  return add_times(due_ms, p, lo);
 }
 
 int va_parse_due(const char *s, size_t len, int64_t now_ms, int64_t *due_ms) {

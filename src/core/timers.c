@@ -2,7 +2,11 @@
  * actor a one-way message (a method and a body) when due, then again every
  * period. It dies with the activation, and the turns it causes do not count
  * as use, so it never keeps an idle actor alive (Dapr's semantics). The
- * deadline sits in the worker's timer heap. Owner thread only. */
+ * deadline sits in the worker's timer heap. Owner thread only.
+ *
+ * A period has a floor (va_config.min_period_ms), so one timer fires at most
+ * once per minimum period: the next deadline is taken from the fire, never
+ * caught up in a loop, and deadlines saturate instead of wrapping. */
 #include "runtime.h"
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +29,11 @@ static va_actor_timer **find(va_actor *a, const char *name) {
   return pp;
 }
 
+/* now + wait on the heap's clock; a wait past the end is "never". */
+static uint64_t deadline_after(uint64_t now_ms, uint64_t wait_ms) {
+  return wait_ms > UINT64_MAX - now_ms ? UINT64_MAX : now_ms + wait_ms;
+}
+
 static void timer_free(va_worker *w, va_actor_timer *at) {
   va__heap_remove(&w->timers, &at->timer);
   free(at->name);
@@ -40,6 +49,8 @@ int va_turn_timer_start(va_turn *t, const char *name, uint64_t due_ms,
   va_actor *a = t->actor;
   if (method < 0 || (size_t)method >= w->rt->types[a->type].n_methods)
     return VA_ENOMETHOD;
+  if (period_ms && period_ms < w->rt->cfg.min_period_ms)
+    return VA_EINVAL; /* would flood its actor */
   va_actor_timer *at = malloc(sizeof(*at) + len);
   if (!at || !(at->name = strdup(name))) {
     free(at);
@@ -53,7 +64,8 @@ int va_turn_timer_start(va_turn *t, const char *name, uint64_t due_ms,
   at->len = (uint32_t)len;
   if (len)
     memcpy(at->data, data, len);
-  if (va__heap_push(&w->timers, &at->timer, w->now_ms + due_ms) != 0) {
+  if (va__heap_push(&w->timers, &at->timer,
+                    deadline_after(w->now_ms, due_ms)) != 0) {
     free(at->name);
     free(at);
     return VA_ENOMEM;
@@ -100,7 +112,9 @@ void va__timers_fire(va_worker *w, va_timer *timer) {
     va__deliver_request(w, m);
   }
   if (at->period_ms) {
-    (void)va__heap_push(&w->timers, &at->timer, w->now_ms + at->period_ms);
+    /* From this fire: at least the minimum period until the next. */
+    (void)va__heap_push(&w->timers, &at->timer,
+                        deadline_after(w->now_ms, at->period_ms));
   } else {
     va_actor_timer **pp = find(a, at->name);
     *pp = at->next;

@@ -59,7 +59,7 @@ class CounterActor extends AbstractActor {
   async startTimer() {
     await this.registerActorTimer("tick", "onTick",
       Temporal.Duration.from({ milliseconds: 100 }),
-      Temporal.Duration.from({ milliseconds: 200 }), undefined, "tick");
+      Temporal.Duration.from({ seconds: 1 }), undefined, "tick"); // the floor
     return { ok: true };
   }
 

@@ -313,7 +313,10 @@ static void stop_drains_in_flight_calls_and_deactivates(void **state) {
 
 static void timer_fires_until_stopped(void **state) {
   (void)state;
-  va_runtime *rt = new_runtime(NULL);
+  va_config cfg;
+  va_config_init(&cfg);
+  cfg.min_period_ms = 10; /* the timer's period: the floor allows it */
+  va_runtime *rt = new_runtime(&cfg);
   assert_int_equal(va_runtime_start(rt), 0);
   assert_int_equal(call_i64(rt, T_ACC, "timed", M_START, 0, NULL), 0);
   WAIT_UNTIL(atomic_load(&ticks) >= 3);
@@ -334,6 +337,7 @@ static void timer_dies_with_its_activation_and_keeps_nothing_alive(
   va_config_init(&cfg);
   cfg.idle_timeout_ms = 100;
   cfg.scan_interval_ms = 10;
+  cfg.min_period_ms = 10;
   va_runtime *rt = new_runtime(&cfg);
   assert_int_equal(va_runtime_start(rt), 0);
   assert_int_equal(call_i64(rt, T_ACC, "timed", M_START, 0, NULL), 0);
@@ -345,6 +349,17 @@ static void timer_dies_with_its_activation_and_keeps_nothing_alive(
   int after = atomic_load(&ticks);
   sleep_ms(60);
   assert_int_equal(atomic_load(&ticks), after);
+  va_runtime_free(rt);
+}
+
+/* Under the runtime's floor (1 s by default) a period is refused. */
+static void timer_under_the_floor_is_refused(void **state) {
+  (void)state;
+  va_runtime *rt = new_runtime(NULL);
+  assert_int_equal(va_runtime_start(rt), 0);
+  assert_int_equal(call_i64(rt, T_ACC, "timed", M_START, 0, NULL), VA_EINVAL);
+  assert_int_equal(call_i64(rt, T_ACC, "timed", M_STOP, 0, NULL),
+                   VA_ENOTFOUND);
   va_runtime_free(rt);
 }
 
@@ -361,6 +376,7 @@ int main(void) {
       cmocka_unit_test(stop_drains_in_flight_calls_and_deactivates),
       cmocka_unit_test(timer_fires_until_stopped),
       cmocka_unit_test(timer_dies_with_its_activation_and_keeps_nothing_alive),
+      cmocka_unit_test(timer_under_the_floor_is_refused),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
