@@ -1,7 +1,7 @@
 /* response.c — building a response: the body (va_http_write, printf,
- * error), header lines (va_http_header, which refuses what could split or
- * smuggle a response), reason phrases, and the buffer growth the server's
- * connections share. */
+ * error, with its code and message JSON-escaped), header lines (va_http_header,
+ * which refuses what could split or smuggle a response), reason phrases, and
+ * the buffer growth the server's connections share. */
 #include "response.h"
 #include <stdarg.h>
 #include <stdbool.h>
@@ -46,14 +46,87 @@ int va_http_printf(va_http_response *res, const char *fmt, ...) {
                        (size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf) - 1);
 }
 
+enum { ERROR_MESSAGE_MAX = 1024 }; /* bytes of a message kept */
+
+/* The length of the UTF-8 sequence at s (of n bytes), 0 when it is not a
+ * well-formed one (RFC 3629: no overlong form, no surrogate, <= U+10FFFF). */
+static size_t utf8_sequence(const unsigned char *s, size_t n) {
+  unsigned char c = s[0];
+  size_t len = c < 0x80                 ? 1
+               : c >= 0xc2 && c <= 0xdf ? 2
+               : c >= 0xe0 && c <= 0xef ? 3
+               : c >= 0xf0 && c <= 0xf4 ? 4
+                                        : 0;
+  if (!len || len > n)
+    return 0;
+  for (size_t i = 1; i < len; i++)
+    if ((s[i] & 0xc0) != 0x80)
+      return 0;
+  if ((c == 0xe0 && s[1] < 0xa0) || (c == 0xed && s[1] > 0x9f) ||
+      (c == 0xf0 && s[1] < 0x90) || (c == 0xf4 && s[1] > 0x8f))
+    return 0;
+  return len;
+}
+
+/* Appends s (n bytes) as the inside of a JSON string: quote, backslash and
+ * control bytes escaped, bytes that are not well-formed UTF-8 replaced by
+ * U+FFFD. out has room for 6 bytes per byte of s; returns the end. */
+static char *json_escape(char *out, const char *s, size_t n) {
+  static const char hex[] = "0123456789abcdef";
+  const unsigned char *p = (const unsigned char *)s;
+  for (size_t i = 0; i < n;) {
+    unsigned char c = p[i];
+    size_t len = utf8_sequence(p + i, n - i);
+    if (c == '"' || c == '\\') {
+      *out++ = '\\';
+      *out++ = (char)c;
+    } else if (c < 0x20 || c == 0x7f) {
+      memcpy(out, "\\u00", 4);
+      out[4] = hex[c >> 4];
+      out[5] = hex[c & 15];
+      out += 6;
+    } else if (len) {
+      memcpy(out, p + i, len);
+      out += len;
+      i += len;
+      continue;
+    } else {
+      memcpy(out, "\xef\xbf\xbd", 3); /* U+FFFD */
+      out += 3;
+    }
+    i++;
+  }
+  return out;
+}
+
 void va_http_error(va_http_response *res, int status, const char *code,
                    const char *message) {
   res->status = status;
   res->content_type = "application/json";
   res->len = 0;
-  /* code and message are the server's own strings: no escaping needed. */
-  va_http_printf(res, "{\"errorCode\":\"%s\",\"message\":\"%s\"}", code,
-                 message);
+  /* Messages may quote what the client sent (an If-Match, a path): every
+   * byte is escaped, and a long one is cut (its tail then may be U+FFFD). */
+  size_t cl = code ? strlen(code) : 0;
+  size_t ml = message ? strnlen(message, ERROR_MESSAGE_MAX + 1) : 0;
+  bool cut = ml > ERROR_MESSAGE_MAX;
+  if (cut)
+    ml = ERROR_MESSAGE_MAX;
+  static const char head[] = "{\"errorCode\":\"", mid[] = "\",\"message\":\"",
+                    tail[] = "\"}";
+  size_t most = sizeof(head) + sizeof(mid) + sizeof(tail) + 6 * (cl + ml) + 3;
+  if (va__http_grow(&res->body, &res->cap, most, 256) != 0)
+    return; /* out of memory: the status with an empty body */
+  char *p = res->body;
+  memcpy(p, head, sizeof(head) - 1);
+  p = json_escape(p + sizeof(head) - 1, code, cl);
+  memcpy(p, mid, sizeof(mid) - 1);
+  p = json_escape(p + sizeof(mid) - 1, message, ml);
+  if (cut) {
+    memcpy(p, "...", 3);
+    p += 3;
+  }
+  memcpy(p, tail, sizeof(tail) - 1);
+  res->len = (size_t)(p + sizeof(tail) - 1 - res->body);
 }
 
 /* A name of RFC 9110's token characters. */
@@ -151,6 +224,7 @@ const char *va__http_reason(int status) {
   case 502: return "Bad Gateway";
   case 503: return "Service Unavailable";
   case 504: return "Gateway Timeout";
+  case 505: return "HTTP Version Not Supported";
   default: return "Unknown";
   }
   /* clang-format on */

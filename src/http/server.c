@@ -1,13 +1,26 @@
-/* server.c — see server.h. A connection is read with a stack buffer, fed
- * to http-parser; each complete request gets a reply in the connection's
- * queue; replies that are done are moved, in request order, into the
- * output buffer, which is written when the read is drained (so pipelined
- * requests leave in one write) or when a late reply completes. A reply
- * completed on another thread comes back to the connection's worker.
+/* server.c — see server.h. A connection is read with a stack buffer; a
+ * small scan of each request's head refuses what http-parser (built
+ * lenient) would let through (bare LF, obsolete line folding), and then
+ * http-parser parses it, one request per call (it pauses at each request's
+ * end). Each complete request gets a reply in the connection's queue;
+ * replies that are done are moved, in request order, into the output
+ * buffer, which is written when the read is drained (so pipelined requests
+ * leave in one write) or when a late reply completes. A reply completed on
+ * another thread comes back to the connection's worker.
+ * Back-pressure: past QUEUE_HIGH replies queued or OUT_HIGH bytes not yet
+ * written, a connection is no longer read (what it sent is kept) until its
+ * output drains below the low-water marks. A client that half-closes is
+ * never watched for input again; only bytes read or written count as its
+ * activity, so one that reads nothing is closed after the idle timeout.
+ * A request refused before its end (413, 414, 431, 400, 505, 408) is
+ * answered at once, then the connection is closed gracefully (shut down
+ * for writing, what the client still sends read and dropped for a while).
  * Limits: one counter of open connections for the whole server (touched
  * once per connection, never per request); timeouts cost a coarse
- * timestamp per read, and a sweep per worker (a timerfd on its loop, at
- * most once a second) closes what has idled or dawdled too long. */
+ * timestamp per read or write, and a sweep per worker (a timerfd on its
+ * loop, at most once a second) closes what has idled or dawdled too long.
+ * The access log is formatted by hand into a buffer per worker, handed to
+ * the callback in blocks (ACCESS_LOG_FLUSH bytes, or by the sweep). */
 #include "server.h"
 #include "../core/clock.h"
 #include "../core/runtime.h"
@@ -35,6 +48,22 @@ enum {
   TOKEN_MAX = 256,
   SWEEP_MAX_MS = 1000, /* the sweep runs at least this often... */
   SWEEP_MIN_MS = 10,   /* ...and at most this often */
+  /* Back-pressure, per connection: it is no longer read past QUEUE_HIGH
+   * replies queued (done or not, not yet in the output) or OUT_HIGH bytes
+   * of output not yet written, and read again once both are below the low
+   * marks. */
+  QUEUE_HIGH = 64,
+  QUEUE_LOW = 16,
+  OUT_HIGH = 256 * 1024,
+  OUT_LOW = 64 * 1024,
+  /* A graceful close reads and drops at most this much of what the client
+   * still sends, for at most this long. */
+  LINGER_BYTES = 1 << 20,
+  LINGER_MS = 2000,
+  /* The access log: a block is handed over once this full... */
+  ACCESS_LOG_FLUSH = 32 * 1024,
+  ACCESS_LINE_MAX = 512, /* ...and a line is at most this long */
+  ROUTE_LOGGED_MAX = 128,
 };
 
 /* What the server keeps on one worker. */
@@ -48,7 +77,14 @@ typedef struct shard {
   va_worker *w;
   va_dlist conns;     /* open connections */
   bool paused;        /* not accepting (out of descriptors) until a sweep */
+  int start_rc;       /* 0, or why the worker could not watch its sockets */
   va_watch accept_watch, sweep_watch;
+  /* The access log's lines not yet handed over (NULL: no access log), and
+   * the current second as text for their ts=. */
+  char *access;
+  size_t access_len;
+  time_t access_sec;
+  char access_ts[32];
 } shard;
 
 struct va_http_server {
@@ -72,6 +108,8 @@ struct va_http_reply {
   struct conn *c;
   bool done, keep;
   const char *route;  /* the metrics' route label (static), or NULL */
+  const char *method; /* static: "GET", ..., or "-" when not read */
+  size_t bytes_in;    /* of the request's body */
   uint64_t parsed_ns; /* when the request was complete */
   va_http_response res;
 };
@@ -80,9 +118,23 @@ struct va_http_reply {
 enum { KEPT_NONE, KEPT_IF_MATCH, KEPT_CONTENT_TYPE, KEPT_REENTRANCY,
        KEPT_DAPR_TOKEN, KEPT_AUTHORIZATION };
 
+/* Where the scan of a request's head is (see scan_head). */
+enum { SCAN_START, SCAN_REQUEST_LINE, SCAN_FIELDS, SCAN_BODY };
+
+typedef struct head_scan {
+  uint8_t state;    /* SCAN_* */
+  bool after_cr;    /* the byte before was CR */
+  bool line_start;  /* the byte before ended a line (SCAN_FIELDS) */
+  bool blank;       /* a line that is empty so far: CR at its start */
+  int8_t matched;   /* request line: bytes of "HTTP/" matched after a SP,
+                       -1 when not matching */
+  bool has_version; /* request line: " HTTP/" seen */
+} head_scan;
+
 typedef struct conn {
   va_dlink link; /* in its shard's conns */
   va_http_reply *head, *tail; /* replies not yet written */
+  unsigned queued;            /* replies in that queue */
   unsigned pending;           /* replies not yet done */
   bool dead;                  /* closed: freed once pending is 0 */
   va_watch watch;
@@ -91,7 +143,9 @@ typedef struct conn {
   va_http_server *srv;
   shard *sh;
   http_parser parser;
-  uint64_t last_ms;  /* coarse: the last read, write or late reply */
+  head_scan scan;
+  uint64_t last_ms;  /* coarse: the last bytes read or written, or the
+                        last late reply */
   uint64_t begin_ms; /* coarse: when the request being read began */
   bool in_request;   /* a request has begun and is not complete */
   /* The request being read. */
@@ -112,11 +166,22 @@ typedef struct conn {
   size_t headers_len, headers_cap;
   char *body;
   size_t body_len;
-  int refuse; /* a status to answer instead of running the handler */
-  bool stop_reading; /* a request that closes the connection was read */
+  bool method_known; /* the request line's method has been read */
+  int refuse; /* 401: answer it instead of running the handler */
+  bool stop_reading; /* a request that closes the connection was read, or
+                        the client half-closed: never read again */
   bool reading;      /* inside on_conn's read loop */
   uint32_t events;   /* what epoll watches for now */
   bool closing;      /* close once the output is written */
+  bool linger;       /* ...gracefully (a request was refused midway) */
+  bool lingering;    /* shut down for writing, dropping what comes */
+  size_t lingered;   /* bytes dropped so far */
+  uint64_t linger_ms;
+  bool throttled;    /* not read: too much output queued */
+  /* What was read but not parsed while throttled (malloc'd; NULL when
+   * none). */
+  char *in;
+  size_t in_len;
   /* Answers waiting to be written. */
   char *out;
   size_t out_len, out_off, out_cap;
@@ -147,8 +212,9 @@ static void out_put(conn *c, const void *data, size_t len) {
   c->out_len += len;
 }
 
-/* Queues the response to the request just read. */
-static void queue_response(conn *c, const va_http_response *res, bool keep) {
+/* Queues the response to the request just read; the bytes of its body. */
+static size_t queue_response(conn *c, const va_http_response *res,
+                             bool keep) {
   bool bodyless = res->status == 204 || res->status == 304 ||
                   (res->status >= 100 && res->status < 200);
   size_t body = bodyless ? 0 : res->len;
@@ -157,7 +223,7 @@ static void queue_response(conn *c, const va_http_response *res, bool keep) {
   size_t need = 128 + (type ? strlen(type) + 16 : 0) + res->headers_len + body;
   if (out_reserve(c, need) != 0) {
     c->closing = true;
-    return;
+    return 0;
   }
   out_printf(c, "HTTP/1.1 %d %s\r\n", res->status,
              va__http_reason(res->status));
@@ -167,9 +233,123 @@ static void queue_response(conn *c, const va_http_response *res, bool keep) {
   out_printf(c, "Content-Length: %zu\r\n%s\r\n", body,
              keep ? "" : "Connection: close\r\n");
   out_put(c, res->body, body);
+  return body;
+}
+
+/* ---- Scanning a request's head ---- */
+
+/* What http-parser, built lenient, lets through and RFC 9112 refuses: a
+ * bare LF as a line's end (§2.2), a bare CR, and a field line that begins
+ * with white space (obsolete line folding, §5.2). Empty lines before the
+ * request line are skipped (§2.2). Also notes whether the request line
+ * names a version (" HTTP/"), which http-parser does not tell. */
+
+static const char *scan_request_line(head_scan *s, unsigned char ch) {
+  if (ch == '\n') {
+    if (!s->after_cr)
+      return "a line ends with a bare LF";
+    s->state = SCAN_FIELDS;
+    s->line_start = true;
+    s->after_cr = false;
+    return NULL;
+  }
+  if (s->after_cr)
+    return "a CR not followed by LF";
+  s->after_cr = ch == '\r';
+  if (ch == ' ')
+    s->matched = 0;
+  else if (s->matched >= 0 && s->matched < 5)
+    s->matched = "HTTP/"[s->matched] == ch ? s->matched + 1 : -1;
+  if (s->matched == 5)
+    s->has_version = true;
+  return NULL;
+}
+
+/* Scans the field lines in p (n bytes) from *i, to their end (the empty
+ * line, then SCAN_BODY) or to n. The lines are found with memchr. */
+static const char *scan_fields(head_scan *s, const char *p, size_t n,
+                               size_t *i) {
+  while (*i < n) {
+    unsigned char ch = (unsigned char)p[*i];
+    if (s->blank) { /* CR at a line's start: the head's end, if LF */
+      if (ch != '\n')
+        return "a CR not followed by LF";
+      s->state = SCAN_BODY;
+      (*i)++;
+      return NULL;
+    }
+    if (s->line_start) {
+      s->line_start = false;
+      if (ch == ' ' || ch == '\t')
+        return "a header line is folded (obsolete line folding)";
+      if (ch == '\n')
+        return "a line ends with a bare LF";
+      if (ch == '\r') {
+        s->blank = true;
+        (*i)++;
+        continue;
+      }
+    }
+    const char *lf = memchr(p + *i, '\n', n - *i);
+    if (!lf) {
+      s->after_cr = p[n - 1] == '\r';
+      *i = n;
+      return NULL;
+    }
+    size_t at = (size_t)(lf - p);
+    if (!(at > *i ? p[at - 1] == '\r' : s->after_cr))
+      return "a line ends with a bare LF";
+    s->after_cr = false;
+    s->line_start = true;
+    *i = at + 1;
+  }
+  return NULL;
+}
+
+/* Scans p (n > 0 bytes) of a request's head: *used is how many belong to
+ * it (all, or up to its end). NULL, or what is wrong (a 400). */
+static const char *scan_head(head_scan *s, const char *p, size_t n,
+                             size_t *used) {
+  size_t i = 0;
+  const char *bad = NULL;
+  while (i < n && !bad && s->state != SCAN_BODY) {
+    unsigned char ch = (unsigned char)p[i];
+    if (s->state == SCAN_FIELDS) {
+      bad = scan_fields(s, p, n, &i);
+      continue;
+    }
+    if (s->state == SCAN_START && ch != '\r' && ch != '\n') {
+      if (s->after_cr)
+        return "a CR not followed by LF";
+      s->state = SCAN_REQUEST_LINE;
+      s->matched = -1;
+      continue;
+    }
+    if (s->state == SCAN_START) { /* an empty line before the request */
+      if (ch == '\n' && !s->after_cr)
+        return "a line ends with a bare LF";
+      s->after_cr = ch == '\r';
+    } else {
+      bad = scan_request_line(s, ch);
+    }
+    i++;
+  }
+  *used = i;
+  return bad;
 }
 
 /* ---- Parsing ---- */
+
+static void answer_and_close(conn *c, int status, const char *code,
+                             const char *message);
+
+/* Answers a request refused midway (after the answers before it), reads no
+ * more; what a parser callback returns to stop the parse. */
+static int refuse_now(conn *c, int status, const char *code,
+                      const char *message) {
+  answer_and_close(c, status, code, message);
+  return -1;
+}
 
 static int on_begin(http_parser *p) {
   conn *c = p->data;
@@ -187,20 +367,21 @@ static int on_begin(http_parser *p) {
 
 static int on_url(http_parser *p, const char *at, size_t len) {
   conn *c = p->data;
-  if (c->path_len + len > PATH_MAX_BYTES) {
-    c->refuse = 414;
-    return 0;
-  }
+  c->method_known = true;
+  if (c->path_len + len > PATH_MAX_BYTES)
+    return refuse_now(c, 414, "ERR_URI_TOO_LONG", "request target too long");
   memcpy(c->path + c->path_len, at, len);
   c->path_len += len;
   return 0;
 }
 
-static bool count_header(conn *c, size_t len) {
+/* Counts header bytes against max_header: 0, or -1 after answering 431. */
+static int count_header(conn *c, size_t len) {
   c->header_bytes += len;
-  if (c->header_bytes > c->srv->opts.max_header && !c->refuse)
-    c->refuse = 431;
-  return !c->refuse;
+  if (c->header_bytes <= c->srv->opts.max_header)
+    return 0;
+  return refuse_now(c, 431, "ERR_HEADERS_TOO_LARGE",
+                    "request headers too large");
 }
 
 /* Compares in time independent of where they differ. */
@@ -257,8 +438,12 @@ static void add_header_bytes(conn *c, const char *at, size_t len) {
 
 static int on_field(http_parser *p, const char *at, size_t len) {
   conn *c = p->data;
-  if (!count_header(c, len))
-    return 0;
+  if (count_header(c, len) != 0)
+    return -1;
+  /* http-parser takes a space in a name, or before the colon (§5.1). */
+  if (memchr(at, ' ', len))
+    return refuse_now(c, 400, "ERR_MALFORMED_REQUEST",
+                      "white space in a header's name or before its colon");
   if (c->in_value)
     add_header_bytes(c, "\r\n", 2);
   add_header_bytes(c, at, len);
@@ -277,8 +462,8 @@ static int on_field(http_parser *p, const char *at, size_t len) {
 
 static int on_value(http_parser *p, const char *at, size_t len) {
   conn *c = p->data;
-  if (!count_header(c, len))
-    return 0;
+  if (count_header(c, len) != 0)
+    return -1;
   if (!c->in_value)
     add_header_bytes(c, ": ", 2);
   add_header_bytes(c, at, len);
@@ -310,20 +495,29 @@ static int on_headers(http_parser *p) {
     end_header(c);
     add_header_bytes(c, "\r\n", 2);
   }
+  /* http-parser takes any one-digit version, and a request line without
+   * one as HTTP/0.9. */
+  if (p->http_major != 1 && !c->scan.has_version)
+    return refuse_now(c, 400, "ERR_MALFORMED_REQUEST",
+                      "the request line has no HTTP version");
+  if (p->http_major != 1)
+    return refuse_now(c, 505, "ERR_HTTP_VERSION_NOT_SUPPORTED",
+                      "only HTTP/1.1 and HTTP/1.0 are served");
+  /* No upgrade (nor CONNECT) is supported: the request is answered as an
+   * HTTP/1.1 one, ignoring Upgrade (RFC 9110 §7.8 allows it). */
+  p->upgrade = 0;
   if (p->content_length != ULLONG_MAX &&
-      p->content_length > c->srv->opts.max_body && !c->refuse)
-    c->refuse = 413;
+      p->content_length > c->srv->opts.max_body)
+    return refuse_now(c, 413, "ERR_BODY_TOO_LARGE", "request body too large");
   return 0;
 }
 
 static int on_body(http_parser *p, const char *at, size_t len) {
   conn *c = p->data;
   if (c->refuse)
-    return 0;
-  if (c->body_len + len > c->srv->opts.max_body) {
-    c->refuse = 413;
-    return 0;
-  }
+    return 0; /* 401: read, not kept */
+  if (c->body_len + len > c->srv->opts.max_body) /* chunked */
+    return refuse_now(c, 413, "ERR_BODY_TOO_LARGE", "request body too large");
   char *body = realloc(c->body, c->body_len + len);
   if (!body)
     return -1;
@@ -348,6 +542,7 @@ void va_http_metrics(va_http_reply *r) {
 
 /* Frees a closed connection and the replies it still holds. */
 static void free_conn(conn *c) {
+  free(c->in);
   for (va_http_reply *r = c->head, *next; r; r = next) {
     next = r->next;
     va__http_response_free(&r->res);
@@ -363,6 +558,9 @@ static va_http_reply *new_reply(conn *c, bool keep) {
     return NULL;
   r->c = c;
   r->keep = keep;
+  r->method = c->method_known
+                  ? http_method_str((enum http_method)c->parser.method)
+                  : "-";
   r->parsed_ns = va__now_ns();
   r->res = (va_http_response){.status = 200,
                               .content_type = "application/json"};
@@ -371,6 +569,7 @@ static va_http_reply *new_reply(conn *c, bool keep) {
   else
     c->head = r;
   c->tail = r;
+  c->queued++;
   c->pending++;
   return r;
 }
@@ -405,10 +604,13 @@ void va_http_done(va_http_reply *r) {
 static int on_complete(http_parser *p) {
   conn *c = p->data;
   c->in_request = false;
+  c->scan = (head_scan){.state = SCAN_START}; /* the next request's head */
   bool keep = http_should_keep_alive(p) && !c->refuse;
   va_http_reply *r = new_reply(c, keep);
+  c->method_known = false;
   if (!r)
     return -1;
+  r->bytes_in = c->body_len;
   va_http_response *res = &r->res;
   c->path[c->path_len < PATH_MAX_BYTES ? c->path_len : PATH_MAX_BYTES] = 0;
   char *q = strchr(c->path, '?');
@@ -419,16 +621,7 @@ static int on_complete(http_parser *p) {
                                   !strcmp(c->path, "/v1.0/healthz/outbound"))))
     c->refuse = 401;
   if (c->refuse) {
-    if (c->refuse == 401)
-      va_http_error(res, 401, "ERR_UNAUTHORIZED",
-                    "missing or wrong API token");
-    else if (c->refuse == 414)
-      va_http_error(res, 414, "ERR_URI_TOO_LONG", "request target too long");
-    else if (c->refuse == 431)
-      va_http_error(res, 431, "ERR_HEADERS_TOO_LARGE",
-                    "request headers too large");
-    else
-      va_http_error(res, 413, "ERR_BODY_TOO_LARGE", "request body too large");
+    va_http_error(res, 401, "ERR_UNAUTHORIZED", "missing or wrong API token");
     complete_here(r);
   } else {
     va_http_request req = {
@@ -446,10 +639,14 @@ static int on_complete(http_parser *p) {
     };
     c->srv->opts.handler(c->srv->opts.ctx, &req, r);
   }
-  /* After a request that closes the connection, read no further. */
-  if (!keep)
+  /* After a request that closes the connection, read no further; else
+   * stop here, so that the next request's head is scanned first. */
+  if (!keep) {
     c->stop_reading = true;
-  return keep ? 0 : -1;
+    return -1;
+  }
+  http_parser_pause(p, 1);
+  return 0;
 }
 
 static const http_parser_settings settings = {
@@ -472,7 +669,8 @@ static void conn_close(conn *c) {
   free(c->body);
   free(c->out);
   free(c->headers);
-  c->body = c->out = c->headers = NULL;
+  free(c->in);
+  c->body = c->out = c->headers = c->in = NULL;
   c->dead = true;
   if (!c->pending) /* else the last reply to complete frees it */
     free_conn(c);
@@ -487,34 +685,193 @@ static void watch_for(conn *c, uint32_t events) {
   }
 }
 
-/* Writes what is queued; false when the connection is gone. */
+static size_t out_waiting(const conn *c) { return c->out_len - c->out_off; }
+
+/* Too much queued: the connection is not read until it drains. */
+static bool over_high(const conn *c) {
+  return c->queued >= QUEUE_HIGH || out_waiting(c) >= OUT_HIGH;
+}
+
+/* Input is parsed (and the socket read) now, or once c drains. */
+static bool wants_input(const conn *c) {
+  return !c->stop_reading && !c->closing;
+}
+
+/* Watches for what c waits for: input while it is read (never after the
+ * client half-closed); output while some waits; and output also when
+ * input kept while throttled may be parsed again (a socket with room is
+ * writable at once, so on_conn runs to parse it). Errors and hang-ups are
+ * reported whatever is watched. */
+static void watch_wanted(conn *c) {
+  uint32_t events = 0;
+  if (c->lingering) {
+    events = EPOLLIN | EPOLLRDHUP;
+  } else {
+    if (wants_input(c) && !c->throttled)
+      events |= EPOLLIN | EPOLLRDHUP;
+    if (out_waiting(c) || (wants_input(c) && !c->throttled && c->in))
+      events |= EPOLLOUT;
+  }
+  watch_for(c, events);
+}
+
+/* Closes c gracefully, once its answers are written: shut down for
+ * writing (the client reads the answer, then the end), then read and drop
+ * what the client still sends until it closes too, LINGER_BYTES were
+ * dropped or LINGER_MS passed (the sweep). Closing at once, with unread
+ * input, would send a reset that can destroy the answer in flight. */
+static void start_linger(conn *c) {
+  shutdown(c->fd, SHUT_WR);
+  c->lingering = true;
+  c->linger_ms = va__coarse_now_ms();
+  watch_wanted(c);
+}
+
+static void linger_read(conn *c) {
+  char sink[16384];
+  for (int i = 0; i < 4; i++) { /* then the other connections' turn */
+    ssize_t n = read(c->fd, sink, sizeof(sink));
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+      return;
+    if (n <= 0 || (c->lingered += (size_t)n) >= LINGER_BYTES) {
+      conn_close(c);
+      return;
+    }
+  }
+}
+
+/* Writes what is queued; false when the connection is closed or closing
+ * gracefully (nothing more to serve). Only bytes written count as
+ * activity. */
 static bool flush(conn *c) {
+  if (c->lingering)
+    return false; /* shut down for writing: nothing more is written */
+  bool wrote = false;
   while (c->out_off < c->out_len) {
     ssize_t n = write(c->fd, c->out + c->out_off, c->out_len - c->out_off);
     if (n > 0) {
       c->out_off += (size_t)n;
+      wrote = true;
     } else if (n < 0 && errno == EINTR) {
       continue;
     } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-      watch_for(c, EPOLLIN | EPOLLOUT | EPOLLRDHUP);
-      return true;
+      break;
     } else {
       conn_close(c);
       return false;
     }
   }
-  c->out_off = c->out_len = 0;
-  if (c->closing) {
-    conn_close(c);
-    return false;
+  if (wrote)
+    c->last_ms = va__coarse_now_ms();
+  if (c->out_off == c->out_len) {
+    c->out_off = c->out_len = 0;
+    if (c->out_cap > OUT_HIGH) { /* a big answer: not kept while idle */
+      free(c->out);
+      c->out = NULL;
+      c->out_cap = 0;
+    }
+    if (c->closing && c->linger) {
+      start_linger(c);
+      return false;
+    }
+    if (c->closing) {
+      conn_close(c);
+      return false;
+    }
   }
-  /* Once nothing more is to be read, only errors wake us up. */
-  watch_for(c, c->stop_reading ? 0 : EPOLLIN | EPOLLRDHUP);
+  if (c->throttled && c->queued <= QUEUE_LOW && out_waiting(c) <= OUT_LOW)
+    c->throttled = false;
+  watch_wanted(c);
   return true;
 }
 
+/* Logs a 5xx answer (whether or not the access log is on). */
+static void log_server_error(conn *c, const va_http_reply *r,
+                             const char *route) {
+  static const char key[] = "\"errorCode\":\"";
+  const va_http_response *res = &r->res;
+  size_t window = res->len < 256 ? res->len : 256;
+  const char *at = res->body ? memmem(res->body, window, key, sizeof(key) - 1)
+                             : NULL;
+  const char *code = "", *end = NULL;
+  if (at) {
+    code = at + sizeof(key) - 1;
+    end = memchr(code, '"', (size_t)(res->body + window - code));
+  }
+  char quoted[160];
+  va_log_quote(code, end ? (size_t)(end - code) : 0, quoted, sizeof(quoted));
+  va_log(c->srv->rt, res->status == 503 ? VA_LOG_WARN : VA_LOG_ERROR,
+         "server error", "method=%s route=%s status=%d errorCode=%s",
+         r->method, route, res->status, quoted);
+}
+
+/* Hands the access log's lines to the callback. */
+static void access_flush(shard *sh) {
+  if (sh->access_len)
+    sh->srv->opts.access_log(sh->srv->opts.access_log_user, sh->access,
+                             sh->access_len);
+  sh->access_len = 0;
+}
+
+static char *put_text(char *p, const char *s, size_t n) {
+  memcpy(p, s, n);
+  return p + n;
+}
+
+#define PUT_LITERAL(p, s) put_text(p, s, sizeof(s) - 1)
+
+static char *put_uint(char *p, uint64_t v) {
+  char digits[20];
+  size_t n = 0;
+  do
+    digits[n++] = (char)('0' + v % 10);
+  while ((v /= 10) != 0);
+  while (n)
+    *p++ = digits[--n];
+  return p;
+}
+
+/* Appends one access log line (logfmt). Formatted by hand, with the
+ * second's text cached: a coarse clock read and some copies per request.
+ * Every value is the server's own (method names and route labels are
+ * static), so nothing needs quoting. */
+static void access_line(shard *sh, const va_http_reply *r, const char *route,
+                        size_t bytes_out, uint64_t ns) {
+  struct timespec now;
+  clock_gettime(CLOCK_REALTIME_COARSE, &now);
+  if (now.tv_sec != sh->access_sec || !sh->access_ts[0]) {
+    struct tm tm;
+    sh->access_sec = now.tv_sec;
+    strftime(sh->access_ts, sizeof(sh->access_ts), "%Y-%m-%dT%H:%M:%SZ",
+             gmtime_r(&now.tv_sec, &tm));
+  }
+  size_t route_len = strnlen(route, ROUTE_LOGGED_MAX);
+  char *p = sh->access + sh->access_len;
+  p = PUT_LITERAL(p, "ts=");
+  p = put_text(p, sh->access_ts, strlen(sh->access_ts));
+  p = PUT_LITERAL(p, " level=info msg=\"request\" method=");
+  p = put_text(p, r->method, strnlen(r->method, 16));
+  p = PUT_LITERAL(p, " route=");
+  p = put_text(p, route, route_len);
+  p = PUT_LITERAL(p, " status=");
+  p = put_uint(p, (uint64_t)(unsigned)r->res.status);
+  p = PUT_LITERAL(p, " duration_us=");
+  p = put_uint(p, ns / 1000);
+  p = PUT_LITERAL(p, " bytes_in=");
+  p = put_uint(p, r->bytes_in);
+  p = PUT_LITERAL(p, " bytes_out=");
+  p = put_uint(p, bytes_out);
+  *p++ = '\n';
+  sh->access_len = (size_t)(p - sh->access);
+  if (sh->access_len >= ACCESS_LOG_FLUSH)
+    access_flush(sh);
+}
+
 /* Moves the replies that are done, in order, into the output, counting
- * each in the worker's metrics; writes. */
+ * each in the worker's metrics (and its access log; a 5xx in the log);
+ * writes. */
 static void write_ready(conn *c) {
   uint64_t now_ns = 0;
   while (c->head && c->head->done) {
@@ -522,12 +879,17 @@ static void write_ready(conn *c) {
     c->head = r->next;
     if (!c->head)
       c->tail = NULL;
+    c->queued--;
     if (!now_ns)
       now_ns = va__now_ns();
-    va__http_stats_request(c->sh->stats, r->route ? r->route : "unmatched",
-                           r->res.status,
-                           now_ns > r->parsed_ns ? now_ns - r->parsed_ns : 0);
-    queue_response(c, &r->res, r->keep);
+    const char *route = r->route ? r->route : "unmatched";
+    uint64_t ns = now_ns > r->parsed_ns ? now_ns - r->parsed_ns : 0;
+    va__http_stats_request(c->sh->stats, route, r->res.status, ns);
+    size_t body = queue_response(c, &r->res, r->keep);
+    if (r->res.status >= 500)
+      log_server_error(c, r, route);
+    if (c->sh->access)
+      access_line(c->sh, r, route, body, ns);
     if (!r->keep)
       c->closing = true;
     va__http_response_free(&r->res);
@@ -539,18 +901,108 @@ static void write_ready(conn *c) {
     flush(c);
 }
 
-/* Answers a request that could not be parsed, after the answers to the
- * requests before it, and reads no more. */
-static void malformed(conn *c) {
+static void answer_and_close(conn *c, int status, const char *code,
+                             const char *message) {
+  c->in_request = false;
+  c->stop_reading = true;
+  c->linger = true;
   va_http_reply *r = new_reply(c, false);
   if (!r) {
     c->closing = true;
     return;
   }
-  va_http_error(&r->res, 400, "ERR_MALFORMED_REQUEST",
-                http_errno_description(HTTP_PARSER_ERRNO(&c->parser)));
-  c->stop_reading = true;
+  va_http_error(&r->res, status, code, message);
   complete_here(r);
+}
+
+/* Answers a request that http-parser could not parse. */
+static void malformed(conn *c) {
+  enum http_errno e = HTTP_PARSER_ERRNO(&c->parser);
+  if (e == HPE_HEADER_OVERFLOW) /* its own bound, 80 KiB */
+    answer_and_close(c, 431, "ERR_HEADERS_TOO_LARGE",
+                     "request headers too large");
+  else
+    answer_and_close(c, 400, "ERR_MALFORMED_REQUEST",
+                     e == HPE_OK ? "the request could not be parsed"
+                                 : http_errno_description(e));
+}
+
+/* Keeps what could not be parsed yet (the connection is throttled). */
+static void keep_input(conn *c, const char *data, size_t len) {
+  c->throttled = true;
+  if (!(c->in = malloc(len))) {
+    c->closing = true;
+    return;
+  }
+  memcpy(c->in, data, len);
+  c->in_len = len;
+}
+
+/* Parses data: each request's head is scanned first, then handed to
+ * http-parser, which pauses at each request's end. Stops when the
+ * connection is refused or closing; keeps the rest when too much is
+ * queued. */
+static void parse(conn *c, const char *data, size_t len) {
+  size_t off = 0;
+  while (off < len && wants_input(c)) {
+    if (over_high(c)) {
+      keep_input(c, data + off, len - off);
+      return;
+    }
+    size_t chunk = len - off;
+    if (c->scan.state != SCAN_BODY) {
+      const char *bad = scan_head(&c->scan, data + off, chunk, &chunk);
+      if (bad) {
+        answer_and_close(c, 400, "ERR_MALFORMED_REQUEST", bad);
+        return;
+      }
+    }
+    size_t used = http_parser_execute(&c->parser, &settings, data + off, chunk);
+    if (!wants_input(c))
+      return; /* refused (answered), or a request that closes */
+    if (HTTP_PARSER_ERRNO(&c->parser) == HPE_PAUSED) {
+      http_parser_pause(&c->parser, 0);
+    } else if (HTTP_PARSER_ERRNO(&c->parser) != HPE_OK || used != chunk) {
+      malformed(c);
+      return;
+    }
+    off += used;
+  }
+}
+
+/* Parses what was kept while c was throttled. */
+static void parse_kept(conn *c) {
+  char *in = c->in;
+  size_t len = c->in_len;
+  c->in = NULL;
+  c->in_len = 0;
+  parse(c, in, len);
+  free(in);
+}
+
+/* Reads and parses until the socket is drained, the connection is
+ * throttled, refused or closing, or the client half-closed (then it is
+ * never watched for input again; its answers are still written). */
+static void read_input(conn *c) {
+  char buf[16384];
+  while (wants_input(c) && !c->throttled) {
+    ssize_t n = read(c->fd, buf, sizeof(buf));
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+      break;
+    if (n <= 0) { /* the peer is done (answer what was asked), or failed */
+      c->stop_reading = true;
+      c->closing |= n < 0;
+      break;
+    }
+    c->last_ms = va__coarse_now_ms(); /* the timeouts' only cost per read */
+    parse(c, buf, (size_t)n);
+    /* A short read drained the socket: no second read just to hear EAGAIN
+     * (epoll is level-triggered and reports what comes later). */
+    if ((size_t)n < sizeof(buf))
+      break;
+  }
 }
 
 static void on_conn(void *ctx, uint32_t events) {
@@ -559,41 +1011,17 @@ static void on_conn(void *ctx, uint32_t events) {
     conn_close(c);
     return;
   }
-  c->last_ms = va__coarse_now_ms(); /* the timeouts' only cost per read */
+  if (c->lingering) {
+    linger_read(c);
+    return;
+  }
   if (events & EPOLLOUT && !flush(c))
     return;
-  if (!(events & (EPOLLIN | EPOLLRDHUP)))
-    return;
-  char buf[16384];
   c->reading = true; /* answers made meanwhile leave in one write, below */
-  for (;;) {
-    if (c->closing || c->stop_reading)
-      break;
-    ssize_t n = read(c->fd, buf, sizeof(buf));
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-      break;
-    if (n <= 0) { /* the peer is done, or the read failed */
-      c->reading = false;
-      if (c->pending || c->head)
-        c->stop_reading = true; /* answer what was asked, then close */
-      else
-        c->closing = true;
-      break;
-    }
-    size_t used = http_parser_execute(&c->parser, &settings, buf, (size_t)n);
-    if (c->stop_reading)
-      break;
-    if (used != (size_t)n || HTTP_PARSER_ERRNO(&c->parser) != HPE_OK) {
-      malformed(c);
-      break;
-    }
-    /* A short read drained the socket: no second read just to hear EAGAIN
-     * (epoll is level-triggered and reports what comes later). */
-    if ((size_t)n < sizeof(buf))
-      break;
-  }
+  if (c->in && !c->throttled && wants_input(c))
+    parse_kept(c);
+  if (events & (EPOLLIN | EPOLLRDHUP))
+    read_input(c);
   c->reading = false;
   write_ready(c);
 }
@@ -622,35 +1050,40 @@ static void refuse(shard *sh, int fd) {
   shutdown(fd, SHUT_WR);
   close(fd);
   va__count(sh->stats->refused, 1);
+  va_log(sh->srv->rt, VA_LOG_WARN, "server error",
+         "method=- route=- status=503 errorCode=ERR_TOO_MANY_CONNECTIONS");
 }
 
 /* A request begun request_timeout_ms ago is not complete: answer 408 (after
  * the answers before it) and close. */
 static void request_timeout(conn *c) {
   va__count(c->sh->stats->request_timeouts, 1);
-  c->in_request = false;
-  c->stop_reading = true;
-  va_http_reply *r = new_reply(c, false);
-  if (!r) {
-    conn_close(c);
-    return;
-  }
-  va_http_error(&r->res, 408, "ERR_REQUEST_TIMEOUT",
-                "the request was not complete in time");
-  complete_here(r);
+  answer_and_close(c, 408, "ERR_REQUEST_TIMEOUT",
+                   "the request was not complete in time");
 }
 
-/* Closes c if it has idled or dawdled too long. A connection waiting for
- * replies is never idle; one whose answers the client does not read for
- * idle_timeout_ms is. */
+/* Closes c if it has idled or dawdled too long. A request begun and not
+ * complete after request_timeout_ms gets its 408 (unless the server
+ * stopped reading it: throttled). A connection whose answers wait to be
+ * written and that neither read nor wrote a byte for idle_timeout_ms is
+ * closed: a client that does not read its answers, also one that half
+ * closed. Otherwise a connection waiting for replies, or in a request, is
+ * never idle; one that did nothing for idle_timeout_ms is closed. */
 static void sweep_conn(conn *c, uint64_t now) {
   const va_http_options *o = &c->srv->opts;
-  if (c->in_request && !c->stop_reading && !c->closing) {
-    if (now - c->begin_ms >= o->request_timeout_ms)
-      request_timeout(c);
+  if (c->lingering) {
+    if (now - c->linger_ms >= LINGER_MS)
+      conn_close(c);
     return;
   }
-  if (c->pending || now - c->last_ms < o->idle_timeout_ms)
+  bool in_request = c->in_request && wants_input(c) && !c->throttled;
+  if (in_request && now - c->begin_ms >= o->request_timeout_ms) {
+    request_timeout(c);
+    return;
+  }
+  if (!out_waiting(c) && (c->pending || in_request || c->throttled))
+    return;
+  if (now - c->last_ms < o->idle_timeout_ms)
     return;
   va__count(c->sh->stats->idle_timeouts, 1);
   conn_close(c);
@@ -670,6 +1103,8 @@ static void on_sweep(void *ctx, uint32_t events) {
     next = l->next; /* c may be closed */
     sweep_conn(VA_CONTAINER_OF(l, conn, link), now);
   }
+  if (sh->access)
+    access_flush(sh); /* at least once a second */
 }
 
 /* ---- Accepting ---- */
@@ -725,18 +1160,39 @@ static void on_accept(void *ctx, uint32_t events) {
 
 /* ---- Listeners ---- */
 
-static int listen_socket(const va_http_options *o) {
-  int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0)
+/* Logs a system call of va_http_start that failed, with errno's text. */
+static void log_failure(const va_http_server *srv, const char *msg,
+                        int err) {
+  char quoted[160];
+  const char *text = strerror(err);
+  va_log_quote(text, strlen(text), quoted, sizeof(quoted));
+  va_log(srv->rt, VA_LOG_ERROR, msg, "addr=%s:%u error=%s",
+         srv->opts.host, (unsigned)srv->opts.port, quoted);
+}
+
+static int listen_socket(const va_http_server *srv) {
+  const va_http_options *o = &srv->opts;
+  struct sockaddr_in addr = {.sin_family = AF_INET,
+                             .sin_port = htons(o->port)};
+  if (inet_pton(AF_INET, o->host, &addr.sin_addr) != 1) {
+    log_failure(srv, "cannot listen: not a numeric IPv4 address", EINVAL);
     return -1;
+  }
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    log_failure(srv, "cannot open a socket", errno);
+    return -1;
+  }
   int one = 1;
   setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
   setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
-  struct sockaddr_in addr = {.sin_family = AF_INET,
-                             .sin_port = htons(o->port)};
-  if (inet_pton(AF_INET, o->host, &addr.sin_addr) != 1 ||
-      bind(fd, (struct sockaddr *)&addr, sizeof(addr)) != 0 ||
-      listen(fd, 4096) != 0) {
+  const char *failed = NULL;
+  if (bind(fd, (struct sockaddr *)&addr, sizeof(addr)) != 0)
+    failed = "cannot bind";
+  else if (listen(fd, 4096) != 0)
+    failed = "cannot listen";
+  if (failed) {
+    log_failure(srv, failed, errno);
     close(fd);
     return -1;
   }
@@ -744,12 +1200,16 @@ static int listen_socket(const va_http_options *o) {
 }
 
 /* The sweep's timer, firing every period_ms. */
-static int sweep_timer(uint64_t period_ms) {
+static int sweep_timer(const va_http_server *srv) {
+  uint64_t period_ms = srv->sweep_ms;
   int fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
   struct timespec every = {.tv_sec = (time_t)(period_ms / 1000),
                            .tv_nsec = (long)(period_ms % 1000) * 1000000};
   struct itimerspec spec = {.it_interval = every, .it_value = every};
-  if (fd >= 0 && timerfd_settime(fd, 0, &spec, NULL) != 0) {
+  if (fd < 0) {
+    log_failure(srv, "cannot make the sweep's timer", errno);
+  } else if (timerfd_settime(fd, 0, &spec, NULL) != 0) {
+    log_failure(srv, "cannot set the sweep's timer", errno);
     close(fd);
     return -1;
   }
@@ -761,8 +1221,11 @@ static void start_on_worker(void *ctx, va_worker *w) {
   sh->w = w;
   sh->accept_watch = (va_watch){on_accept, sh};
   sh->sweep_watch = (va_watch){on_sweep, sh};
-  va__worker_watch(w, sh->sweeper, EPOLLIN, &sh->sweep_watch);
-  va__worker_watch(w, sh->listener, EPOLLIN, &sh->accept_watch);
+  if (va__worker_watch(w, sh->sweeper, EPOLLIN, &sh->sweep_watch) != 0 ||
+      va__worker_watch(w, sh->listener, EPOLLIN, &sh->accept_watch) != 0) {
+    log_failure(sh->srv, "cannot watch the listener (epoll)", errno);
+    sh->start_rc = VA_ESYS;
+  }
   atomic_fetch_add(&sh->srv->started, 1);
 }
 
@@ -776,6 +1239,8 @@ static void stop_on_worker(void *ctx, va_worker *w) {
   /* Requests are answered as they are read: what is open is idle. */
   while (sh->conns.head)
     conn_close(VA_CONTAINER_OF(sh->conns.head, conn, link));
+  if (sh->access)
+    access_flush(sh);
   atomic_fetch_sub(&sh->srv->started, 1);
 }
 
@@ -783,6 +1248,8 @@ static void stop_on_worker(void *ctx, va_worker *w) {
 static void server_free(va_http_server *srv) {
   for (unsigned i = 0; srv->stats && i < srv->n; i++)
     free(srv->stats[i]);
+  for (unsigned i = 0; srv->shards && i < srv->n; i++)
+    free(srv->shards[i].access);
   free(srv->stats);
   free(srv->shards);
   free((char *)srv->opts.token);
@@ -826,15 +1293,20 @@ static int set_options(va_http_server *srv, const va_http_options *opts) {
 static int make_shards(va_http_server *srv) {
   size_t size = srv->n * sizeof(shard); /* a multiple of 64 (alignas) */
   srv->shards = aligned_alloc(64, size);
+  if (srv->shards)
+    memset(srv->shards, 0, size);
   srv->stats = calloc(srv->n, sizeof(*srv->stats));
   if (!srv->shards || !srv->stats)
     return VA_ENOMEM;
-  memset(srv->shards, 0, size);
   for (unsigned i = 0; i < srv->n; i++) {
     shard *sh = &srv->shards[i];
     sh->srv = srv;
     sh->listener = sh->sweeper = -1;
     if (!(sh->stats = srv->stats[i] = va__http_stats_new()))
+      return VA_ENOMEM;
+    /* Room for one more line past the flush mark. */
+    if (srv->opts.access_log &&
+        !(sh->access = malloc(ACCESS_LOG_FLUSH + ACCESS_LINE_MAX)))
       return VA_ENOMEM;
   }
   return 0;
@@ -845,8 +1317,8 @@ static int make_shards(va_http_server *srv) {
 static int open_sockets(va_http_server *srv) {
   for (unsigned i = 0; i < srv->n; i++) {
     shard *sh = &srv->shards[i];
-    sh->listener = listen_socket(&srv->opts);
-    sh->sweeper = sweep_timer(srv->sweep_ms);
+    sh->listener = listen_socket(srv);
+    sh->sweeper = sh->listener < 0 ? -1 : sweep_timer(srv);
     if (sh->listener < 0 || sh->sweeper < 0) {
       for (unsigned j = 0; j <= i; j++) {
         if (srv->shards[j].listener >= 0)
@@ -884,6 +1356,11 @@ int va_http_start(va_runtime *rt, const va_http_options *opts,
     va__run_on(rt, i, start_on_worker, &srv->shards[i]);
   while (atomic_load(&srv->started) < srv->n)
     usleep(1000);
+  for (unsigned i = 0; i < srv->n; i++)
+    if (srv->shards[i].start_rc) {
+      va_http_stop(srv);
+      return VA_ESYS;
+    }
   *out = srv;
   return 0;
 }

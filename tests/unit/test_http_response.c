@@ -1,7 +1,10 @@
 /* test_http_response.c — building HTTP responses without a socket: header
  * lines (va_http_header refuses CR/LF and the headers the server writes
- * itself), and the metrics text of the per-worker counters (buckets,
- * sums, route labels merged by content across workers, escaping). */
+ * itself), JSON error bodies (every byte escaped, invalid UTF-8 replaced),
+ * and the metrics text of the per-worker counters (buckets, sums, route
+ * labels merged by content across workers, escaping). Then, with a server
+ * on a loopback port: the access log's lines and blocks, the log line of
+ * each 5xx, and the log line of a start whose bind fails. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,8 +13,16 @@
 
 #include "http/metrics.h"
 #include "http/response.h"
+#include <arpa/inet.h>
+#include <jansson.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 /* The response's header lines as a NUL-terminated string (owned by res). */
 static const char *headers(va_http_response *res) {
@@ -62,10 +73,61 @@ static void header_injection_refused(void **state) {
   va__http_response_free(&res);
 }
 
+/* va_http_error's body parses as JSON and its message is what was given,
+ * with what is not UTF-8 replaced by U+FFFD. */
+static void error_body_is_json(void **state) {
+  (void)state;
+  static const struct {
+    const char *message, *decoded;
+  } cases[] = {
+      {"If-Match must be a task version, e.g. \"3\"",
+       "If-Match must be a task version, e.g. \"3\""},
+      {"back\\slash, tab\t, newline\n, bell\a, del\x7f",
+       "back\\slash, tab\t, newline\n, bell\a, del\x7f"},
+      {"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80",
+       "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80"},
+      /* a stray byte, an overlong '/', a surrogate, a cut sequence */
+      {"/a\xff" "b/\xc0\xaf/\xed\xa0\x80/\xe2\x82",
+       "/a\xef\xbf\xbd" "b/\xef\xbf\xbd\xef\xbf\xbd/"
+       "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd/\xef\xbf\xbd\xef\xbf\xbd"},
+  };
+  for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    va_http_response res = {.status = 200};
+    va_http_error(&res, 400, "ERR_BAD_REQUEST", cases[i].message);
+    assert_int_equal(res.status, 400);
+    json_error_t err;
+    json_t *j = json_loadb(res.body, res.len, 0, &err);
+    if (!j)
+      fail_msg("case %zu: not JSON (%s): %.*s", i, err.text, (int)res.len,
+               res.body);
+    assert_string_equal(json_string_value(json_object_get(j, "errorCode")),
+                        "ERR_BAD_REQUEST");
+    assert_string_equal(json_string_value(json_object_get(j, "message")),
+                        cases[i].decoded);
+    json_decref(j);
+    va__http_response_free(&res);
+  }
+  /* A long message is cut, the body still whole. */
+  char *long_message = malloc(100000);
+  memset(long_message, '"', 99999);
+  long_message[99999] = 0;
+  va_http_response res = {.status = 200};
+  va_http_error(&res, 404, "ERR_NOT_FOUND", long_message);
+  json_t *j = json_loadb(res.body, res.len, 0, NULL);
+  assert_non_null(j);
+  const char *m = json_string_value(json_object_get(j, "message"));
+  assert_int_equal(strlen(m), 1024 + 3);
+  assert_string_equal(m + 1024, "...");
+  json_decref(j);
+  va__http_response_free(&res);
+  free(long_message);
+}
+
 static void reason_phrases(void **state) {
   (void)state;
   assert_string_equal(va__http_reason(408), "Request Timeout");
   assert_string_equal(va__http_reason(412), "Precondition Failed");
+  assert_string_equal(va__http_reason(505), "HTTP Version Not Supported");
   assert_string_equal(va__http_reason(299), "Unknown");
 }
 
@@ -109,12 +171,179 @@ static void metrics_text(void **state) {
   free(st[1]);
 }
 
+/* ---- With a server ---- */
+
+/* What the callbacks received (from the workers' threads). */
+static struct {
+  pthread_mutex_t lock;
+  char access[8192], log[8192];
+  size_t access_len, log_len;
+  unsigned access_blocks;
+} seen = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+static void append(char *to, size_t *len, size_t cap, const char *s,
+                   size_t n) {
+  if (*len + n < cap) {
+    memcpy(to + *len, s, n);
+    *len += n;
+    to[*len] = 0;
+  }
+}
+
+static void on_access(void *user, const char *lines, size_t len) {
+  (void)user;
+  pthread_mutex_lock(&seen.lock);
+  assert_true(len > 0 && lines[len - 1] == '\n'); /* whole lines */
+  append(seen.access, &seen.access_len, sizeof(seen.access), lines, len);
+  seen.access_blocks++;
+  pthread_mutex_unlock(&seen.lock);
+}
+
+static void on_log(void *user, va_log_level level, const char *msg,
+                   const char *fields) {
+  (void)user;
+  char line[1024];
+  int n = snprintf(line, sizeof(line), "%d %s %s\n", (int)level, msg,
+                   fields);
+  pthread_mutex_lock(&seen.lock);
+  append(seen.log, &seen.log_len, sizeof(seen.log), line,
+         n > 0 && (size_t)n < sizeof(line) ? (size_t)n : 0);
+  pthread_mutex_unlock(&seen.lock);
+}
+
+/* /fail answers 500, /posted the body's size, anything else 200. */
+static void handle(void *ctx, const va_http_request *req,
+                   va_http_reply *reply) {
+  (void)ctx;
+  va_http_response *res = va_http_res(reply);
+  if (!strcmp(req->path, "/fail")) {
+    va_http_label(reply, "test.fail");
+    va_http_error(res, 500, "ERR_TEST", "it failed \"here\"");
+  } else {
+    va_http_label(reply, "test.ok");
+    va_http_write(res, "{\"ok\":true}", 11);
+  }
+  va_http_done(reply);
+}
+
+static va_runtime *new_runtime(void) {
+  va_config cfg;
+  va_config_init(&cfg);
+  cfg.threads = 2;
+  cfg.log = on_log;
+  va_runtime *rt;
+  assert_int_equal(va_runtime_new(&cfg, &rt), 0);
+  assert_int_equal(va_runtime_start(rt), 0);
+  return rt;
+}
+
+/* A server of handle on a free loopback port; *port set. */
+static va_http_server *serve(va_runtime *rt, uint16_t *port) {
+  for (*port = 42000; *port < 42100; (*port)++) {
+    int probe = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(*port)};
+    inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+    int taken = connect(probe, (struct sockaddr *)&a, sizeof(a)) == 0;
+    close(probe);
+    if (taken)
+      continue;
+    va_http_options o = {.host = "127.0.0.1", .port = *port,
+                         .handler = handle, .access_log = on_access};
+    va_http_server *srv;
+    if (va_http_start(rt, &o, &srv) == 0)
+      return srv;
+  }
+  fail_msg("no free port");
+  return NULL;
+}
+
+/* Sends request on a new connection and reads until the server closes. */
+static void exchange(uint16_t port, const char *request, char *out,
+                     size_t cap) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
+  inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+  assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+  assert_int_equal(write(fd, request, strlen(request)),
+                   (ssize_t)strlen(request));
+  size_t len = 0;
+  struct pollfd p = {fd, POLLIN, 0};
+  for (ssize_t n = 1; n > 0 && len + 1 < cap && poll(&p, 1, 5000) > 0;
+       len += (size_t)n)
+    n = read(fd, out + len, cap - 1 - len);
+  out[len] = 0;
+  close(fd);
+}
+
+static void access_and_error_logs(void **state) {
+  (void)state;
+  va_runtime *rt = new_runtime();
+  uint16_t port;
+  va_http_server *srv = serve(rt, &port);
+  char answer[4096];
+  exchange(port,
+           "POST /ok HTTP/1.1\r\nContent-Length: 5\r\n\r\nhello"
+           "GET /fail HTTP/1.1\r\n\r\n"
+           "GET /ok HTTP/9.9\r\n\r\n",
+           answer, sizeof(answer));
+  assert_non_null(strstr(answer, "HTTP/1.1 200 OK"));
+  assert_non_null(strstr(answer, "HTTP/1.1 500 Internal Server Error"));
+  assert_non_null(strstr(answer, "HTTP/1.1 505 HTTP Version Not Supported"));
+  va_http_stop(srv); /* hands over what is buffered */
+  pthread_mutex_lock(&seen.lock);
+  const char *want[] = {
+      " level=info msg=\"request\" method=POST route=test.ok status=200 "
+      "duration_us=",
+      " bytes_in=5 bytes_out=11\n",
+      " level=info msg=\"request\" method=GET route=test.fail status=500 ",
+      " level=info msg=\"request\" method=GET route=unmatched status=505 ",
+  };
+  for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
+    if (!strstr(seen.access, want[i]))
+      fail_msg("missing: %s\nin:\n%s", want[i], seen.access);
+  assert_int_equal(strncmp(seen.access, "ts=20", 5), 0);
+  assert_true(seen.access_blocks >= 1);
+  /* The 5xx are logged (500: error, the 505 too). */
+  assert_non_null(strstr(seen.log, "3 server error method=GET "
+                                   "route=test.fail status=500 "
+                                   "errorCode=\"ERR_TEST\"\n"));
+  assert_non_null(strstr(seen.log, "3 server error method=GET "
+                                   "route=unmatched status=505 "
+                                   "errorCode=\"ERR_HTTP_VERSION_NOT_"
+                                   "SUPPORTED\"\n"));
+  pthread_mutex_unlock(&seen.lock);
+  assert_int_equal(va_runtime_stop(rt), 0);
+  va_runtime_free(rt);
+}
+
+static void failed_start_logged(void **state) {
+  (void)state;
+  va_runtime *rt = new_runtime();
+  va_http_options o = {.host = "192.0.2.1", .port = 42999, .handler = handle};
+  va_http_server *srv = NULL;
+  assert_int_equal(va_http_start(rt, &o, &srv), VA_ESYS);
+  o.host = "localhost"; /* not numeric */
+  assert_int_equal(va_http_start(rt, &o, &srv), VA_ESYS);
+  pthread_mutex_lock(&seen.lock);
+  assert_non_null(strstr(seen.log, "3 cannot bind addr=192.0.2.1:42999 "
+                                   "error=\"Cannot assign requested "
+                                   "address\"\n"));
+  assert_non_null(strstr(seen.log, "3 cannot listen: not a numeric IPv4 "
+                                   "address addr=localhost:42999"));
+  pthread_mutex_unlock(&seen.lock);
+  assert_int_equal(va_runtime_stop(rt), 0);
+  va_runtime_free(rt);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(header_lines_in_order),
       cmocka_unit_test(header_injection_refused),
+      cmocka_unit_test(error_body_is_json),
       cmocka_unit_test(reason_phrases),
       cmocka_unit_test(metrics_text),
+      cmocka_unit_test(access_and_error_logs),
+      cmocka_unit_test(failed_start_logged),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
