@@ -3,13 +3,19 @@
  * Task API (src/api/). Options come from flags or VACTORD_* environment
  * variables (flags win); the HTTP limits and timeouts are checked against
  * the descriptor limit, whose soft value is raised to the hard one.
+ * At start it takes the data directory's lock (DIR/vactor.lock) and checks
+ * that no other process serves the port, so that a second vactord refuses
+ * to start instead of sharing either.
  * SIGTERM or SIGINT: stop accepting, finish in-flight turns, flush commits,
  * deactivate every actor, exit 0. See docs/operations.md. */
 #include "../api/routes.h"
 #include "../apps/llm.h"
 #include "../http/server.h"
+#include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -17,20 +23,27 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 #include <vactor.h>
 
 typedef struct options {
   char host[64];
   uint16_t port;
   const char *data;
-  unsigned threads;
-  uint64_t idle_timeout_ms;
+  uint64_t threads;         /* 0: the number of cores */
+  uint64_t idle_timeout_s;  /* 0: the runtime's default (3600) */
+  uint64_t min_period_ms;   /* 0: the runtime's default (1000) */
+  bool access_log;
   va_durability durability;
   const char *log_level;
   const char *token;
+  /* Where each token came from (a flag or a variable), for the errors. */
+  const char *token_from, *app_token_from;
   /* HTTP limits (0: the server's default). */
   uint64_t max_connections, client_timeout_ms, request_timeout_ms, max_body;
   /* The assistant's model (none without a URL) and the chat's bound. */
@@ -50,6 +63,10 @@ enum {
   FD_RESERVE = 64,   /* descriptors for all but connections (store, stdio,
                         logs), plus... */
   FD_PER_THREAD = 4, /* ...a worker's epoll, eventfd, listener, sweep */
+  /* The longest token the HTTP server compares (TOKEN_MAX in
+   * src/http/server.c): a longer one could never match. */
+  TOKEN_BYTES_MAX = 256,
+  MAX_THREADS = 1024, /* the runtime's bound (MAX_WORKERS) */
 };
 
 static void usage(FILE *f) {
@@ -64,12 +81,18 @@ static void usage(FILE *f) {
           "                       carry (dapr-api-token: TOKEN, or\n"
           "                       Authorization: Bearer TOKEN; env\n"
           "                       VACTORD_API_TOKEN, which keeps it out of ps)\n"
-          "  --data DIR           directory of the state file vactor.db\n"
+          "  --data DIR           directory of the state file vactor.db and\n"
+          "                       its lock: one vactord per directory\n"
           "                       (VACTORD_DATA; default ./vactor-data)\n"
-          "  --threads N          worker threads (VACTORD_THREADS; default:\n"
-          "                       cores)\n"
+          "  --threads N          worker threads, 1 to 1024 (VACTORD_THREADS;\n"
+          "                       default: cores)\n"
           "  --idle-timeout SECS  deactivate actors idle this long\n"
           "                       (VACTORD_IDLE_TIMEOUT; default 3600)\n"
+          "  --min-period DUR     the shortest period of a reminder or a\n"
+          "                       timer, at least 1ms: 500ms, 1s, PT2S\n"
+          "                       (VACTORD_MIN_PERIOD; default 1s)\n"
+          "  --access-log on|off  one logfmt line per request on stderr\n"
+          "                       (VACTORD_ACCESS_LOG; default on)\n"
           "  --durability MODE    durable (default) or relaxed\n"
           "                       (VACTORD_DURABILITY)\n"
           "  --log-level LEVEL    info (default) or debug (VACTORD_LOG_LEVEL)\n"
@@ -99,6 +122,9 @@ static void usage(FILE *f) {
           "                       default 127.0.0.1)\n"
           "  --app-token TOKEN    sent to the app as dapr-api-token\n"
           "                       (APP_API_TOKEN, as Dapr)\n"
+          "                       Tokens: 1 to 256 printable ASCII characters,\n"
+          "                       no space at either end; an empty one is\n"
+          "                       refused\n"
           "  --chat-history N     chat messages kept per user; older ones are\n"
           "                       dropped, the count kept\n"
           "                       (VACTORD_CHAT_HISTORY; default 200)\n"
@@ -161,6 +187,9 @@ static int parse_listen(const char *s, options *o) {
   memcpy(o->host, s, (size_t)(colon - s));
   o->host[colon - s] = 0;
   o->port = (uint16_t)port;
+  struct in_addr addr;
+  if (inet_pton(AF_INET, o->host, &addr) != 1)
+    return -1;
   /* Without an API token, nothing but loopback. */
   return strncmp(o->host, "127.", 4) && !o->token ? -2 : 0;
 }
@@ -180,12 +209,68 @@ static bool parse_count(const char *what, const char *s, uint64_t max,
   return true;
 }
 
+/* A token as an HTTP header can carry it and the server compares it: 1 to
+ * TOKEN_BYTES_MAX bytes of printable ASCII, with no space at either end
+ * (a client's header loses those). An empty token would turn
+ * authentication off; a longer one, or one with CR, LF or another control
+ * byte, would never match. NULL (not set) is fine. from names the flag or
+ * variable it came from. */
+static bool check_token(const char *from, const char *token) {
+  if (!token)
+    return true;
+  size_t len = strlen(token);
+  const char *why = NULL;
+  if (!len)
+    why = "is empty, which would turn authentication off; set a token, "
+          "or unset it to run without one";
+  else if (len > TOKEN_BYTES_MAX)
+    why = "is longer than 256 bytes";
+  else if (token[0] == ' ' || token[len - 1] == ' ')
+    why = "begins or ends with a space";
+  for (size_t i = 0; !why && i < len; i++)
+    if ((unsigned char)token[i] < 0x20 || (unsigned char)token[i] > 0x7e)
+      why = "holds a byte that is not printable ASCII (a control byte, "
+            "CR, LF, tab or non-ASCII)";
+  if (why)
+    fprintf(stderr, "vactord: %s: the token %s\n", from, why);
+  return !why;
+}
+
+/* "on" or "off", or false (after saying why on stderr). */
+static bool parse_switch(const char *what, const char *s, bool *out) {
+  if (strcmp(s, "on") && strcmp(s, "off")) {
+    fprintf(stderr, "vactord: %s %s: expected on or off\n", what, s);
+    return false;
+  }
+  *out = !strcmp(s, "on");
+  return true;
+}
+
+/* A duration of at least 1 ms (1s, 500ms, PT2S: va_parse_duration) with
+ * no calendar part, in whole ms (rounded down), or false (after saying
+ * why on stderr). */
+static bool parse_min_period(const char *what, const char *s,
+                             uint64_t *out_ms) {
+  va_duration d;
+  if (va_parse_duration(s, strlen(s), &d) != 0 || d.years || d.months ||
+      d.days || d.ns < 1000000) {
+    fprintf(stderr, "vactord: %s %s: expected a duration of at least 1ms "
+                    "(500ms, 1s, PT2S; no days, months or years)\n", what, s);
+    return false;
+  }
+  *out_ms = (uint64_t)(d.ns / 1000000);
+  return true;
+}
+
 /* The HTTP limits from the environment; flags parsed later win. */
 static bool limits_from_env(options *o) {
   const struct {
     const char *env, *flag;
     uint64_t max, *out;
   } v[] = {
+      {"VACTORD_THREADS", "--threads", MAX_THREADS, &o->threads},
+      {"VACTORD_IDLE_TIMEOUT", "--idle-timeout", UINT32_MAX,
+       &o->idle_timeout_s},
       {"VACTORD_MAX_CONNECTIONS", "--max-connections", UINT32_MAX,
        &o->max_connections},
       {"VACTORD_CLIENT_TIMEOUT", "--client-timeout", UINT32_MAX,
@@ -202,20 +287,22 @@ static bool limits_from_env(options *o) {
     if (env && !parse_count(v[i].env, env, v[i].max, v[i].out))
       return false;
   }
-  return true;
+  const char *env = getenv("VACTORD_MIN_PERIOD");
+  if (env && !parse_min_period("VACTORD_MIN_PERIOD", env, &o->min_period_ms))
+    return false;
+  env = getenv("VACTORD_ACCESS_LOG");
+  return !env || parse_switch("VACTORD_ACCESS_LOG", env, &o->access_log);
 }
 
 static int parse_options(int argc, char **argv, options *o) {
   *o = (options){.host = "127.0.0.1", .port = 3500, .data = "vactor-data",
-                 .log_level = "info"};
+                 .log_level = "info", .access_log = true,
+                 .token_from = "VACTORD_API_TOKEN",
+                 .app_token_from = "APP_API_TOKEN"};
   const char *listen = getenv("VACTORD_LISTEN");
   const char *env;
   if ((env = getenv("VACTORD_DATA")))
     o->data = env;
-  if ((env = getenv("VACTORD_THREADS")))
-    o->threads = (unsigned)atoi(env);
-  if ((env = getenv("VACTORD_IDLE_TIMEOUT")))
-    o->idle_timeout_ms = (uint64_t)atoll(env) * 1000;
   const char *durability = getenv("VACTORD_DURABILITY");
   if ((env = getenv("VACTORD_LOG_LEVEL")))
     o->log_level = env;
@@ -232,6 +319,8 @@ static int parse_options(int argc, char **argv, options *o) {
       {"data", required_argument, 0, 'd'},
       {"threads", required_argument, 0, 't'},
       {"idle-timeout", required_argument, 0, 'i'},
+      {"min-period", required_argument, 0, 'm'},
+      {"access-log", required_argument, 0, 'a'},
       {"durability", required_argument, 0, 'D'},
       {"log-level", required_argument, 0, 'L'},
       {"token", required_argument, 0, 'T'},
@@ -254,11 +343,29 @@ static int parse_options(int argc, char **argv, options *o) {
     switch (c) {
     case 'l': listen = optarg; break;
     case 'd': o->data = optarg; break;
-    case 't': o->threads = (unsigned)atoi(optarg); break;
-    case 'i': o->idle_timeout_ms = (uint64_t)atoll(optarg) * 1000; break;
+    case 't':
+      if (!parse_count("--threads", optarg, MAX_THREADS, &o->threads))
+        return -1;
+      break;
+    case 'i':
+      if (!parse_count("--idle-timeout", optarg, UINT32_MAX,
+                       &o->idle_timeout_s))
+        return -1;
+      break;
+    case 'm':
+      if (!parse_min_period("--min-period", optarg, &o->min_period_ms))
+        return -1;
+      break;
+    case 'a':
+      if (!parse_switch("--access-log", optarg, &o->access_log))
+        return -1;
+      break;
     case 'D': durability = optarg; break;
     case 'L': o->log_level = optarg; break;
-    case 'T': o->token = optarg; break;
+    case 'T':
+      o->token = optarg;
+      o->token_from = "--token";
+      break;
     case 'M':
       if (!parse_count("--max-connections", optarg, UINT32_MAX,
                        &o->max_connections))
@@ -294,7 +401,10 @@ static int parse_options(int argc, char **argv, options *o) {
         return -1;
       break;
     case 'A': o->app_host = optarg; break;
-    case 'k': o->app_token = optarg; break;
+    case 'k':
+      o->app_token = optarg;
+      o->app_token_from = "--app-token";
+      break;
     case 'h': usage(stdout); exit(0);
     default: usage(stderr); return -1;
     }
@@ -303,15 +413,23 @@ static int parse_options(int argc, char **argv, options *o) {
     usage(stderr);
     return -1;
   }
+  /* Before the address: an empty token must not pass for one. */
+  if (!check_token(o->token_from, o->token) ||
+      !check_token(o->app_token_from, o->app_token))
+    return -1;
   if (listen) {
     int rc = parse_listen(listen, o);
     if (rc) {
       fprintf(stderr, "vactord: --listen %s: %s\n", listen,
               rc == -2 ? "without --token, only loopback addresses "
                          "(127.x.x.x) are served"
-                       : "expected HOST:PORT");
+                       : "expected IPV4-ADDRESS:PORT");
       return -1;
     }
+  }
+  if (strcmp(o->log_level, "info") && strcmp(o->log_level, "debug")) {
+    fprintf(stderr, "vactord: --log-level must be info or debug\n");
+    return -1;
   }
   if (durability && strcmp(durability, "durable") &&
       strcmp(durability, "relaxed")) {
@@ -403,6 +521,95 @@ static bool fit_max_connections(options *o, uint64_t fd_limit,
   return true;
 }
 
+/* ---- The data directory and the port: one server each ---- */
+
+/* value as a logfmt quoted value in out (at least 3 bytes). */
+#define QUOTE(value, out) va_log_quote((value), strlen(value), (out), sizeof(out))
+
+/* The pid a lock holder wrote into its lock file, or 0. */
+static long lock_holder(int fd) {
+  char text[32] = "";
+  ssize_t n = pread(fd, text, sizeof(text) - 1, 0);
+  if (n <= 0)
+    return 0;
+  text[n] = 0;
+  return strtol(text, NULL, 10);
+}
+
+/* Creates the data directory if missing and locks it: flock(LOCK_EX) on
+ * DIR/vactor.lock, held until the process exits (the descriptor is never
+ * closed), with this process's pid written into the file. Logs why and
+ * returns false when it cannot: the directory cannot be made or opened,
+ * or another process holds the lock (then its pid is named). */
+static bool lock_data_dir(const char *dir) {
+  char quoted[1024], path[4096];
+  if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
+    log_line("error", "cannot create the data directory", "dir=%s error=\"%s\"",
+             QUOTE(dir, quoted), strerror(errno));
+    return false;
+  }
+  snprintf(path, sizeof(path), "%s/vactor.lock", dir);
+  int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    log_line("error", "cannot open the data directory's lock",
+             "lock=%s error=\"%s\"", QUOTE(path, quoted), strerror(errno));
+    return false;
+  }
+  if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    int e = errno;
+    if (e == EWOULDBLOCK)
+      log_line("error", "data directory in use by another process",
+               "dir=%s pid=%ld hint=\"stop that vactord, or give this one "
+               "another --data\"", QUOTE(dir, quoted), lock_holder(fd));
+    else
+      log_line("error", "cannot lock the data directory",
+               "lock=%s error=\"%s\"", QUOTE(path, quoted), strerror(e));
+    close(fd);
+    return false;
+  }
+  char pid[32];
+  int n = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
+  if (ftruncate(fd, 0) != 0 || pwrite(fd, pid, (size_t)n, 0) != n)
+    log_line("warn", "cannot write the pid into the lock", "lock=%s error=\"%s\"",
+             QUOTE(path, quoted), strerror(errno)); /* the lock holds anyway */
+  return true; /* fd stays open: the lock lives as long as the process */
+}
+
+/* Whether host:port is free to serve. The workers' listeners share the
+ * port with SO_REUSEPORT, which would let them share it with another
+ * server too; a probe bound without it fails with EADDRINUSE while any
+ * other socket listens there (SO_REUSEADDR keeps the connections of an
+ * earlier run, in TIME_WAIT, from counting). The probe is closed at once.
+ * Logs why and returns false when the address cannot be served. */
+static bool port_is_free(const options *o) {
+  struct sockaddr_in addr = {.sin_family = AF_INET,
+                             .sin_port = htons(o->port)};
+  inet_pton(AF_INET, o->host, &addr.sin_addr); /* checked by parse_listen */
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
+  if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one,
+                           sizeof(one)) != 0 ||
+      bind(fd, (struct sockaddr *)&addr, sizeof(addr)) != 0) {
+    int e = errno;
+    log_line("error", "cannot listen", "addr=%s:%u error=\"%s\"%s", o->host,
+             o->port, strerror(e),
+             e == EADDRINUSE ? " hint=\"another process serves this port\""
+                             : "");
+    if (fd >= 0)
+      close(fd);
+    return false;
+  }
+  close(fd);
+  return true;
+}
+
+/* The HTTP server's access log (va_http_options.access_log): each block of
+ * complete logfmt lines goes to stderr in one call, so that it never mixes
+ * with a line of another thread (stderr is unbuffered; stdio locks it). */
+static void write_access_log(void *user, const char *lines, size_t len) {
+  (void)user;
+  fwrite(lines, 1, len, stderr);
+}
+
 /* ---- Main ---- */
 
 /* The assistant's model, when a URL is given (else *out = NULL). */
@@ -432,10 +639,8 @@ int main(int argc, char **argv) {
   if (parse_options(argc, argv, &o) != 0)
     return 2;
   uint64_t fd_limit = raise_fd_limit();
-  if (mkdir(o.data, 0755) != 0 && errno != EEXIST) {
-    fprintf(stderr, "vactord: --data %s: %s\n", o.data, strerror(errno));
+  if (!lock_data_dir(o.data))
     return 1;
-  }
   char path[4096];
   snprintf(path, sizeof(path), "%s/vactor.db", o.data);
 
@@ -447,11 +652,15 @@ int main(int argc, char **argv) {
   sigaddset(&stop_signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
   signal(SIGPIPE, SIG_IGN);
+  /* A file size limit (ulimit -f) makes writes fail with EFBIG, which the
+   * store reports, instead of killing the process. */
+  signal(SIGXFSZ, SIG_IGN);
 
   va_config cfg;
   va_config_init(&cfg);
-  cfg.threads = o.threads;
-  cfg.idle_timeout_ms = o.idle_timeout_ms;
+  cfg.threads = (unsigned)o.threads;
+  cfg.idle_timeout_ms = o.idle_timeout_s * 1000;
+  cfg.min_period_ms = o.min_period_ms;
   cfg.store = path;
   cfg.durability = o.durability;
   static va_log_level least;
@@ -477,8 +686,9 @@ int main(int argc, char **argv) {
   if (rc == 0 && routes.app)
     rc = va_app_channel_start(routes.app);
   if (rc) {
+    char quoted[1024];
     log_line("error", "cannot start the runtime", "store=%s error=\"%s\"",
-             path, va_strerror(rc));
+             QUOTE(path, quoted), va_strerror(rc));
     return 1;
   }
   if (!fit_max_connections(&o, fd_limit, va_runtime_threads(runtime))) {
@@ -493,18 +703,30 @@ int main(int argc, char **argv) {
       .max_connections = (unsigned)o.max_connections,
       .idle_timeout_ms = o.client_timeout_ms,
       .request_timeout_ms = o.request_timeout_ms,
+      .access_log = o.access_log ? write_access_log : NULL,
       .handler = va_routes_handle,
       .ctx = &routes};
   va_http_server *srv;
+  if (!port_is_free(&o)) {
+    va_runtime_free(runtime);
+    return 1;
+  }
   if ((rc = va_http_start(runtime, &http, &srv)) != 0) {
     log_line("error", "cannot listen", "addr=%s:%u error=\"%s\"", o.host,
              o.port, va_strerror(rc));
     va_runtime_free(runtime);
     return 1;
   }
-  log_line("info", "listening", "addr=%s:%u threads=%u store=%s durability=%s",
-           o.host, o.port, va_runtime_threads(runtime), path,
-           o.durability == VA_DURABLE ? "durable" : "relaxed");
+  char quoted[1024];
+  log_line("info", "listening",
+           "addr=%s:%u pid=%ld threads=%u store=%s durability=%s "
+           "min_period_ms=%llu access_log=%s",
+           o.host, o.port, (long)getpid(), va_runtime_threads(runtime),
+           QUOTE(path, quoted),
+           o.durability == VA_DURABLE ? "durable" : "relaxed",
+           (unsigned long long)(o.min_period_ms ? o.min_period_ms
+                                                : VA_MIN_PERIOD_MS_DEFAULT),
+           o.access_log ? "on" : "off");
   log_line("info", "http limits",
            "max_connections=%llu client_timeout_ms=%llu "
            "request_timeout_ms=%llu max_body=%llu",

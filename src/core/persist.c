@@ -18,6 +18,7 @@
  * from the store. Owner thread only, except the two callbacks. */
 #include "../store/store.h"
 #include "runtime.h"
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -47,6 +48,16 @@ static va_msg *control(va_worker *w, uint8_t what, size_t body) {
     memset(va__msg_body(m), 0, body);
   }
   return m;
+}
+
+/* Logs a store failure of actor a (what: "state save failed", ...) with
+ * its type, id and the error. The store logged the cause already. */
+static void log_store_failure(va_worker *w, const va_actor *a, const char *what,
+                              int status) {
+  char id[300];
+  va_log_quote(a->id, a->id_len, id, sizeof(id));
+  va_log(w->rt, VA_LOG_ERROR, what, "type=%s id=%s error=\"%s\"",
+         w->rt->types[a->type].name, id, va_strerror(status));
 }
 
 /* ---- Loading ---- */
@@ -92,6 +103,9 @@ static void loaded(va_worker *w, load_done *d) {
   const va_type *ty = &w->rt->types[a->type];
   w->loading--;
   int rc = d->status;
+  if (rc)
+    log_store_failure(
+        w, a, d->reload ? "state reload failed" : "state load failed", rc);
   if (rc == 0) {
     va__kvmap_clear(&a->state);
     a->state = d->state;
@@ -183,6 +197,10 @@ static void saved(va_worker *w, va_msg *m) {
   if (a->last_save == m)
     a->last_save = NULL;
   if (d->status) {
+    /* One line per actor: the saves queued behind the first failed one
+     * fail with it, as its consequence. */
+    if (!a->broken)
+      log_store_failure(w, a, "state save failed", d->status);
     a->broken = true;
     va__count(w->stats.store_failures, 1);
   }

@@ -59,8 +59,11 @@ int va_runtime_new(const va_config *cfg, va_runtime **out) {
   } else {
     if (!rt->cfg.relaxed_sync_ms)
       rt->cfg.relaxed_sync_ms = VA_RELAXED_SYNC_MS_DEFAULT;
+    /* The store tells its failures through rt's log callback (cfg.log),
+     * which is set already and outlives the store. */
     va_store_sqlite_options opts = {.durability = rt->cfg.durability,
-                                    .relaxed_sync_ms = rt->cfg.relaxed_sync_ms};
+                                    .relaxed_sync_ms = rt->cfg.relaxed_sync_ms,
+                                    .log = rt};
     rc = va__store_sqlite_open(store, &opts, &rt->store);
   }
   if (rc) {

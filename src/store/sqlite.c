@@ -15,6 +15,7 @@
 #include "../core/clock.h"
 #include <pthread.h>
 #include <sqlite3.h>
+#include <stdio.h>
 #include <sys/resource.h>
 #include <unistd.h>
 #include <stdatomic.h>
@@ -129,6 +130,35 @@ static void queue_stop(queue *q) {
 }
 
 static void request_free(request *r) { free(r); }
+
+/* ---- Telling the operator ---- */
+
+/* Logs what SQLite said about its last failure on db (NULL: none, rc
+ * says it all): its message, its extended result code and, for an I/O or
+ * open failure, the errno's text SQLite kept, if any. what is a fixed text
+ * ("state commit failed"); extra holds logfmt fields made by the caller
+ * (may be ""). Call it before anything else runs on db. */
+static void log_failure(va_runtime *log, sqlite3 *db, int rc,
+                        const char *what, const char *extra) {
+  if (!log)
+    return;
+  const char *message = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+  int code = db ? sqlite3_extended_errcode(db) : rc;
+  int os = db && ((code & 0xff) == SQLITE_IOERR ||
+                  (code & 0xff) == SQLITE_CANTOPEN)
+               ? sqlite3_system_errno(db)
+               : 0;
+  char quoted[512], os_text[160] = "";
+  va_log_quote(message, strlen(message), quoted, sizeof(quoted));
+  if (os) {
+    const char *text = strerror(os);
+    char q[128];
+    snprintf(os_text, sizeof(os_text), " os_error=%s",
+             va_log_quote(text, strlen(text), q, sizeof(q)));
+  }
+  va_log(log, VA_LOG_ERROR, what, "%s%serror=%s code=%d%s", extra,
+         *extra ? " " : "", quoted, code, os_text);
+}
 
 /* ---- The writer ---- */
 
@@ -305,6 +335,10 @@ static void commit_group(sqlite_store *s, request *group) {
   if (rc == SQLITE_OK)
     rc = exec(s->wdb, "COMMIT");
   if (rc != SQLITE_OK) {
+    char fields[64];
+    snprintf(fields, sizeof(fields), "saves=%zu", n);
+    log_failure(s->opts.log, rc == SQLITE_NOMEM ? NULL : s->wdb, rc,
+                "state commit failed", fields);
     exec(s->wdb, "ROLLBACK");
     atomic_fetch_add(&s->failed_commits, 1);
   } else {
@@ -415,6 +449,9 @@ static void load_one(sqlite_store *s, request *r) {
       rc = step;
     sqlite3_reset(s->get_state);
   }
+  if (rc != SQLITE_OK)
+    log_failure(s->opts.log, rc == SQLITE_NOMEM ? NULL : s->rdb, rc,
+                "state load failed", "");
   run(s->end_read);
   r->load_cb(r->ctx, rc == SQLITE_OK ? 0 : VA_ESTORE, state.items, state.n,
              version);
@@ -429,7 +466,7 @@ static void due_one(sqlite_store *s, request *r) {
   int rc = sqlite3_bind_int64(st, 1, r->from_ms);
   if (rc == SQLITE_OK)
     rc = sqlite3_bind_int64(st, 2, r->before_ms);
-  int step;
+  int step = SQLITE_DONE;
   while (rc == SQLITE_OK && (step = sqlite3_step(st)) == SQLITE_ROW) {
     if (n == cap) {
       cap = cap ? cap * 2 : 256;
@@ -456,6 +493,11 @@ static void due_one(sqlite_store *s, request *r) {
     rows[n++] = (va_due_reminder){block, block + tl + nl, id_len, block + tl,
                                   sqlite3_column_int64(st, 3)};
   }
+  if (rc == SQLITE_OK && step != SQLITE_DONE)
+    rc = step;
+  if (rc != SQLITE_OK)
+    log_failure(s->opts.log, rc == SQLITE_NOMEM ? NULL : s->wdb, rc,
+                "reminder query failed", "");
   sqlite3_reset(st);
   r->due_cb(r->ctx, rc == SQLITE_OK ? 0 : VA_ESTORE, rows, n);
   for (size_t i = 0; i < n; i++)
@@ -634,15 +676,24 @@ static int open_db(const char *path, bool durable, sqlite3 **db) {
   return rc;
 }
 
-static int setup(sqlite_store *s, const char *path) {
+/* Opens both connections, creates the schema, prepares the statements.
+ * On failure, *failed is the connection SQLite's message is on (NULL: out
+ * of memory before there was one). */
+static int setup(sqlite_store *s, const char *path, sqlite3 **failed) {
   bool durable = s->opts.durability == VA_DURABLE;
+  *failed = NULL;
   int rc = open_db(path, durable, &s->wdb);
   if (rc == SQLITE_OK)
     rc = exec(s->wdb, schema);
-  if (rc == SQLITE_OK)
-    rc = open_db(path, durable, &s->rdb);
-  if (rc != SQLITE_OK)
+  if (rc != SQLITE_OK) {
+    *failed = s->wdb;
     return rc;
+  }
+  rc = open_db(path, durable, &s->rdb);
+  if (rc != SQLITE_OK) {
+    *failed = s->rdb;
+    return rc;
+  }
   const struct {
     sqlite3 *db;
     const char *sql;
@@ -674,7 +725,8 @@ static int setup(sqlite_store *s, const char *path) {
   };
   for (size_t i = 0; rc == SQLITE_OK && i < sizeof(stmts) / sizeof(stmts[0]);
        i++)
-    rc = prepare(stmts[i].db, stmts[i].sql, stmts[i].st);
+    if ((rc = prepare(stmts[i].db, stmts[i].sql, stmts[i].st)) != SQLITE_OK)
+      *failed = stmts[i].db;
   return rc;
 }
 
@@ -691,12 +743,25 @@ int va__store_sqlite_open(const char *path,
     s->opts = *opts;
   queue_init(&s->saves);
   queue_init(&s->loads);
-  int rc = setup(s, path) == SQLITE_OK ? 0 : VA_ESTORE;
-  if (rc == 0) {
-    s->writer_started = pthread_create(&s->writer, NULL, writer_main, s) == 0;
-    s->reader_started = pthread_create(&s->reader, NULL, reader_main, s) == 0;
-    if (!s->writer_started || !s->reader_started)
+  sqlite3 *failed;
+  int rc = setup(s, path, &failed);
+  if (rc != SQLITE_OK) {
+    char quoted[1024], fields[1040];
+    va_log_quote(path, strlen(path), quoted, sizeof(quoted));
+    snprintf(fields, sizeof(fields), "path=%s", quoted);
+    log_failure(s->opts.log, failed, rc, "cannot open the store", fields);
+    rc = VA_ESTORE;
+  } else {
+    int e = pthread_create(&s->writer, NULL, writer_main, s);
+    s->writer_started = e == 0;
+    if (e == 0)
+      s->reader_started =
+          (e = pthread_create(&s->reader, NULL, reader_main, s)) == 0;
+    if (e) {
+      va_log(s->opts.log, VA_LOG_ERROR, "cannot start the store's threads",
+             "error=\"%s\"", strerror(e));
       rc = VA_ESYS;
+    }
   }
   if (rc) {
     sq_destroy(&s->base);

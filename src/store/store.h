@@ -67,10 +67,16 @@ int va__store_memory_new(va_store **out);
 typedef struct va_store_sqlite_options {
   va_durability durability; /* VA_DURABLE: fsync every commit */
   uint32_t relaxed_sync_ms; /* VA_RELAXED: fsync at least this often */
+  va_runtime *log;          /* where SQLite's failures are told (va_log),
+                               with its own message; NULL: nowhere.
+                               Borrowed: must outlive the store */
 } va_store_sqlite_options;
 
 /* Opens (creating if needed) the SQLite store at path: a writer thread
- * (group commit) and a reader thread. opts may be NULL (durable). */
+ * (group commit) and a reader thread. opts may be NULL (durable). A
+ * failure to open is logged through opts->log (SQLite's message and the
+ * system error) before VA_ESTORE is returned; so is every failed commit,
+ * load or reminder query later. */
 int va__store_sqlite_open(const char *path,
                           const va_store_sqlite_options *opts,
                           va_store **out);
