@@ -5,6 +5,7 @@
  * response. The hot route (log) builds a binary body and needs no
  * allocation for its answer. */
 #include "task_api.h"
+#include "../apps/limits.h"
 #include "../apps/prefs.h"
 #include "../apps/task_doc.h"
 #include "query.h"
@@ -14,7 +15,7 @@
 #include <string.h>
 #include <sys/random.h>
 
-enum { ID_MAX = 128, SEGMENTS_MAX = 8 };
+enum { ID_MAX = VA_APPS_ID_MAX, SEGMENTS_MAX = 8 };
 
 /* ---- Paths ---- */
 
@@ -154,6 +155,14 @@ static bool shape_matches(const char *shape, const segment *segs, size_t n,
 
 /* ---- Errors ---- */
 
+/* An error whose message names a limit's number. */
+static void limit_error(va_http_response *res, int status, const char *code,
+                        const char *fmt, int limit) {
+  char message[128];
+  snprintf(message, sizeof(message), fmt, limit);
+  va_http_error(res, status, code, message);
+}
+
 static void error_for(va_http_response *res, int status, char actor) {
   switch (status) {
   case VA_ENOTFOUND:
@@ -191,6 +200,39 @@ static void error_for(va_http_response *res, int status, char actor) {
   case VA_ESTOPPED:
     va_http_error(res, 503, "ERR_STOPPING", "the server is stopping");
     break;
+  case VA_ETOOBIG:
+    va_http_error(res, 400, "ERR_TOO_LARGE", "an id or a value is too long");
+    break;
+  case VA_APPS_ECORRUPT:
+    va_http_error(res, 409, "ERR_TASK_CORRUPT",
+                  "the task's stored document is not one the Task API "
+                  "writes (the server log says what is wrong); mend or "
+                  "delete it through the Dapr state API");
+    break;
+  case VA_APPS_ECORRUPT_LIST:
+    va_http_error(res, 409, "ERR_STATE_CORRUPT",
+                  "a user's stored task list is not what the Task API "
+                  "writes (the server log says which key)");
+    break;
+  case VA_APPS_ELIMIT_TASKS:
+    limit_error(res, 409, "ERR_LIMIT_TASKS",
+                "a user of this task is on %d tasks already, the most one "
+                "user may have",
+                VA_APPS_TASKS_PER_USER_MAX);
+    break;
+  case VA_APPS_ELIMIT_MEMBERS:
+    limit_error(res, 409, "ERR_LIMIT_MEMBERS", "a task has at most %d members",
+                VA_APPS_MEMBERS_MAX);
+    break;
+  case VA_APPS_ELIMIT_REMINDERS:
+    limit_error(res, 409, "ERR_LIMIT_REMINDERS",
+                "a task has at most %d reminders", VA_APPS_REMINDERS_MAX);
+    break;
+  case VA_APPS_EPERIOD:
+    va_http_error(res, 400, "ERR_BAD_PERIOD",
+                  "a reminder's period is shorter than the server's minimum "
+                  "(vactord --min-period, 1s by default)");
+    break;
   default:
     va_http_error(res, 500, "ERR_INTERNAL", va_strerror(status));
   }
@@ -206,10 +248,21 @@ static void fail(va_http_reply *reply, int status, const char *code,
 
 /* A route's call in flight (not for log, which answers plainly). */
 typedef struct pending_answer {
+  const va_apps *apps;
   va_http_reply *reply;
   const route *route;
   char location[sizeof("/v1/users//tasks/") + 2 * ID_MAX]; /* if created */
+  /* A create's: the task, and {user, members} to take it off their lists
+   * again if the create fails (owned; NULL for other routes). */
+  char task[ID_MAX + 1];
+  char *unlist;
+  int status; /* the create's failure, answered once the lists are clean */
 } pending_answer;
+
+static void pending_free(pending_answer *pa) {
+  free(pa->unlist);
+  free(pa);
+}
 
 /* log: {"minutes": n} as it comes. */
 static void answer_plain(void *user, int status, const void *data,
@@ -237,9 +290,40 @@ static void set_etag(va_http_response *res, const void *data, size_t len) {
   json_decref(doc);
 }
 
+/* The unlist after a failed create is done: the create's error goes out;
+ * an unlist that failed too is logged (the lists may keep the task until
+ * it is created or deleted). */
+static void unlisted(void *user, int status, const void *data, size_t len) {
+  (void)data, (void)len;
+  pending_answer *pa = user;
+  if (status) {
+    char task[2 * ID_MAX + 8];
+    va_log_quote(pa->task, strlen(pa->task), task, sizeof(task));
+    va_log(pa->apps->rt, VA_LOG_WARN, "unlist failed",
+           "task=%s error=%s", task, va_err_name(status));
+  }
+  error_for(va_http_res(pa->reply), pa->status, 't');
+  va_http_done(pa->reply);
+  pending_free(pa);
+}
+
+/* Whether a create that failed with status may have told some lists
+ * before it failed (then they are cleaned up before the answer). */
+static bool may_have_listed(int status) {
+  return status != 0 && status != VA_EINVAL && status != VA_EEXIST;
+}
+
 static void answer(void *user, int status, const void *data, size_t len) {
   pending_answer *pa = user;
   va_http_response *res = va_http_res(pa->reply);
+  if (pa->unlist && may_have_listed(status)) {
+    pa->status = status;
+    const va_apps *apps = pa->apps;
+    if (va_call(apps->rt, apps->task, pa->task, strlen(pa->task),
+                VA_TASK_UNLIST, pa->unlist, strlen(pa->unlist), unlisted,
+                pa) == 0)
+      return;
+  }
   if (status) {
     error_for(res, status, pa->route->actor);
   } else {
@@ -252,7 +336,7 @@ static void answer(void *user, int status, const void *data, size_t len) {
       va_http_header(res, "Location", pa->location);
   }
   va_http_done(pa->reply);
-  free(pa);
+  pending_free(pa);
 }
 
 /* ---- Bodies ---- */
@@ -359,6 +443,18 @@ static json_t *request_object(const va_http_request *req) {
   return NULL;
 }
 
+/* A create's undo: {user, members} of its body as JSON (new, NULL when out
+ * of memory), and the task's id copied into task (ID_MAX + 1 bytes). */
+static char *unlist_body(json_t *body, segment target, char *task) {
+  snprintf(task, ID_MAX + 1, "%.*s", (int)target.n, target.s);
+  json_t *undo = json_pack("{s:O, s:O?}", "user",
+                           json_object_get(body, "user"), "members",
+                           json_object_get(body, "members"));
+  char *s = undo ? json_dumps(undo, JSON_COMPACT) : NULL;
+  json_decref(undo);
+  return s;
+}
+
 static void call_route(const va_apps *apps, const route *rt, segment user,
                        const segment *ids, const va_http_request *req,
                        va_http_reply *reply) {
@@ -387,7 +483,7 @@ static void call_route(const va_apps *apps, const route *rt, segment user,
     json_decref(body);
     return fail(reply, 503, "ERR_NO_MEMORY", "out of memory");
   }
-  *pa = (pending_answer){.reply = reply, .route = rt};
+  *pa = (pending_answer){.apps = apps, .reply = reply, .route = rt};
   json_object_set_new(body, "user", json_stringn(user.s, user.n));
   if (version >= 0)
     json_object_set_new(body, "ifMatch", json_integer(version));
@@ -410,6 +506,12 @@ static void call_route(const va_apps *apps, const route *rt, segment user,
       n += snprintf(task_id + n, sizeof(task_id) - (size_t)n, "%02x", r[i]);
     target = (segment){task_id, (size_t)n};
   }
+  if (rt->call == VA_TASK_CREATE && rt->actor == 't' &&
+      !(pa->unlist = unlist_body(body, target, pa->task))) {
+    json_decref(body);
+    free(pa);
+    return fail(reply, 503, "ERR_NO_MEMORY", "out of memory");
+  }
   if (rt->ok_status == 201)
     snprintf(pa->location, sizeof(pa->location), "/v1/users/%.*s/tasks/%.*s",
              (int)user.n, user.s, (int)target.n, target.s);
@@ -426,7 +528,7 @@ static void call_route(const va_apps *apps, const route *rt, segment user,
   if (rc) {
     error_for(va_http_res(reply), rc, rt->actor);
     va_http_done(reply);
-    free(pa);
+    pending_free(pa);
   }
 }
 

@@ -28,6 +28,9 @@ enum {
   VA_TASK_REMINDER_SET, /* {user, name, dueTime, period?, ttl?, message?} */
   VA_TASK_REMINDER_GET, /* {user, name} -> the reminder */
   VA_TASK_REMINDER_DEL, /* {user, name} */
+  VA_TASK_UNLIST,       /* {user, members?}: after a failed create, takes
+                           the task off those users' lists unless it
+                           exists */
   VA_TASK_METHODS
 };
 

@@ -10,6 +10,7 @@
 #include "apps.h"
 #include "assistant.h"
 #include "journal.h"
+#include "limits.h"
 #include "llm.h"
 #include "prefs.h"
 #include "task_doc.h"
@@ -24,7 +25,7 @@
 static const va_apps *A;
 static va_journal messages;
 
-enum { MESSAGE_MAX = 1000, ID_MAX = 128 };
+enum { MESSAGE_MAX = VA_APPS_CHAT_MESSAGE_MAX, ID_MAX = VA_APPS_ID_MAX };
 
 /* The message being answered. */
 typedef struct chat {
@@ -308,8 +309,21 @@ static int do_find(va_turn *t) {
 
 /* ---- Reminding ---- */
 
+static void count_reminder(void *user, const char *name) {
+  (void)name;
+  ++*(size_t *)user;
+}
+
 static int do_remind(va_turn *t, chat *c) {
   char name[32], when[48];
+  size_t pending = 0;
+  int rc = va_turn_reminder_list(t, count_reminder, &pending);
+  if (rc)
+    return rc;
+  if (pending >= VA_APPS_CHAT_REMINDERS_MAX)
+    return answerf(t, "You have %d reminders waiting already, the most I "
+                      "keep; I did not add this one.",
+                   VA_APPS_CHAT_REMINDERS_MAX);
   snprintf(name, sizeof(name), "chat-%lld",
            (long long)va_journal_total(t, &messages));
   json_t *data = json_pack("{s:s}", "text", c->intent.text);
@@ -319,7 +333,7 @@ static int do_remind(va_turn *t, chat *c) {
     return VA_ENOMEM;
   va_reminder spec = {.due_ms = c->intent.at_ms, .left = 1, .data = s,
                       .len = strlen(s)};
-  int rc = va_turn_reminder_set(t, name, &spec);
+  rc = va_turn_reminder_set(t, name, &spec);
   free(s);
   if (rc)
     return rc;
@@ -358,6 +372,23 @@ static int understand(va_turn *t, chat *c) {
   return perform(t, c);
 }
 
+/* One log line per model failure: the HTTP status (0: none; 200 with an
+ * unreadable body) and the runtime's error name. */
+static void log_model_failure(va_turn *t, int status, const void *data,
+                              size_t len) {
+  int http = 200;
+  if (status) {
+    char digits[16];
+    size_t n = len < sizeof(digits) - 1 ? len : sizeof(digits) - 1;
+    memcpy(digits, data ? data : "", data ? n : 0);
+    digits[data ? n : 0] = 0;
+    http = atoi(digits);
+  }
+  va_log(va_turn_runtime(t), VA_LOG_WARN, "model failed",
+         "status=%d error=%s", http,
+         status ? va_err_name(status) : "unreadable_response");
+}
+
 static int model_answered(va_turn *t, void *user, int status,
                           const void *data, size_t len) {
   (void)user;
@@ -375,6 +406,7 @@ static int model_answered(va_turn *t, void *user, int status,
     return rc;
   }
   free(text);
+  log_model_failure(t, status, data, len);
   const char *why = status == VA_ETIMEDOUT ? "did not answer in time"
                     : status == 0          ? "answered something unreadable"
                                            : "failed";
@@ -401,9 +433,13 @@ static int ask_model(va_turn *t, chat *c) {
   size_t i;
   json_t *m;
   json_array_foreach(history, i, m) {
-    json_array_append_new(
-        msgs, json_pack("{s:O, s:O}", "role", json_object_get(m, "role"),
-                        "content", json_object_get(m, "text")));
+    json_t *role = json_object_get(m, "role");
+    json_t *text = json_object_get(m, "text");
+    if (!(va_json_is(role, "user") || va_json_is(role, "assistant")) ||
+        !json_is_string(text))
+      continue; /* (not a message this actor wrote) */
+    json_array_append_new(msgs, json_pack("{s:O, s:O}", "role", role,
+                                          "content", text));
   }
   json_decref(history);
   va_await *ticket;
@@ -431,6 +467,10 @@ static int got_prefs(va_turn *t, void *user, int status, const void *data,
 static int chat_say(va_turn *t, const void *arg, size_t len) {
   chat *c = va_turn_self(t);
   chat_reset(c);
+  size_t idlen;
+  const char *id = va_turn_id(t, &idlen);
+  if (!va_task_key_ok(id, idlen))
+    return VA_EINVAL; /* (the Dapr API can name any actor) */
   json_t *in = json_loadb(arg, len, 0, NULL);
   json_t *msg = json_object_get(in, "message");
   if (!json_is_string(msg) || json_string_length(msg) == 0 ||

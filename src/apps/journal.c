@@ -1,7 +1,10 @@
 /* journal.c — see journal.h. The count is key "<prefix>n" (int64, binary);
  * entry seq s is key "<prefix><s>" (decimal), JSON. Kept entries are
- * those with seq in [total - limit, total). */
+ * those with seq in [total - limit, total). The stored values are read as
+ * untrusted: a count that is not one reads as 0 (so the journal starts
+ * again, overwriting), an entry that is not an object is skipped. */
 #include "journal.h"
+#include "limits.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,10 +21,24 @@ int64_t va_journal_total(va_turn *t, const va_journal *j) {
   key_of(j, -1, key, sizeof(key));
   const void *v;
   size_t n;
-  int64_t total = 0;
-  if (va_state_get(t, key, &v, &n) == 0 && n == sizeof(total))
-    memcpy(&total, v, sizeof(total));
-  return total;
+  return va_state_get(t, key, &v, &n) == 0 ? va_journal_total_decode(v, n) : 0;
+}
+
+int64_t va_journal_total_decode(const void *bytes, size_t len) {
+  int64_t total;
+  if (len != sizeof(total))
+    return 0;
+  memcpy(&total, bytes, sizeof(total));
+  return total >= 0 && total <= VA_APPS_JOURNAL_TOTAL_MAX ? total : 0;
+}
+
+json_t *va_journal_entry_decode(const void *bytes, size_t len) {
+  json_t *e = json_loadb(bytes, len, 0, NULL);
+  if (!json_is_object(e)) {
+    json_decref(e);
+    return NULL;
+  }
+  return e;
 }
 
 static int64_t oldest_kept(const va_journal *j, int64_t total) {
@@ -64,8 +81,8 @@ json_t *va_journal_page(va_turn *t, const va_journal *j, int64_t before,
     key_of(j, seq, key, sizeof(key));
     if (va_state_get(t, key, &v, &n) != 0)
       continue; /* (deleted with a failed turn's rollback: never) */
-    json_t *e = json_loadb(v, n, 0, NULL);
-    if (e)
+    json_t *e = va_journal_entry_decode(v, n);
+    if (e) /* (an entry written from outside that is not one: skipped) */
       json_array_append_new(page, e);
   }
   return page;

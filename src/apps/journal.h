@@ -24,6 +24,12 @@ int va_journal_append(va_turn *t, const va_journal *j, json_t *entry);
  * first, as a new JSON array. NULL when out of memory. */
 json_t *va_journal_page(va_turn *t, const va_journal *j, int64_t before,
                         int64_t limit);
+/* The stored count's bytes as a count: 0 unless they are 8 bytes holding
+ * 0..VA_APPS_JOURNAL_TOTAL_MAX. */
+int64_t va_journal_total_decode(const void *bytes, size_t len);
+/* A stored entry: the object (new reference), or NULL when the bytes are
+ * not a JSON object. */
+json_t *va_journal_entry_decode(const void *bytes, size_t len);
 /* Deletes every kept entry and the count. */
 int va_journal_clear(va_turn *t, const va_journal *j);
 

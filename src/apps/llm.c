@@ -81,14 +81,19 @@ static json_t *tools(void) {
   return json_loads(SPEC, 0, NULL);
 }
 
-/* The client's thread: hands the outcome to the waiting turn. */
+/* The client's thread: hands the outcome to the waiting turn; a failure's
+ * data is the HTTP status in decimal ("0" without one), for the log. */
 static void answered(void *user, const va_http_client_result *r) {
   va_await *ticket = user;
   int status = r->error;
   if (status == 0 && (r->status < 200 || r->status > 299))
     status = VA_EFAILED;
-  va_await_done(ticket, status, status ? NULL : r->body,
-                status ? 0 : r->body_len);
+  char http[16];
+  int n = snprintf(http, sizeof(http), "%ld", status ? (long)r->status : 0L);
+  if (status)
+    va_await_done(ticket, status, http, (size_t)n);
+  else
+    va_await_done(ticket, 0, r->body, r->body_len);
 }
 
 int va_llm_ask(va_llm *llm, json_t *messages, va_await *ticket) {

@@ -26,8 +26,9 @@ void va_llm_free(va_llm *llm);
 
 /* Sends messages (borrowed: [{role, content}...]) with the tools; the
  * outcome goes to ticket: status 0 and the response body, VA_ETIMEDOUT,
- * or VA_EFAILED (an HTTP error) / VA_ESYS (no connection). ticket is
- * completed in every case, also when this returns an error. */
+ * or VA_EFAILED (an HTTP error) / VA_ESYS (no connection), a failure's
+ * data being the HTTP status in decimal ("0" when there was none). ticket
+ * is completed in every case, also when this returns an error. */
 int va_llm_ask(va_llm *llm, json_t *messages, va_await *ticket);
 
 /* Reads a response body: the first tool call as an intent (kind

@@ -52,3 +52,18 @@ const char *va_prefs_check(json_t *in) {
   }
   return NULL;
 }
+
+json_t *va_prefs_decode(const void *bytes, size_t len) {
+  json_t *stored = json_loadb(bytes, len, 0, NULL);
+  json_t *kept = json_object();
+  const char *key;
+  json_t *v;
+  json_object_foreach(stored, key, v) {
+    json_t *one = json_pack("{s:O}", key, v);
+    if (kept && one && !va_prefs_check(one))
+      json_object_set(kept, key, v);
+    json_decref(one);
+  }
+  json_decref(stored);
+  return kept;
+}

@@ -15,4 +15,9 @@ const char *va_prefs_check(json_t *in);
  * something va_prefs_check would refuse. */
 bool va_tz_offset(const char *tz, int *minutes);
 
+/* Stored preferences (untrusted bytes): the fields va_prefs_check would
+ * accept, as a new object; an empty one when the bytes are not an object;
+ * NULL when out of memory. */
+json_t *va_prefs_decode(const void *bytes, size_t len);
+
 #endif

@@ -12,6 +12,7 @@
  * Methods that change the document work on a deep copy. */
 #include "apps.h"
 #include "journal.h"
+#include "limits.h"
 #include "task_doc.h"
 #include <stdint.h>
 #include <stdio.h>
@@ -35,25 +36,46 @@ static void forget(parsed *p) {
   *p = (parsed){0};
 }
 
-/* The task's document (borrowed from the cache: do not change it), or NULL
- * when there is none. */
-static json_t *load_doc(va_turn *t) {
+/* Says in the log what is wrong with a stored document, so that an
+ * operator can find and mend it (the client only hears "corrupt"). */
+static void log_corrupt(va_turn *t, const char *key, const char *why) {
+  size_t idlen;
+  const char *id = va_turn_id(t, &idlen);
+  char quoted[2 * VA_APPS_ID_MAX + 8];
+  va_log_quote(id, idlen, quoted, sizeof(quoted));
+  va_log(va_turn_runtime(t), VA_LOG_WARN, "stored state invalid",
+         "type=TaskActor id=%s key=%s why=\"%s\"", quoted, key, why);
+}
+
+/* The task's document (borrowed from the cache: do not change it) in *doc:
+ * 0; VA_ENOTFOUND when there is none; VA_APPS_ECORRUPT when the stored
+ * bytes are not a document of this task (see va_task_doc_valid). */
+static int load_doc(va_turn *t, json_t **doc) {
   parsed *p = va_turn_self(t);
   const void *v;
   size_t n;
+  *doc = NULL;
   if (va_state_get(t, "doc", &v, &n) != 0)
-    return NULL;
+    return VA_ENOTFOUND;
   if (!p->doc || p->len != n || memcmp(p->bytes, v, n)) {
     forget(p);
-    p->doc = json_loadb(v, n, 0, NULL);
-    if (p->doc && (p->bytes = malloc(n))) {
-      memcpy(p->bytes, v, n);
-      p->len = n;
-    } else {
-      forget(p);
+    size_t idlen;
+    const char *id = va_turn_id(t, &idlen);
+    const char *why;
+    p->doc = va_task_doc_decode(v, n, id, idlen, &why);
+    if (!p->doc) {
+      log_corrupt(t, "doc", why);
+      return VA_APPS_ECORRUPT;
     }
+    if (!(p->bytes = malloc(n))) {
+      forget(p);
+      return VA_ENOMEM;
+    }
+    memcpy(p->bytes, v, n);
+    p->len = n;
   }
-  return p->doc;
+  *doc = p->doc;
+  return 0;
 }
 
 static int save_doc(va_turn *t, json_t *doc) {
@@ -94,15 +116,37 @@ typedef struct request {
   json_t *doc;      /* the document, borrowed; NULL before create */
 } request;
 
+/* Whether user may hear that the document is broken: it did not pass
+ * va_task_doc_valid, but read as far as it goes it names user as owner or
+ * member, or names no owner at all (then nobody can be told apart). */
+static bool corrupt_doc_concerns(va_turn *t, const char *user) {
+  const void *v;
+  size_t n;
+  if (va_state_get(t, "doc", &v, &n) != 0)
+    return false;
+  json_t *raw = json_loadb(v, n, 0, NULL);
+  bool concerns = va_task_doc_allows(raw, user) ||
+                  !json_is_string(json_object_get(raw, "owner"));
+  json_decref(raw);
+  return concerns;
+}
+
 /* Parses the body and finds the task as the caller may see it: 0,
- * VA_EINVAL (bad body) or VA_ENOTFOUND (no task, or not the caller's). */
+ * VA_EINVAL (bad body), VA_ENOTFOUND (no task, or not the caller's) or
+ * VA_APPS_ECORRUPT (a stored document this actor cannot have written). */
 static int begin(va_turn *t, const void *arg, size_t len, request *r) {
   *r = (request){json_loadb(arg, len, 0, NULL), NULL, NULL};
-  r->user = json_string_value(json_object_get(r->in, "user"));
-  if (!json_is_object(r->in) || !r->user || !*r->user)
+  json_t *user = json_object_get(r->in, "user");
+  r->user = json_string_value(user);
+  if (!json_is_object(r->in) || !r->user ||
+      !va_task_key_ok(r->user, json_string_length(user)))
     return VA_EINVAL;
-  r->doc = load_doc(t);
-  return r->doc && va_task_doc_allows(r->doc, r->user) ? 0 : VA_ENOTFOUND;
+  int rc = load_doc(t, &r->doc);
+  if (rc == VA_APPS_ECORRUPT && !corrupt_doc_concerns(t, r->user))
+    return VA_ENOTFOUND; /* only its people hear that it is broken */
+  if (rc)
+    return rc;
+  return va_task_doc_allows(r->doc, r->user) ? 0 : VA_ENOTFOUND;
 }
 
 static int finish(request *r, int rc) {
@@ -174,14 +218,14 @@ static int task_create(va_turn *t, const void *arg, size_t len) {
   int rc = begin(t, arg, len, &r);
   if (rc == VA_EINVAL)
     return finish(&r, rc);
-  if (r.doc)
+  const void *v;
+  size_t n;
+  if (va_state_get(t, "doc", &v, &n) == 0) /* (anyone's, or unreadable) */
     return finish(&r, VA_EEXIST);
-  if (load_doc(t)) /* someone else's task: it exists all the same */
-    return finish(&r, VA_EEXIST);
-  if (va_task_doc_check(r.in, true))
-    return finish(&r, VA_EINVAL);
   size_t idlen;
   const char *id = va_turn_id(t, &idlen);
+  if (va_task_doc_check(r.in, true) || !va_task_key_ok(id, idlen))
+    return finish(&r, VA_EINVAL); /* (the Dapr API can name any actor) */
   json_t *doc = va_task_doc_new(r.in, id, idlen, r.user, va_wall_ms());
   rc = doc ? save_doc(t, doc) : VA_ENOMEM;
   if (rc == 0)
@@ -194,6 +238,35 @@ static int task_create(va_turn *t, const void *arg, size_t len) {
   return finish(&r, rc);
 }
 
+/* After a create that failed: takes the task off the lists of the users
+ * named in the failed request ({user, members?}) unless the task exists
+ * (then its create did succeed after all, e.g. after a timeout, and the
+ * lists are right). A turn of the task, so it runs after the create's. */
+static int task_unlist(va_turn *t, const void *arg, size_t len) {
+  json_t *in = json_loadb(arg, len, 0, NULL);
+  const void *v;
+  size_t n;
+  if (!json_is_object(in) || va_state_get(t, "doc", &v, &n) == 0) {
+    int rc = json_is_object(in) ? 0 : VA_EINVAL;
+    json_decref(in);
+    return rc;
+  }
+  json_t *user = json_object_get(in, "user");
+  int rc = 0;
+  if (va_task_key_ok(json_string_value(user), json_string_length(user)))
+    rc = tell_user(t, json_string_value(user), VA_USER_REMOVE, NULL);
+  json_t *members = json_object_get(in, "members");
+  size_t i;
+  json_t *m;
+  json_array_foreach(members, i, m) {
+    if (rc == 0 && i < VA_APPS_MEMBERS_MAX &&
+        va_task_key_ok(json_string_value(m), json_string_length(m)))
+      rc = tell_user(t, json_string_value(m), VA_USER_REMOVE, NULL);
+  }
+  json_decref(in);
+  return rc;
+}
+
 static int task_get(va_turn *t, const void *arg, size_t len) {
   request r;
   int rc = begin(t, arg, len, &r);
@@ -204,10 +277,12 @@ static int task_get(va_turn *t, const void *arg, size_t len) {
 static int change(va_turn *t, request *r, json_t *fields,
                   const char *action) {
   json_t *doc = json_deep_copy(r->doc);
-  json_t *changes = doc ? va_task_doc_apply(doc, fields, va_wall_ms()) : NULL;
+  json_t *changes = doc ? va_task_doc_apply(doc, fields) : NULL;
   int rc = changes ? 0 : VA_ENOMEM;
   if (rc == 0 && json_object_size(changes)) {
-    rc = save_doc(t, doc);
+    rc = va_task_doc_bump(doc, va_wall_ms());
+    if (rc == 0)
+      rc = save_doc(t, doc);
     if (rc == 0)
       rc = record(t, r->user,
                   json_pack("{s:s, s:O}", "action", action, "changes",
@@ -314,9 +389,10 @@ static long member_index(json_t *doc, const char *member) {
 static int membership(va_turn *t, const void *arg, size_t len, bool add) {
   request r;
   int rc = begin(t, arg, len, &r);
-  const char *member = json_string_value(json_object_get(r.in, "member"));
-  if (rc == 0 && (!member || !*member))
-    rc = VA_EINVAL;
+  json_t *member_v = json_object_get(r.in, "member");
+  const char *member = json_string_value(member_v);
+  if (rc == 0 && !va_task_key_ok(member, json_string_length(member_v)))
+    rc = VA_EINVAL; /* (the routes check; the Dapr API does not) */
   if (rc == 0 && !va_task_doc_is_owner(r.doc, r.user))
     rc = VA_EPERM;
   if (rc == 0 && !strcmp(member, r.user))
@@ -324,8 +400,9 @@ static int membership(va_turn *t, const void *arg, size_t len, bool add) {
   long at = rc == 0 ? member_index(r.doc, member) : -1;
   if (rc || (add && at >= 0)) /* already a member: nothing changes */
     return finish(&r, rc ? rc : reply_task(t, r.doc));
-  if (add && json_array_size(json_object_get(r.doc, "members")) >= 64)
-    return finish(&r, VA_EINVAL);
+  if (add && json_array_size(json_object_get(r.doc, "members")) >=
+                 VA_APPS_MEMBERS_MAX)
+    return finish(&r, VA_APPS_ELIMIT_MEMBERS);
   if (!add && at < 0)
     return finish(&r, VA_ENOTFOUND);
   json_t *doc = json_deep_copy(r.doc);
@@ -334,10 +411,9 @@ static int membership(va_turn *t, const void *arg, size_t len, bool add) {
     json_array_append_new(members, json_string(member));
   else
     json_array_remove(members, (size_t)at);
-  json_int_t version = json_integer_value(json_object_get(doc, "version"));
-  json_object_set_new(doc, "version", json_integer(version + 1));
-  json_object_set_new(doc, "updated", va_json_time(va_wall_ms()));
-  rc = save_doc(t, doc);
+  rc = doc ? va_task_doc_bump(doc, va_wall_ms()) : VA_ENOMEM;
+  if (rc == 0)
+    rc = save_doc(t, doc);
   if (rc == 0)
     rc = record(t, r.user,
                 json_pack("{s:s, s:s}", "action",
@@ -366,23 +442,28 @@ static int task_del_member(va_turn *t, const void *arg, size_t len) {
 
 static int task_log(va_turn *t, const void *arg, size_t len) {
   va_task_log in;
-  char user[160];
-  size_t ulen = len - sizeof(in);
-  if (len <= sizeof(in) || ulen >= sizeof(user))
+  char user[VA_APPS_ID_MAX + 1];
+  if (len <= sizeof(in) || len - sizeof(in) > VA_APPS_ID_MAX)
     return VA_EINVAL;
+  size_t ulen = len - sizeof(in);
   memcpy(&in, arg, sizeof(in));
   memcpy(user, (const char *)arg + sizeof(in), ulen);
   user[ulen] = 0;
-  json_t *doc = load_doc(t);
-  if (!doc || !va_task_doc_allows(doc, user))
+  if (!va_task_key_ok(user, ulen))
+    return VA_EINVAL;
+  json_t *doc;
+  int rc = load_doc(t, &doc);
+  if (rc)
+    return rc;
+  if (!va_task_doc_allows(doc, user))
     return VA_ENOTFOUND;
-  if (in.minutes <= 0 || in.minutes > 100000)
+  if (in.minutes <= 0 || in.minutes > VA_APPS_MINUTES_MAX)
     return VA_EINVAL;
   int64_t before = minutes(t);
   if (before < 0 || before > INT64_MAX - in.minutes)
     return VA_EINVAL; /* (state written from outside, not by log) */
   int64_t total = before + in.minutes;
-  int rc = va_state_set(t, "minutes", &total, sizeof(total));
+  rc = va_state_set(t, "minutes", &total, sizeof(total));
   char out[48];
   int n = snprintf(out, sizeof(out), "{\"minutes\":%lld}", (long long)total);
   return rc ? rc : va_turn_reply(t, out, (size_t)n);
@@ -390,11 +471,12 @@ static int task_log(va_turn *t, const void *arg, size_t len) {
 
 /* ---- Reminders ---- */
 
-enum { MESSAGE_MAX = 1000 };
+enum { MESSAGE_MAX = VA_APPS_REMINDER_MESSAGE_MAX };
 
 /* A reminder from its request {dueTime, period?, ttl?, message?}; its data
  * is that request as JSON (new, *data), so that get shows what was set. */
-static int reminder_spec(json_t *in, va_reminder *spec, char **data) {
+static int reminder_spec(va_turn *t, json_t *in, va_reminder *spec,
+                         char **data) {
   const char *due = json_string_value(json_object_get(in, "dueTime"));
   const char *period = json_string_value(json_object_get(in, "period"));
   const char *ttl = json_string_value(json_object_get(in, "ttl"));
@@ -409,6 +491,10 @@ static int reminder_spec(json_t *in, va_reminder *spec, char **data) {
   if (period && *period &&
       va_parse_period(period, strlen(period), &spec->period, &spec->left))
     return VA_EINVAL;
+  if (period && *period &&
+      va_period_shortest_ms(&spec->period) <
+          (int64_t)va_min_period_ms(va_turn_runtime(t)))
+    return VA_APPS_EPERIOD;
   if (!(period && *period))
     spec->left = 1;
   if (ttl && *ttl &&
@@ -429,7 +515,23 @@ static int reminder_spec(json_t *in, va_reminder *spec, char **data) {
 
 static const char *reminder_name(request *r) {
   const char *name = json_string_value(json_object_get(r->in, "name"));
-  return name && *name && strlen(name) <= 128 ? name : NULL;
+  return name && *name && strlen(name) <= VA_APPS_REMINDER_NAME_MAX ? name
+                                                                    : NULL;
+}
+
+static void count_reminder(void *user, const char *name) {
+  (void)name;
+  ++*(size_t *)user;
+}
+
+/* VA_APPS_ELIMIT_REMINDERS when name would be one reminder too many. */
+static int reminder_room(va_turn *t, const char *name) {
+  va_reminder old;
+  if (va_turn_reminder_get(t, name, &old) == 0)
+    return 0; /* a replacement */
+  size_t n = 0;
+  int rc = va_turn_reminder_list(t, count_reminder, &n);
+  return rc ? rc : n >= VA_APPS_REMINDERS_MAX ? VA_APPS_ELIMIT_REMINDERS : 0;
 }
 
 static int task_reminder_set(va_turn *t, const void *arg, size_t len) {
@@ -440,7 +542,9 @@ static int task_reminder_set(va_turn *t, const void *arg, size_t len) {
     return finish(&r, rc);
   va_reminder spec;
   char *data = NULL;
-  rc = name ? reminder_spec(r.in, &spec, &data) : VA_EINVAL;
+  rc = name ? reminder_spec(t, r.in, &spec, &data) : VA_EINVAL;
+  if (rc == 0)
+    rc = reminder_room(t, name);
   if (rc == 0)
     rc = va_turn_reminder_set(t, name, &spec);
   free(data);
@@ -469,6 +573,10 @@ static int task_reminder_get(va_turn *t, const void *arg, size_t len) {
   if (rc)
     return finish(&r, rc);
   json_t *out = json_loadb(rem.data, rem.len, 0, NULL);
+  if (!json_is_object(out)) { /* set through the Dapr API: no spec kept */
+    json_decref(out);
+    out = json_object();
+  }
   if (out) {
     json_object_set_new(out, "name", json_string(name));
     json_object_set_new(out, "next", va_json_time(rem.due_ms));
@@ -496,9 +604,9 @@ static int task_reminder_del(va_turn *t, const void *arg, size_t len) {
  * as an assistant message (a one-way send: the chat never calls back). */
 static int task_on_reminder(va_turn *t, const char *name, const void *data,
                             size_t len) {
-  json_t *doc = load_doc(t);
-  if (!doc)
-    return 0; /* the task is gone: nothing to remind of */
+  json_t *doc;
+  if (load_doc(t, &doc) != 0)
+    return 0; /* the task is gone (or unreadable, logged): nobody to tell */
   json_t *spec = json_loadb(data, len, 0, NULL);
   const char *message = json_string_value(json_object_get(spec, "message"));
   const char *title = va_json_text(json_object_get(doc, "title"));
@@ -543,6 +651,7 @@ int va_task_register(va_apps *apps) {
       [VA_TASK_REMINDER_SET] = {"set_reminder", task_reminder_set},
       [VA_TASK_REMINDER_GET] = {"get_reminder", task_reminder_get},
       [VA_TASK_REMINDER_DEL] = {"delete_reminder", task_reminder_del},
+      [VA_TASK_UNLIST] = {"unlist", task_unlist},
   };
   va_type_def def = {.name = "TaskActor",
                      .methods = methods,

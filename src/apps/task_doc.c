@@ -1,5 +1,6 @@
 /* task_doc.c — see task_doc.h. */
 #include "task_doc.h"
+#include "limits.h"
 #include <string.h>
 #include <time.h>
 #include <vactor.h>
@@ -7,8 +8,9 @@
 static const char *const STATUSES[] = {"open", "in_progress", "done", NULL};
 static const char *const PRIORITIES[] = {"low", "medium", "high", "urgent",
                                          NULL};
-enum { TITLE_MAX = 200, DESCRIPTION_MAX = 4000, MEMBERS_MAX = 64,
-       ID_MAX = 128 };
+enum { TITLE_MAX = VA_APPS_TITLE_MAX,
+       DESCRIPTION_MAX = VA_APPS_DESCRIPTION_MAX,
+       MEMBERS_MAX = VA_APPS_MEMBERS_MAX, ID_MAX = VA_APPS_ID_MAX };
 
 static bool one_of(const char *s, const char *const *set) {
   for (; s && *set; set++)
@@ -32,17 +34,29 @@ static bool due_ok(json_t *v) {
          va_parse_due(s, strlen(s), 0, &ms) == 0;
 }
 
-static bool id_ok(json_t *v) {
-  const char *s = json_string_value(v);
-  size_t n = s ? strlen(s) : 0;
-  if (n == 0 || n > ID_MAX)
+bool va_task_id_ok(const char *s, size_t n) {
+  if (!s || n == 0 || n > ID_MAX)
     return false;
   for (size_t i = 0; i < n; i++)
-    if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-                "0123456789._~-",
-                s[i]))
+    if (!s[i] || !strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                         "0123456789._~-",
+                         s[i]))
       return false;
   return true;
+}
+
+bool va_task_key_ok(const char *s, size_t n) {
+  return s && n >= 1 && n <= ID_MAX && !memchr(s, 0, n);
+}
+
+static bool key_ok(json_t *v) {
+  const char *s = json_string_value(v);
+  return s && va_task_key_ok(s, json_string_length(v));
+}
+
+static bool id_ok(json_t *v) {
+  const char *s = json_string_value(v);
+  return s && va_task_id_ok(s, json_string_length(v));
 }
 
 static const char *members_check(json_t *v) {
@@ -99,7 +113,8 @@ json_t *va_json_time(int64_t ms) {
   time_t s = (time_t)(ms / 1000);
   struct tm tm;
   char buf[40];
-  gmtime_r(&s, &tm);
+  if (ms < 0 || ms > 253402300799999 || !gmtime_r(&s, &tm))
+    return json_string("1970-01-01T00:00:00.000Z"); /* (not a time we set) */
   size_t n = strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
   snprintf(buf + n, sizeof(buf) - n, ".%03dZ", (int)(ms % 1000));
   return json_string(buf);
@@ -137,7 +152,7 @@ json_t *va_task_doc_new(json_t *in, const char *id, size_t id_len,
       "created", va_json_time(now_ms), "updated", va_json_time(now_ms));
 }
 
-json_t *va_task_doc_apply(json_t *doc, json_t *in, int64_t now_ms) {
+json_t *va_task_doc_apply(json_t *doc, json_t *in) {
   static const char *const FIELDS[] = {"title", "description", "status",
                                        "priority", "due", NULL};
   json_t *changes = json_object();
@@ -148,12 +163,80 @@ json_t *va_task_doc_apply(json_t *doc, json_t *in, int64_t now_ms) {
       json_object_set(changes, *f, v);
     }
   }
-  if (changes && json_object_size(changes)) {
-    json_int_t version = json_integer_value(json_object_get(doc, "version"));
-    json_object_set_new(doc, "version", json_integer(version + 1));
-    json_object_set_new(doc, "updated", va_json_time(now_ms));
-  }
   return changes;
+}
+
+int va_task_doc_bump(json_t *doc, int64_t now_ms) {
+  json_t *version = json_object_get(doc, "version");
+  json_int_t v = json_integer_value(version);
+  if (!json_is_integer(version) || v < 1 || v >= VA_APPS_VERSION_MAX)
+    return VA_APPS_ECORRUPT; /* (valid documents are below the maximum) */
+  if (json_object_set_new(doc, "version", json_integer(v + 1)) != 0 ||
+      json_object_set_new(doc, "updated", va_json_time(now_ms)) != 0)
+    return VA_ENOMEM;
+  return 0;
+}
+
+/* ---- Stored documents ---- */
+
+/* Members as the actor may have stored them (add_member through the Dapr
+ * API takes any actor key, not only the routes' ids). */
+static bool stored_members_ok(json_t *v) {
+  if (!json_is_array(v) || json_array_size(v) > MEMBERS_MAX)
+    return false;
+  size_t i;
+  json_t *m;
+  json_array_foreach(v, i, m) if (!key_ok(m)) return false;
+  return true;
+}
+
+static bool time_ok(json_t *v) {
+  const char *s = json_string_value(v);
+  int64_t ms;
+  return s && va_parse_due(s, json_string_length(v), 0, &ms) == 0;
+}
+
+const char *va_task_doc_valid(json_t *doc, const char *id, size_t id_len) {
+  if (!json_is_object(doc))
+    return "the document is not a JSON object";
+  json_t *v = json_object_get(doc, "id");
+  if (!key_ok(v) || json_string_length(v) != id_len ||
+      memcmp(json_string_value(v), id, id_len))
+    return "id is not the task's id";
+  if (!key_ok(json_object_get(doc, "owner")))
+    return "owner is not a user id";
+  if (!text_ok(json_object_get(doc, "title"), 0, TITLE_MAX))
+    return "title is not a string of at most 200 bytes";
+  if (!text_ok(json_object_get(doc, "description"), 0, DESCRIPTION_MAX))
+    return "description is not a string of at most 4000 bytes";
+  if (!one_of(json_string_value(json_object_get(doc, "status")), STATUSES))
+    return "status is not open, in_progress or done";
+  if (!one_of(json_string_value(json_object_get(doc, "priority")),
+              PRIORITIES))
+    return "priority is not low, medium, high or urgent";
+  if (!due_ok(json_object_get(doc, "due")))
+    return "due is not an RFC 3339 time or null";
+  if (!stored_members_ok(json_object_get(doc, "members")))
+    return "members is not an array of at most 64 user ids";
+  v = json_object_get(doc, "version");
+  if (!json_is_integer(v) || json_integer_value(v) < 1 ||
+      json_integer_value(v) > VA_APPS_VERSION_MAX)
+    return "version is not an integer from 1 to 2^53 - 1";
+  if (!time_ok(json_object_get(doc, "created")) ||
+      !time_ok(json_object_get(doc, "updated")))
+    return "created and updated are not RFC 3339 times";
+  return NULL;
+}
+
+json_t *va_task_doc_decode(const void *bytes, size_t len, const char *id,
+                           size_t id_len, const char **why) {
+  json_t *doc = json_loadb(bytes, len, JSON_REJECT_DUPLICATES, NULL);
+  *why = doc ? va_task_doc_valid(doc, id, id_len) : "not JSON";
+  if (*why) {
+    json_decref(doc);
+    return NULL;
+  }
+  return doc;
 }
 
 json_t *va_task_summary(json_t *doc) {

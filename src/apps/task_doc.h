@@ -22,10 +22,33 @@ const char *va_task_doc_check(json_t *in, bool create);
 json_t *va_task_doc_new(json_t *in, const char *id, size_t id_len,
                         const char *owner, int64_t now_ms);
 
-/* Applies a checked update to doc: changed fields are set, version grows
- * (when anything changed). Returns the changes as a new object
- * {field: new value}; empty when nothing changed. */
-json_t *va_task_doc_apply(json_t *doc, json_t *in, int64_t now_ms);
+/* Applies a checked update to doc: changed fields are set (the version is
+ * the caller's to bump, when anything changed). Returns the changes as a
+ * new object {field: new value}; empty when nothing changed; NULL when out
+ * of memory. */
+json_t *va_task_doc_apply(json_t *doc, json_t *in);
+
+/* Adds one to doc's version and sets "updated": 0, VA_APPS_ECORRUPT when
+ * the version is not one va_task_doc_valid accepts or has reached
+ * VA_APPS_VERSION_MAX, VA_ENOMEM. */
+int va_task_doc_bump(json_t *doc, int64_t now_ms);
+
+/* Whether doc, read from a task's state (untrusted: the Dapr state API can
+ * write anything there), is a document of the task id as the actor writes
+ * them: NULL when it is, else what is wrong (static). */
+const char *va_task_doc_valid(json_t *doc, const char *id, size_t id_len);
+/* Parses and checks stored bytes: the document (new reference), or NULL
+ * with *why (static) saying what is wrong. */
+json_t *va_task_doc_decode(const void *bytes, size_t len, const char *id,
+                           size_t id_len, const char **why);
+
+/* Whether s (n bytes) is an id as the routes take them: 1..VA_APPS_ID_MAX
+ * of [A-Za-z0-9._~-]. */
+bool va_task_id_ok(const char *s, size_t n);
+/* Whether s (n bytes) may name a user or a task inside the actors: 1..
+ * VA_APPS_ID_MAX bytes without a NUL (the Dapr API can call them with any
+ * actor id, "user/42" say; longer ones would be cut). */
+bool va_task_key_ok(const char *s, size_t n);
 
 /* What a user's list keeps of a task (new reference). */
 json_t *va_task_summary(json_t *doc);

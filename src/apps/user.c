@@ -1,61 +1,281 @@
 /* user.c — UserActor (methods in apps.h): one actor per user. State: the
- * summaries of the tasks the user owns or is a member of (JSON object by
- * task id, in the order they were added, key "tasks"), kept up to date by
- * TaskActor; and the user's preferences (JSON, key "prefs"). */
+ * user's task list, one key per task (the layout is in user_list.h), kept
+ * up to date by TaskActor; and the user's preferences (JSON, key "prefs").
+ * An upsert or a removal writes at most five small keys, whatever the
+ * length of the list; at most VA_APPS_TASKS_PER_USER_MAX entries. */
 #include "apps.h"
+#include "limits.h"
 #include "prefs.h"
+#include "task_doc.h"
+#include "user_list.h"
 #include <jansson.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-enum { ID_MAX = 128 };
+enum { ID_MAX = VA_APPS_ID_MAX, KEY_MAX = ID_MAX + 32 };
 
-/* The JSON object in key (new reference); an empty one when absent. */
-static json_t *load_object(va_turn *t, const char *key) {
-  const void *v;
-  size_t n;
-  json_t *o = va_state_get(t, key, &v, &n) == 0
-                  ? json_loadb(v, n, 0, NULL)
-                  : json_object();
-  if (!json_is_object(o)) { /* (never written so) */
-    json_decref(o);
-    o = json_object();
-  }
-  return o;
+static void log_corrupt(va_turn *t, const char *key, const char *why) {
+  size_t idlen;
+  const char *id = va_turn_id(t, &idlen);
+  char quoted[2 * ID_MAX + 8], qkey[2 * KEY_MAX + 8];
+  va_log_quote(id, idlen, quoted, sizeof(quoted));
+  va_log_quote(key, strlen(key), qkey, sizeof(qkey));
+  va_log(va_turn_runtime(t), VA_LOG_WARN, "stored state invalid",
+         "type=UserActor id=%s key=%s why=\"%s\"", quoted, qkey, why);
 }
 
-static int save_object(va_turn *t, const char *key, json_t *o) {
-  char *s = json_dumps(o, JSON_COMPACT);
+/* ---- Decoding stored values (user_list.h) ---- */
+
+int va_user_counter_decode(const void *bytes, size_t len, int64_t max,
+                           int64_t *out) {
+  int64_t v;
+  if (len != sizeof(v))
+    return VA_APPS_ECORRUPT;
+  memcpy(&v, bytes, sizeof(v));
+  if (v < 0 || v > max)
+    return VA_APPS_ECORRUPT;
+  *out = v;
+  return 0;
+}
+
+bool va_user_slot_ok(const void *bytes, size_t len) {
+  return va_task_key_ok(bytes, len);
+}
+
+bool va_user_summary_ok(json_t *summary) {
+  json_t *id = json_object_get(summary, "id");
+  return json_is_object(summary) &&
+         va_task_key_ok(json_string_value(id), json_string_length(id));
+}
+
+static bool counter_ok(json_t *v, int64_t max) {
+  return json_is_integer(v) && json_integer_value(v) >= 0 &&
+         json_integer_value(v) <= max;
+}
+
+json_t *va_user_entry_decode(const void *bytes, size_t len, const char *id,
+                             size_t id_len, int64_t *slot, int64_t *seq) {
+  json_t *e = json_loadb(bytes, len, JSON_REJECT_DUPLICATES, NULL);
+  json_t *task = json_object_get(e, "task");
+  json_t *task_id = json_object_get(task, "id");
+  if (!json_is_object(e) || !counter_ok(json_object_get(e, "slot"),
+                                        VA_USER_SLOTS_MAX - 1) ||
+      !counter_ok(json_object_get(e, "seq"), INT64_MAX - 1) ||
+      !va_user_summary_ok(task) || json_string_length(task_id) != id_len ||
+      memcmp(json_string_value(task_id), id, id_len)) {
+    json_decref(e);
+    return NULL;
+  }
+  *slot = json_integer_value(json_object_get(e, "slot"));
+  *seq = json_integer_value(json_object_get(e, "seq"));
+  return e;
+}
+
+json_t *va_user_entry_new(json_t *summary, int64_t slot, int64_t seq) {
+  return json_pack("{s:I, s:I, s:O}", "slot", (json_int_t)slot, "seq",
+                   (json_int_t)seq, "task", summary);
+}
+
+json_t *va_user_legacy_decode(const void *bytes, size_t len) {
+  json_t *old = json_loadb(bytes, len, 0, NULL);
+  json_t *kept = json_object();
+  const char *id;
+  json_t *summary;
+  json_object_foreach(old, id, summary) {
+    if (kept && va_user_summary_ok(summary) &&
+        !strcmp(json_string_value(json_object_get(summary, "id")), id))
+      json_object_set(kept, id, summary);
+  }
+  json_decref(old);
+  return kept;
+}
+
+/* ---- The list's keys ---- */
+
+static void slot_key(int64_t slot, char *out) {
+  snprintf(out, KEY_MAX, "s:%lld", (long long)slot);
+}
+
+static void entry_key(const char *id, char *out) {
+  snprintf(out, KEY_MAX, "t:%s", id);
+}
+
+/* Counter key ("n" or "q"): 0 when absent; VA_APPS_ECORRUPT_LIST. */
+static int read_counter(va_turn *t, const char *key, int64_t max,
+                        int64_t *out) {
+  const void *v;
+  size_t n;
+  *out = 0;
+  if (va_state_get(t, key, &v, &n) != 0)
+    return 0;
+  if (va_user_counter_decode(v, n, max, out) == 0)
+    return 0;
+  log_corrupt(t, key, "not a count");
+  return VA_APPS_ECORRUPT_LIST;
+}
+
+static int write_counter(va_turn *t, const char *key, int64_t v) {
+  return va_state_set(t, key, &v, sizeof(v));
+}
+
+/* The entry of task id (new reference) and its slot and seq; NULL when the
+ * task is not listed (or its entry is unreadable: then it counts as not
+ * listed, and is overwritten by the next upsert). */
+static json_t *read_entry(va_turn *t, const char *id, int64_t *slot,
+                          int64_t *seq) {
+  char key[KEY_MAX];
+  const void *v;
+  size_t n;
+  entry_key(id, key);
+  if (va_state_get(t, key, &v, &n) != 0)
+    return NULL;
+  json_t *e = va_user_entry_decode(v, n, id, strlen(id), slot, seq);
+  if (!e)
+    log_corrupt(t, key, "not a task entry");
+  return e;
+}
+
+static int write_entry(va_turn *t, const char *id, json_t *entry) {
+  char key[KEY_MAX];
+  entry_key(id, key);
+  char *s = json_dumps(entry, JSON_COMPACT);
   int rc = s ? va_state_set(t, key, s, strlen(s)) : VA_ENOMEM;
   free(s);
   return rc;
 }
 
+/* The task id in slot (NUL-ended into id, ID_MAX + 1 bytes): false when
+ * the slot is empty or unreadable. */
+static bool read_slot(va_turn *t, int64_t slot, char *id) {
+  char key[KEY_MAX];
+  const void *v;
+  size_t n;
+  slot_key(slot, key);
+  if (va_state_get(t, key, &v, &n) != 0 || !va_user_slot_ok(v, n))
+    return false;
+  memcpy(id, v, n);
+  id[n] = 0;
+  return true;
+}
+
+static int write_slot(va_turn *t, int64_t slot, const char *id) {
+  char key[KEY_MAX];
+  slot_key(slot, key);
+  return va_state_set(t, key, id, strlen(id));
+}
+
+/* Whether task id is the one in slot, a slot in use. */
+static bool slot_holds(va_turn *t, int64_t slot, int64_t count,
+                       const char *id) {
+  char there[ID_MAX + 1];
+  return slot < count && read_slot(t, slot, there) && !strcmp(there, id);
+}
+
+/* Adds or replaces task id's summary (borrowed): a replacement writes its
+ * entry; a new task (or one whose entry lost its slot to a write from
+ * outside) its entry, a slot and the two counters. */
+static int put_task(va_turn *t, const char *id, json_t *summary) {
+  int64_t slot, seq, count, next;
+  int rc = read_counter(t, "n", VA_USER_SLOTS_MAX, &count);
+  if (rc)
+    return rc;
+  json_t *old = read_entry(t, id, &slot, &seq);
+  bool placed = old && slot_holds(t, slot, count, id);
+  json_decref(old);
+  if (!placed) {
+    rc = read_counter(t, "q", INT64_MAX - 1, &next);
+    if (rc == 0 && count >= VA_APPS_TASKS_PER_USER_MAX)
+      rc = VA_APPS_ELIMIT_TASKS;
+    if (rc)
+      return rc;
+    slot = count, seq = next;
+    rc = write_slot(t, slot, id);
+    if (rc == 0)
+      rc = write_counter(t, "n", count + 1);
+    if (rc == 0)
+      rc = write_counter(t, "q", next + 1);
+  }
+  json_t *entry = rc == 0 ? va_user_entry_new(summary, slot, seq) : NULL;
+  if (rc == 0)
+    rc = entry ? write_entry(t, id, entry) : VA_ENOMEM;
+  json_decref(entry);
+  return rc;
+}
+
+/* Takes task id off the list: the last slot's task moves into its slot. */
+static int drop_task(va_turn *t, const char *id) {
+  int64_t slot, seq, count;
+  json_t *old = read_entry(t, id, &slot, &seq);
+  char key[KEY_MAX];
+  entry_key(id, key);
+  if (!old) /* not listed (or unreadable): only its key, if any, goes */
+    return va_state_delete(t, key);
+  json_decref(old);
+  int rc = read_counter(t, "n", VA_USER_SLOTS_MAX, &count);
+  if (rc == 0)
+    rc = va_state_delete(t, key);
+  if (rc || !slot_holds(t, slot, count, id))
+    return rc; /* (its slot is another's: nothing else to mend) */
+  char last[ID_MAX + 1];
+  if (slot != count - 1 && read_slot(t, count - 1, last)) {
+    int64_t last_slot, last_seq;
+    json_t *moved = read_entry(t, last, &last_slot, &last_seq);
+    rc = write_slot(t, slot, last);
+    if (rc == 0 && moved) {
+      json_object_set_new(moved, "slot", json_integer(slot));
+      rc = write_entry(t, last, moved);
+    }
+    json_decref(moved);
+  }
+  slot_key(count - 1, key);
+  if (rc == 0)
+    rc = va_state_delete(t, key);
+  return rc ? rc : write_counter(t, "n", count - 1);
+}
+
+/* Moves the old format's list into per-task keys (once: it is deleted). */
+static int migrate(va_turn *t) {
+  const void *v;
+  size_t n;
+  if (va_state_get(t, "tasks", &v, &n) != 0)
+    return 0;
+  json_t *old = va_user_legacy_decode(v, n);
+  if (!old)
+    return VA_ENOMEM;
+  const char *id;
+  json_t *summary;
+  int rc = 0;
+  json_object_foreach(old, id, summary) {
+    if (rc == 0)
+      rc = put_task(t, id, summary);
+    if (rc == VA_APPS_ELIMIT_TASKS)
+      rc = 0; /* over the limit already: the rest cannot be kept */
+  }
+  json_decref(old);
+  return rc ? rc : va_state_delete(t, "tasks");
+}
+
+/* ---- Methods ---- */
+
 static int upsert(va_turn *t, const void *arg, size_t len) {
   json_t *summary = json_loadb(arg, len, 0, NULL);
-  const char *id = json_string_value(json_object_get(summary, "id"));
-  int rc = VA_EINVAL;
-  if (id && *id && strlen(id) <= ID_MAX) {
-    json_t *tasks = load_object(t, "tasks");
-    json_object_set(tasks, id, summary);
-    rc = save_object(t, "tasks", tasks);
-    json_decref(tasks);
-  }
+  int rc = va_user_summary_ok(summary) ? migrate(t) : VA_EINVAL;
+  if (rc == 0)
+    rc = put_task(t, json_string_value(json_object_get(summary, "id")),
+                  summary);
   json_decref(summary);
   return rc;
 }
 
 static int remove_task(va_turn *t, const void *arg, size_t len) {
-  if (len == 0 || len > ID_MAX || memchr(arg, 0, len))
+  if (!va_user_slot_ok(arg, len))
     return VA_EINVAL;
   char id[ID_MAX + 1];
   memcpy(id, arg, len);
   id[len] = 0;
-  json_t *tasks = load_object(t, "tasks");
-  int rc = json_object_del(tasks, id) == 0 ? save_object(t, "tasks", tasks)
-                                           : 0; /* not there: done */
-  json_decref(tasks);
-  return rc;
+  int rc = migrate(t);
+  return rc ? rc : drop_task(t, id);
 }
 
 /* Whether summary passes the filters: each given one must match; q is a
@@ -78,6 +298,47 @@ static bool wanted(json_t *summary, json_t *filters, const char *user) {
   return !q || (title && strcasestr(title, q));
 }
 
+/* The listed tasks' entries in the order they were added (new array). */
+static int collect(va_turn *t, json_t **out) {
+  int64_t count;
+  int rc = read_counter(t, "n", VA_USER_SLOTS_MAX, &count);
+  *out = rc ? NULL : json_array();
+  if (rc || !*out)
+    return rc ? rc : VA_ENOMEM;
+  for (int64_t i = 0; i < count; i++) {
+    char id[ID_MAX + 1];
+    int64_t slot, seq;
+    json_t *e = read_slot(t, i, id) ? read_entry(t, id, &slot, &seq) : NULL;
+    if (e && slot == i) /* (else a slot left by a write from outside) */
+      json_array_append(*out, e);
+    json_decref(e);
+  }
+  return 0;
+}
+
+static int by_seq(const void *a, const void *b) {
+  json_int_t x = json_integer_value(json_object_get(*(json_t *const *)a,
+                                                    "seq"));
+  json_int_t y = json_integer_value(json_object_get(*(json_t *const *)b,
+                                                    "seq"));
+  return x < y ? -1 : x > y;
+}
+
+/* entries sorted by seq, as a new array of their tasks. */
+static json_t *in_order(json_t *entries) {
+  size_t n = json_array_size(entries);
+  json_t **v = malloc((n ? n : 1) * sizeof(*v));
+  json_t *tasks = v ? json_array() : NULL;
+  for (size_t i = 0; tasks && i < n; i++)
+    v[i] = json_array_get(entries, i);
+  if (tasks)
+    qsort(v, n, sizeof(*v), by_seq);
+  for (size_t i = 0; tasks && i < n; i++)
+    json_array_append(tasks, json_object_get(v[i], "task"));
+  free(v);
+  return tasks;
+}
+
 static int list(va_turn *t, const void *arg, size_t len) {
   json_t *filters = len ? json_loadb(arg, len, 0, NULL) : json_object();
   if (!json_is_object(filters)) {
@@ -88,26 +349,49 @@ static int list(va_turn *t, const void *arg, size_t len) {
   const char *user = va_turn_id(t, &idlen);
   char me[ID_MAX + 1];
   snprintf(me, sizeof(me), "%.*s", (int)idlen, user);
-  json_t *tasks = load_object(t, "tasks");
-  json_t *out = json_array();
-  const char *id;
+  json_t *entries = NULL;
+  int rc = migrate(t);
+  if (rc == 0)
+    rc = collect(t, &entries);
+  json_t *tasks = rc == 0 ? in_order(entries) : NULL;
+  json_t *out = tasks ? json_array() : NULL;
+  size_t i;
   json_t *summary;
-  json_object_foreach(tasks, id, summary) {
+  json_array_foreach(tasks, i, summary) {
     if (wanted(summary, filters, me))
       json_array_append(out, summary);
   }
-  json_t *reply = json_pack("{s:o, s:i}", "tasks", out, "count",
-                            (json_int_t)json_array_size(out));
-  int rc = va_reply_json(t, reply);
+  json_t *reply = out ? json_pack("{s:o, s:i}", "tasks", out, "count",
+                                  (json_int_t)json_array_size(out))
+                      : NULL;
+  if (rc == 0)
+    rc = reply ? va_reply_json(t, reply) : VA_ENOMEM;
   json_decref(reply);
   json_decref(tasks);
+  json_decref(entries);
   json_decref(filters);
+  return rc;
+}
+
+/* The stored preferences (new reference): those va_prefs_check accepts;
+ * anything else there is dropped (and so mended by the next write). */
+static json_t *load_prefs(va_turn *t) {
+  const void *v;
+  size_t n;
+  return va_state_get(t, "prefs", &v, &n) == 0 ? va_prefs_decode(v, n)
+                                               : json_object();
+}
+
+static int save_prefs(va_turn *t, json_t *p) {
+  char *s = json_dumps(p, JSON_COMPACT);
+  int rc = s ? va_state_set(t, "prefs", s, strlen(s)) : VA_ENOMEM;
+  free(s);
   return rc;
 }
 
 static int prefs(va_turn *t, const void *arg, size_t len) {
   (void)arg, (void)len;
-  json_t *p = load_object(t, "prefs");
+  json_t *p = load_prefs(t);
   if (!json_object_get(p, "timeZone"))
     json_object_set_new(p, "timeZone", json_string("UTC"));
   int rc = va_reply_json(t, p);
@@ -122,9 +406,9 @@ static int set_prefs(va_turn *t, const void *arg, size_t len) {
     json_decref(in);
     return VA_EINVAL;
   }
-  json_t *p = load_object(t, "prefs");
-  json_object_update(p, in);
-  int rc = save_object(t, "prefs", p);
+  json_t *p = load_prefs(t);
+  int rc = p && json_object_update(p, in) == 0 ? save_prefs(t, p)
+                                                : VA_ENOMEM;
   json_decref(p);
   json_decref(in);
   return rc ? rc : prefs(t, NULL, 0);

@@ -50,6 +50,7 @@ check "reminders: create is 204" test "$(status -X POST "$a/TaskActor/d1/reminde
 check "reminders: get shows it as registered" json '.actorID=="d1" and .actorType=="TaskActor" and .dueTime=="1h" and .period=="R3/PT1H" and .data.x==1' "$a/TaskActor/d1/reminders/r1"
 check "reminders: a bad dueTime is 500 ERR_ACTOR_REMINDER_CREATE" code 500 ERR_ACTOR_REMINDER_CREATE -X POST "$a/TaskActor/d1/reminders/r2" -d '{"dueTime":"soon"}'
 check "reminders: R0/ is refused" code 500 ERR_ACTOR_REMINDER_CREATE -X PUT "$a/TaskActor/d1/reminders/r2" -d '{"dueTime":"1s","period":"R0/PT1S"}'
+check "reminders: a period under the minimum (1s) is refused, naming it" json '.errorCode=="ERR_ACTOR_REMINDER_CREATE" and (.message|test("period 1ns is shorter than the minimum of 1s"))' -m 5 -X PUT "$a/TaskActor/d1/reminders/r2" -d '{"dueTime":"0s","period":"1ns"}'
 check "reminders: an expired ttl is refused" code 500 ERR_ACTOR_REMINDER_CREATE -X PUT "$a/TaskActor/d1/reminders/r2" -d '{"dueTime":"1s","ttl":"2020-01-01T00:00:00Z"}'
 check "reminders: bad JSON is 400 ERR_MALFORMED_REQUEST" code 400 ERR_MALFORMED_REQUEST -X PUT "$a/TaskActor/d1/reminders/r2" -d 'x'
 check "reminders: delete is 204" test "$(status -X DELETE "$a/TaskActor/d1/reminders/r1")" = 204
@@ -65,13 +66,14 @@ done_yet() { for _ in $(seq 50); do curl -s "$url/v1/users/ann/tasks/d1" | jq -e
 check "timers: it called the method" done_yet
 check "timers: delete is 204 (also when gone)" test "$(status -X DELETE "$a/TaskActor/d1/timers/finish")" = 204
 check "timers: an unknown callback is 500 ERR_ACTOR_TIMER_CREATE" code 500 ERR_ACTOR_TIMER_CREATE -X POST "$a/TaskActor/d1/timers/t2" -d '{"dueTime":"1s","callback":"fly"}'
+check "timers: a period under the minimum (1s) is 500 ERR_ACTOR_TIMER_CREATE, naming it" json '.errorCode=="ERR_ACTOR_TIMER_CREATE" and (.message|test("period 500ms is shorter than the minimum of 1s"))' -m 5 -X POST "$a/TaskActor/d1/timers/t3" -d '{"dueTime":"1s","period":"500ms","callback":"get"}'
 check "timers: a bad period is 500 ERR_ACTOR_TIMER_CREATE" code 500 ERR_ACTOR_TIMER_CREATE -X POST "$a/TaskActor/d1/timers/t2" -d '{"dueTime":"1s","period":"often","callback":"get"}'
 check "timers: bad JSON is 400" code 400 ERR_MALFORMED_REQUEST -X POST "$a/TaskActor/d1/timers/t2" -d '[]'
 # Native actors' state is written from outside too: they must not trust it.
 check "a summary without owner through the Dapr API" test "$(status -X POST "$a/UserActor/odd/method/upsert_task" -d '{"id":"x"}')" = 200
 check "... and the list still answers" json '.count==0' "$url/v1/users/odd/tasks?role=owner"
 check "a task document with odd members through the state API" test "$(status -X POST "$a/TaskActor/odd/state" -d '[{"operation":"upsert","request":{"key":"doc","value":{"owner":"u","members":[1,null]}}}]')" = 204
-check "... reads as the owner's and not a stranger's" test "$(status "$url/v1/users/u/tasks/odd")$(status "$url/v1/users/v/tasks/odd")" = 200404
+check "... is 409 ERR_TASK_CORRUPT to the owner and 404 to a stranger" test "$(status "$url/v1/users/u/tasks/odd")$(status "$url/v1/users/v/tasks/odd")" = 409404
 check "a type name that is not UTF-8 is 400" code 400 ERR_BAD_REQUEST "$a/N%C3/x/state/k"
 check "still serving" test "$(status "$url/v1.0/healthz")" = 204
 check "unknown route under actors is 404" test "$(status "$a/TaskActor/d1/other/x")" = 404

@@ -165,6 +165,7 @@ check "model: plain text" bash -c "$(declare -f say); u=$u; say fay 'hello' | jq
 check "model: too slow, the built-in assistant answers" bash -c "$(declare -f say); u=$u; say fay 'slow list' | jq -e '.via==\"built-in\" and (.reply|test(\"did not answer in time\"))' >/dev/null"
 check "model: meanwhile others are served" bash -c "$(declare -f say); u=$u; (say fay 'slow help' >/dev/null &) ; sleep 0.2; s=\$(date +%s%N); curl -s $u/ann/tasks >/dev/null; [ \$(( (\$(date +%s%N) - s) / 1000000 )) -lt 500 ]"
 check "model: failing, the built-in assistant answers" bash -c "$(declare -f say); u=$u; say fay 'fail list' | jq -e '.via==\"built-in\" and (.reply|test(\"failed\"))' >/dev/null"
+check "model failures are logged, one line each" bash -c "grep -q 'msg=\"model failed\" status=0 error=VA_ETIMEDOUT' '$dir/log' && grep 'msg=\"model failed\"' '$dir/log' | grep -q 'status=5[0-9][0-9] error=VA_EFAILED'"
 for i in $(seq 12); do say fay "help" >/dev/null; done
 check "chat history is bounded (--chat-history 20), the count kept" json '.total>=30 and .kept==20 and (.messages|length)==20' "$u/fay/chat?limit=100"
 check "SIGTERM with a model: exit 0" stop

@@ -1,0 +1,52 @@
+/* limits.h — every limit of the Task API's actors in one place (the
+ * numbers docs/api.md lists), and the actors' own error codes: statuses
+ * outside the runtime's table (vactor.h) that a method returns so that the
+ * routes can say which limit was reached or which stored state is bad. */
+#ifndef VA_APPS_LIMITS_H
+#define VA_APPS_LIMITS_H
+
+#include <stdint.h>
+
+enum {
+  /* Ids: users, tasks, members; reminder names. Bytes of [A-Za-z0-9._~-]. */
+  VA_APPS_ID_MAX = 128,
+  VA_APPS_REMINDER_NAME_MAX = 128,
+  /* A task's fields (bytes of UTF-8). */
+  VA_APPS_TITLE_MAX = 200,
+  VA_APPS_DESCRIPTION_MAX = 4000,
+  VA_APPS_MEMBERS_MAX = 64,   /* members per task, the owner aside */
+  VA_APPS_REMINDERS_MAX = 20, /* reminders per task */
+  VA_APPS_REMINDER_MESSAGE_MAX = 1000,
+  VA_APPS_MINUTES_MAX = 100000, /* per log call */
+  /* Tasks a user owns or is a member of (the entries of their list). */
+  VA_APPS_TASKS_PER_USER_MAX = 10000,
+  /* Chat: a message, and the "remind me" reminders a user has pending;
+   * the history kept is vactord's --chat-history (default 200). */
+  VA_APPS_CHAT_MESSAGE_MAX = 1000,
+  VA_APPS_CHAT_REMINDERS_MAX = 100,
+};
+
+/* A stored task's version stays below 2^53 so that every JSON reader
+ * (doubles) reads it exactly; a stored one outside [1, this] is corrupt. */
+#define VA_APPS_VERSION_MAX ((int64_t)9007199254740991) /* 2^53 - 1 */
+
+/* A journal's stored count above this is corrupt (and read as 0). */
+#define VA_APPS_JOURNAL_TOTAL_MAX ((int64_t)1 << 62)
+
+/* The actors' statuses beyond vactor.h's (which end at -19). The Task API
+ * answers them with the HTTP status in parentheses. */
+enum {
+  VA_APPS_ECORRUPT = -1001,         /* stored state is not what the actor
+                                       writes (409 ERR_TASK_CORRUPT) */
+  VA_APPS_ELIMIT_TASKS = -1002,     /* 409 ERR_LIMIT_TASKS */
+  VA_APPS_ELIMIT_MEMBERS = -1003,   /* 409 ERR_LIMIT_MEMBERS */
+  VA_APPS_ELIMIT_REMINDERS = -1004, /* 409 ERR_LIMIT_REMINDERS */
+  VA_APPS_ECORRUPT_LIST = -1005,    /* a user's stored list is not what
+                                       UserActor writes (409
+                                       ERR_STATE_CORRUPT) */
+  VA_APPS_EPERIOD = -1006           /* a reminder's period is under the
+                                       runtime's minimum (400
+                                       ERR_BAD_PERIOD) */
+};
+
+#endif
