@@ -311,7 +311,7 @@ static int app_invoke(va_turn *t, const void *arg, size_t len) {
     return VA_EINVAL;
   app_actor *self = va_turn_self(t);
   if (self->nesting >= atomic_load(&CH->max_depth))
-    return VA_ETOOBIG; /* Dapr's maxStackDepth */
+    return VA_EDEPTH; /* Dapr's maxStackDepth */
   char *headers = strndup(f[2].at, f[2].len);
   if (!headers)
     return VA_ENOMEM;

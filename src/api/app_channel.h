@@ -9,7 +9,7 @@
  * the state, reminder and timer calls the app makes during a turn join it.
  * It is also VA_TYPE_REENTRANT: with the app's reentrancy enabled, a call
  * carrying the Dapr-Reentrancy-Id of an open turn's chain runs at once (up
- * to the app's maxStackDepth, else VA_ETOOBIG). */
+ * to the app's maxStackDepth, else VA_EDEPTH). */
 #ifndef VA_API_APP_CHANNEL_H
 #define VA_API_APP_CHANNEL_H
 

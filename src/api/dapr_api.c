@@ -79,9 +79,12 @@ static void invoked(void *user, int status, const void *data, size_t len) {
   va_http_reply *reply = user;
   if (status == 0)
     va__dapr_ok(reply, 200, data, len);
-  else if (status == VA_ETOOBIG)
+  else if (status == VA_EDEPTH)
     va__dapr_fail(reply, 500, "ERR_ACTOR_STACK_DEPTH",
                   "maximum stack depth exceeded");
+  else if (status == VA_ETOOBIG)
+    va__dapr_fail(reply, 400, "ERR_ACTOR_INVOKE_METHOD",
+                  "error invoke actor method: an id or a body is too large");
   else if (status == VA_EBACKPRESSURE)
     va__dapr_fail(reply, 429, "ERR_ACTOR_BUSY", "error invoke actor method: %s",
                   va_strerror(status));
