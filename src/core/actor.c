@@ -122,6 +122,12 @@ va_actor *va__actor_resolve(va_worker *w, va_msg *m, va_ref *ref, int *err) {
     return hint;
   va_actor *a = va__dir_find(&w->dir, m->hash, m->type, va__msg_id(m),
                              m->id_len);
+  if (!a && w->shutdown) {
+    /* Stopping: the actors were deactivated, and one activated now would
+     * outlive the worker (a late reminder fire, say). */
+    *err = VA_ESTOPPED;
+    return NULL;
+  }
   if (!a && !(a = activate(w, m, err)))
     return NULL;
   if (ref) {
