@@ -19,6 +19,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,6 +28,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 #include <vactor.h>
@@ -575,6 +577,30 @@ static bool lock_data_dir(const char *dir) {
   return true; /* fd stays open: the lock lives as long as the process */
 }
 
+/* Claims host:port among vactord processes for this process's life: an
+ * abstract Unix socket named after the address (per network namespace,
+ * gone with the process, whatever kills it). Two servers started at the
+ * same moment cannot both pass the probe below and then share the port
+ * through SO_REUSEPORT: the second's bind here fails. The descriptor is
+ * kept open on purpose. */
+static bool claim_port(const options *o) {
+  struct sockaddr_un addr = {.sun_family = AF_UNIX};
+  int n = snprintf(addr.sun_path + 1, sizeof(addr.sun_path) - 1,
+                   "vactord:%s:%u", o->host, o->port);
+  socklen_t len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + n);
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd >= 0 && bind(fd, (struct sockaddr *)&addr, len) == 0)
+    return true;
+  int e = errno;
+  log_line("error", "cannot listen", "addr=%s:%u error=\"%s\"%s", o->host,
+           o->port, strerror(e),
+           e == EADDRINUSE ? " hint=\"another vactord serves this port\""
+                           : "");
+  if (fd >= 0)
+    close(fd);
+  return false;
+}
+
 /* Whether host:port is free to serve. The workers' listeners share the
  * port with SO_REUSEPORT, which would let them share it with another
  * server too; a probe bound without it fails with EADDRINUSE while any
@@ -582,6 +608,8 @@ static bool lock_data_dir(const char *dir) {
  * earlier run, in TIME_WAIT, from counting). The probe is closed at once.
  * Logs why and returns false when the address cannot be served. */
 static bool port_is_free(const options *o) {
+  if (!claim_port(o))
+    return false;
   struct sockaddr_in addr = {.sin_family = AF_INET,
                              .sin_port = htons(o->port)};
   inet_pton(AF_INET, o->host, &addr.sin_addr); /* checked by parse_listen */
@@ -643,6 +671,10 @@ int main(int argc, char **argv) {
     return 1;
   char path[4096];
   snprintf(path, sizeof(path), "%s/vactor.db", o.data);
+  /* Before the store opens: a second server is refused before it can
+   * fire a reminder or write anything. */
+  if (!port_is_free(&o))
+    return 1;
 
   /* Signals are taken by this thread only: block them before the workers
    * start, so that they inherit the mask. */
@@ -707,10 +739,6 @@ int main(int argc, char **argv) {
       .handler = va_routes_handle,
       .ctx = &routes};
   va_http_server *srv;
-  if (!port_is_free(&o)) {
-    va_runtime_free(runtime);
-    return 1;
-  }
   if ((rc = va_http_start(runtime, &http, &srv)) != 0) {
     log_line("error", "cannot listen", "addr=%s:%u error=\"%s\"", o.host,
              o.port, va_strerror(rc));

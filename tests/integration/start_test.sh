@@ -134,4 +134,25 @@ check "the actor's failed save is logged with its type and id" \
 check "still answers health" test "$(status "$url/v1.0/healthz")" = 204
 check "stops (file size limit)" stop
 vactord=$plain
+# Two servers started at the same moment on one port (each with its own
+# data directory): the probe alone could let both through and SO_REUSEPORT
+# would split the port; exactly one must be left serving.
+race_once() {
+  local p a b alive=0
+  p=$(free_port)
+  "$vactord" --listen "127.0.0.1:$p" --data "$dir/race-a" 2>>"$dir/race.log" & a=$!
+  "$vactord" --listen "127.0.0.1:$p" --data "$dir/race-b" 2>>"$dir/race.log" & b=$!
+  for _ in $(seq 100); do
+    curl -s -o /dev/null "http://127.0.0.1:$p/v1.0/healthz" && break
+    sleep 0.05
+  done
+  sleep 0.5
+  kill -0 "$a" 2>/dev/null && alive=$((alive + 1))
+  kill -0 "$b" 2>/dev/null && alive=$((alive + 1))
+  kill -TERM "$a" "$b" 2>/dev/null; wait "$a" "$b" 2>/dev/null
+  [ "$alive" = 1 ]
+}
+check "two servers started at once on one port: one is left (5 rounds)" \
+  bash -c "$(declare -f race_once free_port); vactord='$vactord' dir='$dir'; for i in 1 2 3 4 5; do race_once || exit 1; done"
+
 finish
