@@ -228,6 +228,11 @@ static void error_for(va_http_response *res, int status, char actor) {
     limit_error(res, 409, "ERR_LIMIT_REMINDERS",
                 "a task has at most %d reminders", VA_APPS_REMINDERS_MAX);
     break;
+  case VA_APPS_EVERSION:
+    va_http_error(res, 409, "ERR_VERSION_EXHAUSTED",
+                  "the task's version is at its maximum (2^53 - 1): it can "
+                  "be read and deleted, not changed");
+    break;
   case VA_APPS_EPERIOD:
     va_http_error(res, 400, "ERR_BAD_PERIOD",
                   "a reminder's period is shorter than the server's minimum "

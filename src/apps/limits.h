@@ -44,9 +44,12 @@ enum {
   VA_APPS_ECORRUPT_LIST = -1005,    /* a user's stored list is not what
                                        UserActor writes (409
                                        ERR_STATE_CORRUPT) */
-  VA_APPS_EPERIOD = -1006           /* a reminder's period is under the
+  VA_APPS_EPERIOD = -1006,          /* a reminder's period is under the
                                        runtime's minimum (400
                                        ERR_BAD_PERIOD) */
+  VA_APPS_EVERSION = -1007          /* a task at VA_APPS_VERSION_MAX cannot
+                                       change again (409
+                                       ERR_VERSION_EXHAUSTED) */
 };
 
 #endif

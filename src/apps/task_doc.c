@@ -169,8 +169,10 @@ json_t *va_task_doc_apply(json_t *doc, json_t *in) {
 int va_task_doc_bump(json_t *doc, int64_t now_ms) {
   json_t *version = json_object_get(doc, "version");
   json_int_t v = json_integer_value(version);
-  if (!json_is_integer(version) || v < 1 || v >= VA_APPS_VERSION_MAX)
-    return VA_APPS_ECORRUPT; /* (valid documents are below the maximum) */
+  if (!json_is_integer(version) || v < 1 || v > VA_APPS_VERSION_MAX)
+    return VA_APPS_ECORRUPT;
+  if (v == VA_APPS_VERSION_MAX)
+    return VA_APPS_EVERSION;
   if (json_object_set_new(doc, "version", json_integer(v + 1)) != 0 ||
       json_object_set_new(doc, "updated", va_json_time(now_ms)) != 0)
     return VA_ENOMEM;

@@ -39,7 +39,7 @@ check "PATCH then is 409 ERR_TASK_CORRUPT (no overflow)" code 409 ERR_TASK_CORRU
 check "add member then is 409 ERR_TASK_CORRUPT" code 409 ERR_TASK_CORRUPT -X PUT "$u/ann/tasks/v1/members/bob"
 check "the largest version kept (2^53-1) reads" put_state TaskActor v1 doc "$(doc v1 9007199254740991)"
 check "... GET is 200" test "$(status "$u/ann/tasks/v1")" = 200
-check "... but cannot grow: PATCH is 409" code 409 ERR_TASK_CORRUPT -X PATCH "$u/ann/tasks/v1" -d '{"title":"b"}'
+check "... but cannot grow: PATCH is 409 ERR_VERSION_EXHAUSTED" code 409 ERR_VERSION_EXHAUSTED -X PATCH "$u/ann/tasks/v1" -d '{"title":"b"}'
 check "a mended document works again" put_state TaskActor v1 doc "$(doc v1 7)"
 check "... PATCH is 200, version 8" json '.version==8 and .title=="b"' -X PATCH "$u/ann/tasks/v1" -d '{"title":"b"}'
 
