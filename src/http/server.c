@@ -167,7 +167,6 @@ typedef struct conn {
   char *body;
   size_t body_len;
   bool method_known; /* the request line's method has been read */
-  int refuse; /* 401: answer it instead of running the handler */
   bool stop_reading; /* a request that closes the connection was read, or
                         the client half-closed: never read again */
   bool reading;      /* inside on_conn's read loop */
@@ -361,7 +360,6 @@ static int on_begin(http_parser *p) {
   c->kept_header = KEPT_NONE;
   c->if_match[0] = c->content_type[0] = c->reentrancy[0] = 0;
   c->headers_len = 0;
-  c->refuse = 0;
   return 0;
 }
 
@@ -489,6 +487,22 @@ static int on_value(http_parser *p, const char *at, size_t len) {
   return 0;
 }
 
+/* Whether the request whose head c has read lacks the API token it needs
+ * (every request but GET of the health routes). */
+static bool lacks_token(const conn *c, const http_parser *p) {
+  if (!c->srv->opts.token || c->token_ok)
+    return false;
+  size_t n = c->path_len < PATH_MAX_BYTES ? c->path_len : PATH_MAX_BYTES;
+  const char *q = memchr(c->path, '?', n);
+  size_t len = q ? (size_t)(q - c->path) : n;
+  static const char HEALTH[] = "/v1.0/healthz",
+                    OUTBOUND[] = "/v1.0/healthz/outbound";
+  bool health =
+      (len == sizeof(HEALTH) - 1 && !memcmp(c->path, HEALTH, len)) ||
+      (len == sizeof(OUTBOUND) - 1 && !memcmp(c->path, OUTBOUND, len));
+  return !(p->method == HTTP_GET && health);
+}
+
 static int on_headers(http_parser *p) {
   conn *c = p->data;
   if (c->in_value) {
@@ -509,13 +523,16 @@ static int on_headers(http_parser *p) {
   if (p->content_length != ULLONG_MAX &&
       p->content_length > c->srv->opts.max_body)
     return refuse_now(c, 413, "ERR_BODY_TOO_LARGE", "request body too large");
+  /* Decided on the head: a request without its token is answered before
+   * its body is read. */
+  if (lacks_token(c, p))
+    return refuse_now(c, 401, "ERR_UNAUTHORIZED",
+                      "missing or wrong API token");
   return 0;
 }
 
 static int on_body(http_parser *p, const char *at, size_t len) {
   conn *c = p->data;
-  if (c->refuse)
-    return 0; /* 401: read, not kept */
   if (c->body_len + len > c->srv->opts.max_body) /* chunked */
     return refuse_now(c, 413, "ERR_BODY_TOO_LARGE", "request body too large");
   char *body = realloc(c->body, c->body_len + len);
@@ -605,40 +622,30 @@ static int on_complete(http_parser *p) {
   conn *c = p->data;
   c->in_request = false;
   c->scan = (head_scan){.state = SCAN_START}; /* the next request's head */
-  bool keep = http_should_keep_alive(p) && !c->refuse;
+  bool keep = http_should_keep_alive(p);
   va_http_reply *r = new_reply(c, keep);
   c->method_known = false;
   if (!r)
     return -1;
   r->bytes_in = c->body_len;
-  va_http_response *res = &r->res;
   c->path[c->path_len < PATH_MAX_BYTES ? c->path_len : PATH_MAX_BYTES] = 0;
   char *q = strchr(c->path, '?');
   if (q)
     *q++ = 0;
-  if (!c->refuse && c->srv->opts.token && !c->token_ok &&
-      !(p->method == HTTP_GET && (!strcmp(c->path, "/v1.0/healthz") ||
-                                  !strcmp(c->path, "/v1.0/healthz/outbound"))))
-    c->refuse = 401;
-  if (c->refuse) {
-    va_http_error(res, 401, "ERR_UNAUTHORIZED", "missing or wrong API token");
-    complete_here(r);
-  } else {
-    va_http_request req = {
-        .method = http_method_str((enum http_method)p->method),
-        .path = c->path,
-        .path_len = strlen(c->path),
-        .query = q ? q : "",
-        .body = c->body ? c->body : "",
-        .body_len = c->body_len,
-        .if_match = c->if_match[0] ? c->if_match : NULL,
-        .content_type = c->content_type[0] ? c->content_type : NULL,
-        .reentrancy_id = c->reentrancy[0] ? c->reentrancy : NULL,
-        .headers = c->headers ? c->headers : "",
-        .headers_len = c->headers_len,
-    };
-    c->srv->opts.handler(c->srv->opts.ctx, &req, r);
-  }
+  va_http_request req = {
+      .method = http_method_str((enum http_method)p->method),
+      .path = c->path,
+      .path_len = strlen(c->path),
+      .query = q ? q : "",
+      .body = c->body ? c->body : "",
+      .body_len = c->body_len,
+      .if_match = c->if_match[0] ? c->if_match : NULL,
+      .content_type = c->content_type[0] ? c->content_type : NULL,
+      .reentrancy_id = c->reentrancy[0] ? c->reentrancy : NULL,
+      .headers = c->headers ? c->headers : "",
+      .headers_len = c->headers_len,
+  };
+  c->srv->opts.handler(c->srv->opts.ctx, &req, r);
   /* After a request that closes the connection, read no further; else
    * stop here, so that the next request's head is scanned first. */
   if (!keep) {

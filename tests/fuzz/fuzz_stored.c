@@ -59,7 +59,7 @@ static void task_doc(const uint8_t *data, size_t size) {
   json_int_t after = json_integer_value(json_object_get(copy, "version"));
   if (rc == 0 && after != before + 1)
     abort();
-  if (rc != 0 && (rc != VA_APPS_ECORRUPT || before != VA_APPS_VERSION_MAX))
+  if (rc != 0 && (rc != VA_APPS_EVERSION || before != VA_APPS_VERSION_MAX))
     abort();
   if (rc == 0 && after <= VA_APPS_VERSION_MAX &&
       va_task_doc_valid(copy, id, strlen(id)))

@@ -77,5 +77,19 @@ check "token: wrong is 401" test "$(status -H 'dapr-api-token: nope' "$url/metri
 check "token: dapr-api-token works" test "$(status -H 'dapr-api-token: s3cret' "$url/metrics")" = 200
 check "token: Bearer works" test "$(status -H 'Authorization: Bearer s3cret' "$url/metrics")" = 200
 check "token: 401 is a JSON error" bash -c "curl -s $url/metrics | grep -q ERR_UNAUTHORIZED"
+# A request without its token is refused on its head: the server neither
+# waits for nor keeps the body it announces (here never sent).
+check "token: 401 before an announced body is sent" python3 - "$port" <<'EOF'
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=20)
+s.sendall(b"POST /v1/users/ann/tasks HTTP/1.1\r\nHost: x\r\nContent-Length: 900000\r\n\r\n")
+data = b""
+while b"ERR_UNAUTHORIZED" not in data:
+    chunk = s.recv(4096)
+    if not chunk:
+        break
+    data += chunk
+sys.exit(0 if data.startswith(b"HTTP/1.1 401") and b"ERR_UNAUTHORIZED" in data else 1)
+EOF
 check "stops (token)" stop
 finish

@@ -74,7 +74,7 @@ static void version_cannot_overflow(void **state) {
   snprintf(max, sizeof(max), "%lld", (long long)VA_APPS_VERSION_MAX);
   json_t *doc = doc_with("version", max);
   assert_null(va_task_doc_valid(doc, "t1", 2)); /* the largest kept */
-  assert_int_equal(va_task_doc_bump(doc, 0), VA_APPS_ECORRUPT);
+  assert_int_equal(va_task_doc_bump(doc, 0), VA_APPS_EVERSION);
   json_decref(doc);
   /* The reproduction: INT64_MAX, as the Dapr state API can write it. */
   doc = doc_with("version", "9223372036854775807");
