@@ -12,7 +12,7 @@
  * output drains below the low-water marks. A client that half-closes is
  * never watched for input again; only bytes read or written count as its
  * activity, so one that reads nothing is closed after the idle timeout.
- * A request refused before its end (413, 414, 431, 400, 505, 408) is
+ * A request refused before its end (400, 401, 408, 413, 414, 431, 505) is
  * answered at once, then the connection is closed gracefully (shut down
  * for writing, what the client still sends read and dropped for a while).
  * Limits: one counter of open connections for the whole server (touched
@@ -353,7 +353,7 @@ static int refuse_now(conn *c, int status, const char *code,
 static int on_begin(http_parser *p) {
   conn *c = p->data;
   c->in_request = true;
-  c->begin_ms = c->last_ms; /* this read's */
+  c->begin_ms = c->last_ms; /* this read's (or parse_kept's) */
   c->path_len = c->header_bytes = c->body_len = 0;
   c->field_len = c->value_len = 0;
   c->in_value = c->token_ok = false;
@@ -977,8 +977,11 @@ static void parse(conn *c, const char *data, size_t len) {
   }
 }
 
-/* Parses what was kept while c was throttled. */
+/* Parses what was kept while c was throttled. The input is taken as read
+ * now: a request that begins in it is timed from now, not from the read
+ * that kept it (which may be older than the request timeout). */
 static void parse_kept(conn *c) {
+  c->last_ms = va__coarse_now_ms();
   char *in = c->in;
   size_t len = c->in_len;
   c->in = NULL;

@@ -10,7 +10,7 @@
  * name, a request line without a version; HTTP/x other than 1.x is a 505
  * ERR_HTTP_VERSION_NOT_SUPPORTED; Upgrade (and CONNECT) are not supported
  * and the request is answered as plain HTTP/1.1. A request refused before
- * its end (400, 408, 413, 414, 431, 505) is answered at once and the
+ * its end (400, 401, 408, 413, 414, 431, 505) is answered at once and the
  * connection closed.
  * A handler answers at once or later, from any thread (after an actor
  * call). The server counts requests, latency and connections per worker
@@ -133,7 +133,8 @@ typedef struct va_http_options {
   const char *token;    /* optional API token: every request but GET
                            /v1.0/healthz must carry it, as
                            "dapr-api-token: T" or "Authorization: Bearer
-                           T", else 401 (copied) */
+                           T", else 401 on the request's head, before its
+                           body is read (copied) */
   va_http_handler handler;
   void *ctx;
 } va_http_options;

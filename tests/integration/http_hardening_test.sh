@@ -4,7 +4,7 @@
 # a client that pipelines tens of MB of requests and never reads its
 # answers leaves the server's RSS bounded; one that half-closes and never
 # reads costs no CPU and is closed after --client-timeout; malformed or
-# unsupported requests get the right status (400, 413, 414, 431, 505) with
+# unsupported requests get the right status (400, 401, 413, 414, 431, 505) with
 # a JSON error body, at once, and exactly one answer (Upgrade is ignored,
 # not half-honoured); bare LF, folded headers and a space before a colon
 # are refused; well-formed requests split byte by byte or pipelined still
@@ -265,6 +265,10 @@ cases = {
                                "ERR_MALFORMED_REQUEST"),
     "if-match": if_match,
     "many-pipelined": many_pipelined,
+    # vactord started with --token: refused on the head, the body never sent
+    "no-token-body": lambda: held(b"POST /v1/users/ann/tasks HTTP/1.1\r\nHost: t\r\n"
+                                  b"Content-Length: 900000\r\n\r\n",
+                                  401, "ERR_UNAUTHORIZED"),
     "pipelined": lambda: served(HEALTH + b"POST /v1.0/healthz HTTP/1.1\r\nHost: t\r\n"
                                 b"Content-Length: 3\r\n\r\nabc" + HEALTH +
                                 b"GET /nope HTTP/1.1\r\n\r\n", [204, 405, 204, 404]),
@@ -300,6 +304,11 @@ curl -s -o /dev/null "$url/v1.0/healthz"
 sleep 1.2
 check "SIGTERM: exit 0" stop
 check "--access-log off: no request lines" test "$(grep -c 'msg="request"' "$dir/log")" = "$lines"
+# ---- A request without its token: 401 on its head (body never read) ----
+check "starts with a token" start --token s3cret --request-timeout 10000 --max-body 1000000
+check "no token, 900 kB announced and not sent: 401 at once, closed" client no-token-body
+check "token: a request with it is served" test "$(status -H 'dapr-api-token: s3cret' "$url/metrics")" = 200
+check "SIGTERM: exit 0" stop
 # ---- A failing system call at start is logged with errno's text ----
 check "a bind that fails is logged with errno's text" bash -c "'$vactord' --listen 192.0.2.1:$(free_port) --token secret --data '$dir/data2' 2>'$dir/bindlog'; grep -Eq 'msg=\"cannot (bind|listen)\" addr=192.0.2.1:[0-9]* error=\"Cannot assign requested address\"' '$dir/bindlog'"
 finish
