@@ -35,7 +35,15 @@
  * queued (the store answers in order); a save first goes to the store, then
  * reads how far the looks go (va__reminders_saved). Either the save was
  * queued before the question, and the answer includes it, or it sees the
- * new horizon and arms itself. Both orders are seq_cst. */
+ * new horizon and arms itself. Both orders are seq_cst.
+ *
+ * A fire that cannot be kept (no memory for its timer) lowers the horizon
+ * to the reminder's due time (lower_horizon), so the next look asks the
+ * store for it again. That keeps the argument: a save that reads the lower
+ * horizon was queued before the next look's question, which covers
+ * [lowered, ...), and one that read a higher horizon armed itself. Other
+ * reminders in that range may get a second fire message; the fire turn
+ * reads the stored due time, so they still fire once per due time. */
 #include "../store/store.h"
 #include "clock.h"
 #include "runtime.h"
@@ -120,19 +128,36 @@ typedef struct early {
   uint16_t type;
   bool paced;     /* holds a slot of the fire budget: send when due */
   uint32_t id_len;
+  int64_t due_ms; /* the reminder's stored due time (wall ms) */
   char *name;
   char id[];
 } early;
 
+/* Lowers the looks' horizon to due_ms (never raises it), so the next look
+ * asks the store from there. Before the first look (0) nothing is needed:
+ * it asks from the start of time. */
+static void lower_horizon(va_runtime *rt, int64_t due_ms) {
+  int64_t seen =
+      atomic_load_explicit(&rt->reminders_seen_until, memory_order_seq_cst);
+  while (seen != 0 && due_ms < seen &&
+         !atomic_compare_exchange_weak_explicit(&rt->reminders_seen_until,
+                                                &seen, due_ms,
+                                                memory_order_seq_cst,
+                                                memory_order_seq_cst))
+    ;
+}
+
 /* Arms a timer on w's heap (at heap_due_ms, monotonic) that sends the fire
- * for (type, id, name). Without memory it does nothing: the next look at
- * the store, or the next start, finds the reminder again. */
+ * for (type, id, name), whose stored due time is due_ms. Without memory
+ * the fire is not kept here: the horizon goes back to due_ms, and the next
+ * look at the store (within LOOK_EVERY_MS) finds the reminder again. */
 static void arm_at(va_worker *w, uint16_t type, const char *id,
                    size_t id_len, const char *name, uint64_t heap_due_ms,
-                   bool paced) {
+                   bool paced, int64_t due_ms) {
   early *e = malloc(sizeof(*e) + id_len);
   if (!e || !(e->name = strdup(name))) {
     free(e);
+    lower_horizon(w->rt, due_ms);
     return;
   }
   e->timer.index = VA_TIMER_IDLE;
@@ -140,10 +165,12 @@ static void arm_at(va_worker *w, uint16_t type, const char *id,
   e->type = type;
   e->paced = paced;
   e->id_len = (uint32_t)id_len;
+  e->due_ms = due_ms;
   memcpy(e->id, id, id_len);
   if (va__heap_push(&w->timers, &e->timer, heap_due_ms) != 0) {
     free(e->name);
     free(e);
+    lower_horizon(w->rt, due_ms);
   }
 }
 
@@ -153,8 +180,12 @@ static uint64_t heap_time(const va_worker *w, int64_t due_ms) {
   return w->now_ms + (uint64_t)(wait > 0 ? wait : 0);
 }
 
-static void arm(va_worker *w, va_actor *a, const char *name, int64_t due_ms) {
-  arm_at(w, a->type, a->id, a->id_len, name, heap_time(w, due_ms), false);
+/* Arms the fire of a's reminder name (stored due time due_ms) for wall
+ * time at_ms. */
+static void arm(va_worker *w, va_actor *a, const char *name, int64_t at_ms,
+                int64_t due_ms) {
+  arm_at(w, a->type, a->id, a->id_len, name, heap_time(w, at_ms), false,
+         due_ms);
 }
 
 /* The fire budget of this thread's worker: the heap ms whose slots are
@@ -193,24 +224,44 @@ static int send_fire(va_worker *w, uint16_t type, const char *id,
   return va__route_request(w->rt, m, NULL);
 }
 
-/* Sends the fire within w's budget: now, or from a timer at its slot; one
- * that cannot go now is tried again RETRY_MS later. */
+/* Sends the fire (stored due time due_ms) within w's budget: now, or from
+ * a timer at its slot; one that cannot go now is tried again RETRY_MS
+ * later. */
 static void paced_fire(va_worker *w, uint16_t type, const char *id,
-                       size_t id_len, const char *name) {
+                       size_t id_len, const char *name, int64_t due_ms) {
   uint64_t slot = fire_slot(w);
   if (slot > w->now_ms)
-    arm_at(w, type, id, id_len, name, slot, true);
+    arm_at(w, type, id, id_len, name, slot, true, due_ms);
   else if (send_fire(w, type, id, id_len, name) != 0)
-    arm_at(w, type, id, id_len, name, w->now_ms + RETRY_MS, false);
+    arm_at(w, type, id, id_len, name, w->now_ms + RETRY_MS, false, due_ms);
 }
 
+/* Puts e, just taken off w's heap, back on it at heap_due_ms: no allocation
+ * (the heap has room for what it just gave out), so the fire is kept. */
+static void rearm(va_worker *w, early *e, uint64_t heap_due_ms, bool paced) {
+  e->paced = paced;
+  if (va__heap_push(&w->timers, &e->timer, heap_due_ms) != 0) {
+    lower_horizon(w->rt, e->due_ms);
+    free(e->name);
+    free(e);
+  }
+}
+
+/* A timer of ours is due: sends its fire within the budget, or keeps the
+ * same timer (e) for its slot or its retry; frees it once the fire went. */
 void va__reminders_timer(va_worker *w, va_timer *timer) {
   early *e = (early *)timer;
-  if (!e->paced)
-    paced_fire(w, e->type, e->id, e->id_len, e->name);
-  else if (send_fire(w, e->type, e->id, e->id_len, e->name) != 0)
-    arm_at(w, e->type, e->id, e->id_len, e->name, w->now_ms + RETRY_MS,
-           false);
+  if (!e->paced) {
+    uint64_t slot = fire_slot(w);
+    if (slot > w->now_ms) {
+      rearm(w, e, slot, true);
+      return;
+    }
+  }
+  if (send_fire(w, e->type, e->id, e->id_len, e->name) != 0) {
+    rearm(w, e, w->now_ms + RETRY_MS, false);
+    return;
+  }
   free(e->name);
   free(e);
 }
@@ -258,7 +309,7 @@ int va__reminder_fire(va_turn *t, const char *name_bytes, size_t len) {
   decode(val, &r);
   int64_t now = va__wall_ms();
   if (r.due_ms > now) {
-    arm(w, t->actor, name, r.due_ms); /* never early */
+    arm(w, t->actor, name, r.due_ms, r.due_ms); /* never early */
     return 0;
   }
   if (r.expires_ms && r.expires_ms <= now)
@@ -270,7 +321,7 @@ int va__reminder_fire(va_turn *t, const char *name_bytes, size_t len) {
     if (rc < 0) {
       /* The turn fails and the reminder stays due: try again in a second
        * (the store is only asked about times not yet seen). */
-      arm(w, t->actor, name, now + 1000);
+      arm(w, t->actor, name, now + 1000, r.due_ms);
       return rc;
     }
   }
@@ -547,7 +598,7 @@ void va__reminders_saved(va_worker *w, va_actor *a, const va_kvmap *writes) {
       continue;
     int64_t due = get64(kv->val);
     if (due < horizon)
-      arm(w, a, kv->key + sizeof(PREFIX) - 1, due);
+      arm(w, a, kv->key + sizeof(PREFIX) - 1, due, due);
   }
 }
 
@@ -574,7 +625,7 @@ void va__reminders_look(va_worker *w) {
                                     m)) {
     w->loading--;
     w->looking = false;
-    va__store_relaxed(&rt->reminders_seen_until, l->from);
+    lower_horizon(rt, l->from);
     va__msg_free(&w->msgs, m);
   }
 }
@@ -587,14 +638,14 @@ void va__reminders_seen(va_worker *w, va_msg *m) {
     va_due_reminder *r = &l->rows[i];
     int type = va_type_lookup(rt, r->type);
     if (type >= 0)
-      paced_fire(w, (uint16_t)type, r->id, r->id_len, r->name);
+      paced_fire(w, (uint16_t)type, r->id, r->id_len, r->name, r->due_ms);
     free((char *)r->type);
   }
   free(l->rows);
   w->looking = false;
   /* A failed look is asked again next time, from where it started. */
   if (l->status != 0)
-    va__store_relaxed(&rt->reminders_seen_until, l->from);
+    lower_horizon(rt, l->from);
 }
 
 void va__reminders_free_timers(va_worker *w) {

@@ -24,6 +24,8 @@ enum { TEST_MIN_PERIOD_MS = 10 };
 static int T_R, M_TICK;
 static atomic_int fires, failures_left, ticks;
 static _Atomic int64_t first_fire_ms;
+/* The last fire's wall ms, and the shortest time seen between two fires. */
+static _Atomic int64_t last_fire_ms, min_gap_ms;
 static char last_data[32];
 
 static int on_reminder(va_turn *t, const char *name, const void *data,
@@ -34,7 +36,13 @@ static int on_reminder(va_turn *t, const char *name, const void *data,
     return -1; /* fail this turn: the reminder must come again */
   }
   int64_t zero = 0;
-  atomic_compare_exchange_strong(&first_fire_ms, &zero, va__wall_ms());
+  int64_t now = va__wall_ms();
+  atomic_compare_exchange_strong(&first_fire_ms, &zero, now);
+  int64_t prev = atomic_exchange(&last_fire_ms, now);
+  int64_t gap = now - prev, shortest = atomic_load(&min_gap_ms);
+  while (prev && gap < shortest &&
+         !atomic_compare_exchange_weak(&min_gap_ms, &shortest, gap))
+    ;
   memcpy(last_data, data, len < sizeof(last_data) ? len : 0);
   atomic_fetch_add(&fires, 1);
   return 0;
@@ -109,6 +117,8 @@ static void reset(void) {
   atomic_store(&ticks, 0);
   atomic_store(&failures_left, 0);
   atomic_store(&first_fire_ms, 0);
+  atomic_store(&last_fire_ms, 0);
+  atomic_store(&min_gap_ms, INT64_MAX);
 }
 
 static void fires_when_due_and_never_early(void **state) {
@@ -438,6 +448,9 @@ static void stored_short_period_is_clamped_to_the_floor(void **state) {
   int64_t since = va__wall_ms() - fired;
   assert_true(n >= 2);
   assert_true(n <= 1 + since / VA_MIN_PERIOD_MS_DEFAULT + 1);
+  /* Each fire at least the floor after the one before (less the few ms
+   * between the turn's clock and the hook's). */
+  assert_true(atomic_load(&min_gap_ms) >= VA_MIN_PERIOD_MS_DEFAULT - 50);
   assert_int_equal(op(rt, "raw", "fast", NULL, VA_REMINDER_DELETE, &r), 0);
   int after = atomic_load(&fires);
   sleep_ms(1200);
