@@ -11,6 +11,7 @@
 #include "../api/routes.h"
 #include "../apps/llm.h"
 #include "../http/server.h"
+#include "log_sink.h"
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -138,8 +139,21 @@ static void usage(FILE *f) {
           "Errors are JSON: {\"errorCode\": \"...\", \"message\": \"...\"}.\n");
 }
 
+/* Where log lines go once main has started it: a bounded buffer that a
+ * thread of its own writes to stderr (a reader that stops reading costs
+ * dropped lines, never a blocked worker). Before, lines go straight out. */
+static log_sink *sink;
+enum { LOG_BUFFER = 4 << 20, LOG_DRAIN_MS = 2000 };
+
+static void put_log(const char *lines, size_t len) {
+  if (sink)
+    log_sink_put(sink, lines, len);
+  else
+    fwrite(lines, 1, len, stderr);
+}
+
 /* Structured log line on stderr: ts=... level=... msg="..." k=v...,
- * written with one call so that lines from several threads never mix. */
+ * put whole so that lines from several threads never mix. */
 static void write_log(const char *level, const char *msg, const char *fields) {
   char ts[32], line[1536];
   time_t now = time(NULL);
@@ -153,7 +167,7 @@ static void write_log(const char *level, const char *msg, const char *fields) {
     line[n - 1] = '\n';
   }
   if (n > 0)
-    fwrite(line, 1, (size_t)n, stderr);
+    put_log(line, (size_t)n);
 }
 
 static void log_line(const char *level, const char *msg, const char *fmt,
@@ -631,11 +645,10 @@ static bool port_is_free(const options *o) {
 }
 
 /* The HTTP server's access log (va_http_options.access_log): each block of
- * complete logfmt lines goes to stderr in one call, so that it never mixes
- * with a line of another thread (stderr is unbuffered; stdio locks it). */
+ * complete logfmt lines is put whole, so it never mixes with another's. */
 static void write_access_log(void *user, const char *lines, size_t len) {
   (void)user;
-  fwrite(lines, 1, len, stderr);
+  put_log(lines, len);
 }
 
 /* ---- Main ---- */
@@ -662,10 +675,9 @@ static int start_model(const options *o, va_llm **out) {
   return rc;
 }
 
-int main(int argc, char **argv) {
-  options o;
-  if (parse_options(argc, argv, &o) != 0)
-    return 2;
+/* Runs the server until one of stop_signals (blocked) comes: its exit
+ * status. */
+static int serve(options o, const sigset_t *stop_signals) {
   uint64_t fd_limit = raise_fd_limit();
   if (!lock_data_dir(o.data))
     return 1;
@@ -676,17 +688,6 @@ int main(int argc, char **argv) {
   if (!port_is_free(&o))
     return 1;
 
-  /* Signals are taken by this thread only: block them before the workers
-   * start, so that they inherit the mask. */
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGTERM);
-  sigaddset(&stop_signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
-  signal(SIGPIPE, SIG_IGN);
-  /* A file size limit (ulimit -f) makes writes fail with EFBIG, which the
-   * store reports, instead of killing the process. */
-  signal(SIGXFSZ, SIG_IGN);
 
   va_config cfg;
   va_config_init(&cfg);
@@ -764,7 +765,7 @@ int main(int argc, char **argv) {
            (unsigned long long)o.max_body);
 
   int sig = 0;
-  sigwait(&stop_signals, &sig);
+  sigwait(stop_signals, &sig);
   log_line("info", "stopping", "signal=%d", sig);
   va_http_stop(srv);
   rc = va_runtime_stop(runtime);
@@ -773,4 +774,34 @@ int main(int argc, char **argv) {
   va_runtime_free(runtime);
   log_line("info", "stopped", NULL);
   return rc ? 1 : 0;
+}
+
+int main(int argc, char **argv) {
+  options o;
+  if (parse_options(argc, argv, &o) != 0)
+    return 2;
+  /* Signals are taken by the main thread only: block them before any
+   * other thread starts (the log's, the workers), so that they inherit the
+   * mask. */
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
+  signal(SIGPIPE, SIG_IGN);
+  /* A file size limit (ulimit -f) makes writes fail with EFBIG, which the
+   * store reports, instead of killing the process. */
+  signal(SIGXFSZ, SIG_IGN);
+  int rc = log_sink_start(STDERR_FILENO, LOG_BUFFER, &sink);
+  if (rc) {
+    log_line("error", "cannot start the log", "error=\"%s\"", strerror(rc));
+    return 1;
+  }
+  int status = serve(o, &stop_signals);
+  log_sink *s = sink;
+  sink = NULL;
+  /* A reader that stopped reading gets LOG_DRAIN_MS, then what it has not
+   * read is lost: the exit does not wait for it. */
+  log_sink_stop(s, LOG_DRAIN_MS);
+  return status;
 }

@@ -4,7 +4,7 @@
 # directory already served, bad flags, the errno's text in the line of a
 # refused start, the access log (on by default, --access-log off), and a
 # store failure at run time (a file size limit makes SQLite's writes fail)
-# logged with SQLite's message.
+# logged with SQLite's message, and a log reader that stops reading.
 # Usage: start_test.sh PATH_TO_VACTORD
 vactord="$1"
 source "$(dirname "$0")/lib.sh"
@@ -154,5 +154,33 @@ race_once() {
 }
 check "two servers started at once on one port: one is left (5 rounds)" \
   bash -c "$(declare -f race_once free_port); vactord='$vactord' dir='$dir'; for i in 1 2 3 4 5; do race_once || exit 1; done"
+
+# A log reader that stops reading (stderr a pipe nobody reads) must not
+# block the workers: lines past the log's buffer are dropped and counted,
+# and requests are answered all the while.
+mkfifo "$dir/stalled"
+exec 9<>"$dir/stalled" # the read end, held open and not read
+p=$(free_port)
+"$vactord" --listen "127.0.0.1:$p" --data "$dir/stalled-data" 2>"$dir/stalled" &
+stalled=$!
+for _ in $(seq 200); do
+  curl -s -o /dev/null "http://127.0.0.1:$p/v1.0/healthz" && break
+  sleep 0.05
+done
+check "40,000 requests answered while the log's reader reads nothing" \
+  timeout 120 python3 -c "
+import http.client
+c = http.client.HTTPConnection('127.0.0.1', $p, timeout=30)
+for _ in range(40000):
+    c.request('GET', '/v1.0/healthz'); c.getresponse().read()
+"
+timeout 5 cat <&9 >"$dir/stalled.out"
+check "the lines that did not fit are counted in a line of their own" \
+  grep -Eq 'level=warn msg="log lines dropped" lines=[0-9]+' "$dir/stalled.out"
+kill -TERM "$stalled"
+check "stops while its log's reader reads nothing" \
+  timeout 30 bash -c "while kill -0 $stalled 2>/dev/null; do sleep 0.1; done"
+wait "$stalled" 2>/dev/null
+exec 9<&-
 
 finish
