@@ -28,6 +28,7 @@
 #ifndef VACTOR_H
 #define VACTOR_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -412,6 +413,9 @@ typedef struct va_reminder {
 /* The shortest period a reminder or a timer may have, and the least time
  * between two fires of one (va_config.min_period_ms, resolved). */
 uint64_t va_min_period_ms(const va_runtime *rt);
+/* Whether p may be a reminder's or a timer's period on rt: all zero (once),
+ * or parts >= 0 whose shortest span is at least va_min_period_ms. */
+bool va_period_allowed(const va_runtime *rt, const va_duration *p);
 
 /* Inside a turn: set (or replace), read, delete a reminder of this actor.
  * Saved with the turn's other writes. get's data points into the state

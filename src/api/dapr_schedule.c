@@ -18,11 +18,10 @@ enum { WHY_MAX = 192 };
  * for rt, and returns true; false when it is long enough. */
 static bool too_short(va_runtime *rt, const char *text, const va_duration *p,
                       char *why) {
-  uint64_t min = va_min_period_ms(rt);
-  if (va_period_shortest_ms(p) >= (int64_t)min)
+  if (va_period_allowed(rt, p))
     return false;
   char min_text[32];
-  va__dapr_format_ms(min, min_text, sizeof(min_text));
+  va__dapr_format_ms(va_min_period_ms(rt), min_text, sizeof(min_text));
   snprintf(why, WHY_MAX, "period %.64s is shorter than the minimum of %s", text,
            min_text);
   return true;

@@ -188,23 +188,19 @@ static void arm(va_worker *w, va_actor *a, const char *name, int64_t at_ms,
          due_ms);
 }
 
-/* The fire budget of this thread's worker: the heap ms whose slots are
- * being given out, and how many of them are taken. */
-typedef struct fire_budget {
-  uint64_t ms;
-  uint32_t used;
-} fire_budget;
-static _Thread_local fire_budget budget;
-
 /* Takes the next slot for a fire from w: the heap ms it may go out at,
  * w->now_ms (at once) unless this ms's FIRES_PER_MS are taken. */
-static uint64_t fire_slot(const va_worker *w) {
-  if (budget.ms < w->now_ms)
-    budget = (fire_budget){w->now_ms, 0};
-  if (budget.used == FIRES_PER_MS)
-    budget = (fire_budget){budget.ms + 1, 0};
-  budget.used++;
-  return budget.ms;
+static uint64_t fire_slot(va_worker *w) {
+  if (w->fire_ms < w->now_ms) {
+    w->fire_ms = w->now_ms;
+    w->fires_used = 0;
+  }
+  if (w->fires_used == FIRES_PER_MS) {
+    w->fire_ms++;
+    w->fires_used = 0;
+  }
+  w->fires_used++;
+  return w->fire_ms;
 }
 
 /* Sends the fire message for (type, id, name) from worker w: 0, or
@@ -350,9 +346,8 @@ uint64_t va_min_period_ms(const va_runtime *rt) {
   return rt ? rt->cfg.min_period_ms : VA_MIN_PERIOD_MS_DEFAULT;
 }
 
-/* Once (all zero), or a period of parts >= 0 spanning the minimum. */
-static bool period_allowed(const va_runtime *rt, const va_duration *p) {
-  if (p->years < 0 || p->months < 0 || p->days < 0 || p->ns < 0)
+bool va_period_allowed(const va_runtime *rt, const va_duration *p) {
+  if (!p || p->years < 0 || p->months < 0 || p->days < 0 || p->ns < 0)
     return false;
   return !periodic(p) || va_period_shortest_ms(p) >= floor_ms(rt);
 }
@@ -366,7 +361,7 @@ int va_turn_reminder_set(va_turn *t, const char *name,
     return VA_EINVAL;
   if (spec->expires_ms && spec->expires_ms <= spec->due_ms)
     return VA_EINVAL; /* already expired by its first fire */
-  if (!period_allowed(t->w->rt, &spec->period))
+  if (!va_period_allowed(t->w->rt, &spec->period))
     return VA_EINVAL;
   record r = {spec->due_ms, spec->expires_ms, spec->left, spec->period};
   char *val = malloc(HEADER + spec->len);

@@ -190,6 +190,8 @@ typedef struct va_worker {
   uint64_t queued;       /* messages in mailboxes */
   bool shutdown;
   bool looking;          /* worker 0: a look for due reminders is out */
+  uint64_t fire_ms;      /* the heap ms whose fire slots are given out */
+  uint32_t fires_used;   /* ... and how many of them are taken */
   bool yield;            /* end the running actor's batch after this turn */
   va_actor *running;     /* the actor va__actor_run is running, or NULL */
 
