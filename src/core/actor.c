@@ -62,8 +62,8 @@ void va__actor_pools_free(va_worker *w) {
 void va__actor_touch(va_worker *w, va_actor *a) {
   a->last_used_ms = w->now_ms;
   if (w->idle.tail != &a->idle) {
-    va__dlist_remove(&w->idle, &a->idle);
-    va__dlist_append(&w->idle, &a->idle);
+    va_dlist_remove(&w->idle, &a->idle);
+    va_dlist_append(&w->idle, &a->idle);
   }
 }
 
@@ -101,12 +101,12 @@ static va_actor *activate(va_worker *w, const va_msg *m, int *err) {
   }
   memcpy(a->id, va__msg_id(m), m->id_len);
   a->last_used_ms = w->now_ms;
-  va__dlist_append(&w->idle, &a->idle);
+  va_dlist_append(&w->idle, &a->idle);
   /* Messages wait in the mailbox until the state is back (persist.c). */
   int rc = va__persist_load(w, a, false);
   if (rc) {
     va__dir_remove(&w->dir, a);
-    va__dlist_remove(&w->idle, &a->idle);
+    va_dlist_remove(&w->idle, &a->idle);
     release(w, a);
     *err = rc;
     return NULL;
@@ -131,8 +131,8 @@ va_actor *va__actor_resolve(va_worker *w, va_msg *m, va_ref *ref, int *err) {
   if (!a && !(a = activate(w, m, err)))
     return NULL;
   if (ref) {
-    va__store_relaxed(&ref->hint_actor, a);
-    va__store_relaxed(&ref->hint_gen, a->gen);
+    va_store_relaxed(&ref->hint_actor, a);
+    va_store_relaxed(&ref->hint_gen, a->gen);
   }
   return a;
 }
@@ -140,12 +140,12 @@ va_actor *va__actor_resolve(va_worker *w, va_msg *m, va_ref *ref, int *err) {
 void va__actor_remove(va_worker *w, va_actor *a, bool was_active) {
   va__dir_remove(&w->dir, a);
   if (a->life != VA_ACTOR_CLOSING)
-    va__dlist_remove(&w->idle, &a->idle);
+    va_dlist_remove(&w->idle, &a->idle);
   release(w, a);
   if (was_active) {
-    va__count(w->stats.deactivations, 1);
-    va__count(w->stats.active, (uint64_t)-1);
-    va__count(w->pools[a->type].active, (uint64_t)-1);
+    va_count(w->stats.deactivations, 1);
+    va_count(w->stats.active, (uint64_t)-1);
+    va_count(w->pools[a->type].active, (uint64_t)-1);
   }
 }
 
@@ -161,7 +161,7 @@ void va__actor_deactivate(va_worker *w, va_actor *a) {
   /* The hook's state is on its way to the store. The actor stays in the
    * directory until it is there, so that a message for it waits instead of
    * activating a copy that would load the state from before the hook. */
-  va__dlist_remove(&w->idle, &a->idle);
+  va_dlist_remove(&w->idle, &a->idle);
   a->life = VA_ACTOR_CLOSING;
 }
 
@@ -174,7 +174,7 @@ void va__actor_closed(va_worker *w, va_actor *a) {
    * state just saved. */
   a->life = VA_ACTOR_ACTIVE;
   a->last_used_ms = w->now_ms;
-  va__dlist_append(&w->idle, &a->idle);
+  va_dlist_append(&w->idle, &a->idle);
   const va_type *ty = &w->rt->types[a->type];
   int rc = ty->on_activate ? va__run_hook(w, a, ty->on_activate) : 0;
   if (rc) {
@@ -188,7 +188,7 @@ void va__actor_closed(va_worker *w, va_actor *a) {
 void va__actor_fail_mailbox(va_worker *w, va_actor *a, int status) {
   while (a->mbox_head) {
     va_msg *m = a->mbox_head;
-    a->mbox_head = (va_msg *)va__load_relaxed(&m->node.next);
+    a->mbox_head = (va_msg *)va_load_relaxed(&m->node.next);
     a->mbox_len--;
     w->queued--;
     va__answer(w, m, status, NULL);

@@ -5,7 +5,7 @@
 #ifndef VA_CORE_ACTOR_H
 #define VA_CORE_ACTOR_H
 
-#include "dlist.h"
+#include "../base/dlist.h"
 #include "kvmap.h"
 #include "msg.h"
 #include <stdbool.h>

@@ -8,7 +8,7 @@
 #ifndef VA_CORE_DEADLINES_H
 #define VA_CORE_DEADLINES_H
 
-#include "dlist.h"
+#include "../base/dlist.h"
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -31,12 +31,12 @@ static inline void va__deadline_add(va_deadlines *l, va_deadline *d,
       l->tail ? VA_CONTAINER_OF(l->tail, va_deadline, link) : NULL;
   d->due_ms = last && last->due_ms > due_ms ? last->due_ms : due_ms;
   d->armed = true;
-  va__dlist_append(l, &d->link);
+  va_dlist_append(l, &d->link);
 }
 
 static inline void va__deadline_remove(va_deadlines *l, va_deadline *d) {
   if (d->armed) {
-    va__dlist_remove(l, &d->link);
+    va_dlist_remove(l, &d->link);
     d->armed = false;
   }
 }

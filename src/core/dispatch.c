@@ -3,7 +3,7 @@
  * it is this thread's, batched when it is another worker's), admission at
  * the owner (deadlock, reentrancy and mailbox checks), pending calls and
  * their deadlines, and the public call/send functions. */
-#include "clock.h"
+#include "../base/clock.h"
 #include "runtime.h"
 #include <stdlib.h>
 #include <string.h>
@@ -52,7 +52,7 @@ static void complete(va_worker *w, va_pending *p, int status,
                      const void *data, size_t len) {
   va_turn *t = p->turn;
   if (t) {
-    va__dlist_remove(&t->calls, &p->link);
+    va_dlist_remove(&t->calls, &p->link);
     t->n_calls--;
     va_cont_fn fn = p->u.cont.fn;
     void *user = p->u.cont.user;
@@ -67,7 +67,7 @@ static void complete(va_worker *w, va_pending *p, int status,
 }
 
 void va__pending_expired(va_worker *w, va_pending *p) {
-  va__count(w->stats.timeouts, 1);
+  va_count(w->stats.timeouts, 1);
   complete(w, p, VA_ETIMEDOUT, NULL, 0);
 }
 
@@ -75,7 +75,7 @@ void va__pending_expired(va_worker *w, va_pending *p) {
 void va__pending_cancel_turn(va_worker *w, va_turn *t) {
   while (t->calls.head) {
     va_pending *p = VA_CONTAINER_OF(t->calls.head, va_pending, link);
-    va__dlist_remove(&t->calls, &p->link);
+    va_dlist_remove(&t->calls, &p->link);
     pending_release(w, p);
   }
   t->n_calls = 0;
@@ -131,14 +131,14 @@ static int admit_callback(va_worker *w, va_msg *m) {
 
 static void mailbox_push(va_actor *a, va_msg *m, bool at_head) {
   if (!a->mbox_head) {
-    va__store_relaxed(&m->node.next, NULL);
+    va_store_relaxed(&m->node.next, NULL);
     a->mbox_head = a->mbox_tail = m;
   } else if (at_head) {
-    va__store_relaxed(&m->node.next, &a->mbox_head->node);
+    va_store_relaxed(&m->node.next, &a->mbox_head->node);
     a->mbox_head = m;
   } else {
-    va__store_relaxed(&m->node.next, NULL);
-    va__store_relaxed(&a->mbox_tail->node.next, &m->node);
+    va_store_relaxed(&m->node.next, NULL);
+    va_store_relaxed(&a->mbox_tail->node.next, &m->node);
     a->mbox_tail = m;
   }
   a->mbox_len++;
@@ -176,13 +176,13 @@ static int deliver(va_worker *w, va_msg *m, bool from_here, va_ref *ref) {
       va__worker_schedule(w, a);
       return 0;
     }
-    va__count(w->stats.deadlocks, 1);
+    va_count(w->stats.deadlocks, 1);
     va__answer(w, m, VA_EDEADLK, NULL);
     va__msg_free(&w->msgs, m);
     return 0;
   }
   if (a->mbox_len >= w->rt->cfg.mailbox_bound && (is_call || from_here)) {
-    va__count(w->stats.backpressure, 1);
+    va_count(w->stats.backpressure, 1);
     va__answer(w, m, VA_EBACKPRESSURE, NULL);
     va__msg_free(&w->msgs, m);
     if (is_call)
@@ -215,13 +215,13 @@ int va__route_request(va_runtime *rt, va_msg *m, va_ref *ref) {
   if (here && here->index == dst)
     return deliver(here, m, true, ref);
   va_worker *target = rt->workers[dst];
-  uint64_t backlog = va__load_relaxed(&target->inbox_len) +
-                     va__load_relaxed(&target->queued_pub);
+  uint64_t backlog = va_load_relaxed(&target->inbox_len) +
+                     va_load_relaxed(&target->queued_pub);
   if (here)
     backlog += here->outbox[dst].requests;
   if (backlog >= rt->cfg.mailbox_bound) {
     if (here) {
-      va__count(here->stats.backpressure, 1);
+      va_count(here->stats.backpressure, 1);
       here->yield = true;
     }
     va__msg_free(here ? &here->msgs : NULL, m);
@@ -230,7 +230,7 @@ int va__route_request(va_runtime *rt, va_msg *m, va_ref *ref) {
   if (here) {
     va__worker_outbox_add(here, dst, m);
   } else {
-    va__add_relaxed(&rt->external_posted, 1);
+    va_add_relaxed(&rt->external_posted, 1);
     va__worker_push(target, m);
   }
   return 0;
@@ -241,7 +241,7 @@ int va__route_request(va_runtime *rt, va_msg *m, va_ref *ref) {
 static uint64_t new_chain(va_runtime *rt, va_worker *here) {
   if (here)
     return ((uint64_t)(here->index + 1) << 48) | ++here->next_chain;
-  return va__add_relaxed(&rt->next_chain, 1) + 1;
+  return va_add_relaxed(&rt->next_chain, 1) + 1;
 }
 
 /* system: one of the runtime's own methods (outside.c), which only
@@ -299,8 +299,8 @@ static va_msg *build_ref(va_ref *ref, va_worker *here, int method,
   va_msg *m = build(ref->rt, here, ref->type, ref->id, ref->id_len,
                     ref->hash, method, arg, len, err);
   if (m) {
-    m->hint = va__load_relaxed(&ref->hint_actor);
-    m->hint_gen = va__load_relaxed(&ref->hint_gen);
+    m->hint = va_load_relaxed(&ref->hint_actor);
+    m->hint_gen = va_load_relaxed(&ref->hint_gen);
   }
   return m;
 }
@@ -333,7 +333,7 @@ static int post_external(va_runtime *rt, va_msg *m, va_ref *ref,
   m->chain = chain ? chain : new_chain(rt, here);
   if (cb) {
     /* The deadline runs from now, not from when the owner admits it. */
-    m->deadline_ms = (here ? here->now_ms : va__coarse_now_ms()) +
+    m->deadline_ms = (here ? here->now_ms : va_clock_coarse_ms()) +
                      rt->cfg.call_timeout_ms;
     m->reply_kind = VA_REPLY_CALLBACK;
     m->reply.callback.cb = cb;
@@ -485,7 +485,7 @@ va_pending *va__turn_pending(va_turn *t, va_cont_fn cont, void *user) {
   p->turn = t;
   p->u.cont.fn = cont;
   p->u.cont.user = user;
-  va__dlist_append(&t->calls, &p->link);
+  va_dlist_append(&t->calls, &p->link);
   t->n_calls++;
   return p;
 }
@@ -506,7 +506,7 @@ static int turn_post_call(va_turn *t, va_msg *m, va_ref *ref,
   m->deadline_ms = p->deadline.due_ms;
   int rc = va__route_request(w->rt, m, ref);
   if (rc) {
-    va__dlist_remove(&t->calls, &p->link);
+    va_dlist_remove(&t->calls, &p->link);
     t->n_calls--;
     pending_release(w, p);
   }

@@ -5,7 +5,7 @@
 #ifndef VA_CORE_MPSC_H
 #define VA_CORE_MPSC_H
 
-#include "atomics.h"
+#include "../base/atomics.h"
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -28,7 +28,7 @@ static inline void va__mpsc_init(va_mpsc *q) {
 /* Pushes the chain first..last (already linked through next). */
 static inline void va__mpsc_push_chain(va_mpsc *q, va_qnode *first,
                                        va_qnode *last) {
-  va__store_relaxed(&last->next, NULL);
+  va_store_relaxed(&last->next, NULL);
   /* acq_rel: release publishes the chain's contents to the consumer; acquire
    * orders us after the previous producer, whose node we link to. */
   va_qnode *prev =
@@ -36,7 +36,7 @@ static inline void va__mpsc_push_chain(va_mpsc *q, va_qnode *first,
   /* Pairs with the acquire load of next in va__mpsc_pop. Between the
    * exchange and this store the list is briefly cut; pop sees NULL and
    * reports "empty for now", never a torn chain. */
-  va__store_rel(&prev->next, first);
+  va_store_rel(&prev->next, first);
 }
 
 static inline void va__mpsc_push(va_mpsc *q, va_qnode *n) {
@@ -46,22 +46,22 @@ static inline void va__mpsc_push(va_mpsc *q, va_qnode *n) {
 /* Pops one node, or NULL when the queue is empty or a push is half done. */
 static inline va_qnode *va__mpsc_pop(va_mpsc *q) {
   va_qnode *tail = q->tail;
-  va_qnode *next = va__load_acq(&tail->next);
+  va_qnode *next = va_load_acq(&tail->next);
   if (tail == &q->stub) {
     if (next == NULL)
       return NULL;
     q->tail = next;
     tail = next;
-    next = va__load_acq(&next->next);
+    next = va_load_acq(&next->next);
   }
   if (next) {
     q->tail = next;
     return tail;
   }
-  if (tail != va__load_acq(&q->head))
+  if (tail != va_load_acq(&q->head))
     return NULL; /* a producer is between its exchange and its link */
   va__mpsc_push(q, &q->stub);
-  next = va__load_acq(&tail->next);
+  next = va_load_acq(&tail->next);
   if (next) {
     q->tail = next;
     return tail;
@@ -72,7 +72,7 @@ static inline va_qnode *va__mpsc_pop(va_mpsc *q) {
 /* True when nothing has been pushed since the last pop, counting a push
  * that has swapped head but not yet linked its node. Consumer only. */
 static inline bool va__mpsc_empty(va_mpsc *q) {
-  return q->tail == &q->stub && va__load_acq(&q->head) == &q->stub;
+  return q->tail == &q->stub && va_load_acq(&q->head) == &q->stub;
 }
 
 #endif

@@ -46,11 +46,11 @@ va_msg *va__msg_alloc(va_msg_cache *cache, uint32_t id_len, uint32_t len) {
   uint8_t c = class_of(bytes);
   va_msg *m = NULL;
   if (c != VA_MSG_CLASS_NONE && cache) {
-    if (!cache->free[c] && va__load_relaxed(&cache->returned[c]))
+    if (!cache->free[c] && va_load_relaxed(&cache->returned[c]))
       take_returned(cache, c);
     if (cache->free[c]) {
       m = (va_msg *)cache->free[c];
-      cache->free[c] = va__load_relaxed(&m->node.next);
+      cache->free[c] = va_load_relaxed(&m->node.next);
       /* The next allocation will write the next block: fetch it now. */
       __builtin_prefetch(cache->free[c], 1);
       if (cache->count[c])
@@ -74,9 +74,9 @@ va_msg *va__msg_alloc(va_msg_cache *cache, uint32_t id_len, uint32_t len) {
 static void send_home(va_msg_cache *cache, va_msg_batch *b, unsigned origin,
                       int c) {
   _Atomic(va_qnode *) *top = &cache->peers[origin]->returned[c];
-  va_qnode *old = va__load_relaxed(top);
+  va_qnode *old = va_load_relaxed(top);
   do
-    va__store_relaxed(&b->last->next, old);
+    va_store_relaxed(&b->last->next, old);
   while (!atomic_compare_exchange_weak_explicit(
       top, &old, b->first, memory_order_release, memory_order_relaxed));
   *b = (va_msg_batch){0};
@@ -91,7 +91,7 @@ void va__msg_free(va_msg_cache *cache, va_msg *m) {
   if (m->origin != cache->owner) {
     unsigned origin = m->origin - 1u;
     va_msg_batch *b = &cache->outgoing[origin * VA_MSG_CLASSES + c];
-    va__store_relaxed(&m->node.next, b->first);
+    va_store_relaxed(&m->node.next, b->first);
     b->first = &m->node;
     if (!b->last)
       b->last = &m->node;
@@ -103,7 +103,7 @@ void va__msg_free(va_msg_cache *cache, va_msg *m) {
     free(m);
     return;
   }
-  va__store_relaxed(&m->node.next, cache->free[c]);
+  va_store_relaxed(&m->node.next, cache->free[c]);
   cache->free[c] = &m->node;
   cache->count[c]++;
 }
@@ -117,7 +117,7 @@ void va__msg_cache_flush(va_msg_cache *cache) {
 
 static void free_chain(va_qnode *n) {
   while (n) {
-    va_qnode *next = va__load_relaxed(&n->next);
+    va_qnode *next = va_load_relaxed(&n->next);
     free(n);
     n = next;
   }
@@ -128,7 +128,7 @@ void va__msg_cache_drain(va_msg_cache *cache) {
        i++) {
     va_msg_batch *b = &cache->outgoing[i];
     if (b->last)
-      va__store_relaxed(&b->last->next, NULL);
+      va_store_relaxed(&b->last->next, NULL);
     free_chain(b->first);
   }
   free(cache->outgoing);

@@ -126,9 +126,9 @@ static void loaded(va_worker *w, load_done *d) {
     return;
   }
   if (!d->reload) {
-    va__count(w->stats.activations, 1);
-    va__count(w->stats.active, 1);
-    va__count(w->pools[a->type].active, 1);
+    va_count(w->stats.activations, 1);
+    va_count(w->stats.active, 1);
+    va_count(w->pools[a->type].active, 1);
   }
   if (a->mbox_head)
     va__worker_schedule(w, a);
@@ -202,7 +202,7 @@ static void saved(va_worker *w, va_msg *m) {
     if (!a->broken)
       log_store_failure(w, a, "state save failed", d->status);
     a->broken = true;
-    va__count(w->stats.store_failures, 1);
+    va_count(w->stats.store_failures, 1);
   }
   for (va_turn *t = d->held, *next; t; t = next) {
     next = t->next_free;

@@ -45,7 +45,7 @@
  * reminders in that range may get a second fire message; the fire turn
  * reads the stored due time, so they still fire once per due time. */
 #include "../store/store.h"
-#include "clock.h"
+#include "../base/clock.h"
 #include "runtime.h"
 #include <stdlib.h>
 #include <string.h>
@@ -176,7 +176,7 @@ static void arm_at(va_worker *w, uint16_t type, const char *id,
 
 /* The heap time of wall time due_ms, from w's clock. */
 static uint64_t heap_time(const va_worker *w, int64_t due_ms) {
-  int64_t wait = due_ms - va__wall_ms();
+  int64_t wait = due_ms - va_clock_wall_ms();
   return w->now_ms + (uint64_t)(wait > 0 ? wait : 0);
 }
 
@@ -303,14 +303,14 @@ int va__reminder_fire(va_turn *t, const char *name_bytes, size_t len) {
     return 0; /* deleted meanwhile: nothing to do */
   record r;
   decode(val, &r);
-  int64_t now = va__wall_ms();
+  int64_t now = va_clock_wall_ms();
   if (r.due_ms > now) {
     arm(w, t->actor, name, r.due_ms, r.due_ms); /* never early */
     return 0;
   }
   if (r.expires_ms && r.expires_ms <= now)
     return state_delete(t, key);
-  va__count(w->stats.reminders_fired, 1);
+  va_count(w->stats.reminders_fired, 1);
   if (ty->on_reminder) {
     int rc = ty->on_reminder(t, name, (const char *)val + HEADER,
                              vlen - HEADER);
@@ -607,7 +607,7 @@ void va__reminders_look(va_worker *w) {
   m->kind = VA_MSG_CONTROL;
   m->control = VA_CONTROL_REMINDERS;
   look *l = (look *)va__msg_body(m);
-  *l = (look){.w = w, .until = va__wall_ms() + LOOK_AHEAD_MS};
+  *l = (look){.w = w, .until = va_clock_wall_ms() + LOOK_AHEAD_MS};
   l->from = atomic_exchange_explicit(&rt->reminders_seen_until, l->until,
                                      memory_order_seq_cst);
   /* 0: the first look (the runtime starts at 0). It asks from the start of

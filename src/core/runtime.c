@@ -107,7 +107,7 @@ static int check_def(const va_runtime *rt, const va_type_def *def) {
 int va_register_type(va_runtime *rt, const va_type_def *def) {
   if (!rt || !def)
     return VA_EINVAL;
-  if (va__load_acq(&rt->phase) != VA_PHASE_NEW)
+  if (va_load_acq(&rt->phase) != VA_PHASE_NEW)
     return VA_ESTATE;
   int rc = check_def(rt, def);
   if (rc)
@@ -167,16 +167,16 @@ int va_method_lookup(const va_runtime *rt, int type, const char *method) {
 int va_type_set_idle_timeout(va_runtime *rt, int type, uint64_t ms) {
   if (!rt || type < 0 || (size_t)type >= rt->n_types)
     return VA_EINVAL;
-  va__store_rel(&rt->types[type].idle_timeout_ms, ms);
+  va_store_rel(&rt->types[type].idle_timeout_ms, ms);
   /* The shortest of them all: where the idle scan may stop. */
   uint64_t min = rt->cfg.idle_timeout_ms;
   for (size_t i = 0; i < rt->n_types; i++) {
-    uint64_t own = va__load_acq(&rt->types[i].idle_timeout_ms);
+    uint64_t own = va_load_acq(&rt->types[i].idle_timeout_ms);
     if (own && own < min)
       min = own;
   }
-  va__store_rel(&rt->min_idle_ms, min);
-  if (va__load_acq(&rt->phase) == VA_PHASE_RUNNING) /* scan sooner */
+  va_store_rel(&rt->min_idle_ms, min);
+  if (va_load_acq(&rt->phase) == VA_PHASE_RUNNING) /* scan sooner */
     for (unsigned i = 0; i < rt->n_workers; i++)
       va__run_on(rt, i, va__worker_rearm_scan, NULL);
   return 0;
@@ -205,7 +205,7 @@ static void free_workers(va_runtime *rt) {
 int va_runtime_start(va_runtime *rt) {
   if (!rt)
     return VA_EINVAL;
-  if (va__load_acq(&rt->phase) != VA_PHASE_NEW)
+  if (va_load_acq(&rt->phase) != VA_PHASE_NEW)
     return VA_ESTATE;
   unsigned n = rt->cfg.threads;
   rt->workers = calloc(n, sizeof(*rt->workers));
@@ -224,18 +224,18 @@ int va_runtime_start(va_runtime *rt) {
   }
   /* Running before the threads exist: a worker may call va_call from its
    * first turn. The workers array is complete and read-only from here. */
-  va__store_rel(&rt->phase, VA_PHASE_RUNNING);
+  va_store_rel(&rt->phase, VA_PHASE_RUNNING);
   for (unsigned i = 0; i < n; i++) {
     int rc = va__worker_start(rt->workers[i]);
     if (rc) {
       /* Workers already running have nothing to do yet: stop them. */
-      va__store_rel(&rt->phase, VA_PHASE_STOPPING);
+      va_store_rel(&rt->phase, VA_PHASE_STOPPING);
       for (unsigned j = 0; j < i; j++) {
         va__worker_post_shutdown(rt->workers[j]);
         pthread_join(rt->workers[j]->thread, NULL);
       }
       free_workers(rt);
-      va__store_rel(&rt->phase, VA_PHASE_NEW);
+      va_store_rel(&rt->phase, VA_PHASE_NEW);
       return rc;
     }
   }
@@ -252,13 +252,13 @@ typedef struct wave {
 } wave;
 
 static wave read_wave(va_runtime *rt) {
-  wave wv = {true, va__load_acq(&rt->external_posted), 0};
+  wave wv = {true, va_load_acq(&rt->external_posted), 0};
   for (unsigned i = 0; i < rt->n_workers; i++) {
     va_worker *w = rt->workers[i];
     /* taken first: its release store makes quiet == false visible. */
-    wv.taken += va__load_acq(&w->taken_in);
-    wv.quiet &= va__load_acq(&w->quiet);
-    wv.posted += va__load_acq(&w->posted_out);
+    wv.taken += va_load_acq(&w->taken_in);
+    wv.quiet &= va_load_acq(&w->quiet);
+    wv.posted += va_load_acq(&w->posted_out);
   }
   return wv;
 }
@@ -284,10 +284,10 @@ int va_runtime_stop(va_runtime *rt) {
   if (va__current_worker(rt))
     return VA_EWOULDBLOCK;
   pthread_mutex_lock(&rt->stop_lock);
-  int phase = va__load_acq(&rt->phase);
+  int phase = va_load_acq(&rt->phase);
   if (phase != VA_PHASE_RUNNING) {
     if (phase == VA_PHASE_NEW)
-      va__store_rel(&rt->phase, VA_PHASE_STOPPED);
+      va_store_rel(&rt->phase, VA_PHASE_STOPPED);
     pthread_mutex_unlock(&rt->stop_lock);
     return 0;
   }
@@ -302,7 +302,7 @@ int va_runtime_stop(va_runtime *rt) {
   }
   for (unsigned i = 0; i < rt->n_workers; i++)
     pthread_join(rt->workers[i]->thread, NULL);
-  va__store_rel(&rt->phase, VA_PHASE_STOPPED);
+  va_store_rel(&rt->phase, VA_PHASE_STOPPED);
   pthread_mutex_unlock(&rt->stop_lock);
   return rc;
 }
@@ -330,17 +330,17 @@ void va_runtime_stats(va_runtime *rt, va_stats *out) {
     rt->store->ops->stats(rt->store, &out->store_commits, &out->store_saves);
   for (unsigned i = 0; i < rt->n_workers; i++) {
     const va_worker_stats *s = &rt->workers[i]->stats;
-    out->active_actors += va__load_relaxed(&s->active);
-    out->activations += va__load_relaxed(&s->activations);
-    out->deactivations += va__load_relaxed(&s->deactivations);
-    out->turns += va__load_relaxed(&s->turns);
-    out->turns_failed += va__load_relaxed(&s->turns_failed);
-    out->timeouts += va__load_relaxed(&s->timeouts);
-    out->deadlocks += va__load_relaxed(&s->deadlocks);
-    out->backpressure += va__load_relaxed(&s->backpressure);
-    out->store_failures += va__load_relaxed(&s->store_failures);
-    out->reminders_fired += va__load_relaxed(&s->reminders_fired);
-    out->mailbox_depth += va__load_relaxed(&rt->workers[i]->queued_pub);
+    out->active_actors += va_load_relaxed(&s->active);
+    out->activations += va_load_relaxed(&s->activations);
+    out->deactivations += va_load_relaxed(&s->deactivations);
+    out->turns += va_load_relaxed(&s->turns);
+    out->turns_failed += va_load_relaxed(&s->turns_failed);
+    out->timeouts += va_load_relaxed(&s->timeouts);
+    out->deadlocks += va_load_relaxed(&s->deadlocks);
+    out->backpressure += va_load_relaxed(&s->backpressure);
+    out->store_failures += va_load_relaxed(&s->store_failures);
+    out->reminders_fired += va_load_relaxed(&s->reminders_fired);
+    out->mailbox_depth += va_load_relaxed(&rt->workers[i]->queued_pub);
   }
 }
 
@@ -350,6 +350,6 @@ uint64_t va_runtime_active_of(va_runtime *rt, int type) {
     return 0;
   for (unsigned i = 0; i < rt->n_workers; i++)
     if (rt->workers[i]->pools)
-      n += va__load_relaxed(&rt->workers[i]->pools[type].active);
+      n += va_load_relaxed(&rt->workers[i]->pools[type].active);
   return n;
 }

@@ -5,7 +5,7 @@
 #define VA_CORE_RUNTIME_H
 
 #include "actor.h"
-#include "atomics.h"
+#include "../base/atomics.h"
 #include "deadlines.h"
 #include "directory.h"
 #include "msg.h"
@@ -118,11 +118,11 @@ typedef struct va_actor_pool {
   va_actor *free; /* linked through run_next */
   void **chunks;
   size_t n_chunks;
-  va__counter active; /* live activations of the type on this worker */
+  va_counter active; /* live activations of the type on this worker */
 } va_actor_pool;
 
 typedef struct va_worker_stats {
-  va__counter active, activations, deactivations, turns, turns_failed,
+  va_counter active, activations, deactivations, turns, turns_failed,
       timeouts, deadlocks, backpressure, store_failures, reminders_fired;
 } va_worker_stats;
 

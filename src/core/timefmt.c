@@ -4,7 +4,7 @@
  * Outside bytes: every input is length-bounded, every number checked for
  * overflow, and anything else is VA_EINVAL. */
 #include "vactor.h"
-#include "clock.h"
+#include "../base/clock.h"
 #include <limits.h>
 #include <stdbool.h>
 #include <string.h>
@@ -385,4 +385,4 @@ int va_parse_due(const char *s, size_t len, int64_t now_ms, int64_t *due_ms) {
   return parse_rfc3339(c, due_ms);
 }
 
-int64_t va_wall_ms(void) { return va__wall_ms(); }
+int64_t va_wall_ms(void) { return va_clock_wall_ms(); }

@@ -4,7 +4,7 @@
  * failed) and answering its caller. Also the va_turn_* and va_state_*
  * functions. Owner thread only. */
 #include "../store/store.h"
-#include "clock.h"
+#include "../base/clock.h"
 #include "runtime.h"
 #include <stdlib.h>
 #include <string.h>
@@ -86,9 +86,9 @@ static void turn_finish(va_worker *w, va_turn *t) {
   int status = t->status;
   if (status == 0 && t->writes.n)
     status = va__persist_save(w, t);
-  va__count(w->stats.turns, 1);
+  va_count(w->stats.turns, 1);
   if (status)
-    va__count(w->stats.turns_failed, 1);
+    va_count(w->stats.turns_failed, 1);
   a->depth--;
   unlink_open(a, t);
   w->open_turns--;
@@ -147,13 +147,13 @@ void va__actor_run(va_worker *w, va_actor *a, unsigned budget) {
   w->running = a;
   while (budget && head_runnable(w, a)) {
     va_msg *m = a->mbox_head;
-    a->mbox_head = (va_msg *)va__load_relaxed(&m->node.next);
+    a->mbox_head = (va_msg *)va_load_relaxed(&m->node.next);
     if (!a->mbox_head)
       a->mbox_tail = NULL;
     a->mbox_len--;
     w->queued--;
     budget--;
-    if (m->deadline_ms && m->deadline_ms <= va__coarse_now_ms()) {
+    if (m->deadline_ms && m->deadline_ms <= va_clock_coarse_ms()) {
       /* Its caller has given up: do not run it. */
       va__answer(w, m, VA_ETIMEDOUT, NULL);
       va__msg_free(&w->msgs, m);
@@ -234,7 +234,7 @@ int va_state_get(va_turn *t, const char *key, const void **val,
   const va_kv *e = va__kvmap_find(&t->writes, key);
   if (!e)
     e = va__kvmap_find(&t->actor->state, key);
-  if (!e || e->tomb || (e->expires_ms && e->expires_ms <= va__wall_ms()))
+  if (!e || e->tomb || (e->expires_ms && e->expires_ms <= va_clock_wall_ms()))
     return VA_ENOTFOUND;
   *val = e->val;
   *len = e->len;
@@ -254,7 +254,7 @@ int va_state_set_ttl(va_turn *t, const char *key, const void *val,
   int rc = va_state_set(t, key, val, len);
   if (rc == 0)
     va__kvmap_find(&t->writes, key)->expires_ms =
-        va__wall_ms() + (int64_t)ttl_seconds * 1000;
+        va_clock_wall_ms() + (int64_t)ttl_seconds * 1000;
   return rc;
 }
 

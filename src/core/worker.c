@@ -3,7 +3,7 @@
  * (flushed once per pass, one wake-up per batch), its run queue of actors,
  * its timers (call deadlines, the idle scan) and parking when idle. */
 #include "../store/store.h"
-#include "clock.h"
+#include "../base/clock.h"
 #include "runtime.h"
 #include <errno.h>
 #include <immintrin.h>
@@ -93,7 +93,7 @@ void va__worker_wake(va_worker *w) {
   /* Pairs with the fence in park(): either the worker sees our push before
    * it sleeps, or we see its sleeping flag here. */
   atomic_thread_fence(memory_order_seq_cst);
-  if (va__load_relaxed(&w->sleeping) &&
+  if (va_load_relaxed(&w->sleeping) &&
       atomic_exchange_explicit(&w->sleeping, false, memory_order_relaxed)) {
     uint64_t one = 1;
     ssize_t n = write(w->evfd, &one, sizeof(one));
@@ -103,7 +103,7 @@ void va__worker_wake(va_worker *w) {
 
 void va__worker_push(va_worker *w, va_msg *m) {
   if (m->kind == VA_MSG_REQUEST)
-    va__add_relaxed(&w->inbox_len, 1);
+    va_add_relaxed(&w->inbox_len, 1);
   va__mpsc_push(&w->inbox, &m->node);
   va__worker_wake(w);
 }
@@ -112,16 +112,16 @@ void va__worker_post(va_worker *w, va_msg *m) {
   if (va__tl_worker == w) {
     va__worker_local_add(w, m);
   } else {
-    va__add_relaxed(&w->rt->external_posted, 1); /* counted for stop */
+    va_add_relaxed(&w->rt->external_posted, 1); /* counted for stop */
     va__worker_push(w, m);
   }
 }
 
 void va__worker_outbox_add(va_worker *self, unsigned dst, va_msg *m) {
   va_outbox *ob = &self->outbox[dst];
-  va__store_relaxed(&m->node.next, NULL);
+  va_store_relaxed(&m->node.next, NULL);
   if (ob->last)
-    va__store_relaxed(&ob->last->node.next, &m->node);
+    va_store_relaxed(&ob->last->node.next, &m->node);
   else
     ob->first = m;
   ob->last = m;
@@ -130,8 +130,8 @@ void va__worker_outbox_add(va_worker *self, unsigned dst, va_msg *m) {
   self->outbox_dirty = true;
   if (ob->count >= OUTBOX_FLUSH) {
     va_worker *target = self->rt->workers[dst];
-    va__add_relaxed(&target->inbox_len, ob->requests);
-    va__add_relaxed(&self->posted_out, ob->count);
+    va_add_relaxed(&target->inbox_len, ob->requests);
+    va_add_relaxed(&self->posted_out, ob->count);
     va__mpsc_push_chain(&target->inbox, &ob->first->node, &ob->last->node);
     va__worker_wake(target);
     *ob = (va_outbox){0};
@@ -147,8 +147,8 @@ static void flush_outboxes(va_worker *w) {
     if (!ob->count)
       continue;
     va_worker *target = w->rt->workers[i];
-    va__add_relaxed(&target->inbox_len, ob->requests);
-    va__add_relaxed(&w->posted_out, ob->count);
+    va_add_relaxed(&target->inbox_len, ob->requests);
+    va_add_relaxed(&w->posted_out, ob->count);
     va__mpsc_push_chain(&target->inbox, &ob->first->node, &ob->last->node);
     va__worker_wake(target);
     *ob = (va_outbox){0};
@@ -170,9 +170,9 @@ void va__worker_schedule(va_worker *w, va_actor *a) {
 }
 
 void va__worker_local_add(va_worker *w, va_msg *m) {
-  va__store_relaxed(&m->node.next, NULL);
+  va_store_relaxed(&m->node.next, NULL);
   if (w->local_tail)
-    va__store_relaxed(&w->local_tail->node.next, &m->node);
+    va_store_relaxed(&w->local_tail->node.next, &m->node);
   else
     w->local_head = m;
   w->local_tail = m;
@@ -208,7 +208,7 @@ static bool run_local(va_worker *w) {
     return false;
   w->local_head = w->local_tail = NULL;
   while (m) {
-    va_msg *next = (va_msg *)va__load_relaxed(&m->node.next);
+    va_msg *next = (va_msg *)va_load_relaxed(&m->node.next);
     if (m->kind == VA_MSG_REPLY)
       va__deliver_reply(w, m);
     else
@@ -226,7 +226,7 @@ static bool drain_inbox(va_worker *w) {
     /* Messages come from another core: start fetching the next one. */
     __builtin_prefetch(w->inbox.tail);
     if (taken++ == 0)
-      va__store_relaxed(&w->quiet, false); /* published by taken_in below */
+      va_store_relaxed(&w->quiet, false); /* published by taken_in below */
     switch (m->kind) {
     case VA_MSG_REQUEST:
       requests++;
@@ -241,7 +241,7 @@ static bool drain_inbox(va_worker *w) {
     }
   }
   if (taken) {
-    va__sub_relaxed(&w->inbox_len, requests);
+    va_sub_relaxed(&w->inbox_len, requests);
     /* Release: whoever sees the new count also sees quiet == false. */
     atomic_fetch_add_explicit(&w->taken_in, taken, memory_order_release);
   }
@@ -271,7 +271,7 @@ static bool run_actors(va_worker *w) {
 
 static void arm_scan(va_worker *w) {
   uint64_t every = w->rt->cfg.scan_interval_ms;
-  uint64_t min = va__load_relaxed(&w->rt->min_idle_ms);
+  uint64_t min = va_load_relaxed(&w->rt->min_idle_ms);
   (void)va__heap_push(&w->timers, &w->scan_timer,
                       w->now_ms + (min < every ? min : every));
 }
@@ -284,12 +284,12 @@ void va__worker_rearm_scan(void *ctx, va_worker *w) {
 }
 
 static uint64_t idle_timeout_of(const va_worker *w, const va_actor *a) {
-  uint64_t own = va__load_relaxed(&w->rt->types[a->type].idle_timeout_ms);
+  uint64_t own = va_load_relaxed(&w->rt->types[a->type].idle_timeout_ms);
   return own ? own : w->rt->cfg.idle_timeout_ms;
 }
 
 static void scan_idle(va_worker *w) {
-  uint64_t shortest = va__load_relaxed(&w->rt->min_idle_ms);
+  uint64_t shortest = va_load_relaxed(&w->rt->min_idle_ms);
   /* The list is in order of last use, so stop at the first one used within
    * the shortest timeout; older ones whose type waits longer are passed
    * over. Busy actors met on the way are moved to the end. */
@@ -350,7 +350,7 @@ static void publish_quiet(va_worker *w) {
   bool quiet = !w->run_head && !w->local_head && w->open_turns == 0 &&
                w->live_pending == 0 && w->queued == 0 && w->loading == 0 &&
                w->saving == 0;
-  va__store_rel(&w->quiet, quiet);
+  va_store_rel(&w->quiet, quiet);
 }
 
 static int park_timeout_ms(va_worker *w) {
@@ -361,7 +361,7 @@ static int park_timeout_ms(va_worker *w) {
   uint64_t due = t ? t->due_ms : UINT64_MAX;
   if (d && d->due_ms < due)
     due = d->due_ms;
-  uint64_t now = va__coarse_now_ms();
+  uint64_t now = va_clock_coarse_ms();
   return due <= now ? 0 : (int)(due - now < INT32_MAX ? due - now : INT32_MAX);
 }
 
@@ -427,26 +427,26 @@ static bool poll_io(va_worker *w, int timeout_ms) {
 }
 
 static void park(va_worker *w) {
-  uint64_t until = va__now_ns() + (w->watched ? 0 : SPIN_NS);
+  uint64_t until = va_clock_ns() + (w->watched ? 0 : SPIN_NS);
   do {
     for (int i = 0; i < 256; i++) {
       if (!va__mpsc_empty(&w->inbox))
         return;
       _mm_pause();
     }
-  } while (va__now_ns() < until);
+  } while (va_clock_ns() < until);
   publish_quiet(w);
-  va__store_relaxed(&w->sleeping, true);
+  va_store_relaxed(&w->sleeping, true);
   /* Pairs with the fence in va__worker_wake. */
   atomic_thread_fence(memory_order_seq_cst);
   if (!va__mpsc_empty(&w->inbox)) {
-    va__store_relaxed(&w->sleeping, false);
+    va_store_relaxed(&w->sleeping, false);
     return;
   }
   int timeout = park_timeout_ms(w);
-  va__store_relaxed(&w->sleeping, timeout != 0);
+  va_store_relaxed(&w->sleeping, timeout != 0);
   poll_io(w, timeout);
-  va__store_relaxed(&w->sleeping, false);
+  va_store_relaxed(&w->sleeping, false);
 }
 
 static void shutdown_worker(va_worker *w) {
@@ -458,26 +458,26 @@ static void shutdown_worker(va_worker *w) {
 void *va__worker_main(void *arg) {
   va_worker *w = arg;
   va__tl_worker = w;
-  w->now_ms = va__coarse_now_ms();
+  w->now_ms = va_clock_coarse_ms();
   arm_scan(w);
   if (w->index == 0) /* worker 0 looks for due reminders, from now on */
     (void)va__heap_push(&w->timers, &w->look_timer, w->now_ms);
   /* After shutdown, the saves of the deactivate hooks still come back. */
   while (!w->shutdown || w->saving || w->loading) {
-    w->now_ms = va__coarse_now_ms();
+    w->now_ms = va_clock_coarse_ms();
     bool worked = drain_inbox(w);
     worked |= run_local(w);
     worked |= run_actors(w);
     /* Turns may have taken a while: a deadline that passed during them
      * wins over a reply they produced (still in the local queue). */
-    w->now_ms = va__coarse_now_ms();
+    w->now_ms = va_clock_coarse_ms();
     worked |= fire_timers(w);
     if (w->watched) /* sockets: a look at each pass, without waiting */
       worked |= poll_io(w, 0);
     flush_outboxes(w);
     va__msg_cache_flush(&w->msgs);
-    if (va__load_relaxed(&w->queued_pub) != w->queued)
-      va__store_relaxed(&w->queued_pub, w->queued);
+    if (va_load_relaxed(&w->queued_pub) != w->queued)
+      va_store_relaxed(&w->queued_pub, w->queued);
     if (!worked && !has_work(w))
       park(w);
   }

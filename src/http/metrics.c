@@ -43,14 +43,14 @@ static va__http_series *series_of(va__http_stats *st, const char *route,
       return &st->series[e - 1];
     if (e)
       continue;
-    uint32_t n = va__load_relaxed(&st->n_series);
+    uint32_t n = va_load_relaxed(&st->n_series);
     if (n == VA__HTTP_SERIES)
       return NULL;
     st->series[n].route = route;
     st->series[n].status = status;
     st->series_slot[i] = (uint16_t)(n + 1);
     /* Release: a reader that sees n + 1 sees the entry filled. */
-    va__store_rel(&st->n_series, n + 1);
+    va_store_rel(&st->n_series, n + 1);
     return &st->series[n];
   }
 }
@@ -64,12 +64,12 @@ static va__http_latency *latency_of(va__http_stats *st, const char *route) {
       return &st->latency[e - 1];
     if (e)
       continue;
-    uint32_t n = va__load_relaxed(&st->n_latency);
+    uint32_t n = va_load_relaxed(&st->n_latency);
     if (n == VA__HTTP_ROUTES)
       return NULL;
     st->latency[n].route = route;
     st->latency_slot[i] = (uint16_t)(n + 1);
-    va__store_rel(&st->n_latency, n + 1); /* as in series_of */
+    va_store_rel(&st->n_latency, n + 1); /* as in series_of */
     return &st->latency[n];
   }
 }
@@ -79,16 +79,16 @@ void va__http_stats_request(va__http_stats *st, const char *route, int status,
   va__http_series *s = series_of(st, route, status);
   va__http_latency *l = latency_of(st, route);
   if (!s || !l) {
-    va__count(st->unrecorded, 1);
+    va_count(st->unrecorded, 1);
     return;
   }
-  va__count(s->n, 1);
+  va_count(s->n, 1);
   unsigned b = 0;
   while (b < VA__HTTP_BUCKETS - 1 && ns > bound_ns[b])
     b++;
-  va__count(l->buckets[b], 1);
-  va__count(l->sum_ns, ns);
-  va__count(l->count, 1);
+  va_count(l->buckets[b], 1);
+  va_count(l->sum_ns, ns);
+  va_count(l->count, 1);
 }
 
 /* ---- Summing (any thread) ---- */
@@ -122,7 +122,7 @@ static size_t sum_all_series(va__http_stats *const *stats, unsigned workers,
                              sum_series *out, size_t room) {
   size_t n = 0;
   for (unsigned w = 0; w < workers; w++) {
-    uint32_t count = va__load_acq(&stats[w]->n_series);
+    uint32_t count = va_load_acq(&stats[w]->n_series);
     for (uint32_t i = 0; i < count; i++) {
       const va__http_series *s = &stats[w]->series[i];
       size_t j = 0;
@@ -133,7 +133,7 @@ static size_t sum_all_series(va__http_stats *const *stats, unsigned workers,
         continue; /* published after the tables were sized */
       if (j == n)
         out[n++] = (sum_series){s->route, s->status, 0};
-      out[j].n += va__load_relaxed(&s->n);
+      out[j].n += va_load_relaxed(&s->n);
     }
   }
   qsort(out, n, sizeof(*out), by_route_status);
@@ -145,7 +145,7 @@ static size_t sum_all_latency(va__http_stats *const *stats, unsigned workers,
                               sum_latency *out, size_t room) {
   size_t n = 0;
   for (unsigned w = 0; w < workers; w++) {
-    uint32_t count = va__load_acq(&stats[w]->n_latency);
+    uint32_t count = va_load_acq(&stats[w]->n_latency);
     for (uint32_t i = 0; i < count; i++) {
       const va__http_latency *l = &stats[w]->latency[i];
       size_t j = 0;
@@ -156,9 +156,9 @@ static size_t sum_all_latency(va__http_stats *const *stats, unsigned workers,
       if (j == n)
         out[n++] = (sum_latency){.route = l->route};
       for (unsigned b = 0; b < VA__HTTP_BUCKETS; b++)
-        out[j].buckets[b] += va__load_relaxed(&l->buckets[b]);
-      out[j].sum_ns += va__load_relaxed(&l->sum_ns);
-      out[j].count += va__load_relaxed(&l->count);
+        out[j].buckets[b] += va_load_relaxed(&l->buckets[b]);
+      out[j].sum_ns += va_load_relaxed(&l->sum_ns);
+      out[j].count += va_load_relaxed(&l->count);
     }
   }
   qsort(out, n, sizeof(*out), by_route);
@@ -249,10 +249,10 @@ static int write_connections(va_http_response *res,
                              uint64_t open) {
   uint64_t total = 0, refused = 0, idle = 0, request = 0;
   for (unsigned w = 0; w < workers; w++) {
-    total += va__load_relaxed(&stats[w]->conns_total);
-    refused += va__load_relaxed(&stats[w]->refused);
-    idle += va__load_relaxed(&stats[w]->idle_timeouts);
-    request += va__load_relaxed(&stats[w]->request_timeouts);
+    total += va_load_relaxed(&stats[w]->conns_total);
+    refused += va_load_relaxed(&stats[w]->refused);
+    idle += va_load_relaxed(&stats[w]->idle_timeouts);
+    request += va_load_relaxed(&stats[w]->request_timeouts);
   }
   const char *c = "vactor_http_connections";
   int rc = family(res, c, "gauge", "Open client connections.");
@@ -280,9 +280,9 @@ int va__http_stats_write(va_http_response *res, va__http_stats *const *stats,
   size_t max_series = 0, max_latency = 0;
   uint64_t unrecorded = 0;
   for (unsigned w = 0; w < n; w++) {
-    max_series += va__load_acq(&stats[w]->n_series);
-    max_latency += va__load_acq(&stats[w]->n_latency);
-    unrecorded += va__load_relaxed(&stats[w]->unrecorded);
+    max_series += va_load_acq(&stats[w]->n_series);
+    max_latency += va_load_acq(&stats[w]->n_latency);
+    unrecorded += va_load_relaxed(&stats[w]->unrecorded);
   }
   /* Tables may grow meanwhile; what is summed below stops at these. */
   sum_series *s = malloc((max_series ? max_series : 1) * sizeof(*s));

@@ -8,7 +8,7 @@
 #ifndef VA_HTTP_METRICS_H
 #define VA_HTTP_METRICS_H
 
-#include "../core/atomics.h"
+#include "../base/atomics.h"
 #include "server.h"
 #include <stdalign.h>
 
@@ -22,19 +22,19 @@ enum {
 typedef struct va__http_series {
   const char *route; /* set before publication, then read-only */
   int status;
-  va__counter n;
+  va_counter n;
 } va__http_series;
 
 /* The latency histogram of one route (bucket counts not cumulative). */
 typedef struct va__http_latency {
   const char *route;
-  va__counter buckets[VA__HTTP_BUCKETS];
-  va__counter sum_ns, count;
+  va_counter buckets[VA__HTTP_BUCKETS];
+  va_counter sum_ns, count;
 } va__http_latency;
 
 typedef struct va__http_stats {
   /* Written by the owning worker, read by any thread. */
-  alignas(64) va__counter conns_total, refused, idle_timeouts, request_timeouts,
+  alignas(64) va_counter conns_total, refused, idle_timeouts, request_timeouts,
       unrecorded;
   /* Entries [0, n) are published: stored with release after the entry is
    * filled, loaded with acquire by readers. */

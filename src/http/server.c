@@ -22,7 +22,7 @@
  * The access log is formatted by hand into a buffer per worker, handed to
  * the callback in blocks (ACCESS_LOG_FLUSH bytes, or by the sweep). */
 #include "server.h"
-#include "../core/clock.h"
+#include "../base/clock.h"
 #include "../core/runtime.h"
 #include "metrics.h"
 #include "response.h"
@@ -578,7 +578,7 @@ static va_http_reply *new_reply(conn *c, bool keep) {
   r->method = c->method_known
                   ? http_method_str((enum http_method)c->parser.method)
                   : "-";
-  r->parsed_ns = va__now_ns();
+  r->parsed_ns = va_clock_ns();
   r->res = (va_http_response){.status = 200,
                               .content_type = "application/json"};
   if (c->tail)
@@ -601,7 +601,7 @@ static void complete_here(va_http_reply *r) {
     return;
   }
   if (!c->reading) /* a late reply: the connection is not idle till now */
-    c->last_ms = va__coarse_now_ms();
+    c->last_ms = va_clock_coarse_ms();
   write_ready(c);
 }
 
@@ -669,7 +669,7 @@ static const http_parser_settings settings = {
 /* ---- Connections ---- */
 
 static void conn_close(conn *c) {
-  va__dlist_remove(&c->sh->conns, &c->link);
+  va_dlist_remove(&c->sh->conns, &c->link);
   va__worker_unwatch(c->w, c->fd);
   close(c->fd);
   atomic_fetch_sub_explicit(&c->srv->open, 1, memory_order_relaxed);
@@ -730,7 +730,7 @@ static void watch_wanted(conn *c) {
 static void start_linger(conn *c) {
   shutdown(c->fd, SHUT_WR);
   c->lingering = true;
-  c->linger_ms = va__coarse_now_ms();
+  c->linger_ms = va_clock_coarse_ms();
   watch_wanted(c);
 }
 
@@ -771,7 +771,7 @@ static bool flush(conn *c) {
     }
   }
   if (wrote)
-    c->last_ms = va__coarse_now_ms();
+    c->last_ms = va_clock_coarse_ms();
   if (c->out_off == c->out_len) {
     c->out_off = c->out_len = 0;
     if (c->out_cap > OUT_HIGH) { /* a big answer: not kept while idle */
@@ -888,7 +888,7 @@ static void write_ready(conn *c) {
       c->tail = NULL;
     c->queued--;
     if (!now_ns)
-      now_ns = va__now_ns();
+      now_ns = va_clock_ns();
     const char *route = r->route ? r->route : "unmatched";
     uint64_t ns = now_ns > r->parsed_ns ? now_ns - r->parsed_ns : 0;
     va__http_stats_request(c->sh->stats, route, r->res.status, ns);
@@ -981,7 +981,7 @@ static void parse(conn *c, const char *data, size_t len) {
  * now: a request that begins in it is timed from now, not from the read
  * that kept it (which may be older than the request timeout). */
 static void parse_kept(conn *c) {
-  c->last_ms = va__coarse_now_ms();
+  c->last_ms = va_clock_coarse_ms();
   char *in = c->in;
   size_t len = c->in_len;
   c->in = NULL;
@@ -1006,7 +1006,7 @@ static void read_input(conn *c) {
       c->closing |= n < 0;
       break;
     }
-    c->last_ms = va__coarse_now_ms(); /* the timeouts' only cost per read */
+    c->last_ms = va_clock_coarse_ms(); /* the timeouts' only cost per read */
     parse(c, buf, (size_t)n);
     /* A short read drained the socket: no second read just to hear EAGAIN
      * (epoll is level-triggered and reports what comes later). */
@@ -1059,7 +1059,7 @@ static void refuse(shard *sh, int fd) {
   (void)n; /* closed either way */
   shutdown(fd, SHUT_WR);
   close(fd);
-  va__count(sh->stats->refused, 1);
+  va_count(sh->stats->refused, 1);
   va_log(sh->srv->rt, VA_LOG_WARN, "server error",
          "method=- route=- status=503 errorCode=ERR_TOO_MANY_CONNECTIONS");
 }
@@ -1067,7 +1067,7 @@ static void refuse(shard *sh, int fd) {
 /* A request begun request_timeout_ms ago is not complete: answer 408 (after
  * the answers before it) and close. */
 static void request_timeout(conn *c) {
-  va__count(c->sh->stats->request_timeouts, 1);
+  va_count(c->sh->stats->request_timeouts, 1);
   answer_and_close(c, 408, "ERR_REQUEST_TIMEOUT",
                    "the request was not complete in time");
 }
@@ -1095,7 +1095,7 @@ static void sweep_conn(conn *c, uint64_t now) {
     return;
   if (now - c->last_ms < o->idle_timeout_ms)
     return;
-  va__count(c->sh->stats->idle_timeouts, 1);
+  va_count(c->sh->stats->idle_timeouts, 1);
   conn_close(c);
 }
 
@@ -1108,7 +1108,7 @@ static void on_sweep(void *ctx, uint32_t events) {
   if (sh->paused && va__worker_rewatch(sh->w, sh->listener, EPOLLIN,
                                        &sh->accept_watch) == 0)
     sh->paused = false;
-  uint64_t now = va__coarse_now_ms();
+  uint64_t now = va_clock_coarse_ms();
   for (va_dlink *l = sh->conns.head, *next; l; l = next) {
     next = l->next; /* c may be closed */
     sweep_conn(VA_CONTAINER_OF(l, conn, link), now);
@@ -1130,7 +1130,7 @@ static int open_conn(shard *sh, int fd) {
   c->w = sh->w;
   c->srv = sh->srv;
   c->sh = sh;
-  c->last_ms = va__coarse_now_ms();
+  c->last_ms = va_clock_coarse_ms();
   c->watch = (va_watch){on_conn, c};
   c->events = EPOLLIN | EPOLLRDHUP;
   http_parser_init(&c->parser, HTTP_REQUEST);
@@ -1139,8 +1139,8 @@ static int open_conn(shard *sh, int fd) {
     free(c);
     return VA_ESYS;
   }
-  va__dlist_append(&sh->conns, &c->link);
-  va__count(sh->stats->conns_total, 1);
+  va_dlist_append(&sh->conns, &c->link);
+  va_count(sh->stats->conns_total, 1);
   return 0;
 }
 

@@ -12,7 +12,7 @@
  * expires in wall-clock ms (0: never). A save is conditional on the
  * actor's version (the fence a cluster will rely on). */
 #include "store.h"
-#include "../core/clock.h"
+#include "../base/clock.h"
 #include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -364,7 +364,7 @@ static void due_one(sqlite_store *s, request *r);
 /* Relaxed mode: commits are not fsync'd; a passive checkpoint every
  * relaxed_sync_ms syncs the WAL (SQLite syncs it before checkpointing). */
 static void sync_if_due(sqlite_store *s, int64_t *last_sync, bool *unsynced) {
-  int64_t now = va__wall_ms();
+  int64_t now = va_clock_wall_ms();
   if (*unsynced && now - *last_sync >= (int64_t)s->opts.relaxed_sync_ms) {
     sqlite3_wal_checkpoint_v2(s->wdb, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL,
                               NULL);
@@ -382,7 +382,7 @@ static void *writer_main(void *arg) {
    * Failing to lower it changes nothing else. */
   (void)setpriority(PRIO_PROCESS, (id_t)gettid(), 5);
   bool relaxed = s->opts.durability == VA_RELAXED, unsynced = false;
-  int64_t last_sync = va__wall_ms();
+  int64_t last_sync = va_clock_wall_ms();
   for (;;) {
     request *all = queue_take_for(&s->saves,
                                   relaxed ? s->opts.relaxed_sync_ms : 0);
@@ -420,7 +420,7 @@ static void *writer_main(void *arg) {
 static void load_one(sqlite_store *s, request *r) {
   va_kvmap state = {0};
   uint64_t version = 0;
-  int64_t now = va__wall_ms();
+  int64_t now = va_clock_wall_ms();
   int rc = run(s->begin_read);
   if (rc == SQLITE_OK && (rc = bind_actor(s->get_version, r)) == SQLITE_OK) {
     int step = sqlite3_step(s->get_version);

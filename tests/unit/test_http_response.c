@@ -141,7 +141,7 @@ static void metrics_text(void **state) {
   va__http_stats_request(st[1], copy, 200, 3000000);        /* 3 ms */
   va__http_stats_request(st[1], copy, 404, 20000000000u);   /* 20 s */
   va__http_stats_request(st[0], "we\"ird", 500, 1);
-  va__count(st[1]->refused, 2);
+  va_count(st[1]->refused, 2);
   va_http_response res = {.status = 200};
   assert_int_equal(va__http_stats_write(&res, st, 2, 7), 0);
   const char *t = body(&res);

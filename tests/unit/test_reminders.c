@@ -12,7 +12,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "core/clock.h"
+#include "base/clock.h"
 #include "helpers.h"
 #include <sqlite3.h>
 #include <unistd.h>
@@ -36,7 +36,7 @@ static int on_reminder(va_turn *t, const char *name, const void *data,
     return -1; /* fail this turn: the reminder must come again */
   }
   int64_t zero = 0;
-  int64_t now = va__wall_ms();
+  int64_t now = va_clock_wall_ms();
   atomic_compare_exchange_strong(&first_fire_ms, &zero, now);
   int64_t prev = atomic_exchange(&last_fire_ms, now);
   int64_t gap = now - prev, shortest = atomic_load(&min_gap_ms);
@@ -127,7 +127,7 @@ static void fires_when_due_and_never_early(void **state) {
   db_path(path, sizeof(path), "due");
   reset();
   va_runtime *rt = open_runtime(path);
-  int64_t due = va__wall_ms() + 300;
+  int64_t due = va_clock_wall_ms() + 300;
   va_reminder spec = {.due_ms = due, .left = 1, .data = "hello", .len = 5};
   result r;
   assert_int_equal(op(rt, "a", "once", &spec, VA_REMINDER_SET, &r), 0);
@@ -152,7 +152,7 @@ static void repetitions_stop_after_n(void **state) {
   db_path(path, sizeof(path), "reps");
   reset();
   va_runtime *rt = open_runtime(path);
-  va_reminder spec = {.due_ms = va__wall_ms() + 50, .left = 3};
+  va_reminder spec = {.due_ms = va_clock_wall_ms() + 50, .left = 3};
   assert_int_equal(va_parse_period("R3/PT0.1S", 9, &spec.period, &spec.left),
                    VA_EINVAL); /* fractions are not ISO here */
   assert_int_equal(va_parse_period("100ms", 5, &spec.period, &spec.left), 0);
@@ -173,7 +173,7 @@ static void deleted_reminder_never_fires(void **state) {
   db_path(path, sizeof(path), "del");
   reset();
   va_runtime *rt = open_runtime(path);
-  va_reminder spec = {.due_ms = va__wall_ms() + 300, .left = 1};
+  va_reminder spec = {.due_ms = va_clock_wall_ms() + 300, .left = 1};
   result r;
   assert_int_equal(op(rt, "c", "gone", &spec, VA_REMINDER_SET, &r), 0);
   assert_int_equal(op(rt, "c", "gone", NULL, VA_REMINDER_DELETE, &r), 0);
@@ -191,14 +191,14 @@ static void fires_after_a_restart_once_for_the_missed_periods(void **state) {
   reset();
   va_runtime *rt = open_runtime(path);
   /* Every 300 ms from 400 ms on; the process is down from now to 1.5 s. */
-  va_reminder spec = {.due_ms = va__wall_ms() + 400, .left = -1};
+  va_reminder spec = {.due_ms = va_clock_wall_ms() + 400, .left = -1};
   assert_int_equal(va_parse_period("300ms", 5, &spec.period, &spec.left), 0);
   result r;
   assert_int_equal(op(rt, "d", "tick", &spec, VA_REMINDER_SET, &r), 0);
   va_runtime_free(rt);
   assert_int_equal(atomic_load(&fires), 0);
   sleep_ms(1500); /* four periods missed */
-  int64_t restarted = va__wall_ms();
+  int64_t restarted = va_clock_wall_ms();
   rt = open_runtime(path);
   WAIT_UNTIL(atomic_load(&fires) >= 1);
   int64_t first = atomic_load(&first_fire_ms);
@@ -217,7 +217,7 @@ static void failed_turn_fires_again(void **state) {
   reset();
   atomic_store(&failures_left, 1);
   va_runtime *rt = open_runtime(path);
-  va_reminder spec = {.due_ms = va__wall_ms(), .left = 1};
+  va_reminder spec = {.due_ms = va_clock_wall_ms(), .left = 1};
   result r;
   assert_int_equal(op(rt, "e", "retry", &spec, VA_REMINDER_SET, &r), 0);
   WAIT_UNTIL(atomic_load(&fires) == 1);
@@ -232,7 +232,7 @@ static void reminders_are_listed(void **state) {
   db_path(path, sizeof(path), "list");
   reset();
   va_runtime *rt = open_runtime(path);
-  va_reminder spec = {.due_ms = va__wall_ms() + 3600000, .left = 1};
+  va_reminder spec = {.due_ms = va_clock_wall_ms() + 3600000, .left = 1};
   result r;
   assert_int_equal(op(rt, "g", NULL, NULL, VA_REMINDER_LIST, &r), 0);
   assert_int_equal(r.len, 0);
@@ -343,7 +343,7 @@ static void periods_under_the_floor_are_refused(void **state) {
   db_path(path, sizeof(path), "floor");
   va_runtime *rt = open_runtime_with(path, 0);
   assert_int_equal(va_min_period_ms(rt), VA_MIN_PERIOD_MS_DEFAULT);
-  const int64_t later = va__wall_ms() + 3600000;
+  const int64_t later = va_clock_wall_ms() + 3600000;
   result r;
   const char *refused[] = {"1ns", "1ms", "999ms", "0.5s"};
   for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
@@ -429,7 +429,7 @@ static void stored_short_period_is_clamped_to_the_floor(void **state) {
   db_path(path, sizeof(path), "raw");
   reset();
   va_runtime *rt = open_runtime_with(path, 0);
-  va_reminder spec = every("1s", va__wall_ms() + 3600000);
+  va_reminder spec = every("1s", va_clock_wall_ms() + 3600000);
   result r;
   assert_int_equal(op(rt, "raw", "fast", &spec, VA_REMINDER_SET, &r), 0);
   va_runtime_free(rt);
@@ -440,12 +440,12 @@ static void stored_short_period_is_clamped_to_the_floor(void **state) {
   assert_int_equal(atomic_load(&fires), 1);
   int64_t next = due_of(rt, "raw", "fast");
   assert_true(next >= fired + VA_MIN_PERIOD_MS_DEFAULT - 50);
-  assert_true(next <= va__wall_ms() + VA_MIN_PERIOD_MS_DEFAULT);
+  assert_true(next <= va_clock_wall_ms() + VA_MIN_PERIOD_MS_DEFAULT);
   /* It fires again, but never sooner than the floor: at most one fire
    * per second since the first (plus the first itself). */
   WAIT_UNTIL(atomic_load(&fires) >= 2);
   int n = atomic_load(&fires);
-  int64_t since = va__wall_ms() - fired;
+  int64_t since = va_clock_wall_ms() - fired;
   assert_true(n >= 2);
   assert_true(n <= 1 + since / VA_MIN_PERIOD_MS_DEFAULT + 1);
   /* Each fire at least the floor after the one before (less the few ms
@@ -504,7 +504,7 @@ static void a_burst_of_due_reminders_fires_paced_and_whole(void **state) {
   reset();
   va_runtime *rt = open_runtime(path);
   static result done[BURST];
-  const int64_t due = va__wall_ms() + 2500;
+  const int64_t due = va_clock_wall_ms() + 2500;
   va_reminder spec = {.due_ms = due, .left = 1};
   memset(done, 0, sizeof(done));
   for (int i = 0; i < BURST; i++) {
@@ -520,7 +520,7 @@ static void a_burst_of_due_reminders_fires_paced_and_whole(void **state) {
   }
   /* On a busy machine the sets may outlast the due time: the fires then
    * begin meanwhile, which the checks below allow. */
-  while (va__wall_ms() < due)
+  while (va_clock_wall_ms() < due)
     sleep_ms(1);
   struct timespec asked;
   clock_gettime(CLOCK_MONOTONIC, &asked);

@@ -1,22 +1,22 @@
-/* clock.h — monotonic time in milliseconds and nanoseconds. */
-#ifndef VA_CORE_CLOCK_H
-#define VA_CORE_CLOCK_H
+/* clock.h — monotonic time in milliseconds and nanoseconds, and wall time. */
+#ifndef VA_BASE_CLOCK_H
+#define VA_BASE_CLOCK_H
 
 #include <stdint.h>
 #include <time.h>
 
-static inline uint64_t va__now_ns(void) {
+static inline uint64_t va_clock_ns(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-static inline uint64_t va__now_ms(void) { return va__now_ns() / 1000000u; }
+static inline uint64_t va_clock_ms(void) { return va_clock_ns() / 1000000u; }
 
 /* Cheap (5 ns here against 24 for the precise clock) with the resolution
  * of the kernel tick (a few ms): what a worker caches once per pass for
  * call deadlines and idle times, and what per-message checks read. */
-static inline uint64_t va__coarse_now_ms(void) {
+static inline uint64_t va_clock_coarse_ms(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
   return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
@@ -24,7 +24,7 @@ static inline uint64_t va__coarse_now_ms(void) {
 
 /* Wall-clock milliseconds since the epoch: for what must mean the same
  * after a restart (state TTLs, reminders). */
-static inline int64_t va__wall_ms(void) {
+static inline int64_t va_clock_wall_ms(void) {
   struct timespec ts;
   clock_gettime(CLOCK_REALTIME, &ts);
   return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;

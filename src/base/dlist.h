@@ -1,9 +1,10 @@
-/* dlist.h — an intrusive doubly linked list with head and tail: the lists a
- * worker keeps in order (actors by last use, call deadlines, a turn's
- * outstanding calls). Elements embed a va_dlink; VA_CONTAINER_OF finds the
- * element again. O(1) append and remove. Owner thread only. */
-#ifndef VA_CORE_DLIST_H
-#define VA_CORE_DLIST_H
+/* dlist.h — an intrusive doubly linked list with head and tail, for lists
+ * kept in order: a worker's actors by last use, call deadlines, a turn's
+ * outstanding calls, the HTTP server's connections by last activity.
+ * Elements embed a va_dlink; VA_CONTAINER_OF finds the element again. O(1)
+ * append and remove. Not thread-safe: one owner thread. */
+#ifndef VA_BASE_DLIST_H
+#define VA_BASE_DLIST_H
 
 #include <stddef.h>
 
@@ -18,7 +19,7 @@ typedef struct va_dlist {
   va_dlink *head, *tail;
 } va_dlist;
 
-static inline void va__dlist_append(va_dlist *l, va_dlink *n) {
+static inline void va_dlist_append(va_dlist *l, va_dlink *n) {
   n->prev = l->tail;
   n->next = NULL;
   if (l->tail)
@@ -28,7 +29,7 @@ static inline void va__dlist_append(va_dlist *l, va_dlink *n) {
   l->tail = n;
 }
 
-static inline void va__dlist_remove(va_dlist *l, va_dlink *n) {
+static inline void va_dlist_remove(va_dlist *l, va_dlink *n) {
   if (n->prev)
     n->prev->next = n->next;
   else
