@@ -380,6 +380,11 @@ int va_parse_period(const char *s, size_t len, va_duration *out,
  * (2025-10-02T15:00:00Z, ...00.250+02:00); empty means now. In wall-clock
  * ms since the epoch. */
 int va_parse_due(const char *s, size_t len, int64_t now_ms, int64_t *due_ms);
+/* Wall-clock ms since the epoch as RFC 3339 in UTC with milliseconds
+ * (2025-10-02T15:00:00.250Z) into out (at least VA_TIME_TEXT_MAX bytes);
+ * VA_EINVAL, and out "", for a time before 1970 or after 9999. */
+enum { VA_TIME_TEXT_MAX = 32 };
+int va_format_time(int64_t ms, char *out, size_t cap);
 /* The wall clock: ms since the epoch. */
 int64_t va_wall_ms(void);
 /* t_ms + d, the calendar part first (in UTC), saturated to INT64_MIN or

@@ -2,6 +2,7 @@
  * error and success answers, path segments, request fields, durations in
  * messages. */
 #include "dapr_common.h"
+#include "query.h"
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,37 +46,23 @@ void va__dapr_ok(va_http_reply *reply, int status, const void *body,
   va_http_done(reply);
 }
 
-static int hex(char c) {
-  return c >= '0' && c <= '9'   ? c - '0'
-         : c >= 'a' && c <= 'f' ? c - 'a' + 10
-         : c >= 'A' && c <= 'F' ? c - 'A' + 10
-                                : -1;
-}
-
 /* Decodes one path segment [s, s + n) into out; false for a bad escape, a
  * control byte (NUL included), a backslash, '#', '?', "." / "..", or what
  * is not UTF-8. An encoded '/' is kept: the SDKs encode an id "user/42" as
  * user%2F42. */
 bool va__dapr_segment(const char *s, size_t n, char *out, size_t cap) {
-  size_t o = 0;
-  for (size_t i = 0; i < n; i++) {
-    unsigned char c = (unsigned char)s[i];
-    if (c == '%') {
-      if (n - i < 3 || hex(s[i + 1]) < 0 || hex(s[i + 2]) < 0)
-        return false;
-      c = (unsigned char)(hex(s[i + 1]) * 16 + hex(s[i + 2]));
-      i += 2;
-    }
-    if (c < 0x20 || c == 0x7f || c == '\\' || c == '#' || c == '?' ||
-        o + 1 >= cap)
+  long len = va_percent_decode(s, n, false, out, cap);
+  if (len <= 0)
+    return false;
+  for (long i = 0; i < len; i++) {
+    unsigned char c = (unsigned char)out[i];
+    if (c < 0x20 || c == 0x7f || c == '\\' || c == '#' || c == '?')
       return false;
-    out[o++] = (char)c;
   }
-  out[o] = 0;
-  json_t *utf8 = json_stringn(out, o); /* NULL unless valid UTF-8 */
+  json_t *utf8 = json_stringn(out, (size_t)len); /* NULL unless UTF-8 */
   bool valid = utf8 != NULL;
   json_decref(utf8);
-  return valid && o > 0 && strcmp(out, ".") && strcmp(out, "..");
+  return valid && strcmp(out, ".") && strcmp(out, "..");
 }
 
 /* A string field of body; "" when absent or null; NULL when of another

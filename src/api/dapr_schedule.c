@@ -5,7 +5,6 @@
  * (va_min_period_ms) is refused here with a message naming the minimum,
  * as Dapr refuses a bad period: 500 ERR_ACTOR_REMINDER_CREATE or
  * ERR_ACTOR_TIMER_CREATE. */
-#include "../apps/task_doc.h"
 #include "app_channel.h"
 #include "dapr_common.h"
 #include <stdio.h>
@@ -56,8 +55,10 @@ static const char *reminder_spec(va_runtime *rt, json_t *body,
       return "reminder has already expired";
   }
   json_t *kept = json_pack("{s:s, s:s}", "dueTime", due, "period", period);
-  if (kept && spec->expires_ms)
-    json_object_set_new(kept, "ttl", va_json_time(spec->expires_ms));
+  char ttl_text[VA_TIME_TEXT_MAX];
+  if (kept && spec->expires_ms &&
+      va_format_time(spec->expires_ms, ttl_text, sizeof(ttl_text)) == 0)
+    json_object_set_new(kept, "ttl", json_string(ttl_text));
   json_t *d = json_object_get(body, "data");
   if (kept && d)
     json_object_set(kept, "data", d);

@@ -12,28 +12,35 @@ static int hex(char c) {
   return -1;
 }
 
-/* Decodes [s, s + n) into out; false when it does not fit or is bad. */
-static bool decode(const char *s, size_t n, char *out, size_t cap) {
+long va_percent_decode(const char *s, size_t n, bool plus_is_space,
+                       char *out, size_t cap) {
   size_t o = 0;
   for (size_t i = 0; i < n; i++) {
     char c = s[i];
-    if (c == '+') {
+    if (c == '+' && plus_is_space) {
       c = ' ';
     } else if (c == '%') {
-      if (n - i < 3)
-        return false;
-      int h = hex(s[i + 1]), l = hex(s[i + 2]);
-      if (h < 0 || l < 0 || (h == 0 && l == 0))
-        return false;
+      int h = n - i < 3 ? -1 : hex(s[i + 1]), l = h < 0 ? -1 : hex(s[i + 2]);
+      if (l < 0)
+        return -1;
       c = (char)(h * 16 + l);
       i += 2;
     }
     if (o + 1 >= cap)
-      return false;
+      return -1;
     out[o++] = c;
   }
+  if (cap == 0)
+    return -1;
   out[o] = 0;
-  return true;
+  return (long)o;
+}
+
+/* A query value [s, s + n) into out: false when it does not fit, is badly
+ * encoded or holds a NUL byte. */
+static bool decode(const char *s, size_t n, char *out, size_t cap) {
+  long len = va_percent_decode(s, n, true, out, cap);
+  return len >= 0 && strlen(out) == (size_t)len;
 }
 
 /* The next parameter of *q: its key and value spans; advances *q. */

@@ -1,9 +1,17 @@
-/* query.h — reading a URL's query string (a=b&c=d, form-encoded). */
+/* query.h — decoding a URL's parts: percent-escapes, and the query string
+ * (a=b&c=d, form-encoded). */
 #ifndef VA_API_QUERY_H
 #define VA_API_QUERY_H
 
 #include <stdbool.h>
 #include <stddef.h>
+
+/* Decodes [s, s + n) into out (cap bytes with the NUL): %XX escapes, and
+ * '+' as a space when plus_is_space (form encoding). The length decoded
+ * (NUL bytes included: the caller decides whether they may be there), or
+ * -1 when an escape is bad or the result does not fit. */
+long va_percent_decode(const char *s, size_t n, bool plus_is_space,
+                       char *out, size_t cap);
 
 /* Finds key in query (the part after '?') and decodes its value (%XX and
  * '+') into out (cap bytes with the NUL). False when the key is absent,

@@ -110,14 +110,10 @@ const char *va_task_doc_check(json_t *in, bool create) {
 }
 
 json_t *va_json_time(int64_t ms) {
-  time_t s = (time_t)(ms / 1000);
-  struct tm tm;
-  char buf[40];
-  if (ms < 0 || ms > 253402300799999 || !gmtime_r(&s, &tm))
+  char text[VA_TIME_TEXT_MAX];
+  if (va_format_time(ms, text, sizeof(text)) != 0)
     return json_string("1970-01-01T00:00:00.000Z"); /* (not a time we set) */
-  size_t n = strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
-  snprintf(buf + n, sizeof(buf) - n, ".%03dZ", (int)(ms % 1000));
-  return json_string(buf);
+  return json_string(text);
 }
 
 static json_t *field_or(json_t *in, const char *key, json_t *fallback) {

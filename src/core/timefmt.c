@@ -1,11 +1,13 @@
 /* timefmt.c — the time formats of Dapr's timers and reminders: ISO 8601
  * durations (with an `Rn/` repetition prefix for periods), Go durations,
- * and RFC 3339 timestamps (see shared/reference/dapr-actors.md §1.7).
- * Outside bytes: every input is length-bounded, every number checked for
- * overflow, and anything else is VA_EINVAL. */
+ * and RFC 3339 timestamps, read and written (va_format_time); see
+ * shared/reference/dapr-actors.md §1.7. Outside bytes: every input is
+ * length-bounded, every number checked for overflow, and anything else is
+ * VA_EINVAL. */
 #include "vactor.h"
 #include "../base/clock.h"
 #include <limits.h>
+#include <stdio.h>
 #include <stdbool.h>
 #include <string.h>
 #include <time.h>
@@ -386,3 +388,16 @@ int va_parse_due(const char *s, size_t len, int64_t now_ms, int64_t *due_ms) {
 }
 
 int64_t va_wall_ms(void) { return va_clock_wall_ms(); }
+
+int va_format_time(int64_t ms, char *out, size_t cap) {
+  time_t secs = (time_t)(ms / 1000);
+  struct tm tm;
+  if (!out || cap < VA_TIME_TEXT_MAX)
+    return VA_EINVAL;
+  out[0] = 0;
+  if (ms < 0 || ms > 253402300799999 || !gmtime_r(&secs, &tm))
+    return VA_EINVAL;
+  size_t n = strftime(out, cap, "%Y-%m-%dT%H:%M:%S", &tm);
+  snprintf(out + n, cap - n, ".%03dZ", (int)(ms % 1000));
+  return 0;
+}

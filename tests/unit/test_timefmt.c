@@ -259,6 +259,27 @@ static void shortest_span_of_a_period(void **state) {
 }
 
 /* Every input the fuzzer ever saved must parse or be refused, not crash. */
+/* Formatting: RFC 3339 in UTC with ms, read back to the same instant;
+ * out of range and a short buffer refused. */
+static void times_are_formatted_and_read_back(void **state) {
+  (void)state;
+  char out[VA_TIME_TEXT_MAX];
+  assert_int_equal(va_format_time(1759417200250, out, sizeof(out)), 0);
+  assert_string_equal(out, "2025-10-02T15:00:00.250Z");
+  int64_t back = 0;
+  assert_int_equal(va_parse_due(out, strlen(out), 0, &back), 0);
+  assert_int_equal(back, 1759417200250);
+  assert_int_equal(va_format_time(0, out, sizeof(out)), 0);
+  assert_string_equal(out, "1970-01-01T00:00:00.000Z");
+  assert_int_equal(va_format_time(253402300799999, out, sizeof(out)), 0);
+  assert_string_equal(out, "9999-12-31T23:59:59.999Z");
+  assert_int_equal(va_format_time(-1, out, sizeof(out)), VA_EINVAL);
+  assert_string_equal(out, "");
+  assert_int_equal(va_format_time(253402300800000, out, sizeof(out)),
+                   VA_EINVAL);
+  assert_int_equal(va_format_time(0, out, 8), VA_EINVAL);
+}
+
 static void fuzz_corpus_is_handled(void **state) {
   (void)state;
   DIR *dir = opendir(VA_TIMEFMT_CORPUS);
@@ -294,6 +315,7 @@ int main(void) {
       cmocka_unit_test(adding_is_as_timegm_and_saturates),
       cmocka_unit_test(next_due_is_computed_not_looped),
       cmocka_unit_test(shortest_span_of_a_period),
+      cmocka_unit_test(times_are_formatted_and_read_back),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
