@@ -228,6 +228,17 @@ static void error_for(va_http_response *res, int status, char actor) {
     limit_error(res, 409, "ERR_LIMIT_REMINDERS",
                 "a task has at most %d reminders", VA_APPS_REMINDERS_MAX);
     break;
+  case VA_APPS_ELIMIT_USER_REMINDERS:
+    limit_error(res, 409, "ERR_LIMIT_REMINDERS",
+                "a user owns at most %d reminders, across their tasks, and "
+                "this task's owner has that many",
+                VA_APPS_REMINDERS_PER_USER_MAX);
+    break;
+  case VA_APPS_ECORRUPT_REMINDERS:
+    va_http_error(res, 409, "ERR_STATE_CORRUPT",
+                  "a user's stored reminder count is not what the Task API "
+                  "writes (the server log says which key)");
+    break;
   case VA_APPS_EVERSION:
     va_http_error(res, 409, "ERR_VERSION_EXHAUSTED",
                   "the task's version is at its maximum (2^53 - 1): it can "

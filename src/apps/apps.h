@@ -31,6 +31,10 @@ enum {
   VA_TASK_UNLIST,       /* {user, members?}: after a failed create, takes
                            the task off those users' lists unless it
                            exists */
+  /* {owner, name}: queued by a new reminder's set, so it runs after it;
+   * releases owner's charge for the reminder unless the task has it (the
+   * set's save failed). */
+  VA_TASK_SETTLE_REMINDER,
   VA_TASK_METHODS
 };
 
@@ -41,6 +45,15 @@ enum {
   VA_USER_LIST,      /* {status?, priority?, q?, role?} -> {tasks: [...]} */
   VA_USER_PREFS,     /* -> {timeZone, ...} */
   VA_USER_SET_PREFS, /* {timeZone?, ...} -> the preferences */
+  /* {task, name, current?}: counts reminder name of a task the user owns
+   * (nothing if it is counted); current (the task's other reminders)
+   * drops the task's counted ones that are not in it.
+   * VA_APPS_ELIMIT_USER_REMINDERS past the limit, and
+   * VA_APPS_ECORRUPT_REMINDERS. */
+  VA_USER_CHARGE_REMINDER,
+  /* {task, names?}: uncounts those reminders of the task (all of its
+   * reminders without names); names not counted are skipped. */
+  VA_USER_RELEASE_REMINDERS,
   VA_USER_METHODS
 };
 

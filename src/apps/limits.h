@@ -16,6 +16,9 @@ enum {
   VA_APPS_DESCRIPTION_MAX = 4000,
   VA_APPS_MEMBERS_MAX = 64,   /* members per task, the owner aside */
   VA_APPS_REMINDERS_MAX = 20, /* reminders per task */
+  /* Reminders of the tasks a user owns, all together: their fires all go
+   * to the owner's chat (user_list.h says how they are counted). */
+  VA_APPS_REMINDERS_PER_USER_MAX = 500,
   VA_APPS_REMINDER_MESSAGE_MAX = 1000,
   VA_APPS_MINUTES_MAX = 100000, /* per log call */
   /* Tasks a user owns or is a member of (the entries of their list). */
@@ -47,9 +50,15 @@ enum {
   VA_APPS_EPERIOD = -1006,          /* a reminder's period is under the
                                        runtime's minimum (400
                                        ERR_BAD_PERIOD) */
-  VA_APPS_EVERSION = -1007          /* a task at VA_APPS_VERSION_MAX cannot
+  VA_APPS_EVERSION = -1007,         /* a task at VA_APPS_VERSION_MAX cannot
                                        change again (409
                                        ERR_VERSION_EXHAUSTED) */
+  /* A task's owner has VA_APPS_REMINDERS_PER_USER_MAX reminders already
+   * (409 ERR_LIMIT_REMINDERS). */
+  VA_APPS_ELIMIT_USER_REMINDERS = -1008,
+  /* A user's stored reminder count ("rn", "r:<task>") is not what
+   * UserActor writes (409 ERR_STATE_CORRUPT). */
+  VA_APPS_ECORRUPT_REMINDERS = -1009
 };
 
 #endif

@@ -5,6 +5,10 @@
  * owner and the members see the task; to anyone else it does not exist.
  * Every change is sent to the lists (UserActor) of the people it concerns
  * by calls inside the turn, so a reply means the lists are up to date.
+ * Likewise the owner's UserActor counts the task's reminders (at most
+ * VA_APPS_REMINDERS_PER_USER_MAX per owner): a new one is charged before
+ * the reply, and one deleted, ended by its last fire or gone with the
+ * task is released (see "Reminders" below for what happens on failures).
  *
  * The parsed document is kept in the activation beside a copy of the bytes
  * it was parsed from, and used while the state still holds those bytes (a
@@ -211,6 +215,37 @@ static int tell_users(va_turn *t, json_t *doc, int method) {
   return rc;
 }
 
+/* ---- Counting the owner's reminders ---- */
+
+/* Calls (wait: the turn waits for it, and fails with it) or sends method
+ * of actor (type, id) with body (borrowed; NULL: out of memory) as JSON. */
+static int call_json(va_turn *t, int type, const char *id, int method,
+                     json_t *body, bool wait) {
+  char *s = body ? json_dumps(body, JSON_COMPACT) : NULL;
+  int rc = !s     ? VA_ENOMEM
+           : wait ? va_turn_call(t, type, id, strlen(id), method, s, strlen(s),
+                                 passed, NULL)
+                  : va_turn_send(t, type, id, strlen(id), method, s, strlen(s));
+  free(s);
+  return rc;
+}
+
+/* Releases reminder name (NULL: all the task's) from the count of the
+ * document's owner: waiting for it (wait) or one-way. */
+static int release_owned(va_turn *t, json_t *doc, const char *name, bool wait) {
+  json_t *body = json_pack("{s:O}", "task", json_object_get(doc, "id"));
+  if (body && name &&
+      json_object_set_new(body, "names", json_pack("[s]", name))) {
+    json_decref(body); /* (never all of them for want of memory) */
+    body = NULL;
+  }
+  int rc =
+      call_json(t, A->user, json_string_value(json_object_get(doc, "owner")),
+                VA_USER_RELEASE_REMINDERS, body, wait);
+  json_decref(body);
+  return rc;
+}
+
 /* ---- Methods ---- */
 
 static int task_create(va_turn *t, const void *arg, size_t len) {
@@ -334,6 +369,8 @@ static int task_delete(va_turn *t, const void *arg, size_t len) {
     rc = check_version(&r);
   if (rc == 0)
     rc = tell_users(t, r.doc, VA_USER_REMOVE);
+  if (rc == 0) /* all the task's charges, those it no longer knows too */
+    rc = release_owned(t, r.doc, NULL, true);
   if (rc == 0)
     rc = va_turn_reminder_list(t, delete_reminder, t);
   if (rc == 0)
@@ -469,7 +506,24 @@ static int task_log(va_turn *t, const void *arg, size_t len) {
   return rc ? rc : va_turn_reply(t, out, (size_t)n);
 }
 
-/* ---- Reminders ---- */
+/* ---- Reminders ----
+ *
+ * The owner's count (UserActor, user_list.h) and the task's reminders are
+ * saved by two turns of two actors. What keeps the count right:
+ * - A new reminder is written, then charged by a call (the owner's turn
+ *   saves first; past the limit the charge fails this turn). Should this
+ *   turn's save fail after that, the settle it queued to itself releases
+ *   the charge; should the server die in between, the charge stays until
+ *   the task's next new reminder (a charge carries the task's reminders,
+ *   "current", and the owner drops the task's other charges) or its
+ *   delete (which releases every charge of the task).
+ * - A replacement is not charged, so the limit never refuses one.
+ * - A delete releases by a call before this turn saves: a failed save
+ *   leaves the reminder uncounted (too low, never too high).
+ * - A last fire releases one-way, before the fire's turn saves (the same).
+ * - A reminder that ends without a fire (its ttl ran out while the server
+ *   was down) or that the Dapr reminder API deletes, and a one-way
+ *   release whose turn failed, leave a charge over: dropped as above. */
 
 enum { MESSAGE_MAX = VA_APPS_REMINDER_MESSAGE_MAX };
 
@@ -513,27 +567,79 @@ static int reminder_spec(va_turn *t, json_t *in, va_reminder *spec,
   return *data ? 0 : VA_ENOMEM;
 }
 
+/* A reminder's name in v: 1..VA_APPS_REMINDER_NAME_MAX bytes (of any
+ * UTF-8: the Dapr API may name one so), or NULL. */
+static const char *name_of(json_t *v) {
+  const char *name = json_string_value(v);
+  return name && *name && strlen(name) <= VA_APPS_REMINDER_NAME_MAX &&
+                 strlen(name) == json_string_length(v)
+             ? name
+             : NULL;
+}
+
 static const char *reminder_name(request *r) {
-  const char *name = json_string_value(json_object_get(r->in, "name"));
-  return name && *name && strlen(name) <= VA_APPS_REMINDER_NAME_MAX ? name
-                                                                    : NULL;
+  return name_of(json_object_get(r->in, "name"));
 }
 
-static void count_reminder(void *user, const char *name) {
-  (void)name;
-  ++*(size_t *)user;
+/* The task's reminders as va_turn_reminder_list gives them: how many, and
+ * their names (a name that is not UTF-8, set through the Dapr API, is
+ * counted but not named: it was never charged). */
+typedef struct reminder_names {
+  size_t n;
+  json_t *names;
+} reminder_names;
+
+static void list_reminder(void *user, const char *name) {
+  reminder_names *all = user;
+  all->n++;
+  json_array_append_new(all->names, json_string(name));
 }
 
-/* VA_APPS_ELIMIT_REMINDERS when name would be one reminder too many. */
-static int reminder_room(va_turn *t, const char *name) {
+/* Whether name is new to the task: then *others (new array) names the
+ * task's reminders, NULL for a replacement (counted already).
+ * VA_APPS_ELIMIT_REMINDERS when name would be one reminder too many. */
+static int reminder_room(va_turn *t, const char *name, json_t **others) {
   va_reminder old;
+  *others = NULL;
   if (va_turn_reminder_get(t, name, &old) == 0)
     return 0; /* a replacement */
-  size_t n = 0;
-  int rc = va_turn_reminder_list(t, count_reminder, &n);
-  return rc ? rc : n >= VA_APPS_REMINDERS_MAX ? VA_APPS_ELIMIT_REMINDERS : 0;
+  reminder_names all = {0, json_array()};
+  int rc =
+      all.names ? va_turn_reminder_list(t, list_reminder, &all) : VA_ENOMEM;
+  if (rc == 0 && all.n >= VA_APPS_REMINDERS_MAX)
+    rc = VA_APPS_ELIMIT_REMINDERS;
+  if (rc == 0)
+    *others = all.names;
+  else
+    json_decref(all.names);
+  return rc;
 }
 
+/* Charges a new reminder name to the owner of doc, with the task's other
+ * reminders (others, borrowed) so that charges for ones it no longer has
+ * go. First the task sends itself a settle: it runs after this turn and
+ * releases the charge if the turn did not save the reminder (its save
+ * failed after the owner's count took it). Past the owner's limit the
+ * charge fails, and with it the turn. */
+static int charge_owner(va_turn *t, json_t *doc, const char *name,
+                        json_t *others) {
+  json_t *owner = json_object_get(doc, "owner");
+  json_t *task = json_object_get(doc, "id");
+  json_t *settle = json_pack("{s:O, s:s}", "owner", owner, "name", name);
+  json_t *charge = json_pack("{s:O, s:s, s:O}", "task", task, "name", name,
+                             "current", others);
+  int rc = call_json(t, A->task, json_string_value(task),
+                     VA_TASK_SETTLE_REMINDER, settle, false);
+  if (rc == 0)
+    rc = call_json(t, A->user, json_string_value(owner),
+                   VA_USER_CHARGE_REMINDER, charge, true);
+  json_decref(charge);
+  json_decref(settle);
+  return rc;
+}
+
+/* The reminder is written first and the charge called after: a refused
+ * charge fails the turn, and the write is dropped with it. */
 static int task_reminder_set(va_turn *t, const void *arg, size_t len) {
   request r;
   int rc = begin(t, arg, len, &r);
@@ -542,9 +648,10 @@ static int task_reminder_set(va_turn *t, const void *arg, size_t len) {
     return finish(&r, rc);
   va_reminder spec;
   char *data = NULL;
+  json_t *others = NULL;
   rc = name ? reminder_spec(t, r.in, &spec, &data) : VA_EINVAL;
   if (rc == 0)
-    rc = reminder_room(t, name);
+    rc = reminder_room(t, name, &others);
   if (rc == 0)
     rc = va_turn_reminder_set(t, name, &spec);
   free(data);
@@ -552,7 +659,36 @@ static int task_reminder_set(va_turn *t, const void *arg, size_t len) {
     rc = record(t, r.user,
                 json_pack("{s:s, s:s}", "action", "reminder_set", "name",
                           name));
+  if (rc == 0 && others)
+    rc = charge_owner(t, r.doc, name, others);
+  json_decref(others);
   return finish(&r, rc);
+}
+
+/* Queued by a new reminder's set ({owner, name}), so it runs after that
+ * turn: releases the owner's charge for the reminder unless the task has
+ * it (then the set was saved). Any other charge of a reminder the task
+ * does not have is wrong too, so a call from outside can do no harm. */
+static int task_settle_reminder(va_turn *t, const void *arg, size_t len) {
+  json_t *in = json_loadb(arg, len, 0, NULL);
+  json_t *owner = json_object_get(in, "owner");
+  const char *name = name_of(json_object_get(in, "name"));
+  int rc = name && va_task_key_ok(json_string_value(owner),
+                                  json_string_length(owner))
+               ? 0
+               : VA_EINVAL;
+  va_reminder rem;
+  if (rc == 0 && va_turn_reminder_get(t, name, &rem) != 0) {
+    size_t idlen;
+    const char *id = va_turn_id(t, &idlen);
+    json_t *release =
+        json_pack("{s:s%, s:[s]}", "task", id, idlen, "names", name);
+    rc = call_json(t, A->user, json_string_value(owner),
+                   VA_USER_RELEASE_REMINDERS, release, true);
+    json_decref(release);
+  }
+  json_decref(in);
+  return rc;
 }
 
 /* Parses the request and finds the reminder it names: 0, or why not. */
@@ -586,6 +722,9 @@ static int task_reminder_get(va_turn *t, const void *arg, size_t len) {
   return finish(&r, rc);
 }
 
+/* The release is called (not sent): once this replies, the owner's count
+ * has let the reminder go. Should this turn's own save fail after it, the
+ * reminder stays uncounted (the count too low, never too high). */
 static int task_reminder_del(va_turn *t, const void *arg, size_t len) {
   request r;
   const char *name;
@@ -597,37 +736,87 @@ static int task_reminder_del(va_turn *t, const void *arg, size_t len) {
     rc = record(t, r.user,
                 json_pack("{s:s, s:s}", "action", "reminder_deleted", "name",
                           name));
+  if (rc == 0)
+    rc = release_owned(t, r.doc, name, true);
   return finish(&r, rc);
 }
 
+/* Whether this fire of reminder name is its last, as the runtime decides
+ * after the hook (va__reminder_fire, src/core/reminders.c): a one-shot, no
+ * fires left, or a next due time (the first after now, no sooner than the
+ * minimum period) at or past its expiry. The clock is read after the
+ * runtime's, so the next time can only come out later: at worst a
+ * reminder that fires once more is called last (its charge goes early,
+ * the count is too low, never too high). The runtime drops a reminder
+ * whose fire comes after its expiry (the server was down) without calling
+ * the hook: that charge goes with the task, or with the task's next new
+ * reminder (the charge's "current"). */
+static bool last_fire(va_turn *t, const char *name) {
+  va_reminder rem;
+  if (va_turn_reminder_get(t, name, &rem) != 0)
+    return true;
+  va_duration p = rem.period;
+  if (!(p.years || p.months || p.days || p.ns) || rem.left == 1)
+    return true;
+  uint64_t floor = va_min_period_ms(va_turn_runtime(t));
+  int64_t min_ms =
+      floor > INT64_MAX / 1000000 ? INT64_MAX / 1000000 : (int64_t)floor;
+  if (p.years < 0 || p.months < 0 || p.days < 0 || p.ns < 0 ||
+      va_period_shortest_ms(&p) < min_ms)
+    p = (va_duration){.ns = min_ms * 1000000};
+  int64_t now = va_wall_ms();
+  int64_t next = va_period_next(rem.due_ms, &p, now);
+  int64_t soonest = now > INT64_MAX - min_ms ? INT64_MAX : now + min_ms;
+  if (next < soonest)
+    next = soonest;
+  return next == INT64_MAX || (rem.expires_ms && next >= rem.expires_ms);
+}
+
+/* The chat's note for a fire of reminder name, as JSON text (new; NULL
+ * when out of memory). data is the reminder's spec: parsed into *spec
+ * (new, the caller frees it), its message (borrowed from *spec, NULL
+ * without one) in *message. */
+static char *fire_note(json_t *doc, const char *name, const void *data,
+                       size_t len, json_t **spec, const char **message) {
+  *spec = json_loadb(data, len, 0, NULL);
+  *message = json_string_value(json_object_get(*spec, "message"));
+  const char *title = va_json_text(json_object_get(doc, "title"));
+  json_t *note = json_pack("{s:s, s:O, s:s}", "text", "", "task",
+                           json_object_get(doc, "id"), "reminder", name);
+  char *text = NULL;
+  if (note && asprintf(&text, "Reminder for \"%s\": %s", title,
+                       *message && **message ? *message : name) >= 0)
+    json_object_set_new(note, "text", json_string(text));
+  free(text);
+  char *s = note ? json_dumps(note, JSON_COMPACT) : NULL;
+  json_decref(note);
+  return s;
+}
+
 /* A reminder fired: the history records it and the owner's chat gets it
- * as an assistant message (a one-way send: the chat never calls back). */
+ * as an assistant message (a one-way send: the chat never calls back).
+ * Its last fire releases its charge first (one-way too: a call's failure
+ * would fail the fire after the hook, and the runtime re-arms a fire only
+ * for a hook that fails); a send that cannot go fails the fire, which
+ * then comes again. */
 static int task_on_reminder(va_turn *t, const char *name, const void *data,
                             size_t len) {
   json_t *doc;
   if (load_doc(t, &doc) != 0)
     return 0; /* the task is gone (or unreadable, logged): nobody to tell */
-  json_t *spec = json_loadb(data, len, 0, NULL);
-  const char *message = json_string_value(json_object_get(spec, "message"));
-  const char *title = va_json_text(json_object_get(doc, "title"));
   const char *owner = json_string_value(json_object_get(doc, "owner"));
   if (!owner)
     return 0; /* a document without an owner: nobody to remind */
-  json_t *note = json_pack(
-      "{s:s, s:O, s:s}", "text", "", "task", json_object_get(doc, "id"),
-      "reminder", name);
-  char *text = NULL;
-  if (note &&
-      asprintf(&text, "Reminder for \"%s\": %s", title,
-               message && *message ? message : name) >= 0)
-    json_object_set_new(note, "text", json_string(text));
-  free(text);
-  char *s = note ? json_dumps(note, JSON_COMPACT) : NULL;
-  int rc = s ? va_turn_send(t, A->chat, owner, strlen(owner), VA_CHAT_NOTIFY,
-                            s, strlen(s))
-             : VA_ENOMEM;
+  int rc = last_fire(t, name) ? release_owned(t, doc, name, false) : 0;
+  if (rc)
+    return rc;
+  json_t *spec;
+  const char *message;
+  char *s = fire_note(doc, name, data, len, &spec, &message);
+  rc = s ? va_turn_send(t, A->chat, owner, strlen(owner), VA_CHAT_NOTIFY, s,
+                        strlen(s))
+         : VA_ENOMEM;
   free(s);
-  json_decref(note);
   if (rc == 0)
     rc = record(t, owner,
                 json_pack("{s:s, s:s, s:s?}", "action", "reminder", "name",
@@ -652,6 +841,7 @@ int va_task_register(va_apps *apps) {
       [VA_TASK_REMINDER_GET] = {"get_reminder", task_reminder_get},
       [VA_TASK_REMINDER_DEL] = {"delete_reminder", task_reminder_del},
       [VA_TASK_UNLIST] = {"unlist", task_unlist},
+      [VA_TASK_SETTLE_REMINDER] = {"settle_reminder", task_settle_reminder},
   };
   va_type_def def = {.name = "TaskActor",
                      .methods = methods,

@@ -1,8 +1,11 @@
 /* user.c — UserActor (methods in apps.h): one actor per user. State: the
  * user's task list, one key per task (the layout is in user_list.h), kept
- * up to date by TaskActor; and the user's preferences (JSON, key "prefs").
- * An upsert or a removal writes at most five small keys, whatever the
- * length of the list; at most VA_APPS_TASKS_PER_USER_MAX entries. */
+ * up to date by TaskActor; the reminders the user is charged for, one key
+ * per task and a count (user_list.h), also kept by TaskActor; and the
+ * user's preferences (JSON, key "prefs"). An upsert or a removal writes at
+ * most five small keys, whatever the length of the list; at most
+ * VA_APPS_TASKS_PER_USER_MAX entries. A charge or a release writes two
+ * keys; at most VA_APPS_REMINDERS_PER_USER_MAX reminders. */
 #include "apps.h"
 #include "limits.h"
 #include "prefs.h"
@@ -101,9 +104,9 @@ static void entry_key(const char *id, char *out) {
   snprintf(out, KEY_MAX, "t:%s", id);
 }
 
-/* Counter key ("n" or "q"): 0 when absent; VA_APPS_ECORRUPT_LIST. */
-static int read_counter(va_turn *t, const char *key, int64_t max,
-                        int64_t *out) {
+/* A counter key: 0 when absent; corrupt (logged) when unreadable. */
+static int read_count(va_turn *t, const char *key, int64_t max, int corrupt,
+                      int64_t *out) {
   const void *v;
   size_t n;
   *out = 0;
@@ -112,7 +115,14 @@ static int read_counter(va_turn *t, const char *key, int64_t max,
   if (va_user_counter_decode(v, n, max, out) == 0)
     return 0;
   log_corrupt(t, key, "not a count");
-  return VA_APPS_ECORRUPT_LIST;
+  return corrupt;
+}
+
+/* The list's counter key ("n" or "q"): 0 when absent;
+ * VA_APPS_ECORRUPT_LIST. */
+static int read_counter(va_turn *t, const char *key, int64_t max,
+                        int64_t *out) {
+  return read_count(t, key, max, VA_APPS_ECORRUPT_LIST, out);
 }
 
 static int write_counter(va_turn *t, const char *key, int64_t v) {
@@ -373,6 +383,197 @@ static int list(va_turn *t, const void *arg, size_t len) {
   return rc;
 }
 
+/* ---- Reminders charged (user_list.h) ---- */
+
+enum { CHARGED_MAX = VA_APPS_REMINDERS_PER_USER_MAX };
+
+bool va_user_reminder_name_ok(json_t *v) {
+  const char *s = json_string_value(v);
+  size_t n = json_string_length(v);
+  return s && n > 0 && n <= VA_APPS_REMINDER_NAME_MAX && strlen(s) == n;
+}
+
+/* Where name is in names (an array of strings), or -1. */
+static long name_index(json_t *names, const char *name) {
+  size_t i;
+  json_t *v;
+  json_array_foreach(names, i, v) {
+    if (va_json_is(v, name))
+      return (long)i;
+  }
+  return -1;
+}
+
+/* Whether names is an array of at most max reminder names. */
+static bool names_ok(json_t *names, size_t max) {
+  size_t i;
+  json_t *v;
+  if (!json_is_array(names) || json_array_size(names) > max)
+    return false;
+  json_array_foreach(names, i, v) {
+    if (!va_user_reminder_name_ok(v))
+      return false;
+  }
+  return true;
+}
+
+json_t *va_user_charges_decode(const void *bytes, size_t len) {
+  json_t *names = json_loadb(bytes, len, 0, NULL);
+  bool ok = names_ok(names, VA_USER_CHARGES_MAX);
+  for (size_t i = 1; ok && i < json_array_size(names); i++) {
+    const char *name = json_string_value(json_array_get(names, i));
+    for (size_t k = 0; ok && k < i; k++)
+      ok = !va_json_is(json_array_get(names, k), name);
+  }
+  if (!ok) {
+    json_decref(names);
+    return NULL;
+  }
+  return names;
+}
+
+static void charges_key(const char *task, char *out) {
+  snprintf(out, KEY_MAX, "r:%s", task);
+}
+
+/* The names charged for task (new array, empty when none) in *out: 0;
+ * VA_APPS_ECORRUPT_REMINDERS (logged) when the key is unreadable. */
+static int read_charges(va_turn *t, const char *task, json_t **out) {
+  char key[KEY_MAX];
+  const void *v;
+  size_t n;
+  charges_key(task, key);
+  if (va_state_get(t, key, &v, &n) != 0) {
+    *out = json_array();
+    return *out ? 0 : VA_ENOMEM;
+  }
+  if ((*out = va_user_charges_decode(v, n)))
+    return 0;
+  log_corrupt(t, key, "not a list of reminder names");
+  return VA_APPS_ECORRUPT_REMINDERS;
+}
+
+/* Writes task's charged names (none: the key goes). */
+static int write_charges(va_turn *t, const char *task, json_t *names) {
+  char key[KEY_MAX];
+  charges_key(task, key);
+  if (json_array_size(names) == 0)
+    return va_state_delete(t, key);
+  char *s = json_dumps(names, JSON_COMPACT);
+  int rc = s ? va_state_set(t, key, s, strlen(s)) : VA_ENOMEM;
+  free(s);
+  return rc;
+}
+
+/* Takes out of charged the names that are (drop) or are not (!drop) in
+ * names, except spare (may be NULL); returns how many went. */
+static size_t remove_names(json_t *charged, json_t *names, bool drop,
+                           const char *spare) {
+  size_t gone = 0;
+  for (size_t i = json_array_size(charged); i-- > 0;) {
+    const char *name = json_string_value(json_array_get(charged, i));
+    bool listed = name_index(names, name) >= 0;
+    if (listed == drop && !(spare && !strcmp(name, spare))) {
+      json_array_remove(charged, i);
+      gone++;
+    }
+  }
+  return gone;
+}
+
+/* The task id of a charge's or a release's body, or NULL. */
+static const char *charged_task(json_t *in) {
+  json_t *task = json_object_get(in, "task");
+  return va_task_key_ok(json_string_value(task), json_string_length(task))
+             ? json_string_value(task)
+             : NULL;
+}
+
+/* Counts name for task unless it is counted (charged: the task's names),
+ * after taking out those not in current (NULL: keep them). */
+static int charge(va_turn *t, const char *task, json_t *charged,
+                  const char *name, json_t *current, int64_t count) {
+  size_t gone = current ? remove_names(charged, current, false, name) : 0;
+  count = count > (int64_t)gone ? count - (int64_t)gone : 0;
+  bool counted = name_index(charged, name) >= 0;
+  if (counted && gone == 0)
+    return 0; /* counted already: nothing changes */
+  if (!counted) {
+    if (count >= CHARGED_MAX || json_array_size(charged) >= CHARGED_MAX)
+      return VA_APPS_ELIMIT_USER_REMINDERS;
+    if (json_array_append_new(charged, json_string(name)))
+      return VA_ENOMEM;
+    count++;
+  }
+  int rc = write_charges(t, task, charged);
+  return rc ? rc : write_counter(t, "rn", count);
+}
+
+static int charge_reminder(va_turn *t, const void *arg, size_t len) {
+  json_t *in = json_loadb(arg, len, 0, NULL);
+  const char *task = charged_task(in);
+  json_t *name = json_object_get(in, "name");
+  json_t *current = json_object_get(in, "current");
+  int rc = task && va_user_reminder_name_ok(name) &&
+                   (!current || names_ok(current, CHARGED_MAX))
+               ? 0
+               : VA_EINVAL;
+  int64_t count = 0;
+  json_t *charged = NULL;
+  if (rc == 0)
+    rc = read_count(t, "rn", CHARGED_MAX, VA_APPS_ECORRUPT_REMINDERS, &count);
+  if (rc == 0)
+    rc = read_charges(t, task, &charged);
+  if (rc == 0)
+    rc = charge(t, task, charged, json_string_value(name), current, count);
+  json_decref(charged);
+  json_decref(in);
+  return rc;
+}
+
+/* All of a task's (it is being deleted): an unreadable entry goes too,
+ * though what it counted cannot be known (and stays counted). */
+static int release_all(va_turn *t, const char *task, json_t **charged) {
+  int rc = read_charges(t, task, charged);
+  if (rc != VA_APPS_ECORRUPT_REMINDERS)
+    return rc;
+  char key[KEY_MAX];
+  charges_key(task, key);
+  return va_state_delete(t, key);
+}
+
+static int release_reminders(va_turn *t, const void *arg, size_t len) {
+  json_t *in = json_loadb(arg, len, 0, NULL);
+  const char *task = charged_task(in);
+  json_t *names = json_object_get(in, "names");
+  int rc = task && (!names || names_ok(names, CHARGED_MAX)) ? 0 : VA_EINVAL;
+  json_t *charged = NULL;
+  if (rc == 0)
+    rc = names ? read_charges(t, task, &charged)
+               : release_all(t, task, &charged);
+  size_t gone = 0;
+  if (rc == 0 && names) {
+    gone = remove_names(charged, names, true, NULL);
+  } else if (rc == 0) {
+    gone = json_array_size(charged);
+    json_array_clear(charged);
+  }
+  if (rc == 0 && gone)
+    rc = write_charges(t, task, charged);
+  /* An unreadable count (logged) is left as it is: the release goes on,
+   * and the count refuses new charges until it is mended. */
+  int64_t count;
+  if (rc == 0 && gone &&
+      read_count(t, "rn", CHARGED_MAX, VA_APPS_ECORRUPT_REMINDERS, &count) == 0)
+    rc = write_counter(t, "rn",
+                       count > (int64_t)gone ? count - (int64_t)gone : 0);
+  json_decref(charged);
+  json_decref(in);
+  return rc;
+}
+
+/* ---- Preferences ---- */
+
 /* The stored preferences (new reference): those va_prefs_check accepts;
  * anything else there is dropped (and so mended by the next write). */
 static json_t *load_prefs(va_turn *t) {
@@ -421,6 +622,8 @@ int va_user_register(va_apps *apps) {
       [VA_USER_LIST] = {"list", list},
       [VA_USER_PREFS] = {"preferences", prefs},
       [VA_USER_SET_PREFS] = {"set_preferences", set_prefs},
+      [VA_USER_CHARGE_REMINDER] = {"charge_reminder", charge_reminder},
+      [VA_USER_RELEASE_REMINDERS] = {"release_reminders", release_reminders},
   };
   va_type_def def = {.name = "UserActor",
                      .methods = methods,

@@ -1,11 +1,12 @@
 /* fuzz_stored.c — libFuzzer target for the stored state the Task API's
  * actors read back (untrusted: the Dapr state API can write any of it): a
  * task's document, a user's list entries, counters and old-format list,
- * preferences, and journal (history, chat) counts and entries. The same
- * bytes go to every decoder, and what a decoder accepts must be what the
- * actor may use without a further check: a decoded document passes
- * va_task_doc_valid and its version can grow without overflow, decoded
- * preferences pass va_prefs_check, a decoded count is in range. Any
+ * the reminders a user is charged for, preferences, and journal (history,
+ * chat) counts and entries. The same bytes go to every decoder, and what a
+ * decoder accepts must be what the actor may use without a further check:
+ * a decoded document passes va_task_doc_valid and its version can grow
+ * without overflow, decoded preferences pass va_prefs_check, a decoded
+ * count is in range, decoded charges are distinct reminder names. Any
  * breach aborts. tests/unit/test_stored.c replays the corpus through this
  * same function. */
 #include "../../src/apps/journal.h"
@@ -93,6 +94,26 @@ static void user_list(const uint8_t *data, size_t size) {
   json_decref(legacy);
 }
 
+static void user_reminders(const uint8_t *data, size_t size) {
+  const int64_t most = VA_APPS_REMINDERS_PER_USER_MAX;
+  int64_t n = -1;
+  if (va_user_counter_decode(data, size, most, &n) == 0 && (n < 0 || n > most))
+    abort();
+  json_t *names = va_user_charges_decode(data, size);
+  if (names &&
+      (!json_is_array(names) || json_array_size(names) > VA_USER_CHARGES_MAX))
+    abort();
+  for (size_t i = 0; i < json_array_size(names); i++) {
+    json_t *name = json_array_get(names, i);
+    if (!va_user_reminder_name_ok(name))
+      abort(); /* a name TaskActor could not have charged */
+    for (size_t k = 0; k < i; k++)
+      if (json_equal(name, json_array_get(names, k)))
+        abort(); /* one reminder counted twice */
+  }
+  json_decref(names);
+}
+
 static void prefs_and_journal(const uint8_t *data, size_t size) {
   json_t *p = va_prefs_decode(data, size);
   if (p && va_prefs_check(p))
@@ -110,6 +131,7 @@ static void prefs_and_journal(const uint8_t *data, size_t size) {
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   task_doc(data, size);
   user_list(data, size);
+  user_reminders(data, size);
   prefs_and_journal(data, size);
   return 0;
 }

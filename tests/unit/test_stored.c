@@ -1,9 +1,10 @@
 /* test_stored.c — the decoders of the Task API actors' stored state (a
- * task's document, a user's list, preferences, journals): what they accept
- * and refuse, the overflow of issue 9 (a stored version of 2^63 - 1), and
- * the replay of the fuzz corpus through the fuzz target's own function,
- * so that every input the fuzzer kept (crashers included) is checked with
- * the same assertions on every test run. */
+ * task's document, a user's list and the reminders charged to them,
+ * preferences, journals): what they accept and refuse, the overflow of
+ * issue 9 (a stored version of 2^63 - 1), and the replay of the fuzz
+ * corpus through the fuzz target's own function, so that every input the
+ * fuzzer kept (crashers included) is checked with the same assertions on
+ * every test run. */
 // clang-format off
 #include <setjmp.h>
 #include <stdarg.h>
@@ -114,6 +115,65 @@ static void user_entries_decode(void **state) {
   assert_false(va_user_slot_ok("", 0));
 }
 
+/* A JSON array of n names "r<i>" (n < 1000), as text (static). */
+static const char *names_text(size_t n) {
+  static char text[8 * 1000 + 2];
+  size_t at = 0;
+  text[at++] = '[';
+  for (size_t i = 0; i < n; i++)
+    at += (size_t)snprintf(text + at, sizeof(text) - at, "%s\"r%zu\"",
+                           i ? "," : "", i);
+  snprintf(text + at, sizeof(text) - at, "]");
+  return text;
+}
+
+static void reminder_charges_decode(void **state) {
+  (void)state;
+  /* Names may hold any byte but NUL: a '/' is one like any other. */
+  const char *ok = "[\"r1\",\"a/b\",\"r:1\",\"\u00e9t\u00e9\"]";
+  json_t *names = va_user_charges_decode(ok, strlen(ok));
+  assert_int_equal(json_array_size(names), 4);
+  json_decref(names);
+  static const char *const BAD[] = {
+      "{}",
+      "\"r1\"",
+      "[1]",
+      "[null]",
+      "[\"\"]",
+      "[\"a\",\"a\"]",
+      "[\"a\\u0000b\"]",
+      "[\"a\"",
+      "",
+  };
+  for (size_t i = 0; i < sizeof(BAD) / sizeof(BAD[0]); i++)
+    if (va_user_charges_decode(BAD[i], strlen(BAD[i])))
+      fail_msg("%s was accepted", BAD[i]);
+  char longest[VA_APPS_REMINDER_NAME_MAX + 8];
+  snprintf(longest, sizeof(longest), "[\"%0*d\"]", VA_APPS_REMINDER_NAME_MAX,
+           0);
+  names = va_user_charges_decode(longest, strlen(longest));
+  assert_non_null(names); /* 128 bytes */
+  json_decref(names);
+  snprintf(longest, sizeof(longest), "[\"%0*d\"]",
+           VA_APPS_REMINDER_NAME_MAX + 1, 0);
+  assert_null(va_user_charges_decode(longest, strlen(longest)));
+  const char *most = names_text(VA_USER_CHARGES_MAX);
+  names = va_user_charges_decode(most, strlen(most));
+  assert_int_equal(json_array_size(names), VA_USER_CHARGES_MAX);
+  json_decref(names);
+  most = names_text(VA_USER_CHARGES_MAX + 1);
+  assert_null(va_user_charges_decode(most, strlen(most)));
+  /* The count: at most the limit (no write makes more). */
+  int64_t n = VA_APPS_REMINDERS_PER_USER_MAX, v;
+  assert_int_equal(
+      va_user_counter_decode(&n, sizeof(n), VA_APPS_REMINDERS_PER_USER_MAX, &v),
+      0);
+  n++;
+  assert_int_equal(
+      va_user_counter_decode(&n, sizeof(n), VA_APPS_REMINDERS_PER_USER_MAX, &v),
+      VA_APPS_ECORRUPT);
+}
+
 static void old_lists_keep_what_is_usable(void **state) {
   (void)state;
   const char *old = "{\"t1\":{\"id\":\"t1\",\"title\":\"a\"},"
@@ -176,6 +236,7 @@ int main(void) {
       cmocka_unit_test(wrong_types_are_refused),
       cmocka_unit_test(version_cannot_overflow),
       cmocka_unit_test(user_entries_decode),
+      cmocka_unit_test(reminder_charges_decode),
       cmocka_unit_test(old_lists_keep_what_is_usable),
       cmocka_unit_test(preferences_and_journals_are_mended),
       cmocka_unit_test(fuzz_corpus_replays),
