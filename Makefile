@@ -3,14 +3,15 @@
 #                127.0.0.1:3500 with its state in ./vactor-data (Ctrl-C stops)
 #   make test    installs what is missing, builds release + sanitizer builds,
 #                runs every test in each
-# Other targets: build, test-release, test-asan, test-tsan, bench, fuzz
+# Other targets: build, test-release, test-asan, test-tsan, test-busy (make
+# test with every core kept busy by stress-ng), bench, fuzz
 # (a minute per fuzz target), fuzz-long (FUZZ_SECONDS per target, 10 M+
 # executions in all; prints the counts), soak (bench/soak: mixed load and
 # kill -9 rounds; SOAK_ARGS=--quick for a minute), clean.
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps build run example test test-release test-asan test-tsan bench fuzz fuzz-long \
-  soak clean
+.PHONY: all deps build run example test test-release test-asan test-tsan test-busy bench fuzz \
+  fuzz-long soak clean
 
 all: build
 
@@ -41,6 +42,9 @@ test-tsan: deps
 	ctest --preset tsan
 
 test: test-release test-asan test-tsan
+
+test-busy:
+	scripts/test-busy.sh
 
 bench: build
 	bench/run-inproc

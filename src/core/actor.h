@@ -1,7 +1,7 @@
 /* actor.h — one activation of an actor, as its owning worker sees it.
  * Every field is owned by that worker's thread; nothing here is shared.
  * The struct is followed in the same block by the type's instance memory
- * and a short inline buffer for the id (see actor_pool.c). */
+ * and a short inline buffer for the id (see actor.c). */
 #ifndef VA_CORE_ACTOR_H
 #define VA_CORE_ACTOR_H
 

@@ -20,7 +20,7 @@ struct va_actor;
 typedef enum va_msg_kind {
   VA_MSG_REQUEST, /* call or one-way send to an actor */
   VA_MSG_REPLY,   /* outcome of a call, for a pending record */
-  VA_MSG_CONTROL, /* runtime's own work for a worker (see worker.h) */
+  VA_MSG_CONTROL, /* runtime's own work for a worker (see runtime.h) */
 } va_msg_kind;
 
 /* Where a request's outcome goes. */
