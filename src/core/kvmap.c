@@ -1,5 +1,6 @@
 /* kvmap.c — see kvmap.h. */
 #include "kvmap.h"
+#include "../base/assert.h"
 #include "vactor.h"
 #include <stdlib.h>
 #include <string.h>
@@ -54,11 +55,16 @@ int va__kvmap_put(va_kvmap *m, const char *key, const void *val, size_t len,
     free(copy);
     return VA_ENOMEM;
   }
-  m->items[m->n++] = (va_kv){kcopy, copy, (uint32_t)len, tomb, 0};
+  m->items[m->n++] = (va_kv){.key = kcopy,
+                             .val = copy,
+                             .len = (uint32_t)len,
+                             .tomb = tomb};
   return 0;
 }
 
 int va__kvmap_reserve(va_kvmap *m, uint32_t n) {
+  if (n > UINT32_MAX - m->n)
+    return VA_ETOOBIG;
   if (m->n + n <= m->cap)
     return 0;
   va_kv *items = realloc(m->items, (m->n + n) * sizeof(*items));
@@ -77,8 +83,9 @@ static void remove_at(va_kvmap *m, uint32_t i) {
 
 int va__kvmap_apply(va_kvmap *m, va_kvmap *ws) {
   /* Reserve first so that the moves below cannot fail half way. */
-  if (va__kvmap_reserve(m, ws->n) != 0)
-    return VA_ENOMEM;
+  int rc = va__kvmap_reserve(m, ws->n);
+  if (rc)
+    return rc;
   for (uint32_t i = 0; i < ws->n; i++) {
     va_kv *w = &ws->items[i];
     va_kv *e = va__kvmap_find(m, w->key);
@@ -91,6 +98,7 @@ int va__kvmap_apply(va_kvmap *m, va_kvmap *ws) {
       set_value(e, w->val, w->len, false, w->expires_ms);
       free(w->key);
     } else {
+      VA_ASSERT(m->n < m->cap); /* reserved above */
       m->items[m->n++] = *w;
     }
   }

@@ -15,8 +15,15 @@
  * held replies and those of every later turn fail with VA_ESTORE (the later
  * saves fail too: they expect a version the store never reached), no new
  * turn starts, and once the last save is back the actor reloads its state
- * from the store. Owner thread only, except the two callbacks. */
+ * from the store. Owner thread only, except the two callbacks.
+ *
+ * The store speaks its own types (store.h): a load's items are copied into
+ * the actor's va_kvmap, and a save hands the store an array of
+ * va_store_write pointing into the turn's writes, for the duration of the
+ * call (the store copies what it keeps). A reminder's write carries its
+ * name and due time as reminders.c marked them. */
 #include "../store/store.h"
+#include "../base/assert.h"
 #include "runtime.h"
 #include <stdio.h>
 #include <stdlib.h>
@@ -62,8 +69,8 @@ static void log_store_failure(va_worker *w, const va_actor *a, const char *what,
 
 /* ---- Loading ---- */
 
-static void on_loaded(void *ctx, int status, const va_kv *items, size_t n,
-                      uint64_t version) {
+static void on_loaded(void *ctx, int status, const va_store_item *items,
+                      size_t n, uint64_t version) {
   va_msg *m = ctx;
   load_done *d = (load_done *)va__msg_body(m);
   d->status = status;
@@ -79,6 +86,9 @@ static void on_loaded(void *ctx, int status, const va_kv *items, size_t n,
 
 int va__persist_load(va_worker *w, va_actor *a, bool reload) {
   va_runtime *rt = w->rt;
+  /* The state is read only with no save in flight: else it could miss
+   * one, and the version would not match the cache. */
+  VA_ASSERT(a->unsaved == 0 && !a->last_save);
   va_msg *m = control(w, VA_CONTROL_LOADED, sizeof(load_done));
   if (!m)
     return VA_ENOMEM;
@@ -101,7 +111,14 @@ int va__persist_load(va_worker *w, va_actor *a, bool reload) {
 static void loaded(va_worker *w, load_done *d) {
   va_actor *a = d->actor;
   const va_type *ty = &w->rt->types[a->type];
+  VA_ASSERT(w->loading > 0); /* this load's, counted in va__persist_load */
   w->loading--;
+  if (a->gen != d->gen || a->life != VA_ACTOR_LOADING) {
+    /* The activation went while its state was on the way (stopping
+     * deactivates every actor, loading ones too): nobody waits for it. */
+    va__kvmap_clear(&d->state);
+    return;
+  }
   int rc = d->status;
   if (rc)
     log_store_failure(
@@ -143,22 +160,54 @@ static void on_saved(void *ctx, int status) {
   va__worker_post(d->w, m);
 }
 
+enum { WRITES_ON_STACK = 16 }; /* a turn's writes, usually more than enough */
+
+/* The store's view of a turn's write kv: borrowing its buffers. */
+static va_store_write store_write(const va_kv *kv) {
+  return (va_store_write){.key = kv->key,
+                          .val = kv->val,
+                          .len = kv->len,
+                          .deleted = kv->tomb,
+                          .expires_ms = kv->expires_ms,
+                          .reminder = kv->reminder,
+                          .due_ms = kv->due_ms};
+}
+
+/* Hands writes to the store as a's next save, m its completion: 0, or the
+ * store's refusal (then m was not used). One allocation at most, for a
+ * turn with more than WRITES_ON_STACK writes. */
+static int hand_to_store(va_worker *w, va_actor *a, const va_kvmap *writes,
+                         va_msg *m) {
+  va_store *store = w->rt->store;
+  va_store_write local[WRITES_ON_STACK] = {{0}}; /* zeroed for the compiler's
+                                                   sake: writes->n > 0 */
+  va_store_write *ws = local;
+  if (writes->n > WRITES_ON_STACK &&
+      !(ws = malloc(writes->n * sizeof(*ws))))
+    return VA_ENOMEM;
+  for (uint32_t i = 0; i < writes->n; i++)
+    ws[i] = store_write(&writes->items[i]);
+  int rc = store->ops->save(store, w->rt->types[a->type].name, a->id,
+                            a->id_len, a->version, ws, writes->n, on_saved,
+                            m);
+  if (ws != local)
+    free(ws);
+  return rc;
+}
+
 int va__persist_save(va_worker *w, va_turn *t) {
-  va_runtime *rt = w->rt;
   va_actor *a = t->actor;
   /* Room first: once the store has the writes, the cache must take them. */
-  if (va__kvmap_reserve(&a->state, t->writes.n) != 0)
-    return VA_ENOMEM;
+  int rc = va__kvmap_reserve(&a->state, t->writes.n);
+  if (rc)
+    return rc;
   va_msg *m = control(w, VA_CONTROL_SAVED, sizeof(save_done));
   if (!m)
     return VA_ENOMEM;
   save_done *d = (save_done *)va__msg_body(m);
   d->w = w;
   d->actor = a;
-  int rc = rt->store->ops->save(rt->store, rt->types[a->type].name, a->id,
-                                a->id_len, a->version, t->writes.items,
-                                t->writes.n, on_saved, m);
-  if (rc) {
+  if ((rc = hand_to_store(w, a, &t->writes, m)) != 0) {
     va__msg_free(&w->msgs, m);
     return rc;
   }
@@ -167,7 +216,9 @@ int va__persist_save(va_worker *w, va_turn *t) {
   a->last_save = m;
   w->saving++;
   va__reminders_saved(w, a, &t->writes);
-  return va__kvmap_apply(&a->state, &t->writes); /* cannot fail: reserved */
+  rc = va__kvmap_apply(&a->state, &t->writes);
+  VA_ASSERT(rc == 0); /* cannot fail: room was made above */
+  return rc;
 }
 
 bool va__persist_hold(va_worker *w, va_turn *t) {
@@ -192,6 +243,10 @@ bool va__persist_hold(va_worker *w, va_turn *t) {
 static void saved(va_worker *w, va_msg *m) {
   save_done *d = (save_done *)va__msg_body(m);
   va_actor *a = d->actor;
+  VA_ASSERT(w->saving > 0 && a->unsaved > 0); /* counted in at the save */
+  /* Saves of one actor complete in order: the last one started (last_save)
+   * is the last to come back. */
+  VA_ASSERT((a->unsaved == 1) == (a->last_save == m));
   w->saving--;
   a->unsaved--;
   if (a->last_save == m)

@@ -2,6 +2,9 @@
  * stop with drain, free), name lookups and statistics. */
 #include "../store/store.h"
 #include "runtime.h"
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -40,6 +43,47 @@ static void apply_defaults(va_config *c) {
     c->min_period_ms = VA_MIN_PERIOD_MS_DEFAULT;
 }
 
+/* The store's log events, as the runtime's (through va_log, so rt's log
+ * callback): its fields as logfmt, texts quoted, numbers as they are. A
+ * field that does not fit is left out, with those after it. user is rt. */
+static void store_log(void *user, va_log_level level, const char *msg,
+                      const va_store_log_field *fields, size_t n) {
+  char line[1024], value[1024];
+  size_t at = 0;
+  line[0] = 0;
+  for (size_t i = 0; i < n; i++) {
+    if (fields[i].text)
+      va_log_quote(fields[i].text, strlen(fields[i].text), value,
+                   sizeof(value));
+    else
+      snprintf(value, sizeof(value), "%" PRId64, fields[i].number);
+    int len = snprintf(line + at, sizeof(line) - at, "%s%s=%s",
+                       at ? " " : "", fields[i].key, value);
+    if (len < 0 || (size_t)len >= sizeof(line) - at) {
+      line[at] = 0; /* cut at the last whole field */
+      break;
+    }
+    at += (size_t)len;
+  }
+  va_log(user, level, msg, "%s", line);
+}
+
+/* Opens the store cfg->store names (NULL or "memory:": memory) into
+ * rt->store. */
+static int open_store(va_runtime *rt, const char *store) {
+  if (!store || !strcmp(store, "memory:"))
+    return va_store_memory_new(&rt->store);
+  if (!rt->cfg.relaxed_sync_ms)
+    rt->cfg.relaxed_sync_ms = VA_RELAXED_SYNC_MS_DEFAULT;
+  /* The store tells its failures through rt's log callback (cfg.log),
+   * which is set already; rt outlives the store. */
+  va_store_sqlite_options opts = {.durability = rt->cfg.durability,
+                                  .relaxed_sync_ms = rt->cfg.relaxed_sync_ms,
+                                  .log = rt->cfg.log ? store_log : NULL,
+                                  .log_user = rt};
+  return va_store_sqlite_open(store, &opts, &rt->store);
+}
+
 int va_runtime_new(const va_config *cfg, va_runtime **out) {
   if (!out)
     return VA_EINVAL;
@@ -52,25 +96,17 @@ int va_runtime_new(const va_config *cfg, va_runtime **out) {
   rt->min_idle_ms = rt->cfg.idle_timeout_ms;
   /* The config's strings are the caller's: keep no pointer to them. */
   rt->cfg.store = NULL;
-  const char *store = cfg ? cfg->store : NULL;
-  int rc;
-  if (!store || !strcmp(store, "memory:")) {
-    rc = va__store_memory_new(&rt->store);
-  } else {
-    if (!rt->cfg.relaxed_sync_ms)
-      rt->cfg.relaxed_sync_ms = VA_RELAXED_SYNC_MS_DEFAULT;
-    /* The store tells its failures through rt's log callback (cfg.log),
-     * which is set already and outlives the store. */
-    va_store_sqlite_options opts = {.durability = rt->cfg.durability,
-                                    .relaxed_sync_ms = rt->cfg.relaxed_sync_ms,
-                                    .log = rt};
-    rc = va__store_sqlite_open(store, &opts, &rt->store);
-  }
+  int rc = open_store(rt, cfg ? cfg->store : NULL);
   if (rc) {
     free(rt);
     return rc;
   }
-  pthread_mutex_init(&rt->stop_lock, NULL);
+  int e = pthread_mutex_init(&rt->stop_lock, NULL);
+  if (e) {
+    rt->store->ops->destroy(rt->store);
+    free(rt);
+    return e == ENOMEM ? VA_ENOMEM : VA_ESYS;
+  }
   atomic_init(&rt->phase, VA_PHASE_NEW);
   *out = rt;
   return 0;
@@ -136,6 +172,7 @@ int va_register_type(va_runtime *rt, const va_type_def *def) {
   t->on_deactivate = def->on_deactivate;
   t->on_reminder = def->on_reminder;
   t->flags = def->flags;
+  t->user = def->user;
   t->instance_size = def->instance_size;
   t->instance_offset = round16(sizeof(va_actor));
   t->block_size = t->instance_offset + round16(def->instance_size) +
@@ -192,6 +229,13 @@ const char *va_type_name(const va_runtime *rt, int type) {
 
 /* ---- Start and stop ---- */
 
+/* Posts w its shutdown message, waiting for memory when there is none: the
+ * join that follows would wait forever for a worker never told to stop. */
+static void post_shutdown(va_worker *w) {
+  while (va__worker_post_shutdown(w) != 0)
+    nanosleep(&(struct timespec){0, 1000000}, NULL);
+}
+
 static void free_workers(va_runtime *rt) {
   for (unsigned i = 0; i < rt->n_workers; i++)
     va__worker_free(rt->workers[i]);
@@ -231,7 +275,7 @@ int va_runtime_start(va_runtime *rt) {
       /* Workers already running have nothing to do yet: stop them. */
       va_store_rel(&rt->phase, VA_PHASE_STOPPING);
       for (unsigned j = 0; j < i; j++) {
-        va__worker_post_shutdown(rt->workers[j]);
+        post_shutdown(rt->workers[j]);
         pthread_join(rt->workers[j]->thread, NULL);
       }
       free_workers(rt);
@@ -295,22 +339,22 @@ int va_runtime_stop(va_runtime *rt) {
   while (atomic_load_explicit(&rt->entering, memory_order_seq_cst))
     sched_yield();
   wait_quiescent(rt);
-  int rc = 0;
-  for (unsigned i = 0; i < rt->n_workers; i++) {
-    int r = va__worker_post_shutdown(rt->workers[i]);
-    rc = rc ? rc : r;
-  }
+  for (unsigned i = 0; i < rt->n_workers; i++)
+    post_shutdown(rt->workers[i]);
   for (unsigned i = 0; i < rt->n_workers; i++)
     pthread_join(rt->workers[i]->thread, NULL);
   va_store_rel(&rt->phase, VA_PHASE_STOPPED);
   pthread_mutex_unlock(&rt->stop_lock);
-  return rc;
+  return 0;
 }
 
 void va_runtime_free(va_runtime *rt) {
   if (!rt)
     return;
-  va_runtime_stop(rt);
+  /* From one of its own threads the runtime can neither stop nor go: it is
+   * left as it is (a leak) rather than freed under the running workers. */
+  if (va_runtime_stop(rt) == VA_EWOULDBLOCK)
+    return;
   /* The store first: its threads may still be returning from waking a
    * worker they posted a completion to. */
   rt->store->ops->destroy(rt->store);

@@ -9,31 +9,35 @@
  * beyond a short queue lock.
  *
  * Schema: actor(type, id, version) and state(type, id, key, value, expires),
- * expires in wall-clock ms (0: never). A save is conditional on the
- * actor's version (the fence a cluster will rely on). */
+ * expires in wall-clock ms (0: never), and reminder(type, id, name, due),
+ * the due index, written from the reminder fields of the writes (never
+ * from their keys or values). A save is conditional on the actor's version
+ * (the fence a cluster will rely on). */
 #include "store.h"
+#include "../base/assert.h"
 #include "../base/clock.h"
+#include <errno.h>
 #include <pthread.h>
 #include <sqlite3.h>
-#include <stdio.h>
-#include <sys/resource.h>
-#include <unistd.h>
 #include <stdatomic.h>
-#include <xxhash.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
-
+#include <unistd.h>
+#include <xxhash.h>
 
 /* A load or a save, in one allocation: the struct, then the id, then (for
- * a save) the writes and their keys and values, copied from the caller. */
+ * a save) the writes and their keys, values and reminder names, copied
+ * from the caller. */
 typedef struct request {
   struct request *next;
   const char *type; /* borrowed: type names outlive the store's use */
   char *id;
   size_t id_len;
   uint64_t version;  /* saves */
-  va_kv *writes;     /* saves: pointing into this block */
+  va_store_write *writes; /* saves: pointing into this block */
   size_t n;
   va_store_save_cb save_cb;
   va_store_load_cb load_cb;
@@ -66,11 +70,17 @@ typedef struct sqlite_store {
 
 /* ---- Queues ---- */
 
-static void queue_init(queue *q) {
-  pthread_mutex_init(&q->lock, NULL);
-  pthread_cond_init(&q->cond, NULL);
+/* 0, or the error of pthread_mutex_init / pthread_cond_init (then q has
+ * nothing to destroy). */
+static int queue_init(queue *q) {
   q->head = q->tail = NULL;
   q->stop = false;
+  int e = pthread_mutex_init(&q->lock, NULL);
+  if (e)
+    return e;
+  if ((e = pthread_cond_init(&q->cond, NULL)))
+    pthread_mutex_destroy(&q->lock);
+  return e;
 }
 
 static void queue_destroy(queue *q) {
@@ -133,47 +143,63 @@ static void request_free(request *r) { free(r); }
 
 /* ---- Telling the operator ---- */
 
-/* Logs what SQLite said about its last failure on db (NULL: none, rc
- * says it all): its message, its extended result code and, for an I/O or
- * open failure, the errno's text SQLite kept, if any. what is a fixed text
- * ("state commit failed"); extra holds logfmt fields made by the caller
- * (may be ""). Call it before anything else runs on db. */
-static void log_failure(va_runtime *log, sqlite3 *db, int rc,
-                        const char *what, const char *extra) {
-  if (!log)
+/* Hands one event to the log callback of s's options, if any. */
+static void tell(const sqlite_store *s, const char *what,
+                 const va_store_log_field *fields, size_t n) {
+  if (s->opts.log)
+    s->opts.log(s->opts.log_user, VA_LOG_ERROR, what, fields, n);
+}
+
+enum { EXTRA_MAX = 2 };
+
+/* Tells what SQLite said about its last failure on db (NULL: none, rc says
+ * it all): its message, its extended result code and, for an I/O or open
+ * failure, the errno's text SQLite kept, if any. what is a fixed text
+ * ("state commit failed"); extra holds up to EXTRA_MAX fields of the
+ * caller's, told first. Call it before anything else runs on db. */
+static void log_failure(const sqlite_store *s, sqlite3 *db, int rc,
+                        const char *what, const va_store_log_field *extra,
+                        size_t n_extra) {
+  VA_ASSERT(n_extra <= EXTRA_MAX);
+  if (!s->opts.log)
     return;
-  const char *message = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
   int code = db ? sqlite3_extended_errcode(db) : rc;
   int os = db && ((code & 0xff) == SQLITE_IOERR ||
                   (code & 0xff) == SQLITE_CANTOPEN)
                ? sqlite3_system_errno(db)
                : 0;
-  char quoted[512], os_text[160] = "";
-  va_log_quote(message, strlen(message), quoted, sizeof(quoted));
-  if (os) {
-    const char *text = strerror(os);
-    char q[128];
-    snprintf(os_text, sizeof(os_text), " os_error=%s",
-             va_log_quote(text, strlen(text), q, sizeof(q)));
-  }
-  va_log(log, VA_LOG_ERROR, what, "%s%serror=%s code=%d%s", extra,
-         *extra ? " " : "", quoted, code, os_text);
+  va_store_log_field fields[EXTRA_MAX + 3];
+  char os_text[128];
+  size_t n = 0;
+  for (; n < n_extra; n++)
+    fields[n] = extra[n];
+  fields[n++] = (va_store_log_field){
+      "error", db ? sqlite3_errmsg(db) : sqlite3_errstr(rc), 0};
+  fields[n++] = (va_store_log_field){"code", NULL, code};
+  if (os)
+    fields[n++] = (va_store_log_field){
+        "os_error", strerror_r(os, os_text, sizeof(os_text)), 0};
+  tell(s, what, fields, n);
 }
 
 /* ---- The writer ---- */
 
+/* Binds (type, id) as ?1 and ?2. The reset's code is the last step's,
+ * which was looked at then. */
 static int bind_actor(sqlite3_stmt *st, const request *r) {
-  sqlite3_reset(st);
+  (void)sqlite3_reset(st);
   int rc = sqlite3_bind_text(st, 1, r->type, -1, SQLITE_STATIC);
   if (rc == SQLITE_OK)
-    rc = sqlite3_bind_blob(st, 2, r->id, (int)r->id_len, SQLITE_STATIC);
+    rc = sqlite3_bind_blob64(st, 2, r->id, (sqlite3_uint64)r->id_len,
+                             SQLITE_STATIC);
   return rc;
 }
 
-/* Steps a statement that returns no row. */
+/* Steps a statement that returns no row. (The reset repeats the step's
+ * code, which is returned.) */
 static int run(sqlite3_stmt *st) {
   int rc = sqlite3_step(st);
-  sqlite3_reset(st);
+  (void)sqlite3_reset(st);
   return rc == SQLITE_DONE ? SQLITE_OK : rc;
 }
 
@@ -187,21 +213,36 @@ typedef struct merged {
   uint64_t hash;
   uint64_t version; /* expected before the first save */
   uint64_t count;   /* saves merged */
-  va_kvmap writes;  /* last write of each key, tombstones included;
-                       borrowed from the requests, which outlive it */
+  va_store_write *writes; /* last write of each key, deletions included;
+                             the array is owned, what it points to is
+                             borrowed from the requests, which outlive it */
+  size_t n_writes, cap_writes;
   int status;
 } merged;
 
+static va_store_write *merged_find(merged *m, const char *key) {
+  for (size_t i = 0; i < m->n_writes; i++)
+    if (!strcmp(m->writes[i].key, key))
+      return &m->writes[i];
+  return NULL;
+}
+
 /* Adds r's writes to m: a later write of a key replaces the earlier. */
 static int merge_writes(merged *m, const request *r) {
-  if (va__kvmap_reserve(&m->writes, (uint32_t)r->n) != 0)
-    return VA_ENOMEM;
+  if (m->n_writes + r->n > m->cap_writes) {
+    size_t cap = m->n_writes + r->n;
+    va_store_write *more = realloc(m->writes, cap * sizeof(*more));
+    if (!more)
+      return VA_ENOMEM;
+    m->writes = more;
+    m->cap_writes = cap;
+  }
   for (size_t i = 0; i < r->n; i++) {
-    va_kv *e = va__kvmap_find(&m->writes, r->writes[i].key);
+    va_store_write *e = merged_find(m, r->writes[i].key);
     if (e)
       *e = r->writes[i];
     else
-      m->writes.items[m->writes.n++] = r->writes[i];
+      m->writes[m->n_writes++] = r->writes[i];
   }
   return 0;
 }
@@ -221,18 +262,31 @@ static merged *merge_slot(merge_table *t, const request *r, uint64_t hash) {
   }
 }
 
-/* Keeps the reminder index in step with a reminder key's write. */
+/* Keeps the due index in step with a reminder's write: its name and due
+ * time, as the write says. */
 static int index_reminder(sqlite_store *s, const request *actor,
-                          const va_kv *w) {
-  sqlite3_stmt *st = w->tomb ? s->del_reminder : s->put_reminder;
+                          const va_store_write *w) {
+  sqlite3_stmt *st = w->deleted ? s->del_reminder : s->put_reminder;
   int rc = bind_actor(st, actor);
   if (rc == SQLITE_OK)
-    rc = sqlite3_bind_text(st, 3, w->key + 3, -1, SQLITE_STATIC);
-  if (rc == SQLITE_OK && !w->tomb) {
-    int64_t due = 0;
-    if (w->len >= 8)
-      memcpy(&due, w->val, 8);
-    rc = sqlite3_bind_int64(st, 4, due);
+    rc = sqlite3_bind_text(st, 3, w->reminder, -1, SQLITE_STATIC);
+  if (rc == SQLITE_OK && !w->deleted)
+    rc = sqlite3_bind_int64(st, 4, w->due_ms);
+  return rc == SQLITE_OK ? run(st) : rc;
+}
+
+/* Writes (or deletes) one key of an actor. */
+static int write_key(sqlite_store *s, const request *actor,
+                     const va_store_write *w) {
+  sqlite3_stmt *st = w->deleted ? s->del : s->put;
+  int rc = bind_actor(st, actor);
+  if (rc == SQLITE_OK)
+    rc = sqlite3_bind_text(st, 3, w->key, -1, SQLITE_STATIC);
+  if (rc == SQLITE_OK && !w->deleted) {
+    rc = sqlite3_bind_blob64(st, 4, w->val ? w->val : "",
+                             (sqlite3_uint64)w->len, SQLITE_STATIC);
+    if (rc == SQLITE_OK)
+      rc = sqlite3_bind_int64(st, 5, w->expires_ms);
   }
   return rc == SQLITE_OK ? run(st) : rc;
 }
@@ -254,21 +308,10 @@ static int apply_merged(sqlite_store *s, merged *m) {
     return rc;
   if (sqlite3_changes(s->wdb) != 1)
     return VA_ESTORE;
-  for (uint32_t i = 0; i < m->writes.n && rc == SQLITE_OK; i++) {
-    const va_kv *w = &m->writes.items[i];
-    st = w->tomb ? s->del : s->put;
-    rc = bind_actor(st, m->first);
-    if (rc == SQLITE_OK)
-      rc = sqlite3_bind_text(st, 3, w->key, -1, SQLITE_STATIC);
-    if (rc == SQLITE_OK && !w->tomb) {
-      rc = sqlite3_bind_blob(st, 4, w->val ? w->val : "", (int)w->len,
-                             SQLITE_STATIC);
-      if (rc == SQLITE_OK)
-        rc = sqlite3_bind_int64(st, 5, w->expires_ms);
-    }
-    if (rc == SQLITE_OK)
-      rc = run(st);
-    if (rc == SQLITE_OK && !strncmp(w->key, "\x01r:", 3))
+  for (size_t i = 0; i < m->n_writes && rc == SQLITE_OK; i++) {
+    const va_store_write *w = &m->writes[i];
+    rc = write_key(s, m->first, w);
+    if (rc == SQLITE_OK && w->reminder)
       rc = index_reminder(s, m->first, w);
   }
   return rc;
@@ -309,8 +352,19 @@ static int merge_group(request *group, size_t n, merge_table *t) {
 
 static void free_table(merge_table *t) {
   for (size_t i = 0; t->slots && i <= t->mask; i++)
-    free(t->slots[i].writes.items); /* the entries are borrowed */
+    free(t->slots[i].writes); /* what they point to is borrowed */
   free(t->slots);
+}
+
+/* Ends the writer's transaction after a failure, if SQLite has not ended
+ * it already. One that cannot be ended is told: the next groups then fail
+ * to begin (and try again to end it) until it can. */
+static void roll_back(sqlite_store *s) {
+  if (sqlite3_get_autocommit(s->wdb))
+    return;
+  int rc = exec(s->wdb, "ROLLBACK");
+  if (rc != SQLITE_OK)
+    log_failure(s, s->wdb, rc, "state rollback failed", NULL, 0);
 }
 
 /* One group: BEGIN, every merged actor, COMMIT; then every callback, in
@@ -335,11 +389,10 @@ static void commit_group(sqlite_store *s, request *group) {
   if (rc == SQLITE_OK)
     rc = exec(s->wdb, "COMMIT");
   if (rc != SQLITE_OK) {
-    char fields[64];
-    snprintf(fields, sizeof(fields), "saves=%zu", n);
-    log_failure(s->opts.log, rc == SQLITE_NOMEM ? NULL : s->wdb, rc,
-                "state commit failed", fields);
-    exec(s->wdb, "ROLLBACK");
+    va_store_log_field saves = {"saves", NULL, (int64_t)n};
+    log_failure(s, rc == SQLITE_NOMEM ? NULL : s->wdb, rc,
+                "state commit failed", &saves, 1);
+    roll_back(s);
     atomic_fetch_add(&s->failed_commits, 1);
   } else {
     atomic_fetch_add(&s->commits, 1);
@@ -357,22 +410,31 @@ static void commit_group(sqlite_store *s, request *group) {
   free_table(&table);
 }
 
+/* A passive checkpoint, which syncs the WAL first: true when done; a
+ * failure is told (and the caller tries again later). */
+static bool checkpoint(sqlite_store *s) {
+  int rc = sqlite3_wal_checkpoint_v2(s->wdb, NULL, SQLITE_CHECKPOINT_PASSIVE,
+                                     NULL, NULL);
+  if (rc != SQLITE_OK)
+    log_failure(s, s->wdb, rc, "state sync failed", NULL, 0);
+  return rc == SQLITE_OK;
+}
+
+/* Relaxed mode: commits are not fsync'd; a passive checkpoint every
+ * relaxed_sync_ms syncs the WAL (SQLite syncs it before checkpointing). A
+ * failed one is tried again relaxed_sync_ms later. */
+static void sync_if_due(sqlite_store *s, int64_t *last_sync, bool *unsynced) {
+  int64_t now = va_clock_wall_ms();
+  if (*unsynced && now - *last_sync >= (int64_t)s->opts.relaxed_sync_ms) {
+    *last_sync = now;
+    *unsynced = !checkpoint(s);
+  }
+}
+
 static void due_one(sqlite_store *s, request *r);
 
 /* Commits the saves in order; a due-reminders question among them is
  * answered once the saves queued before it are committed. */
-/* Relaxed mode: commits are not fsync'd; a passive checkpoint every
- * relaxed_sync_ms syncs the WAL (SQLite syncs it before checkpointing). */
-static void sync_if_due(sqlite_store *s, int64_t *last_sync, bool *unsynced) {
-  int64_t now = va_clock_wall_ms();
-  if (*unsynced && now - *last_sync >= (int64_t)s->opts.relaxed_sync_ms) {
-    sqlite3_wal_checkpoint_v2(s->wdb, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL,
-                              NULL);
-    *last_sync = now;
-    *unsynced = false;
-  }
-}
-
 static void *writer_main(void *arg) {
   sqlite_store *s = arg;
   /* The workers come first: on a machine with as many cores as workers,
@@ -410,52 +472,103 @@ static void *writer_main(void *arg) {
       sync_if_due(s, &last_sync, &unsynced);
   }
   if (unsynced) /* stopping: whatever was committed goes to disk */
-    sqlite3_wal_checkpoint_v2(s->wdb, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL,
-                              NULL);
+    (void)checkpoint(s); /* a failure was told; nothing else to do */
   return NULL;
 }
 
 /* ---- The reader ---- */
 
-static void load_one(sqlite_store *s, request *r) {
-  va_kvmap state = {0};
-  uint64_t version = 0;
-  int64_t now = va_clock_wall_ms();
-  int rc = run(s->begin_read);
-  if (rc == SQLITE_OK && (rc = bind_actor(s->get_version, r)) == SQLITE_OK) {
+/* The items of a load: each key and value copied into one block (owned),
+ * at key. */
+typedef struct item_list {
+  va_store_item *items;
+  size_t n, cap;
+} item_list;
+
+static int item_add(item_list *l, const char *key, const void *val,
+                    size_t len, int64_t expires_ms) {
+  if (l->n == l->cap) {
+    size_t cap = l->cap ? l->cap * 2 : 8;
+    va_store_item *more = realloc(l->items, cap * sizeof(*more));
+    if (!more)
+      return SQLITE_NOMEM;
+    l->items = more;
+    l->cap = cap;
+  }
+  size_t kl = strlen(key) + 1;
+  char *block = len <= UINT32_MAX ? malloc(kl + len) : NULL;
+  if (!block)
+    return SQLITE_NOMEM;
+  memcpy(block, key, kl);
+  if (len)
+    memcpy(block + kl, val, len);
+  l->items[l->n++] = (va_store_item){block, len ? block + kl : NULL,
+                                     (uint32_t)len, expires_ms};
+  return SQLITE_OK;
+}
+
+static void item_list_free(item_list *l) {
+  for (size_t i = 0; i < l->n; i++)
+    free((char *)l->items[i].key);
+  free(l->items);
+}
+
+/* Reads the version of r's actor into *version (0: none) and its keys that
+ * have not expired by now into state, inside the open read transaction. */
+static int read_actor(sqlite_store *s, const request *r, int64_t now,
+                      uint64_t *version, item_list *state) {
+  int rc = bind_actor(s->get_version, r);
+  if (rc == SQLITE_OK) {
     int step = sqlite3_step(s->get_version);
     if (step == SQLITE_ROW)
-      version = (uint64_t)sqlite3_column_int64(s->get_version, 0);
+      *version = (uint64_t)sqlite3_column_int64(s->get_version, 0);
     else if (step != SQLITE_DONE)
       rc = step;
-    sqlite3_reset(s->get_version);
+    (void)sqlite3_reset(s->get_version); /* repeats the step's code */
   }
-  if (rc == SQLITE_OK && (rc = bind_actor(s->get_state, r)) == SQLITE_OK) {
-    int step;
-    while ((step = sqlite3_step(s->get_state)) == SQLITE_ROW) {
-      int64_t expires = sqlite3_column_int64(s->get_state, 2);
-      if (expires && expires <= now)
-        continue; /* expired: reads as absent */
-      const char *key = (const char *)sqlite3_column_text(s->get_state, 0);
-      const void *val = sqlite3_column_blob(s->get_state, 1);
-      int len = sqlite3_column_bytes(s->get_state, 1);
-      if (va__kvmap_put(&state, key, val, (size_t)len, false) != 0) {
-        rc = SQLITE_NOMEM;
-        break;
-      }
-      state.items[state.n - 1].expires_ms = expires;
-    }
-    if (rc == SQLITE_OK && step != SQLITE_DONE)
-      rc = step;
-    sqlite3_reset(s->get_state);
-  }
+  if (rc == SQLITE_OK)
+    rc = bind_actor(s->get_state, r);
   if (rc != SQLITE_OK)
-    log_failure(s->opts.log, rc == SQLITE_NOMEM ? NULL : s->rdb, rc,
-                "state load failed", "");
-  run(s->end_read);
+    return rc;
+  sqlite3_stmt *st = s->get_state;
+  int step;
+  while (rc == SQLITE_OK && (step = sqlite3_step(st)) == SQLITE_ROW) {
+    int64_t expires = sqlite3_column_int64(st, 2);
+    if (expires && expires <= now)
+      continue; /* expired: reads as absent */
+    const char *key = (const char *)sqlite3_column_text(st, 0);
+    const void *val = sqlite3_column_blob(st, 1);
+    int len = sqlite3_column_bytes(st, 1);
+    if (!key || (len > 0 && !val)) /* SQLite ran out of memory */
+      rc = SQLITE_NOMEM;
+    else
+      rc = item_add(state, key, val, (size_t)len, expires);
+  }
+  if (rc == SQLITE_OK && step != SQLITE_DONE)
+    rc = step;
+  (void)sqlite3_reset(st);
+  return rc;
+}
+
+static void load_one(sqlite_store *s, request *r) {
+  item_list state = {0};
+  uint64_t version = 0;
+  int rc = run(s->begin_read);
+  if (rc == SQLITE_OK)
+    rc = read_actor(s, r, va_clock_wall_ms(), &version, &state);
+  if (rc != SQLITE_OK)
+    log_failure(s, rc == SQLITE_NOMEM ? NULL : s->rdb, rc,
+                "state load failed", NULL, 0);
+  /* Only reads happened: ending the transaction cannot lose anything, but
+   * one left open would fail every later load's BEGIN. */
+  if (!sqlite3_get_autocommit(s->rdb)) {
+    int end = run(s->end_read);
+    if (end != SQLITE_OK)
+      log_failure(s, s->rdb, end, "state read end failed", NULL, 0);
+  }
   r->load_cb(r->ctx, rc == SQLITE_OK ? 0 : VA_ESTORE, state.items, state.n,
              version);
-  va__kvmap_clear(&state);
+  item_list_free(&state);
 }
 
 /* Answers a due-reminders query through the index on due. */
@@ -480,25 +593,29 @@ static void due_one(sqlite_store *s, request *r) {
     /* The column pointers stay valid until the next step: copy. */
     const char *type = (const char *)sqlite3_column_text(st, 0);
     const char *name = (const char *)sqlite3_column_text(st, 2);
+    const void *id = sqlite3_column_blob(st, 1);
     size_t id_len = (size_t)sqlite3_column_bytes(st, 1);
-    size_t tl = strlen(type) + 1, nl = strlen(name) + 1;
-    char *block = malloc(tl + nl + id_len + 1);
+    char *block = NULL;
+    if (type && name && (id || !id_len)) /* else SQLite ran out of memory */
+      block = malloc(strlen(type) + strlen(name) + 2 + id_len + 1);
     if (!block) {
       rc = SQLITE_NOMEM;
       break;
     }
+    size_t tl = strlen(type) + 1, nl = strlen(name) + 1;
     memcpy(block, type, tl);
     memcpy(block + tl, name, nl);
-    memcpy(block + tl + nl, sqlite3_column_blob(st, 1), id_len);
+    if (id_len)
+      memcpy(block + tl + nl, id, id_len);
     rows[n++] = (va_due_reminder){block, block + tl + nl, id_len, block + tl,
                                   sqlite3_column_int64(st, 3)};
   }
   if (rc == SQLITE_OK && step != SQLITE_DONE)
     rc = step;
   if (rc != SQLITE_OK)
-    log_failure(s->opts.log, rc == SQLITE_NOMEM ? NULL : s->wdb, rc,
-                "reminder query failed", "");
-  sqlite3_reset(st);
+    log_failure(s, rc == SQLITE_NOMEM ? NULL : s->wdb, rc,
+                "reminder query failed", NULL, 0);
+  (void)sqlite3_reset(st); /* its code is the step's, handled above */
   r->due_cb(r->ctx, rc == SQLITE_OK ? 0 : VA_ESTORE, rows, n);
   for (size_t i = 0; i < n; i++)
     free((char *)rows[i].type);
@@ -546,16 +663,45 @@ static int sq_load(va_store *base, const char *type, const char *id,
   return 0;
 }
 
+/* The bytes write w needs copied: key, value (not for a deletion) and
+ * reminder name, with their NULs. */
+static size_t copy_size(const va_store_write *w) {
+  return strlen(w->key) + 1 + (w->deleted ? 0 : w->len) +
+         (w->reminder ? strlen(w->reminder) + 1 : 0);
+}
+
+/* Copies w into *out, its bytes at *p (advanced past them). */
+static void copy_write(const va_store_write *w, va_store_write *out,
+                       char **p) {
+  *out = *w;
+  size_t klen = strlen(w->key) + 1;
+  out->key = memcpy(*p, w->key, klen);
+  *p += klen;
+  if (w->deleted) {
+    out->val = NULL;
+    out->len = 0;
+  } else {
+    out->val = w->len ? memcpy(*p, w->val, w->len) : NULL;
+    *p += w->len;
+  }
+  if (w->reminder) {
+    size_t nlen = strlen(w->reminder) + 1;
+    out->reminder = memcpy(*p, w->reminder, nlen);
+    *p += nlen;
+  }
+}
+
 static int sq_save(va_store *base, const char *type, const char *id,
-                   size_t id_len, uint64_t version, const va_kv *writes,
-                   size_t n, va_store_save_cb cb, void *ctx) {
+                   size_t id_len, uint64_t version,
+                   const va_store_write *writes, size_t n,
+                   va_store_save_cb cb, void *ctx) {
   sqlite_store *s = (sqlite_store *)base;
-  /* One block: the writes array (aligned after the id), then each key and
-   * value. */
+  /* One block: the writes array (aligned after the id), then each key,
+   * value and reminder name. */
   size_t array_at = (id_len + 7) & ~(size_t)7;
-  size_t extra = array_at - id_len + n * sizeof(va_kv);
+  size_t extra = array_at - id_len + n * sizeof(*writes);
   for (size_t i = 0; i < n; i++)
-    extra += strlen(writes[i].key) + 1 + writes[i].len;
+    extra += copy_size(&writes[i]);
   request *r = new_request(type, id, id_len, extra);
   if (!r)
     return VA_ENOMEM;
@@ -563,17 +709,11 @@ static int sq_save(va_store *base, const char *type, const char *id,
   r->save_cb = cb;
   r->ctx = ctx;
   r->n = n;
-  r->writes = (va_kv *)(r->id + array_at);
+  r->writes = (va_store_write *)(r->id + array_at);
   char *p = (char *)(r->writes + n);
-  for (size_t i = 0; i < n; i++) {
-    va_kv *w = &r->writes[i];
-    *w = writes[i];
-    size_t klen = strlen(writes[i].key) + 1;
-    w->key = memcpy(p, writes[i].key, klen);
-    p += klen;
-    w->val = w->len ? memcpy(p, writes[i].val, w->len) : NULL;
-    p += w->len;
-  }
+  for (size_t i = 0; i < n; i++)
+    copy_write(&writes[i], &r->writes[i], &p);
+  VA_ASSERT(p == r->id + id_len + extra);
   queue_put(&s->saves, r);
   return 0;
 }
@@ -599,8 +739,16 @@ static void finalize_all(sqlite_store *s) {
                          s->del,          s->put_reminder,  s->del_reminder,
                          s->get_version,  s->get_state,     s->begin_read,
                          s->end_read,     s->due_reminders};
+  /* finalize returns the statement's last step error, seen then. */
   for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
-    sqlite3_finalize(all[i]);
+    (void)sqlite3_finalize(all[i]);
+}
+
+/* Closes db (NULL: nothing). Every statement is finalized, so it closes. */
+static void close_db(sqlite3 *db) {
+  int rc = sqlite3_close(db);
+  VA_ASSERT(rc == SQLITE_OK);
+  (void)rc;
 }
 
 static void sq_destroy(va_store *base) {
@@ -613,8 +761,8 @@ static void sq_destroy(va_store *base) {
   if (s->reader_started)
     pthread_join(s->reader, NULL);
   finalize_all(s);
-  sqlite3_close(s->wdb);
-  sqlite3_close(s->rdb);
+  close_db(s->wdb);
+  close_db(s->rdb);
   queue_destroy(&s->saves);
   queue_destroy(&s->loads);
   free(s);
@@ -643,7 +791,7 @@ static const char schema[] =
     "  type TEXT NOT NULL, id BLOB NOT NULL, key TEXT NOT NULL,"
     "  value BLOB NOT NULL, expires INTEGER NOT NULL DEFAULT 0,"
     "  PRIMARY KEY(type, id, key)) WITHOUT ROWID;"
-    /* The reminders of the state table (keys "\x01r:<name>"), by due time. */
+    /* The due index: the reminders the writes named, by due time. */
     "CREATE TABLE IF NOT EXISTS reminder("
     "  type TEXT NOT NULL, id BLOB NOT NULL, name TEXT NOT NULL,"
     "  due INTEGER NOT NULL, PRIMARY KEY(type, id, name)) WITHOUT ROWID;"
@@ -730,9 +878,27 @@ static int setup(sqlite_store *s, const char *path, sqlite3 **failed) {
   return rc;
 }
 
-int va__store_sqlite_open(const char *path,
-                          const va_store_sqlite_options *opts,
-                          va_store **out) {
+/* Starts the writer and the reader: 0, or pthread_create's error. */
+static int start_threads(sqlite_store *s) {
+  int e = pthread_create(&s->writer, NULL, writer_main, s);
+  s->writer_started = e == 0;
+  if (e == 0)
+    s->reader_started =
+        (e = pthread_create(&s->reader, NULL, reader_main, s)) == 0;
+  return e;
+}
+
+/* Both queues, or neither: 0 or the error of the one that failed. */
+static int init_queues(sqlite_store *s) {
+  int e = queue_init(&s->saves);
+  if (e == 0 && (e = queue_init(&s->loads)) != 0)
+    queue_destroy(&s->saves);
+  return e;
+}
+
+int va_store_sqlite_open(const char *path,
+                         const va_store_sqlite_options *opts,
+                         va_store **out) {
   if (!path || !out)
     return VA_EINVAL;
   sqlite_store *s = calloc(1, sizeof(*s));
@@ -741,27 +907,22 @@ int va__store_sqlite_open(const char *path,
   s->base.ops = &sqlite_ops;
   if (opts)
     s->opts = *opts;
-  queue_init(&s->saves);
-  queue_init(&s->loads);
+  int e = init_queues(s);
+  if (e) {
+    free(s);
+    return e == ENOMEM ? VA_ENOMEM : VA_ESYS;
+  }
   sqlite3 *failed;
   int rc = setup(s, path, &failed);
   if (rc != SQLITE_OK) {
-    char quoted[1024], fields[1040];
-    va_log_quote(path, strlen(path), quoted, sizeof(quoted));
-    snprintf(fields, sizeof(fields), "path=%s", quoted);
-    log_failure(s->opts.log, failed, rc, "cannot open the store", fields);
+    va_store_log_field where = {"path", path, 0};
+    log_failure(s, failed, rc, "cannot open the store", &where, 1);
     rc = VA_ESTORE;
-  } else {
-    int e = pthread_create(&s->writer, NULL, writer_main, s);
-    s->writer_started = e == 0;
-    if (e == 0)
-      s->reader_started =
-          (e = pthread_create(&s->reader, NULL, reader_main, s)) == 0;
-    if (e) {
-      va_log(s->opts.log, VA_LOG_ERROR, "cannot start the store's threads",
-             "error=\"%s\"", strerror(e));
-      rc = VA_ESYS;
-    }
+  } else if ((e = start_threads(s)) != 0) {
+    char text[128];
+    va_store_log_field why = {"error", strerror_r(e, text, sizeof(text)), 0};
+    tell(s, "cannot start the store's threads", &why, 1);
+    rc = VA_ESYS;
   }
   if (rc) {
     sq_destroy(&s->base);

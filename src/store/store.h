@@ -1,25 +1,59 @@
-/* store.h — the state store interface: a versioned method table, so that
- * back ends (memory here; SQLite, PostgreSQL, Redis later) plug in without
- * the runtime knowing their SQL. An actor's state is a set of key -> bytes
- * plus a version that every successful save increments.
+/* store.h — the state store's contract: a versioned method table, so that
+ * back ends (memory and SQLite here; PostgreSQL, Redis later) plug in
+ * without the runtime knowing their SQL, and without a back end knowing
+ * the runtime's encodings. An actor's state is a set of key -> bytes plus a
+ * version that every successful save increments; beside it, a store keeps
+ * an index of reminders by due time, fed only from the explicit fields of
+ * the writes (a back end never reads a key or a value to find one).
  *
- * Completion callbacks may run before the method returns (the memory store
- * does so) or later on a store thread; the runtime handles both. Nothing
- * outside src/store/ includes a back end's own headers. */
+ * Everything here is the store's own: its types, its log callback. It uses
+ * the public include/vactor.h (error codes, va_durability, va_log_level)
+ * and src/base, nothing of src/core. Completion callbacks may run before
+ * the method returns (the memory store does so) or later on a store
+ * thread; callers handle both. Nothing outside src/store/ includes a back
+ * end's own headers. */
 #ifndef VA_STORE_STORE_H
 #define VA_STORE_STORE_H
 
-#include "../core/kvmap.h"
 #include "vactor.h"
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 typedef struct va_store va_store;
-#include <stdint.h>
+
+/* A stored key and its value, as a load hands it back. */
+typedef struct va_store_item {
+  const char *key;
+  const void *val;    /* NULL when len is 0 */
+  uint32_t len;
+  int64_t expires_ms; /* wall-clock ms after which the key reads as absent;
+                         0: never */
+} va_store_item;
+
+/* One write of a save. key is set to val/len (or removed when deleted).
+ *
+ * A reminder's write also names the reminder: reminder is its name and
+ * due_ms its next due time, and the store keeps (type, id, reminder) at
+ * due_ms in its due index (a deleted write drops it from the index). The
+ * key and value are stored like any other; the runtime reads them back at
+ * load. Which keys hold reminders is the caller's business: it must mark
+ * every write of such a key, deletions included, and no other. */
+typedef struct va_store_write {
+  const char *key;
+  const void *val;      /* NULL when len is 0; unused when deleted */
+  uint32_t len;
+  bool deleted;         /* a deletion of key */
+  int64_t expires_ms;   /* as in va_store_item; unused when deleted */
+  const char *reminder; /* the reminder this key holds, or NULL */
+  int64_t due_ms;       /* its due time (wall ms); unused when deleted */
+} va_store_write;
 
 /* items/n are borrowed until the callback returns. version is 0 for an
  * actor never saved. */
-typedef void (*va_store_load_cb)(void *ctx, int status, const va_kv *items,
-                                 size_t n, uint64_t version);
+typedef void (*va_store_load_cb)(void *ctx, int status,
+                                 const va_store_item *items, size_t n,
+                                 uint64_t version);
 typedef void (*va_store_save_cb)(void *ctx, int status);
 
 /* A reminder found by due time (all borrowed until the callback returns). */
@@ -38,47 +72,68 @@ typedef struct va_store_ops {
   /* Reads the state of (type, id). */
   int (*load)(va_store *s, const char *type, const char *id, size_t id_len,
               va_store_load_cb cb, void *ctx);
-  /* Applies writes (a tombstone deletes its key) all together, and sets the
-   * version to version + 1, but only if the stored version is still
-   * `version` (else VA_ESTORE: someone else wrote). writes are copied
-   * before save returns. */
+  /* Applies writes (n of them; a deletion removes its key) all together,
+   * with their reminders' index entries, and sets the version to version +
+   * 1, but only if the stored version is still `version` (else VA_ESTORE:
+   * someone else wrote). Everything writes points to is copied before save
+   * returns. type must outlive the store (the runtime's type names do). */
   int (*save)(va_store *s, const char *type, const char *id, size_t id_len,
-              uint64_t version, const va_kv *writes, size_t n,
+              uint64_t version, const va_store_write *writes, size_t n,
               va_store_save_cb cb, void *ctx);
   void (*destroy)(va_store *s);
   /* Optional: commits (transactions) and saves done so far. */
   void (*stats)(va_store *s, uint64_t *commits, uint64_t *saves);
-  /* The reminders (state keys "\x01r:<name>", whose value starts with the
-   * due time) due in [from_ms, before_ms), from an index by due time. */
+  /* The reminders due in [from_ms, before_ms), from the due index. The
+   * answer includes every save that was handed to the store before. */
   int (*reminders_due)(va_store *s, int64_t from_ms, int64_t before_ms,
                        va_store_due_cb cb, void *ctx);
 } va_store_ops;
 
-#define VA_STORE_ABI 1
+#define VA_STORE_ABI 2
 
 /* Every back end embeds this first. */
 struct va_store {
   const va_store_ops *ops;
 };
 
-/* The in-memory store. Thread-safe; answers before returning. */
-int va__store_memory_new(va_store **out);
+/* ---- Telling the operator ---- */
+
+/* One detail of a log event: a text (quoted by whoever writes the line)
+ * or, when text is NULL, a number. */
+typedef struct va_store_log_field {
+  const char *key;
+  const char *text;
+  int64_t number;
+} va_store_log_field;
+
+/* Receives a back end's failure: msg is a short fixed text ("state commit
+ * failed"), fields its details (all borrowed for the call). Called from
+ * the store's threads, or from the caller's thread while opening. */
+typedef void (*va_store_log_fn)(void *user, va_log_level level,
+                                const char *msg,
+                                const va_store_log_field *fields, size_t n);
+
+/* ---- Back ends ---- */
+
+/* The in-memory store. Thread-safe; answers before returning. 0 or
+ * VA_ENOMEM; *out is the caller's, freed with ops->destroy. */
+int va_store_memory_new(va_store **out);
 
 typedef struct va_store_sqlite_options {
   va_durability durability; /* VA_DURABLE: fsync every commit */
   uint32_t relaxed_sync_ms; /* VA_RELAXED: fsync at least this often */
-  va_runtime *log;          /* where SQLite's failures are told (va_log),
-                               with its own message; NULL: nowhere.
-                               Borrowed: must outlive the store */
+  va_store_log_fn log;      /* where SQLite's failures are told, with its
+                               own message; NULL: nowhere */
+  void *log_user;           /* passed to log; must outlive the store */
 } va_store_sqlite_options;
 
 /* Opens (creating if needed) the SQLite store at path: a writer thread
- * (group commit) and a reader thread. opts may be NULL (durable). A
- * failure to open is logged through opts->log (SQLite's message and the
- * system error) before VA_ESTORE is returned; so is every failed commit,
- * load or reminder query later. */
-int va__store_sqlite_open(const char *path,
-                          const va_store_sqlite_options *opts,
-                          va_store **out);
+ * (group commit) and a reader thread. opts may be NULL (durable, no log).
+ * A failure to open is told through opts->log (SQLite's message and the
+ * system error) before VA_ESTORE (VA_ESYS: no threads) is returned; so is
+ * every failed commit, load or reminder query later. */
+int va_store_sqlite_open(const char *path,
+                         const va_store_sqlite_options *opts,
+                         va_store **out);
 
 #endif

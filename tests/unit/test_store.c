@@ -2,7 +2,11 @@
  * runtime, a success reply leaves only once the turn's state is committed
  * (the output gate, read back through a second SQLite connection), many
  * turns share one commit, keys with a TTL expire, and an actor whose save
- * fails answers VA_ESTORE, keeps serving reads and reloads its state. */
+ * fails answers VA_ESTORE, keeps serving reads and reloads its state.
+ * And the store's own contract (store.h), through both back ends without a
+ * runtime: the due index is fed from a write's reminder fields only, never
+ * from its key or value; failures are told through the store's log
+ * callback. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,6 +14,7 @@
 #include <cmocka.h>
 
 #include "helpers.h"
+#include "store/store.h"
 #include <sqlite3.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
@@ -287,6 +292,200 @@ static void relaxed_mode_keeps_state_too(void **state) {
   mode = VA_DURABLE;
 }
 
+/* ---- The store's contract, without a runtime ---- */
+
+/* The answer to one store call, filled in by its callback (any thread). */
+typedef struct answer {
+  atomic_bool done;
+  int status;
+  uint64_t version;
+  size_t n;
+  char names[8][64];  /* due reminders: "name@due" / loads: the keys */
+} answer;
+
+static void on_save(void *ctx, int status) {
+  answer *a = ctx;
+  a->status = status;
+  atomic_store(&a->done, true);
+}
+
+static void on_due_rows(void *ctx, int status, const va_due_reminder *rows,
+                        size_t n) {
+  answer *a = ctx;
+  a->status = status;
+  a->n = n;
+  for (size_t i = 0; i < n && i < 8; i++)
+    snprintf(a->names[i], sizeof(a->names[i]), "%s/%.*s/%s@%lld",
+             rows[i].type, (int)rows[i].id_len, rows[i].id, rows[i].name,
+             (long long)rows[i].due_ms);
+  atomic_store(&a->done, true);
+}
+
+static void on_load_items(void *ctx, int status, const va_store_item *items,
+                          size_t n, uint64_t version) {
+  answer *a = ctx;
+  a->status = status;
+  a->n = n;
+  a->version = version;
+  for (size_t i = 0; i < n && i < 8; i++)
+    snprintf(a->names[i], sizeof(a->names[i]), "%s:%u",
+             items[i].key[0] == 1 ? items[i].key + 1 : items[i].key,
+             (unsigned)items[i].len);
+  atomic_store(&a->done, true);
+}
+
+static void wait_answer(answer *a) {
+  WAIT_UNTIL(atomic_load(&a->done));
+  assert_true(atomic_load(&a->done));
+}
+
+static int save_sync(va_store *s, uint64_t version, const va_store_write *w,
+                     size_t n) {
+  answer a = {0};
+  assert_int_equal(
+      s->ops->save(s, "R", "a1", 2, version, w, n, on_save, &a), 0);
+  wait_answer(&a);
+  return a.status;
+}
+
+static void due_sync(va_store *s, int64_t from, int64_t before, answer *a) {
+  *a = (answer){0};
+  assert_int_equal(s->ops->reminders_due(s, from, before, on_due_rows, a), 0);
+  wait_answer(a);
+  assert_int_equal(a->status, 0);
+}
+
+/* Whether the answer holds the string want. */
+static bool has(const answer *a, const char *want) {
+  for (size_t i = 0; i < a->n && i < 8; i++)
+    if (!strcmp(a->names[i], want))
+      return true;
+  return false;
+}
+
+/* Saves three writes and checks what the due index holds:
+ * - a reminder's key whose value's first 8 bytes say 999, due 5000 by its
+ *   field: indexed at 5000;
+ * - a key shaped like a reminder's ("\x01r:x", 8 bytes of a due time) with
+ *   no reminder field: stored, never indexed (the stores before this
+ *   contract parsed it and indexed it at 6000);
+ * - a plain key naming reminder "other" due 7000: indexed by its field.
+ * Then a deletion naming "wake" drops it from the index. */
+static void index_follows_the_due_field(va_store *s) {
+  char value[48] = {0}, lookalike[8];
+  int64_t wrong = 999, looks_due = 6000;
+  memcpy(value, &wrong, 8);
+  memcpy(lookalike, &looks_due, 8);
+  const va_store_write first[] = {
+      {.key = "\x01r:wake", .val = value, .len = 48, .reminder = "wake",
+       .due_ms = 5000},
+      {.key = "\x01r:x", .val = lookalike, .len = 8},
+      {.key = "plain", .val = "v", .len = 1, .reminder = "other",
+       .due_ms = 7000},
+  };
+  assert_int_equal(save_sync(s, 0, first, 3), 0);
+  answer a;
+  due_sync(s, INT64_MIN, INT64_MAX, &a);
+  assert_int_equal(a.n, 2);
+  assert_true(has(&a, "R/a1/wake@5000"));
+  assert_true(has(&a, "R/a1/other@7000"));
+  due_sync(s, 5001, 7000, &a); /* [from, before) */
+  assert_int_equal(a.n, 0);
+  due_sync(s, 0, 1000, &a); /* nothing at 999, nor at 6000 below */
+  assert_int_equal(a.n, 0);
+  due_sync(s, 5500, 6500, &a);
+  assert_int_equal(a.n, 0);
+
+  /* Every key is stored like any other, the look-alike too. */
+  a = (answer){0};
+  assert_int_equal(s->ops->load(s, "R", "a1", 2, on_load_items, &a), 0);
+  wait_answer(&a);
+  assert_int_equal(a.status, 0);
+  assert_int_equal(a.version, 1);
+  assert_int_equal(a.n, 3);
+  assert_true(has(&a, "r:wake:48"));
+  assert_true(has(&a, "r:x:8"));
+  assert_true(has(&a, "plain:1"));
+
+  /* A stale version is refused, and its reminder is not indexed. */
+  const va_store_write stale[] = {
+      {.key = "\x01r:late", .val = value, .len = 48, .reminder = "late",
+       .due_ms = 100}};
+  assert_int_equal(save_sync(s, 0, stale, 1), VA_ESTORE);
+  /* A deletion naming the reminder drops it from the index; a deleted
+   * look-alike key touches nothing there. */
+  const va_store_write second[] = {
+      {.key = "\x01r:wake", .deleted = true, .reminder = "wake"},
+      {.key = "\x01r:x", .deleted = true},
+  };
+  assert_int_equal(save_sync(s, 1, second, 2), 0);
+  due_sync(s, INT64_MIN, INT64_MAX, &a);
+  assert_int_equal(a.n, 1);
+  assert_true(has(&a, "R/a1/other@7000"));
+}
+
+static void memory_store_indexes_reminders_from_the_due_field(void **state) {
+  (void)state;
+  va_store *s;
+  assert_int_equal(va_store_memory_new(&s), 0);
+  index_follows_the_due_field(s);
+  s->ops->destroy(s);
+}
+
+static void sqlite_store_indexes_reminders_from_the_due_field(void **state) {
+  (void)state;
+  char path[256];
+  db_path(path, sizeof(path), "due-field");
+  va_store *s;
+  assert_int_equal(va_store_sqlite_open(path, NULL, &s), 0);
+  index_follows_the_due_field(s);
+  s->ops->destroy(s);
+  /* And from the file, after a restart. */
+  assert_int_equal(va_store_sqlite_open(path, NULL, &s), 0);
+  answer a;
+  due_sync(s, INT64_MIN, INT64_MAX, &a);
+  assert_int_equal(a.n, 1);
+  assert_true(has(&a, "R/a1/other@7000"));
+  s->ops->destroy(s);
+}
+
+/* What the store's log callback was told. */
+typedef struct told {
+  int calls;
+  char msg[64], path[256];
+  bool has_code, has_error;
+} told;
+
+static void record_log(void *user, va_log_level level, const char *msg,
+                       const va_store_log_field *fields, size_t n) {
+  told *t = user;
+  assert_int_equal(level, VA_LOG_ERROR);
+  t->calls++;
+  snprintf(t->msg, sizeof(t->msg), "%s", msg);
+  for (size_t i = 0; i < n; i++) {
+    if (!strcmp(fields[i].key, "path") && fields[i].text)
+      snprintf(t->path, sizeof(t->path), "%s", fields[i].text);
+    t->has_code |= !strcmp(fields[i].key, "code") && !fields[i].text;
+    t->has_error |= !strcmp(fields[i].key, "error") && fields[i].text;
+  }
+}
+
+static void sqlite_store_tells_its_log_callback(void **state) {
+  (void)state;
+  char dir[] = "/tmp/vactor-store-dir-XXXXXX";
+  assert_non_null(mkdtemp(dir)); /* a directory is no database file */
+  told t = {0};
+  va_store_sqlite_options opts = {.log = record_log, .log_user = &t};
+  va_store *s = NULL;
+  assert_int_equal(va_store_sqlite_open(dir, &opts, &s), VA_ESTORE);
+  assert_null(s);
+  assert_int_equal(t.calls, 1);
+  assert_string_equal(t.msg, "cannot open the store");
+  assert_string_equal(t.path, dir);
+  assert_true(t.has_code && t.has_error);
+  rmdir(dir);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(state_survives_the_runtime),
@@ -295,6 +494,9 @@ int main(void) {
       cmocka_unit_test(keys_with_a_ttl_expire),
       cmocka_unit_test(relaxed_mode_keeps_state_too),
       cmocka_unit_test(failed_commit_fails_replies_and_loses_nothing),
+      cmocka_unit_test(memory_store_indexes_reminders_from_the_due_field),
+      cmocka_unit_test(sqlite_store_indexes_reminders_from_the_due_field),
+      cmocka_unit_test(sqlite_store_tells_its_log_callback),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
