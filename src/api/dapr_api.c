@@ -167,14 +167,35 @@ static void app_invoked(void *user, int status, const void *data, size_t len) {
   va_http_done(reply);
 }
 
+/* The value of the request's header name as a string in buf (cap bytes),
+ * or NULL when there is none (or it is empty); "?" (which matches nothing)
+ * when it does not fit. */
+static const char *header_text(const va_http_request *req, const char *name,
+                               char *buf, size_t cap) {
+  size_t n;
+  const char *v = va_http_request_header(req, name, &n);
+  if (!v || !n)
+    return NULL;
+  if (n >= cap)
+    return "?";
+  memcpy(buf, v, n);
+  buf[n] = 0;
+  return buf;
+}
+
 static void invoke_app(va_runtime *rt, va_app_channel *app, const target *t,
                        const char *method, const va_http_request *req,
                        va_http_reply *reply) {
+  char type_buf[128], reentrancy_buf[80];
+  const char *type =
+      header_text(req, "content-type", type_buf, sizeof(type_buf));
+  const char *reentrancy = header_text(req, "dapr-reentrancy-id",
+                                       reentrancy_buf, sizeof(reentrancy_buf));
   size_t len;
-  char *body =
-      va_app_invoke_body(method, req->content_type, req->headers,
-                         req->headers_len, req->body, req->body_len, &len);
-  uint64_t chain = va_app_channel_chain(app, req->reentrancy_id);
+  char *body = va_app_invoke_body(method, type, req->headers,
+                                  req->headers_len, req->body, req->body_len,
+                                  &len);
+  uint64_t chain = va_app_channel_chain(app, reentrancy);
   int rc = body ? va_call_in_chain(rt, t->type, t->key, strlen(t->key),
                                    VA_APP_INVOKE, body, len, chain, app_invoked,
                                    reply)

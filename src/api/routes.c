@@ -1,7 +1,9 @@
-/* routes.c — what vactord serves: health, metrics, and the Task API. */
+/* routes.c — what vactord serves: health, metrics, the Task API and the
+ * Dapr actor API; and Dapr's API token, checked on each request's head. */
 #include "routes.h"
 #include "dapr_api.h"
 #include <string.h>
+#include <strings.h>
 
 static void metrics(va_runtime *rt, va_http_response *res) {
   va_stats st;
@@ -48,6 +50,48 @@ static void metrics(va_runtime *rt, va_http_response *res) {
                    va_type_name(rt, type),
                    (unsigned long long)va_runtime_active_of(rt, type));
 }
+
+/* ---- The API token ---- */
+
+/* Compares in time independent of where they differ. */
+static bool same_secret(const char *a, size_t alen, const char *b,
+                        size_t blen) {
+  unsigned diff = alen != blen;
+  for (size_t i = 0; i < alen && i < blen; i++)
+    diff |= (unsigned char)(a[i] ^ b[i]);
+  return diff == 0;
+}
+
+/* Whether the request carries the token: dapr-api-token: T, or
+ * Authorization: Bearer T. */
+static bool has_token(const va_http_request *head, const char *token) {
+  size_t want = strlen(token), n;
+  const char *v = va_http_request_header(head, "dapr-api-token", &n);
+  bool ok = v && same_secret(v, n, token, want);
+  v = va_http_request_header(head, "authorization", &n);
+  if (v && n >= 7 && !strncasecmp(v, "Bearer ", 7))
+    ok |= same_secret(v + 7, n - 7, token, want);
+  return ok;
+}
+
+/* Dapr's health routes need no token (GET only). */
+static bool exempt(const va_http_request *head) {
+  return !strcmp(head->method, "GET") &&
+         (!strcmp(head->path, "/v1.0/healthz") ||
+          !strcmp(head->path, "/v1.0/healthz/outbound"));
+}
+
+bool va_routes_authorize(void *ctx, const va_http_request *head,
+                         va_http_response *refusal) {
+  const va_routes *r = ctx;
+  if (!r->token || !*r->token || exempt(head) || has_token(head, r->token))
+    return true;
+  va_http_error(refusal, 401, "ERR_UNAUTHORIZED",
+                "missing or wrong API token");
+  return false;
+}
+
+/* ---- Routes ---- */
 
 bool va_routes_init(va_routes *r, va_runtime *rt) {
   r->apps.rt = rt;

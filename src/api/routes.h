@@ -1,5 +1,7 @@
-/* routes.h — vactord's routes: GET /v1.0/healthz, GET /metrics, and the
- * Task API (task_api.h). Used by vactord and by the request fuzz target. */
+/* routes.h — vactord's routes: GET /v1.0/healthz, GET /metrics, the Task
+ * API (task_api.h) and the Dapr actor API (dapr_api.h), and who may call
+ * them (the API token, as Dapr's). Used by vactord and by the request fuzz
+ * target. */
 #ifndef VA_API_ROUTES_H
 #define VA_API_ROUTES_H
 
@@ -10,6 +12,9 @@
 typedef struct va_routes {
   va_apps apps;
   va_app_channel *app; /* an app's actor types behind vactord, or NULL */
+  /* The API token (borrowed; alive as long as the server), or NULL or ""
+   * for none: see va_routes_authorize. */
+  const char *token;
 } va_routes;
 
 /* Registers the actor types the routes call (before va_runtime_start).
@@ -18,5 +23,12 @@ bool va_routes_init(va_routes *r, va_runtime *rt);
 /* The va_http_handler: ctx is the va_routes. */
 void va_routes_handle(void *ctx, const va_http_request *req,
                       va_http_reply *reply);
+/* The va_http_authorize check (ctx is the va_routes), Dapr's rule: with a
+ * token set, every request but GET /v1.0/healthz and GET
+ * /v1.0/healthz/outbound must carry it, as "dapr-api-token: T" or
+ * "Authorization: Bearer T" (compared in constant time), else a 401
+ * ERR_UNAUTHORIZED on the request's head. Without one, everything. */
+bool va_routes_authorize(void *ctx, const va_http_request *head,
+                         va_http_response *refusal);
 
 #endif

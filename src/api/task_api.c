@@ -357,11 +357,19 @@ static void answer(void *user, int status, const void *data, size_t len) {
 
 /* ---- Bodies ---- */
 
-/* If-Match: "3", W/"3" or 3 -> 3; -1 when absent, -2 when unreadable. */
+/* If-Match: "3", W/"3" or 3 -> 3; -1 when absent (or empty), -2 when
+ * unreadable. */
 static long long if_match(const va_http_request *req) {
-  const char *v = req->if_match;
-  if (!v)
+  size_t len;
+  const char *header = va_http_request_header(req, "if-match", &len);
+  char text[64];
+  if (!header || !len)
     return -1;
+  if (len >= sizeof(text))
+    return -2;
+  memcpy(text, header, len);
+  text[len] = 0;
+  const char *v = text;
   if (!strncmp(v, "W/", 2))
     v += 2;
   char *end;

@@ -57,17 +57,14 @@ typedef struct options {
   uint64_t app_port;
 } options;
 
-/* The HTTP server's defaults (as va_http_options), filled in to be logged. */
+/* The HTTP server's defaults (VA_HTTP_DEFAULT_*) are filled in to be
+ * logged. */
 enum {
-  DEFAULT_MAX_CONNECTIONS = 16384,
-  DEFAULT_CLIENT_TIMEOUT_MS = 60000,
-  DEFAULT_REQUEST_TIMEOUT_MS = 10000,
-  DEFAULT_MAX_BODY = 1 << 20,
   FD_RESERVE = 64,   /* descriptors for all but connections (store, stdio,
                         logs), plus... */
   FD_PER_THREAD = 4, /* ...a worker's epoll, eventfd, listener, sweep */
-  /* The longest token the HTTP server compares (TOKEN_MAX in
-   * src/http/server.c): a longer one could never match. */
+  /* The longest token accepted: the routes compare a request's whole
+   * header value with it, and a header value is bounded too. */
   TOKEN_BYTES_MAX = 256,
   MAX_THREADS = 1024, /* the runtime's bound (MAX_WORKERS) */
 };
@@ -101,15 +98,19 @@ static void usage(FILE *f) {
           "  --log-level LEVEL    info (default) or debug (VACTORD_LOG_LEVEL)\n"
           "  --max-connections N  client connections open at once; beyond\n"
           "                       it a 503 ERR_TOO_MANY_CONNECTIONS\n"
-          "                       (VACTORD_MAX_CONNECTIONS; default 16384)\n"
+          "                       (VACTORD_MAX_CONNECTIONS; default "
+          VA_HTTP_TEXT(VA_HTTP_DEFAULT_MAX_CONNECTIONS) ")\n"
           "  --client-timeout MS  close a connection idle this long, with\n"
           "                       no request in progress\n"
-          "                       (VACTORD_CLIENT_TIMEOUT; default 60000)\n"
+          "                       (VACTORD_CLIENT_TIMEOUT; default "
+          VA_HTTP_TEXT(VA_HTTP_DEFAULT_IDLE_TIMEOUT_MS) ")\n"
           "  --request-timeout MS a request not complete this long after\n"
           "                       it began gets a 408 ERR_REQUEST_TIMEOUT\n"
-          "                       (VACTORD_REQUEST_TIMEOUT; default 10000)\n"
+          "                       (VACTORD_REQUEST_TIMEOUT; default "
+          VA_HTTP_TEXT(VA_HTTP_DEFAULT_REQUEST_TIMEOUT_MS) ")\n"
           "  --max-body BYTES     largest request body; beyond it a 413\n"
-          "                       (VACTORD_MAX_BODY; default 1048576)\n"
+          "                       (VACTORD_MAX_BODY; default "
+          VA_HTTP_TEXT(VA_HTTP_DEFAULT_MAX_BODY) ")\n"
           "  --llm-url URL        an OpenAI-compatible chat-completions\n"
           "                       endpoint for the assistant (VACTORD_LLM_URL;\n"
           "                       default: none, the built-in rules only)\n"
@@ -455,11 +456,11 @@ static int parse_options(int argc, char **argv, options *o) {
   o->durability = durability && !strcmp(durability, "relaxed") ? VA_RELAXED
                                                                 : VA_DURABLE;
   if (!o->client_timeout_ms)
-    o->client_timeout_ms = DEFAULT_CLIENT_TIMEOUT_MS;
+    o->client_timeout_ms = VA_HTTP_DEFAULT_IDLE_TIMEOUT_MS;
   if (!o->request_timeout_ms)
-    o->request_timeout_ms = DEFAULT_REQUEST_TIMEOUT_MS;
+    o->request_timeout_ms = VA_HTTP_DEFAULT_REQUEST_TIMEOUT_MS;
   if (!o->max_body)
-    o->max_body = DEFAULT_MAX_BODY;
+    o->max_body = VA_HTTP_DEFAULT_MAX_BODY;
   return 0;
 }
 
@@ -515,7 +516,7 @@ static uint64_t raise_fd_limit(void) {
 static bool fit_max_connections(options *o, uint64_t fd_limit,
                                 unsigned threads) {
   uint64_t want = o->max_connections ? o->max_connections
-                                     : DEFAULT_MAX_CONNECTIONS;
+                                     : VA_HTTP_DEFAULT_MAX_CONNECTIONS;
   uint64_t reserve = FD_RESERVE + (uint64_t)FD_PER_THREAD * threads;
   uint64_t room = fd_limit > reserve ? fd_limit - reserve : 0;
   if (!fd_limit || want <= room) { /* unknown limit: trust the value */
@@ -702,6 +703,7 @@ static int serve(options o, const sigset_t *stop_signals) {
   cfg.log_user = &least;
   va_runtime *runtime;
   static va_routes routes;
+  routes.token = o.token; /* checked by va_routes_authorize */
   routes.apps.chat_limit = (uint32_t)o.chat_history;
   int rc = start_model(&o, &routes.apps.llm);
   if (rc == 0)
@@ -731,7 +733,8 @@ static int serve(options o, const sigset_t *stop_signals) {
   va_http_options http = {
       .host = o.host,
       .port = o.port,
-      .token = o.token,
+      .authorize = va_routes_authorize,
+      .authorize_ctx = &routes,
       .max_body = (size_t)o.max_body,
       .max_connections = (unsigned)o.max_connections,
       .idle_timeout_ms = o.client_timeout_ms,
@@ -767,13 +770,16 @@ static int serve(options o, const sigset_t *stop_signals) {
   int sig = 0;
   sigwait(stop_signals, &sig);
   log_line("info", "stopping", "signal=%d", sig);
-  va_http_stop(srv);
+  int http_rc = va_http_stop(srv);
+  if (http_rc != 0)
+    log_line("error", "cannot stop the HTTP server", "error=\"%s\"",
+             va_strerror(http_rc));
   rc = va_runtime_stop(runtime);
   va_llm_free(routes.apps.llm); /* before the runtime: it may resume turns */
   va_app_channel_free(routes.app);
   va_runtime_free(runtime);
   log_line("info", "stopped", NULL);
-  return rc ? 1 : 0;
+  return rc || http_rc ? 1 : 0;
 }
 
 int main(int argc, char **argv) {

@@ -27,6 +27,7 @@ typedef struct va_type {
   size_t instance_offset; /* from the start of an actor block */
   size_t block_size;      /* actor + instance + inline id */
   unsigned flags;
+  void *user; /* va_type_def.user, borrowed: va_turn_type_user() */
   /* Its idle timeout, when not the runtime's (0); any thread may set it
    * (va_type_set_idle_timeout), workers read it. */
   _Atomic uint64_t idle_timeout_ms;
@@ -91,16 +92,9 @@ struct va_ref {
   char id[];
 };
 
-/* ---- Sockets on a worker's loop ---- */
-
-/* What a watched file descriptor calls when it is ready: events are epoll's
- * (EPOLLIN, EPOLLOUT, EPOLLHUP...). Runs on the worker's thread. The caller
- * owns the va_watch and keeps it alive while it is watched. */
-typedef void (*va_io_fn)(void *ctx, uint32_t events);
-typedef struct va_watch {
-  va_io_fn fn;
-  void *ctx;
-} va_watch;
+/* ---- Sockets on a worker's loop ----
+ * Watched through the public API of vactor_loop.h (worker.c): a va_loop is
+ * its worker; epoll's data points to the caller's va_loop_watcher. */
 
 /* ---- Workers ---- */
 
@@ -262,12 +256,8 @@ void *va__worker_main(void *arg);
 void va__worker_push(va_worker *w, va_msg *m);
 /* Any thread: hands control message m to w (its local queue when on w). */
 void va__worker_post(va_worker *w, va_msg *m);
-/* Owner: watches fd for events on w's loop (EPOLL_CTL_ADD / MOD / DEL). */
-int va__worker_watch(va_worker *w, int fd, uint32_t events, va_watch *watch);
-int va__worker_rewatch(va_worker *w, int fd, uint32_t events,
-                       va_watch *watch);
-void va__worker_unwatch(va_worker *w, int fd);
-/* Any thread: runs fn(ctx, worker) on worker `index`'s thread, soon. */
+/* Any thread: runs fn(ctx, worker) on worker `index`'s thread, soon; as
+ * va_loop_run (vactor_loop.h), with the same errors (fn then never runs). */
 int va__run_on(va_runtime *rt, unsigned index,
                void (*fn)(void *ctx, va_worker *w), void *ctx);
 /* Owner (through va__run_on): arms the idle scan again, for a new
@@ -355,8 +345,6 @@ uint64_t va__reminders_interval_ms(void);
 void va__reminders_timer(va_worker *w, va_timer *timer);
 /* Whether key is a reminder's (the runtime's own) state key. */
 bool va__reminder_key(const char *key);
-/* The due time stored in a reminder key's value. */
-int64_t va__reminder_due(const void *value, size_t len);
 
 /* ---- outside.c ---- */
 /* Runs a system method (state, timers, reminders) as the turn t. */

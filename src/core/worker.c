@@ -1,10 +1,14 @@
 /* worker.c — one worker thread: its event loop (epoll, with an eventfd to
  * be woken), its inbox from other threads, its outboxes to other workers
  * (flushed once per pass, one wake-up per batch), its run queue of actors,
- * its timers (call deadlines, the idle scan) and parking when idle. */
+ * its timers (call deadlines, the idle scan) and parking when idle. The
+ * loop's public face (vactor_loop.h: watching descriptors, running a
+ * function on a worker) is here too: a va_loop is its worker. */
 #include "../store/store.h"
+#include "../base/assert.h"
 #include "../base/clock.h"
 #include "runtime.h"
+#include "vactor_loop.h"
 #include <errno.h>
 #include <immintrin.h>
 #include <stdlib.h>
@@ -15,11 +19,22 @@
 
 _Thread_local va_worker *va__tl_worker;
 
-/* The body of a VA_CONTROL_RUN message. */
+/* The body of a VA_CONTROL_RUN message: one of the two functions. */
 typedef struct run_req {
-  void (*fn)(void *ctx, va_worker *w);
+  void (*worker_fn)(void *ctx, va_worker *w); /* va__run_on's */
+  va_loop_fn loop_fn;                         /* va_loop_run's */
   void *ctx;
 } run_req;
+
+/* A va_loop is its worker, under a name of its own outside src/core/. */
+static va_loop *as_loop(va_worker *w) { return (va_loop *)(void *)w; }
+static va_worker *of_loop(va_loop *loop) { return (va_worker *)(void *)loop; }
+
+/* The batch of ready descriptors this thread's loop is delivering (see
+ * poll_io), so that unwatching a descriptor forgets what was not delivered
+ * yet: its watcher may be freed at once. */
+static _Thread_local struct epoll_event *batch;
+static _Thread_local int batch_next, batch_len;
 
 enum {
   BATCH_PER_ACTOR = 256, /* messages of one actor before the next actor */
@@ -193,7 +208,10 @@ static void control(va_worker *w, va_msg *m) {
     break;
   case VA_CONTROL_RUN: {
     run_req *r = (run_req *)va__msg_body(m);
-    r->fn(r->ctx, w);
+    if (r->loop_fn)
+      r->loop_fn(r->ctx, as_loop(w));
+    else
+      r->worker_fn(r->ctx, w);
     va__msg_free(&w->msgs, m);
     break;
   }
@@ -365,64 +383,196 @@ static int park_timeout_ms(va_worker *w) {
   return due <= now ? 0 : (int)(due - now < INT32_MAX ? due - now : INT32_MAX);
 }
 
-/* ---- Sockets ---- */
+/* ---- The loop's public face (vactor_loop.h) ---- */
 
-int va__worker_watch(va_worker *w, int fd, uint32_t events, va_watch *watch) {
-  struct epoll_event ev = {.events = events, .data.ptr = watch};
-  if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, fd, &ev) != 0)
+/* The event values are epoll's, so they pass through unchanged. */
+_Static_assert((unsigned)VA_LOOP_READABLE == (unsigned)EPOLLIN &&
+                   (unsigned)VA_LOOP_WRITABLE == (unsigned)EPOLLOUT &&
+                   (unsigned)VA_LOOP_ERROR == (unsigned)EPOLLERR &&
+                   (unsigned)VA_LOOP_HANGUP == (unsigned)EPOLLHUP &&
+                   (unsigned)VA_LOOP_PEER_CLOSED == (unsigned)EPOLLRDHUP,
+               "va_loop_events are epoll's values");
+
+enum {
+  WATCHABLE = VA_LOOP_READABLE | VA_LOOP_WRITABLE | VA_LOOP_PEER_CLOSED |
+              VA_LOOP_ERROR | VA_LOOP_HANGUP,
+  ALWAYS_REPORTED = VA_LOOP_ERROR | VA_LOOP_HANGUP,
+};
+
+va_loop *va_loop_current(const va_runtime *rt) {
+  va_worker *w = va__current_worker(rt);
+  return w ? as_loop(w) : NULL;
+}
+
+va_loop *va_runtime_loop(va_runtime *rt, unsigned index) {
+  /* Acquire: the workers array is complete once the phase left NEW. */
+  if (!rt || va_load_acq(&rt->phase) == VA_PHASE_NEW ||
+      index >= rt->n_workers)
+    return NULL;
+  return as_loop(rt->workers[index]);
+}
+
+unsigned va_loop_index(const va_loop *loop) {
+  return ((const va_worker *)(const void *)loop)->index;
+}
+
+/* What a failed epoll_ctl means, as a VA_E* code (errno kept). */
+static int ctl_error(int err) {
+  switch (err) {
+  case EEXIST:
+    return VA_EEXIST;
+  case ENOENT:
+    return VA_ENOTFOUND;
+  case ENOMEM:
+    return VA_ENOMEM;
+  case EBADF:
+  case EINVAL:
+  case EPERM: /* a descriptor epoll cannot watch (a regular file) */
+  case ELOOP:
+    return VA_EINVAL;
+  default: /* ENOSPC: the user's epoll watches are all taken */
     return VA_ESYS;
+  }
+}
+
+/* 0 when the loop and the arguments may be used from this thread. */
+static int check_call(const va_worker *w, const va_loop_watcher *watcher,
+                      uint32_t events) {
+  if (!w || (watcher && !watcher->fn) || (events & ~(uint32_t)WATCHABLE))
+    return VA_EINVAL;
+  return va__tl_worker == w ? 0 : VA_ESTATE;
+}
+
+int va_loop_watch(va_loop *loop, int fd, uint32_t events,
+                  va_loop_watcher *watcher) {
+  va_worker *w = of_loop(loop);
+  int rc = watcher ? check_call(w, watcher, events) : VA_EINVAL;
+  if (rc)
+    return rc;
+  watcher->fd = fd;
+  struct epoll_event ev = {.events = events, .data.ptr = watcher};
+  if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, fd, &ev) != 0)
+    return ctl_error(errno);
   w->watched++;
   return 0;
 }
 
-int va__worker_rewatch(va_worker *w, int fd, uint32_t events,
-                       va_watch *watch) {
-  struct epoll_event ev = {.events = events, .data.ptr = watch};
-  return epoll_ctl(w->epfd, EPOLL_CTL_MOD, fd, &ev) == 0 ? 0 : VA_ESYS;
+int va_loop_rewatch(va_loop *loop, int fd, uint32_t events,
+                    va_loop_watcher *watcher) {
+  va_worker *w = of_loop(loop);
+  int rc = watcher ? check_call(w, watcher, events) : VA_EINVAL;
+  if (rc)
+    return rc;
+  struct epoll_event ev = {.events = events, .data.ptr = watcher};
+  if (epoll_ctl(w->epfd, EPOLL_CTL_MOD, fd, &ev) != 0)
+    return ctl_error(errno);
+  watcher->fd = fd;
+  /* What is still to be delivered in this batch goes to the new watcher,
+   * and only for what fd is now watched for. */
+  for (int i = batch_next; i < batch_len; i++) {
+    va_loop_watcher *o = batch[i].data.ptr;
+    if (batch[i].events && o && o->fd == fd) {
+      batch[i].data.ptr = watcher;
+      batch[i].events &= events | ALWAYS_REPORTED;
+    }
+  }
+  return 0;
 }
 
-void va__worker_unwatch(va_worker *w, int fd) {
-  if (epoll_ctl(w->epfd, EPOLL_CTL_DEL, fd, NULL) == 0)
-    w->watched--;
+int va_loop_unwatch(va_loop *loop, int fd) {
+  va_worker *w = of_loop(loop);
+  int rc = check_call(w, NULL, 0);
+  if (rc)
+    return rc;
+  if (epoll_ctl(w->epfd, EPOLL_CTL_DEL, fd, NULL) != 0)
+    return ctl_error(errno);
+  VA_ASSERT(w->watched > 0); /* one per descriptor added and not deleted */
+  w->watched--;
+  /* Forget fd's readiness not yet delivered. Every entry still to be
+   * delivered points to a live watcher: an unwatched one's entries are
+   * cleared here before its owner may free it. */
+  for (int i = batch_next; i < batch_len; i++) {
+    va_loop_watcher *o = batch[i].data.ptr;
+    if (batch[i].events && o && o->fd == fd)
+      batch[i].events = 0;
+  }
+  return 0;
+}
+
+/* Posts fn (one of the two kinds) to worker `index`. External threads
+ * announce themselves before they look at the phase, as external calls do
+ * (dispatch.c): stop, which waits for the announced ones after it set
+ * STOPPING, then waits for what they posted. A worker posting while the
+ * runtime stops is not quiet, so stop waits for its posts too. */
+static int post_run(va_runtime *rt, unsigned index, run_req req) {
+  va_worker *here = va__current_worker(rt);
+  if (!here)
+    atomic_fetch_add_explicit(&rt->entering, 1, memory_order_seq_cst);
+  int phase = atomic_load_explicit(&rt->phase, memory_order_seq_cst);
+  int rc = 0;
+  if (phase != VA_PHASE_RUNNING && !(here && phase == VA_PHASE_STOPPING)) {
+    rc = VA_ESTOPPED;
+  } else if (index >= rt->n_workers) {
+    rc = VA_EINVAL;
+  } else {
+    /* From a worker: its message cache and its outbox, which travels in a
+     * batch with one wake-up at the end of the pass (an answer handed back
+     * to the connection's worker, say); from elsewhere: malloc and a
+     * push. */
+    va_msg *m = va__msg_alloc(here ? &here->msgs : NULL, 0, sizeof(run_req));
+    if (!m) {
+      rc = VA_ENOMEM;
+    } else {
+      m->kind = VA_MSG_CONTROL;
+      m->control = VA_CONTROL_RUN;
+      *(run_req *)va__msg_body(m) = req;
+      if (here && here->index != index)
+        va__worker_outbox_add(here, index, m);
+      else
+        va__worker_post(rt->workers[index], m);
+    }
+  }
+  if (!here)
+    atomic_fetch_sub_explicit(&rt->entering, 1, memory_order_release);
+  return rc;
+}
+
+int va_loop_run(va_runtime *rt, unsigned index, va_loop_fn fn, void *ctx) {
+  if (!rt || !fn)
+    return VA_EINVAL;
+  return post_run(rt, index, (run_req){NULL, fn, ctx});
 }
 
 int va__run_on(va_runtime *rt, unsigned index,
                void (*fn)(void *ctx, va_worker *w), void *ctx) {
-  if (index >= rt->n_workers)
-    return VA_EINVAL;
-  /* From a worker: its message cache and its outbox, which travels in a
-   * batch with one wake-up at the end of the pass (an answer handed back
-   * to the connection's worker, say); from elsewhere: malloc and a push. */
-  va_worker *here = va__current_worker(rt);
-  va_msg *m = va__msg_alloc(here ? &here->msgs : NULL, 0, sizeof(run_req));
-  if (!m)
-    return VA_ENOMEM;
-  m->kind = VA_MSG_CONTROL;
-  m->control = VA_CONTROL_RUN;
-  *(run_req *)va__msg_body(m) = (run_req){fn, ctx};
-  if (here && here->index != index)
-    va__worker_outbox_add(here, index, m);
-  else
-    va__worker_post(rt->workers[index], m);
-  return 0;
+  return post_run(rt, index, (run_req){fn, NULL, ctx});
 }
 
-/* Runs the handlers of ready descriptors; timeout as epoll_wait's. */
+/* Runs the handlers of ready descriptors; timeout as epoll_wait's. An
+ * entry whose events were cleared (its descriptor unwatched by an earlier
+ * handler of the batch) is skipped. */
 static bool poll_io(va_worker *w, int timeout_ms) {
   struct epoll_event ev[64];
   int n = epoll_wait(w->epfd, ev, 64, timeout_ms);
   bool worked = false;
-  for (int i = 0; i < n; i++) {
-    va_watch *watch = ev[i].data.ptr;
-    if (!watch) { /* the eventfd: a wake-up */
+  batch = ev;
+  batch_len = n > 0 ? n : 0;
+  for (batch_next = 0; batch_next < batch_len;) {
+    struct epoll_event *e = &ev[batch_next++];
+    va_loop_watcher *watcher = e->data.ptr;
+    if (!watcher) { /* the eventfd: a wake-up */
       uint64_t v;
       ssize_t r = read(w->evfd, &v, sizeof(v));
       (void)r; /* EAGAIN: the wake-up was consumed already */
       continue;
     }
-    watch->fn(watch->ctx, ev[i].events);
+    if (!e->events)
+      continue; /* forgotten: unwatched meanwhile */
+    watcher->fn(watcher->ctx, e->events);
     worked = true;
   }
+  batch = NULL;
+  batch_len = batch_next = 0;
   return worked;
 }
 

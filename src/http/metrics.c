@@ -246,7 +246,7 @@ static int write_latency(va_http_response *res, const sum_latency *l,
 /* The connection counters, summed. */
 static int write_connections(va_http_response *res,
                              va__http_stats *const *stats, unsigned workers,
-                             uint64_t open) {
+                             uint64_t open, uint64_t handoffs_failed) {
   uint64_t total = 0, refused = 0, idle = 0, request = 0;
   for (unsigned w = 0; w < workers; w++) {
     total += va_load_relaxed(&stats[w]->conns_total);
@@ -272,11 +272,17 @@ static int write_connections(va_http_response *res,
                        "vactor_http_client_timeouts_total{kind=\"request\"} "
                        "%llu\n",
                        (unsigned long long)idle, (unsigned long long)request);
+  rc |= family(res, "vactor_http_handoffs_failed_total", "counter",
+               "Answers that could not be handed to their connection's "
+               "worker (out of memory): sent by its sweep, then the "
+               "connection closed.");
+  rc |= va_http_printf(res, "vactor_http_handoffs_failed_total %llu\n",
+                       (unsigned long long)handoffs_failed);
   return rc;
 }
 
 int va__http_stats_write(va_http_response *res, va__http_stats *const *stats,
-                         unsigned n, uint64_t open) {
+                         unsigned n, uint64_t open, uint64_t handoffs_failed) {
   size_t max_series = 0, max_latency = 0;
   uint64_t unrecorded = 0;
   for (unsigned w = 0; w < n; w++) {
@@ -292,7 +298,7 @@ int va__http_stats_write(va_http_response *res, va__http_stats *const *stats,
     size_t ns = sum_all_series(stats, n, s, max_series);
     size_t nl = sum_all_latency(stats, n, l, max_latency);
     rc = write_requests(res, s, ns, unrecorded) | write_latency(res, l, nl) |
-         write_connections(res, stats, n, open);
+         write_connections(res, stats, n, open, handoffs_failed);
     rc = rc ? VA_ENOMEM : 0;
   }
   free(s);

@@ -54,9 +54,10 @@ va__http_stats *va__http_stats_new(void);
  * which took ns from parsed to queued. */
 void va__http_stats_request(va__http_stats *st, const char *route, int status,
                             uint64_t ns);
-/* Any thread: appends the sum of the n workers' stats, and the gauge of
- * open connections, to res. 0 or VA_ENOMEM. */
+/* Any thread: appends the sum of the n workers' stats, the gauge of open
+ * connections and the count of replies whose hand-off to their
+ * connection's worker failed, to res. 0 or VA_ENOMEM. */
 int va__http_stats_write(va_http_response *res, va__http_stats *const *stats,
-                         unsigned n, uint64_t open);
+                         unsigned n, uint64_t open, uint64_t handoffs_failed);
 
 #endif

@@ -6,14 +6,20 @@
  * replies that are done are moved, in request order, into the output
  * buffer, which is written when the read is drained (so pipelined requests
  * leave in one write) or when a late reply completes. A reply completed on
- * another thread comes back to the connection's worker.
+ * another thread comes back to the connection's worker (va_loop_run; if
+ * that fails, the worker's sweep finds it). The server sees the runtime
+ * only through vactor_loop.h: it watches its sockets on the workers' loops
+ * and runs its start and stop there. It knows HTTP and nothing of routes
+ * or tokens: the header block is kept as received for the handlers, and
+ * the authorize check of the options decides on each request's head.
  * Back-pressure: past QUEUE_HIGH replies queued or OUT_HIGH bytes not yet
  * written, a connection is no longer read (what it sent is kept) until its
  * output drains below the low-water marks. A client that half-closes is
  * never watched for input again; only bytes read or written count as its
  * activity, so one that reads nothing is closed after the idle timeout.
- * A request refused before its end (400, 401, 408, 413, 414, 431, 505) is
- * answered at once, then the connection is closed gracefully (shut down
+ * A request refused before its end (400, 408, 413, 414, 431, 505, 503 out
+ * of memory, or the authorize check's refusal) is answered at once, then
+ * the connection is closed gracefully (shut down
  * for writing, what the client still sends read and dropped for a while).
  * Limits: one counter of open connections for the whole server (touched
  * once per connection, never per request); timeouts cost a coarse
@@ -22,8 +28,9 @@
  * The access log is formatted by hand into a buffer per worker, handed to
  * the callback in blocks (ACCESS_LOG_FLUSH bytes, or by the sweep). */
 #include "server.h"
+#include "../base/assert.h"
 #include "../base/clock.h"
-#include "../core/runtime.h"
+#include "../base/dlist.h"
 #include "metrics.h"
 #include "response.h"
 #include <arpa/inet.h>
@@ -42,10 +49,10 @@
 #include <sys/socket.h>
 #include <sys/timerfd.h>
 #include <unistd.h>
+#include <vactor_loop.h>
 
 enum {
   PATH_MAX_BYTES = 8192,
-  TOKEN_MAX = 256,
   SWEEP_MAX_MS = 1000, /* the sweep runs at least this often... */
   SWEEP_MIN_MS = 10,   /* ...and at most this often */
   /* Back-pressure, per connection: it is no longer read past QUEUE_HIGH
@@ -64,7 +71,15 @@ enum {
   ACCESS_LOG_FLUSH = 32 * 1024,
   ACCESS_LINE_MAX = 512, /* ...and a line is at most this long */
   ROUTE_LOGGED_MAX = 128,
+  /* va_http_start and va_http_stop ask a worker again this many times, a
+   * millisecond apart, when a post finds no memory. */
+  POST_TRIES = 1000,
 };
+
+/* Replies that could not be handed back to their connection's worker, in
+ * every server of the process (vactor_http_handoffs_failed_total); each
+ * worker's sweep looks for them when the count moves. */
+static _Atomic uint64_t handoffs_failed;
 
 /* What the server keeps on one worker. */
 typedef struct shard {
@@ -73,12 +88,15 @@ typedef struct shard {
   va__http_stats *stats;
   int listener; /* -1 when closed */
   int sweeper;  /* the sweep's timerfd; -1 when closed */
+  bool posted;  /* start_on_worker was posted (va_http_start's thread) */
   /* That worker only. */
-  va_worker *w;
+  va_loop *loop;
   va_dlist conns;     /* open connections */
   bool paused;        /* not accepting (out of descriptors) until a sweep */
+  bool watching_listener, watching_sweeper;
   int start_rc;       /* 0, or why the worker could not watch its sockets */
-  va_watch accept_watch, sweep_watch;
+  uint64_t handoffs_seen; /* handoffs_failed as of the last recovery */
+  va_loop_watcher accept_watch, sweep_watch;
   /* The access log's lines not yet handed over (NULL: no access log), and
    * the current second as text for their ts=. */
   char *access;
@@ -96,7 +114,9 @@ struct va_http_server {
   uint64_t sweep_ms;         /* the sweep's period */
   char refusal[320];         /* the 503 for connections over the limit */
   size_t refusal_len;
-  _Atomic unsigned started;
+  /* Functions posted to the workers (start_on_worker, stop_on_worker)
+   * that have run: the thread of va_http_start / _stop waits for them. */
+  _Atomic unsigned acks;
   /* Connections open on every worker: admission against max_connections.
    * Changed once per connection opened or closed (relaxed: a count, not a
    * guard of other memory), on a line of its own. */
@@ -107,16 +127,15 @@ struct va_http_reply {
   struct va_http_reply *next; /* the connection's queue, in request order */
   struct conn *c;
   bool done, keep;
+  /* Set by the thread whose hand-off of it failed (handoff_failed), read
+   * by the connection's sweep. */
+  _Atomic bool lost;
   const char *route;  /* the metrics' route label (static), or NULL */
   const char *method; /* static: "GET", ..., or "-" when not read */
   size_t bytes_in;    /* of the request's body */
   uint64_t parsed_ns; /* when the request was complete */
   va_http_response res;
 };
-
-/* Headers whose values a connection keeps while it reads them. */
-enum { KEPT_NONE, KEPT_IF_MATCH, KEPT_CONTENT_TYPE, KEPT_REENTRANCY,
-       KEPT_DAPR_TOKEN, KEPT_AUTHORIZATION };
 
 /* Where the scan of a request's head is (see scan_head). */
 enum { SCAN_START, SCAN_REQUEST_LINE, SCAN_FIELDS, SCAN_BODY };
@@ -132,14 +151,18 @@ typedef struct head_scan {
 } head_scan;
 
 typedef struct conn {
+  /* Set when it opens, then read-only (also read by threads completing
+   * its replies). */
+  va_runtime *rt;
+  va_loop *loop; /* its worker's */
+  /* Its worker only. */
   va_dlink link; /* in its shard's conns */
   va_http_reply *head, *tail; /* replies not yet written */
   unsigned queued;            /* replies in that queue */
-  unsigned pending;           /* replies not yet done */
+  unsigned pending;           /* replies not yet done (<= queued) */
   bool dead;                  /* closed: freed once pending is 0 */
-  va_watch watch;
+  va_loop_watcher watch;
   int fd;
-  va_worker *w;
   va_http_server *srv;
   shard *sh;
   http_parser parser;
@@ -149,20 +172,12 @@ typedef struct conn {
   uint64_t begin_ms; /* coarse: when the request being read began */
   bool in_request;   /* a request has begun and is not complete */
   /* The request being read. */
-  char path[PATH_MAX_BYTES + 1];
+  char path[PATH_MAX_BYTES + 1]; /* its target; path and query once the
+                                    head is read (end_target) */
   size_t path_len, header_bytes;
-  /* The header being read (the parser may hand it over in pieces). */
-  char field[32];
-  size_t field_len;
-  bool in_value;
-  int kept_header;  /* a header whose value is kept: KEPT_* */
-  char value[TOKEN_MAX + 8]; /* its value ("Bearer " included) */
-  size_t value_len;
-  bool token_ok;
-  char if_match[64]; /* the If-Match header ("" when none) */
-  char content_type[128]; /* the Content-Type header ("" when none) */
-  char reentrancy[80];    /* the Dapr-Reentrancy-Id header ("" when none) */
-  char *headers;          /* every header, "Name: value\r\n" lines */
+  const char *query; /* into path, or "" */
+  bool in_value;     /* the parser is in a header's value */
+  char *headers;     /* every header, "Name: value\r\n" lines */
   size_t headers_len, headers_cap;
   char *body;
   size_t body_len;
@@ -355,11 +370,9 @@ static int on_begin(http_parser *p) {
   c->in_request = true;
   c->begin_ms = c->last_ms; /* this read's (or parse_kept's) */
   c->path_len = c->header_bytes = c->body_len = 0;
-  c->field_len = c->value_len = 0;
-  c->in_value = c->token_ok = false;
-  c->kept_header = KEPT_NONE;
-  c->if_match[0] = c->content_type[0] = c->reentrancy[0] = 0;
+  c->in_value = false;
   c->headers_len = 0;
+  c->query = "";
   return 0;
 }
 
@@ -382,58 +395,21 @@ static int count_header(conn *c, size_t len) {
                     "request headers too large");
 }
 
-/* Compares in time independent of where they differ. */
-static bool same_secret(const char *a, size_t alen, const char *b,
-                        size_t blen) {
-  unsigned diff = alen != blen;
-  for (size_t i = 0; i < alen && i < blen; i++)
-    diff |= (unsigned char)(a[i] ^ b[i]);
-  return diff == 0;
-}
-
-/* Keeps a header's value in out ("?" when it does not fit: unreadable). */
-static void keep_value(const conn *c, char *out, size_t cap) {
-  if (c->value_len < cap) {
-    memcpy(out, c->value, c->value_len);
-    out[c->value_len] = 0;
-  } else {
-    snprintf(out, cap, "?");
-  }
-}
-
-/* A header is complete: keeps If-Match and Content-Type; checks a token. */
-static void end_header(conn *c) {
-  if (c->kept_header == KEPT_IF_MATCH)
-    keep_value(c, c->if_match, sizeof(c->if_match));
-  else if (c->kept_header == KEPT_CONTENT_TYPE)
-    keep_value(c, c->content_type, sizeof(c->content_type));
-  else if (c->kept_header == KEPT_REENTRANCY)
-    keep_value(c, c->reentrancy, sizeof(c->reentrancy));
-  if (c->kept_header < KEPT_DAPR_TOKEN || !c->srv->opts.token)
-    return;
-  const char *v = c->value;
-  size_t n = c->value_len;
-  if (c->kept_header == KEPT_AUTHORIZATION) { /* Bearer T */
-    if (n < 7 || strncasecmp(v, "Bearer ", 7))
-      return;
-    v += 7;
-    n -= 7;
-  }
-  c->token_ok |= same_secret(v, n, c->srv->opts.token,
-                             strlen(c->srv->opts.token));
-}
-
 /* Appends to the request's header block (bounded by max_header, which
- * count_header enforces first). */
-static void add_header_bytes(conn *c, const char *at, size_t len) {
+ * count_header enforces first, plus 4 bytes of punctuation a header). 0,
+ * or -1 after answering 503 (out of memory). */
+static int add_header_bytes(conn *c, const char *at, size_t len) {
   if (va__http_grow(&c->headers, &c->headers_cap, c->headers_len + len + 1,
-                    512) == 0) {
-    memcpy(c->headers + c->headers_len, at, len);
-    c->headers_len += len;
-    c->headers[c->headers_len] = 0;
-  }
+                    512) != 0)
+    return refuse_now(c, 503, "ERR_NO_MEMORY", "out of memory");
+  memcpy(c->headers + c->headers_len, at, len);
+  c->headers_len += len;
+  c->headers[c->headers_len] = 0;
+  return 0;
 }
 
+/* The header block is kept as "Name: value\r\n" lines, for handlers to
+ * read (va_http_request_header); the server itself reads none of it. */
 static int on_field(http_parser *p, const char *at, size_t len) {
   conn *c = p->data;
   if (count_header(c, len) != 0)
@@ -442,73 +418,72 @@ static int on_field(http_parser *p, const char *at, size_t len) {
   if (memchr(at, ' ', len))
     return refuse_now(c, 400, "ERR_MALFORMED_REQUEST",
                       "white space in a header's name or before its colon");
-  if (c->in_value)
-    add_header_bytes(c, "\r\n", 2);
-  add_header_bytes(c, at, len);
-  if (c->in_value) { /* a new header begins */
-    end_header(c);
-    c->in_value = false;
-    c->field_len = c->value_len = 0;
-    c->kept_header = KEPT_NONE;
-  }
-  size_t room = sizeof(c->field) - 1 - c->field_len;
-  size_t n = len < room ? len : room;
-  memcpy(c->field + c->field_len, at, n);
-  c->field_len += n;
-  return 0;
+  if (c->in_value && add_header_bytes(c, "\r\n", 2) != 0)
+    return -1;
+  c->in_value = false;
+  return add_header_bytes(c, at, len);
 }
 
 static int on_value(http_parser *p, const char *at, size_t len) {
   conn *c = p->data;
   if (count_header(c, len) != 0)
     return -1;
-  if (!c->in_value)
-    add_header_bytes(c, ": ", 2);
-  add_header_bytes(c, at, len);
-  if (!c->in_value) {
-    c->in_value = true;
-    c->field[c->field_len] = 0;
-    c->kept_header = !strcasecmp(c->field, "dapr-api-token") ? KEPT_DAPR_TOKEN
-                     : !strcasecmp(c->field, "authorization")
-                         ? KEPT_AUTHORIZATION
-                     : !strcasecmp(c->field, "if-match") ? KEPT_IF_MATCH
-                     : !strcasecmp(c->field, "content-type")
-                         ? KEPT_CONTENT_TYPE
-                     : !strcasecmp(c->field, "dapr-reentrancy-id")
-                         ? KEPT_REENTRANCY
-                                                         : KEPT_NONE;
-  }
-  if (c->kept_header && c->value_len + len <= sizeof(c->value)) {
-    memcpy(c->value + c->value_len, at, len);
-    c->value_len += len;
-  } else if (c->kept_header) {
-    c->value_len = sizeof(c->value); /* too long: matches nothing */
-  }
-  return 0;
+  if (!c->in_value && add_header_bytes(c, ": ", 2) != 0)
+    return -1;
+  c->in_value = true;
+  return add_header_bytes(c, at, len);
 }
 
-/* Whether the request whose head c has read lacks the API token it needs
- * (every request but GET of the health routes). */
-static bool lacks_token(const conn *c, const http_parser *p) {
-  if (!c->srv->opts.token || c->token_ok)
-    return false;
-  size_t n = c->path_len < PATH_MAX_BYTES ? c->path_len : PATH_MAX_BYTES;
-  const char *q = memchr(c->path, '?', n);
-  size_t len = q ? (size_t)(q - c->path) : n;
-  static const char HEALTH[] = "/v1.0/healthz",
-                    OUTBOUND[] = "/v1.0/healthz/outbound";
-  bool health =
-      (len == sizeof(HEALTH) - 1 && !memcmp(c->path, HEALTH, len)) ||
-      (len == sizeof(OUTBOUND) - 1 && !memcmp(c->path, OUTBOUND, len));
-  return !(p->method == HTTP_GET && health);
+/* The request as handlers see it (body "" until it is read). */
+static va_http_request request_of(const conn *c, const http_parser *p) {
+  return (va_http_request){
+      .method = http_method_str((enum http_method)p->method),
+      .path = c->path,
+      .path_len = strlen(c->path),
+      .query = c->query,
+      .body = c->body ? c->body : "",
+      .body_len = c->body_len,
+      .headers = c->headers ? c->headers : "",
+      .headers_len = c->headers_len,
+  };
+}
+
+/* The request target, read whole: splits it into path and query. */
+static void end_target(conn *c) {
+  c->path[c->path_len] = 0; /* path_len <= PATH_MAX_BYTES (on_url) */
+  char *q = strchr(c->path, '?');
+  if (q)
+    *q++ = 0;
+  c->query = q ? q : "";
+}
+
+static void close_with(conn *c, va_http_response *res);
+
+/* Asks the authorize check about the request whose head was read: 0, or
+ * -1 after answering its refusal. */
+static int authorize(conn *c, const http_parser *p) {
+  const va_http_options *o = &c->srv->opts;
+  va_http_request head = request_of(c, p);
+  head.body = ""; /* what a connection kept of an earlier one is not it */
+  head.body_len = 0;
+  va_http_response refusal = {.status = 401,
+                              .content_type = "application/json"};
+  if (o->authorize(o->authorize_ctx, &head, &refusal)) {
+    va__http_response_free(&refusal);
+    return 0;
+  }
+  if (!refusal.len)
+    va_http_error(&refusal, refusal.status, "ERR_UNAUTHORIZED",
+                  "the request is not authorized");
+  close_with(c, &refusal);
+  return -1;
 }
 
 static int on_headers(http_parser *p) {
   conn *c = p->data;
-  if (c->in_value) {
-    end_header(c);
-    add_header_bytes(c, "\r\n", 2);
-  }
+  if (c->in_value && add_header_bytes(c, "\r\n", 2) != 0)
+    return -1;
+  c->in_value = false;
   /* http-parser takes any one-digit version, and a request line without
    * one as HTTP/0.9. */
   if (p->http_major != 1 && !c->scan.has_version)
@@ -523,12 +498,10 @@ static int on_headers(http_parser *p) {
   if (p->content_length != ULLONG_MAX &&
       p->content_length > c->srv->opts.max_body)
     return refuse_now(c, 413, "ERR_BODY_TOO_LARGE", "request body too large");
-  /* Decided on the head: a request without its token is answered before
-   * its body is read. */
-  if (lacks_token(c, p))
-    return refuse_now(c, 401, "ERR_UNAUTHORIZED",
-                      "missing or wrong API token");
-  return 0;
+  end_target(c);
+  /* Decided on the head: a request refused is answered before its body is
+   * read. */
+  return c->srv->opts.authorize ? authorize(c, p) : 0;
 }
 
 static int on_body(http_parser *p, const char *at, size_t len) {
@@ -537,7 +510,7 @@ static int on_body(http_parser *p, const char *at, size_t len) {
     return refuse_now(c, 413, "ERR_BODY_TOO_LARGE", "request body too large");
   char *body = realloc(c->body, c->body_len + len);
   if (!body)
-    return -1;
+    return refuse_now(c, 503, "ERR_NO_MEMORY", "out of memory");
   memcpy(body + c->body_len, at, len);
   c->body = body;
   c->body_len += len;
@@ -546,6 +519,35 @@ static int on_body(http_parser *p, const char *at, size_t len) {
 
 static void write_ready(conn *c);
 
+/* ---- Requests and replies ---- */
+
+static bool is_space(char ch) { return ch == ' ' || ch == '\t'; }
+
+const char *va_http_request_header(const va_http_request *req,
+                                   const char *name, size_t *len) {
+  *len = 0;
+  if (!req->headers || !name)
+    return NULL;
+  size_t n = strlen(name);
+  const char *p = req->headers, *end = req->headers + req->headers_len;
+  while (p < end) {
+    const char *eol = memchr(p, '\r', (size_t)(end - p));
+    if (!eol)
+      eol = end;
+    if ((size_t)(eol - p) > n && p[n] == ':' && !strncasecmp(p, name, n)) {
+      const char *v = p + n + 1, *v_end = eol;
+      while (v < v_end && is_space(*v))
+        v++;
+      while (v_end > v && is_space(v_end[-1]))
+        v_end--;
+      *len = (size_t)(v_end - v);
+      return v;
+    }
+    p = eol + 2; /* each line ends in CR LF (on_headers) */
+  }
+  return NULL;
+}
+
 va_http_response *va_http_res(va_http_reply *r) { return &r->res; }
 
 void va_http_label(va_http_reply *r, const char *route) { r->route = route; }
@@ -553,7 +555,8 @@ void va_http_label(va_http_reply *r, const char *route) { r->route = route; }
 void va_http_metrics(va_http_reply *r) {
   va_http_server *srv = r->c->srv;
   unsigned open = atomic_load_explicit(&srv->open, memory_order_relaxed);
-  if (va__http_stats_write(&r->res, srv->stats, srv->n, open) != 0)
+  uint64_t lost = atomic_load_explicit(&handoffs_failed, memory_order_relaxed);
+  if (va__http_stats_write(&r->res, srv->stats, srv->n, open, lost) != 0)
     va_http_error(&r->res, 500, "ERR_NO_MEMORY", "out of memory");
 }
 
@@ -593,6 +596,8 @@ static va_http_reply *new_reply(conn *c, bool keep) {
 
 static void complete_here(va_http_reply *r) {
   conn *c = r->c;
+  VA_ASSERT(!r->done); /* va_http_done once per reply */
+  VA_ASSERT(c->pending > 0 && c->pending <= c->queued);
   r->done = true;
   c->pending--;
   if (c->dead) {
@@ -605,17 +610,35 @@ static void complete_here(va_http_reply *r) {
   write_ready(c);
 }
 
-static void complete_remote(void *ctx, va_worker *w) {
-  (void)w;
+static void complete_remote(void *ctx, va_loop *loop) {
+  (void)loop;
   complete_here(ctx);
 }
 
+/* A reply completed on another thread could not be handed to its
+ * connection's worker: it is logged, counted, and marked for the sweep of
+ * that worker (recover_lost), which sends it. Touches only the reply, the
+ * connection's read-only fields and the runtime: the server may be gone
+ * (a connection closed by va_http_stop lives until its last reply). */
+static void handoff_failed(va_http_reply *r, int rc) {
+  conn *c = r->c;
+  va_log(c->rt, VA_LOG_ERROR, "reply hand-off failed",
+         "worker=%u error=%s", va_loop_index(c->loop), va_err_name(rc));
+  /* Release: the sweep that sees the count sees the flag and the
+   * response the handler wrote before va_http_done. */
+  atomic_store_explicit(&r->lost, true, memory_order_release);
+  atomic_fetch_add_explicit(&handoffs_failed, 1, memory_order_release);
+}
+
 void va_http_done(va_http_reply *r) {
-  va_worker *w = r->c->w;
-  if (va__tl_worker == w)
+  conn *c = r->c;
+  if (va_loop_current(c->rt) == c->loop) {
     complete_here(r);
-  else
-    va__run_on(w->rt, w->index, complete_remote, r);
+    return;
+  }
+  int rc = va_loop_run(c->rt, va_loop_index(c->loop), complete_remote, r);
+  if (rc != 0)
+    handoff_failed(r, rc);
 }
 
 static int on_complete(http_parser *p) {
@@ -628,23 +651,7 @@ static int on_complete(http_parser *p) {
   if (!r)
     return -1;
   r->bytes_in = c->body_len;
-  c->path[c->path_len < PATH_MAX_BYTES ? c->path_len : PATH_MAX_BYTES] = 0;
-  char *q = strchr(c->path, '?');
-  if (q)
-    *q++ = 0;
-  va_http_request req = {
-      .method = http_method_str((enum http_method)p->method),
-      .path = c->path,
-      .path_len = strlen(c->path),
-      .query = q ? q : "",
-      .body = c->body ? c->body : "",
-      .body_len = c->body_len,
-      .if_match = c->if_match[0] ? c->if_match : NULL,
-      .content_type = c->content_type[0] ? c->content_type : NULL,
-      .reentrancy_id = c->reentrancy[0] ? c->reentrancy : NULL,
-      .headers = c->headers ? c->headers : "",
-      .headers_len = c->headers_len,
-  };
+  va_http_request req = request_of(c, p); /* target split on its head */
   c->srv->opts.handler(c->srv->opts.ctx, &req, r);
   /* After a request that closes the connection, read no further; else
    * stop here, so that the next request's head is scanned first. */
@@ -670,9 +677,12 @@ static const http_parser_settings settings = {
 
 static void conn_close(conn *c) {
   va_dlist_remove(&c->sh->conns, &c->link);
-  va__worker_unwatch(c->w, c->fd);
+  int rc = va_loop_unwatch(c->loop, c->fd);
+  VA_ASSERT(rc == 0); /* watched from open_conn until here */
   close(c->fd);
-  atomic_fetch_sub_explicit(&c->srv->open, 1, memory_order_relaxed);
+  unsigned was_open =
+      atomic_fetch_sub_explicit(&c->srv->open, 1, memory_order_relaxed);
+  VA_ASSERT(was_open > 0); /* admitted when it opened */
   free(c->body);
   free(c->out);
   free(c->headers);
@@ -684,11 +694,17 @@ static void conn_close(conn *c) {
 }
 
 /* Changes what epoll watches for, with a system call only on a change
- * (one per response showed in the profile of H1). */
+ * (one per response showed in the profile of H1). If that fails, the
+ * connection could wait for an event it is not watched for: it is shut
+ * down instead, which the loop reports as a hang-up (on_conn closes it). */
 static void watch_for(conn *c, uint32_t events) {
-  if (c->events != events) {
-    va__worker_rewatch(c->w, c->fd, events, &c->watch);
+  if (c->events == events)
+    return;
+  if (va_loop_rewatch(c->loop, c->fd, events, &c->watch) == 0) {
     c->events = events;
+  } else {
+    c->closing = true;
+    shutdown(c->fd, SHUT_RDWR);
   }
 }
 
@@ -886,6 +902,7 @@ static void write_ready(conn *c) {
     c->head = r->next;
     if (!c->head)
       c->tail = NULL;
+    VA_ASSERT(c->queued > c->pending); /* r is queued and done */
     c->queued--;
     if (!now_ns)
       now_ns = va_clock_ns();
@@ -908,18 +925,28 @@ static void write_ready(conn *c) {
     flush(c);
 }
 
-static void answer_and_close(conn *c, int status, const char *code,
-                             const char *message) {
+/* Answers the request being read with res (moved into its reply: the
+ * caller's copy is no longer its own) after the answers before it, reads
+ * no more and closes gracefully. */
+static void close_with(conn *c, va_http_response *res) {
   c->in_request = false;
   c->stop_reading = true;
   c->linger = true;
   va_http_reply *r = new_reply(c, false);
   if (!r) {
+    va__http_response_free(res);
     c->closing = true;
     return;
   }
-  va_http_error(&r->res, status, code, message);
+  r->res = *res;
   complete_here(r);
+}
+
+static void answer_and_close(conn *c, int status, const char *code,
+                             const char *message) {
+  va_http_response res = {0};
+  va_http_error(&res, status, code, message);
+  close_with(c, &res);
 }
 
 /* Answers a request that http-parser could not parse. */
@@ -1099,15 +1126,52 @@ static void sweep_conn(conn *c, uint64_t now) {
   conn_close(c);
 }
 
+/* Completes c's replies whose hand-off failed (handoff_failed): each is
+ * sent as it was written, and the connection closes after it. c may be
+ * closed on return. */
+static void recover_conn(conn *c) {
+  bool found = false;
+  for (va_http_reply *r = c->head; r; r = r->next) {
+    /* Acquire: pairs with handoff_failed's release. */
+    if (r->done || !atomic_load_explicit(&r->lost, memory_order_acquire))
+      continue;
+    r->done = true;
+    r->keep = false;
+    VA_ASSERT(c->pending > 0); /* r was not done */
+    c->pending--;
+    found = true;
+  }
+  if (found) {
+    c->last_ms = va_clock_coarse_ms();
+    write_ready(c);
+  }
+}
+
+/* When some hand-off failed since the last look (in any server: rare),
+ * looks for the replies of this worker's connections it concerns. Those of
+ * a connection closed meanwhile are not looked for: it stays allocated. */
+static void recover_lost(shard *sh) {
+  uint64_t failed = atomic_load_explicit(&handoffs_failed,
+                                         memory_order_acquire);
+  if (failed == sh->handoffs_seen)
+    return;
+  sh->handoffs_seen = failed;
+  for (va_dlink *l = sh->conns.head, *next; l; l = next) {
+    next = l->next; /* c may be closed */
+    recover_conn(VA_CONTAINER_OF(l, conn, link));
+  }
+}
+
 static void on_sweep(void *ctx, uint32_t events) {
   (void)events;
   shard *sh = ctx;
   uint64_t expirations;
   ssize_t n = read(sh->sweeper, &expirations, sizeof(expirations));
   (void)n; /* EAGAIN: nothing new; the sweep is harmless anyway */
-  if (sh->paused && va__worker_rewatch(sh->w, sh->listener, EPOLLIN,
-                                       &sh->accept_watch) == 0)
+  if (sh->paused && va_loop_rewatch(sh->loop, sh->listener, VA_LOOP_READABLE,
+                                    &sh->accept_watch) == 0)
     sh->paused = false;
+  recover_lost(sh);
   uint64_t now = va_clock_coarse_ms();
   for (va_dlink *l = sh->conns.head, *next; l; l = next) {
     next = l->next; /* c may be closed */
@@ -1127,17 +1191,19 @@ static int open_conn(shard *sh, int fd) {
   if (!c)
     return VA_ENOMEM;
   c->fd = fd;
-  c->w = sh->w;
+  c->rt = sh->srv->rt;
+  c->loop = sh->loop;
   c->srv = sh->srv;
   c->sh = sh;
   c->last_ms = va_clock_coarse_ms();
-  c->watch = (va_watch){on_conn, c};
+  c->watch = (va_loop_watcher){.fn = on_conn, .ctx = c};
   c->events = EPOLLIN | EPOLLRDHUP;
   http_parser_init(&c->parser, HTTP_REQUEST);
   c->parser.data = c;
-  if (va__worker_watch(sh->w, fd, EPOLLIN | EPOLLRDHUP, &c->watch) != 0) {
+  int rc = va_loop_watch(sh->loop, fd, c->events, &c->watch);
+  if (rc != 0) {
     free(c);
-    return VA_ESYS;
+    return rc;
   }
   va_dlist_append(&sh->conns, &c->link);
   va_count(sh->stats->conns_total, 1);
@@ -1153,17 +1219,20 @@ static void on_accept(void *ctx, uint32_t events) {
                    errno == ENOMEM)) {
       /* The listener would stay ready and spin the loop: pause accepting
        * until the next sweep; the kernel's backlog holds the clients. */
-      if (va__worker_rewatch(sh->w, sh->listener, 0, &sh->accept_watch) == 0)
+      if (va_loop_rewatch(sh->loop, sh->listener, 0, &sh->accept_watch) == 0)
         sh->paused = true;
       return;
     }
     if (fd < 0)
       return; /* EAGAIN: all taken */
+    int rc = 0;
     if (!admit(sh->srv)) {
       refuse(sh, fd);
-    } else if (open_conn(sh, fd) != 0) {
+    } else if ((rc = open_conn(sh, fd)) != 0) {
       atomic_fetch_sub_explicit(&sh->srv->open, 1, memory_order_relaxed);
       close(fd);
+      va_log(sh->srv->rt, VA_LOG_WARN, "cannot serve a connection",
+             "error=%s", va_err_name(rc));
     }
   }
 }
@@ -1226,32 +1295,102 @@ static int sweep_timer(const va_http_server *srv) {
   return fd;
 }
 
-static void start_on_worker(void *ctx, va_worker *w) {
+/* On sh's worker: watches its sweep timer and its listener. */
+static void start_on_worker(void *ctx, va_loop *loop) {
   shard *sh = ctx;
-  sh->w = w;
-  sh->accept_watch = (va_watch){on_accept, sh};
-  sh->sweep_watch = (va_watch){on_sweep, sh};
-  if (va__worker_watch(w, sh->sweeper, EPOLLIN, &sh->sweep_watch) != 0 ||
-      va__worker_watch(w, sh->listener, EPOLLIN, &sh->accept_watch) != 0) {
+  sh->loop = loop;
+  sh->accept_watch = (va_loop_watcher){.fn = on_accept, .ctx = sh};
+  sh->sweep_watch = (va_loop_watcher){.fn = on_sweep, .ctx = sh};
+  int rc = va_loop_watch(loop, sh->sweeper, VA_LOOP_READABLE,
+                         &sh->sweep_watch);
+  sh->watching_sweeper = rc == 0;
+  if (rc == 0)
+    rc = va_loop_watch(loop, sh->listener, VA_LOOP_READABLE,
+                       &sh->accept_watch);
+  sh->watching_listener = sh->watching_sweeper && rc == 0;
+  if (rc != 0) {
     log_failure(sh->srv, "cannot watch the listener (epoll)", errno);
-    sh->start_rc = VA_ESYS;
+    sh->start_rc = rc;
   }
-  atomic_fetch_add(&sh->srv->started, 1);
+  /* Release: the thread of va_http_start reads start_rc after. */
+  atomic_fetch_add_explicit(&sh->srv->acks, 1, memory_order_release);
 }
 
-static void stop_on_worker(void *ctx, va_worker *w) {
-  shard *sh = ctx;
-  va__worker_unwatch(w, sh->listener);
-  va__worker_unwatch(w, sh->sweeper);
-  close(sh->listener);
-  close(sh->sweeper);
+/* Closes a shard's sockets: on its worker once it was started there, else
+ * on the thread of va_http_start. */
+static void close_sockets(shard *sh) {
+  if (sh->watching_listener) {
+    int rc = va_loop_unwatch(sh->loop, sh->listener);
+    VA_ASSERT(rc == 0); /* watched by start_on_worker */
+  }
+  if (sh->watching_sweeper) {
+    int rc = va_loop_unwatch(sh->loop, sh->sweeper);
+    VA_ASSERT(rc == 0);
+  }
+  sh->watching_listener = sh->watching_sweeper = false;
+  if (sh->listener >= 0)
+    close(sh->listener);
+  if (sh->sweeper >= 0)
+    close(sh->sweeper);
   sh->listener = sh->sweeper = -1;
+}
+
+/* On sh's worker: closes its sockets and its connections. */
+static void stop_on_worker(void *ctx, va_loop *loop) {
+  (void)loop;
+  shard *sh = ctx;
+  close_sockets(sh);
   /* Requests are answered as they are read: what is open is idle. */
   while (sh->conns.head)
     conn_close(VA_CONTAINER_OF(sh->conns.head, conn, link));
   if (sh->access)
     access_flush(sh);
-  atomic_fetch_sub(&sh->srv->started, 1);
+  atomic_fetch_add_explicit(&sh->srv->acks, 1, memory_order_release);
+}
+
+/* Posts fn for shard i's worker, asking again for a while when there is no
+ * memory for the post. 0 or the post's error (fn then never runs). */
+static int post(va_http_server *srv, unsigned i, va_loop_fn fn) {
+  int rc = VA_ENOMEM;
+  for (int tries = 0; rc == VA_ENOMEM && tries < POST_TRIES; tries++) {
+    if (tries)
+      usleep(1000);
+    rc = va_loop_run(srv->rt, i, fn, &srv->shards[i]);
+  }
+  return rc;
+}
+
+/* Waits until n posted functions have run. They all do, soon: a worker
+ * runs what is posted to it between turns, and a runtime that stops first
+ * waits for them (va_loop_run). */
+static void wait_acks(va_http_server *srv, unsigned n) {
+  while (atomic_load_explicit(&srv->acks, memory_order_acquire) < n)
+    usleep(1000);
+}
+
+/* Stops the shards started, and closes the sockets of the others. 0, or
+ * the error of a worker that could not be reached: srv must then be left
+ * allocated (that shard's worker may still use it). */
+static int stop_shards(va_http_server *srv) {
+  unsigned expected = atomic_load_explicit(&srv->acks, memory_order_acquire);
+  int failed = 0;
+  for (unsigned i = 0; i < srv->n; i++) {
+    shard *sh = &srv->shards[i];
+    if (!sh->posted) {
+      close_sockets(sh);
+      continue;
+    }
+    int rc = post(srv, i, stop_on_worker);
+    if (rc == 0) {
+      expected++;
+    } else {
+      failed = failed ? failed : rc;
+      va_log(srv->rt, VA_LOG_ERROR, "cannot stop the server on a worker",
+             "worker=%u error=%s", i, va_err_name(rc));
+    }
+  }
+  wait_acks(srv, expected);
+  return failed;
 }
 
 /* Frees srv and what it holds (its sockets are closed already). */
@@ -1262,24 +1401,23 @@ static void server_free(va_http_server *srv) {
     free(srv->shards[i].access);
   free(srv->stats);
   free(srv->shards);
-  free((char *)srv->opts.token);
   free(srv);
 }
 
-/* The options with their defaults filled in (token copied: owned by srv).
- * 0 or VA_ENOMEM. */
-static int set_options(va_http_server *srv, const va_http_options *opts) {
+/* The options with their defaults (VA_HTTP_DEFAULT_*) filled in. */
+static void set_options(va_http_server *srv, const va_http_options *opts) {
   srv->opts = *opts;
   va_http_options *o = &srv->opts;
-  o->token = NULL;
-  if (opts->token && *opts->token && !(o->token = strdup(opts->token)))
-    return VA_ENOMEM;
-  o->max_header = o->max_header ? o->max_header : 16384;
-  o->max_body = o->max_body ? o->max_body : 1 << 20;
-  o->max_connections = o->max_connections ? o->max_connections : 16384;
-  o->idle_timeout_ms = o->idle_timeout_ms ? o->idle_timeout_ms : 60000;
-  o->request_timeout_ms =
-      o->request_timeout_ms ? o->request_timeout_ms : 10000;
+  if (!o->max_header)
+    o->max_header = VA_HTTP_DEFAULT_MAX_HEADER;
+  if (!o->max_body)
+    o->max_body = VA_HTTP_DEFAULT_MAX_BODY;
+  if (!o->max_connections)
+    o->max_connections = VA_HTTP_DEFAULT_MAX_CONNECTIONS;
+  if (!o->idle_timeout_ms)
+    o->idle_timeout_ms = VA_HTTP_DEFAULT_IDLE_TIMEOUT_MS;
+  if (!o->request_timeout_ms)
+    o->request_timeout_ms = VA_HTTP_DEFAULT_REQUEST_TIMEOUT_MS;
   /* A quarter of the shorter timeout, so a timeout is late by at most a
    * quarter; within [SWEEP_MIN_MS, SWEEP_MAX_MS]. */
   uint64_t t = o->idle_timeout_ms < o->request_timeout_ms
@@ -1296,7 +1434,6 @@ static int set_options(va_http_server *srv, const va_http_options *opts) {
       "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
       "Retry-After: 1\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n%s",
       sizeof(body) - 1, body);
-  return 0;
 }
 
 /* Allocates srv's per-worker parts, sockets not yet open. 0 or VA_ENOMEM. */
@@ -1342,45 +1479,65 @@ static int open_sockets(va_http_server *srv) {
   return 0;
 }
 
+/* Starts srv on every worker: 0, or the first error (a post that failed,
+ * a worker that could not watch its sockets); shards are marked posted as
+ * they are. */
+static int start_shards(va_http_server *srv) {
+  unsigned posted = 0;
+  int rc = 0;
+  for (unsigned i = 0; i < srv->n && rc == 0; i++) {
+    rc = post(srv, i, start_on_worker);
+    srv->shards[i].posted = rc == 0;
+    posted += rc == 0;
+  }
+  wait_acks(srv, posted);
+  for (unsigned i = 0; i < srv->n && rc == 0; i++)
+    rc = srv->shards[i].start_rc;
+  return rc;
+}
+
 int va_http_start(va_runtime *rt, const va_http_options *opts,
                   va_http_server **out) {
   if (!rt || !opts || !opts->handler || !opts->host || !out)
     return VA_EINVAL;
+  if (va_loop_current(rt))
+    return VA_EWOULDBLOCK; /* it would wait for its own worker */
+  unsigned n = va_runtime_threads(rt);
+  if (!n)
+    return VA_ESTOPPED; /* never started */
   size_t size = sizeof(va_http_server); /* a multiple of 64 (alignas) */
   va_http_server *srv = aligned_alloc(64, size);
   if (!srv)
     return VA_ENOMEM;
   memset(srv, 0, size);
   srv->rt = rt;
-  srv->n = va_runtime_threads(rt);
-  int rc = set_options(srv, opts);
-  if (rc == 0)
-    rc = make_shards(srv);
+  srv->n = n;
+  set_options(srv, opts);
+  int rc = make_shards(srv);
   if (rc == 0)
     rc = open_sockets(srv);
   if (rc != 0) {
     server_free(srv);
     return rc;
   }
-  for (unsigned i = 0; i < srv->n; i++)
-    va__run_on(rt, i, start_on_worker, &srv->shards[i]);
-  while (atomic_load(&srv->started) < srv->n)
-    usleep(1000);
-  for (unsigned i = 0; i < srv->n; i++)
-    if (srv->shards[i].start_rc) {
-      va_http_stop(srv);
-      return VA_ESYS;
-    }
+  rc = start_shards(srv);
+  if (rc != 0) {
+    /* Undone; a worker that cannot be reached keeps srv (leaked). */
+    if (stop_shards(srv) == 0)
+      server_free(srv);
+    return rc;
+  }
   *out = srv;
   return 0;
 }
 
-void va_http_stop(va_http_server *srv) {
+int va_http_stop(va_http_server *srv) {
   if (!srv)
-    return;
-  for (unsigned i = 0; i < srv->n; i++)
-    va__run_on(srv->rt, i, stop_on_worker, &srv->shards[i]);
-  while (atomic_load(&srv->started) > 0)
-    usleep(1000);
-  server_free(srv);
+    return 0;
+  if (va_loop_current(srv->rt))
+    return VA_EWOULDBLOCK;
+  int rc = stop_shards(srv);
+  if (rc == 0)
+    server_free(srv);
+  return rc;
 }

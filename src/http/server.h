@@ -10,33 +10,58 @@
  * name, a request line without a version; HTTP/x other than 1.x is a 505
  * ERR_HTTP_VERSION_NOT_SUPPORTED; Upgrade (and CONNECT) are not supported
  * and the request is answered as plain HTTP/1.1. A request refused before
- * its end (400, 401, 408, 413, 414, 431, 505) is answered at once and the
- * connection closed.
+ * its end (400, 408, 413, 414, 431, 505, or by the authorize check of the
+ * options, e.g. a 401) is answered at once and the connection closed. The
+ * server is generic HTTP/1.1: it reads no header but those HTTP needs
+ * (lengths, chunking, keep-alive: http-parser's); handlers read the others
+ * by name (va_http_request_header). It runs on the runtime's loops through
+ * vactor_loop.h.
  * A handler answers at once or later, from any thread (after an actor
  * call). The server counts requests, latency and connections per worker
  * and writes them as Prometheus text (va_http_metrics). */
 #ifndef VA_HTTP_SERVER_H
 #define VA_HTTP_SERVER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <vactor.h>
 
 typedef struct va_http_server va_http_server;
 
+/* The defaults of va_http_options (what 0 means), in one place: vactord's
+ * help and log show these. Plain numbers, so that they can be made text
+ * (VA_HTTP_TEXT). */
+#define VA_HTTP_DEFAULT_MAX_HEADER 16384           /* bytes */
+#define VA_HTTP_DEFAULT_MAX_BODY 1048576           /* bytes: 1 MiB */
+#define VA_HTTP_DEFAULT_MAX_CONNECTIONS 16384
+#define VA_HTTP_DEFAULT_IDLE_TIMEOUT_MS 60000
+#define VA_HTTP_DEFAULT_REQUEST_TIMEOUT_MS 10000
+/* A number macro as a string literal: VA_HTTP_TEXT(VA_HTTP_DEFAULT_MAX_BODY)
+ * is "1048576". */
+#define VA_HTTP_TEXT(macro) VA_HTTP_TEXT_(macro)
+#define VA_HTTP_TEXT_(x) #x
+
+/* A request as the handler (or, without its body, the authorize check)
+ * sees it; valid only during that call. */
 typedef struct va_http_request {
   const char *method; /* "GET", "POST", ... */
   const char *path;   /* the URL's path, NUL-terminated */
   size_t path_len;
   const char *query;  /* after '?', or "" */
-  const char *body;
+  const char *body;   /* "" (and 0) in the authorize check */
   size_t body_len;
-  const char *if_match; /* the If-Match header's value, or NULL */
-  const char *content_type; /* the Content-Type header's value, or NULL */
-  const char *reentrancy_id; /* Dapr-Reentrancy-Id's value, or NULL */
   const char *headers; /* every header as received: "Name: value\r\n" */
   size_t headers_len;
 } va_http_request;
+
+/* The value of the request's first header called name (compared without
+ * case), white space around it left out; *len is its length. The value
+ * points into req->headers and is NOT NUL-terminated. NULL (and *len 0)
+ * when there is none. A scan of the header block (bounded by max_header):
+ * call it when a handler needs a header, not for every request. */
+const char *va_http_request_header(const va_http_request *req,
+                                   const char *name, size_t *len);
 
 /* The answer a handler fills in. body is appended with va_http_write,
  * header lines with va_http_header; both are owned by the response and
@@ -71,7 +96,13 @@ int va_http_header(va_http_response *res, const char *name,
 
 /* One request's answer. The handler fills va_http_res(reply) and calls
  * va_http_done(reply) exactly once: before returning, or later from any
- * thread. The request (and its body) is valid only during the handler. */
+ * thread. The request (and its body) is valid only during the handler.
+ * From another thread the answer is handed to the connection's worker
+ * (va_loop_run); if that fails (out of memory), the failure is logged and
+ * counted (vactor_http_handoffs_failed_total) and the connection's sweep
+ * sends the answer instead, within a second, then closes the connection;
+ * a hand-off refused because the runtime stopped leaves the connection
+ * to die with the process. */
 typedef struct va_http_reply va_http_reply;
 va_http_response *va_http_res(va_http_reply *reply);
 void va_http_done(va_http_reply *reply);
@@ -92,18 +123,27 @@ void va_http_metrics(va_http_reply *reply);
 typedef void (*va_http_handler)(void *ctx, const va_http_request *req,
                                 va_http_reply *reply);
 
+/* Decides on a request's head (its body not read yet: req->body is ""),
+ * on the connection's worker; must not block. true: the request is read
+ * and handled. false: refusal (a 401 with a JSON body unless the check
+ * changed it; fill it with va_http_error) is the answer, sent at once, and
+ * the connection is closed without reading the body. refusal is owned by
+ * the server. */
+typedef bool (*va_http_authorize)(void *ctx, const va_http_request *head,
+                                  va_http_response *refusal);
+
 typedef struct va_http_options {
   const char *host;     /* numeric IPv4, e.g. "127.0.0.1" */
   uint16_t port;
-  size_t max_header;    /* bytes of the headers' names and values; 0 =
-                           16 KiB; beyond it a 431 ERR_HEADERS_TOO_LARGE.
-                           A request target over 8 KiB is a 414
-                           ERR_URI_TOO_LONG */
-  size_t max_body;      /* 0 = 1 MiB; a Content-Length or a chunked body
-                           beyond it is a 413 ERR_BODY_TOO_LARGE, as soon
-                           as it is announced or passed */
-  unsigned max_connections; /* open at once, whole server; 0 = 16384.
-                               Beyond it a new connection gets a 503
+  /* Limits; 0 for each: its VA_HTTP_DEFAULT_*. */
+  size_t max_header;    /* bytes of the headers' names and values; beyond
+                           it a 431 ERR_HEADERS_TOO_LARGE. A request
+                           target over 8 KiB is a 414 ERR_URI_TOO_LONG */
+  size_t max_body;      /* a Content-Length or a chunked body beyond it is
+                           a 413 ERR_BODY_TOO_LARGE, as soon as it is
+                           announced or passed */
+  unsigned max_connections; /* open at once, whole server. Beyond it a new
+                               connection gets a 503
                                ERR_TOO_MANY_CONNECTIONS with Retry-After: 1
                                and is closed */
   uint64_t idle_timeout_ms; /* a connection with no request in progress and
@@ -112,11 +152,11 @@ typedef struct va_http_options {
                                written and that has neither read nor
                                written a byte for this long (a client that
                                does not read, or half-closed and does not
-                               read); 0 = 60000 */
+                               read) */
   uint64_t request_timeout_ms; /* a request begun but not complete after
                                   this long (slow headers or body) gets a
                                   408 ERR_REQUEST_TIMEOUT and the
-                                  connection closes; 0 = 10000 */
+                                  connection closes */
   /* The access log: one logfmt line per answered request, ending in '\n',
    * e.g. `ts=2026-12-01T21:00:00Z level=info msg="request" method=GET
    * route=tasks.get status=200 duration_us=153 bytes_in=0 bytes_out=412`
@@ -130,11 +170,10 @@ typedef struct va_http_options {
    * borrowed. NULL: no access log. */
   void (*access_log)(void *user, const char *lines, size_t len);
   void *access_log_user;
-  const char *token;    /* optional API token: every request but GET
-                           /v1.0/healthz must carry it, as
-                           "dapr-api-token: T" or "Authorization: Bearer
-                           T", else 401 on the request's head, before its
-                           body is read (copied) */
+  /* Optional (NULL: every request is served): the check of each
+   * request's head, e.g. an API token (see va_http_authorize). */
+  va_http_authorize authorize;
+  void *authorize_ctx;
   va_http_handler handler;
   void *ctx;
 } va_http_options;
@@ -142,10 +181,20 @@ typedef struct va_http_options {
 /* Starts listening on every worker of rt (which must be running). A
  * system call that fails is logged (va_log, with errno's text) and the
  * start fails with VA_ESYS. Every 5xx answer is logged too (va_log: warn
- * for 503, else error), whether or not the access log is on. */
+ * for 503, else error), whether or not the access log is on. Returns 0
+ * (*out is the server, the caller's until va_http_stop), VA_EINVAL,
+ * VA_ENOMEM, VA_ESYS, or VA_ESTOPPED (rt is not running); on an error
+ * nothing is left listening. Not from a worker of rt (VA_EWOULDBLOCK): it
+ * waits for them. */
 int va_http_start(va_runtime *rt, const va_http_options *opts,
                   va_http_server **out);
-/* Closes the listeners (connections end with the process). */
-void va_http_stop(va_http_server *srv);
+/* Closes the listeners and the open connections, on every worker, and
+ * frees srv; a worker that cannot be reached is asked again for a while.
+ * Returns 0, VA_EWOULDBLOCK (called from a worker of the runtime: nothing
+ * done), or the error of a worker that could not be reached (VA_ENOMEM,
+ * VA_ESTOPPED: the runtime stopped first); srv is then left allocated,
+ * since that worker may still use it, and its sockets stay open until the
+ * process ends. NULL is ignored (0). */
+int va_http_stop(va_http_server *srv);
 
 #endif

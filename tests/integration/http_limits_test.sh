@@ -138,6 +138,7 @@ EOF
 
 # ---- Flags ----
 check "--help lists the limits" bash -c "'$vactord' --help | grep -q -- --max-connections && '$vactord' --help | grep -q -- --client-timeout && '$vactord' --help | grep -q -- --request-timeout && '$vactord' --help | grep -q -- --max-body"
+check "--help shows the server's defaults" bash -c "'$vactord' --help | tr -s ' \n' ' ' | grep -q 'VACTORD_MAX_CONNECTIONS; default 16384).*VACTORD_CLIENT_TIMEOUT; default 60000).*VACTORD_REQUEST_TIMEOUT; default 10000).*VACTORD_MAX_BODY; default 1048576)'"
 check "a bad --request-timeout is refused (exit 2)" bash -c "'$vactord' --request-timeout 5x 2>/dev/null; test \$? = 2"
 check "a bad VACTORD_MAX_CONNECTIONS is refused (exit 2)" bash -c "VACTORD_MAX_CONNECTIONS=0 '$vactord' 2>/dev/null; test \$? = 2"
 check "--max-connections above the fd limit is an error" bash -c "ulimit -n 256; '$vactord' --listen 127.0.0.1:$(free_port) --data '$dir/data' --max-connections 1000 2>'$dir/fdlog'; test \$? = 1 && grep -q 'level=error msg=\"max connections exceed the fd limit\"' '$dir/fdlog'"
@@ -160,6 +161,7 @@ check "metrics: histogram type line" grep -q '^# TYPE vactor_http_request_durati
 check "metrics: request timeouts" grep -q '^vactor_http_client_timeouts_total{kind="request"} 2$' "$dir/m1"
 check "metrics: idle timeouts" grep -Eq '^vactor_http_client_timeouts_total\{kind="idle"\} [1-9]' "$dir/m1"
 check "metrics: connections accepted" grep -Eq '^vactor_http_connections_total [1-9]' "$dir/m1"
+check "metrics: no reply's hand-off failed" grep -q '^vactor_http_handoffs_failed_total 0$' "$dir/m1"
 check "metrics: the runtime's still there" grep -Eq '^vactor_turns_total [0-9]+$' "$dir/m1"
 check "still serving after the timeouts" test "$(status "$url/v1.0/healthz")" = 204
 check "SIGTERM: exit 0" stop

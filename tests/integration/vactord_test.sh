@@ -2,8 +2,9 @@
 # vactord_test.sh — black-box tests of a real vactord process with a real
 # HTTP client (curl) and raw sockets: health, metrics, JSON errors for bad
 # routes, methods and malformed requests, limits (413, 414, 431), keep-alive
-# with pipelining, and a clean stop on SIGTERM (exit 0) that a restart on the
-# same data directory survives.
+# with pipelining, a clean stop on SIGTERM (exit 0) that a restart on the
+# same data directory survives, and the API token (Dapr's rule, checked by
+# the routes on each request's head).
 # Usage: vactord_test.sh PATH_TO_VACTORD
 vactord="$1"
 source "$(dirname "$0")/lib.sh"
@@ -77,6 +78,11 @@ check "token: wrong is 401" test "$(status -H 'dapr-api-token: nope' "$url/metri
 check "token: dapr-api-token works" test "$(status -H 'dapr-api-token: s3cret' "$url/metrics")" = 200
 check "token: Bearer works" test "$(status -H 'Authorization: Bearer s3cret' "$url/metrics")" = 200
 check "token: 401 is a JSON error" bash -c "curl -s $url/metrics | grep -q ERR_UNAUTHORIZED"
+check "token: healthz/outbound needs none" test "$(status "$url/v1.0/healthz/outbound")" = 204
+check "token: only GET of health is exempt" test "$(status -X POST "$url/v1.0/healthz")" = 401
+check "token: the header's name in any case" test "$(status -H 'DAPR-API-TOKEN: s3cret' "$url/metrics")" = 200
+check "token: a longer one is wrong" test "$(status -H 'dapr-api-token: s3cretX' "$url/metrics")" = 401
+check "token: Bearer with a wrong one is 401" test "$(status -H 'Authorization: Bearer nope' "$url/metrics")" = 401
 # A request without its token is refused on its head: the server neither
 # waits for nor keeps the body it announces (here never sent).
 check "token: 401 before an announced body is sent" python3 - "$port" <<'EOF'

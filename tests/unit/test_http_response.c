@@ -2,15 +2,20 @@
  * lines (va_http_header refuses CR/LF and the headers the server writes
  * itself), JSON error bodies (every byte escaped, invalid UTF-8 replaced),
  * and the metrics text of the per-worker counters (buckets, sums, route
- * labels merged by content across workers, escaping). Then, with a server
- * on a loopback port: the access log's lines and blocks, the log line of
- * each 5xx, and the log line of a start whose bind fails. */
+ * labels merged by content across workers, escaping). A request's headers
+ * read by name, and vactord's authorize check (Dapr's token and its
+ * exemptions). Then, with a server on a loopback port: the access log's
+ * lines and blocks, the log line of each 5xx, the log line of a start whose
+ * bind fails, a start on a runtime not running (an error, nothing left
+ * listening), a refusal of the authorize check sent on the head, and an
+ * answer completed on another thread. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "api/routes.h"
 #include "http/metrics.h"
 #include "http/response.h"
 #include <arpa/inet.h>
@@ -22,7 +27,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <stdatomic.h>
 #include <unistd.h>
+#include <vactor_loop.h>
 
 /* The response's header lines as a NUL-terminated string (owned by res). */
 static const char *headers(va_http_response *res) {
@@ -58,7 +65,7 @@ static void header_injection_refused(void **state) {
   (void)state;
   va_http_response res = {.status = 200};
   const char *bad_values[] = {"a\r\nSet-Cookie: x=1", "a\nb", "a\rb",
-                              "a\x01" "b", "a\x7f"};
+                              ("a\x01" "b"), "a\x7f"};
   for (size_t i = 0; i < sizeof(bad_values) / sizeof(bad_values[0]); i++)
     assert_int_equal(va_http_header(&res, "Location", bad_values[i]),
                      VA_EINVAL);
@@ -143,7 +150,7 @@ static void metrics_text(void **state) {
   va__http_stats_request(st[0], "we\"ird", 500, 1);
   va_count(st[1]->refused, 2);
   va_http_response res = {.status = 200};
-  assert_int_equal(va__http_stats_write(&res, st, 2, 7), 0);
+  assert_int_equal(va__http_stats_write(&res, st, 2, 7, 3), 0);
   const char *t = body(&res);
   const char *want[] = {
       "vactor_http_requests_total{route=\"tasks.log\",status=\"200\"} 2\n",
@@ -160,6 +167,7 @@ static void metrics_text(void **state) {
       "\nvactor_http_connections 7\n",
       "\nvactor_http_connections_refused_total 2\n",
       "vactor_http_client_timeouts_total{kind=\"idle\"} 0\n",
+      "\nvactor_http_handoffs_failed_total 3\n",
       "# TYPE vactor_http_request_duration_seconds histogram\n",
   };
   for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
@@ -169,6 +177,89 @@ static void metrics_text(void **state) {
   free(copy);
   free(st[0]);
   free(st[1]);
+}
+
+/* ---- Requests ---- */
+
+static va_http_request request_with(const char *method, const char *path,
+                                    const char *headers) {
+  return (va_http_request){.method = method, .path = path,
+                           .path_len = strlen(path), .query = "", .body = "",
+                           .headers = headers,
+                           .headers_len = strlen(headers)};
+}
+
+/* The value as a string (for the asserts), or "(none)". */
+static const char *value_of(const va_http_request *req, const char *name) {
+  static char out[256];
+  size_t len = 99;
+  const char *v = va_http_request_header(req, name, &len);
+  if (!v) {
+    assert_int_equal(len, 0);
+    return "(none)";
+  }
+  snprintf(out, sizeof(out), "%.*s", (int)len, v);
+  return out;
+}
+
+static void request_headers_by_name(void **state) {
+  (void)state;
+  va_http_request req = request_with(
+      "GET", "/x",
+      "Host: t\r\nIf-Match-Not: 9\r\nIF-MATCH:   \"3\" \t\r\n"
+      "X-Empty: \r\nIf-Match: \"4\"\r\nX-Last: end\r\n");
+  assert_string_equal(value_of(&req, "if-match"), "\"3\""); /* the first */
+  assert_string_equal(value_of(&req, "If-Match-Not"), "9");
+  assert_string_equal(value_of(&req, "host"), "t");
+  assert_string_equal(value_of(&req, "x-empty"), "");
+  assert_string_equal(value_of(&req, "X-LAST"), "end");
+  assert_string_equal(value_of(&req, "if"), "(none)");
+  assert_string_equal(value_of(&req, "Content-Type"), "(none)");
+  va_http_request none = request_with("GET", "/x", "");
+  assert_string_equal(value_of(&none, "host"), "(none)");
+}
+
+/* va_routes_authorize on a request with these headers: true, or false
+ * with a 401 ERR_UNAUTHORIZED refusal. */
+static bool authorized(const char *token, const char *method,
+                       const char *path, const char *headers) {
+  va_routes routes = {.token = token};
+  va_http_request head = request_with(method, path, headers);
+  va_http_response refusal = {.status = 401};
+  bool ok = va_routes_authorize(&routes, &head, &refusal);
+  if (!ok) {
+    assert_int_equal(refusal.status, 401);
+    assert_non_null(strstr(body(&refusal), "\"ERR_UNAUTHORIZED\""));
+  } else {
+    assert_int_equal(refusal.len, 0);
+  }
+  va__http_response_free(&refusal);
+  return ok;
+}
+
+static void dapr_token_checked_by_the_routes(void **state) {
+  (void)state;
+  assert_true(authorized(NULL, "POST", "/v1.0/metadata", ""));
+  assert_true(authorized("", "POST", "/v1.0/metadata", ""));
+  assert_false(authorized("s3cret", "GET", "/metrics", ""));
+  assert_false(authorized("s3cret", "GET", "/metrics",
+                          "dapr-api-token: nope\r\n"));
+  assert_false(authorized("s3cret", "GET", "/metrics",
+                          "dapr-api-token: s3cretX\r\n"));
+  assert_false(authorized("s3cret", "GET", "/metrics",
+                          "Authorization: s3cret\r\n"));
+  assert_true(authorized("s3cret", "GET", "/metrics",
+                         "Dapr-Api-Token: s3cret\r\n"));
+  assert_true(authorized("s3cret", "GET", "/metrics",
+                         "authorization: bearer s3cret\r\n"));
+  assert_true(authorized("s3cret", "GET", "/metrics",
+                         "dapr-api-token: nope\r\n"
+                         "Authorization: Bearer s3cret\r\n"));
+  /* The health routes need none, for GET only. */
+  assert_true(authorized("s3cret", "GET", "/v1.0/healthz", ""));
+  assert_true(authorized("s3cret", "GET", "/v1.0/healthz/outbound", ""));
+  assert_false(authorized("s3cret", "POST", "/v1.0/healthz", ""));
+  assert_false(authorized("s3cret", "GET", "/v1.0/healthz/", ""));
 }
 
 /* ---- With a server ---- */
@@ -211,11 +302,27 @@ static void on_log(void *user, va_log_level level, const char *msg,
   pthread_mutex_unlock(&seen.lock);
 }
 
-/* /fail answers 500, /posted the body's size, anything else 200. */
+/* An answer completed by a thread of its own (not a worker). */
+static pthread_t later_thread;
+
+static void *answer_later(void *arg) {
+  va_http_reply *reply = arg;
+  va_http_write(va_http_res(reply), "{\"later\":true}", 14);
+  va_http_done(reply);
+  return NULL;
+}
+
+/* /fail answers 500, /later 200 from another thread, anything else 200. */
 static void handle(void *ctx, const va_http_request *req,
                    va_http_reply *reply) {
   (void)ctx;
   va_http_response *res = va_http_res(reply);
+  if (!strcmp(req->path, "/later")) {
+    va_http_label(reply, "test.later");
+    if (pthread_create(&later_thread, NULL, answer_later, reply) != 0)
+      abort();
+    return;
+  }
   if (!strcmp(req->path, "/fail")) {
     va_http_label(reply, "test.fail");
     va_http_error(res, 500, "ERR_TEST", "it failed \"here\"");
@@ -237,8 +344,10 @@ static va_runtime *new_runtime(void) {
   return rt;
 }
 
-/* A server of handle on a free loopback port; *port set. */
-static va_http_server *serve(va_runtime *rt, uint16_t *port) {
+/* A server of handle on a free loopback port, with this authorize check
+ * (may be NULL); *port set. */
+static va_http_server *serve_checked(va_runtime *rt, uint16_t *port,
+                                     va_http_authorize authorize) {
   for (*port = 42000; *port < 42100; (*port)++) {
     int probe = socket(AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(*port)};
@@ -248,13 +357,28 @@ static va_http_server *serve(va_runtime *rt, uint16_t *port) {
     if (taken)
       continue;
     va_http_options o = {.host = "127.0.0.1", .port = *port,
-                         .handler = handle, .access_log = on_access};
+                         .handler = handle, .access_log = on_access,
+                         .authorize = authorize};
     va_http_server *srv;
     if (va_http_start(rt, &o, &srv) == 0)
       return srv;
   }
   fail_msg("no free port");
   return NULL;
+}
+
+static va_http_server *serve(va_runtime *rt, uint16_t *port) {
+  return serve_checked(rt, port, NULL);
+}
+
+/* Whether something listens on the loopback port. */
+static bool listening(uint16_t port) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
+  inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+  bool yes = connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0;
+  close(fd);
+  return yes;
 }
 
 /* Sends request on a new connection and reads until the server closes. */
@@ -292,8 +416,8 @@ static void access_and_error_logs(void **state) {
   va_http_stop(srv); /* hands over what is buffered */
   pthread_mutex_lock(&seen.lock);
   const char *want[] = {
-      " level=info msg=\"request\" method=POST route=test.ok status=200 "
-      "duration_us=",
+      (" level=info msg=\"request\" method=POST route=test.ok status=200 "
+       "duration_us="),
       " bytes_in=5 bytes_out=11\n",
       " level=info msg=\"request\" method=GET route=test.fail status=500 ",
       " level=info msg=\"request\" method=GET route=unmatched status=505 ",
@@ -335,6 +459,115 @@ static void failed_start_logged(void **state) {
   va_runtime_free(rt);
 }
 
+static void start_refused_when_not_running(void **state) {
+  (void)state;
+  va_runtime *rt;
+  assert_int_equal(va_runtime_new(NULL, &rt), 0);
+  va_http_options o = {.host = "127.0.0.1", .port = 42998, .handler = handle};
+  va_http_server *srv = NULL;
+  assert_int_equal(va_http_start(rt, &o, &srv), VA_ESTOPPED); /* new */
+  assert_int_equal(va_runtime_start(rt), 0);
+  assert_int_equal(va_runtime_stop(rt), 0);
+  assert_int_equal(va_http_start(rt, &o, &srv), VA_ESTOPPED); /* stopped */
+  assert_null(srv);
+  assert_false(listening(42998)); /* what it opened is closed again */
+  assert_int_equal(va_http_stop(NULL), 0);
+  va_runtime_free(rt);
+}
+
+/* From a worker, start and stop would wait for themselves: refused. */
+typedef struct on_worker {
+  va_runtime *rt;
+  va_http_server *srv;
+  int start_rc, stop_rc;
+  atomic_int done;
+} on_worker;
+
+static void start_and_stop_here(void *ctx, va_loop *loop) {
+  (void)loop;
+  on_worker *w = ctx;
+  va_http_options o = {.host = "127.0.0.1", .port = 42997, .handler = handle};
+  va_http_server *srv;
+  w->start_rc = va_http_start(w->rt, &o, &srv);
+  w->stop_rc = va_http_stop(w->srv);
+  atomic_store(&w->done, 1);
+}
+
+static void start_and_stop_refused_on_a_worker(void **state) {
+  (void)state;
+  va_runtime *rt = new_runtime();
+  uint16_t port;
+  on_worker w = {.rt = rt, .srv = serve(rt, &port)};
+  assert_int_equal(va_loop_run(rt, 1, start_and_stop_here, &w), 0);
+  for (int i = 0; i < 20000 && !atomic_load(&w.done); i++)
+    usleep(1000);
+  assert_int_equal(w.start_rc, VA_EWOULDBLOCK);
+  assert_int_equal(w.stop_rc, VA_EWOULDBLOCK);
+  assert_true(listening(port)); /* still served */
+  assert_int_equal(va_http_stop(w.srv), 0);
+  assert_false(listening(port));
+  assert_int_equal(va_runtime_stop(rt), 0);
+  va_runtime_free(rt);
+}
+
+/* Serves what carries X-Key: k, and /open; refuses /bare without a body
+ * of its own (the server's 401), the rest with a 403. */
+static bool check_key(void *ctx, const va_http_request *head,
+                      va_http_response *refusal) {
+  (void)ctx;
+  size_t len;
+  const char *key = va_http_request_header(head, "x-key", &len);
+  if ((key && len == 1 && *key == 'k') || !strcmp(head->path, "/open"))
+    return true;
+  if (strcmp(head->path, "/bare"))
+    va_http_error(refusal, 403, "ERR_FORBIDDEN", "no key");
+  return false;
+}
+
+static void refused_on_the_head(void **state) {
+  (void)state;
+  va_runtime *rt = new_runtime();
+  uint16_t port;
+  va_http_server *srv = serve_checked(rt, &port, check_key);
+  char answer[4096];
+  /* A body announced and never sent: the refusal comes at once. */
+  exchange(port, "POST /ok HTTP/1.1\r\nContent-Length: 100000\r\n\r\n",
+           answer, sizeof(answer));
+  assert_non_null(strstr(answer, "HTTP/1.1 403 Forbidden\r\n"));
+  assert_non_null(strstr(answer, "Connection: close\r\n"));
+  assert_non_null(strstr(answer, "\"ERR_FORBIDDEN\""));
+  exchange(port, "GET /bare?x=1 HTTP/1.1\r\n\r\n", answer, sizeof(answer));
+  assert_non_null(strstr(answer, "HTTP/1.1 401 Unauthorized\r\n"));
+  assert_non_null(strstr(answer, "\"ERR_UNAUTHORIZED\""));
+  exchange(port,
+           "GET /open HTTP/1.1\r\n\r\n"
+           "POST /ok?q=1 HTTP/1.1\r\nX-Key: k\r\nContent-Length: 2\r\n"
+           "Connection: close\r\n\r\nhi",
+           answer, sizeof(answer));
+  const char *second = strstr(answer, "HTTP/1.1 200 OK\r\n");
+  assert_non_null(second);
+  assert_non_null(strstr(second + 1, "HTTP/1.1 200 OK\r\n"));
+  assert_int_equal(va_http_stop(srv), 0);
+  assert_int_equal(va_runtime_stop(rt), 0);
+  va_runtime_free(rt);
+}
+
+static void answer_done_on_another_thread(void **state) {
+  (void)state;
+  va_runtime *rt = new_runtime();
+  uint16_t port;
+  va_http_server *srv = serve(rt, &port);
+  char answer[4096];
+  exchange(port, "GET /later HTTP/1.1\r\nConnection: close\r\n\r\n",
+           answer, sizeof(answer));
+  pthread_join(later_thread, NULL);
+  assert_non_null(strstr(answer, "HTTP/1.1 200 OK\r\n"));
+  assert_non_null(strstr(answer, "{\"later\":true}"));
+  assert_int_equal(va_http_stop(srv), 0);
+  assert_int_equal(va_runtime_stop(rt), 0);
+  va_runtime_free(rt);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(header_lines_in_order),
@@ -344,6 +577,12 @@ int main(void) {
       cmocka_unit_test(metrics_text),
       cmocka_unit_test(access_and_error_logs),
       cmocka_unit_test(failed_start_logged),
+      cmocka_unit_test(request_headers_by_name),
+      cmocka_unit_test(dapr_token_checked_by_the_routes),
+      cmocka_unit_test(start_refused_when_not_running),
+      cmocka_unit_test(start_and_stop_refused_on_a_worker),
+      cmocka_unit_test(refused_on_the_head),
+      cmocka_unit_test(answer_done_on_another_thread),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
