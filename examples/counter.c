@@ -1,13 +1,19 @@
 /* counter.c — a tour of libvactor in one program: register an actor type,
  * call actors by id, keep state, let an idle actor deactivate and come back
- * with its state, and make an actor call another from inside its turn. */
+ * with its state, and make an actor call another from inside its turn
+ * (finding the ids it needs through its type's user pointer, not a
+ * global). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <vactor.h>
 
-static int type_counter, m_add, m_get, m_total_of;
+/* The Counter type's ids, once registered: the type's user pointer, so
+ * its methods find them in every turn (va_turn_type_user). */
+typedef struct counter_ids {
+  int type, add, get, total_of;
+} counter_ids;
 
 /* add: body is a decimal number; adds it to the persisted "total". */
 static int counter_add(va_turn *t, const void *arg, size_t len) {
@@ -43,7 +49,8 @@ static int got_total(va_turn *t, void *user, int status, const void *data,
 }
 
 static int counter_total_of(va_turn *t, const void *arg, size_t len) {
-  return va_turn_call(t, type_counter, arg, len, m_get, NULL, 0, got_total,
+  const counter_ids *ids = va_turn_type_user(t);
+  return va_turn_call(t, ids->type, arg, len, ids->get, NULL, 0, got_total,
                       NULL);
 }
 
@@ -61,10 +68,11 @@ static void check(int rc, const char *what) {
   }
 }
 
-static void call(va_runtime *rt, const char *id, int method, const char *arg) {
+static void call(va_runtime *rt, const counter_ids *ids, const char *id,
+                 int method, const char *arg) {
   void *reply = NULL;
   size_t len = 0;
-  int rc = va_call_wait(rt, type_counter, id, strlen(id), method, arg,
+  int rc = va_call_wait(rt, ids->type, id, strlen(id), method, arg,
                         arg ? strlen(arg) : 0, &reply, &len);
   check(rc, "call");
   if (len)
@@ -92,22 +100,23 @@ int main(int argc, char **argv) {
 
   static const va_method methods[] = {
       {"add", counter_add}, {"get", counter_get}, {"total_of", counter_total_of}};
+  counter_ids ids; /* lives past va_runtime_free, as a user pointer must */
   va_type_def def = {.name = "Counter", .methods = methods, .n_methods = 3,
-                     .on_deactivate = on_deactivate};
-  check(type_counter = va_register_type(rt, &def), "register");
-  m_add = va_method_lookup(rt, type_counter, "add");
-  m_get = va_method_lookup(rt, type_counter, "get");
-  m_total_of = va_method_lookup(rt, type_counter, "total_of");
+                     .on_deactivate = on_deactivate, .user = &ids};
+  check(ids.type = va_register_type(rt, &def), "register");
+  ids.add = va_method_lookup(rt, ids.type, "add");
+  ids.get = va_method_lookup(rt, ids.type, "get");
+  ids.total_of = va_method_lookup(rt, ids.type, "total_of");
   check(va_runtime_start(rt), "start");
   printf("runtime started with %u threads\n", va_runtime_threads(rt));
 
   printf("calls by id (each actor activates on its first message):\n");
-  call(rt, "alice", m_add, "5");
-  call(rt, "alice", m_add, "7");
-  call(rt, "bob", m_add, "1");
-  call(rt, "alice", m_get, NULL);
+  call(rt, &ids, "alice", ids.add, "5");
+  call(rt, &ids, "alice", ids.add, "7");
+  call(rt, &ids, "bob", ids.add, "1");
+  call(rt, &ids, "alice", ids.get, NULL);
   printf("an actor calling another inside its turn:\n");
-  call(rt, "bob", m_total_of, "alice");
+  call(rt, &ids, "bob", ids.total_of, "alice");
 
   printf("waiting for idle deactivation...\n");
   nanosleep(&(struct timespec){0, 600 * 1000 * 1000}, NULL);
@@ -117,7 +126,7 @@ int main(int argc, char **argv) {
          (unsigned long long)st.active_actors,
          (unsigned long long)st.deactivations);
   printf("state is back after reactivation:\n");
-  call(rt, "alice", m_get, NULL);
+  call(rt, &ids, "alice", ids.get, NULL);
 
   va_runtime_free(rt);
   return 0;

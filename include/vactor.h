@@ -198,6 +198,12 @@ typedef struct va_type_def {
   va_reminder_fn on_reminder; /* optional: without it reminders only move */
   size_t instance_size;     /* zeroed per-activation memory: va_turn_self() */
   unsigned flags;           /* va_type_flags */
+  /* The type's own data (what its methods and hooks share: their
+   * configuration, the ids of the types they call), given back by
+   * va_turn_type_user() in every turn of the type. Borrowed, never freed
+   * by the runtime: it must outlive the runtime. Optional (NULL). Two
+   * runtimes in one process register the type each with their own. */
+  void *user;
 } va_type_def;
 
 /* ---- Runtime lifecycle ----------------------------------------------------- */
@@ -302,6 +308,9 @@ const char *va_turn_id(const va_turn *turn, size_t *len);
 uint64_t va_turn_chain(const va_turn *turn);
 int va_turn_type(const va_turn *turn);
 va_runtime *va_turn_runtime(const va_turn *turn);
+/* The user pointer of the turn's actor type (va_type_def.user), as it was
+ * registered; in methods, continuations and hooks alike. */
+void *va_turn_type_user(const va_turn *turn);
 
 /* Sets the reply body of this turn (copied; the last call wins). */
 int va_turn_reply(va_turn *turn, const void *data, size_t len);
@@ -434,6 +443,13 @@ int va_turn_reminder_set(va_turn *turn, const char *name,
                          const va_reminder *spec);
 int va_turn_reminder_get(va_turn *turn, const char *name, va_reminder *out);
 int va_turn_reminder_delete(va_turn *turn, const char *name);
+/* The due time of the fire after one of r at now_ms (the first due time
+ * past now_ms, no sooner than va_min_period_ms after it), or 0 when that
+ * fire is r's last: a one-shot, its last repetition, or a next due time at
+ * or past its expiry. What the runtime does after each fire; a reminder
+ * hook may ask it of va_turn_reminder_get's answer. */
+int64_t va_reminder_after(const va_runtime *rt, const va_reminder *r,
+                          int64_t now_ms);
 /* Calls fn once per reminder of this actor (as of this turn's writes). */
 typedef void (*va_reminder_name_fn)(void *user, const char *name);
 int va_turn_reminder_list(va_turn *turn, va_reminder_name_fn fn, void *user);

@@ -1,10 +1,12 @@
-/* app_channel.c — see app_channel.h. One channel per process (AppActor's
- * methods reach it through a file-level pointer, as the Task API's actors
- * reach their type ids). Each call to the app is made from a turn: the turn
- * waits on a ticket (va_turn_await), the outbound client's thread completes
- * it with the app's answer encoded as a va_app_answer, and the
- * continuation runs in the turn. */
+/* app_channel.c — see app_channel.h. One channel per runtime: AppActor's
+ * methods and hooks reach theirs as the type's user pointer
+ * (va_turn_type_user), so runtimes in one process each have their own.
+ * Each call to the app is made from a turn: the turn waits on a ticket
+ * (va_turn_await), the outbound client's thread completes it with the
+ * app's answer encoded as a va_app_answer, and the continuation runs in
+ * the turn. */
 #include "app_channel.h"
+#include "../base/assert.h"
 #include "../http/client.h"
 #include <jansson.h>
 #include <pthread.h>
@@ -14,6 +16,7 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <xxhash.h>
 
 struct va_app_channel {
   va_runtime *rt;
@@ -30,7 +33,12 @@ struct va_app_channel {
   atomic_int max_depth;        /* its maxStackDepth */
 };
 
-static va_app_channel *CH;
+/* The channel of the AppActor whose turn t is. */
+static va_app_channel *channel_of(va_turn *t) {
+  va_app_channel *ch = va_turn_type_user(t);
+  VA_ASSERT(ch && ch->rt == va_turn_runtime(t) && ch->type == va_turn_type(t));
+  return ch;
+}
 
 enum { MAX_FORWARDED = 48 }; /* caller headers passed on to the app */
 
@@ -170,7 +178,8 @@ static void url_encode(FILE *out, const char *s, size_t n) {
 
 /* The URL of the actor's callbacks: base/actors/{type}/{id}[/tail...],
  * each of tail's parts encoded. New; NULL when out of memory. */
-static char *actor_url(va_turn *t, const char *const *tail) {
+static char *actor_url(va_app_channel *ch, va_turn *t,
+                       const char *const *tail) {
   size_t n;
   const char *id = va_turn_id(t, &n);
   const char *slash = memchr(id, '/', n);
@@ -181,7 +190,7 @@ static char *actor_url(va_turn *t, const char *const *tail) {
   FILE *f = open_memstream(&url, &len);
   if (!f)
     return NULL;
-  fprintf(f, "%s/actors/", CH->base);
+  fprintf(f, "%s/actors/", ch->base);
   url_encode(f, id, (size_t)(slash - id));
   fputc('/', f);
   url_encode(f, slash + 1, n - (size_t)(slash - id) - 1);
@@ -193,12 +202,12 @@ static char *actor_url(va_turn *t, const char *const *tail) {
   return url;
 }
 
-/* Sends method url to the app with the content type (if any), the token
+/* Sends method url to ch's app with the content type (if any), the token
  * (if any) and the chain's Dapr-Reentrancy-Id (chain 0: none). */
-static int send_to_app(const char *method, const char *url,
+static int send_to_app(va_app_channel *ch, const char *method, const char *url,
                        const char *ctype, uint64_t chain,
-                       const char *const *extra, const void *body,
-                       size_t len, va_http_client_done done, void *user) {
+                       const char *const *extra, const void *body, size_t len,
+                       va_http_client_done done, void *user) {
   char ct[300], reentrancy[64];
   const char *headers[4 + MAX_FORWARDED] = {NULL};
   size_t n = 0;
@@ -208,8 +217,8 @@ static int send_to_app(const char *method, const char *url,
     snprintf(ct, sizeof(ct), "Content-Type: %s", ctype);
     headers[n++] = ct;
   }
-  if (CH->token)
-    headers[n++] = CH->token;
+  if (ch->token)
+    headers[n++] = ch->token;
   if (chain) {
     snprintf(reentrancy, sizeof(reentrancy), "Dapr-Reentrancy-Id: va-%016llx",
              (unsigned long long)chain);
@@ -218,8 +227,8 @@ static int send_to_app(const char *method, const char *url,
   va_http_client_request req = {.method = method, .url = url,
                                 .headers = headers, .body = body,
                                 .body_len = len,
-                                .timeout_ms = CH->timeout_ms};
-  return va_http_client_send(CH->client, &req, done, user);
+                                .timeout_ms = ch->timeout_ms};
+  return va_http_client_send(ch->client, &req, done, user);
 }
 
 /* PUT to the actor's callback tail, with the caller's headers (extra,
@@ -227,15 +236,16 @@ static int send_to_app(const char *method, const char *url,
 static int call_app(va_turn *t, const char *const *tail, const char *ctype,
                     const char *const *extra, const void *body, size_t len,
                     va_cont_fn cont) {
-  uint64_t chain = atomic_load(&CH->reentrant) ? va_turn_chain(t) : 0;
-  char *url = actor_url(t, tail);
+  va_app_channel *ch = channel_of(t);
+  uint64_t chain = atomic_load(&ch->reentrant) ? va_turn_chain(t) : 0;
+  char *url = actor_url(ch, t, tail);
   if (!url)
     return VA_ENOMEM;
   va_await *ticket;
   int rc = va_turn_await(t, cont, NULL, &ticket);
   if (rc == 0) {
     int sent =
-        send_to_app("PUT", url, ctype, chain, extra, body, len, answered,
+        send_to_app(ch, "PUT", url, ctype, chain, extra, body, len, answered,
                     ticket);
     if (sent)
       va_await_done(ticket, sent, NULL, 0); /* cont sees the failure */
@@ -255,7 +265,9 @@ static void note_known(va_turn *t, const void *data, size_t len) {
 static int invoked(va_turn *t, void *user, int status, const void *data,
                    size_t len) {
   (void)user;
-  ((app_actor *)va_turn_self(t))->nesting--;
+  app_actor *self = va_turn_self(t);
+  VA_ASSERT(self->nesting > 0); /* app_invoke counted this call */
+  self->nesting--;
   if (status) {
     /* No answer from the app. The turn still succeeds, so that the state
      * the app saved during it (already acknowledged to the app) is kept;
@@ -310,7 +322,7 @@ static int app_invoke(va_turn *t, const void *arg, size_t len) {
       f[0].len > 1024)
     return VA_EINVAL;
   app_actor *self = va_turn_self(t);
-  if (self->nesting >= atomic_load(&CH->max_depth))
+  if (self->nesting >= atomic_load(&channel_of(t)->max_depth))
     return VA_EDEPTH; /* Dapr's maxStackDepth */
   char *headers = strndup(f[2].at, f[2].len);
   if (!headers)
@@ -393,9 +405,10 @@ static int app_reminder(va_turn *t, const char *name, const void *data,
 static int app_deactivate(va_turn *t) {
   if (!((app_actor *)va_turn_self(t))->known)
     return 0;
-  char *url = actor_url(t, NULL);
+  va_app_channel *ch = channel_of(t);
+  char *url = actor_url(ch, t, NULL);
   if (url)
-    send_to_app("DELETE", url, "", 0, NULL, NULL, 0, forgotten, NULL);
+    send_to_app(ch, "DELETE", url, "", 0, NULL, NULL, 0, forgotten, NULL);
   free(url);
   return 0;
 }
@@ -488,7 +501,7 @@ static void *connect_main(void *arg) {
 
 int va_app_channel_new(va_runtime *rt, const va_app_options *opts,
                        va_app_channel **out) {
-  if (!rt || !opts || !opts->port || !out || CH)
+  if (!rt || !opts || !opts->port || !out)
     return VA_EINVAL;
   va_app_channel *ch = calloc(1, sizeof(*ch));
   if (!ch)
@@ -510,7 +523,8 @@ int va_app_channel_new(va_runtime *rt, const va_app_options *opts,
                      .on_deactivate = app_deactivate,
                      .on_reminder = app_reminder,
                      .instance_size = sizeof(app_actor),
-                     .flags = VA_TYPE_OPEN_STATE | VA_TYPE_REENTRANT};
+                     .flags = VA_TYPE_OPEN_STATE | VA_TYPE_REENTRANT,
+                     .user = ch};
   int rc = va_http_client_new(&ch->client);
   if (rc == 0 && (ch->type = va_register_type(rt, &def)) < 0)
     rc = ch->type;
@@ -520,7 +534,6 @@ int va_app_channel_new(va_runtime *rt, const va_app_options *opts,
     free(ch);
     return rc;
   }
-  CH = ch;
   *out = ch;
   return 0;
 }
@@ -542,7 +555,6 @@ void va_app_channel_free(va_app_channel *ch) {
   json_decref(atomic_load(&ch->entities));
   free(ch->token);
   free(ch);
-  CH = NULL;
 }
 
 int va_app_channel_type(const va_app_channel *ch) { return ch->type; }
@@ -566,8 +578,9 @@ uint64_t va_app_channel_chain(va_app_channel *ch, const char *reentrancy_id) {
   if (sscanf(reentrancy_id, "va-%16llx%n", &chain, &end) == 1 &&
       reentrancy_id[end] == 0 && chain)
     return chain; /* one vactord sent: its own chain */
-  uint64_t h = 1469598103934665603ull; /* FNV-1a: a chain of its own */
-  for (const char *p = reentrancy_id; *p; p++)
-    h = (h ^ (unsigned char)*p) * 1099511628211ull;
-  return h | (1ull << 63); /* apart from vactord's chains (high bit 0) */
+  /* Another's id: a chain of its own, the same for every call with it. */
+  uint64_t h = XXH3_64bits(reentrancy_id, strlen(reentrancy_id));
+  /* The high bit keeps it apart from vactord's chains (high bit 0) and
+   * never 0 (a chain is never 0: 0 asks for a new one). */
+  return h | (1ull << 63);
 }

@@ -34,14 +34,17 @@ enum {
   VA_APP_METHODS
 };
 
-/* Registers AppActor on rt (before va_runtime_start). Copies opts. */
+/* Registers AppActor on rt (before va_runtime_start), the channel its
+ * type's user pointer: one channel per runtime, and several runtimes in a
+ * process each with their own. Copies opts. */
 int va_app_channel_new(va_runtime *rt, const va_app_options *opts,
                        va_app_channel **out);
 /* After va_runtime_start: a thread waits for the app to answer GET
  * /dapr/config (every 100 ms), then takes its actor types. */
 int va_app_channel_start(va_app_channel *ch);
-/* Stops the thread and the client (before va_runtime_free: calls still
- * out end with VA_ESTOPPED). */
+/* Stops the thread and the client and frees ch: after va_runtime_stop
+ * (AppActor's deactivation hook, run by the stop, uses the channel) and
+ * before va_runtime_free; calls still out end with VA_ESTOPPED. */
 void va_app_channel_free(va_app_channel *ch);
 
 int va_app_channel_type(const va_app_channel *ch); /* AppActor's type id */

@@ -84,7 +84,10 @@ typedef struct va_apps {
 
 /* Registers the three types (before va_runtime_start). apps must outlive
  * the runtime; rt, chat_limit, history_limit and llm are set by the
- * caller first (0 limits: 200 and 100). */
+ * caller first (0 limits: 200 and 100). apps is each type's user pointer
+ * (va_turn_type_user): their methods find the limits and one another's
+ * type ids there, so every runtime in a process has a va_apps of its own
+ * and nothing of it is process-wide. */
 int va_apps_register(va_apps *apps);
 
 /* Replies v (borrowed; NULL: out of memory) as compact JSON. */

@@ -8,6 +8,7 @@
  * TaskActors, and records both sides. At most one call is out at a time;
  * what the turn needs between calls is kept in the activation. */
 #include "apps.h"
+#include "../base/assert.h"
 #include "assistant.h"
 #include "journal.h"
 #include "limits.h"
@@ -22,8 +23,18 @@
 #include <sys/random.h>
 #include <time.h>
 
-static const va_apps *A;
-static va_journal messages;
+/* The Task API this chat belongs to: the type's user pointer, set by
+ * va_chat_register: a va_apps per runtime, so runtimes may share a process. */
+static const va_apps *apps_of(va_turn *t) {
+  const va_apps *apps = va_turn_type_user(t);
+  VA_ASSERT(apps && apps->rt == va_turn_runtime(t));
+  return apps;
+}
+
+/* The chat's messages. */
+static va_journal messages_of(va_turn *t) {
+  return (va_journal){"m:", apps_of(t)->chat_limit};
+}
 
 enum { MESSAGE_MAX = VA_APPS_CHAT_MESSAGE_MAX, ID_MAX = VA_APPS_ID_MAX };
 
@@ -62,6 +73,7 @@ static int remember(va_turn *t, const char *role, const char *text,
                         va_json_time(va_wall_ms()));
   if (m && extra)
     json_object_update(m, extra);
+  va_journal messages = messages_of(t);
   int rc = m ? va_journal_append(t, &messages, m) : VA_ENOMEM;
   json_decref(m);
   return rc;
@@ -188,7 +200,8 @@ static int do_list(va_turn *t, chat *c) {
   json_t *filters = c->intent.status[0]
                         ? json_pack("{s:s}", "status", c->intent.status)
                         : json_object();
-  return call_json(t, A->user, me(t, user), VA_USER_LIST, filters, listed);
+  return call_json(t, apps_of(t)->user, me(t, user), VA_USER_LIST, filters,
+                   listed);
 }
 
 /* ---- Adding ---- */
@@ -221,7 +234,7 @@ static int do_add(va_turn *t, chat *c) {
                            c->intent.text);
   if (body && c->intent.at_ms)
     json_object_set_new(body, "due", va_json_time(c->intent.at_ms));
-  return call_json(t, A->task, c->task, VA_TASK_CREATE, body, added);
+  return call_json(t, apps_of(t)->task, c->task, VA_TASK_CREATE, body, added);
 }
 
 /* ---- Completing and logging: find the task first ---- */
@@ -290,21 +303,21 @@ static int found(va_turn *t, void *user, int status, const void *data,
   char user_id[ID_MAX + 1];
   me(t, user_id);
   if (c->intent.kind == VA_INTENT_COMPLETE)
-    return call_json(t, A->task, c->task, VA_TASK_COMPLETE,
+    return call_json(t, apps_of(t)->task, c->task, VA_TASK_COMPLETE,
                      json_pack("{s:s}", "user", user_id), changed);
   size_t ulen = strlen(user_id);
   char body[sizeof(va_task_log) + ID_MAX];
   va_task_log head = {c->intent.minutes};
   memcpy(body, &head, sizeof(head));
   memcpy(body + sizeof(head), user_id, ulen);
-  return va_turn_call(t, A->task, c->task, strlen(c->task), VA_TASK_LOG,
-                      body, sizeof(head) + ulen, changed, NULL);
+  return va_turn_call(t, apps_of(t)->task, c->task, strlen(c->task),
+                      VA_TASK_LOG, body, sizeof(head) + ulen, changed, NULL);
 }
 
 static int do_find(va_turn *t) {
   char user[ID_MAX + 1];
-  return call_json(t, A->user, me(t, user), VA_USER_LIST, json_object(),
-                   found);
+  return call_json(t, apps_of(t)->user, me(t, user), VA_USER_LIST,
+                   json_object(), found);
 }
 
 /* ---- Reminding ---- */
@@ -324,6 +337,7 @@ static int do_remind(va_turn *t, chat *c) {
     return answerf(t, "You have %d reminders waiting already, the most I "
                       "keep; I did not add this one.",
                    VA_APPS_CHAT_REMINDERS_MAX);
+  va_journal messages = messages_of(t);
   snprintf(name, sizeof(name), "chat-%lld",
            (long long)va_journal_total(t, &messages));
   json_t *data = json_pack("{s:s}", "text", c->intent.text);
@@ -426,6 +440,7 @@ static int ask_model(va_turn *t, chat *c) {
                "Answer briefly.",
                when) < 0)
     return VA_ENOMEM;
+  va_journal messages = messages_of(t);
   json_t *history = va_journal_page(t, &messages, 0, 10);
   json_t *msgs = json_pack("[{s:s, s:s}]", "role", "system", "content",
                            system);
@@ -445,7 +460,8 @@ static int ask_model(va_turn *t, chat *c) {
   va_await *ticket;
   int rc = va_turn_await(t, model_answered, NULL, &ticket);
   if (rc == 0)
-    va_llm_ask(A->llm, msgs, ticket); /* errors come back through ticket */
+    /* errors come back through ticket */
+    va_llm_ask(apps_of(t)->llm, msgs, ticket);
   json_decref(msgs);
   return rc;
 }
@@ -459,7 +475,7 @@ static int got_prefs(va_turn *t, void *user, int status, const void *data,
                     &c->tz))
     c->tz = 0;
   json_decref(prefs);
-  return A->llm ? ask_model(t, c) : understand(t, c);
+  return apps_of(t)->llm ? ask_model(t, c) : understand(t, c);
 }
 
 /* ---- Methods ---- */
@@ -486,8 +502,8 @@ static int chat_say(va_turn *t, const void *arg, size_t len) {
   char user[ID_MAX + 1];
   me(t, user);
   if (rc == 0)
-    rc = va_turn_call(t, A->user, user, strlen(user), VA_USER_PREFS, NULL, 0,
-                      got_prefs, NULL);
+    rc = va_turn_call(t, apps_of(t)->user, user, strlen(user), VA_USER_PREFS,
+                      NULL, 0, got_prefs, NULL);
   return rc;
 }
 
@@ -496,6 +512,7 @@ static int chat_history(va_turn *t, const void *arg, size_t len) {
   json_int_t before = json_integer_value(json_object_get(in, "before"));
   json_int_t limit = json_integer_value(json_object_get(in, "limit"));
   json_decref(in);
+  va_journal messages = messages_of(t);
   int64_t total = va_journal_total(t, &messages);
   json_t *page =
       va_journal_page(t, &messages, before, limit > 0 ? limit : 50);
@@ -547,12 +564,11 @@ int va_chat_register(va_apps *apps) {
                      .n_methods = VA_CHAT_METHODS,
                      .on_deactivate = chat_deactivate,
                      .on_reminder = chat_on_reminder,
-                     .instance_size = sizeof(chat)};
+                     .instance_size = sizeof(chat),
+                     .user = apps};
   int type = va_register_type(apps->rt, &def);
   if (type < 0)
     return type;
   apps->chat = type;
-  A = apps;
-  messages = (va_journal){"m:", apps->chat_limit};
   return 0;
 }

@@ -15,6 +15,7 @@
  * failed turn, a reload: anything that changes them makes it parse again).
  * Methods that change the document work on a deep copy. */
 #include "apps.h"
+#include "../base/assert.h"
 #include "journal.h"
 #include "limits.h"
 #include "task_doc.h"
@@ -23,8 +24,18 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const va_apps *A;
-static va_journal history;
+/* The Task API this task belongs to: the type's user pointer, set by
+ * va_task_register: a va_apps per runtime, so runtimes may share a process. */
+static const va_apps *apps_of(va_turn *t) {
+  const va_apps *apps = va_turn_type_user(t);
+  VA_ASSERT(apps && apps->rt == va_turn_runtime(t));
+  return apps;
+}
+
+/* The task's change history. */
+static va_journal history_of(va_turn *t) {
+  return (va_journal){"h:", apps_of(t)->history_limit};
+}
 
 /* ---- The document ---- */
 
@@ -170,6 +181,7 @@ static int check_version(request *r) {
 static int record(va_turn *t, const char *user, json_t *entry) {
   json_object_set_new(entry, "at", va_json_time(va_wall_ms()));
   json_object_set_new(entry, "user", json_string(user));
+  va_journal history = history_of(t);
   int rc = va_journal_append(t, &history, entry);
   json_decref(entry);
   return rc;
@@ -190,10 +202,10 @@ static int tell_user(va_turn *t, const char *user, int method,
   size_t idlen;
   const char *id = va_turn_id(t, &idlen);
   if (method == VA_USER_REMOVE)
-    return va_turn_call(t, A->user, user, strlen(user), method, id, idlen,
-                        passed, NULL);
+    return va_turn_call(t, apps_of(t)->user, user, strlen(user), method, id,
+                        idlen, passed, NULL);
   char *s = json_dumps(summary, JSON_COMPACT);
-  int rc = s ? va_turn_call(t, A->user, user, strlen(user), method, s,
+  int rc = s ? va_turn_call(t, apps_of(t)->user, user, strlen(user), method, s,
                             strlen(s), passed, NULL)
              : VA_ENOMEM;
   free(s);
@@ -239,9 +251,9 @@ static int release_owned(va_turn *t, json_t *doc, const char *name, bool wait) {
     json_decref(body); /* (never all of them for want of memory) */
     body = NULL;
   }
-  int rc =
-      call_json(t, A->user, json_string_value(json_object_get(doc, "owner")),
-                VA_USER_RELEASE_REMINDERS, body, wait);
+  int rc = call_json(t, apps_of(t)->user,
+                     json_string_value(json_object_get(doc, "owner")),
+                     VA_USER_RELEASE_REMINDERS, body, wait);
   json_decref(body);
   return rc;
 }
@@ -373,6 +385,7 @@ static int task_delete(va_turn *t, const void *arg, size_t len) {
     rc = release_owned(t, r.doc, NULL, true);
   if (rc == 0)
     rc = va_turn_reminder_list(t, delete_reminder, t);
+  va_journal history = history_of(t);
   if (rc == 0)
     rc = va_journal_clear(t, &history);
   if (rc == 0)
@@ -389,6 +402,7 @@ static int task_history(va_turn *t, const void *arg, size_t len) {
     return finish(&r, rc);
   json_int_t before = json_integer_value(json_object_get(r.in, "before"));
   json_int_t limit = json_integer_value(json_object_get(r.in, "limit"));
+  va_journal history = history_of(t);
   json_t *out = json_pack(
       "{s:I, s:o}", "total", (json_int_t)va_journal_total(t, &history),
       "entries",
@@ -628,10 +642,10 @@ static int charge_owner(va_turn *t, json_t *doc, const char *name,
   json_t *settle = json_pack("{s:O, s:s}", "owner", owner, "name", name);
   json_t *charge = json_pack("{s:O, s:s, s:O}", "task", task, "name", name,
                              "current", others);
-  int rc = call_json(t, A->task, json_string_value(task),
+  int rc = call_json(t, apps_of(t)->task, json_string_value(task),
                      VA_TASK_SETTLE_REMINDER, settle, false);
   if (rc == 0)
-    rc = call_json(t, A->user, json_string_value(owner),
+    rc = call_json(t, apps_of(t)->user, json_string_value(owner),
                    VA_USER_CHARGE_REMINDER, charge, true);
   json_decref(charge);
   json_decref(settle);
@@ -683,7 +697,7 @@ static int task_settle_reminder(va_turn *t, const void *arg, size_t len) {
     const char *id = va_turn_id(t, &idlen);
     json_t *release =
         json_pack("{s:s%, s:[s]}", "task", id, idlen, "names", name);
-    rc = call_json(t, A->user, json_string_value(owner),
+    rc = call_json(t, apps_of(t)->user, json_string_value(owner),
                    VA_USER_RELEASE_REMINDERS, release, true);
     json_decref(release);
   }
@@ -742,9 +756,7 @@ static int task_reminder_del(va_turn *t, const void *arg, size_t len) {
 }
 
 /* Whether this fire of reminder name is its last, as the runtime decides
- * after the hook (va__reminder_fire, src/core/reminders.c): a one-shot, no
- * fires left, or a next due time (the first after now, no sooner than the
- * minimum period) at or past its expiry. The clock is read after the
+ * after the hook (va_reminder_after). The clock is read after the
  * runtime's, so the next time can only come out later: at worst a
  * reminder that fires once more is called last (its charge goes early,
  * the count is too low, never too high). The runtime drops a reminder
@@ -753,23 +765,8 @@ static int task_reminder_del(va_turn *t, const void *arg, size_t len) {
  * reminder (the charge's "current"). */
 static bool last_fire(va_turn *t, const char *name) {
   va_reminder rem;
-  if (va_turn_reminder_get(t, name, &rem) != 0)
-    return true;
-  va_duration p = rem.period;
-  if (!(p.years || p.months || p.days || p.ns) || rem.left == 1)
-    return true;
-  uint64_t floor = va_min_period_ms(va_turn_runtime(t));
-  int64_t min_ms =
-      floor > INT64_MAX / 1000000 ? INT64_MAX / 1000000 : (int64_t)floor;
-  if (p.years < 0 || p.months < 0 || p.days < 0 || p.ns < 0 ||
-      va_period_shortest_ms(&p) < min_ms)
-    p = (va_duration){.ns = min_ms * 1000000};
-  int64_t now = va_wall_ms();
-  int64_t next = va_period_next(rem.due_ms, &p, now);
-  int64_t soonest = now > INT64_MAX - min_ms ? INT64_MAX : now + min_ms;
-  if (next < soonest)
-    next = soonest;
-  return next == INT64_MAX || (rem.expires_ms && next >= rem.expires_ms);
+  return va_turn_reminder_get(t, name, &rem) != 0 ||
+         va_reminder_after(va_turn_runtime(t), &rem, va_wall_ms()) == 0;
 }
 
 /* The chat's note for a fire of reminder name, as JSON text (new; NULL
@@ -813,8 +810,8 @@ static int task_on_reminder(va_turn *t, const char *name, const void *data,
   json_t *spec;
   const char *message;
   char *s = fire_note(doc, name, data, len, &spec, &message);
-  rc = s ? va_turn_send(t, A->chat, owner, strlen(owner), VA_CHAT_NOTIFY, s,
-                        strlen(s))
+  rc = s ? va_turn_send(t, apps_of(t)->chat, owner, strlen(owner),
+                        VA_CHAT_NOTIFY, s, strlen(s))
          : VA_ENOMEM;
   free(s);
   if (rc == 0)
@@ -848,12 +845,11 @@ int va_task_register(va_apps *apps) {
                      .n_methods = VA_TASK_METHODS,
                      .on_deactivate = task_deactivate,
                      .on_reminder = task_on_reminder,
-                     .instance_size = sizeof(parsed)};
+                     .instance_size = sizeof(parsed),
+                     .user = apps};
   int type = va_register_type(apps->rt, &def);
   if (type < 0)
     return type;
   apps->task = type;
-  A = apps;
-  history = (va_journal){"h:", apps->history_limit};
   return 0;
 }

@@ -627,7 +627,8 @@ int va_user_register(va_apps *apps) {
   };
   va_type_def def = {.name = "UserActor",
                      .methods = methods,
-                     .n_methods = VA_USER_METHODS};
+                     .n_methods = VA_USER_METHODS,
+                     .user = apps};
   int type = va_register_type(apps->rt, &def);
   if (type < 0)
     return type;

@@ -2,7 +2,10 @@
  * state: key "\x01r:<name>", value a 48-byte header (next due time, expiry,
  * fires left, period) and the caller's data. So setting, deleting and
  * advancing a reminder are ordinary state writes, saved atomically with the
- * turn that makes them, behind the output gate.
+ * turn that makes them, behind the output gate. Each such write also
+ * carries the reminder's name and due time as fields of its own (va_kv's
+ * reminder and due_ms), which the store's due index is fed from: this file
+ * is the only one that knows the encoding.
  *
  * Firing is a turn of the actor (a system method): it reads the reminder,
  * refuses to run it early, calls the type's on_reminder hook, and writes
@@ -45,6 +48,7 @@
  * reminders in that range may get a second fire message; the fire turn
  * reads the stored due time, so they still fire once per due time. */
 #include "../store/store.h"
+#include "../base/assert.h"
 #include "../base/clock.h"
 #include "runtime.h"
 #include <stdlib.h>
@@ -93,10 +97,6 @@ static void decode(const char *in, record *r) {
   r->period = (va_duration){cal[0], cal[1], cal[2], get64(in + 36)};
 }
 
-int64_t va__reminder_due(const void *value, size_t len) {
-  return len >= HEADER ? get64(value) : 0;
-}
-
 static bool key_of(const char *name, char *key, size_t size) {
   size_t n = strlen(name);
   if (!n || n + sizeof(PREFIX) > size)
@@ -110,15 +110,31 @@ bool va__reminder_key(const char *key) {
   return !strncmp(key, PREFIX, sizeof(PREFIX) - 1);
 }
 
+/* Marks the write of reminder key `key` in t's writes as the reminder's,
+ * due at due_ms (ignored for a deletion), for the store's due index. */
+static void mark(va_turn *t, const char *key, int64_t due_ms) {
+  va_kv *w = va__kvmap_find(&t->writes, key);
+  VA_ASSERT(w && va__reminder_key(w->key)); /* just written */
+  w->reminder = w->key + sizeof(PREFIX) - 1;
+  w->due_ms = w->tomb ? 0 : due_ms;
+}
+
 /* Reminder keys are the runtime's own: written past va_state_set, which
- * refuses them to methods. */
+ * refuses them to methods, and only here. val starts with the encoded
+ * record whose due time is due_ms. */
 static int state_put(va_turn *t, const char *key, const void *val,
-                     size_t len) {
-  return va__kvmap_put(&t->writes, key, val, len, false);
+                     size_t len, int64_t due_ms) {
+  int rc = va__kvmap_put(&t->writes, key, val, len, false);
+  if (rc == 0)
+    mark(t, key, due_ms);
+  return rc;
 }
 
 static int state_delete(va_turn *t, const char *key) {
-  return va__kvmap_put(&t->writes, key, NULL, 0, true);
+  int rc = va__kvmap_put(&t->writes, key, NULL, 0, true);
+  if (rc == 0)
+    mark(t, key, 0);
+  return rc;
 }
 
 /* ---- Timers for fires that came early ---- */
@@ -287,6 +303,25 @@ static int64_t next_due(const record *r, int64_t now, int64_t min_ms) {
   return next > soonest ? next : soonest;
 }
 
+/* The due time after a fire of r at now, or 0 when that fire is its last
+ * (once, its last repetition, or the next would be at or past its
+ * expiry). */
+static int64_t after_fire(const va_runtime *rt, const record *r, int64_t now) {
+  if (!periodic(&r->period) || r->left == 1)
+    return 0;
+  int64_t next = next_due(r, now, floor_ms(rt));
+  return next == INT64_MAX || (r->expires_ms && next >= r->expires_ms) ? 0
+                                                                       : next;
+}
+
+int64_t va_reminder_after(const va_runtime *rt, const va_reminder *r,
+                          int64_t now_ms) {
+  if (!rt || !r)
+    return 0;
+  record rec = {r->due_ms, r->expires_ms, r->left, r->period};
+  return after_fire(rt, &rec, now_ms);
+}
+
 int va__reminder_fire(va_turn *t, const char *name_bytes, size_t len) {
   va_worker *w = t->w;
   const va_type *ty = &w->rt->types[t->actor->type];
@@ -321,10 +356,8 @@ int va__reminder_fire(va_turn *t, const char *name_bytes, size_t len) {
       return rc;
     }
   }
-  if (!periodic(&r.period) || r.left == 1)
-    return state_delete(t, key);
-  int64_t next = next_due(&r, now, floor_ms(w->rt));
-  if (next == INT64_MAX || (r.expires_ms && next >= r.expires_ms))
+  int64_t next = after_fire(w->rt, &r, now);
+  if (!next)
     return state_delete(t, key);
   if (r.left > 0)
     r.left--;
@@ -335,7 +368,7 @@ int va__reminder_fire(va_turn *t, const char *name_bytes, size_t len) {
     return VA_ENOMEM;
   memcpy(copy, val, vlen);
   encode(&r, copy);
-  int rc = state_put(t, key, copy, vlen);
+  int rc = state_put(t, key, copy, vlen, r.due_ms);
   free(copy);
   return rc;
 }
@@ -370,7 +403,7 @@ int va_turn_reminder_set(va_turn *t, const char *name,
   encode(&r, val);
   if (spec->len)
     memcpy(val + HEADER, spec->data, spec->len);
-  int rc = state_put(t, key, val, HEADER + spec->len);
+  int rc = state_put(t, key, val, HEADER + spec->len, r.due_ms);
   free(val);
   return rc;
 }
@@ -438,30 +471,40 @@ static int name_of(const char *body, size_t len, char *name, size_t size) {
   return (int)n;
 }
 
+typedef struct name_list {
+  va_kvmap names; /* the keys are the names */
+  int status;     /* the first failure to add one */
+} name_list;
+
 static void add_name(void *user, const char *name) {
-  va_kvmap *names = user;
-  (void)va__kvmap_put(names, name, NULL, 0, false);
+  name_list *l = user;
+  int rc = l->status ? 0 : va__kvmap_put(&l->names, name, NULL, 0, false);
+  if (rc)
+    l->status = rc;
 }
 
 /* Replies every name, NUL-ended. */
 static int reply_names(va_turn *t) {
-  va_kvmap names = {0};
-  int rc = va_turn_reminder_list(t, add_name, &names);
+  name_list list = {{0}, 0};
+  int rc = va_turn_reminder_list(t, add_name, &list);
+  if (rc == 0)
+    rc = list.status;
+  const va_kvmap *names = &list.names;
   size_t total = 0;
-  for (uint32_t i = 0; i < names.n; i++)
-    total += strlen(names.items[i].key) + 1;
+  for (uint32_t i = 0; i < names->n; i++)
+    total += strlen(names->items[i].key) + 1;
   char *out = rc ? NULL : malloc(total ? total : 1);
   if (!rc && !out)
     rc = VA_ENOMEM;
-  for (size_t i = 0, at = 0; out && i < names.n; i++) {
-    size_t k = strlen(names.items[i].key) + 1;
-    memcpy(out + at, names.items[i].key, k);
+  for (size_t i = 0, at = 0; out && i < names->n; i++) {
+    size_t k = strlen(names->items[i].key) + 1;
+    memcpy(out + at, names->items[i].key, k);
     at += k;
   }
   if (!rc)
     rc = va_turn_reply(t, out, total);
   free(out);
-  va__kvmap_clear(&names);
+  va__kvmap_clear(&list.names);
   return rc;
 }
 
@@ -562,24 +605,34 @@ typedef struct look {
   va_due_reminder *rows; /* owned: type, id and name in one block each */
 } look;
 
+/* Copies row (borrowed) into *out: type, name and id in one block. */
+static int copy_row(const va_due_reminder *row, va_due_reminder *out) {
+  size_t tl = strlen(row->type) + 1, nl = strlen(row->name) + 1;
+  char *block = malloc(tl + nl + row->id_len);
+  if (!block)
+    return VA_ENOMEM;
+  memcpy(block, row->type, tl);
+  memcpy(block + tl, row->name, nl);
+  memcpy(block + tl + nl, row->id, row->id_len);
+  *out = (va_due_reminder){block, block + tl + nl, row->id_len, block + tl,
+                           row->due_ms};
+  return 0;
+}
+
+/* The store's answer (any thread): copied, and posted back to worker 0.
+ * Rows that cannot be copied fail the look, so that its range is asked
+ * again; those copied still fire (a fire reads its stored due time). */
 static void on_due(void *ctx, int status, const va_due_reminder *rows,
                    size_t n) {
   va_msg *m = ctx;
   look *l = (look *)va__msg_body(m);
   l->status = status;
-  if (status == 0 && n && (l->rows = calloc(n, sizeof(*rows)))) {
-    for (size_t i = 0; i < n; i++) {
-      size_t tl = strlen(rows[i].type) + 1, nl = strlen(rows[i].name) + 1;
-      char *block = malloc(tl + nl + rows[i].id_len);
-      if (!block)
-        break;
-      memcpy(block, rows[i].type, tl);
-      memcpy(block + tl, rows[i].name, nl);
-      memcpy(block + tl + nl, rows[i].id, rows[i].id_len);
-      l->rows[i] = (va_due_reminder){block, block + tl + nl, rows[i].id_len,
-                                     block + tl, rows[i].due_ms};
+  if (status == 0 && n && !(l->rows = calloc(n, sizeof(*rows))))
+    l->status = VA_ENOMEM;
+  for (size_t i = 0; l->rows && l->status == 0 && i < n; i++) {
+    l->status = copy_row(&rows[i], &l->rows[i]);
+    if (l->status == 0)
       l->n = i + 1;
-    }
   }
   va__worker_post(l->w, m);
 }
@@ -589,20 +642,18 @@ void va__reminders_saved(va_worker *w, va_actor *a, const va_kvmap *writes) {
       atomic_load_explicit(&w->rt->reminders_seen_until, memory_order_seq_cst);
   for (uint32_t i = 0; i < writes->n; i++) {
     const va_kv *kv = &writes->items[i];
-    if (kv->tomb || !va__reminder_key(kv->key) || kv->len < HEADER)
-      continue;
-    int64_t due = get64(kv->val);
-    if (due < horizon)
-      arm(w, a, kv->key + sizeof(PREFIX) - 1, due, due);
+    if (!kv->tomb && kv->reminder && kv->due_ms < horizon)
+      arm(w, a, kv->reminder, kv->due_ms, kv->due_ms);
   }
 }
 
 void va__reminders_look(va_worker *w) {
   va_runtime *rt = w->rt;
+  VA_ASSERT(w->index == 0); /* the one worker that looks */
   if (!rt->store->ops->reminders_due || w->looking)
     return;
   va_msg *m = va__msg_alloc(&w->msgs, 0, sizeof(look));
-  if (!m)
+  if (!m) /* this look is skipped; the next asks from the same horizon */
     return;
   m->kind = VA_MSG_CONTROL;
   m->control = VA_CONTROL_REMINDERS;
@@ -628,6 +679,7 @@ void va__reminders_look(va_worker *w) {
 void va__reminders_seen(va_worker *w, va_msg *m) {
   look *l = (look *)va__msg_body(m);
   va_runtime *rt = w->rt;
+  VA_ASSERT(w->looking && w->loading > 0); /* this look's, counted in */
   w->loading--;
   for (size_t i = 0; i < l->n; i++) {
     va_due_reminder *r = &l->rows[i];

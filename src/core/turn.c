@@ -4,6 +4,7 @@
  * failed) and answering its caller. Also the va_turn_* and va_state_*
  * functions. Owner thread only. */
 #include "../store/store.h"
+#include "../base/assert.h"
 #include "../base/clock.h"
 #include "runtime.h"
 #include <stdlib.h>
@@ -89,6 +90,7 @@ static void turn_finish(va_worker *w, va_turn *t) {
   va_count(w->stats.turns, 1);
   if (status)
     va_count(w->stats.turns_failed, 1);
+  VA_ASSERT(a->depth > 0); /* t is one of a's open turns */
   a->depth--;
   unlink_open(a, t);
   w->open_turns--;
@@ -116,6 +118,8 @@ void va__turn_resume(va_worker *w, va_turn *t, int rc) {
 
 static void start_turn(va_worker *w, va_actor *a, va_msg *m) {
   const va_type *ty = &w->rt->types[a->type];
+  /* Method ids were checked where the message entered the runtime. */
+  VA_ASSERT(m->method >= VA_METHOD_SYSTEM || m->method < ty->n_methods);
   va_turn *t = turn_new(w, a, m);
   if (!t) {
     va__answer(w, m, VA_ENOMEM, NULL);
@@ -143,6 +147,7 @@ static bool head_runnable(const va_worker *w, const va_actor *a) {
 /* a was taken off the run queue with its scheduled flag still set, so that
  * turns finishing here do not queue it again. */
 void va__actor_run(va_worker *w, va_actor *a, unsigned budget) {
+  VA_ASSERT(va__current_worker(w->rt) == w); /* owner thread only */
   w->yield = false; /* set by a send outside this run (a continuation) */
   w->running = a;
   while (budget && head_runnable(w, a)) {
@@ -175,6 +180,7 @@ void va__actor_run(va_worker *w, va_actor *a, unsigned budget) {
 }
 
 int va__run_hook(va_worker *w, va_actor *a, va_hook_fn hook) {
+  VA_ASSERT(va__current_worker(w->rt) == w); /* owner thread only */
   va_turn *t = turn_new(w, a, NULL);
   if (!t)
     return VA_ENOMEM;
@@ -184,6 +190,7 @@ int va__run_hook(va_worker *w, va_actor *a, va_hook_fn hook) {
     rc = va__persist_save(w, t);
   if (t->reply)
     va__msg_free(&w->msgs, t->reply);
+  VA_ASSERT(a->depth > 0); /* turn_new opened t */
   a->depth--;
   unlink_open(a, t);
   w->open_turns--;
@@ -208,6 +215,11 @@ int va_turn_type(const va_turn *t) { return t->actor->type; }
 uint64_t va_turn_chain(const va_turn *t) { return t->chain; }
 
 va_runtime *va_turn_runtime(const va_turn *t) { return t->w->rt; }
+
+void *va_turn_type_user(const va_turn *t) {
+  VA_ASSERT(t->actor->type < t->w->rt->n_types);
+  return t->w->rt->types[t->actor->type].user;
+}
 
 int va_turn_reply(va_turn *t, const void *data, size_t len) {
   if (!t || (len && !data))
