@@ -1,6 +1,7 @@
 /* actor.c — activation and deactivation: actor blocks from per-type pools,
  * the directory, the state load on activation, the hooks, and the
  * least-recently-used list that idle deactivation walks. Owner thread only. */
+#include "../base/assert.h"
 #include "../store/store.h"
 #include "runtime.h"
 #include <stdlib.h>
@@ -42,6 +43,9 @@ static va_actor *pool_take(va_worker *w, uint16_t type) {
 
 static void pool_put(va_worker *w, va_actor *a) {
   va_actor_pool *pool = &w->pools[a->type];
+  /* Only an actor with nothing open, queued or on its way to the store. */
+  VA_ASSERT(a->depth == 0 && !a->open_turn && a->unsaved == 0);
+  VA_ASSERT(!a->mbox_head && a->mbox_len == 0 && !a->scheduled);
   a->life = VA_ACTOR_FREE;
   a->run_next = pool->free;
   pool->free = a;
@@ -189,6 +193,7 @@ void va__actor_fail_mailbox(va_worker *w, va_actor *a, int status) {
   while (a->mbox_head) {
     va_msg *m = a->mbox_head;
     a->mbox_head = (va_msg *)va_load_relaxed(&m->node.next);
+    VA_ASSERT(a->mbox_len > 0 && w->queued > 0);
     a->mbox_len--;
     w->queued--;
     va__answer(w, m, status, NULL);

@@ -3,6 +3,7 @@
  * it is this thread's, batched when it is another worker's), admission at
  * the owner (deadlock, reentrancy and mailbox checks), pending calls and
  * their deadlines, and the public call/send functions. */
+#include "../base/assert.h"
 #include "../base/clock.h"
 #include "runtime.h"
 #include <stdlib.h>
@@ -36,6 +37,7 @@ static void pending_release(va_worker *w, va_pending *p) {
   p->turn = NULL;
   p->next_free = w->free_pending;
   w->free_pending = p;
+  VA_ASSERT(w->live_pending > 0);
   w->live_pending--;
 }
 
@@ -198,7 +200,10 @@ static int deliver(va_worker *w, va_msg *m, bool from_here, va_ref *ref) {
   if (a == w->running)
     w->yield = true;
   w->queued++;
-  if (a->depth == 0)
+  /* An actor still loading (or closing) is queued when it becomes active
+   * (persist.c, actor.c): queued now, it could be freed from the run queue
+   * if its activation failed. */
+  if (a->depth == 0 && a->life == VA_ACTOR_ACTIVE)
     va__worker_schedule(w, a);
   return 0;
 }
