@@ -4,14 +4,15 @@
 #   make test    installs what is missing, builds release + sanitizer builds,
 #                runs every test in each
 # Other targets: build, test-release, test-asan, test-tsan, test-busy (make
-# test with every core kept busy by stress-ng), bench, fuzz
+# test with every core kept busy by stress-ng), format (clang-format every C
+# file), format-check (what CI runs: fails on an unformatted file), bench, fuzz
 # (a minute per fuzz target), fuzz-long (FUZZ_SECONDS per target, 10 M+
 # executions in all; prints the counts), soak (bench/soak: mixed load and
 # kill -9 rounds; SOAK_ARGS=--quick for a minute), clean.
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps build run example test test-release test-asan test-tsan test-busy bench fuzz \
-  fuzz-long soak clean
+.PHONY: all deps build run example test test-release test-asan test-tsan test-busy format \
+  format-check bench fuzz fuzz-long soak clean
 
 all: build
 
@@ -45,6 +46,12 @@ test: test-release test-asan test-tsan
 
 test-busy:
 	scripts/test-busy.sh
+
+format: deps
+	@scripts/format.sh
+
+format-check: deps
+	@scripts/format.sh --check
 
 bench: build
 	bench/run-inproc

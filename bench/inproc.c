@@ -133,10 +133,10 @@ static int user_bump(va_turn *t, const void *arg, size_t len) {
   const void *v;
   size_t n;
   int64_t count = 0;
-  if (va_state_get(t, "count", &v, &n) == 0 && n == sizeof(count))
+  if (va_turn_state_get(t, "count", &v, &n) == 0 && n == sizeof(count))
     memcpy(&count, v, sizeof(count));
   count++;
-  int rc = va_state_set(t, "count", &count, sizeof(count));
+  int rc = va_turn_state_set(t, "count", &count, sizeof(count));
   uint64_t end = now_ns();
   return rc ? rc : va_turn_reply(t, &end, sizeof(end));
 }

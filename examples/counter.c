@@ -22,10 +22,10 @@ static int counter_add(va_turn *t, const void *arg, size_t len) {
   long total = 0;
   const void *val;
   size_t vlen;
-  if (va_state_get(t, "total", &val, &vlen) == 0 && vlen == sizeof(total))
+  if (va_turn_state_get(t, "total", &val, &vlen) == 0 && vlen == sizeof(total))
     memcpy(&total, val, sizeof(total));
   total += strtol(buf, NULL, 10);
-  return va_state_set(t, "total", &total, sizeof(total));
+  return va_turn_state_set(t, "total", &total, sizeof(total));
 }
 
 static int counter_get(va_turn *t, const void *arg, size_t len) {
@@ -33,7 +33,7 @@ static int counter_get(va_turn *t, const void *arg, size_t len) {
   long total = 0;
   const void *val;
   size_t vlen;
-  if (va_state_get(t, "total", &val, &vlen) == 0)
+  if (va_turn_state_get(t, "total", &val, &vlen) == 0)
     memcpy(&total, val, sizeof(total));
   char out[32];
   int n = snprintf(out, sizeof(out), "%ld", total);

@@ -298,7 +298,7 @@ int va_ref_send(va_ref *ref, int method, const void *arg, size_t len);
 
 /* The actor's per-activation memory (instance_size bytes, zeroed at
  * activation, freed at deactivation). Not transactional: only state written
- * with va_state_set() is rolled back when a turn fails. */
+ * with va_turn_state_set() is rolled back when a turn fails. */
 void *va_turn_self(va_turn *turn);
 /* The actor's id (not NUL-terminated; *len is set) and type id. */
 const char *va_turn_id(const va_turn *turn, size_t *len);
@@ -433,7 +433,7 @@ bool va_period_allowed(const va_runtime *rt, const va_duration *p);
 
 /* Inside a turn: set (or replace), read, delete a reminder of this actor.
  * Saved with the turn's other writes. get's data points into the state
- * (valid as va_state_get's). Names are 1..255 bytes. A period whose
+ * (valid as va_turn_state_get's). Names are 1..255 bytes. A period whose
  * shortest span (va_period_shortest_ms) is under va_min_period_ms, or with
  * a part below zero, is VA_EINVAL. A reminder stored with a shorter period
  * (before the minimum was raised) fires as if its period were the minimum.
@@ -506,15 +506,15 @@ int va_timer_call(va_runtime *rt, int type, const char *id, size_t id_len,
 /* Reads key. On success *val points at the value (valid until the turn
  * writes that key again or ends) and *len is its length. VA_ENOTFOUND if
  * absent. Sees the turn's own writes. */
-int va_state_get(va_turn *turn, const char *key, const void **val,
+int va_turn_state_get(va_turn *turn, const char *key, const void **val,
                  size_t *len);
 /* Writes or deletes key. Buffered in the turn: saved with all the turn's
  * other writes when it succeeds, discarded when it fails. */
-int va_state_set(va_turn *turn, const char *key, const void *val, size_t len);
-int va_state_delete(va_turn *turn, const char *key);
-/* As va_state_set, but the key reads as absent once ttl_seconds have
+int va_turn_state_set(va_turn *turn, const char *key, const void *val, size_t len);
+int va_turn_state_delete(va_turn *turn, const char *key);
+/* As va_turn_state_set, but the key reads as absent once ttl_seconds have
  * passed (wall clock; Dapr's ttlInSeconds). ttl_seconds > 0. */
-int va_state_set_ttl(va_turn *turn, const char *key, const void *val,
+int va_turn_state_set_ttl(va_turn *turn, const char *key, const void *val,
                      size_t len, uint32_t ttl_seconds);
 
 /* ---- Introspection ---------------------------------------------------------- */

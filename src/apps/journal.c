@@ -21,7 +21,7 @@ int64_t va_journal_total(va_turn *t, const va_journal *j) {
   key_of(j, -1, key, sizeof(key));
   const void *v;
   size_t n;
-  return va_state_get(t, key, &v, &n) == 0 ? va_journal_total_decode(v, n) : 0;
+  return va_turn_state_get(t, key, &v, &n) == 0 ? va_journal_total_decode(v, n) : 0;
 }
 
 int64_t va_journal_total_decode(const void *bytes, size_t len) {
@@ -54,15 +54,15 @@ int va_journal_append(va_turn *t, const va_journal *j, json_t *entry) {
   if (!s)
     return VA_ENOMEM;
   key_of(j, seq, key, sizeof(key));
-  int rc = va_state_set(t, key, s, strlen(s));
+  int rc = va_turn_state_set(t, key, s, strlen(s));
   free(s);
   int64_t total = seq + 1;
   if (rc == 0 && seq >= (int64_t)j->limit) {
     key_of(j, seq - (int64_t)j->limit, key, sizeof(key));
-    rc = va_state_delete(t, key);
+    rc = va_turn_state_delete(t, key);
   }
   key_of(j, -1, key, sizeof(key));
-  return rc ? rc : va_state_set(t, key, &total, sizeof(total));
+  return rc ? rc : va_turn_state_set(t, key, &total, sizeof(total));
 }
 
 json_t *va_journal_page(va_turn *t, const va_journal *j, int64_t before,
@@ -79,7 +79,7 @@ json_t *va_journal_page(va_turn *t, const va_journal *j, int64_t before,
     const void *v;
     size_t n;
     key_of(j, seq, key, sizeof(key));
-    if (va_state_get(t, key, &v, &n) != 0)
+    if (va_turn_state_get(t, key, &v, &n) != 0)
       continue; /* (deleted with a failed turn's rollback: never) */
     json_t *e = va_journal_entry_decode(v, n);
     if (e) /* (an entry written from outside that is not one: skipped) */
@@ -94,8 +94,8 @@ int va_journal_clear(va_turn *t, const va_journal *j) {
   int rc = 0;
   for (int64_t seq = oldest_kept(j, total); rc == 0 && seq < total; seq++) {
     key_of(j, seq, key, sizeof(key));
-    rc = va_state_delete(t, key);
+    rc = va_turn_state_delete(t, key);
   }
   key_of(j, -1, key, sizeof(key));
-  return rc ? rc : va_state_delete(t, key);
+  return rc ? rc : va_turn_state_delete(t, key);
 }

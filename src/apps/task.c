@@ -70,7 +70,7 @@ static int load_doc(va_turn *t, json_t **doc) {
   const void *v;
   size_t n;
   *doc = NULL;
-  if (va_state_get(t, "doc", &v, &n) != 0)
+  if (va_turn_state_get(t, "doc", &v, &n) != 0)
     return VA_ENOTFOUND;
   if (!p->doc || p->len != n || memcmp(p->bytes, v, n)) {
     forget(p);
@@ -95,7 +95,7 @@ static int load_doc(va_turn *t, json_t **doc) {
 
 static int save_doc(va_turn *t, json_t *doc) {
   char *s = json_dumps(doc, JSON_COMPACT);
-  int rc = s ? va_state_set(t, "doc", s, strlen(s)) : VA_ENOMEM;
+  int rc = s ? va_turn_state_set(t, "doc", s, strlen(s)) : VA_ENOMEM;
   free(s);
   return rc;
 }
@@ -109,7 +109,7 @@ static int64_t minutes(va_turn *t) {
   const void *v;
   size_t n;
   int64_t m = 0;
-  if (va_state_get(t, "minutes", &v, &n) == 0 && n == sizeof(m))
+  if (va_turn_state_get(t, "minutes", &v, &n) == 0 && n == sizeof(m))
     memcpy(&m, v, sizeof(m));
   return m;
 }
@@ -137,7 +137,7 @@ typedef struct request {
 static bool corrupt_doc_concerns(va_turn *t, const char *user) {
   const void *v;
   size_t n;
-  if (va_state_get(t, "doc", &v, &n) != 0)
+  if (va_turn_state_get(t, "doc", &v, &n) != 0)
     return false;
   json_t *raw = json_loadb(v, n, 0, NULL);
   bool concerns = va_task_doc_allows(raw, user) ||
@@ -267,7 +267,7 @@ static int task_create(va_turn *t, const void *arg, size_t len) {
     return finish(&r, rc);
   const void *v;
   size_t n;
-  if (va_state_get(t, "doc", &v, &n) == 0) /* (anyone's, or unreadable) */
+  if (va_turn_state_get(t, "doc", &v, &n) == 0) /* (anyone's, or unreadable) */
     return finish(&r, VA_EEXIST);
   size_t idlen;
   const char *id = va_turn_id(t, &idlen);
@@ -293,7 +293,7 @@ static int task_unlist(va_turn *t, const void *arg, size_t len) {
   json_t *in = json_loadb(arg, len, 0, NULL);
   const void *v;
   size_t n;
-  if (!json_is_object(in) || va_state_get(t, "doc", &v, &n) == 0) {
+  if (!json_is_object(in) || va_turn_state_get(t, "doc", &v, &n) == 0) {
     int rc = json_is_object(in) ? 0 : VA_EINVAL;
     json_decref(in);
     return rc;
@@ -389,9 +389,9 @@ static int task_delete(va_turn *t, const void *arg, size_t len) {
   if (rc == 0)
     rc = va_journal_clear(t, &history);
   if (rc == 0)
-    rc = va_state_delete(t, "minutes");
+    rc = va_turn_state_delete(t, "minutes");
   if (rc == 0)
-    rc = va_state_delete(t, "doc");
+    rc = va_turn_state_delete(t, "doc");
   return finish(&r, rc);
 }
 
@@ -514,7 +514,7 @@ static int task_log(va_turn *t, const void *arg, size_t len) {
   if (before < 0 || before > INT64_MAX - in.minutes)
     return VA_EINVAL; /* (state written from outside, not by log) */
   int64_t total = before + in.minutes;
-  rc = va_state_set(t, "minutes", &total, sizeof(total));
+  rc = va_turn_state_set(t, "minutes", &total, sizeof(total));
   char out[48];
   int n = snprintf(out, sizeof(out), "{\"minutes\":%lld}", (long long)total);
   return rc ? rc : va_turn_reply(t, out, (size_t)n);

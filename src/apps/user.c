@@ -110,7 +110,7 @@ static int read_count(va_turn *t, const char *key, int64_t max, int corrupt,
   const void *v;
   size_t n;
   *out = 0;
-  if (va_state_get(t, key, &v, &n) != 0)
+  if (va_turn_state_get(t, key, &v, &n) != 0)
     return 0;
   if (va_user_counter_decode(v, n, max, out) == 0)
     return 0;
@@ -126,7 +126,7 @@ static int read_counter(va_turn *t, const char *key, int64_t max,
 }
 
 static int write_counter(va_turn *t, const char *key, int64_t v) {
-  return va_state_set(t, key, &v, sizeof(v));
+  return va_turn_state_set(t, key, &v, sizeof(v));
 }
 
 /* The entry of task id (new reference) and its slot and seq; NULL when the
@@ -138,7 +138,7 @@ static json_t *read_entry(va_turn *t, const char *id, int64_t *slot,
   const void *v;
   size_t n;
   entry_key(id, key);
-  if (va_state_get(t, key, &v, &n) != 0)
+  if (va_turn_state_get(t, key, &v, &n) != 0)
     return NULL;
   json_t *e = va_user_entry_decode(v, n, id, strlen(id), slot, seq);
   if (!e)
@@ -150,7 +150,7 @@ static int write_entry(va_turn *t, const char *id, json_t *entry) {
   char key[KEY_MAX];
   entry_key(id, key);
   char *s = json_dumps(entry, JSON_COMPACT);
-  int rc = s ? va_state_set(t, key, s, strlen(s)) : VA_ENOMEM;
+  int rc = s ? va_turn_state_set(t, key, s, strlen(s)) : VA_ENOMEM;
   free(s);
   return rc;
 }
@@ -162,7 +162,7 @@ static bool read_slot(va_turn *t, int64_t slot, char *id) {
   const void *v;
   size_t n;
   slot_key(slot, key);
-  if (va_state_get(t, key, &v, &n) != 0 || !va_user_slot_ok(v, n))
+  if (va_turn_state_get(t, key, &v, &n) != 0 || !va_user_slot_ok(v, n))
     return false;
   memcpy(id, v, n);
   id[n] = 0;
@@ -172,7 +172,7 @@ static bool read_slot(va_turn *t, int64_t slot, char *id) {
 static int write_slot(va_turn *t, int64_t slot, const char *id) {
   char key[KEY_MAX];
   slot_key(slot, key);
-  return va_state_set(t, key, id, strlen(id));
+  return va_turn_state_set(t, key, id, strlen(id));
 }
 
 /* Whether task id is the one in slot, a slot in use. */
@@ -220,11 +220,11 @@ static int drop_task(va_turn *t, const char *id) {
   char key[KEY_MAX];
   entry_key(id, key);
   if (!old) /* not listed (or unreadable): only its key, if any, goes */
-    return va_state_delete(t, key);
+    return va_turn_state_delete(t, key);
   json_decref(old);
   int rc = read_counter(t, "n", VA_USER_SLOTS_MAX, &count);
   if (rc == 0)
-    rc = va_state_delete(t, key);
+    rc = va_turn_state_delete(t, key);
   if (rc || !slot_holds(t, slot, count, id))
     return rc; /* (its slot is another's: nothing else to mend) */
   char last[ID_MAX + 1];
@@ -240,7 +240,7 @@ static int drop_task(va_turn *t, const char *id) {
   }
   slot_key(count - 1, key);
   if (rc == 0)
-    rc = va_state_delete(t, key);
+    rc = va_turn_state_delete(t, key);
   return rc ? rc : write_counter(t, "n", count - 1);
 }
 
@@ -248,7 +248,7 @@ static int drop_task(va_turn *t, const char *id) {
 static int migrate(va_turn *t) {
   const void *v;
   size_t n;
-  if (va_state_get(t, "tasks", &v, &n) != 0)
+  if (va_turn_state_get(t, "tasks", &v, &n) != 0)
     return 0;
   json_t *old = va_user_legacy_decode(v, n);
   if (!old)
@@ -263,7 +263,7 @@ static int migrate(va_turn *t) {
       rc = 0; /* over the limit already: the rest cannot be kept */
   }
   json_decref(old);
-  return rc ? rc : va_state_delete(t, "tasks");
+  return rc ? rc : va_turn_state_delete(t, "tasks");
 }
 
 /* ---- Methods ---- */
@@ -443,7 +443,7 @@ static int read_charges(va_turn *t, const char *task, json_t **out) {
   const void *v;
   size_t n;
   charges_key(task, key);
-  if (va_state_get(t, key, &v, &n) != 0) {
+  if (va_turn_state_get(t, key, &v, &n) != 0) {
     *out = json_array();
     return *out ? 0 : VA_ENOMEM;
   }
@@ -458,9 +458,9 @@ static int write_charges(va_turn *t, const char *task, json_t *names) {
   char key[KEY_MAX];
   charges_key(task, key);
   if (json_array_size(names) == 0)
-    return va_state_delete(t, key);
+    return va_turn_state_delete(t, key);
   char *s = json_dumps(names, JSON_COMPACT);
-  int rc = s ? va_state_set(t, key, s, strlen(s)) : VA_ENOMEM;
+  int rc = s ? va_turn_state_set(t, key, s, strlen(s)) : VA_ENOMEM;
   free(s);
   return rc;
 }
@@ -539,7 +539,7 @@ static int release_all(va_turn *t, const char *task, json_t **charged) {
     return rc;
   char key[KEY_MAX];
   charges_key(task, key);
-  return va_state_delete(t, key);
+  return va_turn_state_delete(t, key);
 }
 
 static int release_reminders(va_turn *t, const void *arg, size_t len) {
@@ -579,13 +579,13 @@ static int release_reminders(va_turn *t, const void *arg, size_t len) {
 static json_t *load_prefs(va_turn *t) {
   const void *v;
   size_t n;
-  return va_state_get(t, "prefs", &v, &n) == 0 ? va_prefs_decode(v, n)
+  return va_turn_state_get(t, "prefs", &v, &n) == 0 ? va_prefs_decode(v, n)
                                                : json_object();
 }
 
 static int save_prefs(va_turn *t, json_t *p) {
   char *s = json_dumps(p, JSON_COMPACT);
-  int rc = s ? va_state_set(t, "prefs", s, strlen(s)) : VA_ENOMEM;
+  int rc = s ? va_turn_state_set(t, "prefs", s, strlen(s)) : VA_ENOMEM;
   free(s);
   return rc;
 }

@@ -90,9 +90,9 @@ static int walk_batch(va_turn *t, const char *p, size_t len, bool apply) {
       p += vlen;
       continue;
     }
-    int rc = op == BATCH_DELETE ? va_state_delete(t, key)
-             : ttl              ? va_state_set_ttl(t, key, p, vlen, ttl)
-                                : va_state_set(t, key, p, vlen);
+    int rc = op == BATCH_DELETE ? va_turn_state_delete(t, key)
+             : ttl              ? va_turn_state_set_ttl(t, key, p, vlen, ttl)
+                                : va_turn_state_set(t, key, p, vlen);
     if (rc)
       return rc;
     p += vlen;
@@ -136,7 +136,7 @@ int va__system_method(va_turn *t, uint16_t method, const char *body,
       return VA_EINVAL;
     memcpy(key, body, len);
     key[len] = 0;
-    int rc = va_state_get(t, key, &val, &vlen);
+    int rc = va_turn_state_get(t, key, &val, &vlen);
     return rc ? rc : va_turn_reply(t, val, vlen);
   }
   case VA_METHOD_STATE_WRITE: {

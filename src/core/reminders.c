@@ -119,7 +119,7 @@ static void mark(va_turn *t, const char *key, int64_t due_ms) {
   w->due_ms = w->tomb ? 0 : due_ms;
 }
 
-/* Reminder keys are the runtime's own: written past va_state_set, which
+/* Reminder keys are the runtime's own: written past va_turn_state_set, which
  * refuses them to methods, and only here. val starts with the encoded
  * record whose due time is due_ms. */
 static int state_put(va_turn *t, const char *key, const void *val,
@@ -334,7 +334,7 @@ int va__reminder_fire(va_turn *t, const char *name_bytes, size_t len) {
     return VA_EINVAL;
   const void *val;
   size_t vlen;
-  if (va_state_get(t, key, &val, &vlen) != 0 || vlen < HEADER)
+  if (va_turn_state_get(t, key, &val, &vlen) != 0 || vlen < HEADER)
     return 0; /* deleted meanwhile: nothing to do */
   record r;
   decode(val, &r);
@@ -414,7 +414,7 @@ static int stored(va_turn *t, const char *name, const void **val,
   char key[300];
   if (!t || !name || !key_of(name, key, sizeof(key)))
     return VA_EINVAL;
-  if (va_state_get(t, key, val, len) != 0 || *len < HEADER)
+  if (va_turn_state_get(t, key, val, len) != 0 || *len < HEADER)
     return VA_ENOTFOUND;
   return 0;
 }
@@ -453,7 +453,7 @@ int va_turn_reminder_delete(va_turn *t, const char *name) {
     return VA_EINVAL;
   const void *val;
   size_t vlen;
-  if (va_state_get(t, key, &val, &vlen) != 0)
+  if (va_turn_state_get(t, key, &val, &vlen) != 0)
     return VA_ENOTFOUND;
   return state_delete(t, key);
 }

@@ -163,7 +163,7 @@ typedef struct va_worker {
   va_msg *local_head, *local_tail; /* replies produced on this worker */
   va_outbox *outbox;               /* one per worker */
   bool outbox_dirty;
-  va_timerheap timers;     /* the idle scan (and, later, actor timers) */
+  va_timerheap timers;     /* idle scan, reminder look, actor timers, early fires */
   va_deadlines deadlines;  /* of pending calls */
   va_dlist idle;                   /* actors, least recently used first */
   va_timer scan_timer;
@@ -186,6 +186,7 @@ typedef struct va_worker {
   bool looking;          /* worker 0: a look for due reminders is out */
   uint64_t fire_ms;      /* the heap ms whose fire slots are given out */
   uint32_t fires_used;   /* ... and how many of them are taken */
+  unsigned unarmed;      /* own timers to arm again (worker.c) */
   bool yield;            /* end the running actor's batch after this turn */
   va_actor *running;     /* the actor va__actor_run is running, or NULL */
 

@@ -37,15 +37,22 @@ static void sift_down(va_timerheap *h, uint32_t i) {
   place(h, i, t);
 }
 
+int va__heap_reserve(va_timerheap *h, uint32_t n) {
+  if (n <= h->cap)
+    return 0;
+  va_timer **items = realloc(h->items, n * sizeof(*items));
+  if (!items)
+    return VA_ENOMEM;
+  h->items = items;
+  h->cap = n;
+  return 0;
+}
+
 int va__heap_push(va_timerheap *h, va_timer *t, uint64_t due_ms) {
-  if (h->n == h->cap) {
-    uint32_t cap = h->cap ? h->cap * 2 : 64;
-    va_timer **items = realloc(h->items, cap * sizeof(*items));
-    if (!items)
-      return VA_ENOMEM;
-    h->items = items;
-    h->cap = cap;
-  }
+  if (h->n == h->cap && h->cap > UINT32_MAX / 2)
+    return VA_ENOMEM;
+  if (h->n == h->cap && va__heap_reserve(h, h->cap ? h->cap * 2 : 64) != 0)
+    return VA_ENOMEM;
   t->due_ms = due_ms;
   place(h, h->n++, t);
   sift_up(h, t->index);

@@ -24,7 +24,11 @@ static inline bool va__timer_armed(const va_timer *t) {
   return t->index != VA_TIMER_IDLE;
 }
 
-/* Inserts t (not armed) due at due_ms. 0 or VA_ENOMEM. */
+/* Makes room for n timers in all, so that pushes up to n never allocate
+ * (the heap never gives room back). 0 or VA_ENOMEM. */
+int va__heap_reserve(va_timerheap *h, uint32_t n);
+/* Inserts t (not armed) due at due_ms. 0 or VA_ENOMEM (only when the heap
+ * holds more timers than it ever reserved or held). */
 int va__heap_push(va_timerheap *h, va_timer *t, uint64_t due_ms);
 /* Removes t if armed. */
 void va__heap_remove(va_timerheap *h, va_timer *t);

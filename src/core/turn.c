@@ -239,7 +239,7 @@ int va_turn_reply(va_turn *t, const void *data, size_t len) {
 
 /* ---- State ---- */
 
-int va_state_get(va_turn *t, const char *key, const void **val,
+int va_turn_state_get(va_turn *t, const char *key, const void **val,
                  size_t *len) {
   if (!t || !key || !val || !len)
     return VA_EINVAL;
@@ -253,24 +253,24 @@ int va_state_get(va_turn *t, const char *key, const void **val,
   return 0;
 }
 
-int va_state_set(va_turn *t, const char *key, const void *val, size_t len) {
+int va_turn_state_set(va_turn *t, const char *key, const void *val, size_t len) {
   if (!t || !key || !*key || (len && !val) || va__reminder_key(key))
     return VA_EINVAL;
   return va__kvmap_put(&t->writes, key, val, len, false);
 }
 
-int va_state_set_ttl(va_turn *t, const char *key, const void *val,
+int va_turn_state_set_ttl(va_turn *t, const char *key, const void *val,
                      size_t len, uint32_t ttl_seconds) {
   if (!ttl_seconds)
     return VA_EINVAL;
-  int rc = va_state_set(t, key, val, len);
+  int rc = va_turn_state_set(t, key, val, len);
   if (rc == 0)
     va__kvmap_find(&t->writes, key)->expires_ms =
         va_clock_wall_ms() + (int64_t)ttl_seconds * 1000;
   return rc;
 }
 
-int va_state_delete(va_turn *t, const char *key) {
+int va_turn_state_delete(va_turn *t, const char *key) {
   if (!t || !key || !*key || va__reminder_key(key))
     return VA_EINVAL;
   return va__kvmap_put(&t->writes, key, NULL, 0, true);

@@ -44,6 +44,9 @@ enum {
   SPIN_NS = 50000,       /* spin this long before parking */
 };
 
+/* The worker's own timers a failed push left unarmed (va_worker.unarmed). */
+enum { UNARMED_SCAN = 1, UNARMED_LOOK = 2 };
+
 int va__worker_new(va_runtime *rt, unsigned index, va_worker **out) {
   va_worker *w = aligned_alloc(64, (sizeof(*w) + 63) / 64 * 64);
   if (!w)
@@ -60,7 +63,9 @@ int va__worker_new(va_runtime *rt, unsigned index, va_worker **out) {
   int rc = VA_ENOMEM;
   w->outbox = calloc(rt->n_workers, sizeof(*w->outbox));
   w->pools = calloc(rt->n_types ? rt->n_types : 1, sizeof(*w->pools));
-  if (!w->outbox || !w->pools || va__dir_init(&w->dir, 1024) != 0 ||
+  /* Room for the worker's own timers, so arming them never fails. */
+  if (!w->outbox || !w->pools || va__heap_reserve(&w->timers, 64) != 0 ||
+      va__dir_init(&w->dir, 1024) != 0 ||
       va__msg_cache_init(&w->msgs, index, rt->n_workers, rt->caches) != 0)
     goto fail;
   rt->caches[index] = &w->msgs;
@@ -287,11 +292,33 @@ static bool run_actors(va_worker *w) {
 
 /* ---- Timers and idle deactivation ---- */
 
+/* Arms the idle scan. The heap has room for it once it has held it (the
+ * worker reserves room for its own timers at its start, and a heap never
+ * gives room back), but other timers may have taken that room: then the
+ * scan is armed again at the next pass (w->unarmed), never dropped. */
 static void arm_scan(va_worker *w) {
   uint64_t every = w->rt->cfg.scan_interval_ms;
   uint64_t min = va_load_relaxed(&w->rt->min_idle_ms);
-  (void)va__heap_push(&w->timers, &w->scan_timer,
-                      w->now_ms + (min < every ? min : every));
+  if (va__heap_push(&w->timers, &w->scan_timer,
+                    w->now_ms + (min < every ? min : every)) != 0)
+    w->unarmed |= UNARMED_SCAN;
+}
+
+/* Arms worker 0's look for due reminders at due_ms, as surely as the
+ * scan. */
+static void arm_look(va_worker *w, uint64_t due_ms) {
+  if (va__heap_push(&w->timers, &w->look_timer, due_ms) != 0)
+    w->unarmed |= UNARMED_LOOK;
+}
+
+/* Arms what a failed push left unarmed: once per pass. */
+static void arm_unarmed(va_worker *w) {
+  unsigned which = w->unarmed;
+  w->unarmed = 0;
+  if (which & UNARMED_SCAN)
+    arm_scan(w);
+  if ((which & UNARMED_LOOK) && !w->shutdown)
+    arm_look(w, w->now_ms);
 }
 
 void va__worker_rearm_scan(void *ctx, va_worker *w) {
@@ -345,8 +372,7 @@ static bool fire_timers(va_worker *w) {
     } else if (t->kind == VA_TIMER_LOOK) {
       if (!w->shutdown) {
         va__reminders_look(w);
-        (void)va__heap_push(&w->timers, &w->look_timer,
-                            w->now_ms + va__reminders_interval_ms());
+        arm_look(w, w->now_ms + va__reminders_interval_ms());
       }
     } else if (t->kind == VA_TIMER_REMINDER) {
       va__reminders_timer(w, t);
@@ -611,7 +637,7 @@ void *va__worker_main(void *arg) {
   w->now_ms = va_clock_coarse_ms();
   arm_scan(w);
   if (w->index == 0) /* worker 0 looks for due reminders, from now on */
-    (void)va__heap_push(&w->timers, &w->look_timer, w->now_ms);
+    arm_look(w, w->now_ms);
   /* After shutdown, the saves of the deactivate hooks still come back. */
   while (!w->shutdown || w->saving || w->loading) {
     w->now_ms = va_clock_coarse_ms();
@@ -622,6 +648,8 @@ void *va__worker_main(void *arg) {
      * wins over a reply they produced (still in the local queue). */
     w->now_ms = va_clock_coarse_ms();
     worked |= fire_timers(w);
+    if (w->unarmed)
+      arm_unarmed(w);
     if (w->watched) /* sockets: a look at each pass, without waiting */
       worked |= poll_io(w, 0);
     flush_outboxes(w);

@@ -29,7 +29,7 @@ static int bump(va_turn *t, const void *arg, size_t len) {
     const void *v;
     size_t n;
     int64_t x = 0;
-    if (va_state_get(t, key, &v, &n) == 0 && n == sizeof(x))
+    if (va_turn_state_get(t, key, &v, &n) == 0 && n == sizeof(x))
       memcpy(&x, v, sizeof(x));
     if (k == 0)
       first = x;
@@ -43,7 +43,7 @@ static int bump(va_turn *t, const void *arg, size_t len) {
   for (int k = 0; k < KEYS; k++) {
     char key[8];
     snprintf(key, sizeof(key), "k%d", k);
-    int rc = va_state_set(t, key, &next, sizeof(next));
+    int rc = va_turn_state_set(t, key, &next, sizeof(next));
     if (rc)
       return rc;
   }

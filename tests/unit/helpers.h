@@ -30,7 +30,7 @@ static inline int64_t state_i64(va_turn *t, const char *key) {
   const void *v;
   size_t len;
   int64_t x = 0;
-  if (va_state_get(t, key, &v, &len) == 0 && len == sizeof(x))
+  if (va_turn_state_get(t, key, &v, &len) == 0 && len == sizeof(x))
     memcpy(&x, v, sizeof(x));
   return x;
 }

@@ -32,7 +32,7 @@ static int c_rmw(va_turn *t, const void *arg, size_t len) {
     sched_yield();
   c->n = mem + 1;
   st++;
-  return va_state_set(t, "n", &st, sizeof(st));
+  return va_turn_state_set(t, "n", &st, sizeof(st));
 }
 
 static int c_get(va_turn *t, const void *arg, size_t len) {

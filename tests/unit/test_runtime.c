@@ -17,7 +17,7 @@ static atomic_int ticks;
 /* Accumulator: "total" in state. */
 static int acc_add(va_turn *t, const void *arg, size_t len) {
   int64_t total = state_i64(t, "total") + arg_i64(arg, len);
-  int rc = va_state_set(t, "total", &total, sizeof(total));
+  int rc = va_turn_state_set(t, "total", &total, sizeof(total));
   return rc ? rc : reply_i64(t, total);
 }
 
@@ -30,8 +30,8 @@ static int acc_get(va_turn *t, const void *arg, size_t len) {
 static int acc_fail(va_turn *t, const void *arg, size_t len) {
   (void)arg, (void)len;
   int64_t junk = 999;
-  va_state_set(t, "total", &junk, sizeof(junk));
-  va_state_set(t, "other", &junk, sizeof(junk));
+  va_turn_state_set(t, "total", &junk, sizeof(junk));
+  va_turn_state_set(t, "other", &junk, sizeof(junk));
   va_turn_reply(t, "never seen", 10);
   return -1000;
 }

@@ -26,9 +26,9 @@ static int T_ACC, M_ADD, M_GET, M_TTL, M_BIG;
 static int acc_add(va_turn *t, const void *arg, size_t len) {
   int64_t total = state_i64(t, "total") + arg_i64(arg, len);
   int64_t count = state_i64(t, "count") + 1;
-  int rc = va_state_set(t, "total", &total, sizeof(total));
+  int rc = va_turn_state_set(t, "total", &total, sizeof(total));
   if (rc == 0)
-    rc = va_state_set(t, "count", &count, sizeof(count));
+    rc = va_turn_state_set(t, "count", &count, sizeof(count));
   return rc ? rc : reply_i64(t, total);
 }
 
@@ -40,7 +40,7 @@ static int acc_get(va_turn *t, const void *arg, size_t len) {
 /* ttl: writes "temp" with a TTL of arg seconds. */
 static int acc_ttl(va_turn *t, const void *arg, size_t len) {
   int64_t one = 1;
-  return va_state_set_ttl(t, "temp", &one, sizeof(one),
+  return va_turn_state_set_ttl(t, "temp", &one, sizeof(one),
                           (uint32_t)arg_i64(arg, len));
 }
 
@@ -52,19 +52,19 @@ static int acc_big(va_turn *t, const void *arg, size_t len) {
   for (int64_t i = 0; i < n; i++) {
     char key[32];
     snprintf(key, sizeof(key), "blob-%lld", (long long)(base + i));
-    int rc = va_state_set(t, key, blob, sizeof(blob));
+    int rc = va_turn_state_set(t, key, blob, sizeof(blob));
     if (rc)
       return rc;
   }
   base += n;
-  return va_state_set(t, "blobs", &base, sizeof(base));
+  return va_turn_state_set(t, "blobs", &base, sizeof(base));
 }
 
 static int ttl_get(va_turn *t, const void *arg, size_t len) {
   (void)arg, (void)len;
   const void *v;
   size_t n;
-  return reply_i64(t, va_state_get(t, "temp", &v, &n) == 0);
+  return reply_i64(t, va_turn_state_get(t, "temp", &v, &n) == 0);
 }
 
 static int M_TTL_GET;
