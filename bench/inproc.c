@@ -27,7 +27,9 @@ static uint64_t now_ns(void) {
   return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-static double secs_since(uint64_t t0) { return (now_ns() - t0) / 1e9; }
+static double secs_since(uint64_t t0) {
+  return (now_ns() - t0) / 1e9;
+}
 
 static long status_kb(const char *field) {
   FILE *f = fopen("/proc/self/status", "r");
@@ -172,10 +174,10 @@ static int T_SENDER, M_RUN, M_COLLECT;
 enum { SEND_CHUNK = 1024, COLLECT_CHUNK = 4096 };
 
 typedef struct sender {
-  char (*ids)[24];  /* ids of the targets, built before the clock */
+  char (*ids)[24]; /* ids of the targets, built before the clock */
   int64_t n_ids;
-  va_ref *target;   /* P2: the one counter */
-  int64_t total;    /* messages to send */
+  va_ref *target; /* P2: the one counter */
+  int64_t total;  /* messages to send */
   int64_t sent;
   int64_t asked, answered, sum;
   int64_t *retry; /* targets whose "cnt" met a full mailbox: ask again */
@@ -186,8 +188,8 @@ static sender sender_cfg; /* copied into the actor by "run" */
 
 static int sender_collect(va_turn *t, const void *arg, size_t len);
 
-static int got_count(va_turn *t, void *user_data, int status,
-                     const void *data, size_t len) {
+static int got_count(va_turn *t, void *user_data, int status, const void *data,
+                     size_t len) {
   sender *s = va_turn_self(t);
   if (status == VA_EBACKPRESSURE) {
     s->retry[s->n_retry++] = (int64_t)(intptr_t)user_data;
@@ -217,11 +219,10 @@ static int sender_collect(va_turn *t, const void *arg, size_t len) {
     else
       break;
     void *tag = (void *)(intptr_t)i;
-    int rc = s->target
-                 ? va_turn_call_ref(t, s->target, M_CNT, NULL, 0, got_count,
-                                    tag)
-                 : va_turn_call(t, T_USER, s->ids[i], strlen(s->ids[i]),
-                                M_CNT, NULL, 0, got_count, tag);
+    int rc = s->target ? va_turn_call_ref(t, s->target, M_CNT, NULL, 0,
+                                          got_count, tag)
+                       : va_turn_call(t, T_USER, s->ids[i], strlen(s->ids[i]),
+                                      M_CNT, NULL, 0, got_count, tag);
     if (rc == VA_EBACKPRESSURE) {
       s->retry[s->n_retry++] = i;
       break;
@@ -245,8 +246,8 @@ static int sender_run(va_turn *t, const void *arg, size_t len) {
   while (s->sent < s->total && s->sent < end) {
     int rc = s->target ? va_turn_send_ref(t, s->target, M_INC, NULL, 0)
                        : va_turn_send(t, T_USER, s->ids[s->sent % s->n_ids],
-                                      strlen(s->ids[s->sent % s->n_ids]),
-                                      M_INC, NULL, 0);
+                                      strlen(s->ids[s->sent % s->n_ids]), M_INC,
+                                      NULL, 0);
     if (rc == VA_EBACKPRESSURE)
       break;
     if (rc)
@@ -312,8 +313,8 @@ static void link_node(int64_t index, va_ref *next, int64_t limit) {
   link_msg m = {next, index, limit};
   char id[32];
   snprintf(id, sizeof(id), "node-%" PRId64, index);
-  int rc = va_call_wait(rt, T_NODE, id, strlen(id), M_LINK, &m, sizeof(m),
-                        NULL, NULL);
+  int rc = va_call_wait(rt, T_NODE, id, strlen(id), M_LINK, &m, sizeof(m), NULL,
+                        NULL);
   if (rc)
     die("link", rc);
 }
@@ -329,7 +330,7 @@ typedef struct rr_thread {
 } rr_thread;
 
 static struct {
-  int workload; /* 4, 6, or 7 (D: durable bumps) */
+  int workload;  /* 4, 6, or 7 (D: durable bumps) */
   int64_t paced; /* D at a fixed rate: requests issued from the main thread */
   int64_t total, actors;
   char (*ids)[24];
@@ -369,8 +370,7 @@ static rr_thread *rr_self(void) {
   return my_rr;
 }
 
-static void rr_reply(void *user_data, int status, const void *data,
-                     size_t len);
+static void rr_reply(void *user_data, int status, const void *data, size_t len);
 
 /* Issues request k; the request carries its issue time for latency. On a
  * worker (in a callback) a refused request is deferred, never waited on. */
@@ -398,7 +398,9 @@ static void rr_issue_on(int64_t k, bool on_worker) {
     die("call", rc);
 }
 
-static void rr_issue(int64_t k) { rr_issue_on(k, false); }
+static void rr_issue(int64_t k) {
+  rr_issue_on(k, false);
+}
 
 /* The main thread's wait: sends the deferred requests again. */
 static void rr_wait(void) {
@@ -432,9 +434,9 @@ static void rr_reply(void *user_data, int status, const void *data,
     me->hist[us < LAT_CAP_US ? us : LAT_CAP_US]++;
   }
   me->got++;
-  int64_t k = rr.paced ? rr.total
-                       : atomic_fetch_add_explicit(&rr.next_k, 1,
-                                                   memory_order_relaxed);
+  int64_t k =
+      rr.paced ? rr.total
+               : atomic_fetch_add_explicit(&rr.next_k, 1, memory_order_relaxed);
   if (k < rr.total)
     rr_issue_on(k, true);
   /* Batch the shared counter; near the end, every reply is counted. */
@@ -456,8 +458,8 @@ static void rr_run(int64_t window) {
 static void rr_run_paced(void) {
   uint64_t t0 = now_ns();
   for (int64_t k = 0; k < rr.total;) {
-    int64_t due = (int64_t)((now_ns() - t0) / 1000 * (uint64_t)rr.paced /
-                            1000000);
+    int64_t due =
+        (int64_t)((now_ns() - t0) / 1000 * (uint64_t)rr.paced / 1000000);
     for (; k < due && k < rr.total; k++)
       rr_issue(k);
     nanosleep(&(struct timespec){0, 1000000}, NULL);
@@ -496,17 +498,23 @@ static void start_runtime(const char *store, va_durability durability) {
                                            {"hello", user_hello},
                                            {"cnt", user_cnt},
                                            {"bump", user_bump}};
-  va_type_def udef = {.name = "User", .methods = user_methods,
-                      .n_methods = 5, .instance_size = sizeof(user),
+  va_type_def udef = {.name = "User",
+                      .methods = user_methods,
+                      .n_methods = 5,
+                      .instance_size = sizeof(user),
                       .on_reminder = user_remind};
   static const va_method sender_methods[] = {{"run", sender_run},
                                              {"collect", sender_collect}};
-  va_type_def sdef = {.name = "Sender", .methods = sender_methods,
-                      .n_methods = 2, .instance_size = sizeof(sender)};
+  va_type_def sdef = {.name = "Sender",
+                      .methods = sender_methods,
+                      .n_methods = 2,
+                      .instance_size = sizeof(sender)};
   static const va_method node_methods[] = {{"link", node_link},
                                            {"token", node_token}};
-  va_type_def ndef = {.name = "Node", .methods = node_methods,
-                      .n_methods = 2, .instance_size = sizeof(ring_node)};
+  va_type_def ndef = {.name = "Node",
+                      .methods = node_methods,
+                      .n_methods = 2,
+                      .instance_size = sizeof(ring_node)};
   if ((T_USER = va_register_type(rt, &udef)) < 0 ||
       (T_SENDER = va_register_type(rt, &sdef)) < 0 ||
       (T_NODE = va_register_type(rt, &ndef)) < 0)
@@ -531,7 +539,9 @@ static char (*make_ids(int64_t n))[24] {
   return ids;
 }
 
-static int64_t scaled(int64_t n, int scale) { return n * scale / 100; }
+static int64_t scaled(int64_t n, int scale) {
+  return n * scale / 100;
+}
 
 /* ---- Workloads ---- */
 
@@ -569,8 +579,8 @@ static void run_sender(const char *w, int64_t actors, int64_t msgs,
   uint64_t t0 = now_ns();
   int64_t one = 1, sum, answered;
   int rc;
-  while ((rc = va_send(rt, T_SENDER, "driver", 6, M_RUN, &one,
-                       sizeof(one))) == VA_EBACKPRESSURE)
+  while ((rc = va_send(rt, T_SENDER, "driver", 6, M_RUN, &one, sizeof(one))) ==
+         VA_EBACKPRESSURE)
     sched_yield();
   if (rc)
     die("send", rc);
@@ -803,8 +813,8 @@ int main(int argc, char **argv) {
     const char *dir = getenv("VA_DATA_DIR") ? getenv("VA_DATA_DIR") : "/tmp";
     snprintf(db, sizeof(db), "%s/vactor-bench-%d.db", dir, (int)getpid());
   }
-  start_runtime(durable ? db : NULL, !strcmp(w, "Dr") ? VA_RELAXED
-                                                      : VA_DURABLE);
+  start_runtime(durable ? db : NULL,
+                !strcmp(w, "Dr") ? VA_RELAXED : VA_DURABLE);
   if (!strcmp(w, "P1"))
     run_pingpong(scale);
   else if (!strcmp(w, "P2"))
@@ -812,8 +822,7 @@ int main(int argc, char **argv) {
   else if (!strcmp(w, "P3"))
     run_sender("P3", 10000, scaled(10000000, scale), false);
   else if (!strcmp(w, "P3m"))
-    run_sender("P3m", scaled(1000000, scale), scaled(20000000, scale),
-               false);
+    run_sender("P3m", scaled(1000000, scale), scaled(20000000, scale), false);
   else if (!strcmp(w, "P4"))
     run_activation(scale);
   else if (!strcmp(w, "P5"))

@@ -98,11 +98,15 @@ int main(int argc, char **argv) {
   va_runtime *rt;
   check(va_runtime_new(&cfg, &rt), "runtime");
 
-  static const va_method methods[] = {
-      {"add", counter_add}, {"get", counter_get}, {"total_of", counter_total_of}};
+  static const va_method methods[] = {{"add", counter_add},
+                                      {"get", counter_get},
+                                      {"total_of", counter_total_of}};
   counter_ids ids; /* lives past va_runtime_free, as a user pointer must */
-  va_type_def def = {.name = "Counter", .methods = methods, .n_methods = 3,
-                     .on_deactivate = on_deactivate, .user = &ids};
+  va_type_def def = {.name = "Counter",
+                     .methods = methods,
+                     .n_methods = 3,
+                     .on_deactivate = on_deactivate,
+                     .user = &ids};
   check(ids.type = va_register_type(rt, &def), "register");
   ids.add = va_method_lookup(rt, ids.type, "add");
   ids.get = va_method_lookup(rt, ids.type, "get");

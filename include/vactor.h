@@ -5,7 +5,8 @@
  * optional activate/deactivate hooks), starts it, and calls actors by
  * (type, id). The runtime activates an actor on its first message, runs its
  * messages one turn at a time, keeps its state (key -> bytes) in a store,
- * deactivates it when idle and brings it back, state restored, on the next call.
+ * deactivates it when idle and brings it back, state restored, on the next
+ * call.
  *
  * Threads. The runtime runs N worker threads. Every actor belongs to one
  * worker (by a hash of type and id) and only ever runs there, so a method
@@ -39,25 +40,25 @@ extern "C" {
 /* ---- Errors -------------------------------------------------------------- */
 
 /* One table for every error code: name, value, message. */
-#define VA_ERRNO_MAP(XX)                                                        \
-  XX(EINVAL, -1, "invalid argument")                                            \
-  XX(ENOMEM, -2, "out of memory")                                               \
-  XX(ENOTYPE, -3, "unknown actor type")                                         \
-  XX(ENOMETHOD, -4, "unknown method")                                           \
-  XX(ETIMEDOUT, -5, "call timed out")                                           \
-  XX(EDEADLK, -6, "call cycle among non-reentrant actors")                      \
-  XX(EBACKPRESSURE, -7, "mailbox full, retry later")                            \
-  XX(ESTOPPED, -8, "runtime is not running")                                    \
-  XX(EEXIST, -9, "already exists")                                              \
-  XX(ESTATE, -10, "not allowed in the runtime's current state")                 \
-  XX(EWOULDBLOCK, -11, "blocking call made from a runtime thread")              \
-  XX(ENOTFOUND, -12, "not found")                                               \
-  XX(ETOOBIG, -13, "too large")                                                 \
-  XX(ESTORE, -14, "state store failed")                                         \
-  XX(EFAILED, -15, "method failed")                                             \
-  XX(ESYS, -16, "operating system call failed")                                 \
-  XX(ECONFLICT, -17, "version does not match")                                  \
-  XX(EPERM, -18, "not permitted")                                               \
+#define VA_ERRNO_MAP(XX)                                                       \
+  XX(EINVAL, -1, "invalid argument")                                           \
+  XX(ENOMEM, -2, "out of memory")                                              \
+  XX(ENOTYPE, -3, "unknown actor type")                                        \
+  XX(ENOMETHOD, -4, "unknown method")                                          \
+  XX(ETIMEDOUT, -5, "call timed out")                                          \
+  XX(EDEADLK, -6, "call cycle among non-reentrant actors")                     \
+  XX(EBACKPRESSURE, -7, "mailbox full, retry later")                           \
+  XX(ESTOPPED, -8, "runtime is not running")                                   \
+  XX(EEXIST, -9, "already exists")                                             \
+  XX(ESTATE, -10, "not allowed in the runtime's current state")                \
+  XX(EWOULDBLOCK, -11, "blocking call made from a runtime thread")             \
+  XX(ENOTFOUND, -12, "not found")                                              \
+  XX(ETOOBIG, -13, "too large")                                                \
+  XX(ESTORE, -14, "state store failed")                                        \
+  XX(EFAILED, -15, "method failed")                                            \
+  XX(ESYS, -16, "operating system call failed")                                \
+  XX(ECONFLICT, -17, "version does not match")                                 \
+  XX(EPERM, -18, "not permitted")                                              \
   XX(EDEPTH, -19, "call chain nested too deep")
 
 typedef enum va_errno {
@@ -97,7 +98,8 @@ typedef enum va_durability {
 /* Reminders and timers fire at most once a second by default. */
 #define VA_MIN_PERIOD_MS_DEFAULT 1000
 
-/* ---- Logging --------------------------------------------------------------- */
+/* ---- Logging ---------------------------------------------------------------
+ */
 
 typedef enum va_log_level {
   VA_LOG_DEBUG = 0,
@@ -150,7 +152,8 @@ void va_log(va_runtime *rt, va_log_level level, const char *msg,
  * and \t escaped, other control bytes as \xHH. Returns out. */
 char *va_log_quote(const char *s, size_t len, char *out, size_t size);
 
-/* ---- Actor types ----------------------------------------------------------- */
+/* ---- Actor types -----------------------------------------------------------
+ */
 
 /* A method. arg/len is the message body (borrowed for the call). Return 0 on
  * success or a negative code to fail the turn: its state writes are then
@@ -167,8 +170,8 @@ typedef int (*va_hook_fn)(va_turn *turn);
 /* A reminder's hook: runs as a turn of the actor when the reminder `name`
  * is due, with the data it was set with. A negative return fails the turn:
  * nothing it wrote is kept and the reminder fires again. */
-typedef int (*va_reminder_fn)(va_turn *turn, const char *name,
-                              const void *data, size_t len);
+typedef int (*va_reminder_fn)(va_turn *turn, const char *name, const void *data,
+                              size_t len);
 
 typedef struct va_method {
   const char *name;
@@ -193,11 +196,11 @@ typedef struct va_type_def {
   const char *name;         /* copied */
   const va_method *methods; /* copied */
   size_t n_methods;
-  va_hook_fn on_activate;   /* optional */
-  va_hook_fn on_deactivate; /* optional */
+  va_hook_fn on_activate;     /* optional */
+  va_hook_fn on_deactivate;   /* optional */
   va_reminder_fn on_reminder; /* optional: without it reminders only move */
-  size_t instance_size;     /* zeroed per-activation memory: va_turn_self() */
-  unsigned flags;           /* va_type_flags */
+  size_t instance_size;       /* zeroed per-activation memory: va_turn_self() */
+  unsigned flags;             /* va_type_flags */
   /* The type's own data (what its methods and hooks share: their
    * configuration, the ids of the types they call), given back by
    * va_turn_type_user() in every turn of the type. Borrowed, never freed
@@ -206,7 +209,8 @@ typedef struct va_type_def {
   void *user;
 } va_type_def;
 
-/* ---- Runtime lifecycle ----------------------------------------------------- */
+/* ---- Runtime lifecycle -----------------------------------------------------
+ */
 
 /* Creates a runtime (not yet running). cfg may be NULL for the defaults.
  * On success *out owns the runtime; release it with va_runtime_free(). */
@@ -245,7 +249,8 @@ int va_type_set_idle_timeout(va_runtime *rt, int type, uint64_t ms);
 int va_type_count(const va_runtime *rt);
 const char *va_type_name(const va_runtime *rt, int type);
 
-/* ---- Calling actors from outside a turn ------------------------------------ */
+/* ---- Calling actors from outside a turn ------------------------------------
+ */
 
 /* Receives a call's outcome. status is 0 or a negative code (the method's
  * own code, VA_ETIMEDOUT, VA_EDEADLK, VA_EBACKPRESSURE, ...). data/len is
@@ -257,9 +262,8 @@ typedef void (*va_reply_fn)(void *user, int status, const void *data,
 /* Calls method of actor (type, id). Copies id and arg. cb is called exactly
  * once if this returns 0. VA_EBACKPRESSURE if the owning worker's inbox is
  * full. */
-int va_call(va_runtime *rt, int type, const char *id, size_t id_len,
-            int method, const void *arg, size_t len, va_reply_fn cb,
-            void *user);
+int va_call(va_runtime *rt, int type, const char *id, size_t id_len, int method,
+            const void *arg, size_t len, va_reply_fn cb, void *user);
 
 /* As va_call, as part of call chain `chain` (from va_turn_chain, carried
  * through another process): for a reentrant type whose turn of that chain
@@ -269,8 +273,8 @@ int va_call_in_chain(va_runtime *rt, int type, const char *id, size_t id_len,
                      va_reply_fn cb, void *user);
 
 /* One-way message: no reply, no completion. */
-int va_send(va_runtime *rt, int type, const char *id, size_t id_len,
-            int method, const void *arg, size_t len);
+int va_send(va_runtime *rt, int type, const char *id, size_t id_len, int method,
+            const void *arg, size_t len);
 
 /* Blocking call for C programs and tests. On success (return 0) *reply
  * holds a malloc'd copy of the reply body (free it with free(); NULL when
@@ -280,7 +284,8 @@ int va_call_wait(va_runtime *rt, int type, const char *id, size_t id_len,
                  int method, const void *arg, size_t len, void **reply,
                  size_t *reply_len);
 
-/* ---- Resolved references --------------------------------------------------- */
+/* ---- Resolved references ---------------------------------------------------
+ */
 
 /* A reference remembers where (type, id) lives, so calls through it skip
  * hashing and, while the activation lives, the directory lookup. It stays
@@ -294,7 +299,8 @@ int va_ref_call(va_ref *ref, int method, const void *arg, size_t len,
                 va_reply_fn cb, void *user);
 int va_ref_send(va_ref *ref, int method, const void *arg, size_t len);
 
-/* ---- Inside a turn --------------------------------------------------------- */
+/* ---- Inside a turn ---------------------------------------------------------
+ */
 
 /* The actor's per-activation memory (instance_size bytes, zeroed at
  * activation, freed at deactivation). Not transactional: only state written
@@ -351,10 +357,10 @@ int va_turn_send_ref(va_turn *turn, va_ref *ref, int method, const void *arg,
 typedef struct va_await va_await;
 int va_turn_await(va_turn *turn, va_cont_fn cont, void *user,
                   va_await **ticket);
-void va_await_done(va_await *ticket, int status, const void *data,
-                   size_t len);
+void va_await_done(va_await *ticket, int status, const void *data, size_t len);
 
-/* ---- Timers (inside a turn) ------------------------------------------------- */
+/* ---- Timers (inside a turn) -------------------------------------------------
+ */
 
 /* Starts, or replaces, the timer `name` of this activation: after due_ms,
  * and then every period_ms (0: once), method is called with a copy of
@@ -368,7 +374,8 @@ int va_turn_timer_start(va_turn *turn, const char *name, uint64_t due_ms,
 /* Stops the timer `name`. VA_ENOTFOUND if there is none. */
 int va_turn_timer_stop(va_turn *turn, const char *name);
 
-/* ---- Dapr's time formats ------------------------------------------------------ */
+/* ---- Dapr's time formats
+ * ------------------------------------------------------ */
 
 /* A duration as Dapr's timers and reminders write it: a calendar part
  * (years, months, days, added as dates are) and an exact part. */
@@ -409,7 +416,8 @@ int64_t va_period_next(int64_t due_ms, const va_duration *period,
  * a year as 12 of them), saturated. */
 int64_t va_period_shortest_ms(const va_duration *period);
 
-/* ---- Reminders --------------------------------------------------------------- */
+/* ---- Reminders
+ * --------------------------------------------------------------- */
 
 /* A reminder: persisted with the actor's state, so it survives restarts; it
  * fires (on_reminder, as a turn, activating the actor if needed) at due_ms,
@@ -470,8 +478,8 @@ int va_reminder_call(va_runtime *rt, int type, const char *id, size_t id_len,
 /* Reads a VA_REMINDER_GET reply; out->data points into data. */
 int va_reminder_decode(const void *data, size_t len, va_reminder *out);
 
-/* ---- State and timers from outside ------------------------------------------ *
- * What the Dapr actor API offers its callers, for any actor by (type, id):
+/* ---- State and timers from outside ------------------------------------------
+ * * What the Dapr actor API offers its callers, for any actor by (type, id):
  * each is a turn of the actor's own (so it waits for the actor's running
  * turn), and replies through cb like a call. */
 
@@ -501,37 +509,40 @@ int va_timer_call(va_runtime *rt, int type, const char *id, size_t id_len,
                   int method, const void *data, size_t len, va_reply_fn cb,
                   void *user);
 
-/* ---- Actor state (inside a turn) -------------------------------------------- */
+/* ---- Actor state (inside a turn) --------------------------------------------
+ */
 
 /* Reads key. On success *val points at the value (valid until the turn
  * writes that key again or ends) and *len is its length. VA_ENOTFOUND if
  * absent. Sees the turn's own writes. */
 int va_turn_state_get(va_turn *turn, const char *key, const void **val,
-                 size_t *len);
+                      size_t *len);
 /* Writes or deletes key. Buffered in the turn: saved with all the turn's
  * other writes when it succeeds, discarded when it fails. */
-int va_turn_state_set(va_turn *turn, const char *key, const void *val, size_t len);
+int va_turn_state_set(va_turn *turn, const char *key, const void *val,
+                      size_t len);
 int va_turn_state_delete(va_turn *turn, const char *key);
 /* As va_turn_state_set, but the key reads as absent once ttl_seconds have
  * passed (wall clock; Dapr's ttlInSeconds). ttl_seconds > 0. */
 int va_turn_state_set_ttl(va_turn *turn, const char *key, const void *val,
-                     size_t len, uint32_t ttl_seconds);
+                          size_t len, uint32_t ttl_seconds);
 
-/* ---- Introspection ---------------------------------------------------------- */
+/* ---- Introspection ----------------------------------------------------------
+ */
 
 typedef struct va_stats {
-  uint64_t active_actors;  /* live activations */
-  uint64_t activations;    /* since start */
-  uint64_t deactivations;  /* since start */
-  uint64_t turns;          /* completed turns */
+  uint64_t active_actors; /* live activations */
+  uint64_t activations;   /* since start */
+  uint64_t deactivations; /* since start */
+  uint64_t turns;         /* completed turns */
   uint64_t turns_failed;
   uint64_t timeouts;
   uint64_t deadlocks;
-  uint64_t backpressure;   /* messages refused because a queue was full */
-  uint64_t store_failures; /* saves the store refused or failed */
-  uint64_t store_commits;  /* store transactions (one fsync each, durable) */
-  uint64_t store_saves;    /* turns' saves they carried */
-  uint64_t mailbox_depth;  /* messages waiting in mailboxes now */
+  uint64_t backpressure;    /* messages refused because a queue was full */
+  uint64_t store_failures;  /* saves the store refused or failed */
+  uint64_t store_commits;   /* store transactions (one fsync each, durable) */
+  uint64_t store_saves;     /* turns' saves they carried */
+  uint64_t mailbox_depth;   /* messages waiting in mailboxes now */
   uint64_t reminders_fired; /* reminder turns run */
 } va_stats;
 

@@ -21,16 +21,16 @@
 struct va_app_channel {
   va_runtime *rt;
   int type;
-  char base[64];     /* http://host:port */
-  char *token;       /* "dapr-api-token: T", or NULL */
+  char base[64]; /* http://host:port */
+  char *token;   /* "dapr-api-token: T", or NULL */
   long timeout_ms;
   va_http_client *client;
   pthread_t thread;
   bool started;
   atomic_bool stop;
   _Atomic(json_t *) entities; /* the app's actor types, once known */
-  atomic_bool reentrant;       /* the app enabled reentrancy */
-  atomic_int max_depth;        /* its maxStackDepth */
+  atomic_bool reentrant;      /* the app enabled reentrancy */
+  atomic_int max_depth;       /* its maxStackDepth */
 };
 
 /* The channel of the AppActor whose turn t is. */
@@ -132,8 +132,7 @@ bool va_app_answer_read(const void *data, size_t len, va_app_answer *out) {
     return false;
   uint16_t status;
   memcpy(&status, p, 2);
-  *out = (va_app_answer){status, f[0].at, f[1].at, f[1].len, f[2].at,
-                         f[2].len};
+  *out = (va_app_answer){status, f[0].at, f[1].at, f[1].len, f[2].at, f[2].len};
   return true;
 }
 
@@ -224,8 +223,10 @@ static int send_to_app(va_app_channel *ch, const char *method, const char *url,
              (unsigned long long)chain);
     headers[n++] = reentrancy;
   }
-  va_http_client_request req = {.method = method, .url = url,
-                                .headers = headers, .body = body,
+  va_http_client_request req = {.method = method,
+                                .url = url,
+                                .headers = headers,
+                                .body = body,
                                 .body_len = len,
                                 .timeout_ms = ch->timeout_ms};
   return va_http_client_send(ch->client, &req, done, user);
@@ -244,9 +245,8 @@ static int call_app(va_turn *t, const char *const *tail, const char *ctype,
   va_await *ticket;
   int rc = va_turn_await(t, cont, NULL, &ticket);
   if (rc == 0) {
-    int sent =
-        send_to_app(ch, "PUT", url, ctype, chain, extra, body, len, answered,
-                    ticket);
+    int sent = send_to_app(ch, "PUT", url, ctype, chain, extra, body, len,
+                           answered, ticket);
     if (sent)
       va_await_done(ticket, sent, NULL, 0); /* cont sees the failure */
   }
@@ -272,8 +272,8 @@ static int invoked(va_turn *t, void *user, int status, const void *data,
     /* No answer from the app. The turn still succeeds, so that the state
      * the app saved during it (already acknowledged to the app) is kept;
      * the caller gets status 0 and the reason as the body. */
-    va_http_client_result none = {.status = 0, .headers = "",
-                                  .body = va_strerror(status)};
+    va_http_client_result none = {
+        .status = 0, .headers = "", .body = va_strerror(status)};
     none.body_len = strlen(none.body);
     size_t n;
     char *a = encode_answer(&none, false, "text/plain", &n);
@@ -289,11 +289,20 @@ static int invoked(va_turn *t, void *user, int status, const void *data,
  * (RFC 9110 §7.6.1), the lengths and types vactord writes itself, the
  * sidecar's token, or the reentrancy id vactord sets. */
 static bool forwarded(const char *line, size_t name_len) {
-  static const char *const DROPPED[] = {
-      "host", "connection", "keep-alive", "proxy-connection",
-      "transfer-encoding", "te", "trailer", "upgrade", "content-length",
-      "content-type", "expect", "dapr-api-token", "dapr-reentrancy-id",
-      NULL};
+  static const char *const DROPPED[] = {"host",
+                                        "connection",
+                                        "keep-alive",
+                                        "proxy-connection",
+                                        "transfer-encoding",
+                                        "te",
+                                        "trailer",
+                                        "upgrade",
+                                        "content-length",
+                                        "content-type",
+                                        "expect",
+                                        "dapr-api-token",
+                                        "dapr-reentrancy-id",
+                                        NULL};
   for (const char *const *d = DROPPED; *d; d++)
     if (strlen(*d) == name_len && !strncasecmp(line, *d, name_len))
       return false;
@@ -365,8 +374,8 @@ static int app_timer(va_turn *t, const void *arg, size_t len) {
   char *s = body ? json_dumps(body, JSON_COMPACT) : NULL;
   const char *tail[] = {"method", "timer", name, NULL};
   ((app_actor *)va_turn_self(t))->reminder[0] = 0;
-  int rc = name && s ? call_app(t, tail, "application/json", NULL, s,
-                                strlen(s), delivered)
+  int rc = name && s ? call_app(t, tail, "application/json", NULL, s, strlen(s),
+                                delivered)
                      : VA_EINVAL;
   free(s);
   json_decref(body);
@@ -379,21 +388,19 @@ static int app_timer(va_turn *t, const void *arg, size_t len) {
 static int app_reminder(va_turn *t, const char *name, const void *data,
                         size_t len) {
   json_t *kept = json_loadb(data, len, 0, NULL);
-  json_t *body = json_pack("{s:s, s:s}", "dueTime",
-                           json_string_value(json_object_get(kept, "dueTime"))
-                               ?: "",
-                           "period",
-                           json_string_value(json_object_get(kept, "period"))
-                               ?: "");
+  json_t *body = json_pack(
+      "{s:s, s:s}", "dueTime",
+      json_string_value(json_object_get(kept, "dueTime")) ?: "", "period",
+      json_string_value(json_object_get(kept, "period")) ?: "");
   if (body && json_object_get(kept, "data"))
     json_object_set(body, "data", json_object_get(kept, "data"));
   char *s = body ? json_dumps(body, JSON_COMPACT) : NULL;
   app_actor *self = va_turn_self(t);
   snprintf(self->reminder, sizeof(self->reminder), "%s", name);
   const char *tail[] = {"method", "remind", name, NULL};
-  int rc = s ? call_app(t, tail, "application/json", NULL, s, strlen(s),
-                        delivered)
-             : VA_ENOMEM;
+  int rc =
+      s ? call_app(t, tail, "application/json", NULL, s, strlen(s), delivered)
+        : VA_ENOMEM;
   free(s);
   json_decref(body);
   json_decref(kept);
@@ -435,11 +442,11 @@ static void sync_answered(void *user, const va_http_client_result *r) {
 
 /* The app's actorIdleTimeout (a Go duration), for AppActor. */
 static void apply_idle_timeout(va_app_channel *ch, json_t *config) {
-  const char *s = json_string_value(json_object_get(config,
-                                                    "actorIdleTimeout"));
+  const char *s =
+      json_string_value(json_object_get(config, "actorIdleTimeout"));
   va_duration d;
-  if (s && va_parse_duration(s, strlen(s), &d) == 0 && !d.years &&
-      !d.months && d.ns >= 0) {
+  if (s && va_parse_duration(s, strlen(s), &d) == 0 && !d.years && !d.months &&
+      d.ns >= 0) {
     uint64_t ms = (uint64_t)d.days * 86400000u + (uint64_t)d.ns / 1000000;
     if (ms)
       va_type_set_idle_timeout(ch->rt, ch->type, ms);
@@ -453,10 +460,9 @@ static json_t *read_config(va_app_channel *ch) {
   pthread_cond_init(&sc.cond, NULL);
   char url[128];
   snprintf(url, sizeof(url), "%s/dapr/config", ch->base);
-  const char *headers[] = {"Content-Type: application/json", ch->token,
-                           NULL};
-  va_http_client_request req = {.method = "GET", .url = url,
-                                .headers = headers, .timeout_ms = 2000};
+  const char *headers[] = {"Content-Type: application/json", ch->token, NULL};
+  va_http_client_request req = {
+      .method = "GET", .url = url, .headers = headers, .timeout_ms = 2000};
   if (va_http_client_send(ch->client, &req, sync_answered, &sc) == 0) {
     pthread_mutex_lock(&sc.lock);
     while (!sc.done)
@@ -557,7 +563,9 @@ void va_app_channel_free(va_app_channel *ch) {
   free(ch);
 }
 
-int va_app_channel_type(const va_app_channel *ch) { return ch->type; }
+int va_app_channel_type(const va_app_channel *ch) {
+  return ch->type;
+}
 
 bool va_app_channel_hosts(va_app_channel *ch, const char *type_name) {
   json_t *entities = ch ? atomic_load(&ch->entities) : NULL;

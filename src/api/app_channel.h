@@ -21,9 +21,9 @@
 typedef struct va_app_channel va_app_channel;
 
 typedef struct va_app_options {
-  const char *host;    /* numeric address of the app; NULL = 127.0.0.1 */
-  uint16_t port;       /* the app's port */
-  const char *token;   /* sent as dapr-api-token on every call; may be NULL */
+  const char *host;     /* numeric address of the app; NULL = 127.0.0.1 */
+  uint16_t port;        /* the app's port */
+  const char *token;    /* sent as dapr-api-token on every call; may be NULL */
   long call_timeout_ms; /* one call to the app; 0 = 50000 */
 } va_app_options;
 

@@ -95,8 +95,7 @@ static void invoked(void *user, int status, const void *data, size_t len) {
 
 /* Copies the app's response headers onto res, but for those of the hop
  * and those the server writes itself (va_http_header refuses them). */
-static void copy_headers(va_http_response *res, const char *block,
-                         size_t len) {
+static void copy_headers(va_http_response *res, const char *block, size_t len) {
   static const char *const HOP[] = {"connection", "keep-alive",
                                     "transfer-encoding", "date", NULL};
   const char *end = block + len;
@@ -192,9 +191,8 @@ static void invoke_app(va_runtime *rt, va_app_channel *app, const target *t,
   const char *reentrancy = header_text(req, "dapr-reentrancy-id",
                                        reentrancy_buf, sizeof(reentrancy_buf));
   size_t len;
-  char *body = va_app_invoke_body(method, type, req->headers,
-                                  req->headers_len, req->body, req->body_len,
-                                  &len);
+  char *body = va_app_invoke_body(method, type, req->headers, req->headers_len,
+                                  req->body, req->body_len, &len);
   uint64_t chain = va_app_channel_chain(app, reentrancy);
   int rc = body ? va_call_in_chain(rt, t->type, t->key, strlen(t->key),
                                    VA_APP_INVOKE, body, len, chain, app_invoked,

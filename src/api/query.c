@@ -12,8 +12,8 @@ static int hex(char c) {
   return -1;
 }
 
-long va_percent_decode(const char *s, size_t n, bool plus_is_space,
-                       char *out, size_t cap) {
+long va_percent_decode(const char *s, size_t n, bool plus_is_space, char *out,
+                       size_t cap) {
   size_t o = 0;
   for (size_t i = 0; i < n; i++) {
     char c = s[i];
@@ -61,8 +61,7 @@ static bool next_param(const char **q, const char **key, size_t *key_len,
   return true;
 }
 
-bool va_query_get(const char *query, const char *key, char *out,
-                  size_t cap) {
+bool va_query_get(const char *query, const char *key, char *out, size_t cap) {
   const char *k, *v;
   size_t kn, vn;
   size_t want = strlen(key);

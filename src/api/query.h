@@ -10,14 +10,13 @@
  * '+' as a space when plus_is_space (form encoding). The length decoded
  * (NUL bytes included: the caller decides whether they may be there), or
  * -1 when an escape is bad or the result does not fit. */
-long va_percent_decode(const char *s, size_t n, bool plus_is_space,
-                       char *out, size_t cap);
+long va_percent_decode(const char *s, size_t n, bool plus_is_space, char *out,
+                       size_t cap);
 
 /* Finds key in query (the part after '?') and decodes its value (%XX and
  * '+') into out (cap bytes with the NUL). False when the key is absent,
  * its value does not fit, is badly encoded or holds a NUL byte. */
-bool va_query_get(const char *query, const char *key, char *out,
-                  size_t cap);
+bool va_query_get(const char *query, const char *key, char *out, size_t cap);
 
 /* Whether every parameter of query is one of keys (NULL-terminated) and
  * decodes cleanly; else *bad names the first one that is not (static

@@ -13,8 +13,7 @@ static void metrics(va_runtime *rt, va_http_response *res) {
     const char *name, *help, *kind;
     uint64_t value;
   } m[] = {
-      {"vactor_active_actors", "Live activations.", "gauge",
-       st.active_actors},
+      {"vactor_active_actors", "Live activations.", "gauge", st.active_actors},
       {"vactor_activations_total", "Activations.", "counter", st.activations},
       {"vactor_deactivations_total", "Deactivations.", "counter",
        st.deactivations},
@@ -86,8 +85,7 @@ bool va_routes_authorize(void *ctx, const va_http_request *head,
   const va_routes *r = ctx;
   if (!r->token || !*r->token || exempt(head) || has_token(head, r->token))
     return true;
-  va_http_error(refusal, 401, "ERR_UNAUTHORIZED",
-                "missing or wrong API token");
+  va_http_error(refusal, 401, "ERR_UNAUTHORIZED", "missing or wrong API token");
   return false;
 }
 

@@ -62,25 +62,31 @@ static bool valid_id(segment s) {
 
 /* What the route's actor body carries besides the request's JSON. */
 enum body_kind {
-  BODY_JSON,  /* the request's object (or {} without a body) + user */
-  BODY_NONE,  /* nothing */
-  BODY_LOG,   /* va_task_log */
+  BODY_JSON, /* the request's object (or {} without a body) + user */
+  BODY_NONE, /* nothing */
+  BODY_LOG,  /* va_task_log */
 };
 
 /* How the route's input is checked before the call. */
-enum check_kind { CHECK_NONE, CHECK_CREATE, CHECK_UPDATE, CHECK_PREFS,
-                  CHECK_CHAT, CHECK_REMINDER };
+enum check_kind {
+  CHECK_NONE,
+  CHECK_CREATE,
+  CHECK_UPDATE,
+  CHECK_PREFS,
+  CHECK_CHAT,
+  CHECK_REMINDER
+};
 
 typedef struct route {
   const char *label;  /* for metrics */
   const char *method; /* HTTP */
   const char *shape;  /* segments after /v1/users/{user}, "*" an id */
-  char actor;         /* 't' task (id: the {task} segment), 'u' user, 'c' chat */
-  int call;           /* the actor's method */
+  char actor; /* 't' task (id: the {task} segment), 'u' user, 'c' chat */
+  int call;   /* the actor's method */
   enum body_kind body;
   enum check_kind check;
-  int ok_status;      /* 200, 201, 204 */
-  bool etag;          /* answer has "version": send it as ETag */
+  int ok_status;            /* 200, 201, 204 */
+  bool etag;                /* answer has "version": send it as ETag */
   const char *const *query; /* accepted query parameters */
 } route;
 
@@ -103,16 +109,16 @@ static const route ROUTES[] = {
      CHECK_UPDATE, 200, true, NO_QUERY},
     {"tasks.delete", "DELETE", "tasks/*", 't', VA_TASK_DELETE, BODY_JSON,
      CHECK_NONE, 204, false, NO_QUERY},
-    {"tasks.log", "POST", "tasks/*/log", 't', VA_TASK_LOG, BODY_LOG,
-     CHECK_NONE, 200, false, NO_QUERY},
+    {"tasks.log", "POST", "tasks/*/log", 't', VA_TASK_LOG, BODY_LOG, CHECK_NONE,
+     200, false, NO_QUERY},
     {"tasks.complete", "POST", "tasks/*/complete", 't', VA_TASK_COMPLETE,
      BODY_JSON, CHECK_NONE, 200, true, NO_QUERY},
-    {"tasks.history", "GET", "tasks/*/history", 't', VA_TASK_HISTORY,
-     BODY_JSON, CHECK_NONE, 200, false, PAGE_QUERY},
-    {"tasks.members", "GET", "tasks/*/members", 't', VA_TASK_MEMBERS,
-     BODY_JSON, CHECK_NONE, 200, false, NO_QUERY},
-    {"tasks.members.add", "PUT", "tasks/*/members/*", 't',
-     VA_TASK_ADD_MEMBER, BODY_JSON, CHECK_NONE, 200, true, NO_QUERY},
+    {"tasks.history", "GET", "tasks/*/history", 't', VA_TASK_HISTORY, BODY_JSON,
+     CHECK_NONE, 200, false, PAGE_QUERY},
+    {"tasks.members", "GET", "tasks/*/members", 't', VA_TASK_MEMBERS, BODY_JSON,
+     CHECK_NONE, 200, false, NO_QUERY},
+    {"tasks.members.add", "PUT", "tasks/*/members/*", 't', VA_TASK_ADD_MEMBER,
+     BODY_JSON, CHECK_NONE, 200, true, NO_QUERY},
     {"tasks.members.remove", "DELETE", "tasks/*/members/*", 't',
      VA_TASK_DEL_MEMBER, BODY_JSON, CHECK_NONE, 200, true, NO_QUERY},
     {"tasks.reminders.set", "PUT", "tasks/*/reminders/*", 't',
@@ -123,12 +129,12 @@ static const route ROUTES[] = {
      VA_TASK_REMINDER_DEL, BODY_JSON, CHECK_NONE, 204, false, NO_QUERY},
     {"preferences.get", "GET", "preferences", 'u', VA_USER_PREFS, BODY_NONE,
      CHECK_NONE, 200, false, NO_QUERY},
-    {"preferences.set", "PUT", "preferences", 'u', VA_USER_SET_PREFS,
-     BODY_JSON, CHECK_PREFS, 200, false, NO_QUERY},
+    {"preferences.set", "PUT", "preferences", 'u', VA_USER_SET_PREFS, BODY_JSON,
+     CHECK_PREFS, 200, false, NO_QUERY},
     {"chat.say", "POST", "chat", 'c', VA_CHAT_SAY, BODY_JSON, CHECK_CHAT, 200,
      false, NO_QUERY},
-    {"chat.history", "GET", "chat", 'c', VA_CHAT_HISTORY, BODY_JSON,
-     CHECK_NONE, 200, false, PAGE_QUERY},
+    {"chat.history", "GET", "chat", 'c', VA_CHAT_HISTORY, BODY_JSON, CHECK_NONE,
+     200, false, PAGE_QUERY},
 };
 enum { N_ROUTES = sizeof(ROUTES) / sizeof(ROUTES[0]) };
 
@@ -281,8 +287,7 @@ static void pending_free(pending_answer *pa) {
 }
 
 /* log: {"minutes": n} as it comes. */
-static void answer_plain(void *user, int status, const void *data,
-                         size_t len) {
+static void answer_plain(void *user, int status, const void *data, size_t len) {
   va_http_reply *reply = user;
   va_http_response *res = va_http_res(reply);
   if (status == 0) {
@@ -315,8 +320,8 @@ static void unlisted(void *user, int status, const void *data, size_t len) {
   if (status) {
     char task[2 * ID_MAX + 8];
     va_log_quote(pa->task, strlen(pa->task), task, sizeof(task));
-    va_log(pa->apps->rt, VA_LOG_WARN, "unlist failed",
-           "task=%s error=%s", task, va_err_name(status));
+    va_log(pa->apps->rt, VA_LOG_WARN, "unlist failed", "task=%s error=%s", task,
+           va_err_name(status));
   }
   error_for(va_http_res(pa->reply), pa->status, 't');
   va_http_done(pa->reply);
@@ -471,9 +476,8 @@ static json_t *request_object(const va_http_request *req) {
  * of memory), and the task's id copied into task (ID_MAX + 1 bytes). */
 static char *unlist_body(json_t *body, segment target, char *task) {
   snprintf(task, ID_MAX + 1, "%.*s", (int)target.n, target.s);
-  json_t *undo = json_pack("{s:O, s:O?}", "user",
-                           json_object_get(body, "user"), "members",
-                           json_object_get(body, "members"));
+  json_t *undo = json_pack("{s:O, s:O?}", "user", json_object_get(body, "user"),
+                           "members", json_object_get(body, "members"));
   char *s = undo ? json_dumps(undo, JSON_COMPACT) : NULL;
   json_decref(undo);
   return s;
@@ -539,7 +543,7 @@ static void call_route(const va_apps *apps, const route *rt, segment user,
   if (rt->ok_status == 201)
     snprintf(pa->location, sizeof(pa->location), "/v1/users/%.*s/tasks/%.*s",
              (int)user.n, user.s, (int)target.n, target.s);
-  int type = rt->actor == 't' ? apps->task
+  int type = rt->actor == 't'   ? apps->task
              : rt->actor == 'u' ? apps->user
                                 : apps->chat;
   char *s = rt->body == BODY_NONE ? NULL : json_dumps(body, JSON_COMPACT);

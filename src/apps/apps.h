@@ -13,18 +13,18 @@
 
 /* TaskActor, one per task (task.c). */
 enum {
-  VA_TASK_CREATE,     /* {user, title, description?, priority?, due?,
-                         members?} -> the task; VA_EEXIST */
-  VA_TASK_GET,        /* {user} -> the task */
-  VA_TASK_UPDATE,     /* {user, ifMatch?, fields...} -> the task;
-                         VA_ECONFLICT when ifMatch is not the version */
-  VA_TASK_DELETE,     /* {user, ifMatch?}; owner only (VA_EPERM) */
-  VA_TASK_COMPLETE,   /* {user} -> the task, status "done" */
-  VA_TASK_HISTORY,    /* {user, before?, limit?} -> {total, entries} */
-  VA_TASK_MEMBERS,    /* {user} -> {owner, members} */
-  VA_TASK_ADD_MEMBER, /* {user, member}; owner only */
-  VA_TASK_DEL_MEMBER, /* {user, member}; owner only */
-  VA_TASK_LOG,        /* va_task_log (binary) -> {minutes} */
+  VA_TASK_CREATE,       /* {user, title, description?, priority?, due?,
+                           members?} -> the task; VA_EEXIST */
+  VA_TASK_GET,          /* {user} -> the task */
+  VA_TASK_UPDATE,       /* {user, ifMatch?, fields...} -> the task;
+                           VA_ECONFLICT when ifMatch is not the version */
+  VA_TASK_DELETE,       /* {user, ifMatch?}; owner only (VA_EPERM) */
+  VA_TASK_COMPLETE,     /* {user} -> the task, status "done" */
+  VA_TASK_HISTORY,      /* {user, before?, limit?} -> {total, entries} */
+  VA_TASK_MEMBERS,      /* {user} -> {owner, members} */
+  VA_TASK_ADD_MEMBER,   /* {user, member}; owner only */
+  VA_TASK_DEL_MEMBER,   /* {user, member}; owner only */
+  VA_TASK_LOG,          /* va_task_log (binary) -> {minutes} */
   VA_TASK_REMINDER_SET, /* {user, name, dueTime, period?, ttl?, message?} */
   VA_TASK_REMINDER_GET, /* {user, name} -> the reminder */
   VA_TASK_REMINDER_DEL, /* {user, name} */
@@ -76,10 +76,10 @@ typedef struct va_llm va_llm;
 
 typedef struct va_apps {
   va_runtime *rt;
-  int task, user, chat; /* type ids */
-  uint32_t chat_limit;  /* chat messages kept per user */
+  int task, user, chat;   /* type ids */
+  uint32_t chat_limit;    /* chat messages kept per user */
   uint32_t history_limit; /* history entries kept per task */
-  va_llm *llm;          /* NULL: the rule-based assistant only */
+  va_llm *llm;            /* NULL: the rule-based assistant only */
 } va_apps;
 
 /* Registers the three types (before va_runtime_start). apps must outlive

@@ -62,10 +62,9 @@ static bool number(reader *r, int64_t *out) {
 /* A unit of time after a number: minutes per unit, or 0. Also takes a
  * unit glued to the number ("30m", "2h"). */
 static int64_t unit_minutes(reader *r) {
-  static const char *const MINUTES[] = {"minutes", "minute", "mins", "min",
-                                        "m", NULL};
-  static const char *const HOURS[] = {"hours", "hour", "hrs", "hr", "h",
-                                      NULL};
+  static const char *const MINUTES[] = {"minutes", "minute", "mins",
+                                        "min",     "m",      NULL};
+  static const char *const HOURS[] = {"hours", "hour", "hrs", "hr", "h", NULL};
   static const char *const DAYS[] = {"days", "day", "d", NULL};
   if (eat_any(r, MINUTES))
     return 1;
@@ -181,10 +180,9 @@ static void take_text(const reader *r, size_t from, size_t to, char *out) {
 /* Finds where a trailing time phrase starts in [r->at, len): the first
  * " due ", " by ", " at ", " in ", " tomorrow", " today" from which the
  * rest reads as a time. Returns its offset (len when none) and the time. */
-static size_t trailing_time(reader *r, int64_t now_ms, int tz,
-                            int64_t *at_ms) {
-  static const char *const MARKS[] = {"due", "by", "at", "in", "tomorrow",
-                                      "today", NULL};
+static size_t trailing_time(reader *r, int64_t now_ms, int tz, int64_t *at_ms) {
+  static const char *const MARKS[] = {"due",      "by",    "at", "in",
+                                      "tomorrow", "today", NULL};
   for (size_t i = r->at + 1; i < r->len; i++) {
     if (r->low[i - 1] != ' ')
       continue;
@@ -240,8 +238,7 @@ static void parse_log(reader *r, va_intent *out) {
 }
 
 /* "remind me <when> to X" or "remind me to X <when>". */
-static void parse_remind(reader *r, int64_t now_ms, int tz,
-                         va_intent *out) {
+static void parse_remind(reader *r, int64_t now_ms, int tz, va_intent *out) {
   eat(r, "me");
   if (eat(r, "to") || eat(r, "about")) {
     size_t start = r->at;
@@ -250,8 +247,7 @@ static void parse_remind(reader *r, int64_t now_ms, int tz,
       return;
     take_text(r, start, end, out->text);
   } else {
-    if (!when(r, now_ms, tz, &out->at_ms) ||
-        !(eat(r, "to") || eat(r, "about")))
+    if (!when(r, now_ms, tz, &out->at_ms) || !(eat(r, "to") || eat(r, "about")))
       return;
     take_text(r, r->at, r->len, out->text);
   }
@@ -261,9 +257,8 @@ static void parse_remind(reader *r, int64_t now_ms, int tz,
 /* "mark X as done" / "mark X done". */
 static void parse_mark(reader *r, va_intent *out) {
   size_t end = r->len;
-  static const char *const TAILS[] = {" as done", " as complete",
-                                      " as completed", " done", " complete",
-                                      NULL};
+  static const char *const TAILS[] = {
+      " as done", " as complete", " as completed", " done", " complete", NULL};
   for (const char *const *tail = TAILS; *tail; tail++) {
     size_t n = strlen(*tail);
     if (end - r->at > n && !memcmp(r->low + end - n, *tail, n)) {
@@ -277,7 +272,7 @@ static void parse_mark(reader *r, va_intent *out) {
 void va_assistant_parse(const char *msg, size_t len, int64_t now_ms,
                         int tz_minutes, va_intent *out) {
   static const char *const ADD[] = {"add", "create", "new", NULL};
-  static const char *const COMPLETE[] = {"complete", "done", "finish",
+  static const char *const COMPLETE[] = {"complete", "done",  "finish",
                                          "finished", "close", NULL};
   static const char *const LIST[] = {"list", "show", "what are", NULL};
   char low[MSG_MAX + 1], orig[MSG_MAX + 1];

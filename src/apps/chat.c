@@ -7,8 +7,8 @@
  * fails), performs the operation with calls to the user's UserActor and
  * TaskActors, and records both sides. At most one call is out at a time;
  * what the turn needs between calls is kept in the activation. */
-#include "apps.h"
 #include "../base/assert.h"
+#include "apps.h"
 #include "assistant.h"
 #include "journal.h"
 #include "limits.h"
@@ -41,12 +41,12 @@ enum { MESSAGE_MAX = VA_APPS_CHAT_MESSAGE_MAX, ID_MAX = VA_APPS_ID_MAX };
 /* The message being answered. */
 typedef struct chat {
   char message[MESSAGE_MAX + 1];
-  int tz;            /* the user's offset from UTC, minutes */
+  int tz; /* the user's offset from UTC, minutes */
   va_intent intent;
   char task[ID_MAX + 1]; /* the task the intent is about, once found */
-  json_t *actions;   /* what was done, for the reply */
-  const char *via;   /* "built-in" or "model" */
-  char *note;        /* the model's own words, or why it was not used */
+  json_t *actions;       /* what was done, for the reply */
+  const char *via;       /* "built-in" or "model" */
+  char *note;            /* the model's own words, or why it was not used */
 } chat;
 
 static void chat_reset(chat *c) {
@@ -86,8 +86,7 @@ static int answer(va_turn *t, const char *text) {
   if (c->note && asprintf(&full, "%s %s", c->note, text) < 0)
     full = NULL;
   const char *said = full ? full : text;
-  json_t *extra = json_pack("{s:O, s:s}", "actions", c->actions, "via",
-                            c->via);
+  json_t *extra = json_pack("{s:O, s:s}", "actions", c->actions, "via", c->via);
   int rc = remember(t, "assistant", said, extra);
   json_t *out = json_pack("{s:s, s:O, s:s}", "reply", said, "actions",
                           c->actions, "via", c->via);
@@ -136,8 +135,8 @@ static void act(chat *c, json_t *action) {
 static int call_json(va_turn *t, int type, const char *id, int method,
                      json_t *body, va_cont_fn cont) {
   char *s = body ? json_dumps(body, JSON_COMPACT) : NULL;
-  int rc = s ? va_turn_call(t, type, id, strlen(id), method, s, strlen(s),
-                            cont, NULL)
+  int rc = s ? va_turn_call(t, type, id, strlen(id), method, s, strlen(s), cont,
+                            NULL)
              : VA_ENOMEM;
   free(s);
   json_decref(body);
@@ -170,8 +169,7 @@ static int listed(va_turn *t, void *user, int status, const void *data,
   if (n == 0)
     fprintf(f, "You have no %s%stasks.", which, space);
   else
-    fprintf(f, "You have %zu %s%stask%s:", n, which, space,
-            n == 1 ? "" : "s");
+    fprintf(f, "You have %zu %s%stask%s:", n, which, space, n == 1 ? "" : "s");
   size_t i;
   json_t *task;
   json_array_foreach(tasks, i, task) {
@@ -219,8 +217,8 @@ static int added(va_turn *t, void *user, int status, const void *data,
     return answerf(t, "Added \"%s\" (task %s).", c->intent.text, c->task);
   char when[48];
   local_time(c->intent.at_ms, c->tz, when, sizeof(when));
-  return answerf(t, "Added \"%s\" (task %s), due %s.", c->intent.text,
-                 c->task, when);
+  return answerf(t, "Added \"%s\" (task %s), due %s.", c->intent.text, c->task,
+                 when);
 }
 
 static int do_add(va_turn *t, chat *c) {
@@ -230,8 +228,8 @@ static int do_add(va_turn *t, chat *c) {
   snprintf(c->task, sizeof(c->task), "t%02x%02x%02x%02x%02x%02x", r[0], r[1],
            r[2], r[3], r[4], r[5]);
   char user[ID_MAX + 1];
-  json_t *body = json_pack("{s:s, s:s}", "user", me(t, user), "title",
-                           c->intent.text);
+  json_t *body =
+      json_pack("{s:s, s:s}", "user", me(t, user), "title", c->intent.text);
   if (body && c->intent.at_ms)
     json_object_set_new(body, "due", va_json_time(c->intent.at_ms));
   return call_json(t, apps_of(t)->task, c->task, VA_TASK_CREATE, body, added);
@@ -250,8 +248,8 @@ static int changed(va_turn *t, void *user, int status, const void *data,
   json_int_t total = json_integer_value(json_object_get(out, "minutes"));
   json_decref(out);
   if (c->intent.kind == VA_INTENT_LOG) {
-    act(c, json_pack("{s:s, s:s, s:I}", "op", "log", "task", c->task,
-                     "minutes", (json_int_t)c->intent.minutes));
+    act(c, json_pack("{s:s, s:s, s:I}", "op", "log", "task", c->task, "minutes",
+                     (json_int_t)c->intent.minutes));
     return answerf(t, "Logged %lld minutes on task %s; %lld in all.",
                    (long long)c->intent.minutes, c->task, (long long)total);
   }
@@ -288,8 +286,8 @@ static int found(va_turn *t, void *user, int status, const void *data,
   chat *c = va_turn_self(t);
   json_t *out = status == 0 ? json_loadb(data, len, 0, NULL) : NULL;
   bool many;
-  json_t *task = find_task(json_object_get(out, "tasks"), c->intent.text,
-                           &many);
+  json_t *task =
+      find_task(json_object_get(out, "tasks"), c->intent.text, &many);
   if (!task) {
     json_decref(out);
     return answerf(t,
@@ -334,8 +332,9 @@ static int do_remind(va_turn *t, chat *c) {
   if (rc)
     return rc;
   if (pending >= VA_APPS_CHAT_REMINDERS_MAX)
-    return answerf(t, "You have %d reminders waiting already, the most I "
-                      "keep; I did not add this one.",
+    return answerf(t,
+                   "You have %d reminders waiting already, the most I "
+                   "keep; I did not add this one.",
                    VA_APPS_CHAT_REMINDERS_MAX);
   va_journal messages = messages_of(t);
   snprintf(name, sizeof(name), "chat-%lld",
@@ -345,8 +344,8 @@ static int do_remind(va_turn *t, chat *c) {
   json_decref(data);
   if (!s)
     return VA_ENOMEM;
-  va_reminder spec = {.due_ms = c->intent.at_ms, .left = 1, .data = s,
-                      .len = strlen(s)};
+  va_reminder spec = {
+      .due_ms = c->intent.at_ms, .left = 1, .data = s, .len = strlen(s)};
   rc = va_turn_reminder_set(t, name, &spec);
   free(s);
   if (rc)
@@ -354,8 +353,7 @@ static int do_remind(va_turn *t, chat *c) {
   act(c, json_pack("{s:s, s:s, s:o}", "op", "remind", "name", name, "at",
                    va_json_time(c->intent.at_ms)));
   local_time(c->intent.at_ms, c->tz, when, sizeof(when));
-  return answerf(t, "OK, I will remind you at %s to %s.", when,
-                 c->intent.text);
+  return answerf(t, "OK, I will remind you at %s to %s.", when, c->intent.text);
 }
 
 /* ---- Understanding ---- */
@@ -398,13 +396,12 @@ static void log_model_failure(va_turn *t, int status, const void *data,
     digits[data ? n : 0] = 0;
     http = atoi(digits);
   }
-  va_log(va_turn_runtime(t), VA_LOG_WARN, "model failed",
-         "status=%d error=%s", http,
-         status ? va_err_name(status) : "unreadable_response");
+  va_log(va_turn_runtime(t), VA_LOG_WARN, "model failed", "status=%d error=%s",
+         http, status ? va_err_name(status) : "unreadable_response");
 }
 
-static int model_answered(va_turn *t, void *user, int status,
-                          const void *data, size_t len) {
+static int model_answered(va_turn *t, void *user, int status, const void *data,
+                          size_t len) {
   (void)user;
   chat *c = va_turn_self(t);
   char *text = NULL;
@@ -442,8 +439,7 @@ static int ask_model(va_turn *t, chat *c) {
     return VA_ENOMEM;
   va_journal messages = messages_of(t);
   json_t *history = va_journal_page(t, &messages, 0, 10);
-  json_t *msgs = json_pack("[{s:s, s:s}]", "role", "system", "content",
-                           system);
+  json_t *msgs = json_pack("[{s:s, s:s}]", "role", "system", "content", system);
   free(system);
   size_t i;
   json_t *m;
@@ -453,8 +449,8 @@ static int ask_model(va_turn *t, chat *c) {
     if (!(va_json_is(role, "user") || va_json_is(role, "assistant")) ||
         !json_is_string(text))
       continue; /* (not a message this actor wrote) */
-    json_array_append_new(msgs, json_pack("{s:O, s:O}", "role", role,
-                                          "content", text));
+    json_array_append_new(
+        msgs, json_pack("{s:O, s:O}", "role", role, "content", text));
   }
   json_decref(history);
   va_await *ticket;
@@ -514,14 +510,11 @@ static int chat_history(va_turn *t, const void *arg, size_t len) {
   json_decref(in);
   va_journal messages = messages_of(t);
   int64_t total = va_journal_total(t, &messages);
-  json_t *page =
-      va_journal_page(t, &messages, before, limit > 0 ? limit : 50);
-  json_t *out = json_pack("{s:I, s:I, s:o}", "total", (json_int_t)total,
-                          "kept",
-                          (json_int_t)(total < messages.limit
-                                           ? total
-                                           : (int64_t)messages.limit),
-                          "messages", page);
+  json_t *page = va_journal_page(t, &messages, before, limit > 0 ? limit : 50);
+  json_t *out = json_pack(
+      "{s:I, s:I, s:o}", "total", (json_int_t)total, "kept",
+      (json_int_t)(total < messages.limit ? total : (int64_t)messages.limit),
+      "messages", page);
   int rc = va_reply_json(t, out);
   json_decref(out);
   return rc;

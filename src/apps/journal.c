@@ -21,7 +21,8 @@ int64_t va_journal_total(va_turn *t, const va_journal *j) {
   key_of(j, -1, key, sizeof(key));
   const void *v;
   size_t n;
-  return va_turn_state_get(t, key, &v, &n) == 0 ? va_journal_total_decode(v, n) : 0;
+  return va_turn_state_get(t, key, &v, &n) == 0 ? va_journal_total_decode(v, n)
+                                                : 0;
 }
 
 int64_t va_journal_total_decode(const void *bytes, size_t len) {

@@ -97,13 +97,12 @@ static void answered(void *user, const va_http_client_result *r) {
 }
 
 int va_llm_ask(va_llm *llm, json_t *messages, va_await *ticket) {
-  json_t *req = json_pack("{s:s, s:O, s:o, s:s}", "model", llm->model,
-                          "messages", messages, "tools", tools(),
-                          "tool_choice", "auto");
+  json_t *req =
+      json_pack("{s:s, s:O, s:o, s:s}", "model", llm->model, "messages",
+                messages, "tools", tools(), "tool_choice", "auto");
   char *body = req ? json_dumps(req, JSON_COMPACT) : NULL;
   json_decref(req);
-  const char *headers[] = {"Content-Type: application/json", llm->auth,
-                           NULL};
+  const char *headers[] = {"Content-Type: application/json", llm->auth, NULL};
   va_http_client_request hr = {.method = "POST",
                                .url = llm->url,
                                .headers = headers,
@@ -160,8 +159,8 @@ static void read_call(const char *name, json_t *args, int64_t now_ms,
     json_int_t after = json_integer_value(json_object_get(args, "in_minutes"));
     if (after > 10 * 366 * 24 * 60)
       after = 0; /* over ten years: no reminder */
-    in->at_ms = after > 0 ? now_ms + after * 60000
-                          : time_arg(args, "at", now_ms);
+    in->at_ms =
+        after > 0 ? now_ms + after * 60000 : time_arg(args, "at", now_ms);
     in->kind = VA_INTENT_REMIND;
   }
   /* A call with missing arguments is no call: */
@@ -174,14 +173,13 @@ static void read_call(const char *name, json_t *args, int64_t now_ms,
     in->kind = VA_INTENT_UNKNOWN;
 }
 
-int va_llm_read(const char *body, size_t len, int64_t now_ms,
-                va_intent *intent, char **text) {
+int va_llm_read(const char *body, size_t len, int64_t now_ms, va_intent *intent,
+                char **text) {
   *intent = (va_intent){.kind = VA_INTENT_UNKNOWN};
   *text = NULL;
   json_t *res = json_loadb(body, len, 0, NULL);
-  json_t *msg =
-      json_object_get(json_array_get(json_object_get(res, "choices"), 0),
-                      "message");
+  json_t *msg = json_object_get(
+      json_array_get(json_object_get(res, "choices"), 0), "message");
   if (!json_is_object(msg)) {
     json_decref(res);
     return VA_EINVAL;

@@ -34,7 +34,7 @@ int va_llm_ask(va_llm *llm, json_t *messages, va_await *ticket);
 /* Reads a response body: the first tool call as an intent (kind
  * VA_INTENT_UNKNOWN if none), and the model's text (new, may be NULL).
  * VA_EINVAL if it is not a chat-completions response. */
-int va_llm_read(const char *body, size_t len, int64_t now_ms,
-                va_intent *intent, char **text);
+int va_llm_read(const char *body, size_t len, int64_t now_ms, va_intent *intent,
+                char **text);
 
 #endif

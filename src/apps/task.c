@@ -14,8 +14,8 @@
  * it was parsed from, and used while the state still holds those bytes (a
  * failed turn, a reload: anything that changes them makes it parse again).
  * Methods that change the document work on a deep copy. */
-#include "apps.h"
 #include "../base/assert.h"
+#include "apps.h"
 #include "journal.h"
 #include "limits.h"
 #include "task_doc.h"
@@ -321,8 +321,7 @@ static int task_get(va_turn *t, const void *arg, size_t len) {
 }
 
 /* Applies fields (checked) to a copy of the document, records and tells. */
-static int change(va_turn *t, request *r, json_t *fields,
-                  const char *action) {
+static int change(va_turn *t, request *r, json_t *fields, const char *action) {
   json_t *doc = json_deep_copy(r->doc);
   json_t *changes = doc ? va_task_doc_apply(doc, fields) : NULL;
   int rc = changes ? 0 : VA_ENOMEM;
@@ -331,9 +330,9 @@ static int change(va_turn *t, request *r, json_t *fields,
     if (rc == 0)
       rc = save_doc(t, doc);
     if (rc == 0)
-      rc = record(t, r->user,
-                  json_pack("{s:s, s:O}", "action", action, "changes",
-                            changes));
+      rc =
+          record(t, r->user,
+                 json_pack("{s:s, s:O}", "action", action, "changes", changes));
     if (rc == 0)
       rc = tell_users(t, doc, VA_USER_UPSERT);
   }
@@ -405,8 +404,7 @@ static int task_history(va_turn *t, const void *arg, size_t len) {
   va_journal history = history_of(t);
   json_t *out = json_pack(
       "{s:I, s:o}", "total", (json_int_t)va_journal_total(t, &history),
-      "entries",
-      va_journal_page(t, &history, before, limit > 0 ? limit : 50));
+      "entries", va_journal_page(t, &history, before, limit > 0 ? limit : 50));
   rc = va_reply_json(t, out);
   json_decref(out);
   return finish(&r, rc);
@@ -417,9 +415,9 @@ static int task_members(va_turn *t, const void *arg, size_t len) {
   int rc = begin(t, arg, len, &r);
   if (rc)
     return finish(&r, rc);
-  json_t *out = json_pack("{s:O, s:O}", "owner",
-                          json_object_get(r.doc, "owner"), "members",
-                          json_object_get(r.doc, "members"));
+  json_t *out =
+      json_pack("{s:O, s:O}", "owner", json_object_get(r.doc, "owner"),
+                "members", json_object_get(r.doc, "members"));
   rc = va_reply_json(t, out);
   json_decref(out);
   return finish(&r, rc);
@@ -451,8 +449,8 @@ static int membership(va_turn *t, const void *arg, size_t len, bool add) {
   long at = rc == 0 ? member_index(r.doc, member) : -1;
   if (rc || (add && at >= 0)) /* already a member: nothing changes */
     return finish(&r, rc ? rc : reply_task(t, r.doc));
-  if (add && json_array_size(json_object_get(r.doc, "members")) >=
-                 VA_APPS_MEMBERS_MAX)
+  if (add &&
+      json_array_size(json_object_get(r.doc, "members")) >= VA_APPS_MEMBERS_MAX)
     return finish(&r, VA_APPS_ELIMIT_MEMBERS);
   if (!add && at < 0)
     return finish(&r, VA_ENOTFOUND);
@@ -569,11 +567,11 @@ static int reminder_spec(va_turn *t, json_t *in, va_reminder *spec,
       (va_parse_due(ttl, strlen(ttl), now, &spec->expires_ms) != 0 ||
        spec->expires_ms <= spec->due_ms))
     return VA_EINVAL;
-  if (message && !(json_is_string(message) &&
-                   json_string_length(message) <= MESSAGE_MAX))
+  if (message &&
+      !(json_is_string(message) && json_string_length(message) <= MESSAGE_MAX))
     return VA_EINVAL;
-  json_t *kept = json_pack("{s:s, s:s?, s:s?, s:O?}", "dueTime", due,
-                           "period", period, "ttl", ttl, "message", message);
+  json_t *kept = json_pack("{s:s, s:s?, s:s?, s:O?}", "dueTime", due, "period",
+                           period, "ttl", ttl, "message", message);
   *data = kept ? json_dumps(kept, JSON_COMPACT) : NULL;
   json_decref(kept);
   spec->data = *data;
@@ -670,9 +668,9 @@ static int task_reminder_set(va_turn *t, const void *arg, size_t len) {
     rc = va_turn_reminder_set(t, name, &spec);
   free(data);
   if (rc == 0)
-    rc = record(t, r.user,
-                json_pack("{s:s, s:s}", "action", "reminder_set", "name",
-                          name));
+    rc =
+        record(t, r.user,
+               json_pack("{s:s, s:s}", "action", "reminder_set", "name", name));
   if (rc == 0 && others)
     rc = charge_owner(t, r.doc, name, others);
   json_decref(others);
@@ -706,8 +704,8 @@ static int task_settle_reminder(va_turn *t, const void *arg, size_t len) {
 }
 
 /* Parses the request and finds the reminder it names: 0, or why not. */
-static int find_reminder(va_turn *t, const void *arg, size_t len,
-                         request *r, const char **name, va_reminder *rem) {
+static int find_reminder(va_turn *t, const void *arg, size_t len, request *r,
+                         const char **name, va_reminder *rem) {
   int rc = begin(t, arg, len, r);
   *name = reminder_name(r);
   if (rc == 0)
@@ -747,9 +745,9 @@ static int task_reminder_del(va_turn *t, const void *arg, size_t len) {
   if (rc == 0)
     rc = va_turn_reminder_delete(t, name);
   if (rc == 0)
-    rc = record(t, r.user,
-                json_pack("{s:s, s:s}", "action", "reminder_deleted", "name",
-                          name));
+    rc = record(
+        t, r.user,
+        json_pack("{s:s, s:s}", "action", "reminder_deleted", "name", name));
   if (rc == 0)
     rc = release_owned(t, r.doc, name, true);
   return finish(&r, rc);

@@ -8,9 +8,12 @@
 static const char *const STATUSES[] = {"open", "in_progress", "done", NULL};
 static const char *const PRIORITIES[] = {"low", "medium", "high", "urgent",
                                          NULL};
-enum { TITLE_MAX = VA_APPS_TITLE_MAX,
-       DESCRIPTION_MAX = VA_APPS_DESCRIPTION_MAX,
-       MEMBERS_MAX = VA_APPS_MEMBERS_MAX, ID_MAX = VA_APPS_ID_MAX };
+enum {
+  TITLE_MAX = VA_APPS_TITLE_MAX,
+  DESCRIPTION_MAX = VA_APPS_DESCRIPTION_MAX,
+  MEMBERS_MAX = VA_APPS_MEMBERS_MAX,
+  ID_MAX = VA_APPS_ID_MAX
+};
 
 static bool one_of(const char *s, const char *const *set) {
   for (; s && *set; set++)
@@ -149,8 +152,8 @@ json_t *va_task_doc_new(json_t *in, const char *id, size_t id_len,
 }
 
 json_t *va_task_doc_apply(json_t *doc, json_t *in) {
-  static const char *const FIELDS[] = {"title", "description", "status",
-                                       "priority", "due", NULL};
+  static const char *const FIELDS[] = {"title",    "description", "status",
+                                       "priority", "due",         NULL};
   json_t *changes = json_object();
   for (const char *const *f = FIELDS; changes && *f; f++) {
     json_t *v = json_object_get(in, *f);
@@ -209,8 +212,7 @@ const char *va_task_doc_valid(json_t *doc, const char *id, size_t id_len) {
     return "description is not a string of at most 4000 bytes";
   if (!one_of(json_string_value(json_object_get(doc, "status")), STATUSES))
     return "status is not open, in_progress or done";
-  if (!one_of(json_string_value(json_object_get(doc, "priority")),
-              PRIORITIES))
+  if (!one_of(json_string_value(json_object_get(doc, "priority")), PRIORITIES))
     return "priority is not low, medium, high or urgent";
   if (!due_ok(json_object_get(doc, "due")))
     return "due is not an RFC 3339 time or null";
@@ -238,14 +240,13 @@ json_t *va_task_doc_decode(const void *bytes, size_t len, const char *id,
 }
 
 json_t *va_task_summary(json_t *doc) {
-  return json_pack("{s:O, s:O, s:O, s:O, s:O, s:O, s:O}", "id",
-                   json_object_get(doc, "id"), "title",
-                   json_object_get(doc, "title"), "status",
-                   json_object_get(doc, "status"), "priority",
-                   json_object_get(doc, "priority"), "due",
-                   json_object_get(doc, "due"), "owner",
-                   json_object_get(doc, "owner"), "version",
-                   json_object_get(doc, "version"));
+  return json_pack(
+      "{s:O, s:O, s:O, s:O, s:O, s:O, s:O}", "id", json_object_get(doc, "id"),
+      "title", json_object_get(doc, "title"), "status",
+      json_object_get(doc, "status"), "priority",
+      json_object_get(doc, "priority"), "due", json_object_get(doc, "due"),
+      "owner", json_object_get(doc, "owner"), "version",
+      json_object_get(doc, "version"));
 }
 
 bool va_task_doc_is_owner(json_t *doc, const char *user) {

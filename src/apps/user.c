@@ -62,8 +62,8 @@ json_t *va_user_entry_decode(const void *bytes, size_t len, const char *id,
   json_t *e = json_loadb(bytes, len, JSON_REJECT_DUPLICATES, NULL);
   json_t *task = json_object_get(e, "task");
   json_t *task_id = json_object_get(task, "id");
-  if (!json_is_object(e) || !counter_ok(json_object_get(e, "slot"),
-                                        VA_USER_SLOTS_MAX - 1) ||
+  if (!json_is_object(e) ||
+      !counter_ok(json_object_get(e, "slot"), VA_USER_SLOTS_MAX - 1) ||
       !counter_ok(json_object_get(e, "seq"), INT64_MAX - 1) ||
       !va_user_summary_ok(task) || json_string_length(task_id) != id_len ||
       memcmp(json_string_value(task_id), id, id_len)) {
@@ -272,8 +272,8 @@ static int upsert(va_turn *t, const void *arg, size_t len) {
   json_t *summary = json_loadb(arg, len, 0, NULL);
   int rc = va_user_summary_ok(summary) ? migrate(t) : VA_EINVAL;
   if (rc == 0)
-    rc = put_task(t, json_string_value(json_object_get(summary, "id")),
-                  summary);
+    rc =
+        put_task(t, json_string_value(json_object_get(summary, "id")), summary);
   json_decref(summary);
   return rc;
 }
@@ -327,10 +327,10 @@ static int collect(va_turn *t, json_t **out) {
 }
 
 static int by_seq(const void *a, const void *b) {
-  json_int_t x = json_integer_value(json_object_get(*(json_t *const *)a,
-                                                    "seq"));
-  json_int_t y = json_integer_value(json_object_get(*(json_t *const *)b,
-                                                    "seq"));
+  json_int_t x =
+      json_integer_value(json_object_get(*(json_t *const *)a, "seq"));
+  json_int_t y =
+      json_integer_value(json_object_get(*(json_t *const *)b, "seq"));
   return x < y ? -1 : x > y;
 }
 
@@ -580,7 +580,7 @@ static json_t *load_prefs(va_turn *t) {
   const void *v;
   size_t n;
   return va_turn_state_get(t, "prefs", &v, &n) == 0 ? va_prefs_decode(v, n)
-                                               : json_object();
+                                                    : json_object();
 }
 
 static int save_prefs(va_turn *t, json_t *p) {
@@ -608,8 +608,7 @@ static int set_prefs(va_turn *t, const void *arg, size_t len) {
     return VA_EINVAL;
   }
   json_t *p = load_prefs(t);
-  int rc = p && json_object_update(p, in) == 0 ? save_prefs(t, p)
-                                                : VA_ENOMEM;
+  int rc = p && json_object_update(p, in) == 0 ? save_prefs(t, p) : VA_ENOMEM;
   json_decref(p);
   json_decref(in);
   return rc ? rc : prefs(t, NULL, 0);

@@ -8,12 +8,12 @@
 
 #define va_load_relaxed(p) atomic_load_explicit((p), memory_order_relaxed)
 #define va_load_acq(p) atomic_load_explicit((p), memory_order_acquire)
-#define va_store_relaxed(p, v)                                                \
+#define va_store_relaxed(p, v)                                                 \
   atomic_store_explicit((p), (v), memory_order_relaxed)
 #define va_store_rel(p, v) atomic_store_explicit((p), (v), memory_order_release)
-#define va_add_relaxed(p, v)                                                  \
+#define va_add_relaxed(p, v)                                                   \
   atomic_fetch_add_explicit((p), (v), memory_order_relaxed)
-#define va_sub_relaxed(p, v)                                                  \
+#define va_sub_relaxed(p, v)                                                   \
   atomic_fetch_sub_explicit((p), (v), memory_order_relaxed)
 
 /* A statistics counter: written by one thread, read by any. */

@@ -9,7 +9,7 @@
 #include <stddef.h>
 
 #define VA_CONTAINER_OF(ptr, type, field)                                      \
-  ((type *)((char *)(ptr) - offsetof(type, field)))
+  ((type *)((char *)(ptr)-offsetof(type, field)))
 
 typedef struct va_dlink {
   struct va_dlink *prev, *next;

@@ -14,15 +14,15 @@
 
 struct log_sink {
   int fd;
-  size_t half;                 /* each buffer's size */
+  size_t half; /* each buffer's size */
   pthread_t thread;
   pthread_mutex_t lock;
-  pthread_cond_t wake;         /* lines queued, or stopping */
+  pthread_cond_t wake; /* lines queued, or stopping */
   /* Under lock. */
-  char *filling;               /* producers append here */
+  char *filling; /* producers append here */
   size_t filled;
-  unsigned long long dropped;  /* lines, since the start */
-  unsigned long long told;     /* of those, already reported */
+  unsigned long long dropped; /* lines, since the start */
+  unsigned long long told;    /* of those, already reported */
   bool stopping;
   /* The writer's own. */
   char *draining;
@@ -109,8 +109,7 @@ int log_sink_start(int fd, size_t capacity, log_sink **out) {
 
 static unsigned long long count_lines(const char *p, size_t len) {
   unsigned long long n = 0;
-  for (const char *end = p + len; (p = memchr(p, '\n', (size_t)(end - p)));
-       p++)
+  for (const char *end = p + len; (p = memchr(p, '\n', (size_t)(end - p))); p++)
     n++;
   return n ? n : 1;
 }

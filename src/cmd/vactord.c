@@ -19,9 +19,9 @@
 #include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,9 +38,9 @@ typedef struct options {
   char host[64];
   uint16_t port;
   const char *data;
-  uint64_t threads;         /* 0: the number of cores */
-  uint64_t idle_timeout_s;  /* 0: the runtime's default (3600) */
-  uint64_t min_period_ms;   /* 0: the runtime's default (1000) */
+  uint64_t threads;        /* 0: the number of cores */
+  uint64_t idle_timeout_s; /* 0: the runtime's default (3600) */
+  uint64_t min_period_ms;  /* 0: the runtime's default (1000) */
   bool access_log;
   va_durability durability;
   const char *log_level;
@@ -70,74 +70,71 @@ enum {
 };
 
 static void usage(FILE *f) {
-  fprintf(f,
-          "usage: vactord [options]\n"
-          "Serves virtual actors over HTTP on the runtime's worker threads.\n"
-          "\n"
-          "  --listen HOST:PORT   address to serve (VACTORD_LISTEN;\n"
-          "                       default 127.0.0.1:3500; loopback only\n"
-          "                       unless an API token is set)\n"
-          "  --token TOKEN        API token every request but health must\n"
-          "                       carry (dapr-api-token: TOKEN, or\n"
-          "                       Authorization: Bearer TOKEN; env\n"
-          "                       VACTORD_API_TOKEN, which keeps it out of ps)\n"
-          "  --data DIR           directory of the state file vactor.db and\n"
-          "                       its lock: one vactord per directory\n"
-          "                       (VACTORD_DATA; default ./vactor-data)\n"
-          "  --threads N          worker threads, 1 to 1024 (VACTORD_THREADS;\n"
-          "                       default: cores)\n"
-          "  --idle-timeout SECS  deactivate actors idle this long\n"
-          "                       (VACTORD_IDLE_TIMEOUT; default 3600)\n"
-          "  --min-period DUR     the shortest period of a reminder or a\n"
-          "                       timer, at least 1ms: 500ms, 1s, PT2S\n"
-          "                       (VACTORD_MIN_PERIOD; default 1s)\n"
-          "  --access-log on|off  one logfmt line per request on stderr\n"
-          "                       (VACTORD_ACCESS_LOG; default on)\n"
-          "  --durability MODE    durable (default) or relaxed\n"
-          "                       (VACTORD_DURABILITY)\n"
-          "  --log-level LEVEL    info (default) or debug (VACTORD_LOG_LEVEL)\n"
-          "  --max-connections N  client connections open at once; beyond\n"
-          "                       it a 503 ERR_TOO_MANY_CONNECTIONS\n"
-          "                       (VACTORD_MAX_CONNECTIONS; default "
-          VA_HTTP_TEXT(VA_HTTP_DEFAULT_MAX_CONNECTIONS) ")\n"
-          "  --client-timeout MS  close a connection idle this long, with\n"
-          "                       no request in progress\n"
-          "                       (VACTORD_CLIENT_TIMEOUT; default "
-          VA_HTTP_TEXT(VA_HTTP_DEFAULT_IDLE_TIMEOUT_MS) ")\n"
-          "  --request-timeout MS a request not complete this long after\n"
-          "                       it began gets a 408 ERR_REQUEST_TIMEOUT\n"
-          "                       (VACTORD_REQUEST_TIMEOUT; default "
-          VA_HTTP_TEXT(VA_HTTP_DEFAULT_REQUEST_TIMEOUT_MS) ")\n"
-          "  --max-body BYTES     largest request body; beyond it a 413\n"
-          "                       (VACTORD_MAX_BODY; default "
-          VA_HTTP_TEXT(VA_HTTP_DEFAULT_MAX_BODY) ")\n"
-          "  --llm-url URL        an OpenAI-compatible chat-completions\n"
-          "                       endpoint for the assistant (VACTORD_LLM_URL;\n"
-          "                       default: none, the built-in rules only)\n"
-          "  --llm-model NAME     the model to ask (VACTORD_LLM_MODEL)\n"
-          "  --llm-key KEY        sent as Authorization: Bearer KEY\n"
-          "                       (VACTORD_LLM_KEY)\n"
-          "  --llm-timeout MS     give up on the model after this long and let\n"
-          "                       the built-in rules answer\n"
-          "                       (VACTORD_LLM_TIMEOUT; default 20000)\n"
-          "  --app-port PORT      an app hosting Dapr actor types on this port\n"
-          "                       (VACTORD_APP_PORT; default: none)\n"
-          "  --app-host ADDR      its numeric address (VACTORD_APP_HOST;\n"
-          "                       default 127.0.0.1)\n"
-          "  --app-token TOKEN    sent to the app as dapr-api-token\n"
-          "                       (APP_API_TOKEN, as Dapr)\n"
-          "                       Tokens: 1 to 256 printable ASCII characters,\n"
-          "                       no space at either end; an empty one is\n"
-          "                       refused\n"
-          "  --chat-history N     chat messages kept per user; older ones are\n"
-          "                       dropped, the count kept\n"
-          "                       (VACTORD_CHAT_HISTORY; default 200)\n"
-          "  --help               this text\n"
-          "\n"
-          "Routes: GET /v1.0/healthz, GET /metrics (Prometheus text); the Task API\n"
-          "under /v1/users/{user}/ (tasks, preferences, chat: docs/api.md); the\n"
-          "Dapr actor API under /v1.0/actors/ and /v1.0/metadata (docs/dapr.md).\n"
-          "Errors are JSON: {\"errorCode\": \"...\", \"message\": \"...\"}.\n");
+  fprintf(
+      f,
+      "usage: vactord [options]\n"
+      "Serves virtual actors over HTTP on the runtime's worker threads.\n"
+      "\n"
+      "  --listen HOST:PORT   address to serve (VACTORD_LISTEN;\n"
+      "                       default 127.0.0.1:3500; loopback only\n"
+      "                       unless an API token is set)\n"
+      "  --token TOKEN        API token every request but health must\n"
+      "                       carry (dapr-api-token: TOKEN, or\n"
+      "                       Authorization: Bearer TOKEN; env\n"
+      "                       VACTORD_API_TOKEN, which keeps it out of ps)\n"
+      "  --data DIR           directory of the state file vactor.db and\n"
+      "                       its lock: one vactord per directory\n"
+      "                       (VACTORD_DATA; default ./vactor-data)\n"
+      "  --threads N          worker threads, 1 to 1024 (VACTORD_THREADS;\n"
+      "                       default: cores)\n"
+      "  --idle-timeout SECS  deactivate actors idle this long\n"
+      "                       (VACTORD_IDLE_TIMEOUT; default 3600)\n"
+      "  --min-period DUR     the shortest period of a reminder or a\n"
+      "                       timer, at least 1ms: 500ms, 1s, PT2S\n"
+      "                       (VACTORD_MIN_PERIOD; default 1s)\n"
+      "  --access-log on|off  one logfmt line per request on stderr\n"
+      "                       (VACTORD_ACCESS_LOG; default on)\n"
+      "  --durability MODE    durable (default) or relaxed\n"
+      "                       (VACTORD_DURABILITY)\n"
+      "  --log-level LEVEL    info (default) or debug (VACTORD_LOG_LEVEL)\n"
+      "  --max-connections N  client connections open at once; beyond\n"
+      "                       it a 503 ERR_TOO_MANY_CONNECTIONS\n"
+      "                       (VACTORD_MAX_CONNECTIONS; default " VA_HTTP_TEXT(VA_HTTP_DEFAULT_MAX_CONNECTIONS) ")\n"
+                                                                                                                "  --client-timeout MS  close a connection idle this long, with\n"
+                                                                                                                "                       no request in progress\n"
+                                                                                                                "                       (VACTORD_CLIENT_TIMEOUT; default " VA_HTTP_TEXT(VA_HTTP_DEFAULT_IDLE_TIMEOUT_MS) ")\n"
+                                                                                                                                                                                                                         "  --request-timeout MS a request not complete this long after\n"
+                                                                                                                                                                                                                         "                       it began gets a 408 ERR_REQUEST_TIMEOUT\n"
+                                                                                                                                                                                                                         "                       (VACTORD_REQUEST_TIMEOUT; default " VA_HTTP_TEXT(VA_HTTP_DEFAULT_REQUEST_TIMEOUT_MS) ")\n"
+                                                                                                                                                                                                                                                                                                                                      "  --max-body BYTES     largest request body; beyond it a 413\n"
+                                                                                                                                                                                                                                                                                                                                      "                       (VACTORD_MAX_BODY; default " VA_HTTP_TEXT(VA_HTTP_DEFAULT_MAX_BODY) ")\n"
+                                                                                                                                                                                                                                                                                                                                                                                                                                  "  --llm-url URL        an OpenAI-compatible chat-completions\n"
+                                                                                                                                                                                                                                                                                                                                                                                                                                  "                       endpoint for the assistant (VACTORD_LLM_URL;\n"
+                                                                                                                                                                                                                                                                                                                                                                                                                                  "                       default: none, the built-in rules only)\n"
+                                                                                                                                                                                                                                                                                                                                                                                                                                  "  --llm-model NAME     the model to ask (VACTORD_LLM_MODEL)\n"
+                                                                                                                                                                                                                                                                                                                                                                                                                                  "  --llm-key KEY        sent as Authorization: Bearer KEY\n"
+                                                                                                                                                                                                                                                                                                                                                                                                                                  "                       (VACTORD_LLM_KEY)\n"
+                                                                                                                                                                                                                                                                                                                                                                                                                                  "  --llm-timeout MS     give up on the model after this long and let\n"
+                                                                                                                                                                                                                                                                                                                                                                                                                                  "                       the built-in rules answer\n"
+                                                                                                                                                                                                                                                                                                                                                                                                                                  "                       (VACTORD_LLM_TIMEOUT; default 20000)\n"
+                                                                                                                                                                                                                                                                                                                                                                                                                                  "  --app-port PORT      an app hosting Dapr actor types on this port\n"
+                                                                                                                                                                                                                                                                                                                                                                                                                                  "                       (VACTORD_APP_PORT; default: none)\n"
+                                                                                                                                                                                                                                                                                                                                                                                                                                  "  --app-host ADDR      its numeric address (VACTORD_APP_HOST;\n"
+                                                                                                                                                                                                                                                                                                                                                                                                                                  "                       default 127.0.0.1)\n"
+                                                                                                                                                                                                                                                                                                                                                                                                                                  "  --app-token TOKEN    sent to the app as dapr-api-token\n"
+                                                                                                                                                                                                                                                                                                                                                                                                                                  "                       (APP_API_TOKEN, as Dapr)\n"
+                                                                                                                                                                                                                                                                                                                                                                                                                                  "                       Tokens: 1 to 256 printable ASCII characters,\n"
+                                                                                                                                                                                                                                                                                                                                                                                                                                  "                       no space at either end; an empty one is\n"
+                                                                                                                                                                                                                                                                                                                                                                                                                                  "                       refused\n"
+                                                                                                                                                                                                                                                                                                                                                                                                                                  "  --chat-history N     chat messages kept per user; older ones are\n"
+                                                                                                                                                                                                                                                                                                                                                                                                                                  "                       dropped, the count kept\n"
+                                                                                                                                                                                                                                                                                                                                                                                                                                  "                       (VACTORD_CHAT_HISTORY; default 200)\n"
+                                                                                                                                                                                                                                                                                                                                                                                                                                  "  --help               this text\n"
+                                                                                                                                                                                                                                                                                                                                                                                                                                  "\n"
+                                                                                                                                                                                                                                                                                                                                                                                                                                  "Routes: GET /v1.0/healthz, GET /metrics (Prometheus text); the Task API\n"
+                                                                                                                                                                                                                                                                                                                                                                                                                                  "under /v1/users/{user}/ (tasks, preferences, chat: docs/api.md); the\n"
+                                                                                                                                                                                                                                                                                                                                                                                                                                  "Dapr actor API under /v1.0/actors/ and /v1.0/metadata (docs/dapr.md).\n"
+                                                                                                                                                                                                                                                                                                                                                                                                                                  "Errors are JSON: {\"errorCode\": \"...\", \"message\": \"...\"}.\n");
 }
 
 /* Where log lines go once main has started it: a bounded buffer that a
@@ -160,9 +157,9 @@ static void write_log(const char *level, const char *msg, const char *fields) {
   time_t now = time(NULL);
   struct tm tm;
   strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&now, &tm));
-  int n = snprintf(line, sizeof(line), "ts=%s level=%s msg=\"%s\"%s%s\n", ts,
-                   level, msg, fields && *fields ? " " : "",
-                   fields ? fields : "");
+  int n =
+      snprintf(line, sizeof(line), "ts=%s level=%s msg=\"%s\"%s%s\n", ts, level,
+               msg, fields && *fields ? " " : "", fields ? fields : "");
   if (n >= (int)sizeof(line)) {
     n = (int)sizeof(line) - 1;
     line[n - 1] = '\n';
@@ -171,8 +168,7 @@ static void write_log(const char *level, const char *msg, const char *fields) {
     put_log(line, (size_t)n);
 }
 
-static void log_line(const char *level, const char *msg, const char *fmt,
-                     ...) {
+static void log_line(const char *level, const char *msg, const char *fmt, ...) {
   char fields[1024] = "";
   if (fmt) {
     va_list ap;
@@ -218,8 +214,10 @@ static bool parse_count(const char *what, const char *s, uint64_t max,
   errno = 0;
   unsigned long long v = strtoull(s, &end, 10);
   if (errno || end == s || *end || *s == '-' || v == 0 || v > max) {
-    fprintf(stderr, "vactord: %s %s: expected a whole number from 1 to "
-                    "%llu\n", what, s, (unsigned long long)max);
+    fprintf(stderr,
+            "vactord: %s %s: expected a whole number from 1 to "
+            "%llu\n",
+            what, s, (unsigned long long)max);
     return false;
   }
   *out = v;
@@ -271,8 +269,10 @@ static bool parse_min_period(const char *what, const char *s,
   va_duration d;
   if (va_parse_duration(s, strlen(s), &d) != 0 || d.years || d.months ||
       d.days || d.ns < 1000000) {
-    fprintf(stderr, "vactord: %s %s: expected a duration of at least 1ms "
-                    "(500ms, 1s, PT2S; no days, months or years)\n", what, s);
+    fprintf(stderr,
+            "vactord: %s %s: expected a duration of at least 1ms "
+            "(500ms, 1s, PT2S; no days, months or years)\n",
+            what, s);
     return false;
   }
   *out_ms = (uint64_t)(d.ns / 1000000);
@@ -312,8 +312,11 @@ static bool limits_from_env(options *o) {
 }
 
 static int parse_options(int argc, char **argv, options *o) {
-  *o = (options){.host = "127.0.0.1", .port = 3500, .data = "vactor-data",
-                 .log_level = "info", .access_log = true,
+  *o = (options){.host = "127.0.0.1",
+                 .port = 3500,
+                 .data = "vactor-data",
+                 .log_level = "info",
+                 .access_log = true,
                  .token_from = "VACTORD_API_TOKEN",
                  .app_token_from = "APP_API_TOKEN"};
   const char *listen = getenv("VACTORD_LISTEN");
@@ -358,8 +361,12 @@ static int parse_options(int argc, char **argv, options *o) {
   int c;
   while ((c = getopt_long(argc, argv, "", longs, NULL)) != -1) {
     switch (c) {
-    case 'l': listen = optarg; break;
-    case 'd': o->data = optarg; break;
+    case 'l':
+      listen = optarg;
+      break;
+    case 'd':
+      o->data = optarg;
+      break;
     case 't':
       if (!parse_count("--threads", optarg, MAX_THREADS, &o->threads))
         return -1;
@@ -377,8 +384,12 @@ static int parse_options(int argc, char **argv, options *o) {
       if (!parse_switch("--access-log", optarg, &o->access_log))
         return -1;
       break;
-    case 'D': durability = optarg; break;
-    case 'L': o->log_level = optarg; break;
+    case 'D':
+      durability = optarg;
+      break;
+    case 'L':
+      o->log_level = optarg;
+      break;
     case 'T':
       o->token = optarg;
       o->token_from = "--token";
@@ -402,9 +413,15 @@ static int parse_options(int argc, char **argv, options *o) {
       if (!parse_count("--max-body", optarg, SIZE_MAX, &o->max_body))
         return -1;
       break;
-    case 'U': o->llm_url = optarg; break;
-    case 'N': o->llm_model = optarg; break;
-    case 'K': o->llm_key = optarg; break;
+    case 'U':
+      o->llm_url = optarg;
+      break;
+    case 'N':
+      o->llm_model = optarg;
+      break;
+    case 'K':
+      o->llm_key = optarg;
+      break;
     case 'O':
       if (!parse_count("--llm-timeout", optarg, 3600000, &o->llm_timeout_ms))
         return -1;
@@ -417,13 +434,19 @@ static int parse_options(int argc, char **argv, options *o) {
       if (!parse_count("--app-port", optarg, 65535, &o->app_port))
         return -1;
       break;
-    case 'A': o->app_host = optarg; break;
+    case 'A':
+      o->app_host = optarg;
+      break;
     case 'k':
       o->app_token = optarg;
       o->app_token_from = "--app-token";
       break;
-    case 'h': usage(stdout); exit(0);
-    default: usage(stderr); return -1;
+    case 'h':
+      usage(stdout);
+      exit(0);
+    default:
+      usage(stderr);
+      return -1;
     }
   }
   if (optind != argc) {
@@ -453,8 +476,8 @@ static int parse_options(int argc, char **argv, options *o) {
     fprintf(stderr, "vactord: --durability must be durable or relaxed\n");
     return -1;
   }
-  o->durability = durability && !strcmp(durability, "relaxed") ? VA_RELAXED
-                                                                : VA_DURABLE;
+  o->durability =
+      durability && !strcmp(durability, "relaxed") ? VA_RELAXED : VA_DURABLE;
   if (!o->client_timeout_ms)
     o->client_timeout_ms = VA_HTTP_DEFAULT_IDLE_TIMEOUT_MS;
   if (!o->request_timeout_ms)
@@ -515,8 +538,8 @@ static uint64_t raise_fd_limit(void) {
  * in the default. */
 static bool fit_max_connections(options *o, uint64_t fd_limit,
                                 unsigned threads) {
-  uint64_t want = o->max_connections ? o->max_connections
-                                     : VA_HTTP_DEFAULT_MAX_CONNECTIONS;
+  uint64_t want =
+      o->max_connections ? o->max_connections : VA_HTTP_DEFAULT_MAX_CONNECTIONS;
   uint64_t reserve = FD_RESERVE + (uint64_t)FD_PER_THREAD * threads;
   uint64_t room = fd_limit > reserve ? fd_limit - reserve : 0;
   if (!fd_limit || want <= room) { /* unknown limit: trust the value */
@@ -541,7 +564,8 @@ static bool fit_max_connections(options *o, uint64_t fd_limit,
 /* ---- The data directory and the port: one server each ---- */
 
 /* value as a logfmt quoted value in out (at least 3 bytes). */
-#define QUOTE(value, out) va_log_quote((value), strlen(value), (out), sizeof(out))
+#define QUOTE(value, out)                                                      \
+  va_log_quote((value), strlen(value), (out), sizeof(out))
 
 /* The pid a lock holder wrote into its lock file, or 0. */
 static long lock_holder(int fd) {
@@ -577,7 +601,8 @@ static bool lock_data_dir(const char *dir) {
     if (e == EWOULDBLOCK)
       log_line("error", "data directory in use by another process",
                "dir=%s pid=%ld hint=\"stop that vactord, or give this one "
-               "another --data\"", QUOTE(dir, quoted), lock_holder(fd));
+               "another --data\"",
+               QUOTE(dir, quoted), lock_holder(fd));
     else
       log_line("error", "cannot lock the data directory",
                "lock=%s error=\"%s\"", QUOTE(path, quoted), strerror(e));
@@ -587,8 +612,9 @@ static bool lock_data_dir(const char *dir) {
   char pid[32];
   int n = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
   if (ftruncate(fd, 0) != 0 || pwrite(fd, pid, (size_t)n, 0) != n)
-    log_line("warn", "cannot write the pid into the lock", "lock=%s error=\"%s\"",
-             QUOTE(path, quoted), strerror(errno)); /* the lock holds anyway */
+    log_line("warn", "cannot write the pid into the lock",
+             "lock=%s error=\"%s\"", QUOTE(path, quoted),
+             strerror(errno)); /* the lock holds anyway */
   return true; /* fd stays open: the lock lives as long as the process */
 }
 
@@ -609,8 +635,7 @@ static bool claim_port(const options *o) {
   int e = errno;
   log_line("error", "cannot listen", "addr=%s:%u error=\"%s\"%s", o->host,
            o->port, strerror(e),
-           e == EADDRINUSE ? " hint=\"another vactord serves this port\""
-                           : "");
+           e == EADDRINUSE ? " hint=\"another vactord serves this port\"" : "");
   if (fd >= 0)
     close(fd);
   return false;
@@ -625,12 +650,11 @@ static bool claim_port(const options *o) {
 static bool port_is_free(const options *o) {
   if (!claim_port(o))
     return false;
-  struct sockaddr_in addr = {.sin_family = AF_INET,
-                             .sin_port = htons(o->port)};
+  struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons(o->port)};
   inet_pton(AF_INET, o->host, &addr.sin_addr); /* checked by parse_listen */
   int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
-  if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one,
-                           sizeof(one)) != 0 ||
+  if (fd < 0 ||
+      setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
       bind(fd, (struct sockaddr *)&addr, sizeof(addr)) != 0) {
     int e = errno;
     log_line("error", "cannot listen", "addr=%s:%u error=\"%s\"%s", o->host,
@@ -669,10 +693,10 @@ static int start_model(const options *o, va_llm **out) {
                        .timeout_ms = (long)o->llm_timeout_ms};
   int rc = va_llm_new(&cfg, out);
   if (rc == 0)
-    log_line("info", "assistant model", "url=%s model=%s timeout_ms=%llu",
-             o->llm_url, o->llm_model,
-             (unsigned long long)(o->llm_timeout_ms ? o->llm_timeout_ms
-                                                    : 20000));
+    log_line(
+        "info", "assistant model", "url=%s model=%s timeout_ms=%llu",
+        o->llm_url, o->llm_model,
+        (unsigned long long)(o->llm_timeout_ms ? o->llm_timeout_ms : 20000));
   return rc;
 }
 
@@ -688,7 +712,6 @@ static int serve(options o, const sigset_t *stop_signals) {
    * fire a reminder or write anything. */
   if (!port_is_free(&o))
     return 1;
-
 
   va_config cfg;
   va_config_init(&cfg);
@@ -709,9 +732,8 @@ static int serve(options o, const sigset_t *stop_signals) {
   if (rc == 0)
     rc = va_runtime_new(&cfg, &runtime);
   if (rc == 0 && o.app_port) {
-    va_app_options app = {.host = o.app_host,
-                          .port = (uint16_t)o.app_port,
-                          .token = o.app_token};
+    va_app_options app = {
+        .host = o.app_host, .port = (uint16_t)o.app_port, .token = o.app_token};
     rc = va_app_channel_new(runtime, &app, &routes.app);
   }
   if (rc == 0 && !va_routes_init(&routes, runtime))
@@ -730,18 +752,17 @@ static int serve(options o, const sigset_t *stop_signals) {
     va_runtime_free(runtime);
     return 1;
   }
-  va_http_options http = {
-      .host = o.host,
-      .port = o.port,
-      .authorize = va_routes_authorize,
-      .authorize_ctx = &routes,
-      .max_body = (size_t)o.max_body,
-      .max_connections = (unsigned)o.max_connections,
-      .idle_timeout_ms = o.client_timeout_ms,
-      .request_timeout_ms = o.request_timeout_ms,
-      .access_log = o.access_log ? write_access_log : NULL,
-      .handler = va_routes_handle,
-      .ctx = &routes};
+  va_http_options http = {.host = o.host,
+                          .port = o.port,
+                          .authorize = va_routes_authorize,
+                          .authorize_ctx = &routes,
+                          .max_body = (size_t)o.max_body,
+                          .max_connections = (unsigned)o.max_connections,
+                          .idle_timeout_ms = o.client_timeout_ms,
+                          .request_timeout_ms = o.request_timeout_ms,
+                          .access_log = o.access_log ? write_access_log : NULL,
+                          .handler = va_routes_handle,
+                          .ctx = &routes};
   va_http_server *srv;
   if ((rc = va_http_start(runtime, &http, &srv)) != 0) {
     log_line("error", "cannot listen", "addr=%s:%u error=\"%s\"", o.host,

@@ -124,8 +124,8 @@ va_actor *va__actor_resolve(va_worker *w, va_msg *m, va_ref *ref, int *err) {
   va_actor *hint = m->hint;
   if (hint && hint->gen == m->hint_gen && hint->life != VA_ACTOR_FREE)
     return hint;
-  va_actor *a = va__dir_find(&w->dir, m->hash, m->type, va__msg_id(m),
-                             m->id_len);
+  va_actor *a =
+      va__dir_find(&w->dir, m->hash, m->type, va__msg_id(m), m->id_len);
   if (!a && w->shutdown) {
     /* Stopping: the actors were deactivated, and one activated now would
      * outlive the worker (a late reminder fire, say). */

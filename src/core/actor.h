@@ -19,25 +19,25 @@ typedef enum va_actor_life {
 } va_actor_life;
 
 typedef struct va_actor {
-  struct va_actor *run_next; /* worker's run queue */
-  va_dlink idle;             /* worker's LRU list */
-  va_msg *mbox_head, *mbox_tail;         /* mailbox, FIFO through node.next */
-  uint64_t hash;                         /* of (type, id) */
-  uint64_t gen;          /* unique per activation of this worker */
-  uint64_t busy_chain;   /* call chain of the open turn(s) */
-  uint64_t last_used_ms; /* end of the last turn, for idle deactivation */
-  uint64_t version;      /* store version the cached state will have once
-                            every save in flight is done */
-  va_kvmap state;        /* cached state, key -> bytes */
+  struct va_actor *run_next;     /* worker's run queue */
+  va_dlink idle;                 /* worker's LRU list */
+  va_msg *mbox_head, *mbox_tail; /* mailbox, FIFO through node.next */
+  uint64_t hash;                 /* of (type, id) */
+  uint64_t gen;                  /* unique per activation of this worker */
+  uint64_t busy_chain;           /* call chain of the open turn(s) */
+  uint64_t last_used_ms;    /* end of the last turn, for idle deactivation */
+  uint64_t version;         /* store version the cached state will have once
+                               every save in flight is done */
+  va_kvmap state;           /* cached state, key -> bytes */
   struct va_msg *last_save; /* the latest save in flight (persist.c) */
   struct va_actor_timer *timers; /* timers.c */
   struct va_turn *open_turn;     /* the newest open turn (they are linked
                                     through va_turn.older_open), or NULL */
-  char *id;              /* the inline buffer, or malloc'd when long */
+  char *id;                      /* the inline buffer, or malloc'd when long */
   uint32_t id_len;
   uint32_t mbox_len;
   uint16_t type;
-  uint16_t depth; /* open turns: > 1 only for reentrant calls */
+  uint16_t depth;    /* open turns: > 1 only for reentrant calls */
   uint8_t life;      /* va_actor_life */
   uint8_t scheduled; /* in the run queue */
   uint16_t unsaved;  /* saves in flight */

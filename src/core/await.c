@@ -13,8 +13,7 @@ struct va_await {
   uint64_t seq; /* the record's, when the wait began */
 };
 
-int va_turn_await(va_turn *t, va_cont_fn cont, void *user,
-                  va_await **ticket) {
+int va_turn_await(va_turn *t, va_cont_fn cont, void *user, va_await **ticket) {
   if (!t || !cont || !ticket)
     return VA_EINVAL;
   if (t->is_hook)

@@ -50,8 +50,8 @@ void va__pending_free_all(va_worker *w) {
 }
 
 /* Delivers an outcome to p's waiter and releases p. */
-static void complete(va_worker *w, va_pending *p, int status,
-                     const void *data, size_t len) {
+static void complete(va_worker *w, va_pending *p, int status, const void *data,
+                     size_t len) {
   va_turn *t = p->turn;
   if (t) {
     va_dlist_remove(&t->calls, &p->link);
@@ -264,8 +264,8 @@ static int check_target(const va_runtime *rt, int type, int method,
 /* A request for (type, id) with body arg/len; hash may be precomputed. */
 static va_msg *build_msg(va_runtime *rt, va_worker *here, int type,
                          const char *id, size_t id_len, uint64_t hash,
-                         int method, bool system, const void *arg,
-                         size_t len, int *err) {
+                         int method, bool system, const void *arg, size_t len,
+                         int *err) {
   if ((*err = check_target(rt, type, method, system)) != 0)
     return NULL;
   if (!id || id_len == 0 || (len && !arg)) {
@@ -276,8 +276,8 @@ static va_msg *build_msg(va_runtime *rt, va_worker *here, int type,
     *err = VA_ETOOBIG;
     return NULL;
   }
-  va_msg *m = va__msg_alloc(here ? &here->msgs : NULL, (uint32_t)id_len,
-                            (uint32_t)len);
+  va_msg *m =
+      va__msg_alloc(here ? &here->msgs : NULL, (uint32_t)id_len, (uint32_t)len);
   if (!m) {
     *err = VA_ENOMEM;
     return NULL;
@@ -292,17 +292,17 @@ static va_msg *build_msg(va_runtime *rt, va_worker *here, int type,
   return m;
 }
 
-static va_msg *build(va_runtime *rt, va_worker *here, int type,
-                     const char *id, size_t id_len, uint64_t hash,
-                     int method, const void *arg, size_t len, int *err) {
+static va_msg *build(va_runtime *rt, va_worker *here, int type, const char *id,
+                     size_t id_len, uint64_t hash, int method, const void *arg,
+                     size_t len, int *err) {
   return build_msg(rt, here, type, id, id_len, hash, method, false, arg, len,
                    err);
 }
 
 static va_msg *build_ref(va_ref *ref, va_worker *here, int method,
                          const void *arg, size_t len, int *err) {
-  va_msg *m = build(ref->rt, here, ref->type, ref->id, ref->id_len,
-                    ref->hash, method, arg, len, err);
+  va_msg *m = build(ref->rt, here, ref->type, ref->id, ref->id_len, ref->hash,
+                    method, arg, len, err);
   if (m) {
     m->hint = va_load_relaxed(&ref->hint_actor);
     m->hint_gen = va_load_relaxed(&ref->hint_gen);
@@ -332,14 +332,14 @@ static void leave(va_runtime *rt, va_worker *here) {
     atomic_fetch_sub_explicit(&rt->entering, 1, memory_order_release);
 }
 
-static int post_external(va_runtime *rt, va_msg *m, va_ref *ref,
-                         va_reply_fn cb, void *user, uint64_t chain) {
+static int post_external(va_runtime *rt, va_msg *m, va_ref *ref, va_reply_fn cb,
+                         void *user, uint64_t chain) {
   va_worker *here = va__current_worker(rt);
   m->chain = chain ? chain : new_chain(rt, here);
   if (cb) {
     /* The deadline runs from now, not from when the owner admits it. */
-    m->deadline_ms = (here ? here->now_ms : va_clock_coarse_ms()) +
-                     rt->cfg.call_timeout_ms;
+    m->deadline_ms =
+        (here ? here->now_ms : va_clock_coarse_ms()) + rt->cfg.call_timeout_ms;
     m->reply_kind = VA_REPLY_CALLBACK;
     m->reply.callback.cb = cb;
     m->reply.callback.user = user;
@@ -355,18 +355,17 @@ static int external(va_runtime *rt, va_ref *ref, int type, const char *id,
   int err = enter(rt, here);
   if (err)
     return err;
-  va_msg *m = ref ? build_ref(ref, here, method, arg, len, &err)
-                  : build(rt, here, type, id, id_len, 0, method, arg, len,
-                          &err);
+  va_msg *m =
+      ref ? build_ref(ref, here, method, arg, len, &err)
+          : build(rt, here, type, id, id_len, 0, method, arg, len, &err);
   if (m)
     err = post_external(rt, m, ref, cb, user, chain);
   leave(rt, here);
   return err;
 }
 
-int va_call(va_runtime *rt, int type, const char *id, size_t id_len,
-            int method, const void *arg, size_t len, va_reply_fn cb,
-            void *user) {
+int va_call(va_runtime *rt, int type, const char *id, size_t id_len, int method,
+            const void *arg, size_t len, va_reply_fn cb, void *user) {
   if (!rt || !cb)
     return VA_EINVAL;
   return external(rt, NULL, type, id, id_len, method, arg, len, cb, user, 0);
@@ -381,12 +380,11 @@ int va_call_in_chain(va_runtime *rt, int type, const char *id, size_t id_len,
                   chain);
 }
 
-int va_send(va_runtime *rt, int type, const char *id, size_t id_len,
-            int method, const void *arg, size_t len) {
+int va_send(va_runtime *rt, int type, const char *id, size_t id_len, int method,
+            const void *arg, size_t len) {
   if (!rt)
     return VA_EINVAL;
-  return external(rt, NULL, type, id, id_len, method, arg, len, NULL, NULL,
-                  0);
+  return external(rt, NULL, type, id, id_len, method, arg, len, NULL, NULL, 0);
 }
 
 int va_ref_call(va_ref *ref, int method, const void *arg, size_t len,
@@ -399,8 +397,7 @@ int va_ref_call(va_ref *ref, int method, const void *arg, size_t len,
 int va_ref_send(va_ref *ref, int method, const void *arg, size_t len) {
   if (!ref)
     return VA_EINVAL;
-  return external(ref->rt, ref, 0, NULL, 0, method, arg, len, NULL, NULL,
-                  0);
+  return external(ref->rt, ref, 0, NULL, 0, method, arg, len, NULL, NULL, 0);
 }
 
 /* A call of one of the runtime's own methods (reminders.c). */
@@ -411,8 +408,8 @@ int va__call_system(va_runtime *rt, int type, const char *id, size_t id_len,
   int err = enter(rt, here);
   if (err)
     return err;
-  va_msg *m = build_msg(rt, here, type, id, id_len, 0, method, true, body,
-                        len, &err);
+  va_msg *m =
+      build_msg(rt, here, type, id, id_len, 0, method, true, body, len, &err);
   if (m)
     err = post_external(rt, m, NULL, cb, user, 0);
   leave(rt, here);
@@ -430,8 +427,7 @@ typedef struct waiter {
   size_t len;
 } waiter;
 
-static void wake_waiter(void *user, int status, const void *data,
-                        size_t len) {
+static void wake_waiter(void *user, int status, const void *data, size_t len) {
   waiter *wt = user;
   void *copy = NULL;
   if (status == 0 && len) {
@@ -495,8 +491,8 @@ va_pending *va__turn_pending(va_turn *t, va_cont_fn cont, void *user) {
   return p;
 }
 
-static int turn_post_call(va_turn *t, va_msg *m, va_ref *ref,
-                          va_cont_fn cont, void *user) {
+static int turn_post_call(va_turn *t, va_msg *m, va_ref *ref, va_cont_fn cont,
+                          void *user) {
   va_worker *w = t->w;
   va_pending *p = va__turn_pending(t, cont, user);
   if (!p) {
@@ -599,4 +595,6 @@ int va_ref_new(va_runtime *rt, int type, const char *id, size_t id_len,
 }
 
 /* Messages hold copies of the hint, never the ref: it may go at once. */
-void va_ref_free(va_ref *ref) { free(ref); }
+void va_ref_free(va_ref *ref) {
+  free(ref);
+}

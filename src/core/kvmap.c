@@ -55,10 +55,8 @@ int va__kvmap_put(va_kvmap *m, const char *key, const void *val, size_t len,
     free(copy);
     return VA_ENOMEM;
   }
-  m->items[m->n++] = (va_kv){.key = kcopy,
-                             .val = copy,
-                             .len = (uint32_t)len,
-                             .tomb = tomb};
+  m->items[m->n++] =
+      (va_kv){.key = kcopy, .val = copy, .len = (uint32_t)len, .tomb = tomb};
   return 0;
 }
 

@@ -6,8 +6,9 @@
 
 static const uint32_t class_bytes[VA_MSG_CLASSES] = {128, 256, 512};
 enum {
-  CACHE_MAX = 16384, /* free blocks a worker keeps per class; more go to free() */
-  BATCH = 256,       /* blocks sent home in one push */
+  CACHE_MAX =
+      16384,   /* free blocks a worker keeps per class; more go to free() */
+  BATCH = 256, /* blocks sent home in one push */
 };
 
 static uint8_t class_of(size_t bytes) {

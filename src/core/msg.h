@@ -42,8 +42,8 @@ typedef struct va_msg {
   uint16_t method;
   uint16_t origin; /* 1 + index of the worker whose cache allocated it, or 0 */
   int32_t status;  /* VA_MSG_REPLY: the call's status */
-  uint64_t hash;  /* of (type, id): picks the worker and the directory slot */
-  uint64_t chain; /* call-chain id */
+  uint64_t hash;   /* of (type, id): picks the worker and the directory slot */
+  uint64_t chain;  /* call-chain id */
   uint64_t deadline_ms;
   union {
     struct {
@@ -64,8 +64,12 @@ typedef struct va_msg {
   char data[]; /* id_len bytes of id, then len bytes of body */
 } va_msg;
 
-static inline const char *va__msg_id(const va_msg *m) { return m->data; }
-static inline char *va__msg_body(va_msg *m) { return m->data + m->id_len; }
+static inline const char *va__msg_id(const va_msg *m) {
+  return m->data;
+}
+static inline char *va__msg_body(va_msg *m) {
+  return m->data + m->id_len;
+}
 
 #define VA_MSG_CLASSES 3
 #define VA_MSG_CLASS_NONE 0xff
@@ -81,8 +85,8 @@ typedef struct va_msg_cache {
   uint16_t owner; /* 1 + worker index */
   va_qnode *free[VA_MSG_CLASSES];
   uint32_t count[VA_MSG_CLASSES];
-  va_msg_batch *outgoing;        /* [n_peers * VA_MSG_CLASSES] */
-  struct va_msg_cache **peers;   /* every worker's cache, by index */
+  va_msg_batch *outgoing;      /* [n_peers * VA_MSG_CLASSES] */
+  struct va_msg_cache **peers; /* every worker's cache, by index */
   unsigned n_peers;
   /* Stacks of blocks other workers sent home, one per class: producers
    * push a chain with a CAS, the owner takes the whole stack at once. */

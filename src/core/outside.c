@@ -21,8 +21,7 @@ enum { BATCH_PUT, BATCH_DELETE, KEY_MAX = 1024 };
 static int batch_add(va_state_batch *b, uint8_t op, const char *key,
                      const void *val, size_t len, uint32_t ttl) {
   size_t klen = key ? strlen(key) : 0;
-  if (!b || klen == 0 || klen > KEY_MAX || (len && !val) ||
-      len > UINT32_MAX)
+  if (!b || klen == 0 || klen > KEY_MAX || (len && !val) || len > UINT32_MAX)
     return VA_EINVAL;
   size_t need = b->len + 1 + 3 * sizeof(uint32_t) + klen + len;
   if (need > b->cap) {
@@ -198,8 +197,8 @@ int va_timer_call(va_runtime *rt, int type, const char *id, size_t id_len,
   memcpy(body + sizeof(h), name, n + 1);
   if (len)
     memcpy(body + sizeof(h) + n + 1, data, len);
-  int rc = va__call_system(rt, type, id, id_len, VA_METHOD_TIMER, body,
-                           total, cb, user);
+  int rc = va__call_system(rt, type, id, id_len, VA_METHOD_TIMER, body, total,
+                           cb, user);
   free(body);
   return rc;
 }

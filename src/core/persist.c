@@ -22,8 +22,8 @@
  * va_store_write pointing into the turn's writes, for the duration of the
  * call (the store copies what it keeps). A reminder's write carries its
  * name and due time as reminders.c marked them. */
-#include "../store/store.h"
 #include "../base/assert.h"
+#include "../store/store.h"
 #include "runtime.h"
 #include <stdio.h>
 #include <stdlib.h>
@@ -182,14 +182,12 @@ static int hand_to_store(va_worker *w, va_actor *a, const va_kvmap *writes,
   va_store_write local[WRITES_ON_STACK] = {{0}}; /* zeroed for the compiler's
                                                    sake: writes->n > 0 */
   va_store_write *ws = local;
-  if (writes->n > WRITES_ON_STACK &&
-      !(ws = malloc(writes->n * sizeof(*ws))))
+  if (writes->n > WRITES_ON_STACK && !(ws = malloc(writes->n * sizeof(*ws))))
     return VA_ENOMEM;
   for (uint32_t i = 0; i < writes->n; i++)
     ws[i] = store_write(&writes->items[i]);
-  int rc = store->ops->save(store, w->rt->types[a->type].name, a->id,
-                            a->id_len, a->version, ws, writes->n, on_saved,
-                            m);
+  int rc = store->ops->save(store, w->rt->types[a->type].name, a->id, a->id_len,
+                            a->version, ws, writes->n, on_saved, m);
   if (ws != local)
     free(ws);
   return rc;

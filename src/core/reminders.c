@@ -47,9 +47,9 @@
  * [lowered, ...), and one that read a higher horizon armed itself. Other
  * reminders in that range may get a second fire message; the fire turn
  * reads the stored due time, so they still fire once per due time. */
-#include "../store/store.h"
 #include "../base/assert.h"
 #include "../base/clock.h"
+#include "../store/store.h"
 #include "runtime.h"
 #include <stdlib.h>
 #include <string.h>
@@ -58,8 +58,8 @@ enum {
   LOOK_EVERY_MS = 1000, /* how often worker 0 asks the store */
   LOOK_AHEAD_MS = 2000, /* how far ahead it asks */
   HEADER = 48,
-  FIRES_PER_MS = 32,    /* fires one worker sends per ms of its clock */
-  RETRY_MS = 1000,      /* a fire that could not be sent goes again then */
+  FIRES_PER_MS = 32, /* fires one worker sends per ms of its clock */
+  RETRY_MS = 1000,   /* a fire that could not be sent goes again then */
 };
 
 static const char PREFIX[] = "\x01r:";
@@ -71,7 +71,9 @@ typedef struct record {
   va_duration period;               /* all zero: once */
 } record;
 
-static void put64(char *p, int64_t v) { memcpy(p, &v, 8); }
+static void put64(char *p, int64_t v) {
+  memcpy(p, &v, 8);
+}
 static int64_t get64(const char *p) {
   int64_t v;
   memcpy(&v, p, 8);
@@ -122,8 +124,8 @@ static void mark(va_turn *t, const char *key, int64_t due_ms) {
 /* Reminder keys are the runtime's own: written past va_turn_state_set, which
  * refuses them to methods, and only here. val starts with the encoded
  * record whose due time is due_ms. */
-static int state_put(va_turn *t, const char *key, const void *val,
-                     size_t len, int64_t due_ms) {
+static int state_put(va_turn *t, const char *key, const void *val, size_t len,
+                     int64_t due_ms) {
   int rc = va__kvmap_put(&t->writes, key, val, len, false);
   if (rc == 0)
     mark(t, key, due_ms);
@@ -142,7 +144,7 @@ static int state_delete(va_turn *t, const char *key) {
 typedef struct early {
   va_timer timer; /* first */
   uint16_t type;
-  bool paced;     /* holds a slot of the fire budget: send when due */
+  bool paced; /* holds a slot of the fire budget: send when due */
   uint32_t id_len;
   int64_t due_ms; /* the reminder's stored due time (wall ms) */
   char *name;
@@ -156,10 +158,9 @@ static void lower_horizon(va_runtime *rt, int64_t due_ms) {
   int64_t seen =
       atomic_load_explicit(&rt->reminders_seen_until, memory_order_seq_cst);
   while (seen != 0 && due_ms < seen &&
-         !atomic_compare_exchange_weak_explicit(&rt->reminders_seen_until,
-                                                &seen, due_ms,
-                                                memory_order_seq_cst,
-                                                memory_order_seq_cst))
+         !atomic_compare_exchange_weak_explicit(
+             &rt->reminders_seen_until, &seen, due_ms, memory_order_seq_cst,
+             memory_order_seq_cst))
     ;
 }
 
@@ -167,9 +168,9 @@ static void lower_horizon(va_runtime *rt, int64_t due_ms) {
  * for (type, id, name), whose stored due time is due_ms. Without memory
  * the fire is not kept here: the horizon goes back to due_ms, and the next
  * look at the store (within LOOK_EVERY_MS) finds the reminder again. */
-static void arm_at(va_worker *w, uint16_t type, const char *id,
-                   size_t id_len, const char *name, uint64_t heap_due_ms,
-                   bool paced, int64_t due_ms) {
+static void arm_at(va_worker *w, uint16_t type, const char *id, size_t id_len,
+                   const char *name, uint64_t heap_due_ms, bool paced,
+                   int64_t due_ms) {
   early *e = malloc(sizeof(*e) + id_len);
   if (!e || !(e->name = strdup(name))) {
     free(e);
@@ -221,8 +222,8 @@ static uint64_t fire_slot(va_worker *w) {
 
 /* Sends the fire message for (type, id, name) from worker w: 0, or
  * VA_ENOMEM / VA_EBACKPRESSURE when it could not go. */
-static int send_fire(va_worker *w, uint16_t type, const char *id,
-                     size_t id_len, const char *name) {
+static int send_fire(va_worker *w, uint16_t type, const char *id, size_t id_len,
+                     const char *name) {
   size_t n = strlen(name);
   va_msg *m = va__msg_alloc(&w->msgs, (uint32_t)id_len, (uint32_t)n);
   if (!m)
@@ -347,8 +348,8 @@ int va__reminder_fire(va_turn *t, const char *name_bytes, size_t len) {
     return state_delete(t, key);
   va_count(w->stats.reminders_fired, 1);
   if (ty->on_reminder) {
-    int rc = ty->on_reminder(t, name, (const char *)val + HEADER,
-                             vlen - HEADER);
+    int rc =
+        ty->on_reminder(t, name, (const char *)val + HEADER, vlen - HEADER);
     if (rc < 0) {
       /* The turn fails and the reminder stays due: try again in a second
        * (the store is only asked about times not yet seen). */
@@ -409,8 +410,7 @@ int va_turn_reminder_set(va_turn *t, const char *name,
 }
 
 /* Reads reminder `name` of t's actor: its stored bytes. */
-static int stored(va_turn *t, const char *name, const void **val,
-                  size_t *len) {
+static int stored(va_turn *t, const char *name, const void **val, size_t *len) {
   char key[300];
   if (!t || !name || !key_of(name, key, sizeof(key)))
     return VA_EINVAL;
@@ -440,8 +440,7 @@ int va_turn_reminder_list(va_turn *t, va_reminder_name_fn fn, void *user) {
   }
   for (uint32_t i = 0; i < ws->n; i++) {
     const char *key = ws->items[i].key;
-    if (va__reminder_key(key) && !ws->items[i].tomb &&
-        !va__kvmap_find(st, key))
+    if (va__reminder_key(key) && !ws->items[i].tomb && !va__kvmap_find(st, key))
       fn(user, key + skip);
   }
   return 0;
@@ -573,10 +572,10 @@ int va_reminder_call(va_runtime *rt, int type, const char *id, size_t id_len,
   if (!body)
     return VA_ENOMEM;
   static const uint16_t methods[] = {
-      VA_METHOD_REMINDER_SET, VA_METHOD_REMINDER_GET,
-      VA_METHOD_REMINDER_DELETE, VA_METHOD_REMINDER_LIST};
-  int rc = va__call_system(rt, type, id, id_len, methods[op], body, len, cb,
-                           user);
+      VA_METHOD_REMINDER_SET, VA_METHOD_REMINDER_GET, VA_METHOD_REMINDER_DELETE,
+      VA_METHOD_REMINDER_LIST};
+  int rc =
+      va__call_system(rt, type, id, id_len, methods[op], body, len, cb, user);
   free(body);
   return rc;
 }
@@ -667,8 +666,7 @@ void va__reminders_look(va_worker *w) {
     l->from = INT64_MIN;
   w->loading++;
   w->looking = true;
-  if (rt->store->ops->reminders_due(rt->store, l->from, l->until, on_due,
-                                    m)) {
+  if (rt->store->ops->reminders_due(rt->store, l->from, l->until, on_due, m)) {
     w->loading--;
     w->looking = false;
     lower_horizon(rt, l->from);
@@ -705,4 +703,6 @@ void va__reminders_free_timers(va_worker *w) {
   }
 }
 
-uint64_t va__reminders_interval_ms(void) { return LOOK_EVERY_MS; }
+uint64_t va__reminders_interval_ms(void) {
+  return LOOK_EVERY_MS;
+}

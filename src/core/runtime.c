@@ -1,14 +1,14 @@
 /* runtime.c — the runtime's lifecycle (create, register types, start,
  * stop with drain, free), name lookups and statistics. */
-#include "../store/store.h"
 #include "runtime.h"
+#include "../store/store.h"
 #include <errno.h>
 #include <inttypes.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <sched.h>
 #include <unistd.h>
 
 enum {
@@ -20,7 +20,9 @@ enum {
   MAX_WORKERS = 1024,
 };
 
-void va_config_init(va_config *cfg) { memset(cfg, 0, sizeof(*cfg)); }
+void va_config_init(va_config *cfg) {
+  memset(cfg, 0, sizeof(*cfg));
+}
 
 static void apply_defaults(va_config *c) {
   if (!c->threads) {
@@ -57,8 +59,8 @@ static void store_log(void *user, va_log_level level, const char *msg,
                    sizeof(value));
     else
       snprintf(value, sizeof(value), "%" PRId64, fields[i].number);
-    int len = snprintf(line + at, sizeof(line) - at, "%s%s=%s",
-                       at ? " " : "", fields[i].key, value);
+    int len = snprintf(line + at, sizeof(line) - at, "%s%s=%s", at ? " " : "",
+                       fields[i].key, value);
     if (len < 0 || (size_t)len >= sizeof(line) - at) {
       line[at] = 0; /* cut at the last whole field */
       break;
@@ -114,7 +116,9 @@ int va_runtime_new(const va_config *cfg, va_runtime **out) {
 
 /* ---- Types ---- */
 
-static size_t round16(size_t n) { return (n + 15) & ~(size_t)15; }
+static size_t round16(size_t n) {
+  return (n + 15) & ~(size_t)15;
+}
 
 static void type_free(va_type *t) {
   for (size_t i = 0; i < t->n_methods; i++)
@@ -155,8 +159,7 @@ int va_register_type(va_runtime *rt, const va_type_def *def) {
   va_type *t = &types[rt->n_types];
   memset(t, 0, sizeof(*t));
   t->name = strdup(def->name);
-  t->methods = calloc(def->n_methods ? def->n_methods : 1,
-                      sizeof(*t->methods));
+  t->methods = calloc(def->n_methods ? def->n_methods : 1, sizeof(*t->methods));
   if (!t->name || !t->methods) {
     type_free(t);
     return VA_ENOMEM;
@@ -175,8 +178,8 @@ int va_register_type(va_runtime *rt, const va_type_def *def) {
   t->user = def->user;
   t->instance_size = def->instance_size;
   t->instance_offset = round16(sizeof(va_actor));
-  t->block_size = t->instance_offset + round16(def->instance_size) +
-                  VA_ID_INLINE;
+  t->block_size =
+      t->instance_offset + round16(def->instance_size) + VA_ID_INLINE;
   return (int)rt->n_types++;
 }
 
@@ -219,7 +222,9 @@ int va_type_set_idle_timeout(va_runtime *rt, int type, uint64_t ms) {
   return 0;
 }
 
-int va_type_count(const va_runtime *rt) { return rt ? (int)rt->n_types : 0; }
+int va_type_count(const va_runtime *rt) {
+  return rt ? (int)rt->n_types : 0;
+}
 
 const char *va_type_name(const va_runtime *rt, int type) {
   if (!rt || type < 0 || (size_t)type >= rt->n_types)

@@ -4,8 +4,8 @@
 #ifndef VA_CORE_RUNTIME_H
 #define VA_CORE_RUNTIME_H
 
-#include "actor.h"
 #include "../base/atomics.h"
+#include "actor.h"
 #include "deadlines.h"
 #include "directory.h"
 #include "msg.h"
@@ -42,10 +42,10 @@ typedef struct va_type {
  * that its record moved on. */
 typedef struct va_pending {
   va_deadline deadline;
-  uint64_t seq;      /* changes every time the record is reused */
-  va_dlink link;     /* the turn's list of calls */
+  uint64_t seq;  /* changes every time the record is reused */
+  va_dlink link; /* the turn's list of calls */
   struct va_pending *next_free;
-  struct va_turn *turn;    /* caller turn; NULL for an external call */
+  struct va_turn *turn; /* caller turn; NULL for an external call */
   union {
     struct {
       va_cont_fn fn;
@@ -63,14 +63,14 @@ typedef struct va_pending {
 struct va_turn {
   struct va_worker *w;
   va_actor *actor;
-  va_msg *req;       /* the request being handled (owned); NULL for hooks */
-  va_msg *reply;     /* reply body set with va_turn_reply (owned) */
+  va_msg *req;   /* the request being handled (owned); NULL for hooks */
+  va_msg *reply; /* reply body set with va_turn_reply (owned) */
   uint64_t chain;
-  va_dlist calls;    /* outstanding calls (va_pending.link) */
+  va_dlist calls; /* outstanding calls (va_pending.link) */
   uint32_t n_calls;
-  int status;        /* first failure, else 0 */
-  bool is_hook;      /* hooks may not call or send */
-  va_kvmap writes;   /* buffered state writes */
+  int status;                 /* first failure, else 0 */
+  bool is_hook;               /* hooks may not call or send */
+  va_kvmap writes;            /* buffered state writes */
   struct va_turn *older_open; /* the actor's open turn opened before this */
   struct va_turn *next_free;
 };
@@ -116,8 +116,8 @@ typedef struct va_actor_pool {
 } va_actor_pool;
 
 typedef struct va_worker_stats {
-  va_counter active, activations, deactivations, turns, turns_failed,
-      timeouts, deadlocks, backpressure, store_failures, reminders_fired;
+  va_counter active, activations, deactivations, turns, turns_failed, timeouts,
+      deadlocks, backpressure, store_failures, reminders_fired;
 } va_worker_stats;
 
 /* What the heap's timers are embedded in. */
@@ -144,8 +144,8 @@ typedef struct va_actor_timer va_actor_timer;
 /* What a VA_MSG_CONTROL message asks of a worker. */
 enum {
   VA_CONTROL_SHUTDOWN = 1,
-  VA_CONTROL_LOADED,  /* a state load is back (persist.c) */
-  VA_CONTROL_SAVED,   /* a save is back (persist.c) */
+  VA_CONTROL_LOADED,    /* a state load is back (persist.c) */
+  VA_CONTROL_SAVED,     /* a save is back (persist.c) */
   VA_CONTROL_REMINDERS, /* the store's due reminders are back */
   VA_CONTROL_RUN,       /* run a function on the worker (va__run_on) */
 };
@@ -159,15 +159,15 @@ typedef struct va_worker {
 
   /* Owner thread only. */
   va_directory dir;
-  va_actor *run_head, *run_tail; /* actors with runnable messages */
+  va_actor *run_head, *run_tail;   /* actors with runnable messages */
   va_msg *local_head, *local_tail; /* replies produced on this worker */
   va_outbox *outbox;               /* one per worker */
   bool outbox_dirty;
-  va_timerheap timers;     /* idle scan, reminder look, actor timers, early fires */
-  va_deadlines deadlines;  /* of pending calls */
-  va_dlist idle;                   /* actors, least recently used first */
+  va_timerheap timers; /* idle scan, reminder look, actor timers, early fires */
+  va_deadlines deadlines; /* of pending calls */
+  va_dlist idle;          /* actors, least recently used first */
   va_timer scan_timer;
-  va_timer look_timer;     /* worker 0: asks the store for due reminders */
+  va_timer look_timer; /* worker 0: asks the store for due reminders */
   va_msg_cache msgs;
   va_pending *free_pending;
   va_turn *free_turns;
@@ -183,18 +183,18 @@ typedef struct va_worker {
   uint32_t watched;      /* file descriptors on the loop besides evfd */
   uint64_t queued;       /* messages in mailboxes */
   bool shutdown;
-  bool looking;          /* worker 0: a look for due reminders is out */
-  uint64_t fire_ms;      /* the heap ms whose fire slots are given out */
-  uint32_t fires_used;   /* ... and how many of them are taken */
-  unsigned unarmed;      /* own timers to arm again (worker.c) */
-  bool yield;            /* end the running actor's batch after this turn */
-  va_actor *running;     /* the actor va__actor_run is running, or NULL */
+  bool looking;        /* worker 0: a look for due reminders is out */
+  uint64_t fire_ms;    /* the heap ms whose fire slots are given out */
+  uint32_t fires_used; /* ... and how many of them are taken */
+  unsigned unarmed;    /* own timers to arm again (worker.c) */
+  bool yield;          /* end the running actor's batch after this turn */
+  va_actor *running;   /* the actor va__actor_run is running, or NULL */
 
   /* Written by the owner, read by the thread that stops the runtime. */
   va_worker_stats stats;
-  _Atomic uint64_t posted_out;  /* messages pushed to other inboxes */
-  _Atomic uint64_t taken_in;    /* messages popped from our inbox */
-  _Atomic bool quiet;           /* no work left as of the last check */
+  _Atomic uint64_t posted_out; /* messages pushed to other inboxes */
+  _Atomic uint64_t taken_in;   /* messages popped from our inbox */
+  _Atomic bool quiet;          /* no work left as of the last check */
 
   /* Written by any thread. */
   alignas(64) va_mpsc inbox;
@@ -204,7 +204,7 @@ typedef struct va_worker {
   /* Written by the owner once per pass: messages waiting in its mailboxes.
    * With inbox_len, what a sender on another thread is held back by. */
   _Atomic uint64_t queued_pub;
-  _Atomic bool sleeping;      /* parked in epoll_wait; wake with evfd */
+  _Atomic bool sleeping; /* parked in epoll_wait; wake with evfd */
 } va_worker;
 
 /* ---- The runtime ---- */
@@ -222,10 +222,10 @@ struct va_runtime {
   size_t n_types;
   va_worker **workers;
   unsigned n_workers;
-  va_msg_cache **caches; /* each worker's message cache, by index */
+  va_msg_cache **caches;  /* each worker's message cache, by index */
   struct va_store *store; /* owned */
   _Atomic int phase;
-  _Atomic uint64_t min_idle_ms; /* the shortest idle timeout of any type */
+  _Atomic uint64_t min_idle_ms;     /* the shortest idle timeout of any type */
   _Atomic uint64_t external_posted; /* inbox pushes by non-worker threads */
   _Atomic uint32_t entering;        /* external calls between check and post */
   _Atomic uint64_t next_chain;

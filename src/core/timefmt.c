@@ -4,11 +4,11 @@
  * shared/reference/dapr-actors.md §1.7. Outside bytes: every input is
  * length-bounded, every number checked for overflow, and anything else is
  * VA_EINVAL. */
-#include "vactor.h"
 #include "../base/clock.h"
+#include "vactor.h"
 #include <limits.h>
-#include <stdio.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 
@@ -16,8 +16,12 @@ typedef struct cursor {
   const char *p, *end;
 } cursor;
 
-static bool at_end(const cursor *c) { return c->p >= c->end; }
-static bool is_digit(char ch) { return ch >= '0' && ch <= '9'; }
+static bool at_end(const cursor *c) {
+  return c->p >= c->end;
+}
+static bool is_digit(char ch) {
+  return ch >= '0' && ch <= '9';
+}
 
 /* Reads an unsigned decimal integer of at most 18 digits. */
 static bool read_uint(cursor *c, int64_t *out) {
@@ -75,10 +79,17 @@ static int parse_iso(cursor c, va_duration *d) {
       if (n > 10000 * 366)
         return VA_EINVAL;
       switch (idx) {
-      case 0: d->years = (int32_t)n; break;
-      case 1: d->months = (int32_t)n; break;
-      case 2: ok = !__builtin_mul_overflow((int32_t)n, 7, &d->days); break;
-      default: ok = !__builtin_add_overflow(d->days, (int32_t)n, &d->days);
+      case 0:
+        d->years = (int32_t)n;
+        break;
+      case 1:
+        d->months = (int32_t)n;
+        break;
+      case 2:
+        ok = !__builtin_mul_overflow((int32_t)n, 7, &d->days);
+        break;
+      default:
+        ok = !__builtin_add_overflow(d->days, (int32_t)n, &d->days);
       }
       ok = ok && d->years <= 10000 && d->months <= 120000 &&
            d->days <= 10000 * 366;
@@ -98,9 +109,9 @@ static int go_unit(cursor *c, int64_t *ns) {
   static const struct {
     const char *name;
     int64_t ns;
-  } units[] = {{"ns", 1},          {"us", 1000},       {"\xc2\xb5s", 1000},
-               {"\xce\xbcs", 1000}, {"ms", 1000000},    {"s", 1000000000},
-               {"m", 60000000000}, {"h", 3600000000000}};
+  } units[] = {{"ns", 1},           {"us", 1000},        {"\xc2\xb5s", 1000},
+               {"\xce\xbcs", 1000}, {"ms", 1000000},     {"s", 1000000000},
+               {"m", 60000000000},  {"h", 3600000000000}};
   size_t best = 0;
   for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
     size_t n = strlen(units[i].name);
@@ -211,8 +222,7 @@ static int parse_rfc3339(cursor c, int64_t *out_ms) {
       !read_fixed(&c, 2, &mon) || !expect(&c, '-') ||
       !read_fixed(&c, 2, &day) || !expect(&c, 'T') ||
       !read_fixed(&c, 2, &hour) || !expect(&c, ':') ||
-      !read_fixed(&c, 2, &min) || !expect(&c, ':') ||
-      !read_fixed(&c, 2, &sec))
+      !read_fixed(&c, 2, &min) || !expect(&c, ':') || !read_fixed(&c, 2, &sec))
     return VA_EINVAL;
   int64_t ms = 0;
   if (!at_end(&c) && *c.p == '.') {
@@ -234,18 +244,22 @@ static int parse_rfc3339(cursor c, int64_t *out_ms) {
     offset_min = 0;
   } else if (!at_end(&c) && (*c.p == '+' || *c.p == '-')) {
     int sign = *c.p++ == '-' ? -1 : 1, oh, om;
-    if (!read_fixed(&c, 2, &oh) || !expect(&c, ':') || !read_fixed(&c, 2, &om) ||
-        oh > 23 || om > 59)
+    if (!read_fixed(&c, 2, &oh) || !expect(&c, ':') ||
+        !read_fixed(&c, 2, &om) || oh > 23 || om > 59)
       return VA_EINVAL;
     offset_min = sign * (oh * 60 + om);
   } else {
     return VA_EINVAL;
   }
-  if (!at_end(&c) || mon < 1 || mon > 12 || day < 1 || day > 31 ||
-      hour > 23 || min > 59 || sec > 60)
+  if (!at_end(&c) || mon < 1 || mon > 12 || day < 1 || day > 31 || hour > 23 ||
+      min > 59 || sec > 60)
     return VA_EINVAL;
-  struct tm tm = {.tm_year = year - 1900, .tm_mon = mon - 1, .tm_mday = day,
-                  .tm_hour = hour, .tm_min = min, .tm_sec = sec};
+  struct tm tm = {.tm_year = year - 1900,
+                  .tm_mon = mon - 1,
+                  .tm_mday = day,
+                  .tm_hour = hour,
+                  .tm_min = min,
+                  .tm_sec = sec};
   time_t t = timegm(&tm);
   if (tm.tm_mday != day) /* 31 February and the like */
     return VA_EINVAL;
@@ -387,7 +401,9 @@ int va_parse_due(const char *s, size_t len, int64_t now_ms, int64_t *due_ms) {
   return parse_rfc3339(c, due_ms);
 }
 
-int64_t va_wall_ms(void) { return va_clock_wall_ms(); }
+int64_t va_wall_ms(void) {
+  return va_clock_wall_ms();
+}
 
 int va_format_time(int64_t ms, char *out, size_t cap) {
   time_t secs = (time_t)(ms / 1000);

@@ -3,9 +3,9 @@
  * state writes to persist.c all together, or discarding them when it
  * failed) and answering its caller. Also the va_turn_* and va_state_*
  * functions. Owner thread only. */
-#include "../store/store.h"
 #include "../base/assert.h"
 #include "../base/clock.h"
+#include "../store/store.h"
 #include "runtime.h"
 #include <stdlib.h>
 #include <string.h>
@@ -210,11 +210,17 @@ const char *va_turn_id(const va_turn *t, size_t *len) {
   return t->actor->id;
 }
 
-int va_turn_type(const va_turn *t) { return t->actor->type; }
+int va_turn_type(const va_turn *t) {
+  return t->actor->type;
+}
 
-uint64_t va_turn_chain(const va_turn *t) { return t->chain; }
+uint64_t va_turn_chain(const va_turn *t) {
+  return t->chain;
+}
 
-va_runtime *va_turn_runtime(const va_turn *t) { return t->w->rt; }
+va_runtime *va_turn_runtime(const va_turn *t) {
+  return t->w->rt;
+}
 
 void *va_turn_type_user(const va_turn *t) {
   VA_ASSERT(t->actor->type < t->w->rt->n_types);
@@ -240,7 +246,7 @@ int va_turn_reply(va_turn *t, const void *data, size_t len) {
 /* ---- State ---- */
 
 int va_turn_state_get(va_turn *t, const char *key, const void **val,
-                 size_t *len) {
+                      size_t *len) {
   if (!t || !key || !val || !len)
     return VA_EINVAL;
   const va_kv *e = va__kvmap_find(&t->writes, key);
@@ -253,14 +259,15 @@ int va_turn_state_get(va_turn *t, const char *key, const void **val,
   return 0;
 }
 
-int va_turn_state_set(va_turn *t, const char *key, const void *val, size_t len) {
+int va_turn_state_set(va_turn *t, const char *key, const void *val,
+                      size_t len) {
   if (!t || !key || !*key || (len && !val) || va__reminder_key(key))
     return VA_EINVAL;
   return va__kvmap_put(&t->writes, key, val, len, false);
 }
 
 int va_turn_state_set_ttl(va_turn *t, const char *key, const void *val,
-                     size_t len, uint32_t ttl_seconds) {
+                          size_t len, uint32_t ttl_seconds) {
   if (!ttl_seconds)
     return VA_EINVAL;
   int rc = va_turn_state_set(t, key, val, len);

@@ -4,9 +4,9 @@
  * its timers (call deadlines, the idle scan) and parking when idle. The
  * loop's public face (vactor_loop.h: watching descriptors, running a
  * function on a worker) is here too: a va_loop is its worker. */
-#include "../store/store.h"
 #include "../base/assert.h"
 #include "../base/clock.h"
+#include "../store/store.h"
 #include "runtime.h"
 #include "vactor_loop.h"
 #include <errno.h>
@@ -27,8 +27,12 @@ typedef struct run_req {
 } run_req;
 
 /* A va_loop is its worker, under a name of its own outside src/core/. */
-static va_loop *as_loop(va_worker *w) { return (va_loop *)(void *)w; }
-static va_worker *of_loop(va_loop *loop) { return (va_worker *)(void *)loop; }
+static va_loop *as_loop(va_worker *w) {
+  return (va_loop *)(void *)w;
+}
+static va_worker *of_loop(va_loop *loop) {
+  return (va_worker *)(void *)loop;
+}
 
 /* The batch of ready descriptors this thread's loop is delivering (see
  * poll_io), so that unwatching a descriptor forgets what was not delivered
@@ -37,11 +41,11 @@ static _Thread_local struct epoll_event *batch;
 static _Thread_local int batch_next, batch_len;
 
 enum {
-  BATCH_PER_ACTOR = 256, /* messages of one actor before the next actor */
+  BATCH_PER_ACTOR = 256,  /* messages of one actor before the next actor */
   ACTORS_PER_PASS = 1024, /* actor visits before the inbox is looked at */
-  INBOX_PER_PASS = 4096, /* inbox messages taken in one pass */
-  OUTBOX_FLUSH = 256,    /* an outbox this full is pushed at once */
-  SPIN_NS = 50000,       /* spin this long before parking */
+  INBOX_PER_PASS = 4096,  /* inbox messages taken in one pass */
+  OUTBOX_FLUSH = 256,     /* an outbox this full is pushed at once */
+  SPIN_NS = 50000,        /* spin this long before parking */
 };
 
 /* The worker's own timers a failed push left unarmed (va_worker.unarmed). */
@@ -277,14 +281,14 @@ static bool run_actors(va_worker *w) {
    * local hops does not pay a whole pass per hop. */
   if (!w->run_head)
     return false;
-  for (unsigned visits = 0; visits < ACTORS_PER_PASS && w->run_head;
-       visits++) {
+  for (unsigned visits = 0; visits < ACTORS_PER_PASS && w->run_head; visits++) {
     va_actor *a = w->run_head;
     w->run_head = a->run_next;
     if (!w->run_head)
       w->run_tail = NULL;
     else /* the next actor and its first message are likely cold */
-      __builtin_prefetch(w->run_head, 1), __builtin_prefetch(w->run_head->mbox_head);
+      __builtin_prefetch(w->run_head, 1),
+          __builtin_prefetch(w->run_head->mbox_head);
     va__actor_run(w, a, BATCH_PER_ACTOR);
   }
   return true;
@@ -432,8 +436,7 @@ va_loop *va_loop_current(const va_runtime *rt) {
 
 va_loop *va_runtime_loop(va_runtime *rt, unsigned index) {
   /* Acquire: the workers array is complete once the phase left NEW. */
-  if (!rt || va_load_acq(&rt->phase) == VA_PHASE_NEW ||
-      index >= rt->n_workers)
+  if (!rt || va_load_acq(&rt->phase) == VA_PHASE_NEW || index >= rt->n_workers)
     return NULL;
   return as_loop(rt->workers[index]);
 }

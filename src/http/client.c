@@ -78,9 +78,12 @@ static CURLcode global_rc;
 
 /* Never undone: curl_global_cleanup is not thread-safe and other clients may
  * come later; what it would free lives as long as the process. */
-static void global_init(void) { global_rc = curl_global_init(CURL_GLOBAL_ALL); }
+static void global_init(void) {
+  global_rc = curl_global_init(CURL_GLOBAL_ALL);
+}
 
-/* ---- Buffers -------------------------------------------------------------- */
+/* ---- Buffers --------------------------------------------------------------
+ */
 
 /* Appends p[0..n) to b, keeping a NUL after the data. Returns 0,
  * VA_ETOOBIG if b would pass max bytes, or VA_ENOMEM. */
@@ -103,9 +106,12 @@ static int buf_append(buf *b, const char *p, size_t n, size_t max) {
   return 0;
 }
 
-static const char *buf_str(const buf *b) { return b->data ? b->data : ""; }
+static const char *buf_str(const buf *b) {
+  return b->data ? b->data : "";
+}
 
-/* ---- Checking and copying a request (any thread) -------------------------- */
+/* ---- Checking and copying a request (any thread) --------------------------
+ */
 
 static bool is_token(const char *s) {
   size_t n = strlen(s);
@@ -241,7 +247,8 @@ static void job_free(job *j) {
   free(j);
 }
 
-/* ---- libcurl callbacks (client thread) ------------------------------------ */
+/* ---- libcurl callbacks (client thread) ------------------------------------
+ */
 
 /* Body bytes. Returning less than given makes curl fail the transfer with
  * CURLE_WRITE_ERROR; j->error says why. */
@@ -278,7 +285,8 @@ static size_t on_header(char *p, size_t size, size_t nmemb, void *ud) {
   return n;
 }
 
-/* ---- Easy handles (client thread) ------------------------------------------ */
+/* ---- Easy handles (client thread) ------------------------------------------
+ */
 
 /* The error a finished transfer reports. */
 static int error_of(const job *j, CURLcode rc) {
@@ -359,7 +367,8 @@ static void easy_give(va_http_client *c, CURL *e) {
   c->idle[c->nidle++] = e;
 }
 
-/* ---- Jobs on the client thread --------------------------------------------- */
+/* ---- Jobs on the client thread ---------------------------------------------
+ */
 
 /* Calls j's callback with its outcome, then frees j. */
 static void deliver(job *j, int error, long status) {
@@ -485,7 +494,8 @@ static void *client_main(void *arg) {
   return NULL;
 }
 
-/* ---- Public API ------------------------------------------------------------ */
+/* ---- Public API ------------------------------------------------------------
+ */
 
 /* Frees c once its thread has ended (or never started). */
 static void destroy(va_http_client *c) {
@@ -592,7 +602,8 @@ void va_http_client_free(va_http_client *c) {
   destroy(c);
 }
 
-/* ---- Reading a header ------------------------------------------------------ */
+/* ---- Reading a header ------------------------------------------------------
+ */
 
 /* If line (len bytes, no line end) is "name: value", sets *v and *vlen to the
  * value without surrounding spaces and tabs and returns true. */

@@ -33,7 +33,7 @@ typedef struct va_http_client_request {
                                  removes a header curl would add. */
   const void *body;           /* may be NULL */
   size_t body_len;
-  long timeout_ms;            /* whole request; 0 = 30000 */
+  long timeout_ms; /* whole request; 0 = 30000 */
 } va_http_client_request;
 
 typedef struct va_http_client_result {

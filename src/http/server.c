@@ -91,10 +91,10 @@ typedef struct shard {
   bool posted;  /* start_on_worker was posted (va_http_start's thread) */
   /* That worker only. */
   va_loop *loop;
-  va_dlist conns;     /* open connections */
-  bool paused;        /* not accepting (out of descriptors) until a sweep */
+  va_dlist conns; /* open connections */
+  bool paused;    /* not accepting (out of descriptors) until a sweep */
   bool watching_listener, watching_sweeper;
-  int start_rc;       /* 0, or why the worker could not watch its sockets */
+  int start_rc;           /* 0, or why the worker could not watch its sockets */
   uint64_t handoffs_seen; /* handoffs_failed as of the last recovery */
   va_loop_watcher accept_watch, sweep_watch;
   /* The access log's lines not yet handed over (NULL: no access log), and
@@ -108,11 +108,11 @@ typedef struct shard {
 struct va_http_server {
   va_runtime *rt;
   va_http_options opts;
-  unsigned n;                /* workers */
-  shard *shards;             /* one per worker */
-  va__http_stats **stats;    /* shards[i].stats, for va_http_metrics */
-  uint64_t sweep_ms;         /* the sweep's period */
-  char refusal[320];         /* the 503 for connections over the limit */
+  unsigned n;             /* workers */
+  shard *shards;          /* one per worker */
+  va__http_stats **stats; /* shards[i].stats, for va_http_metrics */
+  uint64_t sweep_ms;      /* the sweep's period */
+  char refusal[320];      /* the 503 for connections over the limit */
   size_t refusal_len;
   /* Functions posted to the workers (start_on_worker, stop_on_worker)
    * that have run: the thread of va_http_start / _stop waits for them. */
@@ -156,7 +156,7 @@ typedef struct conn {
   va_runtime *rt;
   va_loop *loop; /* its worker's */
   /* Its worker only. */
-  va_dlink link; /* in its shard's conns */
+  va_dlink link;              /* in its shard's conns */
   va_http_reply *head, *tail; /* replies not yet written */
   unsigned queued;            /* replies in that queue */
   unsigned pending;           /* replies not yet done (<= queued) */
@@ -191,7 +191,7 @@ typedef struct conn {
   bool lingering;    /* shut down for writing, dropping what comes */
   size_t lingered;   /* bytes dropped so far */
   uint64_t linger_ms;
-  bool throttled;    /* not read: too much output queued */
+  bool throttled; /* not read: too much output queued */
   /* What was read but not parsed while throttled (malloc'd; NULL when
    * none). */
   char *in;
@@ -227,8 +227,7 @@ static void out_put(conn *c, const void *data, size_t len) {
 }
 
 /* Queues the response to the request just read; the bytes of its body. */
-static size_t queue_response(conn *c, const va_http_response *res,
-                             bool keep) {
+static size_t queue_response(conn *c, const va_http_response *res, bool keep) {
   bool bodyless = res->status == 204 || res->status == 304 ||
                   (res->status >= 100 && res->status < 200);
   size_t body = bodyless ? 0 : res->len;
@@ -521,10 +520,12 @@ static void write_ready(conn *c);
 
 /* ---- Requests and replies ---- */
 
-static bool is_space(char ch) { return ch == ' ' || ch == '\t'; }
+static bool is_space(char ch) {
+  return ch == ' ' || ch == '\t';
+}
 
-const char *va_http_request_header(const va_http_request *req,
-                                   const char *name, size_t *len) {
+const char *va_http_request_header(const va_http_request *req, const char *name,
+                                   size_t *len) {
   *len = 0;
   if (!req->headers || !name)
     return NULL;
@@ -548,9 +549,13 @@ const char *va_http_request_header(const va_http_request *req,
   return NULL;
 }
 
-va_http_response *va_http_res(va_http_reply *r) { return &r->res; }
+va_http_response *va_http_res(va_http_reply *r) {
+  return &r->res;
+}
 
-void va_http_label(va_http_reply *r, const char *route) { r->route = route; }
+void va_http_label(va_http_reply *r, const char *route) {
+  r->route = route;
+}
 
 void va_http_metrics(va_http_reply *r) {
   va_http_server *srv = r->c->srv;
@@ -582,8 +587,8 @@ static va_http_reply *new_reply(conn *c, bool keep) {
                   ? http_method_str((enum http_method)c->parser.method)
                   : "-";
   r->parsed_ns = va_clock_ns();
-  r->res = (va_http_response){.status = 200,
-                              .content_type = "application/json"};
+  r->res =
+      (va_http_response){.status = 200, .content_type = "application/json"};
   if (c->tail)
     c->tail->next = r;
   else
@@ -622,8 +627,8 @@ static void complete_remote(void *ctx, va_loop *loop) {
  * (a connection closed by va_http_stop lives until its last reply). */
 static void handoff_failed(va_http_reply *r, int rc) {
   conn *c = r->c;
-  va_log(c->rt, VA_LOG_ERROR, "reply hand-off failed",
-         "worker=%u error=%s", va_loop_index(c->loop), va_err_name(rc));
+  va_log(c->rt, VA_LOG_ERROR, "reply hand-off failed", "worker=%u error=%s",
+         va_loop_index(c->loop), va_err_name(rc));
   /* Release: the sweep that sees the count sees the flag and the
    * response the handler wrote before va_http_done. */
   atomic_store_explicit(&r->lost, true, memory_order_release);
@@ -708,7 +713,9 @@ static void watch_for(conn *c, uint32_t events) {
   }
 }
 
-static size_t out_waiting(const conn *c) { return c->out_len - c->out_off; }
+static size_t out_waiting(const conn *c) {
+  return c->out_len - c->out_off;
+}
 
 /* Too much queued: the connection is not read until it drains. */
 static bool over_high(const conn *c) {
@@ -816,8 +823,8 @@ static void log_server_error(conn *c, const va_http_reply *r,
   static const char key[] = "\"errorCode\":\"";
   const va_http_response *res = &r->res;
   size_t window = res->len < 256 ? res->len : 256;
-  const char *at = res->body ? memmem(res->body, window, key, sizeof(key) - 1)
-                             : NULL;
+  const char *at =
+      res->body ? memmem(res->body, window, key, sizeof(key) - 1) : NULL;
   const char *code = "", *end = NULL;
   if (at) {
     code = at + sizeof(key) - 1;
@@ -826,8 +833,8 @@ static void log_server_error(conn *c, const va_http_reply *r,
   char quoted[160];
   va_log_quote(code, end ? (size_t)(end - code) : 0, quoted, sizeof(quoted));
   va_log(c->srv->rt, res->status == 503 ? VA_LOG_WARN : VA_LOG_ERROR,
-         "server error", "method=%s route=%s status=%d errorCode=%s",
-         r->method, route, res->status, quoted);
+         "server error", "method=%s route=%s status=%d errorCode=%s", r->method,
+         route, res->status, quoted);
 }
 
 /* Hands the access log's lines to the callback. */
@@ -1151,8 +1158,8 @@ static void recover_conn(conn *c) {
  * looks for the replies of this worker's connections it concerns. Those of
  * a connection closed meanwhile are not looked for: it stays allocated. */
 static void recover_lost(shard *sh) {
-  uint64_t failed = atomic_load_explicit(&handoffs_failed,
-                                         memory_order_acquire);
+  uint64_t failed =
+      atomic_load_explicit(&handoffs_failed, memory_order_acquire);
   if (failed == sh->handoffs_seen)
     return;
   sh->handoffs_seen = failed;
@@ -1231,8 +1238,8 @@ static void on_accept(void *ctx, uint32_t events) {
     } else if ((rc = open_conn(sh, fd)) != 0) {
       atomic_fetch_sub_explicit(&sh->srv->open, 1, memory_order_relaxed);
       close(fd);
-      va_log(sh->srv->rt, VA_LOG_WARN, "cannot serve a connection",
-             "error=%s", va_err_name(rc));
+      va_log(sh->srv->rt, VA_LOG_WARN, "cannot serve a connection", "error=%s",
+             va_err_name(rc));
     }
   }
 }
@@ -1240,19 +1247,17 @@ static void on_accept(void *ctx, uint32_t events) {
 /* ---- Listeners ---- */
 
 /* Logs a system call of va_http_start that failed, with errno's text. */
-static void log_failure(const va_http_server *srv, const char *msg,
-                        int err) {
+static void log_failure(const va_http_server *srv, const char *msg, int err) {
   char quoted[160];
   const char *text = strerror(err);
   va_log_quote(text, strlen(text), quoted, sizeof(quoted));
-  va_log(srv->rt, VA_LOG_ERROR, msg, "addr=%s:%u error=%s",
-         srv->opts.host, (unsigned)srv->opts.port, quoted);
+  va_log(srv->rt, VA_LOG_ERROR, msg, "addr=%s:%u error=%s", srv->opts.host,
+         (unsigned)srv->opts.port, quoted);
 }
 
 static int listen_socket(const va_http_server *srv) {
   const va_http_options *o = &srv->opts;
-  struct sockaddr_in addr = {.sin_family = AF_INET,
-                             .sin_port = htons(o->port)};
+  struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons(o->port)};
   if (inet_pton(AF_INET, o->host, &addr.sin_addr) != 1) {
     log_failure(srv, "cannot listen: not a numeric IPv4 address", EINVAL);
     return -1;
@@ -1301,12 +1306,10 @@ static void start_on_worker(void *ctx, va_loop *loop) {
   sh->loop = loop;
   sh->accept_watch = (va_loop_watcher){.fn = on_accept, .ctx = sh};
   sh->sweep_watch = (va_loop_watcher){.fn = on_sweep, .ctx = sh};
-  int rc = va_loop_watch(loop, sh->sweeper, VA_LOOP_READABLE,
-                         &sh->sweep_watch);
+  int rc = va_loop_watch(loop, sh->sweeper, VA_LOOP_READABLE, &sh->sweep_watch);
   sh->watching_sweeper = rc == 0;
   if (rc == 0)
-    rc = va_loop_watch(loop, sh->listener, VA_LOOP_READABLE,
-                       &sh->accept_watch);
+    rc = va_loop_watch(loop, sh->listener, VA_LOOP_READABLE, &sh->accept_watch);
   sh->watching_listener = sh->watching_sweeper && rc == 0;
   if (rc != 0) {
     log_failure(sh->srv, "cannot watch the listener (epoll)", errno);
@@ -1504,7 +1507,7 @@ int va_http_start(va_runtime *rt, const va_http_options *opts,
     return VA_EWOULDBLOCK; /* it would wait for its own worker */
   unsigned n = va_runtime_threads(rt);
   if (!n)
-    return VA_ESTOPPED; /* never started */
+    return VA_ESTOPPED;                 /* never started */
   size_t size = sizeof(va_http_server); /* a multiple of 64 (alignas) */
   va_http_server *srv = aligned_alloc(64, size);
   if (!srv)

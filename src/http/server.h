@@ -32,8 +32,8 @@ typedef struct va_http_server va_http_server;
 /* The defaults of va_http_options (what 0 means), in one place: vactord's
  * help and log show these. Plain numbers, so that they can be made text
  * (VA_HTTP_TEXT). */
-#define VA_HTTP_DEFAULT_MAX_HEADER 16384           /* bytes */
-#define VA_HTTP_DEFAULT_MAX_BODY 1048576           /* bytes: 1 MiB */
+#define VA_HTTP_DEFAULT_MAX_HEADER 16384 /* bytes */
+#define VA_HTTP_DEFAULT_MAX_BODY 1048576 /* bytes: 1 MiB */
 #define VA_HTTP_DEFAULT_MAX_CONNECTIONS 16384
 #define VA_HTTP_DEFAULT_IDLE_TIMEOUT_MS 60000
 #define VA_HTTP_DEFAULT_REQUEST_TIMEOUT_MS 10000
@@ -48,8 +48,8 @@ typedef struct va_http_request {
   const char *method; /* "GET", "POST", ... */
   const char *path;   /* the URL's path, NUL-terminated */
   size_t path_len;
-  const char *query;  /* after '?', or "" */
-  const char *body;   /* "" (and 0) in the authorize check */
+  const char *query; /* after '?', or "" */
+  const char *body;  /* "" (and 0) in the authorize check */
   size_t body_len;
   const char *headers; /* every header as received: "Name: value\r\n" */
   size_t headers_len;
@@ -60,8 +60,8 @@ typedef struct va_http_request {
  * points into req->headers and is NOT NUL-terminated. NULL (and *len 0)
  * when there is none. A scan of the header block (bounded by max_header):
  * call it when a handler needs a header, not for every request. */
-const char *va_http_request_header(const va_http_request *req,
-                                   const char *name, size_t *len);
+const char *va_http_request_header(const va_http_request *req, const char *name,
+                                   size_t *len);
 
 /* The answer a handler fills in. body is appended with va_http_write,
  * header lines with va_http_header; both are owned by the response and
@@ -91,8 +91,7 @@ void va_http_error(va_http_response *res, int status, const char *code,
  * name that is empty or not an HTTP token, a value with CR, LF or another
  * control character (but tab), or a header the server writes itself
  * (Content-Length, Content-Type, Connection, Transfer-Encoding). */
-int va_http_header(va_http_response *res, const char *name,
-                   const char *value);
+int va_http_header(va_http_response *res, const char *name, const char *value);
 
 /* One request's answer. The handler fills va_http_res(reply) and calls
  * va_http_done(reply) exactly once: before returning, or later from any
@@ -133,15 +132,15 @@ typedef bool (*va_http_authorize)(void *ctx, const va_http_request *head,
                                   va_http_response *refusal);
 
 typedef struct va_http_options {
-  const char *host;     /* numeric IPv4, e.g. "127.0.0.1" */
+  const char *host; /* numeric IPv4, e.g. "127.0.0.1" */
   uint16_t port;
   /* Limits; 0 for each: its VA_HTTP_DEFAULT_*. */
-  size_t max_header;    /* bytes of the headers' names and values; beyond
-                           it a 431 ERR_HEADERS_TOO_LARGE. A request
-                           target over 8 KiB is a 414 ERR_URI_TOO_LONG */
-  size_t max_body;      /* a Content-Length or a chunked body beyond it is
-                           a 413 ERR_BODY_TOO_LARGE, as soon as it is
-                           announced or passed */
+  size_t max_header;        /* bytes of the headers' names and values; beyond
+                               it a 431 ERR_HEADERS_TOO_LARGE. A request
+                               target over 8 KiB is a 414 ERR_URI_TOO_LONG */
+  size_t max_body;          /* a Content-Length or a chunked body beyond it is
+                               a 413 ERR_BODY_TOO_LARGE, as soon as it is
+                               announced or passed */
   unsigned max_connections; /* open at once, whole server. Beyond it a new
                                connection gets a 503
                                ERR_TOO_MANY_CONNECTIONS with Retry-After: 1

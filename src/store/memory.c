@@ -2,8 +2,8 @@
  * actor's record (its entries, its reminders' due times and its version),
  * split into stripes with a mutex each so that workers rarely meet on a
  * lock. Completes every call before returning. */
-#include "store.h"
 #include "../base/assert.h"
+#include "store.h"
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -263,8 +263,8 @@ static int save_locked(stripe *s, const char *key, size_t len, uint64_t hash,
 
 static int mem_save(va_store *base, const char *type, const char *id,
                     size_t id_len, uint64_t version,
-                    const va_store_write *writes, size_t n,
-                    va_store_save_cb cb, void *ctx) {
+                    const va_store_write *writes, size_t n, va_store_save_cb cb,
+                    void *ctx) {
   memory_store *ms = (memory_store *)base;
   char *key;
   size_t len = make_key(type, id, id_len, &key);
@@ -321,8 +321,8 @@ static int add_row(due_rows *out, const record *r, const due_entry *d) {
     return VA_ENOMEM;
   memcpy(block, r->key, r->key_len);
   memcpy(block + r->key_len, d->name, nl);
-  out->rows[out->n++] = (va_due_reminder){block, block + tl, il,
-                                          block + r->key_len, d->due_ms};
+  out->rows[out->n++] =
+      (va_due_reminder){block, block + tl, il, block + r->key_len, d->due_ms};
   return 0;
 }
 
@@ -341,9 +341,8 @@ static int scan_stripe(stripe *s, int64_t from_ms, int64_t before_ms,
 
 /* Reminders due in [from, before): the memory store has no index by time
  * and scans every record (it serves tests and small programs). */
-static int mem_reminders_due(va_store *base, int64_t from_ms,
-                             int64_t before_ms, va_store_due_cb cb,
-                             void *ctx) {
+static int mem_reminders_due(va_store *base, int64_t from_ms, int64_t before_ms,
+                             va_store_due_cb cb, void *ctx) {
   memory_store *ms = (memory_store *)base;
   due_rows out = {0};
   int rc = 0;

@@ -13,9 +13,9 @@
  * the due index, written from the reminder fields of the writes (never
  * from their keys or values). A save is conditional on the actor's version
  * (the fence a cluster will rely on). */
-#include "store.h"
 #include "../base/assert.h"
 #include "../base/clock.h"
+#include "store.h"
 #include <errno.h>
 #include <pthread.h>
 #include <sqlite3.h>
@@ -36,7 +36,7 @@ typedef struct request {
   const char *type; /* borrowed: type names outlive the store's use */
   char *id;
   size_t id_len;
-  uint64_t version;  /* saves */
+  uint64_t version;       /* saves */
   va_store_write *writes; /* saves: pointing into this block */
   size_t n;
   va_store_save_cb save_cb;
@@ -59,8 +59,8 @@ typedef struct sqlite_store {
   va_store base;
   va_store_sqlite_options opts;
   sqlite3 *wdb, *rdb;
-  sqlite3_stmt *insert_actor, *bump_version, *put, *del; /* writer's */
-  sqlite3_stmt *put_reminder, *del_reminder, *due_reminders; /* writer's */
+  sqlite3_stmt *insert_actor, *bump_version, *put, *del;         /* writer's */
+  sqlite3_stmt *put_reminder, *del_reminder, *due_reminders;     /* writer's */
   sqlite3_stmt *get_version, *get_state, *begin_read, *end_read; /* reader's */
   pthread_t writer, reader;
   bool writer_started, reader_started;
@@ -123,7 +123,9 @@ static request *queue_take_for(queue *q, uint32_t wait_ms) {
   return all;
 }
 
-static request *queue_take(queue *q) { return queue_take_for(q, 0); }
+static request *queue_take(queue *q) {
+  return queue_take_for(q, 0);
+}
 
 static bool queue_stopped(queue *q) {
   pthread_mutex_lock(&q->lock);
@@ -139,7 +141,9 @@ static void queue_stop(queue *q) {
   pthread_mutex_unlock(&q->lock);
 }
 
-static void request_free(request *r) { free(r); }
+static void request_free(request *r) {
+  free(r);
+}
 
 /* ---- Telling the operator ---- */
 
@@ -164,10 +168,10 @@ static void log_failure(const sqlite_store *s, sqlite3 *db, int rc,
   if (!s->opts.log)
     return;
   int code = db ? sqlite3_extended_errcode(db) : rc;
-  int os = db && ((code & 0xff) == SQLITE_IOERR ||
-                  (code & 0xff) == SQLITE_CANTOPEN)
-               ? sqlite3_system_errno(db)
-               : 0;
+  int os =
+      db && ((code & 0xff) == SQLITE_IOERR || (code & 0xff) == SQLITE_CANTOPEN)
+          ? sqlite3_system_errno(db)
+          : 0;
   va_store_log_field fields[EXTRA_MAX + 3];
   char os_text[128];
   size_t n = 0;
@@ -211,8 +215,8 @@ static int run(sqlite3_stmt *st) {
 typedef struct merged {
   const request *first; /* type and id */
   uint64_t hash;
-  uint64_t version; /* expected before the first save */
-  uint64_t count;   /* saves merged */
+  uint64_t version;       /* expected before the first save */
+  uint64_t count;         /* saves merged */
   va_store_write *writes; /* last write of each key, deletions included;
                              the array is owned, what it points to is
                              borrowed from the requests, which outlive it */
@@ -298,8 +302,8 @@ static int apply_merged(sqlite_store *s, merged *m) {
   sqlite3_stmt *st = m->version ? s->bump_version : s->insert_actor;
   int rc = bind_actor(st, m->first);
   if (rc == SQLITE_OK)
-    rc = sqlite3_bind_int64(st, 3, (sqlite3_int64)(m->version ? m->version
-                                                              : m->count));
+    rc = sqlite3_bind_int64(
+        st, 3, (sqlite3_int64)(m->version ? m->version : m->count));
   if (rc == SQLITE_OK && m->version)
     rc = sqlite3_bind_int64(st, 4, (sqlite3_int64)m->count);
   if (rc == SQLITE_OK)
@@ -375,7 +379,7 @@ static void commit_group(sqlite_store *s, request *group) {
     n++;
   merge_table table = {0};
   int rc = merge_group(group, n, &table) == 0 ? exec(s->wdb, "BEGIN IMMEDIATE")
-                                               : SQLITE_NOMEM;
+                                              : SQLITE_NOMEM;
   for (size_t i = 0; rc == SQLITE_OK && i <= table.mask; i++) {
     merged *m = &table.slots[i];
     if (!m->first)
@@ -446,8 +450,8 @@ static void *writer_main(void *arg) {
   bool relaxed = s->opts.durability == VA_RELAXED, unsynced = false;
   int64_t last_sync = va_clock_wall_ms();
   for (;;) {
-    request *all = queue_take_for(&s->saves,
-                                  relaxed ? s->opts.relaxed_sync_ms : 0);
+    request *all =
+        queue_take_for(&s->saves, relaxed ? s->opts.relaxed_sync_ms : 0);
     if (!all && queue_stopped(&s->saves))
       break;
     unsynced |= all != NULL;
@@ -471,7 +475,7 @@ static void *writer_main(void *arg) {
     if (relaxed) /* after the commits: they are what it syncs */
       sync_if_due(s, &last_sync, &unsynced);
   }
-  if (unsynced) /* stopping: whatever was committed goes to disk */
+  if (unsynced)          /* stopping: whatever was committed goes to disk */
     (void)checkpoint(s); /* a failure was told; nothing else to do */
   return NULL;
 }
@@ -485,8 +489,8 @@ typedef struct item_list {
   size_t n, cap;
 } item_list;
 
-static int item_add(item_list *l, const char *key, const void *val,
-                    size_t len, int64_t expires_ms) {
+static int item_add(item_list *l, const char *key, const void *val, size_t len,
+                    int64_t expires_ms) {
   if (l->n == l->cap) {
     size_t cap = l->cap ? l->cap * 2 : 8;
     va_store_item *more = realloc(l->items, cap * sizeof(*more));
@@ -557,8 +561,8 @@ static void load_one(sqlite_store *s, request *r) {
   if (rc == SQLITE_OK)
     rc = read_actor(s, r, va_clock_wall_ms(), &version, &state);
   if (rc != SQLITE_OK)
-    log_failure(s, rc == SQLITE_NOMEM ? NULL : s->rdb, rc,
-                "state load failed", NULL, 0);
+    log_failure(s, rc == SQLITE_NOMEM ? NULL : s->rdb, rc, "state load failed",
+                NULL, 0);
   /* Only reads happened: ending the transaction cannot lose anything, but
    * one left open would fail every later load's BEGIN. */
   if (!sqlite3_get_autocommit(s->rdb)) {
@@ -671,8 +675,7 @@ static size_t copy_size(const va_store_write *w) {
 }
 
 /* Copies w into *out, its bytes at *p (advanced past them). */
-static void copy_write(const va_store_write *w, va_store_write *out,
-                       char **p) {
+static void copy_write(const va_store_write *w, va_store_write *out, char **p) {
   *out = *w;
   size_t klen = strlen(w->key) + 1;
   out->key = memcpy(*p, w->key, klen);
@@ -693,8 +696,8 @@ static void copy_write(const va_store_write *w, va_store_write *out,
 
 static int sq_save(va_store *base, const char *type, const char *id,
                    size_t id_len, uint64_t version,
-                   const va_store_write *writes, size_t n,
-                   va_store_save_cb cb, void *ctx) {
+                   const va_store_write *writes, size_t n, va_store_save_cb cb,
+                   void *ctx) {
   sqlite_store *s = (sqlite_store *)base;
   /* One block: the writes array (aligned after the id), then each key,
    * value and reminder name. */
@@ -718,9 +721,8 @@ static int sq_save(va_store *base, const char *type, const char *id,
   return 0;
 }
 
-static int sq_reminders_due(va_store *base, int64_t from_ms,
-                            int64_t before_ms, va_store_due_cb cb,
-                            void *ctx) {
+static int sq_reminders_due(va_store *base, int64_t from_ms, int64_t before_ms,
+                            va_store_due_cb cb, void *ctx) {
   sqlite_store *s = (sqlite_store *)base;
   request *r = new_request("", "", 0, 0);
   if (!r)
@@ -735,9 +737,9 @@ static int sq_reminders_due(va_store *base, int64_t from_ms,
 }
 
 static void finalize_all(sqlite_store *s) {
-  sqlite3_stmt *all[] = {s->insert_actor, s->bump_version,  s->put,
-                         s->del,          s->put_reminder,  s->del_reminder,
-                         s->get_version,  s->get_state,     s->begin_read,
+  sqlite3_stmt *all[] = {s->insert_actor, s->bump_version, s->put,
+                         s->del,          s->put_reminder, s->del_reminder,
+                         s->get_version,  s->get_state,    s->begin_read,
                          s->end_read,     s->due_reminders};
   /* finalize returns the statement's last step error, seen then. */
   for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
@@ -802,10 +804,9 @@ static int prepare(sqlite3 *db, const char *sql, sqlite3_stmt **st) {
 }
 
 static int open_db(const char *path, bool durable, sqlite3 **db) {
-  int rc = sqlite3_open_v2(path, db,
-                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
-                               SQLITE_OPEN_NOMUTEX,
-                           NULL);
+  int rc = sqlite3_open_v2(
+      path, db,
+      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
   if (rc == SQLITE_OK)
     rc = sqlite3_busy_timeout(*db, 5000);
   if (rc == SQLITE_OK)
@@ -847,27 +848,38 @@ static int setup(sqlite_store *s, const char *path, sqlite3 **failed) {
     const char *sql;
     sqlite3_stmt **st;
   } stmts[] = {
-      {s->wdb, "INSERT INTO actor(type, id, version) VALUES(?1, ?2, ?3)"
-               " ON CONFLICT DO NOTHING", &s->insert_actor},
-      {s->wdb, "UPDATE actor SET version = version + ?4"
-               " WHERE type = ?1 AND id = ?2 AND version = ?3", &s->bump_version},
-      {s->wdb, "INSERT INTO state(type, id, key, value, expires)"
-               " VALUES(?1, ?2, ?3, ?4, ?5) ON CONFLICT(type, id, key)"
-               " DO UPDATE SET value = excluded.value, expires = excluded.expires",
+      {s->wdb,
+       "INSERT INTO actor(type, id, version) VALUES(?1, ?2, ?3)"
+       " ON CONFLICT DO NOTHING",
+       &s->insert_actor},
+      {s->wdb,
+       "UPDATE actor SET version = version + ?4"
+       " WHERE type = ?1 AND id = ?2 AND version = ?3",
+       &s->bump_version},
+      {s->wdb,
+       "INSERT INTO state(type, id, key, value, expires)"
+       " VALUES(?1, ?2, ?3, ?4, ?5) ON CONFLICT(type, id, key)"
+       " DO UPDATE SET value = excluded.value, expires = excluded.expires",
        &s->put},
       {s->wdb, "DELETE FROM state WHERE type = ?1 AND id = ?2 AND key = ?3",
        &s->del},
-      {s->wdb, "INSERT INTO reminder(type, id, name, due)"
-               " VALUES(?1, ?2, ?3, ?4) ON CONFLICT(type, id, name)"
-               " DO UPDATE SET due = excluded.due", &s->put_reminder},
+      {s->wdb,
+       "INSERT INTO reminder(type, id, name, due)"
+       " VALUES(?1, ?2, ?3, ?4) ON CONFLICT(type, id, name)"
+       " DO UPDATE SET due = excluded.due",
+       &s->put_reminder},
       {s->wdb, "DELETE FROM reminder WHERE type = ?1 AND id = ?2 AND name = ?3",
        &s->del_reminder},
-      {s->wdb, "SELECT type, id, name, due FROM reminder"
-               " WHERE due >= ?1 AND due < ?2", &s->due_reminders},
+      {s->wdb,
+       "SELECT type, id, name, due FROM reminder"
+       " WHERE due >= ?1 AND due < ?2",
+       &s->due_reminders},
       {s->rdb, "SELECT version FROM actor WHERE type = ?1 AND id = ?2",
        &s->get_version},
-      {s->rdb, "SELECT key, value, expires FROM state"
-               " WHERE type = ?1 AND id = ?2", &s->get_state},
+      {s->rdb,
+       "SELECT key, value, expires FROM state"
+       " WHERE type = ?1 AND id = ?2",
+       &s->get_state},
       {s->rdb, "BEGIN", &s->begin_read},
       {s->rdb, "COMMIT", &s->end_read},
   };
@@ -896,8 +908,7 @@ static int init_queues(sqlite_store *s) {
   return e;
 }
 
-int va_store_sqlite_open(const char *path,
-                         const va_store_sqlite_options *opts,
+int va_store_sqlite_open(const char *path, const va_store_sqlite_options *opts,
                          va_store **out) {
   if (!path || !out)
     return VA_EINVAL;

@@ -25,7 +25,7 @@ typedef struct va_store va_store;
 /* A stored key and its value, as a load hands it back. */
 typedef struct va_store_item {
   const char *key;
-  const void *val;    /* NULL when len is 0 */
+  const void *val; /* NULL when len is 0 */
   uint32_t len;
   int64_t expires_ms; /* wall-clock ms after which the key reads as absent;
                          0: never */
@@ -41,7 +41,7 @@ typedef struct va_store_item {
  * every write of such a key, deletions included, and no other. */
 typedef struct va_store_write {
   const char *key;
-  const void *val;      /* NULL when len is 0; unused when deleted */
+  const void *val; /* NULL when len is 0; unused when deleted */
   uint32_t len;
   bool deleted;         /* a deletion of key */
   int64_t expires_ms;   /* as in va_store_item; unused when deleted */
@@ -109,8 +109,7 @@ typedef struct va_store_log_field {
 /* Receives a back end's failure: msg is a short fixed text ("state commit
  * failed"), fields its details (all borrowed for the call). Called from
  * the store's threads, or from the caller's thread while opening. */
-typedef void (*va_store_log_fn)(void *user, va_log_level level,
-                                const char *msg,
+typedef void (*va_store_log_fn)(void *user, va_log_level level, const char *msg,
                                 const va_store_log_field *fields, size_t n);
 
 /* ---- Back ends ---- */
@@ -132,8 +131,7 @@ typedef struct va_store_sqlite_options {
  * A failure to open is told through opts->log (SQLite's message and the
  * system error) before VA_ESTORE (VA_ESYS: no threads) is returned; so is
  * every failed commit, load or reminder query later. */
-int va_store_sqlite_open(const char *path,
-                         const va_store_sqlite_options *opts,
+int va_store_sqlite_open(const char *path, const va_store_sqlite_options *opts,
                          va_store **out);
 
 #endif

@@ -78,8 +78,10 @@ static void issue(void) {
 
 int main(int argc, char **argv) {
   if (argc != 2 || !strcmp(argv[1], "--help")) {
-    fprintf(stderr, "usage: %s DB_PATH\n(the crash test's child; see "
-                    "tests/crash/crash_test.c)\n", argv[0]);
+    fprintf(stderr,
+            "usage: %s DB_PATH\n(the crash test's child; see "
+            "tests/crash/crash_test.c)\n",
+            argv[0]);
     return 2;
   }
   va_config cfg;

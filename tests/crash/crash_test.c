@@ -11,16 +11,16 @@
  * keys again as it reads them.
  * Usage: vactor-crash-test CHILD_PATH DB_PATH ROUNDS */
 #include <inttypes.h>
+#include <poll.h>
 #include <signal.h>
-#include <stdbool.h>
 #include <sqlite3.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
-#include <poll.h>
 
 enum { ACTORS = 100, KEYS = 4 };
 
@@ -132,13 +132,13 @@ static int verify(const char *db, long *turns) {
     }
     for (int k = 1; k < found; k++)
       if (vals[k] != v) {
-        fprintf(stderr, "%s: k%d=%" PRId64 " k0=%" PRId64 ": half a turn\n",
-                id, k, vals[k], v);
+        fprintf(stderr, "%s: k%d=%" PRId64 " k0=%" PRId64 ": half a turn\n", id,
+                k, vals[k], v);
         bad++;
       }
     if (v < acked[a]) {
-      fprintf(stderr, "%s: %" PRId64 " stored, %" PRId64 " acknowledged\n",
-              id, v, acked[a]);
+      fprintf(stderr, "%s: %" PRId64 " stored, %" PRId64 " acknowledged\n", id,
+              v, acked[a]);
       bad++;
     }
     if (version != v) {

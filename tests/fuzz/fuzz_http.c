@@ -46,8 +46,10 @@ static void start(void) {
   for (port = 41000; port < 41100; port++) {
     /* The authorize check runs on every head (no token: it lets all in,
      * so that the inputs reach the routes). */
-    va_http_options o = {.host = "127.0.0.1", .port = port,
-                         .handler = va_routes_handle, .ctx = &routes,
+    va_http_options o = {.host = "127.0.0.1",
+                         .port = port,
+                         .handler = va_routes_handle,
+                         .ctx = &routes,
                          .authorize = va_routes_authorize,
                          .authorize_ctx = &routes,
                          .access_log = drop_lines};

@@ -47,8 +47,8 @@ static inline int64_t arg_i64(const void *arg, size_t len) {
 }
 
 /* A blocking call with an int64 argument and an int64 reply. */
-static inline int call_i64(va_runtime *rt, int type, const char *id,
-                           int method, int64_t arg, int64_t *out) {
+static inline int call_i64(va_runtime *rt, int type, const char *id, int method,
+                           int64_t arg, int64_t *out) {
   void *reply = NULL;
   size_t len = 0;
   int rc = va_call_wait(rt, type, id, strlen(id), method, &arg, sizeof(arg),
@@ -85,10 +85,10 @@ static inline void db_path(char *out, size_t size, const char *name) {
 }
 
 /* Waits (up to 10 s) until cond() holds. */
-#define WAIT_UNTIL(cond)                                                      \
-  do {                                                                        \
-    for (int wait_i_ = 0; wait_i_ < 10000 && !(cond); wait_i_++)              \
-      sleep_ms(1);                                                            \
+#define WAIT_UNTIL(cond)                                                       \
+  do {                                                                         \
+    for (int wait_i_ = 0; wait_i_ < 10000 && !(cond); wait_i_++)               \
+      sleep_ms(1);                                                             \
   } while (0)
 
 #endif

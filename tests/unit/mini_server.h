@@ -133,11 +133,11 @@ static bool ms_client_moved(int fd, int ms) {
  * first (else the end of the body is the connection's close). */
 static bool ms_send_big(int fd, size_t n, bool with_length) {
   char head[128], chunk[16384];
-  int k = with_length ? snprintf(head, sizeof(head),
-                                 "HTTP/1.1 200 OK\r\nContent-Length: %zu\r\n\r\n",
-                                 n)
-                      : snprintf(head, sizeof(head),
-                                 "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n");
+  int k = with_length
+              ? snprintf(head, sizeof(head),
+                         "HTTP/1.1 200 OK\r\nContent-Length: %zu\r\n\r\n", n)
+              : snprintf(head, sizeof(head),
+                         "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n");
   memset(chunk, 'b', sizeof(chunk));
   if (!ms_send_all(fd, head, (size_t)k))
     return false;
@@ -236,8 +236,7 @@ static int ms_start(mini_server *s) {
   socklen_t alen = sizeof(a);
   s->lfd = socket(AF_INET, SOCK_STREAM, 0);
   if (s->lfd < 0 || bind(s->lfd, (struct sockaddr *)&a, sizeof(a)) ||
-      listen(s->lfd, 1024) ||
-      getsockname(s->lfd, (struct sockaddr *)&a, &alen))
+      listen(s->lfd, 1024) || getsockname(s->lfd, (struct sockaddr *)&a, &alen))
     return -1;
   s->port = ntohs(a.sin_port);
   return pthread_create(&s->accept_thread, NULL, ms_accept_main, s) ? -1 : 0;

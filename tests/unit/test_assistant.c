@@ -6,6 +6,8 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+
+/* cmocka.h needs the four headers above. */
 #include <cmocka.h>
 
 #include "api/query.h"
@@ -99,8 +101,7 @@ static void reminding(void **state) {
   assert_int_equal(in.kind, VA_INTENT_REMIND);
   assert_true(in.at_ms > NOW);
   assert_int_equal(parse("remind me to", 0).kind, VA_INTENT_UNKNOWN);
-  assert_int_equal(parse("remind me at 25:00 to x", 0).kind,
-                   VA_INTENT_UNKNOWN);
+  assert_int_equal(parse("remind me at 25:00 to x", 0).kind, VA_INTENT_UNKNOWN);
 }
 
 static void long_and_odd_input(void **state) {

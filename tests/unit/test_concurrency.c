@@ -6,6 +6,8 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+
+/* cmocka.h needs the four headers above. */
 #include <cmocka.h>
 
 #include "helpers.h"
@@ -90,9 +92,9 @@ static int c_sleep(va_turn *t, const void *arg, size_t len) {
 static va_runtime *new_runtime(va_config *cfg) {
   va_runtime *rt;
   assert_int_equal(va_runtime_new(cfg, &rt), 0);
-  static const va_method methods[] = {
-      {"rmw", c_rmw},     {"get", c_get},     {"seq", c_seq},
-      {"check", c_check}, {"flood", c_flood}, {"sleep", c_sleep}};
+  static const va_method methods[] = {{"rmw", c_rmw},     {"get", c_get},
+                                      {"seq", c_seq},     {"check", c_check},
+                                      {"flood", c_flood}, {"sleep", c_sleep}};
   va_type_def def = {.name = "C",
                      .methods = methods,
                      .n_methods = 6,
@@ -126,8 +128,8 @@ static void *rmw_sender(void *p) {
   sender_arg *a = p;
   for (int i = 0; i < a->count; i++) {
     int rc;
-    while ((rc = va_call(a->rt, T_C, a->target, strlen(a->target), M_RMW,
-                         NULL, 0, count_ok, a->done)) == VA_EBACKPRESSURE)
+    while ((rc = va_call(a->rt, T_C, a->target, strlen(a->target), M_RMW, NULL,
+                         0, count_ok, a->done)) == VA_EBACKPRESSURE)
       sched_yield();
     assert_int_equal(rc, 0);
   }
@@ -210,14 +212,14 @@ static void counts_add_up_across_many_actors(void **state) {
   atomic_long done = 0;
   pthread_t th[SENDERS];
   sender_arg args[SENDERS];
-  char (*ids)[16] = calloc(ACTORS, 16);
+  char(*ids)[16] = calloc(ACTORS, 16);
   for (int i = 0; i < ACTORS; i++)
     snprintf(ids[i], 16, "many-%d", i);
   /* Each thread walks every actor PER/ SENDERS times. */
   for (int round = 0; round < ACTORS; round += ACTORS / 10) {
     for (int i = 0; i < SENDERS; i++) {
-      args[i] = (sender_arg){rt, i, PER / SENDERS * 10, ids[(round + i) % ACTORS],
-                             &done};
+      args[i] = (sender_arg){rt, i, PER / SENDERS * 10,
+                             ids[(round + i) % ACTORS], &done};
       pthread_create(&th[i], NULL, rmw_sender, &args[i]);
     }
     for (int i = 0; i < SENDERS; i++)
@@ -239,8 +241,7 @@ static void counts_add_up_across_many_actors(void **state) {
 }
 
 static atomic_int slept;
-static void count_slept(void *user, int status, const void *data,
-                        size_t len) {
+static void count_slept(void *user, int status, const void *data, size_t len) {
   (void)user, (void)data, (void)len;
   if (status == 0)
     atomic_fetch_add(&slept, 1);

@@ -4,6 +4,8 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+
+/* cmocka.h needs the four headers above. */
 #include <cmocka.h>
 
 #include "core/directory.h"
@@ -33,8 +35,8 @@ static void free_actor(va_actor *a) {
   free(a);
 }
 
-static void directory_finds_what_it_holds_through_growth_and_removal(
-    void **state) {
+static void
+directory_finds_what_it_holds_through_growth_and_removal(void **state) {
   (void)state;
   enum { N = 20000 };
   va_directory d;
@@ -57,8 +59,8 @@ static void directory_finds_what_it_holds_through_growth_and_removal(
   }
   /* Same id, other type: a different actor. */
   va_actor *a = actors[1];
-  assert_null(va__dir_find(&d, a->hash, (uint16_t)(a->type + 7), a->id,
-                           a->id_len));
+  assert_null(
+      va__dir_find(&d, a->hash, (uint16_t)(a->type + 7), a->id, a->id_len));
   for (int i = 1; i < N; i += 2)
     va__dir_remove(&d, actors[i]);
   assert_int_equal(d.count, 0);

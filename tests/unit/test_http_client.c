@@ -7,6 +7,8 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+
+/* cmocka.h needs the four headers above. */
 #include <cmocka.h>
 
 #include "http/client.h"
@@ -39,11 +41,10 @@ static void record(outcome *o, const va_http_client_result *r) {
   o->status = r->status;
   o->body_len = r->body_len;
   snprintf(o->body, sizeof(o->body), "%s", r->body);
-  o->echo_method_len = va_http_client_header(r, "x-echo-method",
-                                             o->echo_method,
+  o->echo_method_len = va_http_client_header(r, "x-echo-method", o->echo_method,
                                              sizeof(o->echo_method));
-  o->nul_ok = r->body[r->body_len] == '\0' &&
-              r->headers[r->headers_len] == '\0';
+  o->nul_ok =
+      r->body[r->body_len] == '\0' && r->headers[r->headers_len] == '\0';
   o->thread = pthread_self();
 }
 
@@ -117,7 +118,9 @@ static int send_req(fixture *f, const char *method, const char *path,
                     const char *body, long timeout_ms, outcome *o) {
   char u[128];
   url(u, sizeof(u), f, path);
-  va_http_client_request req = {.method = method, .url = u, .body = body,
+  va_http_client_request req = {.method = method,
+                                .url = u,
+                                .body = body,
                                 .body_len = body ? strlen(body) : 0,
                                 .timeout_ms = timeout_ms};
   return va_http_client_send(f->c, &req, on_done, o);
@@ -169,8 +172,10 @@ static void headers_seen(fixture *f, const char *const *headers,
   char u[128];
   url(u, sizeof(u), f, "/headers");
   outcome o = {0};
-  va_http_client_request req = {.method = "POST", .url = u,
-                                .headers = headers, .body = body,
+  va_http_client_request req = {.method = "POST",
+                                .url = u,
+                                .headers = headers,
+                                .body = body,
                                 .body_len = strlen(body)};
   int before = done_so_far();
   assert_int_equal(va_http_client_send(f->c, &req, on_done, &o), 0);
@@ -199,13 +204,12 @@ static void test_header_lookup(void **state) {
   (void)state;
   const char *block = "Content-Type: text/plain\r\nX-A:  v1 \t\r\n"
                       "x-a: v2\r\nX-Empty:\r\nX-Long: abcdef\r\n";
-  va_http_client_result r = {.headers = block, .headers_len = strlen(block),
-                             .body = ""};
+  va_http_client_result r = {
+      .headers = block, .headers_len = strlen(block), .body = ""};
   char v[8];
   assert_int_equal(va_http_client_header(&r, "x-A", v, sizeof(v)), 2);
   assert_string_equal(v, "v1"); /* the first one, trimmed */
-  assert_int_equal(va_http_client_header(&r, "CONTENT-TYPE", v, sizeof(v)),
-                   10);
+  assert_int_equal(va_http_client_header(&r, "CONTENT-TYPE", v, sizeof(v)), 10);
   assert_string_equal(v, "text/pl"); /* cut to cap - 1 */
   assert_int_equal(va_http_client_header(&r, "X-Empty", v, sizeof(v)), 0);
   assert_string_equal(v, "");
@@ -498,18 +502,15 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_timeout, setup, teardown),
       cmocka_unit_test_setup_teardown(test_closed_without_answer, setup,
                                       teardown),
-      cmocka_unit_test_setup_teardown(test_connection_refused, setup,
-                                      teardown),
+      cmocka_unit_test_setup_teardown(test_connection_refused, setup, teardown),
       cmocka_unit_test_setup_teardown(test_body_limit, setup, teardown),
       cmocka_unit_test_setup_teardown(test_connection_reused, setup, teardown),
       cmocka_unit_test_setup_teardown(test_many_threads_each_once, setup,
                                       teardown),
       cmocka_unit_test_setup_teardown(test_free_with_requests_in_flight, setup,
                                       teardown),
-      cmocka_unit_test_setup_teardown(test_callback_may_send, setup,
-                                      teardown),
-      cmocka_unit_test_setup_teardown(test_callback_may_free, setup,
-                                      teardown),
+      cmocka_unit_test_setup_teardown(test_callback_may_send, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_callback_may_free, setup, teardown),
       cmocka_unit_test_setup_teardown(test_send_refusals, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

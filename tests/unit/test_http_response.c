@@ -13,6 +13,8 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+
+/* cmocka.h needs the four headers above. */
 #include <cmocka.h>
 
 #include "api/routes.h"
@@ -23,19 +25,19 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <stdatomic.h>
 #include <unistd.h>
 #include <vactor_loop.h>
 
 /* The response's header lines as a NUL-terminated string (owned by res). */
 static const char *headers(va_http_response *res) {
-  assert_int_equal(va__http_grow(&res->headers, &res->headers_cap,
-                                 res->headers_len + 1, 16),
-                   0);
+  assert_int_equal(
+      va__http_grow(&res->headers, &res->headers_cap, res->headers_len + 1, 16),
+      0);
   res->headers[res->headers_len] = 0;
   return res->headers;
 }
@@ -65,12 +67,20 @@ static void header_injection_refused(void **state) {
   (void)state;
   va_http_response res = {.status = 200};
   const char *bad_values[] = {"a\r\nSet-Cookie: x=1", "a\nb", "a\rb",
-                              ("a\x01" "b"), "a\x7f"};
+                              ("a\x01"
+                               "b"),
+                              "a\x7f"};
   for (size_t i = 0; i < sizeof(bad_values) / sizeof(bad_values[0]); i++)
     assert_int_equal(va_http_header(&res, "Location", bad_values[i]),
                      VA_EINVAL);
-  const char *bad_names[] = {"", "X\r\nY", "X Y", "X:Y", "X\n",
-                             "Content-Length", "content-type", "Connection",
+  const char *bad_names[] = {"",
+                             "X\r\nY",
+                             "X Y",
+                             "X:Y",
+                             "X\n",
+                             "Content-Length",
+                             "content-type",
+                             "Connection",
                              "Transfer-Encoding"};
   for (size_t i = 0; i < sizeof(bad_names) / sizeof(bad_names[0]); i++)
     assert_int_equal(va_http_header(&res, bad_names[i], "v"), VA_EINVAL);
@@ -94,8 +104,10 @@ static void error_body_is_json(void **state) {
       {"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80",
        "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80"},
       /* a stray byte, an overlong '/', a surrogate, a cut sequence */
-      {"/a\xff" "b/\xc0\xaf/\xed\xa0\x80/\xe2\x82",
-       "/a\xef\xbf\xbd" "b/\xef\xbf\xbd\xef\xbf\xbd/"
+      {"/a\xff"
+       "b/\xc0\xaf/\xed\xa0\x80/\xe2\x82",
+       "/a\xef\xbf\xbd"
+       "b/\xef\xbf\xbd\xef\xbf\xbd/"
        "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd/\xef\xbf\xbd\xef\xbf\xbd"},
   };
   for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -144,9 +156,9 @@ static void metrics_text(void **state) {
   assert_true(st[0] && st[1]);
   /* The same route name at two addresses, as two files might have it. */
   char *copy = strdup("tasks.log");
-  va__http_stats_request(st[0], "tasks.log", 200, 700000);  /* 0.7 ms */
-  va__http_stats_request(st[1], copy, 200, 3000000);        /* 3 ms */
-  va__http_stats_request(st[1], copy, 404, 20000000000u);   /* 20 s */
+  va__http_stats_request(st[0], "tasks.log", 200, 700000); /* 0.7 ms */
+  va__http_stats_request(st[1], copy, 200, 3000000);       /* 3 ms */
+  va__http_stats_request(st[1], copy, 404, 20000000000u);  /* 20 s */
   va__http_stats_request(st[0], "we\"ird", 500, 1);
   va_count(st[1]->refused, 2);
   va_http_response res = {.status = 200};
@@ -183,8 +195,11 @@ static void metrics_text(void **state) {
 
 static va_http_request request_with(const char *method, const char *path,
                                     const char *headers) {
-  return (va_http_request){.method = method, .path = path,
-                           .path_len = strlen(path), .query = "", .body = "",
+  return (va_http_request){.method = method,
+                           .path = path,
+                           .path_len = strlen(path),
+                           .query = "",
+                           .body = "",
                            .headers = headers,
                            .headers_len = strlen(headers)};
 }
@@ -204,10 +219,10 @@ static const char *value_of(const va_http_request *req, const char *name) {
 
 static void request_headers_by_name(void **state) {
   (void)state;
-  va_http_request req = request_with(
-      "GET", "/x",
-      "Host: t\r\nIf-Match-Not: 9\r\nIF-MATCH:   \"3\" \t\r\n"
-      "X-Empty: \r\nIf-Match: \"4\"\r\nX-Last: end\r\n");
+  va_http_request req =
+      request_with("GET", "/x",
+                   "Host: t\r\nIf-Match-Not: 9\r\nIF-MATCH:   \"3\" \t\r\n"
+                   "X-Empty: \r\nIf-Match: \"4\"\r\nX-Last: end\r\n");
   assert_string_equal(value_of(&req, "if-match"), "\"3\""); /* the first */
   assert_string_equal(value_of(&req, "If-Match-Not"), "9");
   assert_string_equal(value_of(&req, "host"), "t");
@@ -221,8 +236,8 @@ static void request_headers_by_name(void **state) {
 
 /* va_routes_authorize on a request with these headers: true, or false
  * with a 401 ERR_UNAUTHORIZED refusal. */
-static bool authorized(const char *token, const char *method,
-                       const char *path, const char *headers) {
+static bool authorized(const char *token, const char *method, const char *path,
+                       const char *headers) {
   va_routes routes = {.token = token};
   va_http_request head = request_with(method, path, headers);
   va_http_response refusal = {.status = 401};
@@ -242,14 +257,14 @@ static void dapr_token_checked_by_the_routes(void **state) {
   assert_true(authorized(NULL, "POST", "/v1.0/metadata", ""));
   assert_true(authorized("", "POST", "/v1.0/metadata", ""));
   assert_false(authorized("s3cret", "GET", "/metrics", ""));
-  assert_false(authorized("s3cret", "GET", "/metrics",
-                          "dapr-api-token: nope\r\n"));
-  assert_false(authorized("s3cret", "GET", "/metrics",
-                          "dapr-api-token: s3cretX\r\n"));
-  assert_false(authorized("s3cret", "GET", "/metrics",
-                          "Authorization: s3cret\r\n"));
-  assert_true(authorized("s3cret", "GET", "/metrics",
-                         "Dapr-Api-Token: s3cret\r\n"));
+  assert_false(
+      authorized("s3cret", "GET", "/metrics", "dapr-api-token: nope\r\n"));
+  assert_false(
+      authorized("s3cret", "GET", "/metrics", "dapr-api-token: s3cretX\r\n"));
+  assert_false(
+      authorized("s3cret", "GET", "/metrics", "Authorization: s3cret\r\n"));
+  assert_true(
+      authorized("s3cret", "GET", "/metrics", "Dapr-Api-Token: s3cret\r\n"));
   assert_true(authorized("s3cret", "GET", "/metrics",
                          "authorization: bearer s3cret\r\n"));
   assert_true(authorized("s3cret", "GET", "/metrics",
@@ -272,8 +287,7 @@ static struct {
   unsigned access_blocks;
 } seen = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
-static void append(char *to, size_t *len, size_t cap, const char *s,
-                   size_t n) {
+static void append(char *to, size_t *len, size_t cap, const char *s, size_t n) {
   if (*len + n < cap) {
     memcpy(to + *len, s, n);
     *len += n;
@@ -294,8 +308,7 @@ static void on_log(void *user, va_log_level level, const char *msg,
                    const char *fields) {
   (void)user;
   char line[1024];
-  int n = snprintf(line, sizeof(line), "%d %s %s\n", (int)level, msg,
-                   fields);
+  int n = snprintf(line, sizeof(line), "%d %s %s\n", (int)level, msg, fields);
   pthread_mutex_lock(&seen.lock);
   append(seen.log, &seen.log_len, sizeof(seen.log), line,
          n > 0 && (size_t)n < sizeof(line) ? (size_t)n : 0);
@@ -356,8 +369,10 @@ static va_http_server *serve_checked(va_runtime *rt, uint16_t *port,
     close(probe);
     if (taken)
       continue;
-    va_http_options o = {.host = "127.0.0.1", .port = *port,
-                         .handler = handle, .access_log = on_access,
+    va_http_options o = {.host = "127.0.0.1",
+                         .port = *port,
+                         .handler = handle,
+                         .access_log = on_access,
                          .authorize = authorize};
     va_http_server *srv;
     if (va_http_start(rt, &o, &srv) == 0)
@@ -531,8 +546,8 @@ static void refused_on_the_head(void **state) {
   va_http_server *srv = serve_checked(rt, &port, check_key);
   char answer[4096];
   /* A body announced and never sent: the refusal comes at once. */
-  exchange(port, "POST /ok HTTP/1.1\r\nContent-Length: 100000\r\n\r\n",
-           answer, sizeof(answer));
+  exchange(port, "POST /ok HTTP/1.1\r\nContent-Length: 100000\r\n\r\n", answer,
+           sizeof(answer));
   assert_non_null(strstr(answer, "HTTP/1.1 403 Forbidden\r\n"));
   assert_non_null(strstr(answer, "Connection: close\r\n"));
   assert_non_null(strstr(answer, "\"ERR_FORBIDDEN\""));
@@ -558,8 +573,8 @@ static void answer_done_on_another_thread(void **state) {
   uint16_t port;
   va_http_server *srv = serve(rt, &port);
   char answer[4096];
-  exchange(port, "GET /later HTTP/1.1\r\nConnection: close\r\n\r\n",
-           answer, sizeof(answer));
+  exchange(port, "GET /later HTTP/1.1\r\nConnection: close\r\n\r\n", answer,
+           sizeof(answer));
   pthread_join(later_thread, NULL);
   assert_non_null(strstr(answer, "HTTP/1.1 200 OK\r\n"));
   assert_non_null(strstr(answer, "{\"later\":true}"));

@@ -9,6 +9,8 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+
+/* cmocka.h needs the four headers above. */
 #include <cmocka.h>
 
 #include <fcntl.h>
@@ -202,8 +204,7 @@ static void watch_errors_returned(void **state) {
   va_loop_watcher ok = {.fn = ignore_io};
   va_loop *loop = va_runtime_loop(rt, 0);
   assert_non_null(loop);
-  assert_int_equal(va_loop_watch(loop, p[0], VA_LOOP_READABLE, &ok),
-                   VA_ESTATE);
+  assert_int_equal(va_loop_watch(loop, p[0], VA_LOOP_READABLE, &ok), VA_ESTATE);
   assert_int_equal(va_loop_unwatch(loop, p[0]), VA_ESTATE);
   errors e = {.rt = rt, .pipe_rd = p[0], .file_fd = file};
   assert_int_equal(va_loop_run(rt, 0, try_bad_watches, &e), 0);
@@ -240,8 +241,8 @@ typedef struct reader {
 
 static void on_readable(void *ctx, uint32_t events) {
   reader *r = ctx;
-  r->on_its_loop &= va_loop_current(r->rt) == r->loop &&
-                    (events & VA_LOOP_READABLE);
+  r->on_its_loop &=
+      va_loop_current(r->rt) == r->loop && (events & VA_LOOP_READABLE);
   char c;
   if (read(r->fd, &c, 1) == 1 && atomic_fetch_add(&r->bytes, 1) + 1 == 3)
     r->unwatch_rc = va_loop_unwatch(r->loop, r->fd);
@@ -314,8 +315,8 @@ static void watch_twins(void *ctx, va_loop *loop) {
   all->loop = loop;
   for (int i = 0; i < 2; i++) {
     all->t[i].watcher = (va_loop_watcher){.fn = on_twin, .ctx = &all->t[i]};
-    all->watch_rc[i] = va_loop_watch(loop, all->t[i].fd, VA_LOOP_READABLE,
-                                     &all->t[i].watcher);
+    all->watch_rc[i] =
+        va_loop_watch(loop, all->t[i].fd, VA_LOOP_READABLE, &all->t[i].watcher);
   }
   atomic_store(&all->set_up, 1);
 }

@@ -10,6 +10,8 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+
+/* cmocka.h needs the four headers above. */
 #include <cmocka.h>
 
 #include "base/clock.h"
@@ -62,8 +64,7 @@ static int tick(va_turn *t, const void *arg, size_t len) {
 
 /* A runtime on path whose periods have the floor min_period_ms (0: the
  * default). */
-static va_runtime *open_runtime_with(const char *path,
-                                     uint64_t min_period_ms) {
+static va_runtime *open_runtime_with(const char *path, uint64_t min_period_ms) {
   va_config cfg;
   va_config_init(&cfg);
   cfg.store = path;
@@ -71,7 +72,9 @@ static va_runtime *open_runtime_with(const char *path,
   va_runtime *rt;
   assert_int_equal(va_runtime_new(&cfg, &rt), 0);
   static const va_method methods[] = {{"noop", noop}, {"tick", tick}};
-  va_type_def def = {.name = "R", .methods = methods, .n_methods = 2,
+  va_type_def def = {.name = "R",
+                     .methods = methods,
+                     .n_methods = 2,
                      .on_reminder = on_reminder};
   T_R = va_register_type(rt, &def);
   assert_true(T_R >= 0);
@@ -104,8 +107,8 @@ static void on_result(void *user, int status, const void *data, size_t len) {
 static int op(va_runtime *rt, const char *id, const char *name,
               const va_reminder *spec, va_reminder_op what, result *r) {
   memset(r, 0, sizeof(*r));
-  int rc = va_reminder_call(rt, T_R, id, strlen(id), name, spec, what,
-                            on_result, r);
+  int rc =
+      va_reminder_call(rt, T_R, id, strlen(id), name, spec, what, on_result, r);
   if (rc)
     return rc;
   WAIT_UNTIL(atomic_load(&r->done));
@@ -263,8 +266,7 @@ static void bad_reminders_are_refused(void **state) {
   assert_int_equal(op(rt, "f", "x", &zero_left, VA_REMINDER_SET, &r),
                    VA_EINVAL);
   va_reminder expired = {.due_ms = 100, .left = 1, .expires_ms = 50};
-  assert_int_equal(op(rt, "f", "x", &expired, VA_REMINDER_SET, &r),
-                   VA_EINVAL);
+  assert_int_equal(op(rt, "f", "x", &expired, VA_REMINDER_SET, &r), VA_EINVAL);
   assert_int_equal(va_reminder_call(rt, T_R, "f", 1, "", &expired,
                                     VA_REMINDER_SET, on_result, &r),
                    VA_EINVAL);

@@ -6,6 +6,8 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+
+/* cmocka.h needs the four headers above. */
 #include <cmocka.h>
 
 #include "helpers.h"
@@ -77,10 +79,10 @@ static int acc_deactivate(va_turn *t) {
 static va_runtime *new_runtime(va_config *cfg) {
   va_runtime *rt;
   assert_int_equal(va_runtime_new(cfg, &rt), 0);
-  static const va_method methods[] = {
-      {"add", acc_add},   {"get", acc_get},     {"fail", acc_fail},
-      {"noop", acc_noop}, {"tick", acc_tick},   {"start", acc_start},
-      {"stop", acc_stop}};
+  static const va_method methods[] = {{"add", acc_add},   {"get", acc_get},
+                                      {"fail", acc_fail}, {"noop", acc_noop},
+                                      {"tick", acc_tick}, {"start", acc_start},
+                                      {"stop", acc_stop}};
   va_type_def def = {.name = "Acc",
                      .methods = methods,
                      .n_methods = 7,
@@ -143,9 +145,9 @@ static void bad_targets_are_errors_not_crashes(void **state) {
                    VA_EINVAL);
   char *huge = calloc(1, 100000);
   memset(huge, 'x', 99999);
-  assert_int_equal(va_call_wait(rt, T_ACC, huge, 99999, M_GET, NULL, 0,
-                                NULL, NULL),
-                   VA_ETOOBIG);
+  assert_int_equal(
+      va_call_wait(rt, T_ACC, huge, 99999, M_GET, NULL, 0, NULL, NULL),
+      VA_ETOOBIG);
   free(huge);
   /* A failing activate hook fails the call; the actor is not created. */
   assert_int_equal(call_i64(rt, T_ACC, "bad", M_GET, 0, NULL), -77);
@@ -182,9 +184,9 @@ static void failed_turn_leaves_state_as_it_was(void **state) {
   assert_int_equal(call_i64(rt, T_ACC, "carol", M_ADD, 10, &v), 0);
   void *reply = (void *)1;
   size_t len = 1;
-  assert_int_equal(va_call_wait(rt, T_ACC, "carol", 5, M_FAIL, NULL, 0,
-                                &reply, &len),
-                   -1000);
+  assert_int_equal(
+      va_call_wait(rt, T_ACC, "carol", 5, M_FAIL, NULL, 0, &reply, &len),
+      -1000);
   assert_null(reply);
   assert_int_equal(len, 0);
   assert_int_equal(call_i64(rt, T_ACC, "carol", M_GET, 0, &v), 0);
@@ -260,16 +262,14 @@ static void references_survive_deactivation(void **state) {
   int64_t one = 1, last = 0;
   atomic_store(&ref_replies, 0);
   for (int i = 0; i < 100; i++)
-    assert_int_equal(va_ref_call(ref, M_ADD, &one, sizeof(one), count_reply,
-                                 &last),
-                     0);
+    assert_int_equal(
+        va_ref_call(ref, M_ADD, &one, sizeof(one), count_reply, &last), 0);
   WAIT_UNTIL(atomic_load(&ref_replies) == 100);
   assert_int_equal(last, 100);
   va_stats st;
   WAIT_UNTIL((va_runtime_stats(rt, &st), st.deactivations >= 1));
-  assert_int_equal(va_ref_call(ref, M_ADD, &one, sizeof(one), count_reply,
-                               &last),
-                   0);
+  assert_int_equal(
+      va_ref_call(ref, M_ADD, &one, sizeof(one), count_reply, &last), 0);
   WAIT_UNTIL(atomic_load(&ref_replies) == 101);
   assert_int_equal(last, 101);
   /* The reference and the id name the same actor. */
@@ -297,16 +297,16 @@ static void stop_drains_in_flight_calls_and_deactivates(void **state) {
   int64_t one = 1;
   for (int i = 0; i < 20000; i++) {
     snprintf(id, sizeof(id), "a%d", i % 500);
-    if (va_call(rt, T_ACC, id, strlen(id), M_ADD, &one, sizeof(one),
-                count_done, NULL) == 0)
+    if (va_call(rt, T_ACC, id, strlen(id), M_ADD, &one, sizeof(one), count_done,
+                NULL) == 0)
       accepted++;
   }
   assert_int_equal(va_runtime_stop(rt), 0);
   assert_int_equal(atomic_load(&drained), accepted);
   assert_int_equal(atomic_load(&deactivations_seen), 500);
-  assert_int_equal(va_call(rt, T_ACC, "a1", 2, M_GET, NULL, 0, count_done,
-                           NULL),
-                   VA_ESTOPPED);
+  assert_int_equal(
+      va_call(rt, T_ACC, "a1", 2, M_GET, NULL, 0, count_done, NULL),
+      VA_ESTOPPED);
   assert_int_equal(va_runtime_stop(rt), 0); /* twice is harmless */
   va_runtime_free(rt);
 }
@@ -325,13 +325,12 @@ static void timer_fires_until_stopped(void **state) {
   int after = atomic_load(&ticks);
   sleep_ms(60);
   assert_int_equal(atomic_load(&ticks), after);
-  assert_int_equal(call_i64(rt, T_ACC, "timed", M_STOP, 0, NULL),
-                   VA_ENOTFOUND);
+  assert_int_equal(call_i64(rt, T_ACC, "timed", M_STOP, 0, NULL), VA_ENOTFOUND);
   va_runtime_free(rt);
 }
 
-static void timer_dies_with_its_activation_and_keeps_nothing_alive(
-    void **state) {
+static void
+timer_dies_with_its_activation_and_keeps_nothing_alive(void **state) {
   (void)state;
   va_config cfg;
   va_config_init(&cfg);
@@ -358,8 +357,7 @@ static void timer_under_the_floor_is_refused(void **state) {
   va_runtime *rt = new_runtime(NULL);
   assert_int_equal(va_runtime_start(rt), 0);
   assert_int_equal(call_i64(rt, T_ACC, "timed", M_START, 0, NULL), VA_EINVAL);
-  assert_int_equal(call_i64(rt, T_ACC, "timed", M_STOP, 0, NULL),
-                   VA_ENOTFOUND);
+  assert_int_equal(call_i64(rt, T_ACC, "timed", M_STOP, 0, NULL), VA_ENOTFOUND);
   va_runtime_free(rt);
 }
 

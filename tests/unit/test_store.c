@@ -11,6 +11,8 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+
+/* cmocka.h needs the four headers above. */
 #include <cmocka.h>
 
 #include "helpers.h"
@@ -41,7 +43,7 @@ static int acc_get(va_turn *t, const void *arg, size_t len) {
 static int acc_ttl(va_turn *t, const void *arg, size_t len) {
   int64_t one = 1;
   return va_turn_state_set_ttl(t, "temp", &one, sizeof(one),
-                          (uint32_t)arg_i64(arg, len));
+                               (uint32_t)arg_i64(arg, len));
 }
 
 /* big: writes arg values of 64 KiB each (to fill a small disk). */
@@ -158,8 +160,7 @@ static void reply_leaves_after_the_commit(void **state) {
 }
 
 static atomic_long acked;
-static void count_acked(void *user, int status, const void *data,
-                        size_t len) {
+static void count_acked(void *user, int status, const void *data, size_t len) {
   (void)user, (void)data, (void)len;
   if (status == 0)
     atomic_fetch_add(&acked, 1);
@@ -300,7 +301,7 @@ typedef struct answer {
   int status;
   uint64_t version;
   size_t n;
-  char names[8][64];  /* due reminders: "name@due" / loads: the keys */
+  char names[8][64]; /* due reminders: "name@due" / loads: the keys */
 } answer;
 
 static void on_save(void *ctx, int status) {
@@ -315,8 +316,8 @@ static void on_due_rows(void *ctx, int status, const va_due_reminder *rows,
   a->status = status;
   a->n = n;
   for (size_t i = 0; i < n && i < 8; i++)
-    snprintf(a->names[i], sizeof(a->names[i]), "%s/%.*s/%s@%lld",
-             rows[i].type, (int)rows[i].id_len, rows[i].id, rows[i].name,
+    snprintf(a->names[i], sizeof(a->names[i]), "%s/%.*s/%s@%lld", rows[i].type,
+             (int)rows[i].id_len, rows[i].id, rows[i].name,
              (long long)rows[i].due_ms);
   atomic_store(&a->done, true);
 }
@@ -342,8 +343,8 @@ static void wait_answer(answer *a) {
 static int save_sync(va_store *s, uint64_t version, const va_store_write *w,
                      size_t n) {
   answer a = {0};
-  assert_int_equal(
-      s->ops->save(s, "R", "a1", 2, version, w, n, on_save, &a), 0);
+  assert_int_equal(s->ops->save(s, "R", "a1", 2, version, w, n, on_save, &a),
+                   0);
   wait_answer(&a);
   return a.status;
 }
@@ -377,10 +378,16 @@ static void index_follows_the_due_field(va_store *s) {
   memcpy(value, &wrong, 8);
   memcpy(lookalike, &looks_due, 8);
   const va_store_write first[] = {
-      {.key = "\x01r:wake", .val = value, .len = 48, .reminder = "wake",
+      {.key = "\x01r:wake",
+       .val = value,
+       .len = 48,
+       .reminder = "wake",
        .due_ms = 5000},
       {.key = "\x01r:x", .val = lookalike, .len = 8},
-      {.key = "plain", .val = "v", .len = 1, .reminder = "other",
+      {.key = "plain",
+       .val = "v",
+       .len = 1,
+       .reminder = "other",
        .due_ms = 7000},
   };
   assert_int_equal(save_sync(s, 0, first, 3), 0);
@@ -408,9 +415,11 @@ static void index_follows_the_due_field(va_store *s) {
   assert_true(has(&a, "plain:1"));
 
   /* A stale version is refused, and its reminder is not indexed. */
-  const va_store_write stale[] = {
-      {.key = "\x01r:late", .val = value, .len = 48, .reminder = "late",
-       .due_ms = 100}};
+  const va_store_write stale[] = {{.key = "\x01r:late",
+                                   .val = value,
+                                   .len = 48,
+                                   .reminder = "late",
+                                   .due_ms = 100}};
   assert_int_equal(save_sync(s, 0, stale, 1), VA_ESTORE);
   /* A deletion naming the reminder drops it from the index; a deleted
    * look-alike key touches nothing there. */

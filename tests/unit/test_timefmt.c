@@ -7,6 +7,8 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+
+/* cmocka.h needs the four headers above. */
 #include <cmocka.h>
 
 #include <dirent.h>
@@ -32,8 +34,8 @@ static void iso_durations(void **state) {
   assert_true(d.ns == (4 * 3600 + 5 * 60 + 6) * 1000000000LL);
   assert_int_equal(dur("PT0S", &d), 0);
   assert_int_equal(d.ns, 0);
-  const char *bad[] = {"P", "PT", "pt10s", "PT1.5S", "P1H", "PT1D", "P1DT",
-                       "PT1M1H", "PT1S1S", "R5/PT10S", "P-1D", "PTS"};
+  const char *bad[] = {"P",    "PT",     "pt10s",  "PT1.5S",   "P1H",  "PT1D",
+                       "P1DT", "PT1M1H", "PT1S1S", "R5/PT10S", "P-1D", "PTS"};
   for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
     assert_int_equal(dur(bad[i], &d), VA_EINVAL);
 }
@@ -54,11 +56,11 @@ static void go_durations(void **state) {
   assert_int_equal(dur("0", &d), 0);
   assert_int_equal(dur("10\xc2\xb5s", &d), 0); /* µs */
   assert_int_equal(d.ns, 10000);
-  const char *bad[] = {"1d", "h", "1", "1.s2", ".s", "1hh", "--1s",
-                       "99999999999999999h", "1s ", " 1s", ""};
+  const char *bad[] = {"1d",  "h",   "1",    "1.s2",
+                       ".s",  "1hh", "--1s", "99999999999999999h",
+                       "1s ", " 1s", ""};
   for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-    assert_int_equal(va_parse_duration(bad[i], strlen(bad[i]), &d),
-                     VA_EINVAL);
+    assert_int_equal(va_parse_duration(bad[i], strlen(bad[i]), &d), VA_EINVAL);
 }
 
 static void periods(void **state) {
@@ -97,8 +99,8 @@ static void due_times(void **state) {
   int64_t next = va_duration_add(due, &month);
   assert_int_equal(va_parse_due("2025-03-03T00:00:00Z", 20, now, &due), 0);
   assert_int_equal(next, due);
-  const char *bad[] = {"2025-02-30T00:00:00Z", "2025-10-02 15:00:00Z",
-                       "2025-10-02T15:00:00", "2025-13-02T15:00:00Z",
+  const char *bad[] = {"2025-02-30T00:00:00Z",     "2025-10-02 15:00:00Z",
+                       "2025-10-02T15:00:00",      "2025-13-02T15:00:00Z",
                        "2025-10-02T15:00:00+2:00", "tomorrow"};
   for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
     assert_int_equal(va_parse_due(bad[i], strlen(bad[i]), now, &due),
@@ -309,8 +311,10 @@ static void fuzz_corpus_is_handled(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(iso_durations),   cmocka_unit_test(go_durations),
-      cmocka_unit_test(periods),         cmocka_unit_test(due_times),
+      cmocka_unit_test(iso_durations),
+      cmocka_unit_test(go_durations),
+      cmocka_unit_test(periods),
+      cmocka_unit_test(due_times),
       cmocka_unit_test(fuzz_corpus_is_handled),
       cmocka_unit_test(adding_is_as_timegm_and_saturates),
       cmocka_unit_test(next_due_is_computed_not_looped),

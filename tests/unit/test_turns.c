@@ -6,12 +6,14 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+
+/* cmocka.h needs the four headers above. */
 #include <cmocka.h>
 
 #include "helpers.h"
 
-static int T_NODE, T_RNODE, T_ONODE, M_SUM, M_GET, M_PING, M_BOUNCE, M_PONG, M_SLEEP,
-    M_ASK, M_ADD, M_AWAIT;
+static int T_NODE, T_RNODE, T_ONODE, M_SUM, M_GET, M_PING, M_BOUNCE, M_PONG,
+    M_SLEEP, M_ASK, M_ADD, M_AWAIT;
 static atomic_int sleep_done;
 
 typedef struct node {
@@ -74,8 +76,7 @@ static int node_ping(va_turn *t, const void *arg, size_t len) {
 static int node_bounce(va_turn *t, const void *arg, size_t len) {
   /* arg: the caller's id; the caller's type is told by the id's prefix. */
   int type = len && ((const char *)arg)[0] == 'r' ? T_RNODE : T_NODE;
-  return va_turn_call(t, type, arg, len, M_PONG, NULL, 0, pass_through,
-                      NULL);
+  return va_turn_call(t, type, arg, len, M_PONG, NULL, 0, pass_through, NULL);
 }
 
 static int node_pong(va_turn *t, const void *arg, size_t len) {
@@ -102,8 +103,8 @@ static int got_status(va_turn *t, void *user, int status, const void *data,
 
 static int node_ask(va_turn *t, const void *arg, size_t len) {
   int64_t ms = 2000;
-  return va_turn_call(t, T_NODE, arg, len, M_SLEEP, &ms, sizeof(ms),
-                      got_status, NULL);
+  return va_turn_call(t, T_NODE, arg, len, M_SLEEP, &ms, sizeof(ms), got_status,
+                      NULL);
 }
 
 /* await: waits for the test thread (va_await_done with an int64), adds it
@@ -132,9 +133,9 @@ static va_runtime *new_runtime(va_config *cfg) {
   va_runtime *rt;
   assert_int_equal(va_runtime_new(cfg, &rt), 0);
   static const va_method methods[] = {
-      {"sum", node_sum},     {"get", node_get},     {"ping", node_ping},
+      {"sum", node_sum},       {"get", node_get},   {"ping", node_ping},
       {"bounce", node_bounce}, {"pong", node_pong}, {"sleep", node_sleep},
-      {"ask", node_ask},     {"add", node_add},       {"await", node_await}};
+      {"ask", node_ask},       {"add", node_add},   {"await", node_await}};
   va_type_def def = {.name = "Node",
                      .methods = methods,
                      .n_methods = 9,
@@ -162,8 +163,7 @@ static va_runtime *new_runtime(va_config *cfg) {
 
 static atomic_int replies;
 static int64_t reply_values[4];
-static void store_reply(void *user, int status, const void *data,
-                        size_t len) {
+static void store_reply(void *user, int status, const void *data, size_t len) {
   int slot = (int)(intptr_t)user;
   reply_values[slot] = status ? status : arg_i64(data, len);
   atomic_fetch_add(&replies, 1);
@@ -184,12 +184,11 @@ static void continuation_runs_in_the_same_turn(void **state) {
   uint64_t h = va__hash_id((uint16_t)T_NODE, "left", 4);
   id_on_worker(rt, T_NODE, va__worker_of(rt, h), "sleeper", sleeper,
                sizeof(sleeper));
-  assert_int_equal(va_call(rt, T_NODE, sleeper, strlen(sleeper), M_SLEEP,
-                           &ms, sizeof(ms), store_reply, (void *)2),
+  assert_int_equal(va_call(rt, T_NODE, sleeper, strlen(sleeper), M_SLEEP, &ms,
+                           sizeof(ms), store_reply, (void *)2),
                    0);
-  assert_int_equal(va_call(rt, T_NODE, "top", 3, M_SUM, NULL, 0, store_reply,
-                           (void *)0),
-                   0);
+  assert_int_equal(
+      va_call(rt, T_NODE, "top", 3, M_SUM, NULL, 0, store_reply, (void *)0), 0);
   int64_t five = 5;
   assert_int_equal(va_call(rt, T_NODE, "top", 3, M_ADD, &five, sizeof(five),
                            store_reply, (void *)1),
@@ -283,7 +282,7 @@ static void external_call_times_out_and_late_reply_is_dropped(void **state) {
   assert_int_equal(reply_values[0], VA_ETIMEDOUT);
   assert_int_equal(reply_values[1], VA_ETIMEDOUT);
   sleep_ms(50);
-  assert_int_equal(atomic_load(&replies), 2); /* exactly once each */
+  assert_int_equal(atomic_load(&replies), 2);    /* exactly once each */
   assert_int_equal(atomic_load(&sleep_done), 1); /* the second never ran */
   va_runtime_free(rt);
 }
@@ -294,9 +293,8 @@ static void await_resumes_the_turn_from_another_thread(void **state) {
   assert_int_equal(va_runtime_start(rt), 0);
   atomic_store(&replies, 0);
   atomic_store(&ticket, NULL);
-  assert_int_equal(va_call(rt, T_NODE, "w", 1, M_AWAIT, NULL, 0, store_reply,
-                           (void *)0),
-                   0);
+  assert_int_equal(
+      va_call(rt, T_NODE, "w", 1, M_AWAIT, NULL, 0, store_reply, (void *)0), 0);
   int64_t five = 5;
   assert_int_equal(va_call(rt, T_NODE, "w", 1, M_ADD, &five, sizeof(five),
                            store_reply, (void *)1),
@@ -326,9 +324,8 @@ static void await_times_out_and_a_late_outcome_is_dropped(void **state) {
   assert_int_equal(va_runtime_start(rt), 0);
   atomic_store(&replies, 0);
   atomic_store(&ticket, NULL);
-  assert_int_equal(va_call(rt, T_NODE, "w", 1, M_AWAIT, NULL, 0, store_reply,
-                           (void *)0),
-                   0);
+  assert_int_equal(
+      va_call(rt, T_NODE, "w", 1, M_AWAIT, NULL, 0, store_reply, (void *)0), 0);
   WAIT_UNTIL(atomic_load(&replies) == 1);
   assert_int_equal(reply_values[0], VA_ETIMEDOUT);
   /* The caller's deadline may pass before the turn's own (it started
@@ -351,16 +348,14 @@ static void await_times_out_and_a_late_outcome_is_dropped(void **state) {
 }
 
 static atomic_int saved;
-static void count_saved(void *user, int status, const void *data,
-                        size_t len) {
+static void count_saved(void *user, int status, const void *data, size_t len) {
   (void)user, (void)data, (void)len;
   atomic_store(&saved, status == 0 ? 1 : status);
 }
 
 static atomic_int read_done;
 static char read_value[16];
-static void store_read(void *user, int status, const void *data,
-                       size_t len) {
+static void store_read(void *user, int status, const void *data, size_t len) {
   (void)user;
   if (status == 0 && len < sizeof(read_value)) {
     memcpy(read_value, data, len);
@@ -383,13 +378,11 @@ static void outside_state_joins_an_open_turn_only_when_asked(void **state) {
     atomic_store(&ticket, NULL);
     atomic_store(&saved, 0);
     atomic_store(&read_done, 0);
-    assert_int_equal(va_call(rt, type, "o", 1, M_AWAIT, NULL, 0, store_reply,
-                             (void *)0),
-                     0);
+    assert_int_equal(
+        va_call(rt, type, "o", 1, M_AWAIT, NULL, 0, store_reply, (void *)0), 0);
     WAIT_UNTIL(atomic_load(&ticket) != NULL);
-    assert_int_equal(va_state_write(rt, type, "o", 1, &batch, count_saved,
-                                    NULL),
-                     0);
+    assert_int_equal(
+        va_state_write(rt, type, "o", 1, &batch, count_saved, NULL), 0);
     sleep_ms(50);
     assert_int_equal(atomic_load(&saved), open); /* joined, or waiting */
     if (open) {
@@ -403,8 +396,7 @@ static void outside_state_joins_an_open_turn_only_when_asked(void **state) {
     WAIT_UNTIL(atomic_load(&replies) == 1 && atomic_load(&saved) == 1);
     atomic_store(&read_done, 0);
     read_value[0] = 0;
-    assert_int_equal(va_state_read(rt, type, "o", 1, "k", store_read, NULL),
-                     0);
+    assert_int_equal(va_state_read(rt, type, "o", 1, "k", store_read, NULL), 0);
     WAIT_UNTIL(atomic_load(&read_done) != 0);
     assert_string_equal(read_value, "v1"); /* saved with the turn */
   }
@@ -432,14 +424,14 @@ static void full_mailbox_answers_backpressure(void **state) {
   atomic_store(&ok_replies, 0);
   atomic_store(&bp_replies, 0);
   int64_t ms = 200, one = 1;
-  assert_int_equal(va_call(rt, T_NODE, "busy", 4, M_SLEEP, &ms, sizeof(ms),
-                           classify, NULL),
-                   0);
+  assert_int_equal(
+      va_call(rt, T_NODE, "busy", 4, M_SLEEP, &ms, sizeof(ms), classify, NULL),
+      0);
   sleep_ms(20); /* the worker is now inside the sleep */
   int refused_now = 0, accepted = 0;
   for (int i = 0; i < 100; i++) {
-    int rc = va_call(rt, T_NODE, "busy", 4, M_ADD, &one, sizeof(one),
-                     classify, NULL);
+    int rc = va_call(rt, T_NODE, "busy", 4, M_ADD, &one, sizeof(one), classify,
+                     NULL);
     if (rc == VA_EBACKPRESSURE)
       refused_now++;
     else if (rc == 0)

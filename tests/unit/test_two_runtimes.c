@@ -10,6 +10,8 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+
+/* cmocka.h needs the four headers above. */
 #include <cmocka.h>
 
 #include "api/app_channel.h"
@@ -29,10 +31,10 @@ static void sleep_ms(long ms) {
 }
 
 /* Waits (up to WAIT_MS) until cond holds. */
-#define WAIT_UNTIL(cond)                                                      \
-  do {                                                                        \
-    for (int wait_i_ = 0; wait_i_ < WAIT_MS && !(cond); wait_i_++)            \
-      sleep_ms(1);                                                            \
+#define WAIT_UNTIL(cond)                                                       \
+  do {                                                                         \
+    for (int wait_i_ = 0; wait_i_ < WAIT_MS && !(cond); wait_i_++)             \
+      sleep_ms(1);                                                             \
   } while (0)
 
 /* ---- A type of the test's own: what its hooks saw of the user pointer */
@@ -46,7 +48,9 @@ typedef struct probe {
 /* Every turn of Probe checks that its user pointer is one of the two
  * probes, and names itself with it; the runtime's probe is the only one
  * a turn on it may see, which the counts below show. */
-static probe *probe_of(va_turn *t) { return va_turn_type_user(t); }
+static probe *probe_of(va_turn *t) {
+  return va_turn_type_user(t);
+}
 
 static int probe_whoami(va_turn *t, const void *arg, size_t len) {
   (void)arg, (void)len;
@@ -75,8 +79,7 @@ static int probe_remind(va_turn *t, const char *name, const void *data,
 }
 
 /* A reminder set from outside: its status, once answered. */
-static void reminder_set(void *user, int status, const void *data,
-                         size_t len) {
+static void reminder_set(void *user, int status, const void *data, size_t len) {
   (void)data, (void)len;
   atomic_store((atomic_int *)user, status == 0 ? 1 : -1);
 }
@@ -107,8 +110,8 @@ typedef struct node {
 /* Creates, registers and starts n: store is "memory:" or a file; extra
  * adds the Probe type before the Task API's (its ids then shift); app_port
  * (0: none) is where its AppActor's app listens. */
-static void node_start(node *n, const char *name, const char *store,
-                       bool extra, uint32_t history_limit, uint16_t app_port) {
+static void node_start(node *n, const char *name, const char *store, bool extra,
+                       uint32_t history_limit, uint16_t app_port) {
   memset(n, 0, sizeof(*n));
   n->probe.name = name;
   va_config cfg;
@@ -154,10 +157,8 @@ static int call_json(va_runtime *rt, int type, const char *id, int method,
 
 static int create_task(node *n, const char *id, const char *title) {
   char body[256];
-  snprintf(body, sizeof(body), "{\"user\":\"alice\",\"title\":\"%s\"}",
-           title);
-  return call_json(n->rt, n->routes.apps.task, id, VA_TASK_CREATE, body,
-                   NULL);
+  snprintf(body, sizeof(body), "{\"user\":\"alice\",\"title\":\"%s\"}", title);
+  return call_json(n->rt, n->routes.apps.task, id, VA_TASK_CREATE, body, NULL);
 }
 
 /* The title of task id as alice sees it on n, or VA_ENOTFOUND. */
@@ -175,9 +176,9 @@ static int task_title(node *n, const char *id, char *out, size_t cap) {
 /* How many tasks alice's list (UserActor) holds on n. */
 static size_t listed(node *n) {
   json_t *list;
-  assert_int_equal(call_json(n->rt, n->routes.apps.user, "alice",
-                             VA_USER_LIST, "{}", &list),
-                   0);
+  assert_int_equal(
+      call_json(n->rt, n->routes.apps.user, "alice", VA_USER_LIST, "{}", &list),
+      0);
   size_t count = json_array_size(json_object_get(list, "tasks"));
   json_decref(list);
   return count;
@@ -186,8 +187,8 @@ static size_t listed(node *n) {
 /* How many history entries task id keeps on n (its total in *total). */
 static size_t history_kept(node *n, const char *id, json_int_t *total) {
   json_t *h;
-  assert_int_equal(call_json(n->rt, n->routes.apps.task, id,
-                             VA_TASK_HISTORY, "{\"user\":\"alice\"}", &h),
+  assert_int_equal(call_json(n->rt, n->routes.apps.task, id, VA_TASK_HISTORY,
+                             "{\"user\":\"alice\"}", &h),
                    0);
   *total = json_integer_value(json_object_get(h, "total"));
   size_t kept = json_array_size(json_object_get(h, "entries"));
@@ -199,16 +200,16 @@ static void retitle(node *n, const char *id, int times) {
   for (int i = 0; i < times; i++) {
     char body[128];
     snprintf(body, sizeof(body), "{\"user\":\"alice\",\"title\":\"v%d\"}", i);
-    assert_int_equal(call_json(n->rt, n->routes.apps.task, id,
-                               VA_TASK_UPDATE, body, NULL),
-                     0);
+    assert_int_equal(
+        call_json(n->rt, n->routes.apps.task, id, VA_TASK_UPDATE, body, NULL),
+        0);
   }
 }
 
 /* ---- (a) Two runtimes ---- */
 
-static void test_a_type_gets_its_own_user_pointer_in_methods_and_hooks(
-    void **state) {
+static void
+test_a_type_gets_its_own_user_pointer_in_methods_and_hooks(void **state) {
   (void)state;
   node a, b;
   node_start(&a, "A", "memory:", false, 0, 0);
@@ -220,13 +221,14 @@ static void test_a_type_gets_its_own_user_pointer_in_methods_and_hooks(
     node *n = both[i];
     void *reply = NULL;
     size_t len = 0;
-    assert_int_equal(va_call_wait(n->rt, n->probe_type, "p", 1, 0, NULL, 0,
-                                  &reply, &len),
-                     0);
+    assert_int_equal(
+        va_call_wait(n->rt, n->probe_type, "p", 1, 0, NULL, 0, &reply, &len),
+        0);
     assert_int_equal(len, strlen(n->probe.name));
     assert_memory_equal(reply, n->probe.name, len);
     free(reply);
-    va_reminder ping = {.due_ms = va_wall_ms(), .left = 1,
+    va_reminder ping = {.due_ms = va_wall_ms(),
+                        .left = 1,
                         .data = n->probe.name,
                         .len = strlen(n->probe.name)};
     assert_int_equal(va_reminder_call(n->rt, n->probe_type, "p", 1, "ping",
@@ -290,8 +292,8 @@ static int app_status(node *n) {
   assert_non_null(body);
   void *reply = NULL;
   size_t reply_len = 0;
-  int rc = va_call_wait(n->rt, va_app_channel_type(n->routes.app), "Demo/1",
-                        6, VA_APP_INVOKE, body, len, &reply, &reply_len);
+  int rc = va_call_wait(n->rt, va_app_channel_type(n->routes.app), "Demo/1", 6,
+                        VA_APP_INVOKE, body, len, &reply, &reply_len);
   free(body);
   assert_int_equal(rc, 0);
   va_app_answer answer;
@@ -366,13 +368,14 @@ static void answered(void *user, const va_http_client_result *r) {
 }
 
 static long request(va_http_client *c, const char *method, const node *n,
-                    const char *path, const char *body, char *out,
-                    size_t cap) {
+                    const char *path, const char *body, char *out, size_t cap) {
   char url[256];
   snprintf(url, sizeof(url), "http://127.0.0.1:%u%s", n->port, path);
   const char *headers[] = {"Content-Type: application/json", NULL};
-  va_http_client_request req = {.method = method, .url = url,
-                                .headers = headers, .body = body,
+  va_http_client_request req = {.method = method,
+                                .url = url,
+                                .headers = headers,
+                                .body = body,
                                 .body_len = body ? strlen(body) : 0,
                                 .timeout_ms = WAIT_MS};
   answer a = {.done = false};
@@ -416,28 +419,22 @@ static void test_two_servers_serve_their_own_runtimes(void **state) {
   assert_int_equal(va_http_client_new(&c), 0);
   const char *task = "/v1/users/alice/tasks/t1";
   char body[512];
-  assert_int_equal(request(c, "PUT", &a, task, "{\"title\":\"on A\"}", body,
-                           sizeof(body)),
-                   201);
-  assert_int_equal(request(c, "GET", &a, task, NULL, body, sizeof(body)),
-                   200);
+  assert_int_equal(
+      request(c, "PUT", &a, task, "{\"title\":\"on A\"}", body, sizeof(body)),
+      201);
+  assert_int_equal(request(c, "GET", &a, task, NULL, body, sizeof(body)), 200);
   assert_non_null(strstr(body, "\"on A\""));
-  assert_int_equal(request(c, "GET", &b, task, NULL, body, sizeof(body)),
-                   404);
+  assert_int_equal(request(c, "GET", &b, task, NULL, body, sizeof(body)), 404);
   /* Both answer, each for its own runtime. */
-  assert_int_equal(request(c, "PUT", &b, task, "{\"title\":\"on B\"}", body,
-                           sizeof(body)),
-                   201);
-  assert_int_equal(request(c, "GET", &b, task, NULL, body, sizeof(body)),
-                   200);
+  assert_int_equal(
+      request(c, "PUT", &b, task, "{\"title\":\"on B\"}", body, sizeof(body)),
+      201);
+  assert_int_equal(request(c, "GET", &b, task, NULL, body, sizeof(body)), 200);
   assert_non_null(strstr(body, "\"on B\""));
-  assert_int_equal(request(c, "GET", &a, task, NULL, body, sizeof(body)),
-                   200);
+  assert_int_equal(request(c, "GET", &a, task, NULL, body, sizeof(body)), 200);
   assert_non_null(strstr(body, "\"on A\""));
-  assert_int_equal(request(c, "GET", &a, "/v1.0/healthz", NULL, NULL, 0),
-                   204);
-  assert_int_equal(request(c, "GET", &b, "/v1.0/healthz", NULL, NULL, 0),
-                   204);
+  assert_int_equal(request(c, "GET", &a, "/v1.0/healthz", NULL, NULL, 0), 204);
+  assert_int_equal(request(c, "GET", &b, "/v1.0/healthz", NULL, NULL, 0), 204);
   va_http_client_free(c);
   node_stop(&a);
   node_stop(&b);
