@@ -98,8 +98,7 @@ typedef enum va_durability {
 /* Reminders and timers fire at most once a second by default. */
 #define VA_MIN_PERIOD_MS_DEFAULT 1000
 
-/* ---- Logging ---------------------------------------------------------------
- */
+/* ---- Logging ---- */
 
 typedef enum va_log_level {
   VA_LOG_DEBUG = 0,
@@ -152,8 +151,7 @@ void va_log(va_runtime *rt, va_log_level level, const char *msg,
  * and \t escaped, other control bytes as \xHH. Returns out. */
 char *va_log_quote(const char *s, size_t len, char *out, size_t size);
 
-/* ---- Actor types -----------------------------------------------------------
- */
+/* ---- Actor types ---- */
 
 /* A method. arg/len is the message body (borrowed for the call). Return 0 on
  * success or a negative code to fail the turn: its state writes are then
@@ -209,8 +207,7 @@ typedef struct va_type_def {
   void *user;
 } va_type_def;
 
-/* ---- Runtime lifecycle -----------------------------------------------------
- */
+/* ---- Runtime lifecycle ---- */
 
 /* Creates a runtime (not yet running). cfg may be NULL for the defaults.
  * On success *out owns the runtime; release it with va_runtime_free(). */
@@ -249,8 +246,7 @@ int va_type_set_idle_timeout(va_runtime *rt, int type, uint64_t ms);
 int va_type_count(const va_runtime *rt);
 const char *va_type_name(const va_runtime *rt, int type);
 
-/* ---- Calling actors from outside a turn ------------------------------------
- */
+/* ---- Calling actors from outside a turn ---- */
 
 /* Receives a call's outcome. status is 0 or a negative code (the method's
  * own code, VA_ETIMEDOUT, VA_EDEADLK, VA_EBACKPRESSURE, ...). data/len is
@@ -284,8 +280,7 @@ int va_call_wait(va_runtime *rt, int type, const char *id, size_t id_len,
                  int method, const void *arg, size_t len, void **reply,
                  size_t *reply_len);
 
-/* ---- Resolved references ---------------------------------------------------
- */
+/* ---- Resolved references ---- */
 
 /* A reference remembers where (type, id) lives, so calls through it skip
  * hashing and, while the activation lives, the directory lookup. It stays
@@ -299,8 +294,7 @@ int va_ref_call(va_ref *ref, int method, const void *arg, size_t len,
                 va_reply_fn cb, void *user);
 int va_ref_send(va_ref *ref, int method, const void *arg, size_t len);
 
-/* ---- Inside a turn ---------------------------------------------------------
- */
+/* ---- Inside a turn ---- */
 
 /* The actor's per-activation memory (instance_size bytes, zeroed at
  * activation, freed at deactivation). Not transactional: only state written
@@ -359,8 +353,7 @@ int va_turn_await(va_turn *turn, va_cont_fn cont, void *user,
                   va_await **ticket);
 void va_await_done(va_await *ticket, int status, const void *data, size_t len);
 
-/* ---- Timers (inside a turn) -------------------------------------------------
- */
+/* ---- Timers (inside a turn) ---- */
 
 /* Starts, or replaces, the timer `name` of this activation: after due_ms,
  * and then every period_ms (0: once), method is called with a copy of
@@ -374,8 +367,7 @@ int va_turn_timer_start(va_turn *turn, const char *name, uint64_t due_ms,
 /* Stops the timer `name`. VA_ENOTFOUND if there is none. */
 int va_turn_timer_stop(va_turn *turn, const char *name);
 
-/* ---- Dapr's time formats
- * ------------------------------------------------------ */
+/* ---- Dapr's time formats ---- */
 
 /* A duration as Dapr's timers and reminders write it: a calendar part
  * (years, months, days, added as dates are) and an exact part. */
@@ -416,8 +408,7 @@ int64_t va_period_next(int64_t due_ms, const va_duration *period,
  * a year as 12 of them), saturated. */
 int64_t va_period_shortest_ms(const va_duration *period);
 
-/* ---- Reminders
- * --------------------------------------------------------------- */
+/* ---- Reminders ---- */
 
 /* A reminder: persisted with the actor's state, so it survives restarts; it
  * fires (on_reminder, as a turn, activating the actor if needed) at due_ms,
@@ -478,8 +469,8 @@ int va_reminder_call(va_runtime *rt, int type, const char *id, size_t id_len,
 /* Reads a VA_REMINDER_GET reply; out->data points into data. */
 int va_reminder_decode(const void *data, size_t len, va_reminder *out);
 
-/* ---- State and timers from outside ------------------------------------------
- * * What the Dapr actor API offers its callers, for any actor by (type, id):
+/* ---- State and timers from outside ----
+ * What the Dapr actor API offers its callers, for any actor by (type, id):
  * each is a turn of the actor's own (so it waits for the actor's running
  * turn), and replies through cb like a call. */
 
@@ -509,8 +500,7 @@ int va_timer_call(va_runtime *rt, int type, const char *id, size_t id_len,
                   int method, const void *data, size_t len, va_reply_fn cb,
                   void *user);
 
-/* ---- Actor state (inside a turn) --------------------------------------------
- */
+/* ---- Actor state (inside a turn) ---- */
 
 /* Reads key. On success *val points at the value (valid until the turn
  * writes that key again or ends) and *len is its length. VA_ENOTFOUND if
@@ -527,8 +517,7 @@ int va_turn_state_delete(va_turn *turn, const char *key);
 int va_turn_state_set_ttl(va_turn *turn, const char *key, const void *val,
                           size_t len, uint32_t ttl_seconds);
 
-/* ---- Introspection ----------------------------------------------------------
- */
+/* ---- Introspection ---- */
 
 typedef struct va_stats {
   uint64_t active_actors; /* live activations */

@@ -104,10 +104,13 @@ typedef void (*va_loop_fn)(void *ctx, va_loop *loop);
  * worker's other messages to the target (one wake-up per batch); from
  * another thread it costs an allocation and a wake-up. Any thread; ctx is
  * the caller's and must stay valid until fn has run. Returns 0 (fn will
- * run exactly once, even if the runtime is being stopped: stop waits for
- * it), or VA_EINVAL (NULL rt or fn, index out of range), VA_ENOMEM, or
- * VA_ESTOPPED (the runtime was never started, is stopping (for a caller
- * that is not one of its workers) or stopped): then fn never runs. */
+ * run exactly once; from outside the workers even if the runtime is being
+ * stopped: stop waits for it), or VA_EINVAL (NULL rt or fn, index out of
+ * range), VA_ENOMEM, or VA_ESTOPPED (the runtime was never started, is
+ * stopping (for a caller that is not one of its workers) or stopped):
+ * then fn never runs. One exception: a post from a worker while the
+ * runtime stops may reach a worker that has already left its loop; fn
+ * then never runs, so a worker's own clean-up must not depend on it. */
 int va_loop_run(va_runtime *rt, unsigned index, va_loop_fn fn, void *ctx);
 
 #ifdef __cplusplus

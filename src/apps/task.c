@@ -19,6 +19,7 @@
 #include "journal.h"
 #include "limits.h"
 #include "task_doc.h"
+#include "user_list.h"
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -579,14 +580,9 @@ static int reminder_spec(va_turn *t, json_t *in, va_reminder *spec,
   return *data ? 0 : VA_ENOMEM;
 }
 
-/* A reminder's name in v: 1..VA_APPS_REMINDER_NAME_MAX bytes (of any
- * UTF-8: the Dapr API may name one so), or NULL. */
+/* A reminder's name in v (va_user_reminder_name_ok), or NULL. */
 static const char *name_of(json_t *v) {
-  const char *name = json_string_value(v);
-  return name && *name && strlen(name) <= VA_APPS_REMINDER_NAME_MAX &&
-                 strlen(name) == json_string_length(v)
-             ? name
-             : NULL;
+  return va_user_reminder_name_ok(v) ? json_string_value(v) : NULL;
 }
 
 static const char *reminder_name(request *r) {

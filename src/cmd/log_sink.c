@@ -12,7 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
-struct log_sink {
+struct va__log_sink {
   int fd;
   size_t half; /* each buffer's size */
   pthread_t thread;
@@ -43,7 +43,7 @@ static bool write_all(int fd, const char *buf, size_t len) {
   return true;
 }
 
-static void report_dropped(log_sink *s, unsigned long long lines) {
+static void report_dropped(va__log_sink *s, unsigned long long lines) {
   char ts[32], line[160];
   time_t now = time(NULL);
   struct tm tm;
@@ -57,7 +57,7 @@ static void report_dropped(log_sink *s, unsigned long long lines) {
 }
 
 static void *writer(void *arg) {
-  log_sink *s = arg;
+  va__log_sink *s = arg;
   pthread_mutex_lock(&s->lock);
   for (;;) {
     while (!s->filled && s->told == s->dropped && !s->stopping)
@@ -81,9 +81,9 @@ static void *writer(void *arg) {
   return NULL;
 }
 
-int log_sink_start(int fd, size_t capacity, log_sink **out) {
+int va__log_sink_start(int fd, size_t capacity, va__log_sink **out) {
   *out = NULL;
-  log_sink *s = calloc(1, sizeof(*s));
+  va__log_sink *s = calloc(1, sizeof(*s));
   if (!s)
     return ENOMEM;
   s->fd = fd;
@@ -114,7 +114,7 @@ static unsigned long long count_lines(const char *p, size_t len) {
   return n ? n : 1;
 }
 
-void log_sink_put(log_sink *s, const char *lines, size_t len) {
+void va__log_sink_put(va__log_sink *s, const char *lines, size_t len) {
   if (!len)
     return;
   pthread_mutex_lock(&s->lock);
@@ -130,14 +130,14 @@ void log_sink_put(log_sink *s, const char *lines, size_t len) {
   pthread_mutex_unlock(&s->lock);
 }
 
-unsigned long long log_sink_dropped(log_sink *s) {
+unsigned long long va__log_sink_dropped(va__log_sink *s) {
   pthread_mutex_lock(&s->lock);
   unsigned long long n = s->dropped;
   pthread_mutex_unlock(&s->lock);
   return n;
 }
 
-bool log_sink_stop(log_sink *s, unsigned wait_ms) {
+bool va__log_sink_stop(va__log_sink *s, unsigned wait_ms) {
   if (!s)
     return true;
   pthread_mutex_lock(&s->lock);

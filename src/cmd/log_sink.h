@@ -9,22 +9,22 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-typedef struct log_sink log_sink;
+typedef struct va__log_sink va__log_sink;
 
 /* A sink writing to fd (not owned: never closed), holding at most
  * capacity bytes not yet written. 0 and *out, or an errno value. */
-int log_sink_start(int fd, size_t capacity, log_sink **out);
+int va__log_sink_start(int fd, size_t capacity, va__log_sink **out);
 
 /* Queues lines (whole lines, each ending in '\n') or drops them all when
  * they do not fit; never waits for the writer. Any thread. */
-void log_sink_put(log_sink *s, const char *lines, size_t len);
+void va__log_sink_put(va__log_sink *s, const char *lines, size_t len);
 
 /* Lines put and not written because the buffer was full, since the start. */
-unsigned long long log_sink_dropped(log_sink *s);
+unsigned long long va__log_sink_dropped(va__log_sink *s);
 
 /* Writes what is held, stops the thread and frees the sink: true. False
  * when the writer did not finish within wait_ms (its reader does not
  * read); the sink is then left to the writer, for the process's exit. */
-bool log_sink_stop(log_sink *s, unsigned wait_ms);
+bool va__log_sink_stop(va__log_sink *s, unsigned wait_ms);
 
 #endif

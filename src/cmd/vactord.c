@@ -69,83 +69,89 @@ enum {
   MAX_THREADS = 1024, /* the runtime's bound (MAX_WORKERS) */
 };
 
+/* The help text is laid out as it prints. */
+/* clang-format off */
 static void usage(FILE *f) {
-  fprintf(
-      f,
-      "usage: vactord [options]\n"
-      "Serves virtual actors over HTTP on the runtime's worker threads.\n"
-      "\n"
-      "  --listen HOST:PORT   address to serve (VACTORD_LISTEN;\n"
-      "                       default 127.0.0.1:3500; loopback only\n"
-      "                       unless an API token is set)\n"
-      "  --token TOKEN        API token every request but health must\n"
-      "                       carry (dapr-api-token: TOKEN, or\n"
-      "                       Authorization: Bearer TOKEN; env\n"
-      "                       VACTORD_API_TOKEN, which keeps it out of ps)\n"
-      "  --data DIR           directory of the state file vactor.db and\n"
-      "                       its lock: one vactord per directory\n"
-      "                       (VACTORD_DATA; default ./vactor-data)\n"
-      "  --threads N          worker threads, 1 to 1024 (VACTORD_THREADS;\n"
-      "                       default: cores)\n"
-      "  --idle-timeout SECS  deactivate actors idle this long\n"
-      "                       (VACTORD_IDLE_TIMEOUT; default 3600)\n"
-      "  --min-period DUR     the shortest period of a reminder or a\n"
-      "                       timer, at least 1ms: 500ms, 1s, PT2S\n"
-      "                       (VACTORD_MIN_PERIOD; default 1s)\n"
-      "  --access-log on|off  one logfmt line per request on stderr\n"
-      "                       (VACTORD_ACCESS_LOG; default on)\n"
-      "  --durability MODE    durable (default) or relaxed\n"
-      "                       (VACTORD_DURABILITY)\n"
-      "  --log-level LEVEL    info (default) or debug (VACTORD_LOG_LEVEL)\n"
-      "  --max-connections N  client connections open at once; beyond\n"
-      "                       it a 503 ERR_TOO_MANY_CONNECTIONS\n"
-      "                       (VACTORD_MAX_CONNECTIONS; default " VA_HTTP_TEXT(VA_HTTP_DEFAULT_MAX_CONNECTIONS) ")\n"
-                                                                                                                "  --client-timeout MS  close a connection idle this long, with\n"
-                                                                                                                "                       no request in progress\n"
-                                                                                                                "                       (VACTORD_CLIENT_TIMEOUT; default " VA_HTTP_TEXT(VA_HTTP_DEFAULT_IDLE_TIMEOUT_MS) ")\n"
-                                                                                                                                                                                                                         "  --request-timeout MS a request not complete this long after\n"
-                                                                                                                                                                                                                         "                       it began gets a 408 ERR_REQUEST_TIMEOUT\n"
-                                                                                                                                                                                                                         "                       (VACTORD_REQUEST_TIMEOUT; default " VA_HTTP_TEXT(VA_HTTP_DEFAULT_REQUEST_TIMEOUT_MS) ")\n"
-                                                                                                                                                                                                                                                                                                                                      "  --max-body BYTES     largest request body; beyond it a 413\n"
-                                                                                                                                                                                                                                                                                                                                      "                       (VACTORD_MAX_BODY; default " VA_HTTP_TEXT(VA_HTTP_DEFAULT_MAX_BODY) ")\n"
-                                                                                                                                                                                                                                                                                                                                                                                                                                  "  --llm-url URL        an OpenAI-compatible chat-completions\n"
-                                                                                                                                                                                                                                                                                                                                                                                                                                  "                       endpoint for the assistant (VACTORD_LLM_URL;\n"
-                                                                                                                                                                                                                                                                                                                                                                                                                                  "                       default: none, the built-in rules only)\n"
-                                                                                                                                                                                                                                                                                                                                                                                                                                  "  --llm-model NAME     the model to ask (VACTORD_LLM_MODEL)\n"
-                                                                                                                                                                                                                                                                                                                                                                                                                                  "  --llm-key KEY        sent as Authorization: Bearer KEY\n"
-                                                                                                                                                                                                                                                                                                                                                                                                                                  "                       (VACTORD_LLM_KEY)\n"
-                                                                                                                                                                                                                                                                                                                                                                                                                                  "  --llm-timeout MS     give up on the model after this long and let\n"
-                                                                                                                                                                                                                                                                                                                                                                                                                                  "                       the built-in rules answer\n"
-                                                                                                                                                                                                                                                                                                                                                                                                                                  "                       (VACTORD_LLM_TIMEOUT; default 20000)\n"
-                                                                                                                                                                                                                                                                                                                                                                                                                                  "  --app-port PORT      an app hosting Dapr actor types on this port\n"
-                                                                                                                                                                                                                                                                                                                                                                                                                                  "                       (VACTORD_APP_PORT; default: none)\n"
-                                                                                                                                                                                                                                                                                                                                                                                                                                  "  --app-host ADDR      its numeric address (VACTORD_APP_HOST;\n"
-                                                                                                                                                                                                                                                                                                                                                                                                                                  "                       default 127.0.0.1)\n"
-                                                                                                                                                                                                                                                                                                                                                                                                                                  "  --app-token TOKEN    sent to the app as dapr-api-token\n"
-                                                                                                                                                                                                                                                                                                                                                                                                                                  "                       (APP_API_TOKEN, as Dapr)\n"
-                                                                                                                                                                                                                                                                                                                                                                                                                                  "                       Tokens: 1 to 256 printable ASCII characters,\n"
-                                                                                                                                                                                                                                                                                                                                                                                                                                  "                       no space at either end; an empty one is\n"
-                                                                                                                                                                                                                                                                                                                                                                                                                                  "                       refused\n"
-                                                                                                                                                                                                                                                                                                                                                                                                                                  "  --chat-history N     chat messages kept per user; older ones are\n"
-                                                                                                                                                                                                                                                                                                                                                                                                                                  "                       dropped, the count kept\n"
-                                                                                                                                                                                                                                                                                                                                                                                                                                  "                       (VACTORD_CHAT_HISTORY; default 200)\n"
-                                                                                                                                                                                                                                                                                                                                                                                                                                  "  --help               this text\n"
-                                                                                                                                                                                                                                                                                                                                                                                                                                  "\n"
-                                                                                                                                                                                                                                                                                                                                                                                                                                  "Routes: GET /v1.0/healthz, GET /metrics (Prometheus text); the Task API\n"
-                                                                                                                                                                                                                                                                                                                                                                                                                                  "under /v1/users/{user}/ (tasks, preferences, chat: docs/api.md); the\n"
-                                                                                                                                                                                                                                                                                                                                                                                                                                  "Dapr actor API under /v1.0/actors/ and /v1.0/metadata (docs/dapr.md).\n"
-                                                                                                                                                                                                                                                                                                                                                                                                                                  "Errors are JSON: {\"errorCode\": \"...\", \"message\": \"...\"}.\n");
+  fprintf(f,
+          "usage: vactord [options]\n"
+          "Serves virtual actors over HTTP on the runtime's worker threads.\n"
+          "\n"
+          "  --listen HOST:PORT   address to serve (VACTORD_LISTEN;\n"
+          "                       default 127.0.0.1:3500; loopback only\n"
+          "                       unless an API token is set)\n"
+          "  --token TOKEN        API token every request but health must\n"
+          "                       carry (dapr-api-token: TOKEN, or\n"
+          "                       Authorization: Bearer TOKEN; env\n"
+          "                       VACTORD_API_TOKEN, which keeps it out of ps)\n"
+          "  --data DIR           directory of the state file vactor.db and\n"
+          "                       its lock: one vactord per directory\n"
+          "                       (VACTORD_DATA; default ./vactor-data)\n"
+          "  --threads N          worker threads, 1 to 1024 (VACTORD_THREADS;\n"
+          "                       default: cores)\n"
+          "  --idle-timeout SECS  deactivate actors idle this long\n"
+          "                       (VACTORD_IDLE_TIMEOUT; default 3600)\n"
+          "  --min-period DUR     the shortest period of a reminder or a\n"
+          "                       timer, at least 1ms: 500ms, 1s, PT2S\n"
+          "                       (VACTORD_MIN_PERIOD; default 1s)\n"
+          "  --access-log on|off  one logfmt line per request on stderr\n"
+          "                       (VACTORD_ACCESS_LOG; default on)\n"
+          "  --durability MODE    durable (default) or relaxed\n"
+          "                       (VACTORD_DURABILITY)\n"
+          "  --log-level LEVEL    info (default) or debug (VACTORD_LOG_LEVEL)\n"
+          "  --max-connections N  client connections open at once; beyond\n"
+          "                       it a 503 ERR_TOO_MANY_CONNECTIONS\n"
+          "                       (VACTORD_MAX_CONNECTIONS; default "
+          VA_HTTP_TEXT(VA_HTTP_DEFAULT_MAX_CONNECTIONS) ")\n"
+          "  --client-timeout MS  close a connection idle this long, with\n"
+          "                       no request in progress\n"
+          "                       (VACTORD_CLIENT_TIMEOUT; default "
+          VA_HTTP_TEXT(VA_HTTP_DEFAULT_IDLE_TIMEOUT_MS) ")\n"
+          "  --request-timeout MS a request not complete this long after\n"
+          "                       it began gets a 408 ERR_REQUEST_TIMEOUT\n"
+          "                       (VACTORD_REQUEST_TIMEOUT; default "
+          VA_HTTP_TEXT(VA_HTTP_DEFAULT_REQUEST_TIMEOUT_MS) ")\n"
+          "  --max-body BYTES     largest request body; beyond it a 413\n"
+          "                       (VACTORD_MAX_BODY; default "
+          VA_HTTP_TEXT(VA_HTTP_DEFAULT_MAX_BODY) ")\n"
+          "  --llm-url URL        an OpenAI-compatible chat-completions\n"
+          "                       endpoint for the assistant (VACTORD_LLM_URL;\n"
+          "                       default: none, the built-in rules only)\n"
+          "  --llm-model NAME     the model to ask (VACTORD_LLM_MODEL)\n"
+          "  --llm-key KEY        sent as Authorization: Bearer KEY\n"
+          "                       (VACTORD_LLM_KEY)\n"
+          "  --llm-timeout MS     give up on the model after this long and let\n"
+          "                       the built-in rules answer\n"
+          "                       (VACTORD_LLM_TIMEOUT; default 20000)\n"
+          "  --app-port PORT      an app hosting Dapr actor types on this port\n"
+          "                       (VACTORD_APP_PORT; default: none)\n"
+          "  --app-host ADDR      its numeric address (VACTORD_APP_HOST;\n"
+          "                       default 127.0.0.1)\n"
+          "  --app-token TOKEN    sent to the app as dapr-api-token\n"
+          "                       (APP_API_TOKEN, as Dapr)\n"
+          "                       Tokens: 1 to 256 printable ASCII characters,\n"
+          "                       no space at either end; an empty one is\n"
+          "                       refused\n"
+          "  --chat-history N     chat messages kept per user; older ones are\n"
+          "                       dropped, the count kept\n"
+          "                       (VACTORD_CHAT_HISTORY; default 200)\n"
+          "  --help               this text\n"
+          "\n"
+          "Routes: GET /v1.0/healthz, GET /metrics (Prometheus text); the Task API\n"
+          "under /v1/users/{user}/ (tasks, preferences, chat: docs/api.md); the\n"
+          "Dapr actor API under /v1.0/actors/ and /v1.0/metadata (docs/dapr.md).\n"
+          "Errors are JSON: {\"errorCode\": \"...\", \"message\": \"...\"}.\n");
 }
+/* clang-format on */
 
 /* Where log lines go once main has started it: a bounded buffer that a
  * thread of its own writes to stderr (a reader that stops reading costs
  * dropped lines, never a blocked worker). Before, lines go straight out. */
-static log_sink *sink;
+static va__log_sink *sink;
 enum { LOG_BUFFER = 4 << 20, LOG_DRAIN_MS = 2000 };
 
 static void put_log(const char *lines, size_t len) {
   if (sink)
-    log_sink_put(sink, lines, len);
+    va__log_sink_put(sink, lines, len);
   else
     fwrite(lines, 1, len, stderr);
 }
@@ -819,16 +825,16 @@ int main(int argc, char **argv) {
   /* A file size limit (ulimit -f) makes writes fail with EFBIG, which the
    * store reports, instead of killing the process. */
   signal(SIGXFSZ, SIG_IGN);
-  int rc = log_sink_start(STDERR_FILENO, LOG_BUFFER, &sink);
+  int rc = va__log_sink_start(STDERR_FILENO, LOG_BUFFER, &sink);
   if (rc) {
     log_line("error", "cannot start the log", "error=\"%s\"", strerror(rc));
     return 1;
   }
   int status = serve(o, &stop_signals);
-  log_sink *s = sink;
+  va__log_sink *s = sink;
   sink = NULL;
   /* A reader that stopped reading gets LOG_DRAIN_MS, then what it has not
    * read is lost: the exit does not wait for it. */
-  log_sink_stop(s, LOG_DRAIN_MS);
+  va__log_sink_stop(s, LOG_DRAIN_MS);
   return status;
 }

@@ -155,7 +155,9 @@ void va__actor_remove(va_worker *w, va_actor *a, bool was_active) {
 
 void va__actor_deactivate(va_worker *w, va_actor *a) {
   const va_type *ty = &w->rt->types[a->type];
-  if (ty->on_deactivate)
+  /* Only an activation gets the hook: an actor still loading has no state
+   * yet (its load, when it comes back, is dropped: persist.c). */
+  if (ty->on_deactivate && a->life == VA_ACTOR_ACTIVE)
     (void)va__run_hook(w, a, ty->on_deactivate); /* the actor goes anyway */
   va__timers_clear(w, a); /* timers die with the activation */
   if (a->unsaved == 0) {

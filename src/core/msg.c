@@ -6,8 +6,8 @@
 
 static const uint32_t class_bytes[VA_MSG_CLASSES] = {128, 256, 512};
 enum {
-  CACHE_MAX =
-      16384,   /* free blocks a worker keeps per class; more go to free() */
+  /* Free blocks a worker keeps per class; more go to free(). */
+  CACHE_MAX = 16384,
   BATCH = 256, /* blocks sent home in one push */
 };
 

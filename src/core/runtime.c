@@ -216,9 +216,12 @@ int va_type_set_idle_timeout(va_runtime *rt, int type, uint64_t ms) {
       min = own;
   }
   va_store_rel(&rt->min_idle_ms, min);
-  if (va_load_acq(&rt->phase) == VA_PHASE_RUNNING) /* scan sooner */
+  /* Scan sooner. A post that fails (out of memory, stopping) only leaves
+   * that worker on its current scan interval, whose next scan reads the
+   * new timeout anyway: nothing is lost, so it is not an error here. */
+  if (va_load_acq(&rt->phase) == VA_PHASE_RUNNING)
     for (unsigned i = 0; i < rt->n_workers; i++)
-      va__run_on(rt, i, va__worker_rearm_scan, NULL);
+      (void)va__run_on(rt, i, va__worker_rearm_scan, NULL);
   return 0;
 }
 

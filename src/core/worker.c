@@ -67,7 +67,7 @@ int va__worker_new(va_runtime *rt, unsigned index, va_worker **out) {
   int rc = VA_ENOMEM;
   w->outbox = calloc(rt->n_workers, sizeof(*w->outbox));
   w->pools = calloc(rt->n_types ? rt->n_types : 1, sizeof(*w->pools));
-  /* Room for the worker's own timers, so arming them never fails. */
+  /* Room for the worker's own timers (see arm_scan). */
   if (!w->outbox || !w->pools || va__heap_reserve(&w->timers, 64) != 0 ||
       va__dir_init(&w->dir, 1024) != 0 ||
       va__msg_cache_init(&w->msgs, index, rt->n_workers, rt->caches) != 0)
@@ -319,9 +319,10 @@ static void arm_look(va_worker *w, uint64_t due_ms) {
 static void arm_unarmed(va_worker *w) {
   unsigned which = w->unarmed;
   w->unarmed = 0;
-  if (which & UNARMED_SCAN)
+  if ((which & UNARMED_SCAN) && !va__timer_armed(&w->scan_timer))
     arm_scan(w);
-  if ((which & UNARMED_LOOK) && !w->shutdown)
+  if ((which & UNARMED_LOOK) && !w->shutdown &&
+      !va__timer_armed(&w->look_timer))
     arm_look(w, w->now_ms);
 }
 
@@ -628,9 +629,21 @@ static void park(va_worker *w) {
   va_store_relaxed(&w->sleeping, false);
 }
 
+/* Deactivates every actor. Stop comes once the runtime was quiet, but a
+ * timer or a reminder may have queued work since: nothing runs any more,
+ * so the run queue is emptied and what waits in a mailbox is answered
+ * VA_ESTOPPED before its actor goes. */
 static void shutdown_worker(va_worker *w) {
-  while (w->idle.head)
-    va__actor_deactivate(w, VA_CONTAINER_OF(w->idle.head, va_actor, idle));
+  for (va_actor *a = w->run_head, *next; a; a = next) {
+    next = a->run_next;
+    a->scheduled = 0;
+  }
+  w->run_head = w->run_tail = NULL;
+  while (w->idle.head) {
+    va_actor *a = VA_CONTAINER_OF(w->idle.head, va_actor, idle);
+    va__actor_fail_mailbox(w, a, VA_ESTOPPED);
+    va__actor_deactivate(w, a);
+  }
   w->shutdown = true;
 }
 

@@ -82,8 +82,7 @@ static void global_init(void) {
   global_rc = curl_global_init(CURL_GLOBAL_ALL);
 }
 
-/* ---- Buffers --------------------------------------------------------------
- */
+/* ---- Buffers ---- */
 
 /* Appends p[0..n) to b, keeping a NUL after the data. Returns 0,
  * VA_ETOOBIG if b would pass max bytes, or VA_ENOMEM. */
@@ -110,8 +109,7 @@ static const char *buf_str(const buf *b) {
   return b->data ? b->data : "";
 }
 
-/* ---- Checking and copying a request (any thread) --------------------------
- */
+/* ---- Checking and copying a request (any thread) ---- */
 
 static bool is_token(const char *s) {
   size_t n = strlen(s);
@@ -247,8 +245,7 @@ static void job_free(job *j) {
   free(j);
 }
 
-/* ---- libcurl callbacks (client thread) ------------------------------------
- */
+/* ---- libcurl callbacks (client thread) ---- */
 
 /* Body bytes. Returning less than given makes curl fail the transfer with
  * CURLE_WRITE_ERROR; j->error says why. */
@@ -285,8 +282,7 @@ static size_t on_header(char *p, size_t size, size_t nmemb, void *ud) {
   return n;
 }
 
-/* ---- Easy handles (client thread) ------------------------------------------
- */
+/* ---- Easy handles (client thread) ---- */
 
 /* The error a finished transfer reports. */
 static int error_of(const job *j, CURLcode rc) {
@@ -367,8 +363,7 @@ static void easy_give(va_http_client *c, CURL *e) {
   c->idle[c->nidle++] = e;
 }
 
-/* ---- Jobs on the client thread ---------------------------------------------
- */
+/* ---- Jobs on the client thread ---- */
 
 /* Calls j's callback with its outcome, then frees j. */
 static void deliver(job *j, int error, long status) {
@@ -494,8 +489,7 @@ static void *client_main(void *arg) {
   return NULL;
 }
 
-/* ---- Public API ------------------------------------------------------------
- */
+/* ---- Public API ---- */
 
 /* Frees c once its thread has ended (or never started). */
 static void destroy(va_http_client *c) {
@@ -602,8 +596,7 @@ void va_http_client_free(va_http_client *c) {
   destroy(c);
 }
 
-/* ---- Reading a header ------------------------------------------------------
- */
+/* ---- Reading a header ---- */
 
 /* If line (len bytes, no line end) is "name: value", sets *v and *vlen to the
  * value without surrounding spaces and tabs and returns true. */

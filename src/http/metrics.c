@@ -274,7 +274,8 @@ static int write_connections(va_http_response *res,
                        (unsigned long long)idle, (unsigned long long)request);
   rc |= family(res, "vactor_http_handoffs_failed_total", "counter",
                "Answers that could not be handed to their connection's "
-               "worker (out of memory): sent by its sweep, then the "
+               "worker (out of memory, or the runtime stopping): sent by "
+               "its sweep, then the "
                "connection closed.");
   rc |= va_http_printf(res, "vactor_http_handoffs_failed_total %llu\n",
                        (unsigned long long)handoffs_failed);

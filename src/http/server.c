@@ -177,6 +177,8 @@ typedef struct conn {
   size_t path_len, header_bytes;
   const char *query; /* into path, or "" */
   bool in_value;     /* the parser is in a header's value */
+  bool in_trailers;  /* the head is read: fields now are a chunked body's
+                        trailers, counted against max_header but not kept */
   char *headers;     /* every header, "Name: value\r\n" lines */
   size_t headers_len, headers_cap;
   char *body;
@@ -369,7 +371,7 @@ static int on_begin(http_parser *p) {
   c->in_request = true;
   c->begin_ms = c->last_ms; /* this read's (or parse_kept's) */
   c->path_len = c->header_bytes = c->body_len = 0;
-  c->in_value = false;
+  c->in_value = c->in_trailers = false;
   c->headers_len = 0;
   c->query = "";
   return 0;
@@ -413,6 +415,8 @@ static int on_field(http_parser *p, const char *at, size_t len) {
   conn *c = p->data;
   if (count_header(c, len) != 0)
     return -1;
+  if (c->in_trailers)
+    return 0;
   /* http-parser takes a space in a name, or before the colon (§5.1). */
   if (memchr(at, ' ', len))
     return refuse_now(c, 400, "ERR_MALFORMED_REQUEST",
@@ -427,6 +431,8 @@ static int on_value(http_parser *p, const char *at, size_t len) {
   conn *c = p->data;
   if (count_header(c, len) != 0)
     return -1;
+  if (c->in_trailers)
+    return 0;
   if (!c->in_value && add_header_bytes(c, ": ", 2) != 0)
     return -1;
   c->in_value = true;
@@ -483,6 +489,7 @@ static int on_headers(http_parser *p) {
   if (c->in_value && add_header_bytes(c, "\r\n", 2) != 0)
     return -1;
   c->in_value = false;
+  c->in_trailers = true;
   /* http-parser takes any one-digit version, and a request line without
    * one as HTTP/0.9. */
   if (p->http_major != 1 && !c->scan.has_version)
@@ -1312,7 +1319,13 @@ static void start_on_worker(void *ctx, va_loop *loop) {
     rc = va_loop_watch(loop, sh->listener, VA_LOOP_READABLE, &sh->accept_watch);
   sh->watching_listener = sh->watching_sweeper && rc == 0;
   if (rc != 0) {
-    log_failure(sh->srv, "cannot watch the listener (epoll)", errno);
+    /* errno's text only when a system call failed under it. */
+    if (rc == VA_ESYS)
+      log_failure(sh->srv, "cannot watch the listener (epoll)", errno);
+    else
+      va_log(sh->srv->rt, VA_LOG_ERROR, "cannot watch the listener",
+             "addr=%s:%u error=\"%s\"", sh->srv->opts.host,
+             (unsigned)sh->srv->opts.port, va_strerror(rc));
     sh->start_rc = rc;
   }
   /* Release: the thread of va_http_start reads start_rc after. */

@@ -183,7 +183,8 @@ typedef struct va_http_options {
  * for 503, else error), whether or not the access log is on. Returns 0
  * (*out is the server, the caller's until va_http_stop), VA_EINVAL,
  * VA_ENOMEM, VA_ESYS, or VA_ESTOPPED (rt is not running); on an error
- * nothing is left listening. Not from a worker of rt (VA_EWOULDBLOCK): it
+ * what was opened is closed again (unless closing it on a worker fails
+ * too: that is logged). Not from a worker of rt (VA_EWOULDBLOCK): it
  * waits for them. */
 int va_http_start(va_runtime *rt, const va_http_options *opts,
                   va_http_server **out);

@@ -168,7 +168,7 @@ for _ in $(seq 200); do
   sleep 0.05
 done
 check "40,000 requests answered while the log's reader reads nothing" \
-  timeout 120 python3 -c "
+  timeout 300 python3 -c "
 import http.client
 c = http.client.HTTPConnection('127.0.0.1', $p, timeout=30)
 for _ in range(40000):
