@@ -32,4 +32,18 @@ static inline int64_t va_clock_wall_ms(void) {
   return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* The wall-clock instant ms from now, as pthread's timed waits take it
+ * (pthread_cond_timedwait, pthread_timedjoin_np: CLOCK_REALTIME). */
+static inline struct timespec va_clock_deadline(uint64_t ms) {
+  struct timespec until;
+  clock_gettime(CLOCK_REALTIME, &until);
+  until.tv_sec += (time_t)(ms / 1000);
+  until.tv_nsec += (long)(ms % 1000) * 1000000;
+  if (until.tv_nsec >= 1000000000) {
+    until.tv_sec++;
+    until.tv_nsec -= 1000000000;
+  }
+  return until;
+}
+
 #endif

@@ -3,6 +3,7 @@
  * under the lock; the writer swaps it for the empty one and writes it out
  * without the lock, so a producer holds the lock for a memcpy at most. */
 #include "log_sink.h"
+#include "../base/clock.h"
 #include <errno.h>
 #include <pthread.h>
 #include <stdbool.h>
@@ -144,14 +145,7 @@ bool va__log_sink_stop(va__log_sink *s, unsigned wait_ms) {
   s->stopping = true;
   pthread_cond_signal(&s->wake);
   pthread_mutex_unlock(&s->lock);
-  struct timespec until;
-  clock_gettime(CLOCK_REALTIME, &until);
-  until.tv_sec += wait_ms / 1000;
-  until.tv_nsec += (long)(wait_ms % 1000) * 1000000;
-  if (until.tv_nsec >= 1000000000) {
-    until.tv_sec++;
-    until.tv_nsec -= 1000000000;
-  }
+  struct timespec until = va_clock_deadline(wait_ms);
   if (pthread_timedjoin_np(s->thread, NULL, &until) != 0)
     return false; /* the writer is stuck in write(): leave it the sink */
   pthread_cond_destroy(&s->wake);

@@ -104,14 +104,7 @@ static void queue_put(queue *q, request *r) {
  * during the last commit). NULL once stopped and empty, or after wait_ms
  * (when not 0) with nothing to take. */
 static request *queue_take_for(queue *q, uint32_t wait_ms) {
-  struct timespec until;
-  clock_gettime(CLOCK_REALTIME, &until);
-  until.tv_sec += wait_ms / 1000;
-  until.tv_nsec += (long)(wait_ms % 1000) * 1000000;
-  if (until.tv_nsec >= 1000000000) {
-    until.tv_sec++;
-    until.tv_nsec -= 1000000000;
-  }
+  struct timespec until = va_clock_deadline(wait_ms);
   pthread_mutex_lock(&q->lock);
   while (!q->head && !q->stop)
     if (wait_ms ? pthread_cond_timedwait(&q->cond, &q->lock, &until) != 0
