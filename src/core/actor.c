@@ -142,6 +142,10 @@ va_actor *va__actor_resolve(va_worker *w, va_msg *m, va_ref *ref, int *err) {
 }
 
 void va__actor_remove(va_worker *w, va_actor *a, bool was_active) {
+  /* Queued while its activation was on the way (a failed one ends here):
+   * off the run queue before its block goes back to the pool. */
+  if (a->scheduled)
+    va__worker_unschedule(w, a);
   va__dir_remove(&w->dir, a);
   if (a->life != VA_ACTOR_CLOSING)
     va_dlist_remove(&w->idle, &a->idle);

@@ -200,10 +200,7 @@ static int deliver(va_worker *w, va_msg *m, bool from_here, va_ref *ref) {
   if (a == w->running)
     w->yield = true;
   w->queued++;
-  /* An actor still loading (or closing) is queued when it becomes active
-   * (persist.c, actor.c): queued now, it could be freed from the run queue
-   * if its activation failed. */
-  if (a->depth == 0 && a->life == VA_ACTOR_ACTIVE)
+  if (a->depth == 0)
     va__worker_schedule(w, a);
   return 0;
 }

@@ -271,6 +271,10 @@ void va__worker_wake(va_worker *w);
 int va__worker_post_shutdown(va_worker *w);
 /* Owner: puts a on the run queue if it is not there. */
 void va__worker_schedule(va_worker *w, va_actor *a);
+/* Owner: takes a (scheduled, and not the actor being run) off the run
+ * queue, before it is freed. O(run queue): for the rare removal of an
+ * actor whose activation failed with messages queued. */
+void va__worker_unschedule(va_worker *w, va_actor *a);
 /* Owner: queues a reply produced on this worker for itself. */
 void va__worker_local_add(va_worker *w, va_msg *m);
 

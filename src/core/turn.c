@@ -147,7 +147,8 @@ static bool head_runnable(const va_worker *w, const va_actor *a) {
 /* a was taken off the run queue with its scheduled flag still set, so that
  * turns finishing here do not queue it again. */
 void va__actor_run(va_worker *w, va_actor *a, unsigned budget) {
-  VA_ASSERT(va__current_worker(w->rt) == w); /* owner thread only */
+  VA_ASSERT(va__current_worker(w->rt) == w);           /* owner thread only */
+  VA_ASSERT(a->scheduled && a->life != VA_ACTOR_FREE); /* taken off the queue */
   w->yield = false; /* set by a send outside this run (a continuation) */
   w->running = a;
   while (budget && head_runnable(w, a)) {

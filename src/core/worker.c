@@ -193,6 +193,24 @@ void va__worker_schedule(va_worker *w, va_actor *a) {
   w->run_tail = a;
 }
 
+void va__worker_unschedule(va_worker *w, va_actor *a) {
+  VA_ASSERT(a->scheduled && a != w->running);
+  va_actor *prev = NULL;
+  for (va_actor *it = w->run_head; it; prev = it, it = it->run_next) {
+    if (it != a)
+      continue;
+    if (prev)
+      prev->run_next = a->run_next;
+    else
+      w->run_head = a->run_next;
+    if (w->run_tail == a)
+      w->run_tail = prev;
+    break;
+  }
+  a->run_next = NULL;
+  a->scheduled = 0;
+}
+
 void va__worker_local_add(va_worker *w, va_msg *m) {
   va_store_relaxed(&m->node.next, NULL);
   if (w->local_tail)
