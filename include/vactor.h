@@ -442,13 +442,10 @@ int va_turn_reminder_set(va_turn *turn, const char *name,
                          const va_reminder *spec);
 int va_turn_reminder_get(va_turn *turn, const char *name, va_reminder *out);
 int va_turn_reminder_delete(va_turn *turn, const char *name);
-/* The due time of the fire after one of r at now_ms (the first due time
- * past now_ms, no sooner than va_min_period_ms after it), or 0 when that
- * fire is r's last: a one-shot, its last repetition, or a next due time at
- * or past its expiry. What the runtime does after each fire; a reminder
- * hook may ask it of va_turn_reminder_get's answer. */
-int64_t va_reminder_after(const va_runtime *rt, const va_reminder *r,
-                          int64_t now_ms);
+/* Inside on_reminder: whether this fire is the reminder's last (a
+ * one-shot, its last repetition, or a next due time at or past its
+ * expiry), after which the runtime deletes it. False anywhere else. */
+bool va_turn_reminder_last(const va_turn *turn);
 /* Calls fn once per reminder of this actor (as of this turn's writes). */
 typedef void (*va_reminder_name_fn)(void *user, const char *name);
 int va_turn_reminder_list(va_turn *turn, va_reminder_name_fn fn, void *user);

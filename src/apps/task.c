@@ -749,20 +749,6 @@ static int task_reminder_del(va_turn *t, const void *arg, size_t len) {
   return finish(&r, rc);
 }
 
-/* Whether this fire of reminder name is its last, as the runtime decides
- * after the hook (va_reminder_after). The clock is read after the
- * runtime's, so the next time can only come out later: at worst a
- * reminder that fires once more is called last (its charge goes early,
- * the count is too low, never too high). The runtime drops a reminder
- * whose fire comes after its expiry (the server was down) without calling
- * the hook: that charge goes with the task, or with the task's next new
- * reminder (the charge's "current"). */
-static bool last_fire(va_turn *t, const char *name) {
-  va_reminder rem;
-  return va_turn_reminder_get(t, name, &rem) != 0 ||
-         va_reminder_after(va_turn_runtime(t), &rem, va_wall_ms()) == 0;
-}
-
 /* The chat's note for a fire of reminder name, as JSON text (new; NULL
  * when out of memory). data is the reminder's spec: parsed into *spec
  * (new, the caller frees it), its message (borrowed from *spec, NULL
@@ -798,7 +784,7 @@ static int task_on_reminder(va_turn *t, const char *name, const void *data,
   const char *owner = json_string_value(json_object_get(doc, "owner"));
   if (!owner)
     return 0; /* a document without an owner: nobody to remind */
-  int rc = last_fire(t, name) ? release_owned(t, doc, name, false) : 0;
+  int rc = va_turn_reminder_last(t) ? release_owned(t, doc, name, false) : 0;
   if (rc)
     return rc;
   json_t *spec;

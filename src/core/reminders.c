@@ -315,12 +315,8 @@ static int64_t after_fire(const va_runtime *rt, const record *r, int64_t now) {
                                                                        : next;
 }
 
-int64_t va_reminder_after(const va_runtime *rt, const va_reminder *r,
-                          int64_t now_ms) {
-  if (!rt || !r)
-    return 0;
-  record rec = {r->due_ms, r->expires_ms, r->left, r->period};
-  return after_fire(rt, &rec, now_ms);
+bool va_turn_reminder_last(const va_turn *t) {
+  return t && t->last_fire;
 }
 
 int va__reminder_fire(va_turn *t, const char *name_bytes, size_t len) {
@@ -347,9 +343,12 @@ int va__reminder_fire(va_turn *t, const char *name_bytes, size_t len) {
   if (r.expires_ms && r.expires_ms <= now)
     return state_delete(t, key);
   va_count(w->stats.reminders_fired, 1);
+  int64_t next = after_fire(w->rt, &r, now);
   if (ty->on_reminder) {
+    t->last_fire = next == 0; /* va_turn_reminder_last */
     int rc =
         ty->on_reminder(t, name, (const char *)val + HEADER, vlen - HEADER);
+    t->last_fire = false;
     if (rc < 0) {
       /* The turn fails and the reminder stays due: try again in a second
        * (the store is only asked about times not yet seen). */
@@ -357,7 +356,6 @@ int va__reminder_fire(va_turn *t, const char *name_bytes, size_t len) {
       return rc;
     }
   }
-  int64_t next = after_fire(w->rt, &r, now);
   if (!next)
     return state_delete(t, key);
   if (r.left > 0)

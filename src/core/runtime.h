@@ -68,9 +68,10 @@ struct va_turn {
   uint64_t chain;
   va_dlist calls; /* outstanding calls (va_pending.link) */
   uint32_t n_calls;
-  int status;                 /* first failure, else 0 */
-  bool is_hook;               /* hooks may not call or send */
-  va_kvmap writes;            /* buffered state writes */
+  int status;      /* first failure, else 0 */
+  bool is_hook;    /* hooks may not call or send */
+  bool last_fire;  /* in on_reminder: this fire is the last (reminders.c) */
+  va_kvmap writes; /* buffered state writes */
   struct va_turn *older_open; /* the actor's open turn opened before this */
   struct va_turn *next_free;
 };

@@ -29,6 +29,7 @@ static va_turn *turn_new(va_worker *w, va_actor *a, va_msg *req) {
   t->n_calls = 0;
   t->status = 0;
   t->is_hook = false;
+  t->last_fire = false;
   t->writes.n = 0;
   a->depth++;
   t->older_open = a->open_turn;

@@ -29,10 +29,13 @@ static _Atomic int64_t first_fire_ms;
 /* The last fire's wall ms, and the shortest time seen between two fires. */
 static _Atomic int64_t last_fire_ms, min_gap_ms;
 static char last_data[32];
+/* Fires the runtime called the reminder's last, and the number of the
+ * fire (1, 2, ...) that last one was. */
+static atomic_int lasts, last_was;
 
 static int on_reminder(va_turn *t, const char *name, const void *data,
                        size_t len) {
-  (void)t, (void)name;
+  (void)name;
   if (atomic_load(&failures_left) > 0) {
     atomic_fetch_sub(&failures_left, 1);
     return -1; /* fail this turn: the reminder must come again */
@@ -46,7 +49,11 @@ static int on_reminder(va_turn *t, const char *name, const void *data,
          !atomic_compare_exchange_weak(&min_gap_ms, &shortest, gap))
     ;
   memcpy(last_data, data, len < sizeof(last_data) ? len : 0);
-  atomic_fetch_add(&fires, 1);
+  int n = atomic_fetch_add(&fires, 1) + 1;
+  if (va_turn_reminder_last(t)) {
+    atomic_fetch_add(&lasts, 1);
+    atomic_store(&last_was, n);
+  }
   return 0;
 }
 
@@ -122,6 +129,8 @@ static void reset(void) {
   atomic_store(&first_fire_ms, 0);
   atomic_store(&last_fire_ms, 0);
   atomic_store(&min_gap_ms, INT64_MAX);
+  atomic_store(&lasts, 0);
+  atomic_store(&last_was, 0);
 }
 
 static void fires_when_due_and_never_early(void **state) {
@@ -165,6 +174,9 @@ static void repetitions_stop_after_n(void **state) {
   WAIT_UNTIL(atomic_load(&fires) == 3);
   sleep_ms(400); /* time for a fourth, which must not come */
   assert_int_equal(atomic_load(&fires), 3);
+  /* The hook was told which fire was the last: the third, only. */
+  assert_int_equal(atomic_load(&lasts), 1);
+  assert_int_equal(atomic_load(&last_was), 3);
   assert_int_equal(op(rt, "b", "thrice", NULL, VA_REMINDER_GET, &r),
                    VA_ENOTFOUND);
   va_runtime_free(rt);
