@@ -59,7 +59,10 @@ extern "C" {
   XX(ESYS, -16, "operating system call failed")                                \
   XX(ECONFLICT, -17, "version does not match")                                 \
   XX(EPERM, -18, "not permitted")                                              \
-  XX(EDEPTH, -19, "call chain nested too deep")
+  XX(EDEPTH, -19, "call chain nested too deep")                                \
+  XX(EMOVED, -20, "actor is active on another node")                           \
+  XX(EFENCED, -21, "this node no longer owns the actor")                       \
+  XX(ELINK, -22, "link to the actor's node failed")
 
 typedef enum va_errno {
 #define VA_ERRNO_ENUM(name, value, msg) VA_##name = (value),

@@ -28,6 +28,7 @@ typedef struct va_actor {
   uint64_t last_used_ms;    /* end of the last turn, for idle deactivation */
   uint64_t version;         /* store version the cached state will have once
                                every save in flight is done */
+  uint64_t epoch;           /* the store's claim on it (store.h, Ownership) */
   va_kvmap state;           /* cached state, key -> bytes */
   struct va_msg *last_save; /* the latest save in flight (persist.c) */
   struct va_actor_timer *timers; /* timers.c */

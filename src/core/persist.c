@@ -36,6 +36,7 @@ typedef struct load_done {
   bool reload; /* after a failed save: no activate hook */
   int status;
   uint64_t version;
+  uint64_t epoch; /* the store's claim */
   va_kvmap state; /* moved into the actor */
 } load_done;
 
@@ -70,11 +71,12 @@ static void log_store_failure(va_worker *w, const va_actor *a, const char *what,
 /* ---- Loading ---- */
 
 static void on_loaded(void *ctx, int status, const va_store_item *items,
-                      size_t n, uint64_t version) {
+                      size_t n, uint64_t version, uint64_t epoch) {
   va_msg *m = ctx;
   load_done *d = (load_done *)va__msg_body(m);
   d->status = status;
   d->version = version;
+  d->epoch = epoch;
   for (size_t i = 0; d->status == 0 && i < n; i++) {
     d->status = va__kvmap_put(&d->state, items[i].key, items[i].val,
                               items[i].len, false);
@@ -128,6 +130,7 @@ static void loaded(va_worker *w, load_done *d) {
     a->state = d->state;
     d->state = (va_kvmap){0};
     a->version = d->version;
+    a->epoch = d->epoch;
     a->life = VA_ACTOR_ACTIVE;
     a->broken = false;
     if (!d->reload && ty->on_activate)
@@ -187,7 +190,7 @@ static int hand_to_store(va_worker *w, va_actor *a, const va_kvmap *writes,
   for (uint32_t i = 0; i < writes->n; i++)
     ws[i] = store_write(&writes->items[i]);
   int rc = store->ops->save(store, w->rt->types[a->type].name, a->id, a->id_len,
-                            a->version, ws, writes->n, on_saved, m);
+                            a->version, a->epoch, ws, writes->n, on_saved, m);
   if (ws != local)
     free(ws);
   return rc;

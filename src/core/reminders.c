@@ -611,8 +611,8 @@ static int copy_row(const va_due_reminder *row, va_due_reminder *out) {
   memcpy(block, row->type, tl);
   memcpy(block + tl, row->name, nl);
   memcpy(block + tl + nl, row->id, row->id_len);
-  *out = (va_due_reminder){block, block + tl + nl, row->id_len, block + tl,
-                           row->due_ms};
+  *out = (va_due_reminder){block,      block + tl + nl, row->id_len,
+                           block + tl, row->due_ms,     row->orphan};
   return 0;
 }
 

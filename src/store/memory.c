@@ -102,9 +102,9 @@ static int mem_load(va_store *base, const char *type, const char *id,
   pthread_mutex_lock(&s->lock);
   record *r = find(s, key, len, hash);
   if (r)
-    cb(ctx, 0, r->items, r->n_items, r->version);
+    cb(ctx, 0, r->items, r->n_items, r->version, 0);
   else
-    cb(ctx, 0, NULL, 0, 0);
+    cb(ctx, 0, NULL, 0, 0, 0);
   pthread_mutex_unlock(&s->lock);
   free(key);
   return 0;
@@ -262,9 +262,10 @@ static int save_locked(stripe *s, const char *key, size_t len, uint64_t hash,
 }
 
 static int mem_save(va_store *base, const char *type, const char *id,
-                    size_t id_len, uint64_t version,
+                    size_t id_len, uint64_t version, uint64_t epoch,
                     const va_store_write *writes, size_t n, va_store_save_cb cb,
                     void *ctx) {
+  (void)epoch; /* one node: nothing to fence */
   memory_store *ms = (memory_store *)base;
   char *key;
   size_t len = make_key(type, id, id_len, &key);
@@ -321,8 +322,8 @@ static int add_row(due_rows *out, const record *r, const due_entry *d) {
     return VA_ENOMEM;
   memcpy(block, r->key, r->key_len);
   memcpy(block + r->key_len, d->name, nl);
-  out->rows[out->n++] =
-      (va_due_reminder){block, block + tl, il, block + r->key_len, d->due_ms};
+  out->rows[out->n++] = (va_due_reminder){
+      block, block + tl, il, block + r->key_len, d->due_ms, false};
   return 0;
 }
 

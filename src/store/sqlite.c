@@ -564,7 +564,7 @@ static void load_one(sqlite_store *s, request *r) {
       log_failure(s, s->rdb, end, "state read end failed", NULL, 0);
   }
   r->load_cb(r->ctx, rc == SQLITE_OK ? 0 : VA_ESTORE, state.items, state.n,
-             version);
+             version, 0);
   item_list_free(&state);
 }
 
@@ -604,8 +604,9 @@ static void due_one(sqlite_store *s, request *r) {
     memcpy(block + tl, name, nl);
     if (id_len)
       memcpy(block + tl + nl, id, id_len);
-    rows[n++] = (va_due_reminder){block, block + tl + nl, id_len, block + tl,
-                                  sqlite3_column_int64(st, 3)};
+    rows[n++] = (va_due_reminder){
+        block, block + tl + nl, id_len, block + tl, sqlite3_column_int64(st, 3),
+        false};
   }
   if (rc == SQLITE_OK && step != SQLITE_DONE)
     rc = step;
@@ -688,9 +689,10 @@ static void copy_write(const va_store_write *w, va_store_write *out, char **p) {
 }
 
 static int sq_save(va_store *base, const char *type, const char *id,
-                   size_t id_len, uint64_t version,
+                   size_t id_len, uint64_t version, uint64_t epoch,
                    const va_store_write *writes, size_t n, va_store_save_cb cb,
                    void *ctx) {
+  (void)epoch; /* one node: nothing to fence */
   sqlite_store *s = (sqlite_store *)base;
   /* One block: the writes array (aligned after the id), then each key,
    * value and reminder name. */

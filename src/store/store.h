@@ -50,10 +50,11 @@ typedef struct va_store_write {
 } va_store_write;
 
 /* items/n are borrowed until the callback returns. version is 0 for an
- * actor never saved. */
+ * actor never saved. epoch is the claim this load made (see Ownership
+ * below; 0 from a store of one node). */
 typedef void (*va_store_load_cb)(void *ctx, int status,
                                  const va_store_item *items, size_t n,
-                                 uint64_t version);
+                                 uint64_t version, uint64_t epoch);
 typedef void (*va_store_save_cb)(void *ctx, int status);
 
 /* A reminder found by due time (all borrowed until the callback returns). */
@@ -63,23 +64,38 @@ typedef struct va_due_reminder {
   size_t id_len;
   const char *name;
   int64_t due_ms;
+  /* The actor's owner is gone (a store that places actors: see
+   * Ownership): the node the cluster now places the actor on fires it,
+   * no other. false for a row of an actor this node owns, and from a
+   * store of one node. */
+  bool orphan;
 } va_due_reminder;
 typedef void (*va_store_due_cb)(void *ctx, int status,
                                 const va_due_reminder *rows, size_t n);
 
+/* Ownership. A store shared by the nodes of a cluster (PostgreSQL) also
+ * decides which node may write an actor: a load claims the actor for this
+ * node, bumping its epoch, unless another node that is still alive holds
+ * it (then the load fails with VA_EMOVED, and reads nothing); every save
+ * names the epoch its activation's load returned and commits nothing once
+ * another claim has bumped it (VA_EFENCED: this node lost the actor). A
+ * store of one node (memory, SQLite) claims nothing: its epoch is 0, and
+ * a save ignores the one it is given. */
+
 typedef struct va_store_ops {
   unsigned abi_version; /* VA_STORE_ABI */
-  /* Reads the state of (type, id). */
+  /* Reads the state of (type, id), claiming it first (see Ownership). */
   int (*load)(va_store *s, const char *type, const char *id, size_t id_len,
               va_store_load_cb cb, void *ctx);
   /* Applies writes (n of them; a deletion removes its key) all together,
    * with their reminders' index entries, and sets the version to version +
    * 1, but only if the stored version is still `version` (else VA_ESTORE:
-   * someone else wrote). Everything writes points to is copied before save
-   * returns. type must outlive the store (the runtime's type names do). */
+   * someone else wrote) and epoch is still the actor's (else VA_EFENCED).
+   * Everything writes points to is copied before save returns. type must
+   * outlive the store (the runtime's type names do). */
   int (*save)(va_store *s, const char *type, const char *id, size_t id_len,
-              uint64_t version, const va_store_write *writes, size_t n,
-              va_store_save_cb cb, void *ctx);
+              uint64_t version, uint64_t epoch, const va_store_write *writes,
+              size_t n, va_store_save_cb cb, void *ctx);
   void (*destroy)(va_store *s);
   /* Optional: commits (transactions) and saves done so far. */
   void (*stats)(va_store *s, uint64_t *commits, uint64_t *saves);
@@ -87,9 +103,14 @@ typedef struct va_store_ops {
    * answer includes every save that was handed to the store before. */
   int (*reminders_due)(va_store *s, int64_t from_ms, int64_t before_ms,
                        va_store_due_cb cb, void *ctx);
+  /* Optional (stores that claim): gives up this node's claim on (type, id)
+   * made with epoch, after its last save, so that another node may claim
+   * it at once. cb gets 0 also when the claim was not ours any more. */
+  int (*release)(va_store *s, const char *type, const char *id, size_t id_len,
+                 uint64_t epoch, va_store_save_cb cb, void *ctx);
 } va_store_ops;
 
-#define VA_STORE_ABI 2
+#define VA_STORE_ABI 3
 
 /* Every back end embeds this first. */
 struct va_store {
@@ -133,5 +154,37 @@ typedef struct va_store_sqlite_options {
  * every failed commit, load or reminder query later. */
 int va_store_sqlite_open(const char *path, const va_store_sqlite_options *opts,
                          va_store **out);
+
+/* ---- PostgreSQL (a cluster's store) ---- */
+
+typedef struct va_store_postgres_options {
+  /* This node's name in the cluster (copied), whose claims the loads make
+   * (see Ownership); NULL: claim nothing, as a store of one node. */
+  const char *node;
+  /* The incarnation of node that claims: the membership sets it, and
+   * moves it on each rejoin, with va_store_postgres_set_incarnation. */
+  uint64_t incarnation;
+  va_store_log_fn log; /* where failures are told; NULL: nowhere */
+  void *log_user;      /* passed to log; must outlive the store */
+} va_store_postgres_options;
+
+/* Connects to the PostgreSQL database at url (a libpq connection URI),
+ * creates or migrates the schema (docs/architecture.md), and starts the
+ * store's thread. opts may be NULL. A failure to connect or to set up the
+ * schema is told through opts->log before VA_ESTORE is returned. */
+int va_store_postgres_open(const char *url,
+                           const va_store_postgres_options *opts,
+                           va_store **out);
+/* The incarnation later loads claim with (any thread). */
+void va_store_postgres_set_incarnation(va_store *s, uint64_t incarnation);
+
+typedef struct va_store_postgres_stats {
+  uint64_t claims;         /* loads that claimed their actor */
+  uint64_t claims_refused; /* loads refused: another live node holds it */
+  uint64_t fenced;         /* saves refused: the epoch was not ours */
+  uint64_t reconnects;     /* connections lost and made again */
+  uint64_t retried;        /* loads and saves sent again after a loss */
+} va_store_postgres_stats;
+void va_store_postgres_stats_get(va_store *s, va_store_postgres_stats *out);
 
 #endif

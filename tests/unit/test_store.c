@@ -323,7 +323,8 @@ static void on_due_rows(void *ctx, int status, const va_due_reminder *rows,
 }
 
 static void on_load_items(void *ctx, int status, const va_store_item *items,
-                          size_t n, uint64_t version) {
+                          size_t n, uint64_t version, uint64_t epoch) {
+  (void)epoch;
   answer *a = ctx;
   a->status = status;
   a->n = n;
@@ -343,7 +344,7 @@ static void wait_answer(answer *a) {
 static int save_sync(va_store *s, uint64_t version, const va_store_write *w,
                      size_t n) {
   answer a = {0};
-  assert_int_equal(s->ops->save(s, "R", "a1", 2, version, w, n, on_save, &a),
+  assert_int_equal(s->ops->save(s, "R", "a1", 2, version, 0, w, n, on_save, &a),
                    0);
   wait_answer(&a);
   return a.status;

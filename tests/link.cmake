@@ -1,0 +1,1 @@
+# The node link's tests (owned by its builder).

@@ -1,0 +1,1 @@
+# The PostgreSQL store's tests (owned by its builder).
