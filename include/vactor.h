@@ -127,7 +127,9 @@ typedef struct va_config {
                                 senders on other threads, one worker's
                                 backlog) may hold; 0 = 65536 */
   const char *store;         /* where state lives: NULL or "memory:" for
-                                memory only, else the path of a SQLite
+                                memory only, a postgresql:// (or
+                                postgres://) URI for a PostgreSQL database
+                                (a cluster's), else the path of a SQLite
                                 database file (created if missing; WAL
                                 mode); copied */
   va_durability durability;  /* VA_DURABLE (default) or VA_RELAXED */
@@ -138,6 +140,11 @@ typedef struct va_config {
                                 fires of one); 0 = VA_MIN_PERIOD_MS_DEFAULT */
   va_log_fn log;             /* where log events go; NULL: nowhere */
   void *log_user;            /* passed to log */
+  const char *node;          /* this node's name in a cluster (copied;
+                                1..63 bytes of A-Z a-z 0-9 . _ -): with a
+                                PostgreSQL store, activations claim their
+                                actors for it (vactor_route.h); NULL: one
+                                node */
 } va_config;
 
 /* Fills cfg with the defaults (all zero, meaning "default"). */
@@ -533,6 +540,10 @@ typedef struct va_stats {
   uint64_t store_saves;     /* turns' saves they carried */
   uint64_t mailbox_depth;   /* messages waiting in mailboxes now */
   uint64_t reminders_fired; /* reminder turns run */
+  /* With a PostgreSQL store (a cluster's; vactor_route.h): */
+  uint64_t claims;         /* activations that claimed their actor */
+  uint64_t claims_refused; /* ... refused: another node held it */
+  uint64_t fenced_saves;   /* saves refused: the actor was claimed away */
 } va_stats;
 
 /* Sums the workers' counters (each read without stopping them). */

@@ -35,7 +35,8 @@ extern "C" {
 #endif
 
 /* place() says "here" with this; a forwarded call crosses at most
- * VA_ROUTE_MAX_HOPS nodes, then runs where it is. */
+ * VA_ROUTE_MAX_HOPS nodes, then runs where it is (unless that node is
+ * draining: va_runtime_drain). */
 enum { VA_ROUTE_HERE = 0, VA_ROUTE_MAX_HOPS = 2 };
 
 /* A call on its way between nodes (all borrowed for the call it is given
@@ -116,15 +117,31 @@ bool va_method_is_system(int method);
  * thread. */
 void va_runtime_fence(va_runtime *rt, uint64_t until_ms);
 
+/* With a PostgreSQL store (va_config.store): the incarnation of this node
+ * (va_config.node) that loads claim actors with. The membership sets it
+ * each time the node joins; until then no claim succeeds. Any thread. */
+void va_runtime_set_incarnation(va_runtime *rt, uint64_t incarnation);
+
+/* A draining node takes no actor of its own any more (it is leaving the
+ * cluster): a call at its last hop is forwarded where placement says
+ * rather than run here, where no claim would succeed. Any thread. */
+void va_runtime_drain(va_runtime *rt, bool draining);
+
 /* After the router's placement changed (a member joined or left): every
  * worker deactivates, a few at a time, the idle activations that place()
  * no longer puts here (their state is saved already; their claims are
  * released), and the busy ones once they are idle. Any thread. */
 int va_runtime_rebalance(va_runtime *rt);
 
-/* Deactivates every activation (as idle ones are), a few at a time: after
- * this node rejoined the cluster, an activation it kept from before may
- * hold state another node has written since. Any thread. */
+/* Sends every activation away: after this node lost its place in the
+ * cluster (expelled, about to rejoin), an activation it kept may hold
+ * state another node has written since. Each worker at once hands the
+ * messages waiting in its actors' mailboxes to placement again, marks its
+ * actors leaving (they take no new message) and deactivates them, a few
+ * at a time (their hooks run; their saves are fenced when the actor was
+ * claimed away). Returns once every worker has done the first step: no
+ * turn of an old activation starts after that but one already open. Not
+ * on a worker (VA_EWOULDBLOCK). */
 int va_runtime_evict(va_runtime *rt);
 
 /* How many activations a rebalance or an eviction deactivated since

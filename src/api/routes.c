@@ -2,6 +2,7 @@
  * Dapr actor API; and Dapr's API token, checked on each request's head. */
 #include "routes.h"
 #include "dapr_api.h"
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -48,6 +49,29 @@ static void metrics(va_runtime *rt, va_http_response *res) {
     va_http_printf(res, "vactor_active_actors_by_type{type=\"%s\"} %llu\n",
                    va_type_name(rt, type),
                    (unsigned long long)va_runtime_active_of(rt, type));
+}
+
+static void write_to(void *user, const char *text, size_t len) {
+  va_http_write(user, text, len);
+}
+
+/* GET /v1/cluster: this node and the members it sees. */
+static void cluster_view(va_cluster *cluster, va_http_response *res) {
+  if (!cluster) {
+    va_http_error(res, 404, "ERR_NOT_CLUSTERED",
+                  "this node runs alone (vactord --cluster makes it a "
+                  "member of a cluster)");
+    return;
+  }
+  char *doc = va_cluster_json(cluster);
+  if (!doc) {
+    va_http_error(res, 500, "ERR_INTERNAL", "out of memory");
+    return;
+  }
+  res->status = 200;
+  res->content_type = "application/json";
+  va_http_write(res, doc, strlen(doc));
+  free(doc);
 }
 
 /* ---- The API token ---- */
@@ -114,8 +138,16 @@ void va_routes_handle(void *ctx, const va_http_request *req,
     va_http_label(reply, "metrics");
     if (get) {
       metrics(r->apps.rt, res);
+      if (r->cluster)
+        va_cluster_metrics(r->cluster, write_to, res);
       va_http_metrics(reply);
     } else
+      va_http_error(res, 405, "ERR_METHOD_NOT_ALLOWED", "use GET");
+  } else if (!strcmp(req->path, "/v1/cluster")) {
+    va_http_label(reply, "cluster");
+    if (get)
+      cluster_view(r->cluster, res);
+    else
       va_http_error(res, 405, "ERR_METHOD_NOT_ALLOWED", "use GET");
   } else {
     va_http_error(res, 404, "ERR_NOT_FOUND", "no such route");

@@ -1,10 +1,11 @@
-/* routes.h — vactord's routes: GET /v1.0/healthz, GET /metrics, the Task
- * API (task_api.h) and the Dapr actor API (dapr_api.h), and who may call
- * them (the API token, as Dapr's). Used by vactord and by the request fuzz
- * target. */
+/* routes.h — vactord's routes: GET /v1.0/healthz, GET /metrics, GET
+ * /v1/cluster, the Task API (task_api.h) and the Dapr actor API
+ * (dapr_api.h), and who may call them (the API token, as Dapr's). Used by
+ * vactord and by the request fuzz target. */
 #ifndef VA_API_ROUTES_H
 #define VA_API_ROUTES_H
 
+#include "../cluster/cluster.h"
 #include "app_channel.h"
 #include "task_api.h"
 #include <stdbool.h>
@@ -12,6 +13,7 @@
 typedef struct va_routes {
   va_apps apps;
   va_app_channel *app; /* an app's actor types behind vactord, or NULL */
+  va_cluster *cluster; /* this node's cluster, or NULL: one node */
   /* The API token (borrowed; alive as long as the server), or NULL or ""
    * for none: see va_routes_authorize. */
   const char *token;

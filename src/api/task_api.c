@@ -9,6 +9,7 @@
 #include "../apps/prefs.h"
 #include "../apps/task_doc.h"
 #include "query.h"
+#include "reply_node.h"
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -206,6 +207,18 @@ static void error_for(va_http_response *res, int status, char actor) {
   case VA_ESTOPPED:
     va_http_error(res, 503, "ERR_STOPPING", "the server is stopping");
     break;
+  case VA_EFENCED:
+    va_http_error(res, 503, "ERR_MOVED",
+                  "the actor moved to another node before this change "
+                  "was saved: nothing of it was kept; send it again");
+    va_http_header(res, "Retry-After", "1");
+    break;
+  case VA_ELINK:
+    va_http_error(res, 503, "ERR_NODE_UNAVAILABLE",
+                  "the connection to the actor's node was lost during the "
+                  "call: whether it ran is not known");
+    va_http_header(res, "Retry-After", "1");
+    break;
   case VA_ETOOBIG:
     va_http_error(res, 400, "ERR_TOO_LARGE", "an id or a value is too long");
     break;
@@ -290,6 +303,7 @@ static void pending_free(pending_answer *pa) {
 static void answer_plain(void *user, int status, const void *data, size_t len) {
   va_http_reply *reply = user;
   va_http_response *res = va_http_res(reply);
+  va_api_reply_node(res);
   if (status == 0) {
     res->status = 200;
     va_http_write(res, data, len);
@@ -323,6 +337,7 @@ static void unlisted(void *user, int status, const void *data, size_t len) {
     va_log(pa->apps->rt, VA_LOG_WARN, "unlist failed", "task=%s error=%s", task,
            va_err_name(status));
   }
+  va_api_reply_node(va_http_res(pa->reply));
   error_for(va_http_res(pa->reply), pa->status, 't');
   va_http_done(pa->reply);
   pending_free(pa);
@@ -345,6 +360,7 @@ static void answer(void *user, int status, const void *data, size_t len) {
                 pa) == 0)
       return;
   }
+  va_api_reply_node(res);
   if (status) {
     error_for(res, status, pa->route->actor);
   } else {

@@ -13,6 +13,8 @@
 #define va_store_rel(p, v) atomic_store_explicit((p), (v), memory_order_release)
 #define va_add_relaxed(p, v)                                                   \
   atomic_fetch_add_explicit((p), (v), memory_order_relaxed)
+#define va_add_rel(p, v)                                                       \
+  atomic_fetch_add_explicit((p), (v), memory_order_release)
 #define va_sub_relaxed(p, v)                                                   \
   atomic_fetch_sub_explicit((p), (v), memory_order_relaxed)
 

@@ -55,6 +55,11 @@ typedef struct options {
   /* An app hosting actor types behind vactord (Dapr's app channel). */
   const char *app_host, *app_token;
   uint64_t app_port;
+  /* A cluster over PostgreSQL (none without a URL). */
+  const char *cluster, *node_id, *cluster_link;
+  char link_host[64]; /* --cluster-link's parts ("": the --listen host) */
+  uint16_t link_port;
+  uint64_t lease_ms;
 } options;
 
 /* The HTTP server's defaults (VA_HTTP_DEFAULT_*) are filled in to be
@@ -134,9 +139,23 @@ static void usage(FILE *f) {
           "  --chat-history N     chat messages kept per user; older ones are\n"
           "                       dropped, the count kept\n"
           "                       (VACTORD_CHAT_HISTORY; default 200)\n"
+          "  --cluster URL        join the cluster whose database this libpq\n"
+          "                       URI names (postgresql://user@host:5432/db;\n"
+          "                       VACTORD_CLUSTER): state, ownership, members\n"
+          "                       and reminders live there, not in --data\n"
+          "  --node-id NAME       this node's name in the cluster, 1 to 63 of\n"
+          "                       A-Z a-z 0-9 . _ - (VACTORD_NODE_ID; needed\n"
+          "                       with --cluster; the same name rejoins)\n"
+          "  --cluster-link HOST:PORT  where the node-to-node link listens\n"
+          "                       (VACTORD_CLUSTER_LINK; default: the --listen\n"
+          "                       host, a port the kernel picks)\n"
+          "  --lease-ms MS        a member not heard of for this long is dead\n"
+          "                       (VACTORD_LEASE_MS; default "
+          VA_HTTP_TEXT(VA_CLUSTER_DEFAULT_LEASE_MS) ")\n"
           "  --help               this text\n"
           "\n"
-          "Routes: GET /v1.0/healthz, GET /metrics (Prometheus text); the Task API\n"
+          "Routes: GET /v1.0/healthz, GET /metrics (Prometheus text), GET\n"
+          "/v1/cluster (the members, with --cluster); the Task API\n"
           "under /v1/users/{user}/ (tasks, preferences, chat: docs/api.md); the\n"
           "Dapr actor API under /v1.0/actors/ and /v1.0/metadata (docs/dapr.md).\n"
           "Errors are JSON: {\"errorCode\": \"...\", \"message\": \"...\"}.\n");
@@ -304,6 +323,7 @@ static bool limits_from_env(options *o) {
       {"VACTORD_LLM_TIMEOUT", "--llm-timeout", 3600000, &o->llm_timeout_ms},
       {"VACTORD_CHAT_HISTORY", "--chat-history", 1000000, &o->chat_history},
       {"VACTORD_APP_PORT", "--app-port", 65535, &o->app_port},
+      {"VACTORD_LEASE_MS", "--lease-ms", 3600000, &o->lease_ms},
   };
   for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
     const char *env = getenv(v[i].env);
@@ -315,6 +335,48 @@ static bool limits_from_env(options *o) {
     return false;
   env = getenv("VACTORD_ACCESS_LOG");
   return !env || parse_switch("VACTORD_ACCESS_LOG", env, &o->access_log);
+}
+
+/* --cluster needs a name, a PostgreSQL URI, and a link address as
+ * --listen's; --node-id or a link alone is an error, not ignored. */
+static bool check_cluster(options *o) {
+  if (!o->cluster) {
+    if (o->node_id || o->cluster_link) {
+      fprintf(stderr, "vactord: --node-id and --cluster-link need --cluster\n");
+      return false;
+    }
+    return true;
+  }
+  if (strncmp(o->cluster, "postgresql://", 13) &&
+      strncmp(o->cluster, "postgres://", 11)) {
+    fprintf(stderr, "vactord: --cluster must be a postgresql:// URI\n");
+    return false;
+  }
+  size_t n = o->node_id ? strlen(o->node_id) : 0;
+  if (n == 0 || n > 63 ||
+      strspn(o->node_id, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                         "0123456789._-") != n) {
+    fprintf(stderr, "vactord: --cluster needs --node-id NAME, 1 to 63 of "
+                    "A-Z a-z 0-9 . _ -\n");
+    return false;
+  }
+  if (o->lease_ms && o->lease_ms < 4 * 100) {
+    fprintf(stderr, "vactord: --lease-ms must be at least 400\n");
+    return false;
+  }
+  if (o->cluster_link) {
+    options link = *o;
+    if (parse_listen(o->cluster_link, &link) != 0) {
+      fprintf(stderr,
+              "vactord: --cluster-link %s: expected "
+              "IPV4-ADDRESS:PORT (loopback without --token)\n",
+              o->cluster_link);
+      return false;
+    }
+    memcpy(o->link_host, link.host, sizeof(o->link_host));
+    o->link_port = link.port;
+  }
+  return true;
 }
 
 static int parse_options(int argc, char **argv, options *o) {
@@ -338,6 +400,9 @@ static int parse_options(int argc, char **argv, options *o) {
   o->llm_key = getenv("VACTORD_LLM_KEY");
   o->app_host = getenv("VACTORD_APP_HOST");
   o->app_token = getenv("APP_API_TOKEN");
+  o->cluster = getenv("VACTORD_CLUSTER");
+  o->node_id = getenv("VACTORD_NODE_ID");
+  o->cluster_link = getenv("VACTORD_CLUSTER_LINK");
   if (!limits_from_env(o))
     return -1;
   static const struct option longs[] = {
@@ -362,6 +427,10 @@ static int parse_options(int argc, char **argv, options *o) {
       {"app-port", required_argument, 0, 'P'},
       {"app-host", required_argument, 0, 'A'},
       {"app-token", required_argument, 0, 'k'},
+      {"cluster", required_argument, 0, 'c'},
+      {"node-id", required_argument, 0, 'n'},
+      {"cluster-link", required_argument, 0, 'x'},
+      {"lease-ms", required_argument, 0, 'e'},
       {"help", no_argument, 0, 'h'},
       {0, 0, 0, 0}};
   int c;
@@ -447,6 +516,19 @@ static int parse_options(int argc, char **argv, options *o) {
       o->app_token = optarg;
       o->app_token_from = "--app-token";
       break;
+    case 'c':
+      o->cluster = optarg;
+      break;
+    case 'n':
+      o->node_id = optarg;
+      break;
+    case 'x':
+      o->cluster_link = optarg;
+      break;
+    case 'e':
+      if (!parse_count("--lease-ms", optarg, 3600000, &o->lease_ms))
+        return -1;
+      break;
     case 'h':
       usage(stdout);
       exit(0);
@@ -484,6 +566,8 @@ static int parse_options(int argc, char **argv, options *o) {
   }
   o->durability =
       durability && !strcmp(durability, "relaxed") ? VA_RELAXED : VA_DURABLE;
+  if (!check_cluster(o))
+    return -1;
   if (!o->client_timeout_ms)
     o->client_timeout_ms = VA_HTTP_DEFAULT_IDLE_TIMEOUT_MS;
   if (!o->request_timeout_ms)
@@ -706,6 +790,15 @@ static int start_model(const options *o, va_llm **out) {
   return rc;
 }
 
+/* A start that failed after the runtime started: the cluster part goes
+ * first (its link uses the workers), then the runtime. */
+static void stop_cluster(va_cluster *cluster, va_runtime *runtime) {
+  va_cluster_stop(cluster);
+  va_runtime_stop(runtime);
+  va_cluster_free(cluster);
+  va_runtime_free(runtime);
+}
+
 /* Runs the server until one of stop_signals (blocked) comes: its exit
  * status. */
 static int serve(options o, const sigset_t *stop_signals) {
@@ -724,7 +817,8 @@ static int serve(options o, const sigset_t *stop_signals) {
   cfg.threads = (unsigned)o.threads;
   cfg.idle_timeout_ms = o.idle_timeout_s * 1000;
   cfg.min_period_ms = o.min_period_ms;
-  cfg.store = path;
+  cfg.store = o.cluster ? o.cluster : path;
+  cfg.node = o.node_id;
   cfg.durability = o.durability;
   static va_log_level least;
   least = strcmp(o.log_level, "debug") ? VA_LOG_INFO : VA_LOG_DEBUG;
@@ -744,18 +838,33 @@ static int serve(options o, const sigset_t *stop_signals) {
   }
   if (rc == 0 && !va_routes_init(&routes, runtime))
     rc = VA_EINVAL;
+  char address[96];
+  snprintf(address, sizeof(address), "%s:%u", o.host, (unsigned)o.port);
+  if (rc == 0 && o.cluster) {
+    va_cluster_options co = {.url = o.cluster,
+                             .node = o.node_id,
+                             .address = address,
+                             .link_host = o.link_host[0] ? o.link_host : NULL,
+                             .link_port = o.link_port,
+                             .lease_ms = (uint32_t)o.lease_ms};
+    rc = va_cluster_new(runtime, &co, &routes.cluster);
+  }
   if (rc == 0)
     rc = va_runtime_start(runtime);
   if (rc == 0 && routes.app)
     rc = va_app_channel_start(routes.app);
+  /* Joined before the HTTP server opens: no call is placed without a
+   * view. */
+  if (rc == 0 && routes.cluster)
+    rc = va_cluster_start(routes.cluster);
   if (rc) {
     char quoted[1024];
     log_line("error", "cannot start the runtime", "store=%s error=\"%s\"",
-             QUOTE(path, quoted), va_strerror(rc));
+             o.cluster ? "cluster" : QUOTE(path, quoted), va_strerror(rc));
     return 1;
   }
   if (!fit_max_connections(&o, fd_limit, va_runtime_threads(runtime))) {
-    va_runtime_free(runtime);
+    stop_cluster(routes.cluster, runtime);
     return 1;
   }
   va_http_options http = {.host = o.host,
@@ -773,7 +882,7 @@ static int serve(options o, const sigset_t *stop_signals) {
   if ((rc = va_http_start(runtime, &http, &srv)) != 0) {
     log_line("error", "cannot listen", "addr=%s:%u error=\"%s\"", o.host,
              o.port, va_strerror(rc));
-    va_runtime_free(runtime);
+    stop_cluster(routes.cluster, runtime);
     return 1;
   }
   char quoted[1024];
@@ -781,7 +890,7 @@ static int serve(options o, const sigset_t *stop_signals) {
            "addr=%s:%u pid=%ld threads=%u store=%s durability=%s "
            "min_period_ms=%llu access_log=%s",
            o.host, o.port, (long)getpid(), va_runtime_threads(runtime),
-           QUOTE(path, quoted),
+           o.cluster ? "cluster" : QUOTE(path, quoted),
            o.durability == VA_DURABLE ? "durable" : "relaxed",
            (unsigned long long)(o.min_period_ms ? o.min_period_ms
                                                 : VA_MIN_PERIOD_MS_DEFAULT),
@@ -797,13 +906,19 @@ static int serve(options o, const sigset_t *stop_signals) {
   int sig = 0;
   sigwait(stop_signals, &sig);
   log_line("info", "stopping", "signal=%d", sig);
+  /* A member hands its actors over first, serving (and forwarding) all
+   * the while, until the others' views have it gone. */
+  if (routes.cluster)
+    (void)va_cluster_leave(routes.cluster, 0); /* it logs what failed */
   int http_rc = va_http_stop(srv);
   if (http_rc != 0)
     log_line("error", "cannot stop the HTTP server", "error=\"%s\"",
              va_strerror(http_rc));
+  va_cluster_stop(routes.cluster);
   rc = va_runtime_stop(runtime);
   va_llm_free(routes.apps.llm); /* before the runtime: it may resume turns */
   va_app_channel_free(routes.app);
+  va_cluster_free(routes.cluster);
   va_runtime_free(runtime);
   log_line("info", "stopped", NULL);
   return rc || http_rc ? 1 : 0;

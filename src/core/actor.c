@@ -141,11 +141,24 @@ va_actor *va__actor_resolve(va_worker *w, va_msg *m, va_ref *ref, int *err) {
   return a;
 }
 
+/* Gives up a's claim in the store (store.h, Ownership), so that the node
+ * it is placed on next may claim it at once; a claim not given up is
+ * taken over once this node's lease runs out. Only after its last save:
+ * a release must not overtake a write. */
+static void release_claim(va_worker *w, const va_actor *a) {
+  va_store *store = w->rt->store;
+  VA_ASSERT(a->unsaved == 0);
+  if (a->epoch && !a->fenced && store->ops->release)
+    (void)store->ops->release(store, w->rt->types[a->type].name, a->id,
+                              a->id_len, a->epoch, NULL, NULL);
+}
+
 void va__actor_remove(va_worker *w, va_actor *a, bool was_active) {
   /* Queued while its activation was on the way (a failed one ends here):
    * off the run queue before its block goes back to the pool. */
   if (a->scheduled)
     va__worker_unschedule(w, a);
+  release_claim(w, a);
   va__dir_remove(&w->dir, a);
   if (a->life != VA_ACTOR_CLOSING)
     va_dlist_remove(&w->idle, &a->idle);

@@ -43,6 +43,8 @@ typedef struct va_actor {
   uint8_t scheduled; /* in the run queue */
   uint16_t unsaved;  /* saves in flight */
   bool broken;       /* a save failed: run nothing until reloaded */
+  bool fenced;       /* ... because another node claimed it: drop it */
+  bool leaving;      /* placed elsewhere: takes no new message (route.c) */
 } va_actor;
 
 /* Ids up to this long live inside the actor's block. */

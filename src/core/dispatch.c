@@ -83,10 +83,33 @@ void va__pending_cancel_turn(va_worker *w, va_turn *t) {
   t->n_calls = 0;
 }
 
+/* The node whose activation produced the reply being delivered on this
+ * thread (va_reply_node). */
+static _Thread_local const char *tl_reply_node;
+
+const char *va_reply_node(void) {
+  return tl_reply_node;
+}
+
+/* A reply from another node (va_route_answer) carries that node's name
+ * after its body: control bytes of it. */
 void va__deliver_reply(va_worker *w, va_msg *m) {
   va_pending *p = m->reply.pending.record;
-  if (p->seq == m->reply.pending.seq)
-    complete(w, p, m->status, va__msg_body(m), m->len);
+  if (p->seq == m->reply.pending.seq) {
+    uint32_t name_len = m->control;
+    VA_ASSERT(name_len <= m->len);
+    char name[256];
+    const char *from = w->rt->node;
+    if (name_len) {
+      memcpy(name, va__msg_body(m) + m->len - name_len, name_len);
+      name[name_len] = 0;
+      from = name;
+    }
+    const char *outer = tl_reply_node; /* a reply delivered inside one */
+    tl_reply_node = from;
+    complete(w, p, m->status, va__msg_body(m), m->len - name_len);
+    tl_reply_node = outer;
+  }
   va__msg_free(&w->msgs, m);
 }
 
@@ -157,6 +180,8 @@ static int deliver(va_worker *w, va_msg *m, bool from_here, va_ref *ref) {
       return 0;
     }
   }
+  if (va__route_away(w, m))
+    return 0;
   int err = 0;
   va_actor *a = va__actor_resolve(w, m, ref, &err);
   bool is_call = m->reply_kind != VA_REPLY_NONE;
@@ -240,10 +265,14 @@ int va__route_request(va_runtime *rt, va_msg *m, va_ref *ref) {
 
 /* ---- Building requests ---- */
 
+/* Chains are unique per node; with a node name they are told apart from
+ * other nodes' by a salt drawn at start (runtime.c), since they travel. */
 static uint64_t new_chain(va_runtime *rt, va_worker *here) {
-  if (here)
-    return ((uint64_t)(here->index + 1) << 48) | ++here->next_chain;
-  return va_add_relaxed(&rt->next_chain, 1) + 1;
+  uint64_t chain =
+      here ? ((uint64_t)(here->index + 1) << 48) | ++here->next_chain
+           : va_add_relaxed(&rt->next_chain, 1) + 1;
+  chain ^= rt->chain_salt;
+  return chain ? chain : 1;
 }
 
 /* system: one of the runtime's own methods (outside.c), which only
@@ -594,4 +623,80 @@ int va_ref_new(va_runtime *rt, int type, const char *id, size_t id_len,
 /* Messages hold copies of the hint, never the ref: it may go at once. */
 void va_ref_free(va_ref *ref) {
   free(ref);
+}
+
+/* ---- Calls between nodes (vactor_route.h) ---- */
+
+int va_route_answer(va_runtime *rt, va_route_reply reply, int status,
+                    const void *data, size_t len, const char *node) {
+  va_worker *w = va__current_worker(rt);
+  size_t name_len = node ? strlen(node) : 0;
+  if (!w)
+    return VA_ESTATE;
+  if (!reply.record || reply.worker >= rt->n_workers || name_len > 255 ||
+      (len && !data) || len > UINT32_MAX - 255)
+    return VA_EINVAL;
+  if (status != 0)
+    len = 0; /* as va__answer: a failure carries no body */
+  va_msg *m = va__msg_alloc(&w->msgs, 0, (uint32_t)(len + name_len));
+  if (!m)
+    return VA_ENOMEM; /* the caller's deadline answers */
+  if (len)
+    memcpy(va__msg_body(m), data, len);
+  if (name_len)
+    memcpy(va__msg_body(m) + len, node, name_len);
+  m->kind = VA_MSG_REPLY;
+  m->status = status;
+  m->control = (uint8_t)name_len;
+  m->reply.pending.record = reply.record;
+  m->reply.pending.seq = reply.seq;
+  if (reply.worker == w->index)
+    va__worker_local_add(w, m);
+  else
+    va__worker_outbox_add(w, reply.worker, m);
+  return 0;
+}
+
+int va_route_inbound(va_runtime *rt, const va_route_call *call, va_reply_fn cb,
+                     void *user) {
+  va_worker *w = va__current_worker(rt);
+  if (!w)
+    return VA_ESTATE;
+  if (!call || (!call->one_way && !cb))
+    return VA_EINVAL;
+  int err = enter(rt, w);
+  if (err)
+    return err;
+  va_msg *m =
+      build_msg(rt, w, call->type, call->id, call->id_len, 0, call->method,
+                va_method_is_system(call->method), call->body, call->len, &err);
+  if (!m)
+    return err;
+  unsigned hops =
+      call->hops < VA_ROUTE_MAX_HOPS ? call->hops : VA_ROUTE_MAX_HOPS;
+  m->control = (uint8_t)(hops << VA_REQ_HOPS_SHIFT);
+  m->chain = call->chain ? call->chain : new_chain(rt, w);
+  va_pending *p = NULL;
+  if (!call->one_way) {
+    /* The answer comes back to this worker, where the link is. */
+    if (!(p = pending_take(w))) {
+      va__msg_free(&w->msgs, m);
+      return VA_ENOMEM;
+    }
+    uint64_t timeout = call->timeout_ms < rt->cfg.call_timeout_ms
+                           ? call->timeout_ms
+                           : rt->cfg.call_timeout_ms;
+    va__deadline_add(&w->deadlines, &p->deadline, w->now_ms + timeout);
+    p->u.callback.fn = cb;
+    p->u.callback.user = user;
+    m->reply_kind = VA_REPLY_PENDING;
+    m->reply_worker = (uint16_t)w->index;
+    m->reply.pending.record = p;
+    m->reply.pending.seq = p->seq;
+    m->deadline_ms = p->deadline.due_ms;
+  }
+  int rc = va__route_request(rt, m, NULL);
+  if (rc && p)
+    pending_release(w, p);
+  return rc;
 }

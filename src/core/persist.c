@@ -122,6 +122,14 @@ static void loaded(va_worker *w, load_done *d) {
     return;
   }
   int rc = d->status;
+  if (rc == VA_EMOVED) {
+    /* Another node holds the actor: not a failure, the messages wait and
+     * are placed again (route.c). */
+    va__route_later_mailbox(w, a);
+    va__kvmap_clear(&d->state);
+    va__actor_remove(w, a, d->reload);
+    return;
+  }
   if (rc)
     log_store_failure(
         w, a, d->reload ? "state reload failed" : "state load failed", rc);
@@ -258,12 +266,16 @@ static void saved(va_worker *w, va_msg *m) {
     if (!a->broken)
       log_store_failure(w, a, "state save failed", d->status);
     a->broken = true;
+    a->fenced |= d->status == VA_EFENCED;
     va_count(w->stats.store_failures, 1);
   }
+  /* Behind a fenced save every reply fails as fenced: another node owns
+   * the actor, and nothing this activation did since may leave. */
+  int failure = a->fenced ? VA_EFENCED : VA_ESTORE;
   for (va_turn *t = d->held, *next; t; t = next) {
     next = t->next_free;
     w->held--;
-    va__turn_answer(w, t, d->status ? VA_ESTORE : 0);
+    va__turn_answer(w, t, d->status ? failure : 0);
   }
   if (a->unsaved > 0)
     return;
@@ -276,6 +288,13 @@ static void saved(va_worker *w, va_msg *m) {
 void va__persist_recover(va_worker *w, va_actor *a) {
   if (!a->broken || a->unsaved || a->depth || a->life != VA_ACTOR_ACTIVE)
     return;
+  if (a->fenced) {
+    /* Claimed by another node: this activation goes without its hook (it
+     * could save nothing), and what waits for it goes to the new owner. */
+    va__route_later_mailbox(w, a);
+    va__actor_remove(w, a, true);
+    return;
+  }
   va__kvmap_clear(&a->state);
   int rc = va__persist_load(w, a, true);
   if (rc) {

@@ -680,7 +680,11 @@ void va__reminders_seen(va_worker *w, va_msg *m) {
   for (size_t i = 0; i < l->n; i++) {
     va_due_reminder *r = &l->rows[i];
     int type = va_type_lookup(rt, r->type);
-    if (type >= 0)
+    /* An orphan's fire is for the node placement picks, no other. */
+    bool mine = !r->orphan || !rt->router.place ||
+                rt->router.place(rt->router_user, va_runtime_loop(rt, w->index),
+                                 type, r->id, r->id_len) == VA_ROUTE_HERE;
+    if (type >= 0 && mine)
       paced_fire(w, (uint16_t)type, r->id, r->id_len, r->name, r->due_ms);
     free((char *)r->type);
   }
@@ -689,6 +693,10 @@ void va__reminders_seen(va_worker *w, va_msg *m) {
   /* A failed look is asked again next time, from where it started. */
   if (l->status != 0)
     lower_horizon(rt, l->from);
+}
+
+void va__reminders_rescan(va_runtime *rt) {
+  lower_horizon(rt, INT64_MIN);
 }
 
 void va__reminders_free_timers(va_worker *w) {

@@ -1,6 +1,7 @@
 /* runtime.c — the runtime's lifecycle (create, register types, start,
  * stop with drain, free), name lookups and statistics. */
 #include "runtime.h"
+#include "../base/clock.h"
 #include "../store/store.h"
 #include <errno.h>
 #include <inttypes.h>
@@ -8,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -70,11 +72,23 @@ static void store_log(void *user, va_log_level level, const char *msg,
   va_log(user, level, msg, "%s", line);
 }
 
+static bool is_postgres_uri(const char *store) {
+  return !strncmp(store, "postgresql://", 13) ||
+         !strncmp(store, "postgres://", 11);
+}
+
 /* Opens the store cfg->store names (NULL or "memory:": memory) into
  * rt->store. */
 static int open_store(va_runtime *rt, const char *store) {
   if (!store || !strcmp(store, "memory:"))
     return va_store_memory_new(&rt->store);
+  if (is_postgres_uri(store)) {
+    rt->store_claims = true;
+    va_store_postgres_options opts = {.node = rt->node,
+                                      .log = rt->cfg.log ? store_log : NULL,
+                                      .log_user = rt};
+    return va_store_postgres_open(store, &opts, &rt->store);
+  }
   if (!rt->cfg.relaxed_sync_ms)
     rt->cfg.relaxed_sync_ms = VA_RELAXED_SYNC_MS_DEFAULT;
   /* The store tells its failures through rt's log callback (cfg.log),
@@ -84,6 +98,18 @@ static int open_store(va_runtime *rt, const char *store) {
                                   .log = rt->cfg.log ? store_log : NULL,
                                   .log_user = rt};
   return va_store_sqlite_open(store, &opts, &rt->store);
+}
+
+/* A node's name is 1..63 bytes of A-Z a-z 0-9 . _ - (it travels in
+ * headers, log lines and the node link). *out is malloc'd. */
+static int copy_node_name(const char *name, char **out) {
+  size_t n = strlen(name);
+  if (n == 0 || n > 63 ||
+      strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                   "abcdefghijklmnopqrstuvwxyz"
+                   "0123456789._-") != n)
+    return VA_EINVAL;
+  return (*out = strdup(name)) ? 0 : VA_ENOMEM;
 }
 
 int va_runtime_new(const va_config *cfg, va_runtime **out) {
@@ -98,18 +124,28 @@ int va_runtime_new(const va_config *cfg, va_runtime **out) {
   rt->min_idle_ms = rt->cfg.idle_timeout_ms;
   /* The config's strings are the caller's: keep no pointer to them. */
   rt->cfg.store = NULL;
-  int rc = open_store(rt, cfg ? cfg->store : NULL);
+  rt->cfg.node = NULL;
+  int rc = cfg && cfg->node ? copy_node_name(cfg->node, &rt->node) : 0;
+  if (rc == 0)
+    rc = open_store(rt, cfg ? cfg->store : NULL);
   if (rc) {
+    free(rt->node);
     free(rt);
     return rc;
   }
   int e = pthread_mutex_init(&rt->stop_lock, NULL);
   if (e) {
     rt->store->ops->destroy(rt->store);
+    free(rt->node);
     free(rt);
     return e == ENOMEM ? VA_ENOMEM : VA_ESYS;
   }
   atomic_init(&rt->phase, VA_PHASE_NEW);
+  atomic_init(&rt->fence_until, UINT64_MAX);
+  /* Chains travel between nodes: each node's are its own. */
+  if (rt->node && getrandom(&rt->chain_salt, sizeof(rt->chain_salt), 0) !=
+                      (ssize_t)sizeof(rt->chain_salt))
+    rt->chain_salt = va_clock_ns() ^ (uint64_t)getpid() << 32;
   *out = rt;
   return 0;
 }
@@ -371,6 +407,7 @@ void va_runtime_free(va_runtime *rt) {
     type_free(&rt->types[i]);
   free(rt->types);
   pthread_mutex_destroy(&rt->stop_lock);
+  free(rt->node);
   free(rt);
 }
 
@@ -380,6 +417,13 @@ void va_runtime_stats(va_runtime *rt, va_stats *out) {
     return;
   if (rt->store->ops->stats)
     rt->store->ops->stats(rt->store, &out->store_commits, &out->store_saves);
+  if (rt->store_claims) {
+    va_store_postgres_stats pg;
+    va_store_postgres_stats_get(rt->store, &pg);
+    out->claims = pg.claims;
+    out->claims_refused = pg.claims_refused;
+    out->fenced_saves = pg.fenced;
+  }
   for (unsigned i = 0; i < rt->n_workers; i++) {
     const va_worker_stats *s = &rt->workers[i]->stats;
     out->active_actors += va_load_relaxed(&s->active);
@@ -404,4 +448,9 @@ uint64_t va_runtime_active_of(va_runtime *rt, int type) {
     if (rt->workers[i]->pools)
       n += va_load_relaxed(&rt->workers[i]->pools[type].active);
   return n;
+}
+
+void va_runtime_set_incarnation(va_runtime *rt, uint64_t incarnation) {
+  if (rt && rt->store_claims)
+    va_store_postgres_set_incarnation(rt->store, incarnation);
 }

@@ -11,6 +11,7 @@
 #include "msg.h"
 #include "timerheap.h"
 #include "vactor.h"
+#include "vactor_route.h"
 #include <pthread.h>
 #include <stdalign.h>
 #include <stdbool.h>
@@ -122,7 +123,14 @@ typedef struct va_worker_stats {
 } va_worker_stats;
 
 /* What the heap's timers are embedded in. */
-enum { VA_TIMER_SCAN = 1, VA_TIMER_ACTOR, VA_TIMER_LOOK, VA_TIMER_REMINDER };
+enum {
+  VA_TIMER_SCAN = 1,
+  VA_TIMER_ACTOR,
+  VA_TIMER_LOOK,
+  VA_TIMER_REMINDER,
+  VA_TIMER_REROUTE, /* messages to place again (route.c) */
+  VA_TIMER_MOVE,    /* the next few actors to send away (route.c) */
+};
 
 /* The runtime's own methods, past any type's (reminders.c). */
 enum {
@@ -138,7 +146,12 @@ enum {
 };
 
 /* Flags of a request (va_msg.control). */
-enum { VA_REQ_FROM_TIMER = 1 }; /* its turn does not count as use */
+enum {
+  VA_REQ_FROM_TIMER = 1, /* its turn does not count as use */
+  /* Bits 1-2: how many nodes it crossed (vactor_route.h). */
+  VA_REQ_HOPS_SHIFT = 1,
+  VA_REQ_HOPS_MASK = 3 << VA_REQ_HOPS_SHIFT,
+};
 
 typedef struct va_actor_timer va_actor_timer;
 
@@ -190,6 +203,12 @@ typedef struct va_worker {
   unsigned unarmed;    /* own timers to arm again (worker.c) */
   bool yield;          /* end the running actor's batch after this turn */
   va_actor *running;   /* the actor va__actor_run is running, or NULL */
+  /* Messages whose actor another node held (route.c), placed again when
+   * reroute_timer fires; linked through node.next. */
+  va_msg *reroute_head, *reroute_tail;
+  va_timer reroute_timer;
+  va_timer move_timer; /* sends misplaced or all actors away (route.c) */
+  uint8_t moving;      /* 0, or what move_timer does: VA_MOVE_* */
 
   /* Written by the owner, read by the thread that stops the runtime. */
   va_worker_stats stats;
@@ -231,6 +250,16 @@ struct va_runtime {
   _Atomic uint32_t entering;        /* external calls between check and post */
   _Atomic uint64_t next_chain;
   _Atomic int64_t reminders_seen_until; /* wall ms the store was asked to */
+  char *node;                           /* cfg.node, copied; NULL: one node */
+  uint64_t chain_salt; /* with a node: mixed into call chains (dispatch.c) */
+  va_router router;    /* route.c; router.place NULL: every actor is here */
+  void *router_user;   /* passed to the router */
+  _Atomic uint64_t fence_until; /* va_runtime_fence: no turn starts from
+                                   this monotonic ms; UINT64_MAX: none */
+  _Atomic uint64_t moved;       /* activations rebalanced or evicted */
+  _Atomic uint64_t evict_steps; /* first eviction steps done (route.c) */
+  bool store_claims;            /* the store is PostgreSQL's (claims) */
+  _Atomic bool draining;        /* va_runtime_drain */
   pthread_mutex_t stop_lock;
 };
 
@@ -351,6 +380,9 @@ uint64_t va__reminders_interval_ms(void);
 void va__reminders_timer(va_worker *w, va_timer *timer);
 /* Whether key is a reminder's (the runtime's own) state key. */
 bool va__reminder_key(const char *key);
+/* Any thread: the next look asks the store again from the start of time
+ * (a member left: its reminders may have been due for a while). */
+void va__reminders_rescan(va_runtime *rt);
 
 /* ---- outside.c ---- */
 /* Runs a system method (state, timers, reminders) as the turn t. */
@@ -364,6 +396,26 @@ void va__system_join(va_worker *w, va_turn *t, va_msg *m);
 int va__call_system(va_runtime *rt, int type, const char *id, size_t id_len,
                     uint16_t method, const void *body, size_t len,
                     va_reply_fn cb, void *user);
+
+/* ---- route.c ---- */
+enum { VA_MOVE_REBALANCE = 1, VA_MOVE_EVICT = 2 };
+/* Owner: with a router, takes m (admitted) when its actor is not active
+ * here and placement puts it on another node: forwarded, or answered with
+ * the router's refusal. false: m runs here. */
+bool va__route_away(va_worker *w, va_msg *m);
+/* Owner: queues m (or every message of a's mailbox) to be placed again
+ * shortly, until its deadline: its actor is held by another node. */
+void va__route_later(va_worker *w, va_msg *m);
+void va__route_later_mailbox(va_worker *w, va_actor *a);
+/* Owner: reroute_timer or move_timer fired. */
+void va__route_timer(va_worker *w, va_timer *t);
+/* Owner: whether turns may start now (va_runtime_fence). */
+static inline bool va__route_may_run(const va_worker *w) {
+  return w->now_ms < va_load_relaxed(&w->rt->fence_until);
+}
+/* The node name a reply that ran here carries (NULL: one node), set while
+ * a reply is delivered (dispatch.c). */
+void va__route_reply_node(const char *node);
 
 /* ---- persist.c ---- */
 /* Owner: starts loading a's state (a becomes LOADING); the activation ends

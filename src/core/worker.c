@@ -64,6 +64,10 @@ int va__worker_new(va_runtime *rt, unsigned index, va_worker **out) {
   w->scan_timer.kind = VA_TIMER_SCAN;
   w->look_timer.index = VA_TIMER_IDLE;
   w->look_timer.kind = VA_TIMER_LOOK;
+  w->reroute_timer.index = VA_TIMER_IDLE;
+  w->reroute_timer.kind = VA_TIMER_REROUTE;
+  w->move_timer.index = VA_TIMER_IDLE;
+  w->move_timer.kind = VA_TIMER_MOVE;
   int rc = VA_ENOMEM;
   w->outbox = calloc(rt->n_workers, sizeof(*w->outbox));
   w->pools = calloc(rt->n_types ? rt->n_types : 1, sizeof(*w->pools));
@@ -297,8 +301,8 @@ static bool run_actors(va_worker *w) {
   /* A bounded number of visits, so that the inbox is never starved; actors
    * scheduled meanwhile (a message passed on locally) count, so a chain of
    * local hops does not pay a whole pass per hop. */
-  if (!w->run_head)
-    return false;
+  if (!w->run_head || !va__route_may_run(w))
+    return false; /* fenced: the actors wait (park_timeout_ms) */
   for (unsigned visits = 0; visits < ACTORS_PER_PASS && w->run_head; visits++) {
     va_actor *a = w->run_head;
     w->run_head = a->run_next;
@@ -399,6 +403,8 @@ static bool fire_timers(va_worker *w) {
       }
     } else if (t->kind == VA_TIMER_REMINDER) {
       va__reminders_timer(w, t);
+    } else if (t->kind == VA_TIMER_REROUTE || t->kind == VA_TIMER_MOVE) {
+      va__route_timer(w, t);
     } else {
       va__timers_fire(w, t);
     }
@@ -409,7 +415,8 @@ static bool fire_timers(va_worker *w) {
 /* ---- The loop ---- */
 
 static bool has_work(va_worker *w) {
-  return w->run_head || w->local_head || !va__mpsc_empty(&w->inbox);
+  return (w->run_head && va__route_may_run(w)) || w->local_head ||
+         !va__mpsc_empty(&w->inbox);
 }
 
 /* Publishes whether this worker holds any unfinished work, for stop. */
@@ -420,15 +427,21 @@ static void publish_quiet(va_worker *w) {
   va_store_rel(&w->quiet, quiet);
 }
 
+/* How often a fenced worker with actors to run looks whether the fence
+ * moved (va_runtime_fence). */
+enum { FENCED_LOOK_MS = 10 };
+
 static int park_timeout_ms(va_worker *w) {
   va_timer *t = va__heap_peek(&w->timers);
   va_deadline *d = va__deadline_first(&w->deadlines);
-  if (!t && !d)
+  if (!t && !d && !w->run_head)
     return -1;
   uint64_t due = t ? t->due_ms : UINT64_MAX;
   if (d && d->due_ms < due)
     due = d->due_ms;
   uint64_t now = va_clock_coarse_ms();
+  if (w->run_head && now + FENCED_LOOK_MS < due)
+    due = now + FENCED_LOOK_MS;
   return due <= now ? 0 : (int)(due - now < INT32_MAX ? due - now : INT32_MAX);
 }
 

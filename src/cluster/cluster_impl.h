@@ -1,0 +1,80 @@
+/* cluster_impl.h — the cluster's state, shared by cluster.c (the router,
+ * start and stop, what it tells) and membership.c (the thread that keeps
+ * this node's row and follows the view). Internal to src/cluster. */
+#ifndef VA_CLUSTER_IMPL_H
+#define VA_CLUSTER_IMPL_H
+
+#include "cluster.h"
+#include "link.h"
+#include "view.h"
+#include <libpq-fe.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+
+typedef enum va__cluster_phase {
+  VA__CLUSTER_NEW,
+  VA__CLUSTER_JOINED,  /* in the view, renewing */
+  VA__CLUSTER_LEAVING, /* handing its actors over */
+  VA__CLUSTER_LEFT,    /* marked dead by itself */
+} va__cluster_phase;
+
+struct va_cluster {
+  va_runtime *rt;
+  /* Options, copied; fixed once made. */
+  char *url, *node, *address, *link_host, *app_types;
+  uint16_t link_port;
+  uint32_t lease_ms, renew_ms;
+  char link_address[80]; /* host:port the link listens on, once listening */
+
+  /* Set by start, cleared by stop; the router's forward reads it. */
+  _Atomic(va_link *) link;
+  bool stopped;
+  /* Each worker's view, read and written only on that worker. */
+  va__view **views;
+  unsigned n_workers;
+
+  /* Node numbers of the link: members' ids in the order first seen (the
+   * membership thread only; numbers are index + 1). */
+  char (*numbers)[64];
+  size_t n_numbers;
+
+  /* The membership thread's. */
+  pthread_t thread;
+  bool thread_started;
+  PGconn *conn;
+  uint64_t incarnation;
+  uint64_t view_version;
+  uint64_t renew_sent_ms;   /* when the last renewal was sent */
+  uint64_t next_renew_ms;   /* when the next is due */
+  uint64_t next_read_ms;    /* when the members are read again anyway */
+  uint64_t steady_since_ms; /* connected and renewing since (0: not) */
+
+  /* Shared: lock guards latest, phase and the start condition. */
+  pthread_mutex_t lock;
+  pthread_cond_t changed;
+  va__view *latest; /* the newest view (a reference), for /v1/cluster */
+  va__cluster_phase phase;
+  int start_error; /* a failure the start waits to hear of */
+  _Atomic bool stop;
+
+  /* Counters, for /metrics (written by the membership thread). */
+  _Atomic uint64_t view_changes, renewals_failed, rejoins, marked_dead;
+};
+
+/* membership.c: the thread's body, and the leave it carries out. */
+void *va__membership_main(void *arg);
+/* Sets this node's status to leaving (true) or dead (false) and bumps the
+ * view: 0 or VA_ESTORE. On the caller's own connection (not the
+ * thread's). */
+int va__membership_mark_self(va_cluster *c, bool leaving);
+
+/* cluster.c: hands view v (one reference per worker, taken by the caller)
+ * to every worker, tells the link where the peers are, and rebalances.
+ * On the membership thread. */
+void va__cluster_install(va_cluster *c, va__view *v);
+/* The link node number of member id (assigned on first sight), or -1
+ * when the table is full. */
+int va__cluster_number(va_cluster *c, const char *id);
+
+#endif
