@@ -73,8 +73,7 @@ static void log_view(va_cluster *c, const va__view *v) {
   char quoted[1100];
   va_log_quote(members, strlen(members), quoted, sizeof(quoted));
   va_log(c->rt, VA_LOG_INFO, "cluster view changed",
-         "node=%s version=%" PRIu64 " members=%s", c->node, v->version,
-         quoted);
+         "node=%s version=%" PRIu64 " members=%s", c->node, v->version, quoted);
 }
 
 /* Whether placement can differ between the views: a member came, went or
@@ -103,12 +102,11 @@ void va__cluster_install(va_cluster *c, va__view *v) {
      * until the others stopped sending) are answered, not cut. */
     if ((int)i == v->self || m->status == VA__MEMBER_DEAD || !m->link[0])
       continue;
-    int rc = va__link_set_peer(atomic_load(&c->link), m->number, m->id,
-                               m->link);
+    int rc =
+        va__link_set_peer(atomic_load(&c->link), m->number, m->id, m->link);
     if (rc)
       va_log(c->rt, VA_LOG_ERROR, "cluster peer not set",
-             "node=%s member=%s error=\"%s\"", c->node, m->id,
-             va_strerror(rc));
+             "node=%s member=%s error=\"%s\"", c->node, m->id, va_strerror(rc));
   }
   atomic_init(&v->refs, c->n_workers + 1);
   for (unsigned i = 0; i < c->n_workers; i++)
@@ -181,8 +179,8 @@ static int wait_joined(va_cluster *c) {
   while (c->phase == VA__CLUSTER_NEW && !c->start_error && rc == 0)
     rc = pthread_cond_timedwait(&c->changed, &c->lock, &until);
   int result = c->phase != VA__CLUSTER_NEW ? 0
-               : c->start_error           ? c->start_error
-                                          : VA_ETIMEDOUT;
+               : c->start_error            ? c->start_error
+                                           : VA_ETIMEDOUT;
   pthread_mutex_unlock(&c->lock);
   return result;
 }
@@ -197,8 +195,8 @@ int va_cluster_start(va_cluster *c) {
   va_link *link;
   int rc = va__link_new(c->rt, c->node, &link);
   uint16_t port = 0;
-  if (rc == 0 && (rc = va__link_listen(link, c->link_host, c->link_port,
-                                       &port)) != 0)
+  if (rc == 0 &&
+      (rc = va__link_listen(link, c->link_host, c->link_port, &port)) != 0)
     va__link_free(link);
   if (rc)
     return rc;
@@ -245,8 +243,8 @@ int va_cluster_leave(va_cluster *c, uint32_t drain_ms) {
   va_log(c->rt, VA_LOG_INFO, "cluster leaving", "node=%s", c->node);
   /* The next view (the thread reads it within a tick) places nothing
    * here, and the walk sends every activation away. */
-  uint64_t until = va_clock_ms() + (drain_ms ? drain_ms
-                                             : VA_CLUSTER_DEFAULT_DRAIN_MS);
+  uint64_t until =
+      va_clock_ms() + (drain_ms ? drain_ms : VA_CLUSTER_DEFAULT_DRAIN_MS);
   va_stats st;
   do {
     nanosleep(&(struct timespec){0, 20 * 1000000}, NULL);
@@ -322,13 +320,12 @@ char *va_cluster_json(va_cluster *c) {
       p += len + (p[len] == ',');
     }
     json_array_append_new(
-        members,
-        json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:o}", "id", m->id,
-                  "address", m->address, "link", m->link, "status",
-                  va__member_status_name(m->status), "incarnation",
-                  (json_int_t)m->incarnation, "leaseRemainingMs",
-                  (json_int_t)m->lease_left_ms, "types",
-                  types ? types : json_array()));
+        members, json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:o}", "id", m->id,
+                           "address", m->address, "link", m->link, "status",
+                           va__member_status_name(m->status), "incarnation",
+                           (json_int_t)m->incarnation, "leaseRemainingMs",
+                           (json_int_t)m->lease_left_ms, "types",
+                           types ? types : json_array()));
   }
   json_t *doc = json_pack("{s:s, s:I, s:o}", "self", c->node, "version",
                           (json_int_t)(v ? v->version : 0), "members",
@@ -340,7 +337,8 @@ char *va_cluster_json(va_cluster *c) {
 }
 
 static void printf_to(void (*write)(void *, const char *, size_t), void *user,
-                      const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+                      const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 static void printf_to(void (*write)(void *, const char *, size_t), void *user,
                       const char *fmt, ...) {
   char line[512];
@@ -377,8 +375,10 @@ static void link_metrics(va_cluster *c, const va__view *v,
   const struct {
     const char *cause;
     uint64_t n;
-  } causes[] = {{"link_lost", s.failed_link},  {"not_connected", s.refused_link},
-                {"busy", s.refused_busy},      {"refused", s.refused_bad},
+  } causes[] = {{"link_lost", s.failed_link},
+                {"not_connected", s.refused_link},
+                {"busy", s.refused_busy},
+                {"refused", s.refused_bad},
                 {"timed_out", s.timed_out}};
   for (size_t i = 0; i < sizeof(causes) / sizeof(causes[0]); i++)
     OUT("vactor_cluster_forward_failures_total{cause=\"%s\"} %" PRIu64 "\n",

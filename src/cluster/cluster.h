@@ -27,10 +27,10 @@ typedef struct va_cluster va_cluster;
 #define VA_CLUSTER_DEFAULT_DRAIN_MS 30000
 
 typedef struct va_cluster_options {
-  const char *url;     /* libpq connection URI of the cluster's database */
-  const char *node;    /* this node's name, as va_config.node */
-  const char *address; /* where clients and peers reach this node's HTTP
-                          API ("127.0.0.1:8080"), published in its row */
+  const char *url;       /* libpq connection URI of the cluster's database */
+  const char *node;      /* this node's name, as va_config.node */
+  const char *address;   /* where clients and peers reach this node's HTTP
+                            API ("127.0.0.1:8080"), published in its row */
   const char *link_host; /* where the link listens (numeric IPv4); NULL:
                             the host of address */
   uint16_t link_port;    /* 0: the kernel picks one */

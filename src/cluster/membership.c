@@ -49,8 +49,8 @@ static void drop_connection(va_cluster *c) {
 
 static void log_pg(va_cluster *c, const char *what, const char *detail) {
   char quoted[512];
-  va_log_quote(detail ? detail : "", detail ? strcspn(detail, "\n") : 0,
-               quoted, sizeof(quoted));
+  va_log_quote(detail ? detail : "", detail ? strcspn(detail, "\n") : 0, quoted,
+               sizeof(quoted));
   va_log(c->rt, VA_LOG_WARN, what, "node=%s error=%s", c->node, quoted);
 }
 
@@ -172,14 +172,13 @@ static int join(va_cluster *c) {
       "types = excluded.types, joined_at = now() RETURNING incarnation";
   char lease[16];
   ms_text(c->lease_ms, lease);
-  const char *p[] = {c->node, c->address, c->link_address, lease,
-                     c->app_types};
+  const char *p[] = {c->node, c->address, c->link_address, lease, c->app_types};
   uint64_t sent = va_clock_coarse_ms();
   PGresult *r = run(c, sql, 5, p);
   if (!r)
     return VA_ESTORE;
-  uint64_t inc = PQntuples(r) == 1 ? strtoull(PQgetvalue(r, 0, 0), NULL, 10)
-                                   : 0;
+  uint64_t inc =
+      PQntuples(r) == 1 ? strtoull(PQgetvalue(r, 0, 0), NULL, 10) : 0;
   PQclear(r);
   if (!inc || exec(c, BUMP_VIEW, 0, NULL, NULL))
     return VA_ESTORE;

@@ -49,7 +49,8 @@ int va__view_finish(va__view *v, const va_runtime *rt) {
   if (!v->hosts)
     return VA_ENOMEM;
   for (size_t i = 0; i < v->n; i++)
-    v->members[i].seed = XXH3_64bits(v->members[i].id, strlen(v->members[i].id));
+    v->members[i].seed =
+        XXH3_64bits(v->members[i].id, strlen(v->members[i].id));
   for (size_t t = 0; t < v->n_types; t++) {
     const char *name = va_type_name(rt, (int)t);
     uint64_t apps = 0, all = 0;
@@ -91,8 +92,8 @@ int va__view_place(const va__view *v, int type, const char *type_name,
                    const char *id, size_t id_len) {
   if (type < 0 || (size_t)type >= v->n_types)
     return -1;
-  uint64_t key = XXH3_64bits_withSeed(id, id_len,
-                                      XXH3_64bits(type_name, strlen(type_name)));
+  uint64_t key = XXH3_64bits_withSeed(
+      id, id_len, XXH3_64bits(type_name, strlen(type_name)));
   uint64_t hosts = v->hosts[type];
   int best = -1;
   uint64_t best_score = 0;

@@ -47,9 +47,9 @@ typedef struct va__view {
   /* Per type id of the runtime: the members (bits by index) hosting it. */
   uint64_t *hosts;
   size_t n_types;
-  int self; /* index of this node in members, or -1 */
+  int self;                   /* index of this node in members, or -1 */
   struct va_cluster *cluster; /* whose view it is (cluster.c) */
-  _Atomic unsigned refs; /* workers holding it, plus the builder's */
+  _Atomic unsigned refs;      /* workers holding it, plus the builder's */
 } va__view;
 
 const char *va__member_status_name(va__member_status s);

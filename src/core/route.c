@@ -53,8 +53,8 @@ static void forward(va_worker *w, va_msg *m, int node) {
       .timeout_ms = deadline > w->now_ms ? deadline - w->now_ms : 1,
       /* A draining node's call may go on past the last hop: it cannot
        * run here, and an eligible node runs it there at its last hop. */
-      .hops = hops_of(m) < VA_ROUTE_MAX_HOPS ? hops_of(m) + 1
-                                             : VA_ROUTE_MAX_HOPS,
+      .hops =
+          hops_of(m) < VA_ROUTE_MAX_HOPS ? hops_of(m) + 1 : VA_ROUTE_MAX_HOPS,
       .one_way = m->reply_kind == VA_REPLY_NONE,
   };
   /* Admitted already (dispatch.c): a call has a pending record by now. */
@@ -86,8 +86,8 @@ bool va__route_away(va_worker *w, va_msg *m) {
     return false;
   if (a && a->depth > 0 && m->chain == a->busy_chain)
     return false; /* its own open chain: it waits for this one */
-  bool last_hop = hops_of(m) >= VA_ROUTE_MAX_HOPS &&
-                  !va_load_relaxed(&rt->draining);
+  bool last_hop =
+      hops_of(m) >= VA_ROUTE_MAX_HOPS && !va_load_relaxed(&rt->draining);
   int node =
       last_hop ? VA_ROUTE_HERE : place(w, m->type, va__msg_id(m), m->id_len);
   if (node != VA_ROUTE_HERE) {
@@ -239,8 +239,7 @@ static int move_all(va_runtime *rt, uint8_t kind) {
 
 /* ---- The public face ---- */
 
-int va_runtime_set_router(va_runtime *rt, const va_router *router,
-                          void *user) {
+int va_runtime_set_router(va_runtime *rt, const va_router *router, void *user) {
   if (!rt || !router || !router->place || !router->forward)
     return VA_EINVAL;
   if (va_load_acq(&rt->phase) != VA_PHASE_NEW)

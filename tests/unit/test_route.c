@@ -94,8 +94,8 @@ static void arrive(void *ctx, va_loop *loop) {
   call.id = t->id;
   call.body = t->body;
   call.type = t->to->type; /* the same names, this runtime's ids */
-  int rc = va_route_inbound(t->to->rt, &call, call.one_way ? NULL : answered,
-                            t);
+  int rc =
+      va_route_inbound(t->to->rt, &call, call.one_way ? NULL : answered, t);
   if (rc)
     answered(t, rc, NULL, 0);
   else if (call.one_way)
@@ -135,8 +135,8 @@ static void node_start(node *n, node *peer) {
   cfg.call_timeout_ms = 10000;
   assert_int_equal(va_runtime_new(&cfg, &n->rt), 0);
   va_method methods[] = {{"whoami", whoami}, {"add", add}};
-  va_type_def def = {.name = "Probe", .methods = methods, .n_methods = 2,
-                     .user = n};
+  va_type_def def = {
+      .name = "Probe", .methods = methods, .n_methods = 2, .user = n};
   n->type = va_register_type(n->rt, &def);
   n->m_name = va_method_lookup(n->rt, n->type, "whoami");
   n->m_add = va_method_lookup(n->rt, n->type, "add");
@@ -182,9 +182,8 @@ static void got(void *user, int status, const void *data, size_t len) {
 
 static void call_name(node *n, const char *id, answer *a) {
   memset(a, 0, sizeof(*a));
-  assert_int_equal(va_call(n->rt, n->type, id, strlen(id), n->m_name, NULL, 0,
-                           got, a),
-                   0);
+  assert_int_equal(
+      va_call(n->rt, n->type, id, strlen(id), n->m_name, NULL, 0, got, a), 0);
 }
 
 static void calls_run_where_placed_and_say_where(void **state) {
@@ -212,9 +211,8 @@ static void state_writes_cross_and_add_up(void **state) {
   (void)state;
   int64_t sum = 0;
   for (int i = 1; i <= 50; i++)
-    assert_int_equal(call_i64(i % 2 ? A.rt : B.rt, A.type, "bcount",
-                              A.m_add, 1, &sum),
-                     0);
+    assert_int_equal(
+        call_i64(i % 2 ? A.rt : B.rt, A.type, "bcount", A.m_add, 1, &sum), 0);
   assert_int_equal(sum, 50); /* one activation, on B, saw every add */
 }
 

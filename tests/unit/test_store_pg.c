@@ -9,9 +9,9 @@
  * the writes' reminder fields only, failures reach the log callback.
  * With nodes (member rows written here with libpq): a load claims and
  * bumps the epoch; another node is refused until the owner is marked dead
- * (a lease that ran out is not enough), then claims; the old owner's save is then fenced and
- * commits nothing while another actor's save in the same group commits;
- * release lets the other node claim at once; due reminders are the
+ * (a lease that ran out is not enough), then claims; the old owner's save is
+ * then fenced and commits nothing while another actor's save in the same group
+ * commits; release lets the other node claim at once; due reminders are the
  * node's own and the orphans, never another live node's. And: three
  * stores create the schema at once on an empty database; a database
  * restart in the middle of a stream of saves loses nothing acknowledged

@@ -30,8 +30,10 @@ static int setup(void **state) {
   (void)state;
   assert_int_equal(va_runtime_new(NULL, &rt), 0);
   va_method m[] = {{"m", nop}};
-  T_TASK = va_register_type(rt, &(va_type_def){.name = "TaskActor", .methods = m, .n_methods = 1});
-  T_APP = va_register_type(rt, &(va_type_def){.name = "Cart", .methods = m, .n_methods = 1});
+  T_TASK = va_register_type(
+      rt, &(va_type_def){.name = "TaskActor", .methods = m, .n_methods = 1});
+  T_APP = va_register_type(
+      rt, &(va_type_def){.name = "Cart", .methods = m, .n_methods = 1});
   return 0;
 }
 
@@ -85,8 +87,7 @@ static void spreads_evenly(void **state) {
 
 static void a_leaving_member_moves_only_its_actors(void **state) {
   (void)state;
-  const char *three[] = {"n1", "n2", "n3"}, *four[] = {"n1", "n2", "n3",
-                                                       "n4"};
+  const char *three[] = {"n1", "n2", "n3"}, *four[] = {"n1", "n2", "n3", "n4"};
   va__view *before = view_of(three, 3), *after = view_of(four, 4);
   finish(before);
   finish(after);
