@@ -79,7 +79,7 @@ fuzz: deps
 # A target whose source is not in the tree is skipped, and said so.
 FUZZ_SECONDS ?= 120
 FUZZ_DIR ?= build/fuzz
-FUZZ_TARGETS ?= timefmt http assistant stored
+FUZZ_TARGETS ?= timefmt http assistant stored frame
 fuzz-long: deps
 	@CC=clang cmake -S . -B $(FUZZ_DIR) -DVA_FUZZ=ON -DVA_WERROR=OFF >/dev/null
 	@total=0; failed=0; mkdir -p $(FUZZ_DIR)/artifacts; \
@@ -92,6 +92,7 @@ fuzz-long: deps
 	    timefmt) opts="-max_len=64";; \
 	    http) opts="-max_len=2048 -detect_leaks=0";; \
 	    assistant) opts="-max_len=1200";; \
+	    frame) opts="-max_len=4096";; \
 	    *) opts="";; \
 	  esac; \
 	  seeds=tests/fuzz/$$name-corpus; [ -d $$seeds ] || seeds=; \

@@ -159,7 +159,7 @@ static void app_invoked(void *user, int status, const void *data, size_t len) {
         "%.*s",
         a.status, (int)(a.body_len < 300 ? a.body_len : 300), a.body);
   va_http_response *res = va_http_res(reply);
-  va_api_reply_node(res);
+  va__api_reply_node(res);
   res->status = a.status >= 200 && a.status <= 599 ? a.status : 500;
   if (va_http_content_type(res, a.content_type) != 0)
     res->content_type = "application/json";

@@ -20,7 +20,7 @@ void va__dapr_fail(va_http_reply *reply, int status, const char *code,
   vsnprintf(message, sizeof(message), fmt, ap);
   va_end(ap);
   va_http_response *res = va_http_res(reply);
-  va_api_reply_node(res);
+  va__api_reply_node(res);
   json_t *e = json_pack("{s:s, s:s}", "errorCode", code, "message", message);
   if (!e) /* a message that is not UTF-8 (cut, or from outside bytes) */
     e = json_pack("{s:s, s:s}", "errorCode", code, "message",
@@ -41,7 +41,7 @@ void va__dapr_fail(va_http_reply *reply, int status, const char *code,
 void va__dapr_ok(va_http_reply *reply, int status, const void *body,
                  size_t len) {
   va_http_response *res = va_http_res(reply);
-  va_api_reply_node(res);
+  va__api_reply_node(res);
   res->status = status;
   res->content_type = "application/json";
   if (len)

@@ -9,7 +9,7 @@
 #include "../http/server.h"
 #include <vactor_route.h>
 
-static inline void va_api_reply_node(va_http_response *res) {
+static inline void va__api_reply_node(va_http_response *res) {
   const char *node = va_reply_node();
   if (node)
     (void)va_http_header(res, "X-Vactor-Node", node); /* a name is a token */

@@ -303,7 +303,7 @@ static void pending_free(pending_answer *pa) {
 static void answer_plain(void *user, int status, const void *data, size_t len) {
   va_http_reply *reply = user;
   va_http_response *res = va_http_res(reply);
-  va_api_reply_node(res);
+  va__api_reply_node(res);
   if (status == 0) {
     res->status = 200;
     va_http_write(res, data, len);
@@ -337,7 +337,7 @@ static void unlisted(void *user, int status, const void *data, size_t len) {
     va_log(pa->apps->rt, VA_LOG_WARN, "unlist failed", "task=%s error=%s", task,
            va_err_name(status));
   }
-  va_api_reply_node(va_http_res(pa->reply));
+  va__api_reply_node(va_http_res(pa->reply));
   error_for(va_http_res(pa->reply), pa->status, 't');
   va_http_done(pa->reply);
   pending_free(pa);
@@ -360,7 +360,7 @@ static void answer(void *user, int status, const void *data, size_t len) {
                 pa) == 0)
       return;
   }
-  va_api_reply_node(res);
+  va__api_reply_node(res);
   if (status) {
     error_for(res, status, pa->route->actor);
   } else {

@@ -43,7 +43,7 @@ struct va_cluster {
   pthread_t thread;
   bool thread_started;
   PGconn *conn;
-  uint64_t incarnation;
+  _Atomic uint64_t incarnation; /* read by the leave, on its own thread */
   uint64_t view_version;
   uint64_t renew_sent_ms;   /* when the last renewal was sent */
   uint64_t next_renew_ms;   /* when the next is due */

@@ -664,7 +664,13 @@ static void on_inbound_reply(void *user, int status, const void *data,
     return;
   }
   record_put(c->sh, r);
+  c->busy = true; /* a failed write breaks c: it must not be freed under us */
   send_reply(c, id, status, data, len, va_reply_node());
+  c->busy = false;
+  if (c->dead) {
+    conn_maybe_free(c);
+    return;
+  }
   if (c->throttled)
     unthrottle_if_drained(c);
 }

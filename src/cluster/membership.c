@@ -225,6 +225,14 @@ static int renew(va_cluster *c) {
  * incarnation joins. */
 static void rejoin(va_cluster *c) {
   va_runtime_fence(c->rt, 0);
+  pthread_mutex_lock(&c->lock);
+  bool leaving = c->phase != VA__CLUSTER_JOINED;
+  pthread_mutex_unlock(&c->lock);
+  if (leaving) { /* on its way out: it stays fenced, and does not come back */
+    va_log(c->rt, VA_LOG_WARN, "cluster membership lost", "node=%s action=none",
+           c->node);
+    return;
+  }
   va_log(c->rt, VA_LOG_WARN, "cluster membership lost",
          "node=%s incarnation=%" PRIu64 " action=rejoin", c->node,
          c->incarnation);
@@ -306,7 +314,8 @@ static va__view *read_view(va_cluster *c, uint64_t version) {
   static const char sql[] =
       "SELECT id, incarnation, address, link, status, types, "
       "CAST(EXTRACT(EPOCH FROM (lease_until - now())) * 1000 AS bigint) "
-      "FROM vactor_member ORDER BY id";
+      "FROM vactor_member WHERE status <> 'dead' OR lease_until > now() - "
+      "interval '5 minutes' ORDER BY id"; /* the long dead are left out */
   PGresult *r = run(c, sql, 0, NULL);
   if (!r)
     return NULL;

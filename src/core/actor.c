@@ -189,6 +189,8 @@ void va__actor_deactivate(va_worker *w, va_actor *a) {
 }
 
 void va__actor_closed(va_worker *w, va_actor *a) {
+  if (a->leaving) /* sent away (route.c): what came meanwhile follows */
+    va__route_later_mailbox(w, a);
   if (!a->mbox_head) {
     va__actor_remove(w, a, true);
     return;

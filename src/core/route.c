@@ -184,6 +184,9 @@ static void move_some(va_worker *w) {
       continue;
     }
     if (sent < MOVES_PER_TICK && idle(a)) {
+      /* Leaving while its hook's save is on the way (closing): a message
+       * meanwhile goes where placement says, not into its mailbox. */
+      a->leaving = true;
       va__actor_deactivate(w, a);
       sent++;
       continue;

@@ -413,9 +413,6 @@ void va__route_timer(va_worker *w, va_timer *t);
 static inline bool va__route_may_run(const va_worker *w) {
   return w->now_ms < va_load_relaxed(&w->rt->fence_until);
 }
-/* The node name a reply that ran here carries (NULL: one node), set while
- * a reply is delivered (dispatch.c). */
-void va__route_reply_node(const char *node);
 
 /* ---- persist.c ---- */
 /* Owner: starts loading a's state (a becomes LOADING); the activation ends

@@ -32,6 +32,7 @@
 #include "../base/clock.h"
 #include "postgres_sql.h"
 #include "store.h"
+#include "write_copy.h"
 #include <errno.h>
 #include <libpq-fe.h>
 #include <limits.h>
@@ -1690,33 +1691,12 @@ static int pg_load(va_store *base, const char *type, const char *id,
   return 0;
 }
 
-/* The bytes write w needs copied: key, value (not for a deletion) and
- * reminder name, with their NULs. 0 for a write that cannot be stored. */
+/* The bytes write w needs copied (write_copy.h); 0 for a write that
+ * cannot be stored. */
 static size_t copy_size(const va_store_write *w) {
   if (!w->key || (w->len && !w->deleted && !w->val) || w->len > MAX_VALUE_LEN)
     return 0;
-  return strlen(w->key) + 1 + (w->deleted ? 0 : w->len) +
-         (w->reminder ? strlen(w->reminder) + 1 : 0);
-}
-
-/* Copies w into *out, its bytes at *p (advanced past them). */
-static void copy_write(const va_store_write *w, va_store_write *out, char **p) {
-  *out = *w;
-  size_t klen = strlen(w->key) + 1;
-  out->key = memcpy(*p, w->key, klen);
-  *p += klen;
-  if (w->deleted) {
-    out->val = NULL;
-    out->len = 0;
-  } else {
-    out->val = w->len ? memcpy(*p, w->val, w->len) : NULL;
-    *p += w->len;
-  }
-  if (w->reminder) {
-    size_t nlen = strlen(w->reminder) + 1;
-    out->reminder = memcpy(*p, w->reminder, nlen);
-    *p += nlen;
-  }
+  return va__write_copy_size(w);
 }
 
 static int pg_save(va_store *base, const char *type, const char *id,
@@ -1749,7 +1729,7 @@ static int pg_save(va_store *base, const char *type, const char *id,
   r->bytes = 64 + r->type_len + id_len + extra;
   char *p = (char *)(r->writes + n);
   for (size_t i = 0; i < n; i++)
-    copy_write(&writes[i], &r->writes[i], &p);
+    va__write_copy(&writes[i], &r->writes[i], &p);
   VA_ASSERT(p == r->id + id_len + extra);
   submit(s, &s->writes, r);
   return 0;

@@ -16,6 +16,7 @@
 #include "../base/assert.h"
 #include "../base/clock.h"
 #include "store.h"
+#include "write_copy.h"
 #include <errno.h>
 #include <pthread.h>
 #include <sqlite3.h>
@@ -661,33 +662,6 @@ static int sq_load(va_store *base, const char *type, const char *id,
   return 0;
 }
 
-/* The bytes write w needs copied: key, value (not for a deletion) and
- * reminder name, with their NULs. */
-static size_t copy_size(const va_store_write *w) {
-  return strlen(w->key) + 1 + (w->deleted ? 0 : w->len) +
-         (w->reminder ? strlen(w->reminder) + 1 : 0);
-}
-
-/* Copies w into *out, its bytes at *p (advanced past them). */
-static void copy_write(const va_store_write *w, va_store_write *out, char **p) {
-  *out = *w;
-  size_t klen = strlen(w->key) + 1;
-  out->key = memcpy(*p, w->key, klen);
-  *p += klen;
-  if (w->deleted) {
-    out->val = NULL;
-    out->len = 0;
-  } else {
-    out->val = w->len ? memcpy(*p, w->val, w->len) : NULL;
-    *p += w->len;
-  }
-  if (w->reminder) {
-    size_t nlen = strlen(w->reminder) + 1;
-    out->reminder = memcpy(*p, w->reminder, nlen);
-    *p += nlen;
-  }
-}
-
 static int sq_save(va_store *base, const char *type, const char *id,
                    size_t id_len, uint64_t version, uint64_t epoch,
                    const va_store_write *writes, size_t n, va_store_save_cb cb,
@@ -699,7 +673,7 @@ static int sq_save(va_store *base, const char *type, const char *id,
   size_t array_at = (id_len + 7) & ~(size_t)7;
   size_t extra = array_at - id_len + n * sizeof(*writes);
   for (size_t i = 0; i < n; i++)
-    extra += copy_size(&writes[i]);
+    extra += va__write_copy_size(&writes[i]);
   request *r = new_request(type, id, id_len, extra);
   if (!r)
     return VA_ENOMEM;
@@ -710,7 +684,7 @@ static int sq_save(va_store *base, const char *type, const char *id,
   r->writes = (va_store_write *)(r->id + array_at);
   char *p = (char *)(r->writes + n);
   for (size_t i = 0; i < n; i++)
-    copy_write(&writes[i], &r->writes[i], &p);
+    va__write_copy(&writes[i], &r->writes[i], &p);
   VA_ASSERT(p == r->id + id_len + extra);
   queue_put(&s->saves, r);
   return 0;
