@@ -33,7 +33,8 @@ typedef struct load_done {
   va_worker *w;
   va_actor *actor;
   uint64_t gen;
-  bool reload; /* after a failed save: no activate hook */
+  bool reload;        /* after a failed save: no activate hook */
+  uint64_t evictions; /* the worker's, when the load was asked for */
   int status;
   uint64_t version;
   uint64_t epoch; /* the store's claim */
@@ -99,6 +100,7 @@ int va__persist_load(va_worker *w, va_actor *a, bool reload) {
   d->actor = a;
   d->gen = a->gen;
   d->reload = reload;
+  d->evictions = w->evictions;
   a->life = VA_ACTOR_LOADING;
   w->loading++;
   int rc = rt->store->ops->load(rt->store, rt->types[a->type].name, a->id,
@@ -122,6 +124,10 @@ static void loaded(va_worker *w, load_done *d) {
     return;
   }
   int rc = d->status;
+  /* Asked for before an eviction (this node lost its place in the
+   * cluster): its claim may be an old incarnation's, its state stale. */
+  if (rc == 0 && d->evictions != w->evictions)
+    rc = VA_EMOVED;
   if (rc == VA_EMOVED) {
     /* Another node holds the actor: not a failure, the messages wait and
      * are placed again (route.c). */

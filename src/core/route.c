@@ -220,6 +220,7 @@ static void start_move(void *ctx, va_worker *w) {
   if (w->moving != VA_MOVE_EVICT) /* an eviction covers a rebalance */
     w->moving = kind;
   if (kind == VA_MOVE_EVICT) { /* its first step at once (va_runtime_evict) */
+    w->evictions++;
     if (va__timer_armed(&w->move_timer))
       va__heap_remove(&w->timers, &w->move_timer);
     move_some(w);

@@ -209,6 +209,8 @@ typedef struct va_worker {
   va_timer reroute_timer;
   va_timer move_timer; /* sends misplaced or all actors away (route.c) */
   uint8_t moving;      /* 0, or what move_timer does: VA_MOVE_* */
+  uint64_t evictions;  /* eviction steps begun here: a load older than the
+                          last one may have claimed as an old incarnation */
 
   /* Written by the owner, read by the thread that stops the runtime. */
   va_worker_stats stats;
