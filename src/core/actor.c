@@ -210,22 +210,15 @@ void va__actor_closed(va_worker *w, va_actor *a) {
   va__worker_schedule(w, a);
 }
 
-va_msg *va__actor_mailbox_pop(va_worker *w, va_actor *a) {
-  va_msg *m = a->mbox_head;
-  if (!m)
-    return NULL;
-  a->mbox_head = (va_msg *)va_load_relaxed(&m->node.next);
-  if (!a->mbox_head)
-    a->mbox_tail = NULL;
-  VA_ASSERT(a->mbox_len > 0 && w->queued > 0);
-  a->mbox_len--;
-  w->queued--;
-  return m;
-}
-
 void va__actor_fail_mailbox(va_worker *w, va_actor *a, int status) {
-  for (va_msg *m; (m = va__actor_mailbox_pop(w, a));) {
+  while (a->mbox_head) {
+    va_msg *m = a->mbox_head;
+    a->mbox_head = (va_msg *)va_load_relaxed(&m->node.next);
+    VA_ASSERT(a->mbox_len > 0 && w->queued > 0);
+    a->mbox_len--;
+    w->queued--;
     va__answer(w, m, status, NULL);
     va__msg_free(&w->msgs, m);
   }
+  a->mbox_tail = NULL;
 }

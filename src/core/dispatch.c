@@ -180,12 +180,10 @@ static int deliver(va_worker *w, va_msg *m, bool from_here, va_ref *ref) {
       return 0;
     }
   }
-  va_actor *a;
-  if (va__route_away(w, m, &a))
+  if (va__route_away(w, m))
     return 0;
   int err = 0;
-  if (!a || ref) /* a ref's hint is refreshed by resolve */
-    a = va__actor_resolve(w, m, ref, &err);
+  va_actor *a = va__actor_resolve(w, m, ref, &err);
   bool is_call = m->reply_kind != VA_REPLY_NONE;
   if (!a) {
     va__answer(w, m, err, NULL);

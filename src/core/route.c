@@ -75,18 +75,15 @@ static void forward(va_worker *w, va_msg *m, int node) {
   va__msg_free(&w->msgs, m);
 }
 
-bool va__route_away(va_worker *w, va_msg *m, va_actor **here) {
+bool va__route_away(va_worker *w, va_msg *m) {
   va_runtime *rt = w->rt;
-  *here = NULL;
   if (!rt->router.place)
     return false;
   va_actor *a = m->hint;
   if (!(a && a->gen == m->hint_gen && a->life != VA_ACTOR_FREE))
     a = va__dir_find(&w->dir, m->hash, m->type, va__msg_id(m), m->id_len);
-  if (a && !a->leaving) {
-    *here = a; /* found once: the caller does not look it up again */
+  if (a && !a->leaving)
     return false;
-  }
   if (a && a->depth > 0 && m->chain == a->busy_chain)
     return false; /* its own open chain: it waits for this one */
   bool last_hop =
@@ -136,8 +133,15 @@ void va__route_later(va_worker *w, va_msg *m) {
 }
 
 void va__route_later_mailbox(va_worker *w, va_actor *a) {
-  for (va_msg *m; (m = va__actor_mailbox_pop(w, a));)
+  while (a->mbox_head) {
+    va_msg *m = a->mbox_head;
+    a->mbox_head = (va_msg *)va_load_relaxed(&m->node.next);
+    VA_ASSERT(a->mbox_len > 0 && w->queued > 0);
+    a->mbox_len--;
+    w->queued--;
     va__route_later(w, m);
+  }
+  a->mbox_tail = NULL;
 }
 
 static void reroute(va_worker *w) {

@@ -399,16 +399,12 @@ int va__call_system(va_runtime *rt, int type, const char *id, size_t id_len,
                     uint16_t method, const void *body, size_t len,
                     va_reply_fn cb, void *user);
 
-/* Owner: takes the first message out of a's mailbox (NULL: empty). */
-va_msg *va__actor_mailbox_pop(va_worker *w, va_actor *a);
-
 /* ---- route.c ---- */
 enum { VA_MOVE_REBALANCE = 1, VA_MOVE_EVICT = 2 };
 /* Owner: with a router, takes m (admitted) when its actor is not active
  * here and placement puts it on another node: forwarded, or answered with
- * the router's refusal. false: m runs here, on *here when its activation
- * was found (else NULL: activate it). */
-bool va__route_away(va_worker *w, va_msg *m, va_actor **here);
+ * the router's refusal. false: m runs here. */
+bool va__route_away(va_worker *w, va_msg *m);
 /* Owner: queues m (or every message of a's mailbox) to be placed again
  * shortly, until its deadline: its actor is held by another node. */
 void va__route_later(va_worker *w, va_msg *m);
