@@ -65,6 +65,15 @@ enum {
   ACCEPTS_PER_EVENT = 64,
   POST_TRIES = 1000, /* a post that finds no memory, asked again 1 ms on */
   EXPIRE_CHUNK = 256,
+  /* A peer that stops answering (cut off, its machine gone) is noticed by
+   * the kernel: an idle connection is probed after KEEPALIVE_IDLE_S, and
+   * one whose bytes (data or probes) go unacknowledged for
+   * UNACKED_MAX_MS is closed. The cluster judges reachability from the
+   * connections that stay ready (cluster.h). */
+  KEEPALIVE_IDLE_S = 1,
+  KEEPALIVE_INTERVAL_S = 1,
+  KEEPALIVE_PROBES = 2,
+  UNACKED_MAX_MS = 2500,
 };
 
 const uint64_t VA__LINK_LATENCY_US[VA__LINK_LATENCY_BUCKETS - 1] = {
@@ -447,6 +456,22 @@ static void conn_close(conn *c) {
   if (sh->loop_gone)
     c->inflight = 0; /* the runtime has stopped: no callback will come */
   conn_maybe_free(c);
+}
+
+/* Every link socket: no Nagle delay, and a peer that stops answering is
+ * found out by the kernel (KEEPALIVE_*, UNACKED_MAX_MS). Best effort: a
+ * socket without these still works, it only notices a silent peer later
+ * (a call's deadline). */
+static void tune_socket(int fd) {
+  const int one = 1, idle = KEEPALIVE_IDLE_S, interval = KEEPALIVE_INTERVAL_S,
+            probes = KEEPALIVE_PROBES, unacked = UNACKED_MAX_MS;
+  (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+  (void)setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
+  (void)setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle));
+  (void)setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &interval, sizeof(interval));
+  (void)setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &probes, sizeof(probes));
+  (void)setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &unacked,
+                   sizeof(unacked));
 }
 
 static void peer_retry_later(wpeer *p);
@@ -1004,8 +1029,7 @@ static int connect_socket(const struct sockaddr_in *addr, bool *at_once) {
   int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0)
     return -1;
-  int one = 1;
-  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+  tune_socket(fd);
   int rc = connect(fd, (const struct sockaddr *)addr, sizeof(*addr));
   if (rc != 0 && errno != EINPROGRESS) {
     close(fd);
@@ -1126,8 +1150,7 @@ static void on_accept(void *ctx, uint32_t events) {
     }
     if (fd < 0)
       return; /* EAGAIN: all taken */
-    int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    tune_socket(fd);
     conn *c =
         sh->n_inbound < INBOUND_MAX ? conn_open(sh, fd, NULL, GREETING) : NULL;
     if (!c) {
