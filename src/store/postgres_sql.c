@@ -249,14 +249,23 @@ static const char *const version_1[] = {
     NULL,
 };
 
+/* Version 2: each member lists the peers it cannot reach (the votes that
+ * put a node cut off from its peers out of the cluster). */
+static const char *const version_2[] = {
+    "ALTER TABLE vactor_member"
+    " ADD COLUMN IF NOT EXISTS unreachable text NOT NULL DEFAULT ''",
+    NULL,
+};
+
 /* Migrations by version: steps[v - 1] brings a schema at v - 1 to v. */
-static const char *const *const steps[VA_PG_SCHEMA_VERSION] = {version_1};
+static const char *const *const steps[VA_PG_SCHEMA_VERSION] = {version_1,
+                                                               version_2};
 
 /* Concurrent DDL can still collide in the catalog even with IF NOT
  * EXISTS (a unique violation on pg_type or pg_class, a duplicate table or
  * object): the statement is run again, and finds the object there. */
 static bool ddl_race(const char *sqlstate) {
-  static const char *const codes[] = {"23505", "42P07", "42710",
+  static const char *const codes[] = {"23505", "42P07", "42710", "42701",
                                       "40001", "40P01", NULL};
   for (size_t i = 0; codes[i]; i++)
     if (!strcmp(sqlstate, codes[i]))
@@ -343,10 +352,12 @@ static int migrate_to(PGconn *conn, long v, va__pg_failure *why) {
   snprintf(to, sizeof(to), "%ld", v);
   snprintf(from, sizeof(from), "%ld", v - 1);
   const char *params[] = {to, from};
-  /* One row. A node that migrated first makes these change nothing. */
+  /* One row. A node that migrated first makes these change nothing (two
+   * inserting at once: the second's unique violation is a race, run
+   * again, and then finds the row). */
   return v == 1 ? run(conn,
-                      "INSERT INTO vactor_schema(version) VALUES ($1::int)"
-                      " ON CONFLICT (version) DO NOTHING",
+                      "INSERT INTO vactor_schema(version) SELECT $1::int"
+                      " WHERE NOT EXISTS (SELECT 1 FROM vactor_schema)",
                       1, params, NULL, why)
                 : run(conn,
                       "UPDATE vactor_schema SET version = $1::int"

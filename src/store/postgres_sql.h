@@ -62,6 +62,6 @@ typedef struct va__pg_failure {
 int va__pg_schema_setup(PGconn *conn, va__pg_failure *why);
 
 /* This build's schema version (vactor_schema). */
-#define VA_PG_SCHEMA_VERSION 1
+#define VA_PG_SCHEMA_VERSION 2
 
 #endif

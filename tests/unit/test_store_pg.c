@@ -25,6 +25,7 @@
 #include <cmocka.h>
 
 #include "helpers.h"
+#include "store/postgres_sql.h"
 #include "store/store.h"
 #include <arpa/inet.h>
 #include <libpq-fe.h>
@@ -819,9 +820,33 @@ static void three_stores_create_the_schema_at_once(void **state) {
     assert_int_equal(sql_i64(url, "SELECT count(*) FROM vactor_schema", NULL),
                      1);
     assert_int_equal(sql_i64(url, "SELECT version FROM vactor_schema", NULL),
-                     1);
+                     VA_PG_SCHEMA_VERSION);
     assert_int_equal(sql_i64(url, "SELECT version FROM vactor_view", NULL), 0);
   }
+}
+
+/* A database at schema version 1 (a cluster of an earlier release) is
+ * brought to this build's version on open, its rows kept. */
+static void a_version_1_schema_is_migrated(void **state) {
+  (void)state;
+  char url[512];
+  fresh_db("pg_migrate", url, sizeof(url));
+  va_store *s = open_store(url, NULL);
+  s->ops->destroy(s);
+  sql_run(url, "ALTER TABLE vactor_member DROP COLUMN unreachable", NULL);
+  sql_run(url, "UPDATE vactor_schema SET version = 1", NULL);
+  sql_run(url,
+          "INSERT INTO vactor_member (id, incarnation, address, status, "
+          "lease_until) VALUES ('old', 1, '127.0.0.1:1', 'alive', now())",
+          NULL);
+  s = open_store(url, NULL);
+  s->ops->destroy(s);
+  assert_int_equal(sql_i64(url, "SELECT version FROM vactor_schema", NULL), 2);
+  assert_int_equal(sql_i64(url,
+                           "SELECT count(*) FROM vactor_member WHERE id = "
+                           "'old' AND unreachable = ''",
+                           NULL),
+                   1);
 }
 
 /* The stream of the restart test: ACTORS actors, each saving its counter
@@ -1200,6 +1225,7 @@ int main(void) {
       cmocka_unit_test(release_lets_another_node_claim_at_once),
       cmocka_unit_test(due_reminders_are_ours_and_the_orphans),
       cmocka_unit_test(three_stores_create_the_schema_at_once),
+      cmocka_unit_test(a_version_1_schema_is_migrated),
       cmocka_unit_test(rows_it_did_not_write_are_refused),
       cmocka_unit_test(saves_in_doubt_are_looked_up),
       cmocka_unit_test(restart_in_a_stream_of_saves_loses_nothing),
