@@ -22,7 +22,10 @@ struct va_app_channel {
   va_runtime *rt;
   int type;
   char base[64]; /* http://host:port */
-  char *token;   /* "dapr-api-token: T", or NULL */
+  uint16_t port; /* 0: no app */
+  void (*on_types)(void *user, const char *types);
+  void *on_types_user;
+  char *token; /* "dapr-api-token: T", or NULL */
   long timeout_ms;
   va_http_client *client;
   pthread_t thread;
@@ -207,6 +210,8 @@ static int send_to_app(va_app_channel *ch, const char *method, const char *url,
                        const char *ctype, uint64_t chain,
                        const char *const *extra, const void *body, size_t len,
                        va_http_client_done done, void *user) {
+  if (!ch->port)
+    return VA_ENOTFOUND; /* no app behind this node */
   char ct[300], reentrancy[64];
   const char *headers[4 + MAX_FORWARDED] = {NULL};
   size_t n = 0;
@@ -490,12 +495,34 @@ static json_t *read_config(va_app_channel *ch) {
   return entities;
 }
 
+/* Tells on_types the entities' names, comma-separated. */
+static void tell_types(va_app_channel *ch, json_t *entities) {
+  char types[4096];
+  size_t used = 0;
+  size_t i;
+  json_t *e;
+  json_array_foreach(entities, i, e) {
+    const char *name = json_string_value(e);
+    size_t len = name ? strlen(name) : 0;
+    if (!len || strchr(name, ',') || used + len + 2 > sizeof(types))
+      continue;
+    if (used)
+      types[used++] = ',';
+    memcpy(types + used, name, len);
+    used += len;
+  }
+  types[used] = 0;
+  ch->on_types(ch->on_types_user, types);
+}
+
 static void *connect_main(void *arg) {
   va_app_channel *ch = arg;
   while (!atomic_load(&ch->stop)) {
     json_t *entities = read_config(ch);
     if (entities) {
       atomic_store(&ch->entities, entities);
+      if (ch->on_types)
+        tell_types(ch, entities);
       break;
     }
     nanosleep(&(struct timespec){0, 100 * 1000000}, NULL);
@@ -507,7 +534,7 @@ static void *connect_main(void *arg) {
 
 int va_app_channel_new(va_runtime *rt, const va_app_options *opts,
                        va_app_channel **out) {
-  if (!rt || !opts || !opts->port || !out)
+  if (!rt || !opts || !out)
     return VA_EINVAL;
   va_app_channel *ch = calloc(1, sizeof(*ch));
   if (!ch)
@@ -515,6 +542,9 @@ int va_app_channel_new(va_runtime *rt, const va_app_options *opts,
   ch->rt = rt;
   snprintf(ch->base, sizeof(ch->base), "http://%s:%u",
            opts->host ? opts->host : "127.0.0.1", opts->port);
+  ch->port = opts->port;
+  ch->on_types = opts->on_types;
+  ch->on_types_user = opts->on_types_user;
   ch->timeout_ms = opts->call_timeout_ms ? opts->call_timeout_ms : 50000;
   atomic_store(&ch->max_depth, 32); /* Dapr's default */
   if (opts->token && *opts->token &&
@@ -545,6 +575,8 @@ int va_app_channel_new(va_runtime *rt, const va_app_options *opts,
 }
 
 int va_app_channel_start(va_app_channel *ch) {
+  if (!ch->port)
+    return 0; /* no app: nothing to wait for */
   if (pthread_create(&ch->thread, NULL, connect_main, ch) != 0)
     return VA_ESYS;
   ch->started = true;

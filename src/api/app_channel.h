@@ -22,9 +22,17 @@ typedef struct va_app_channel va_app_channel;
 
 typedef struct va_app_options {
   const char *host;     /* numeric address of the app; NULL = 127.0.0.1 */
-  uint16_t port;        /* the app's port */
+  uint16_t port;        /* the app's port; 0: no app behind this node (a
+                           cluster member that forwards the app types to
+                           the members hosting them; a turn that runs here
+                           all the same fails with VA_ENOTFOUND) */
   const char *token;    /* sent as dapr-api-token on every call; may be NULL */
   long call_timeout_ms; /* one call to the app; 0 = 50000 */
+  /* Told the app's types, comma-separated, once its configuration came
+   * (on the channel's thread; may be NULL). Names with a ',' are left out,
+   * and so are those past 4095 bytes in all. */
+  void (*on_types)(void *user, const char *types);
+  void *on_types_user;
 } va_app_options;
 
 /* The AppActor type's methods (its method ids). */
@@ -40,7 +48,8 @@ enum {
 int va_app_channel_new(va_runtime *rt, const va_app_options *opts,
                        va_app_channel **out);
 /* After va_runtime_start: a thread waits for the app to answer GET
- * /dapr/config (every 100 ms), then takes its actor types. */
+ * /dapr/config (every 100 ms), then takes its actor types (no thread
+ * without an app). */
 int va_app_channel_start(va_app_channel *ch);
 /* Stops the thread and the client and frees ch: after va_runtime_stop
  * (AppActor's deactivation hook, run by the stop, uses the channel) and

@@ -19,8 +19,8 @@
 
 /* Splits /v1.0/actors/{type}/{id}/{what}[/{rest}]. 0, or an HTTP status
  * (400 bad names, 404 no such route / type). */
-static int parse_target(va_runtime *rt, va_app_channel *app, const char *path,
-                        target *t) {
+static int parse_target(va_runtime *rt, va_app_channel *app,
+                        va_cluster *cluster, const char *path, target *t) {
   const char *p = path + strlen("/v1.0/actors/");
   const char *slash = strchr(p, '/');
   if (!slash ||
@@ -43,7 +43,12 @@ static int parse_target(va_runtime *rt, va_app_channel *app, const char *path,
       t->type = va_type_lookup(rt, t->type_name);
       if (app && t->type == va_app_channel_type(app))
         t->type = -1; /* AppActor is vactord's own, not a Dapr type */
-      t->app = t->type < 0 && va_app_channel_hosts(app, t->type_name);
+      /* An app's type: this node's app hosts it, or another member's
+       * (the call goes there). */
+      t->app =
+          t->type < 0 && app &&
+          (va_app_channel_hosts(app, t->type_name) ||
+           va_cluster_hosts_app(cluster, t->type_name, strlen(t->type_name)));
       if (t->app)
         t->type = va_app_channel_type(app);
       snprintf(t->key, sizeof(t->key), "%s%s%s", t->app ? t->type_name : "",
@@ -350,7 +355,7 @@ static void metadata(va_runtime *rt, va_http_reply *reply) {
 
 /* ---- Routing ---- */
 
-bool va_dapr_api_route(va_runtime *rt, va_app_channel *app,
+bool va_dapr_api_route(va_runtime *rt, va_app_channel *app, va_cluster *cluster,
                        const va_http_request *req, va_http_reply *reply) {
   bool get = !strcmp(req->method, "GET");
   if (!strcmp(req->path, "/v1.0/metadata")) {
@@ -372,7 +377,7 @@ bool va_dapr_api_route(va_runtime *rt, va_app_channel *app,
   if (strncmp(req->path, "/v1.0/actors/", 13))
     return false;
   target t;
-  int status = parse_target(rt, app, req->path, &t);
+  int status = parse_target(rt, app, cluster, req->path, &t);
   if (status == 400) {
     va__dapr_fail(reply, 400, "ERR_BAD_REQUEST",
                   "invalid request: actor type or id");

@@ -6,14 +6,17 @@
 #ifndef VA_API_DAPR_API_H
 #define VA_API_DAPR_API_H
 
+#include "../cluster/cluster.h"
 #include "../http/server.h"
 #include "app_channel.h"
 #include <stdbool.h>
 
 /* Handles req if it is one of the routes above (then true: the reply is
  * done, or will be). app: the app channel, or NULL without an app; its
- * actor types are reachable once the app's configuration is in. */
-bool va_dapr_api_route(va_runtime *rt, va_app_channel *app,
+ * actor types are reachable once the app's configuration is in. cluster:
+ * this node's cluster, or NULL; the types other members' apps host are
+ * reachable through it as well. */
+bool va_dapr_api_route(va_runtime *rt, va_app_channel *app, va_cluster *cluster,
                        const va_http_request *req, va_http_reply *reply);
 
 #endif

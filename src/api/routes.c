@@ -124,7 +124,7 @@ void va_routes_handle(void *ctx, const va_http_request *req,
                       va_http_reply *reply) {
   va_routes *r = ctx;
   if (va_task_api_route(&r->apps, req, reply) ||
-      va_dapr_api_route(r->apps.rt, r->app, req, reply))
+      va_dapr_api_route(r->apps.rt, r->app, r->cluster, req, reply))
     return;
   va_http_response *res = va_http_res(reply);
   bool get = !strcmp(req->method, "GET");

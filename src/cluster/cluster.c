@@ -28,8 +28,13 @@ static int place(void *user, va_loop *loop, int type, const char *id,
   const va__view *v = c->views[va_loop_index(loop)];
   if (!v || v->self < 0)
     return VA_ROUTE_HERE; /* no view yet: claims decide */
-  const char *name = va_type_name(c->rt, type);
-  int i = name ? va__view_place(v, type, name, id, id_len) : -1;
+  int i;
+  if (type == c->app_actor_type) {
+    i = va__view_place_app(v, id, id_len);
+  } else {
+    const char *name = va_type_name(c->rt, type);
+    i = name ? va__view_place(v, type, name, id, id_len) : -1;
+  }
   if (i < 0 || i == v->self)
     return VA_ROUTE_HERE;
   return v->members[i].number;
@@ -125,10 +130,6 @@ void va__cluster_install(va_cluster *c, va__view *v) {
 
 /* ---- Life ---- */
 
-static char *copy_or_empty(const char *s) {
-  return strdup(s ? s : "");
-}
-
 int va_cluster_new(va_runtime *rt, const va_cluster_options *o,
                    va_cluster **out) {
   if (!rt || !o || !o->url || !o->node || !o->address || !out)
@@ -140,7 +141,7 @@ int va_cluster_new(va_runtime *rt, const va_cluster_options *o,
   c->url = strdup(o->url);
   c->node = strdup(o->node);
   c->address = strdup(o->address);
-  c->app_types = copy_or_empty(o->app_types);
+  c->app_actor_type = o->app_actor ? va_type_lookup(rt, o->app_actor) : -1;
   if (o->link_host) {
     c->link_host = strdup(o->link_host);
   } else { /* the host part of address */
@@ -152,12 +153,15 @@ int va_cluster_new(va_runtime *rt, const va_cluster_options *o,
   c->lease_ms = o->lease_ms ? o->lease_ms : VA_CLUSTER_DEFAULT_LEASE_MS;
   c->renew_ms = o->renew_ms ? o->renew_ms : VA_CLUSTER_DEFAULT_RENEW_MS;
   c->numbers = calloc(NUMBERS_MAX, sizeof(*c->numbers));
+  c->reach = calloc(NUMBERS_MAX + 1, sizeof(*c->reach));
   pthread_mutex_init(&c->lock, NULL);
   pthread_cond_init(&c->changed, NULL);
   int rc = VA_ENOMEM;
-  if (c->url && c->node && c->address && c->app_types && c->link_host &&
-      c->numbers) {
-    rc = c->renew_ms < c->lease_ms ? 0 : VA_EINVAL;
+  if (c->url && c->node && c->address && c->link_host && c->numbers &&
+      c->reach) {
+    rc = c->renew_ms < c->lease_ms && (!o->app_actor || c->app_actor_type >= 0)
+             ? 0
+             : VA_EINVAL;
     va_router router = {.place = place, .forward = forward};
     if (rc == 0)
       rc = va_runtime_set_router(rt, &router, c);
@@ -298,8 +302,28 @@ void va_cluster_free(va_cluster *c) {
   free(c->node);
   free(c->address);
   free(c->link_host);
-  free(c->app_types);
+  free(c->reach);
   free(c);
+}
+
+/* ---- App types ---- */
+
+int va_cluster_set_app_types(va_cluster *c, const char *types) {
+  if (!c || !types || strlen(types) >= sizeof(c->app_types))
+    return VA_EINVAL;
+  pthread_mutex_lock(&c->lock);
+  snprintf(c->app_types, sizeof(c->app_types), "%s", types);
+  pthread_mutex_unlock(&c->lock);
+  return 0;
+}
+
+bool va_cluster_hosts_app(va_cluster *c, const char *type, size_t len) {
+  if (!c)
+    return false;
+  pthread_mutex_lock(&c->lock);
+  bool hosted = c->latest && va__view_hosts_app(c->latest, type, len);
+  pthread_mutex_unlock(&c->lock);
+  return hosted;
 }
 
 /* ---- What it tells ---- */

@@ -15,6 +15,7 @@
 #ifndef VA_CLUSTER_CLUSTER_H
 #define VA_CLUSTER_CLUSTER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <vactor.h>
@@ -34,8 +35,11 @@ typedef struct va_cluster_options {
   const char *link_host; /* where the link listens (numeric IPv4); NULL:
                             the host of address */
   uint16_t link_port;    /* 0: the kernel picks one */
-  const char *app_types; /* the types this node's app hosts, comma-
-                            separated ("" or NULL: none) */
+  const char *app_actor; /* the runtime type (registered on rt) whose
+                           actors are an app's, ids "{app type}/{id}"
+                           (app_channel.h's AppActor); NULL: none. Such
+                           an actor runs on a member whose app hosts its
+                           app type (va_cluster_set_app_types). */
   uint32_t lease_ms;     /* a member not renewed for this long is dead */
   uint32_t renew_ms;     /* how often the lease is renewed */
 } va_cluster_options;
@@ -65,6 +69,15 @@ void va_cluster_stop(va_cluster *c);
 /* Stops (if needed) and frees c, once the runtime has stopped (its
  * workers read c's views until then). NULL is a no-op. */
 void va_cluster_free(va_cluster *c);
+
+/* The app types this node's app hosts, comma-separated (the app's
+ * configuration, once it came; "" when none): published with the next
+ * lease renewal, after which every node places them on the members that
+ * host them. Any thread. VA_EINVAL when longer than 4095 bytes. */
+int va_cluster_set_app_types(va_cluster *c, const char *types);
+/* Whether a live member (this one or another) hosts the app type named
+ * (len bytes): then its actors are served through any node. Any thread. */
+bool va_cluster_hosts_app(va_cluster *c, const char *type, size_t len);
 
 /* GET /v1/cluster's body: {"self": ..., "version": ..., "members": [...]}
  * (docs/api.md). malloc'd, the caller frees it; NULL when out of memory. */

@@ -12,6 +12,18 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 
+enum {
+  VA__CLUSTER_TYPES_MAX = 4096, /* an app's types, comma-separated, + NUL */
+  /* A member's unreachable list: every other member's "id:incarnation". */
+  VA__CLUSTER_UNREACHABLE_MAX = VA__VIEW_MEMBERS_MAX * 88,
+};
+
+/* How this node last reached a peer (the membership thread's). */
+typedef struct va__peer_reach {
+  uint64_t incarnation; /* the peer's incarnation this is about */
+  uint64_t reached_ms;  /* when a link connection to it was last ready */
+} va__peer_reach;
+
 typedef enum va__cluster_phase {
   VA__CLUSTER_NEW,
   VA__CLUSTER_JOINED,  /* in the view, renewing */
@@ -22,9 +34,10 @@ typedef enum va__cluster_phase {
 struct va_cluster {
   va_runtime *rt;
   /* Options, copied; fixed once made. */
-  char *url, *node, *address, *link_host, *app_types;
+  char *url, *node, *address, *link_host;
   uint16_t link_port;
   uint32_t lease_ms, renew_ms;
+  int app_actor_type;    /* the runtime type of an app's actors, or -1 */
   char link_address[80]; /* host:port the link listens on, once listening */
 
   /* Set by start, cleared by stop; the router's forward reads it. */
@@ -49,11 +62,20 @@ struct va_cluster {
   uint64_t next_renew_ms;   /* when the next is due */
   uint64_t next_read_ms;    /* when the members are read again anyway */
   uint64_t steady_since_ms; /* connected and renewing since (0: not) */
+  bool expelled;            /* marked dead: joins again when allowed */
+  bool waiting_told;        /* the wait to join again was logged */
+  va__peer_reach *reach;    /* by node number */
+  char unreachable[VA__CLUSTER_UNREACHABLE_MAX]; /* as the next renewal
+                                                    writes it */
+  char unreachable_written[VA__CLUSTER_UNREACHABLE_MAX];
+  char types_written[VA__CLUSTER_TYPES_MAX];
 
   /* Shared: lock guards latest, phase and the start condition. */
   pthread_mutex_t lock;
   pthread_cond_t changed;
-  va__view *latest; /* the newest view (a reference), for /v1/cluster */
+  va__view *latest; /* the newest view (a reference), for /v1/cluster;
+                       the membership thread reads it without the lock */
+  char app_types[VA__CLUSTER_TYPES_MAX]; /* va_cluster_set_app_types */
   va__cluster_phase phase;
   int start_error; /* a failure the start waits to hear of */
   _Atomic bool stop;

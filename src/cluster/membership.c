@@ -16,7 +16,14 @@
  *    itself been connected and renewing for a whole lease (after a
  *    database outage everyone gets the chance to renew first);
  *  - read the rows again when the version moved (or every 2 s anyway) and
- *    install the new view (cluster.c).
+ *    install the new view (cluster.c);
+ *  - reachability: list in the row (with each renewal) the peers to which
+ *    no link connection has been ready for a lease; when the others' lists
+ *    put members out (va__view_cut_off: more than half of the others
+ *    cannot reach one), mark them dead, deciding again on the rows locked.
+ *    A node so expelled waits to join again until its link reaches more
+ *    than half of the others: cut off from its peers but not from the
+ *    database, it stays out instead of coming back to be cut again.
  *
  * Leases are judged by the database's clock only: no node compares its
  * clock with another's. Claims (store.h) only take actors from dead rows,
@@ -161,6 +168,13 @@ static void fence_after(va_cluster *c, uint64_t sent_ms) {
   va_runtime_fence(c->rt, sent_ms + c->lease_ms - margin);
 }
 
+/* The app's types as they are now (va_cluster_set_app_types). */
+static void app_types_now(va_cluster *c, char out[VA__CLUSTER_TYPES_MAX]) {
+  pthread_mutex_lock(&c->lock);
+  snprintf(out, VA__CLUSTER_TYPES_MAX, "%s", c->app_types);
+  pthread_mutex_unlock(&c->lock);
+}
+
 static int join(va_cluster *c) {
   static const char sql[] =
       "INSERT INTO vactor_member (id, incarnation, address, link, status, "
@@ -169,10 +183,13 @@ static int join(va_cluster *c) {
       "ON CONFLICT (id) DO UPDATE SET incarnation = "
       "vactor_member.incarnation + 1, address = excluded.address, link = "
       "excluded.link, status = 'alive', lease_until = excluded.lease_until, "
-      "types = excluded.types, joined_at = now() RETURNING incarnation";
+      "types = excluded.types, unreachable = '', joined_at = now() "
+      "RETURNING incarnation";
   char lease[16];
   ms_text(c->lease_ms, lease);
-  const char *p[] = {c->node, c->address, c->link_address, lease, c->app_types};
+  char types[sizeof(c->types_written)];
+  app_types_now(c, types);
+  const char *p[] = {c->node, c->address, c->link_address, lease, types};
   uint64_t sent = va_clock_coarse_ms();
   PGresult *r = run(c, sql, 5, p);
   if (!r)
@@ -183,6 +200,10 @@ static int join(va_cluster *c) {
   if (!inc || exec(c, BUMP_VIEW, 0, NULL, NULL))
     return VA_ESTORE;
   c->incarnation = inc;
+  c->expelled = false;
+  c->waiting_told = false;
+  memcpy(c->types_written, types, sizeof(types));
+  c->unreachable_written[0] = 0;
   va_runtime_set_incarnation(c->rt, inc);
   fence_after(c, sent);
   c->renew_sent_ms = sent;
@@ -195,19 +216,22 @@ static int join(va_cluster *c) {
 }
 
 /* 0: renewed; VA_ENOTFOUND: the row is not ours any more (marked dead,
- * or another incarnation); VA_ESTORE: no answer. */
+ * or another incarnation); VA_ESTORE: no answer. The renewal also writes
+ * the app's types and the peers this node cannot reach, and bumps the
+ * view when either changed (the others then place by them). */
 static int renew(va_cluster *c) {
   static const char sql[] =
       "UPDATE vactor_member SET lease_until = now() + CAST($3 AS bigint) * "
-      "interval '1 millisecond' WHERE id = $1 AND incarnation = "
-      "CAST($2 AS bigint) AND status <> 'dead'";
-  char lease[16], inc[24];
+      "interval '1 millisecond', types = $4, unreachable = $5 WHERE id = $1 "
+      "AND incarnation = CAST($2 AS bigint) AND status <> 'dead'";
+  char lease[16], inc[24], types[VA__CLUSTER_TYPES_MAX];
   ms_text(c->lease_ms, lease);
   snprintf(inc, sizeof(inc), "%" PRIu64, c->incarnation);
-  const char *p[] = {c->node, inc, lease};
+  app_types_now(c, types);
+  const char *p[] = {c->node, inc, lease, types, c->unreachable};
   uint64_t sent = va_clock_coarse_ms();
   int rows = 0;
-  if (exec(c, sql, 3, p, &rows)) {
+  if (exec(c, sql, 5, p, &rows)) {
     atomic_fetch_add(&c->renewals_failed, 1);
     return VA_ESTORE;
   }
@@ -218,6 +242,12 @@ static int renew(va_cluster *c) {
   fence_after(c, sent);
   if (!c->steady_since_ms)
     c->steady_since_ms = sent;
+  if ((strcmp(types, c->types_written) ||
+       strcmp(c->unreachable, c->unreachable_written)) &&
+      exec(c, BUMP_VIEW, 0, NULL, NULL) == 0) {
+    memcpy(c->types_written, types, sizeof(types));
+    memcpy(c->unreachable_written, c->unreachable, sizeof(c->unreachable));
+  }
   return 0;
 }
 
@@ -241,8 +271,9 @@ static void rejoin(va_cluster *c) {
     va_log(c->rt, VA_LOG_ERROR, "cluster eviction incomplete",
            "node=%s error=\"%s\"", c->node, va_strerror(rc));
   atomic_fetch_add(&c->rejoins, 1);
-  if (join(c) == 0)
-    c->view_version = 0; /* read the members again */
+  c->incarnation = 0; /* the tick joins again (join_allowed) */
+  c->expelled = true;
+  c->view_version = 0; /* read the members again */
 }
 
 /* ---- Dead members ---- */
@@ -290,7 +321,8 @@ static bool copy_text(const char *text, char *out, size_t cap) {
 }
 
 /* Fills member m from row i of r (id, incarnation, address, link, status,
- * types, lease left in ms); false for a row that makes no sense. */
+ * types, lease left in ms, unreachable); false for a row that makes no
+ * sense. */
 static bool read_member(va_cluster *c, PGresult *r, int i, va__member *m) {
   va__member_status status;
   if (!copy_text(PQgetvalue(r, i, 0), m->id, sizeof(m->id)) || !m->id[0] ||
@@ -306,22 +338,27 @@ static bool read_member(va_cluster *c, PGresult *r, int i, va__member *m) {
   m->status = status;
   m->number = va__cluster_number(c, m->id);
   m->types = strdup(PQgetvalue(r, i, 5));
-  return m->number > 0 && m->types;
+  m->unreachable = strdup(PQgetvalue(r, i, 7));
+  return m->number > 0 && m->types && m->unreachable;
 }
 
-/* Reads every member into a new view (NULL when the read failed). */
-static va__view *read_view(va_cluster *c, uint64_t version) {
-  static const char sql[] =
-      "SELECT id, incarnation, address, link, status, types, "
-      "CAST(EXTRACT(EPOCH FROM (lease_until - now())) * 1000 AS bigint) "
-      "FROM vactor_member WHERE status <> 'dead' OR lease_until > now() - "
-      "interval '5 minutes' ORDER BY id"; /* the long dead are left out */
+/* Reads every member into a new view (NULL when the read failed); lock:
+ * the rows stay locked until the transaction the caller opened ends. */
+static va__view *read_view(va_cluster *c, uint64_t version, bool lock) {
+#define MEMBERS_SQL                                                            \
+  "SELECT id, incarnation, address, link, status, types, "                     \
+  "CAST(EXTRACT(EPOCH FROM (lease_until - now())) * 1000 AS bigint), "         \
+  "unreachable FROM vactor_member WHERE status <> 'dead' OR lease_until > "    \
+  "now() - interval '5 minutes' ORDER BY id" /* the long dead left out */
+  static const char plain[] = MEMBERS_SQL, locked[] = MEMBERS_SQL " FOR UPDATE";
+#undef MEMBERS_SQL
+  const char *sql = lock ? locked : plain;
   PGresult *r = run(c, sql, 0, NULL);
   if (!r)
     return NULL;
   va__view *v = calloc(1, sizeof(*v));
   int rows = PQntuples(r);
-  if (v && (PQnfields(r) != 7 || rows > VA__VIEW_MEMBERS_MAX)) {
+  if (v && (PQnfields(r) != 8 || rows > VA__VIEW_MEMBERS_MAX)) {
     log_pg(c, "cluster members unreadable", "too many or malformed rows");
     va__view_free(v);
     v = NULL;
@@ -334,6 +371,7 @@ static va__view *read_view(va_cluster *c, uint64_t version) {
     va__member *m = &v->members[v->n];
     if (!read_member(c, r, i, m)) {
       free(m->types);
+      free(m->unreachable);
       memset(m, 0, sizeof(*m));
       continue; /* a row nobody can use: left out of the view */
     }
@@ -361,7 +399,7 @@ static void follow_view(va_cluster *c) {
   uint64_t now = va_clock_coarse_ms();
   if (version == c->view_version && now < c->next_read_ms)
     return;
-  va__view *v = read_view(c, version);
+  va__view *v = read_view(c, version, false);
   if (!v)
     return;
   c->next_read_ms = now + FULL_READ_MS;
@@ -370,6 +408,107 @@ static void follow_view(va_cluster *c) {
   va__cluster_install(c, v);
   if (changed)
     atomic_fetch_add(&c->view_changes, 1);
+}
+
+/* ---- Reachability ---- */
+
+/* Whether member m of v is a peer this node should reach: another live
+ * member whose lease the last read found running. */
+static bool live_peer(const va__view *v, size_t i) {
+  const va__member *m = &v->members[i];
+  return (int)i != v->self && m->status <= VA__MEMBER_SUSPECT &&
+         m->lease_left_ms > 0 && m->link[0];
+}
+
+/* Notes which live peers of the latest view have a ready link connection,
+ * and lists in c->unreachable those that had none for a whole lease since
+ * this node first saw their incarnation. */
+static void note_reachability(va_cluster *c) {
+  const va__view *v = c->latest; /* this thread installs it: no lock */
+  va_link *link = atomic_load(&c->link);
+  uint64_t now = va_clock_coarse_ms();
+  char *out = c->unreachable, *end = c->unreachable + sizeof(c->unreachable);
+  *out = 0;
+  for (size_t i = 0; v && link && i < v->n; i++) {
+    const va__member *m = &v->members[i];
+    if (!live_peer(v, i))
+      continue;
+    va__peer_reach *r = &c->reach[m->number];
+    if (r->incarnation != m->incarnation ||
+        va__link_peer_connected(link, m->number) > 0) {
+      r->incarnation = m->incarnation;
+      r->reached_ms = now;
+    }
+    if (now - r->reached_ms < c->lease_ms)
+      continue;
+    int n = snprintf(out, (size_t)(end - out), "%s%s:%" PRIu64,
+                     out == c->unreachable ? "" : ",", m->id, m->incarnation);
+    if (n < 0 || n >= end - out) {
+      *out = 0; /* cannot happen: room for every member */
+      break;
+    }
+    out += n;
+  }
+}
+
+/* Whether this node may join: always, but after an expulsion only once
+ * its link reaches more than half of the live others (or there are none). */
+static bool join_allowed(va_cluster *c) {
+  const va__view *v = c->latest;
+  va_link *link = atomic_load(&c->link);
+  if (!c->expelled || !v || !link)
+    return true;
+  unsigned others = 0, reached = 0;
+  for (size_t i = 0; i < v->n; i++)
+    if (live_peer(v, i)) {
+      others++;
+      reached += va__link_peer_connected(link, v->members[i].number) > 0;
+    }
+  bool allowed = others == 0 || 2 * reached > others;
+  if (!allowed && !c->waiting_told) {
+    va_log(c->rt, VA_LOG_WARN, "cluster rejoin waits for its peers",
+           "node=%s reached=%u others=%u", c->node, reached, others);
+    c->waiting_told = true;
+  }
+  return allowed;
+}
+
+/* Marks dead the members the votes of the latest view put out, deciding
+ * again on the rows locked (two nodes deciding at once decide the same). */
+static void expel_unreachable(va_cluster *c) {
+  static const char sql[] =
+      "UPDATE vactor_member SET status = 'dead' WHERE id = $1 AND "
+      "incarnation = CAST($2 AS bigint) AND status <> 'dead'";
+  bool cut[VA__VIEW_MEMBERS_MAX];
+  if (!c->latest || !va__view_cut_off(c->latest, cut) || !c->steady_since_ms)
+    return;
+  if (exec(c, "BEGIN", 0, NULL, NULL))
+    return;
+  va__view *v = read_view(c, 0, true);
+  size_t n = v ? va__view_cut_off(v, cut) : 0;
+  int rc = v ? 0 : VA_ESTORE;
+  for (size_t i = 0; rc == 0 && v && i < v->n; i++) {
+    if (!cut[i])
+      continue;
+    char inc[24];
+    snprintf(inc, sizeof(inc), "%" PRIu64, v->members[i].incarnation);
+    const char *p[] = {v->members[i].id, inc};
+    rc = exec(c, sql, 2, p, NULL);
+  }
+  if (rc == 0 && n > 0)
+    rc = exec(c, BUMP_VIEW, 0, NULL, NULL);
+  if (rc == 0)
+    rc = exec(c, "COMMIT", 0, NULL, NULL);
+  if (rc && c->conn)
+    (void)exec(c, "ROLLBACK", 0, NULL, NULL);
+  for (size_t i = 0; rc == 0 && i < v->n; i++)
+    if (cut[i])
+      va_log(c->rt, VA_LOG_WARN, "cluster member cut off",
+             "node=%s member=%s incarnation=%" PRIu64, c->node,
+             v->members[i].id, v->members[i].incarnation);
+  if (rc == 0)
+    atomic_fetch_add(&c->marked_dead, (uint64_t)n);
+  va__view_free(v);
 }
 
 int va__membership_mark_self(va_cluster *c, bool leaving) {
@@ -412,9 +551,14 @@ static void tick(va_cluster *c) {
   if (left) /* its row says dead: renewing would make it join again */
     return;
   if (!c->incarnation) {
+    if (!join_allowed(c)) {
+      follow_view(c); /* who is alive, while it waits */
+      return;
+    }
     if (join(c) != 0)
       return;
   } else if (now >= c->next_renew_ms) {
+    note_reachability(c);
     int rc = renew(c);
     if (rc == VA_ENOTFOUND)
       rejoin(c);
@@ -423,6 +567,7 @@ static void tick(va_cluster *c) {
   }
   mark_dead(c);
   follow_view(c);
+  expel_unreachable(c);
   /* The start waits for the first view with this node in it. */
   pthread_mutex_lock(&c->lock);
   bool in_view = c->latest && c->latest->self >= 0;

@@ -1,6 +1,7 @@
 /* view.c — a view's members, the types they host, and rendezvous
  * placement over them (view.h). */
 #include "view.h"
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <xxhash.h>
@@ -25,9 +26,9 @@ bool va__member_status_parse(const char *text, va__member_status *out) {
   return false;
 }
 
-/* Whether the comma-separated list has name as one of its items. */
-static bool list_has(const char *list, const char *name) {
-  size_t n = strlen(name);
+/* Whether the comma-separated list has name (n bytes) as one of its
+ * items. */
+static bool list_has(const char *list, const char *name, size_t n) {
   for (const char *p = list; p && *p;) {
     const char *end = strchr(p, ',');
     size_t len = end ? (size_t)(end - p) : strlen(p);
@@ -56,7 +57,7 @@ int va__view_finish(va__view *v, const va_runtime *rt) {
     uint64_t apps = 0, all = 0;
     for (size_t i = 0; i < v->n; i++) {
       all |= 1ull << i;
-      if (list_has(v->members[i].types, name))
+      if (list_has(v->members[i].types, name, strlen(name)))
         apps |= 1ull << i;
     }
     /* A type no member's app lists is the runtime's own: everywhere. */
@@ -68,8 +69,10 @@ int va__view_finish(va__view *v, const va_runtime *rt) {
 void va__view_free(va__view *v) {
   if (!v)
     return;
-  for (size_t i = 0; i < v->n; i++)
+  for (size_t i = 0; i < v->n; i++) {
     free(v->members[i].types);
+    free(v->members[i].unreachable);
+  }
   free(v->hosts);
   free(v);
 }
@@ -88,13 +91,11 @@ static uint64_t mix(uint64_t x) {
   return x ^ (x >> 31);
 }
 
-int va__view_place(const va__view *v, int type, const char *type_name,
-                   const char *id, size_t id_len) {
-  if (type < 0 || (size_t)type >= v->n_types)
-    return -1;
-  uint64_t key = XXH3_64bits_withSeed(
-      id, id_len, XXH3_64bits(type_name, strlen(type_name)));
-  uint64_t hosts = v->hosts[type];
+/* The eligible member of hosts (bits by index) that (key, seed) scores
+ * highest on, or -1. */
+static int place_among(const va__view *v, uint64_t hosts, uint64_t seed,
+                       const char *id, size_t id_len) {
+  uint64_t key = XXH3_64bits_withSeed(id, id_len, seed);
   int best = -1;
   uint64_t best_score = 0;
   for (size_t i = 0; i < v->n; i++) {
@@ -107,4 +108,81 @@ int va__view_place(const va__view *v, int type, const char *type_name,
     }
   }
   return best;
+}
+
+int va__view_place(const va__view *v, int type, const char *type_name,
+                   const char *id, size_t id_len) {
+  if (type < 0 || (size_t)type >= v->n_types)
+    return -1;
+  return place_among(v, v->hosts[type],
+                     XXH3_64bits(type_name, strlen(type_name)), id, id_len);
+}
+
+/* The members (bits by index) whose app lists the app type. */
+static uint64_t app_hosts(const va__view *v, const char *type, size_t len) {
+  uint64_t hosts = 0;
+  for (size_t i = 0; i < v->n; i++)
+    if (list_has(v->members[i].types, type, len))
+      hosts |= 1ull << i;
+  return hosts;
+}
+
+int va__view_place_app(const va__view *v, const char *key, size_t key_len) {
+  const char *slash = memchr(key, '/', key_len);
+  if (!slash || slash == key)
+    return -1;
+  size_t len = (size_t)(slash - key);
+  return place_among(v, app_hosts(v, key, len), XXH3_64bits(key, len), key,
+                     key_len);
+}
+
+bool va__view_hosts_app(const va__view *v, const char *type, size_t len) {
+  uint64_t hosts = app_hosts(v, type, len);
+  for (size_t i = 0; i < v->n; i++)
+    if ((hosts & (1ull << i)) && eligible(&v->members[i]))
+      return true;
+  return false;
+}
+
+/* ---- Reachability ---- */
+
+/* Whether voter lists member m (its current incarnation) as unreachable. */
+static bool votes_against(const va__member *voter, const va__member *m) {
+  char name[96];
+  int n = snprintf(name, sizeof(name), "%s:%llu", m->id,
+                   (unsigned long long)m->incarnation);
+  return n > 0 && (size_t)n < sizeof(name) &&
+         list_has(voter->unreachable, name, (size_t)n);
+}
+
+size_t va__view_cut_off(const va__view *v, bool cut[VA__VIEW_MEMBERS_MAX]) {
+  memset(cut, 0, VA__VIEW_MEMBERS_MAX * sizeof(*cut));
+  size_t n_cut = 0;
+  for (;;) {
+    int worst = -1;
+    size_t worst_votes = 0;
+    for (size_t i = 0; i < v->n; i++) {
+      const va__member *m = &v->members[i];
+      if (cut[i] || !eligible(m))
+        continue;
+      size_t others = 0, votes = 0;
+      for (size_t j = 0; j < v->n; j++) {
+        if (j == i || cut[j] || !eligible(&v->members[j]))
+          continue;
+        others++;
+        votes += votes_against(&v->members[j], m);
+      }
+      if (votes == 0 || 2 * votes <= others)
+        continue;
+      if (worst < 0 || votes > worst_votes ||
+          (votes == worst_votes && strcmp(m->id, v->members[worst].id) > 0)) {
+        worst = (int)i;
+        worst_votes = votes;
+      }
+    }
+    if (worst < 0)
+      return n_cut;
+    cut[worst] = true;
+    n_cut++;
+  }
 }

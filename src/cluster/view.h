@@ -9,7 +9,14 @@
  * seed. A member is eligible when it is alive (or suspect) and hosts the
  * type: every member hosts the runtime's own types; a type some member's
  * app registered (its row's types list) is hosted only by those members.
- * Adding or removing a member moves only the actors it wins or held. */
+ * Adding or removing a member moves only the actors it wins or held.
+ * The actors of an app behind vactord are one runtime type whose ids are
+ * "{app type}/{id}" (va__view_place_app): they go to the members whose
+ * app lists the app type.
+ *
+ * Reachability: each member lists the peers its link could not reach for
+ * a lease (its row's unreachable). va__view_cut_off tells which members
+ * those votes put out of the cluster. */
 #ifndef VA_CLUSTER_VIEW_H
 #define VA_CLUSTER_VIEW_H
 
@@ -37,6 +44,8 @@ typedef struct va__member {
   va__member_status status;
   int64_t lease_left_ms; /* as the database judged it, when read */
   char *types;           /* its app's types, comma-separated (owned) */
+  char *unreachable;     /* the peers it cannot reach, "id:incarnation"
+                            comma-separated (owned) */
   uint64_t seed;         /* placement: hash of id */
 } va__member;
 
@@ -67,5 +76,20 @@ void va__view_release(va__view *v);
  * no member is eligible. type_name is rt's name of type. */
 int va__view_place(const va__view *v, int type, const char *type_name,
                    const char *id, size_t id_len);
+/* The same for an app's actor, key "{app type}/{id}": among the members
+ * whose app lists the app type; -1 when none does (or key has no '/'). */
+int va__view_place_app(const va__view *v, const char *key, size_t key_len);
+/* Whether an eligible member's app lists the app type named. */
+bool va__view_hosts_app(const va__view *v, const char *type, size_t len);
+
+/* Marks in cut[] (by index) the members that the others' votes put out:
+ * repeatedly, the eligible member not yet cut that the most of the other
+ * eligible, uncut members list as unreachable -- more than half of them
+ * -- is cut (ties: the greatest id), until none is. Votes name an
+ * incarnation: a vote for an earlier one does not count. So one node cut
+ * off from its peers goes, a side of a partition in two is cut whole (the
+ * side with the greatest ids when they are even) and the rest stays.
+ * Returns how many were cut. */
+size_t va__view_cut_off(const va__view *v, bool cut[VA__VIEW_MEMBERS_MAX]);
 
 #endif

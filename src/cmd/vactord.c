@@ -790,6 +790,15 @@ static int start_model(const options *o, va_llm **out) {
   return rc;
 }
 
+/* The app channel's on_types: the cluster publishes them. */
+static void publish_app_types(void *user, const char *types) {
+  va_routes *routes = user;
+  int rc = va_cluster_set_app_types(routes->cluster, types);
+  if (rc)
+    log_line("error", "cannot publish the app's types", "error=\"%s\"",
+             va_strerror(rc));
+}
+
 /* A start that failed after the runtime started: the cluster part goes
  * first (its link uses the workers), then the runtime. */
 static void stop_cluster(va_cluster *cluster, va_runtime *runtime) {
@@ -831,9 +840,14 @@ static int serve(options o, const sigset_t *stop_signals) {
   int rc = start_model(&o, &routes.apps.llm);
   if (rc == 0)
     rc = va_runtime_new(&cfg, &runtime);
-  if (rc == 0 && o.app_port) {
-    va_app_options app = {
-        .host = o.app_host, .port = (uint16_t)o.app_port, .token = o.app_token};
+  /* A member has the app types' channel even with no app behind it: it
+   * forwards their calls to the members whose app hosts them. */
+  if (rc == 0 && (o.app_port || o.cluster)) {
+    va_app_options app = {.host = o.app_host,
+                          .port = (uint16_t)o.app_port,
+                          .token = o.app_token,
+                          .on_types = o.cluster ? publish_app_types : NULL,
+                          .on_types_user = &routes};
     rc = va_app_channel_new(runtime, &app, &routes.app);
   }
   if (rc == 0 && !va_routes_init(&routes, runtime))
@@ -846,6 +860,7 @@ static int serve(options o, const sigset_t *stop_signals) {
                              .address = address,
                              .link_host = o.link_host[0] ? o.link_host : NULL,
                              .link_port = o.link_port,
+                             .app_actor = "AppActor",
                              .lease_ms = (uint32_t)o.lease_ms};
     rc = va_cluster_new(runtime, &co, &routes.cluster);
   }

@@ -2,7 +2,8 @@
  * hashing spreads actors over the eligible members, moves only the actors
  * of a member that leaves (and only to a member that joins, those it now
  * wins), skips members that are leaving or dead, and puts an app's types
- * only on the members whose app hosts them. */
+ * only on the members whose app hosts them; reachability votes put out
+ * the member the others cannot reach, and only it. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -53,6 +54,8 @@ static va__view *view_of(const char *const *ids, size_t n) {
     snprintf(v->members[i].id, sizeof(v->members[i].id), "%s", ids[i]);
     v->members[i].number = (int)i + 1;
     v->members[i].types = strdup("");
+    v->members[i].unreachable = strdup("");
+    v->members[i].incarnation = 1;
   }
   return v;
 }
@@ -143,6 +146,107 @@ static void app_types_go_to_their_hosts(void **state) {
   va__view_free(v);
 }
 
+/* An app's actors ("{app type}/{id}") go to the members whose app lists
+ * the app type, and nowhere when none does. */
+static int app_owner(const va__view *v, const char *key) {
+  return va__view_place_app(v, key, strlen(key));
+}
+
+static void app_actors_go_to_their_hosts(void **state) {
+  (void)state;
+  const char *ids[] = {"n1", "n2", "n3"};
+  va__view *v = view_of(ids, 3);
+  free(v->members[0].types);
+  v->members[0].types = strdup("Cart");
+  free(v->members[2].types);
+  v->members[2].types = strdup("Other,Cart");
+  finish(v);
+  int on[3] = {0};
+  for (int i = 0; i < 300; i++) {
+    char key[32];
+    snprintf(key, sizeof(key), "Cart/c%d", i);
+    int m = app_owner(v, key);
+    assert_true(m == 0 || m == 2);
+    on[m]++;
+  }
+  assert_true(on[0] > 50 && on[2] > 50);
+  assert_int_equal(app_owner(v, "Other/x"), 2);
+  assert_int_equal(app_owner(v, "Car/x"), -1); /* a prefix is no match */
+  assert_int_equal(app_owner(v, "None/x"), -1);
+  assert_int_equal(app_owner(v, "Cart"), -1); /* no '/': no app's actor */
+  assert_int_equal(app_owner(v, "/x"), -1);
+  assert_true(va__view_hosts_app(v, "Other", 5));
+  assert_false(va__view_hosts_app(v, "None", 4));
+  v->members[2].status = VA__MEMBER_DEAD;
+  assert_false(va__view_hosts_app(v, "Other", 5));
+  assert_int_equal(app_owner(v, "Other/x"), -1);
+  assert_int_equal(app_owner(v, "Cart/c1"), 0);
+  va__view_free(v);
+}
+
+static void votes(va__view *v, int member, const char *unreachable) {
+  free(v->members[member].unreachable);
+  v->members[member].unreachable = strdup(unreachable);
+}
+
+/* The members cut, as their ids joined by ' ' ("" when none). */
+static const char *cut_of(const va__view *v) {
+  static char out[256];
+  bool cut[VA__VIEW_MEMBERS_MAX];
+  size_t n = va__view_cut_off(v, cut), seen = 0;
+  out[0] = 0;
+  for (size_t i = 0; i < v->n; i++)
+    if (cut[i]) {
+      strcat(out, seen++ ? " " : "");
+      strcat(out, v->members[i].id);
+    }
+  assert_int_equal(seen, n);
+  return out;
+}
+
+static void votes_cut_off_the_member_the_others_cannot_reach(void **state) {
+  (void)state;
+  const char *ids[] = {"n1", "n2", "n3", "n4"};
+  va__view *v = view_of(ids, 3);
+  finish(v);
+  assert_string_equal(cut_of(v), "");
+  /* n3 cut off from both: it cannot reach them, nor they it. */
+  votes(v, 0, "n3:1");
+  votes(v, 1, "n3:1");
+  votes(v, 2, "n1:1,n2:1");
+  assert_string_equal(cut_of(v), "n3");
+  /* Votes for an incarnation before n3's present one do not count. */
+  v->members[2].incarnation = 2;
+  assert_string_equal(cut_of(v), "");
+  v->members[2].incarnation = 1;
+  /* One of two others is no majority (a link between two nodes only). */
+  votes(v, 1, "");
+  votes(v, 2, "n1:1");
+  assert_string_equal(cut_of(v), "");
+  /* A dead member neither votes nor counts: the two left, apart, lose
+   * the one with the greatest id. */
+  v->members[0].status = VA__MEMBER_DEAD;
+  votes(v, 1, "n3:1");
+  votes(v, 2, "n2:1");
+  assert_string_equal(cut_of(v), "n3");
+  va__view_free(v);
+  /* Two against two: one side goes whole, the other stays. */
+  v = view_of(ids, 4);
+  finish(v);
+  votes(v, 0, "n3:1,n4:1");
+  votes(v, 1, "n3:1,n4:1");
+  votes(v, 2, "n1:1,n2:1");
+  votes(v, 3, "n1:1,n2:1");
+  assert_string_equal(cut_of(v), "n3 n4");
+  /* A name that only starts like a member's is not a vote for it. */
+  votes(v, 0, "n33:1,xn4:1");
+  votes(v, 1, "n3:11");
+  votes(v, 2, "");
+  votes(v, 3, "");
+  assert_string_equal(cut_of(v), "");
+  va__view_free(v);
+}
+
 static void statuses_read_back(void **state) {
   (void)state;
   va__member_status s;
@@ -159,6 +263,8 @@ int main(void) {
       cmocka_unit_test(a_leaving_member_moves_only_its_actors),
       cmocka_unit_test(dead_and_leaving_members_get_nothing),
       cmocka_unit_test(app_types_go_to_their_hosts),
+      cmocka_unit_test(app_actors_go_to_their_hosts),
+      cmocka_unit_test(votes_cut_off_the_member_the_others_cannot_reach),
       cmocka_unit_test(statuses_read_back),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
