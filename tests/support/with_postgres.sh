@@ -23,6 +23,12 @@
 # `postgres` user. fsync stays on (the tests check durability); the server
 # is small (shared_buffers 16MB, 100 connections). Authentication is trust,
 # on loopback and the private socket only.
+#
+# VACTOR_TEST_PG_LISTEN=ADDR (optional, a numeric IPv4 address of this
+# network namespace) makes the server listen on ADDR too, trusts the
+# subnets this host is directly on (pg_hba `samenet`: meant for a private
+# network namespace, such as the partition test's), and names ADDR in
+# VACTOR_TEST_PG_URL instead of 127.0.0.1.
 # cleanup and guard run from traps and a guard process, not inline:
 # shellcheck disable=SC2317
 set -euo pipefail
@@ -40,6 +46,13 @@ for d in /usr/lib/postgresql/*/bin; do
   [ -x "$d/initdb" ] && [ -x "$d/pg_ctl" ] && bindir="$d"
 done
 [ -n "$bindir" ] || die "PostgreSQL is not installed (no /usr/lib/postgresql/*/bin/initdb): apt-get install postgresql (make deps does)"
+
+# An extra address to listen on (see the top).
+extra_listen="${VACTOR_TEST_PG_LISTEN:-}"
+if [ -n "$extra_listen" ]; then
+  [[ "$extra_listen" =~ ^[0-9]+\.[0-9]+\.[0-9]+\.[0-9]+$ ]] ||
+    die "VACTOR_TEST_PG_LISTEN must be a numeric IPv4 address, not '$extra_listen'"
+fi
 
 # As root, the server's programs run as postgres.
 as_db_user=()
@@ -107,6 +120,10 @@ s.bind(("127.0.0.1", 0))
 print(s.getsockname()[1])' 2>/dev/null || echo $((20000 + RANDOM % 40000))
 }
 
+if [ -n "$extra_listen" ]; then
+  echo "host all all samenet trust" >>"$data/pg_hba.conf"
+fi
+
 conf="$data/postgresql.conf"
 cp "$conf" "$conf.orig"
 started=""
@@ -114,7 +131,7 @@ for attempt in 1 2 3 4 5; do
   port="$(free_port)"
   cp "$conf.orig" "$conf"
   cat >>"$conf" <<EOF
-listen_addresses = '127.0.0.1'
+listen_addresses = '127.0.0.1${extra_listen:+,$extra_listen}'
 port = $port
 unix_socket_directories = '$tmp'
 max_connections = 100
@@ -137,7 +154,7 @@ done
 "${as_db_user[@]}" "$bindir/createdb" -h "$tmp" -p "$port" -U postgres vactor ||
   die "createdb vactor failed"
 
-export VACTOR_TEST_PG_URL="postgresql://postgres@127.0.0.1:$port/vactor?sslmode=disable&gssencmode=disable"
+export VACTOR_TEST_PG_URL="postgresql://postgres@${extra_listen:-127.0.0.1}:$port/vactor?sslmode=disable&gssencmode=disable"
 export VACTOR_TEST_PG_CTL="${pg_ctl[*]}"
 
 status=0
