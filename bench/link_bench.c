@@ -107,7 +107,9 @@ static void node_start(node *n, const char *name, int number,
       (rc = va_runtime_start(n->rt)))
     die("start", rc);
   va_link *link;
-  if ((rc = va__link_new(n->rt, name, &link)) ||
+  static const uint8_t key[VA__LINK_KEY_LEN] =
+      "vactor-link-bench's own key....";
+  if ((rc = va__link_new(n->rt, name, key, &link)) ||
       (rc = va__link_listen(link, "127.0.0.1", 0, &n->port)))
     die("link", rc);
   atomic_store(&n->link, link);

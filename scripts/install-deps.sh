@@ -8,7 +8,7 @@ packages=(
   libxxhash-dev libcmocka-dev libsqlite3-dev libhttp-parser-dev libjansson-dev
   libcurl4-openssl-dev curl jq python3 python3-yaml
   clang libclang-rt-14-dev clang-format
-  libpq-dev postgresql
+  libpq-dev postgresql libssl-dev
 )
 
 missing=()

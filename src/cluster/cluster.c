@@ -7,6 +7,7 @@
 #include "cluster_impl.h"
 #include <inttypes.h>
 #include <jansson.h>
+#include <openssl/crypto.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -196,8 +197,12 @@ int va_cluster_start(va_cluster *c) {
   c->views = calloc(c->n_workers, sizeof(*c->views));
   if (!c->views)
     return VA_ENOMEM;
-  va_link *link;
-  int rc = va__link_new(c->rt, c->node, &link);
+  uint8_t key[VA__LINK_KEY_LEN];
+  int rc = va__membership_link_key(c, key);
+  va_link *link = NULL;
+  if (rc == 0)
+    rc = va__link_new(c->rt, c->node, key, &link);
+  OPENSSL_cleanse(key, sizeof(key));
   uint16_t port = 0;
   if (rc == 0 &&
       (rc = va__link_listen(link, c->link_host, c->link_port, &port)) != 0)
@@ -407,6 +412,11 @@ static void link_metrics(va_cluster *c, const va__view *v,
   for (size_t i = 0; i < sizeof(causes) / sizeof(causes[0]); i++)
     OUT("vactor_cluster_forward_failures_total{cause=\"%s\"} %" PRIu64 "\n",
         causes[i].cause, causes[i].n);
+  OUT("# HELP vactor_cluster_link_refused_total Link connections closed "
+      "because the peer could not prove it holds the cluster's key.\n"
+      "# TYPE vactor_cluster_link_refused_total counter\n"
+      "vactor_cluster_link_refused_total %" PRIu64 "\n",
+      s.unauthenticated);
   OUT("# HELP vactor_cluster_forward_seconds Round trip of forwarded calls, "
       "at the sender.\n# TYPE vactor_cluster_forward_seconds histogram\n");
   uint64_t cumulative = 0;

@@ -90,6 +90,11 @@ void *va__membership_main(void *arg);
  * view: 0 or VA_ESTORE. On the caller's own connection (not the
  * thread's). */
 int va__membership_mark_self(va_cluster *c, bool leaving);
+/* Reads the cluster's link key (link_auth.h) into key, storing a new
+ * random one first if the database has none (the first node to start
+ * makes it): 0, VA_ESTORE (no answer, or a stored key that is not 64 hex
+ * digits), VA_ESYS. On a connection of its own, like mark_self. */
+int va__membership_link_key(va_cluster *c, uint8_t key[VA__LINK_KEY_LEN]);
 
 /* cluster.c: hands view v (one reference per worker, taken by the caller)
  * to every worker, tells the link where the peers are, and rebalances.

@@ -11,7 +11,8 @@
 
 /* The fixed part of each payload, after the kind byte. */
 enum {
-  HELLO_FIXED = 4 + 2 + 2 + 1 + 1,
+  HELLO_FIXED = 4 + 2 + 2 + 1 + 1 + VA__FRAME_NONCE_LEN,
+  AUTH_SIZE = VA__FRAME_PROOF_LEN,
   CALL_FIXED = 8 + 8 + 4 + 1 + 1 + 1 + 2, /* and the method's u16, or its
                                              u8 length and name */
   REPLY_FIXED = 8 + 4 + 1,
@@ -86,6 +87,8 @@ int va__frame_size(const va__frame *f, size_t *size) {
     rc = call_size(&f->call, &payload);
   else if (f->kind == VA__FRAME_REPLY)
     rc = reply_size(&f->reply, &payload);
+  else if (f->kind == VA__FRAME_AUTH)
+    rc = 0, payload = AUTH_SIZE;
   if (rc != 0)
     return rc;
   VA_ASSERT(1 + payload <= VA__FRAME_MAX); /* the limits above sum to it */
@@ -131,7 +134,8 @@ static uint8_t *write_hello(uint8_t *p, const va__frame_hello *h) {
   p = put_u8(p, (uint8_t)h->name_len);
   p = put_bytes(p, h->name, h->name_len);
   p = put_u8(p, (uint8_t)h->target_len);
-  return put_bytes(p, h->target, h->target_len);
+  p = put_bytes(p, h->target, h->target_len);
+  return put_bytes(p, h->nonce, sizeof(h->nonce));
 }
 
 static uint8_t *write_call(uint8_t *p, const va__frame_call *c) {
@@ -168,8 +172,10 @@ size_t va__frame_write(const va__frame *f, void *out) {
     p = write_hello(p, &f->hello);
   else if (f->kind == VA__FRAME_CALL)
     p = write_call(p, &f->call);
-  else
+  else if (f->kind == VA__FRAME_REPLY)
     p = write_reply(p, &f->reply);
+  else
+    p = put_bytes(p, f->auth.proof, sizeof(f->auth.proof));
   size_t total = (size_t)(p - start);
   put_u32(start, (uint32_t)(total - VA__FRAME_PREFIX));
   return total;
@@ -240,8 +246,10 @@ static int read_hello(cursor *c, va__frame_hello *h) {
   h->name = get_str(c, h->name_len);
   h->target_len = get_u8(c);
   h->target = get_str(c, h->target_len);
+  const uint8_t *nonce = take(c, sizeof(h->nonce));
   if (c->bad || c->p != c->end || magic != VA__FRAME_MAGIC)
     return VA_EINVAL;
+  memcpy(h->nonce, nonce, sizeof(h->nonce));
   size_t size;
   return hello_size(h, &size);
 }
@@ -270,6 +278,14 @@ static int read_call(cursor *c, va__frame_call *call) {
     return VA_EINVAL;
   size_t size;
   return call_size(call, &size);
+}
+
+static int read_auth(cursor *c, va__frame_auth *a) {
+  const uint8_t *proof = take(c, sizeof(a->proof));
+  if (c->bad || c->p != c->end)
+    return VA_EINVAL;
+  memcpy(a->proof, proof, sizeof(a->proof));
+  return 0;
 }
 
 static int read_reply(cursor *c, va__frame_reply *r) {
@@ -309,6 +325,8 @@ int va__frame_decode(const void *buf, size_t len, va__frame *out,
     rc = read_call(&c, &out->call);
   else if (out->kind == VA__FRAME_REPLY)
     rc = read_reply(&c, &out->reply);
+  else if (out->kind == VA__FRAME_AUTH)
+    rc = read_auth(&c, &out->auth);
   /* A body or an id over its limit inside a frame within VA__FRAME_MAX is
    * malformed like any other field. */
   return rc == 0 ? 1 : VA_EINVAL;

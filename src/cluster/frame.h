@@ -8,7 +8,8 @@
  *   frame := length:u32 kind:u8 payload    length = 1 + |payload|,
  *                                          1..VA__FRAME_MAX
  *   HELLO := magic:u32 version:u16 worker:u16
- *            name_len:u8 name  target_len:u8 target
+ *            name_len:u8 name  target_len:u8 target  nonce:16 bytes
+ *   AUTH  := proof:32 bytes
  *   CALL  := call_id:u64 chain:u64 timeout_ms:u32 hops:u8 flags:u8
  *            (flags & SYSTEM ? method:u16 : method_len:u8 method)
  *            type_len:u8 type  actor_len:u16 actor  body (the rest)
@@ -17,7 +18,10 @@
  * HELLO opens a connection in each direction: the connecting node names
  * itself, its worker, and the node it means to reach (target), so that a
  * node listening on a reused address refuses a connection meant for
- * another one; the accepting node answers with its own HELLO. A CALL
+ * another one; the accepting node answers with its own HELLO. Each HELLO
+ * carries a fresh random nonce, and each side then proves that it holds
+ * the cluster's key with an AUTH (link_auth.h): the accepting node right
+ * after its HELLO, the connecting node once it has checked that one. A CALL
  * names its method by name, or by number for the runtime's own methods
  * (vactor_route.h, va_method_is_system). A REPLY's node is the one whose
  * activation ran the turn (empty: not known).
@@ -38,13 +42,20 @@
 #include <stdint.h>
 
 /* Frame kinds. */
-enum { VA__FRAME_HELLO = 1, VA__FRAME_CALL = 2, VA__FRAME_REPLY = 3 };
+enum {
+  VA__FRAME_HELLO = 1,
+  VA__FRAME_CALL = 2,
+  VA__FRAME_REPLY = 3,
+  VA__FRAME_AUTH = 4,
+};
 
 /* Flags of a CALL. */
 enum { VA__FRAME_ONE_WAY = 1u << 0, VA__FRAME_SYSTEM = 1u << 1 };
 
 enum {
-  VA__FRAME_VERSION = 1,
+  VA__FRAME_VERSION = 2, /* 2: HELLO's nonce and AUTH */
+  VA__FRAME_NONCE_LEN = 16,
+  VA__FRAME_PROOF_LEN = 32,             /* an HMAC-SHA-256 */
   VA__FRAME_PREFIX = 4,                 /* the length in front of each frame */
   VA__FRAME_BODY_MAX = 8 * 1024 * 1024, /* a call's or a reply's body */
   /* The longest frame after its prefix: a body and the largest header
@@ -65,7 +76,12 @@ typedef struct va__frame_hello {
   size_t name_len;
   const char *target; /* the node the connection is meant for */
   size_t target_len;
+  uint8_t nonce[VA__FRAME_NONCE_LEN]; /* the sender's, fresh per connection */
 } va__frame_hello;
+
+typedef struct va__frame_auth {
+  uint8_t proof[VA__FRAME_PROOF_LEN]; /* link_auth.h */
+} va__frame_auth;
 
 typedef struct va__frame_call {
   uint64_t id;    /* the sender's call id (its REPLY names it) */
@@ -99,6 +115,7 @@ typedef struct va__frame {
     va__frame_hello hello;
     va__frame_call call;
     va__frame_reply reply;
+    va__frame_auth auth;
   };
 } va__frame;
 

@@ -33,10 +33,12 @@
 #include "../base/clock.h"
 #include "../base/dlist.h"
 #include "frame.h"
+#include "link_auth.h"
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <openssl/crypto.h>
 #include <stdalign.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -98,6 +100,7 @@ const uint64_t VA__LINK_LATENCY_US[VA__LINK_LATENCY_BUCKETS - 1] = {
   X(refused_bad)                                                               \
   X(timed_out)                                                                 \
   X(malformed)                                                                 \
+  X(unauthenticated)                                                           \
   X(connects)                                                                  \
   X(connect_failures)                                                          \
   X(disconnects)                                                               \
@@ -225,6 +228,10 @@ typedef struct conn {
   wpeer *peer;   /* outgoing and open: its peer (NULL once closed) */
   bool outgoing; /* made by this node (else accepted) */
   uint8_t state;
+  bool hello_seen;   /* GREETING: the peer's HELLO came, its AUTH is next */
+  bool auth_pending; /* outgoing: its AUTH, at out + auth_at, is not
+                        written yet: nothing from there on is sent */
+  size_t auth_at;
   bool dead;      /* closed: freed once !busy and inflight is 0 */
   bool busy;      /* its handler is on the stack */
   bool dirty;     /* in its shard's dirty list */
@@ -238,7 +245,9 @@ typedef struct conn {
   unsigned inflight; /* accepted: calls handed in, unanswered */
   call_table calls;  /* outgoing: calls waiting for their answer */
   uint64_t next_id;
-  char peer_name[VA__FRAME_NODE_MAX + 1]; /* from its HELLO */
+  char peer_name[VA__FRAME_NODE_MAX + 1];  /* from its HELLO */
+  uint8_t nonce[VA__FRAME_NONCE_LEN];      /* this side's (link_auth.h) */
+  uint8_t peer_nonce[VA__FRAME_NONCE_LEN]; /* from its HELLO */
   /* Input: in_len bytes read, not yet decoded; the next frame takes
    * need bytes in all. */
   uint8_t *in;
@@ -302,6 +311,7 @@ struct va_link {
   va_runtime *rt;
   char self[VA__FRAME_NODE_MAX + 1];
   size_t self_len;
+  uint8_t key[VA__LINK_KEY_LEN]; /* the cluster's (link_auth.h) */
   unsigned n;
   shard *shards;
   size_t out_bound;
@@ -330,6 +340,7 @@ static void link_ref(va_link *link) {
 }
 
 static void link_destroy(va_link *link) {
+  OPENSSL_cleanse(link->key, sizeof(link->key));
   for (unsigned i = 0; link->shards && i < link->n; i++)
     free(link->shards[i].peers);
   free(link->shards);
@@ -506,6 +517,8 @@ static int out_reserve(conn *c, size_t more) {
     return 0;
   if (c->out_off) { /* what was written makes room first */
     memmove(c->out, c->out + c->out_off, out_waiting(c));
+    if (c->auth_pending)
+      c->auth_at -= c->out_off; /* never written yet: past out_off */
     c->out_len -= c->out_off;
     c->out_off = 0;
     if (c->out_len + more <= c->out_cap)
@@ -567,8 +580,11 @@ static void unthrottle_if_drained(conn *c);
 static void conn_flush(conn *c) {
   if (c->dead || c->state == CONNECTING)
     return;
-  while (out_waiting(c)) {
-    ssize_t n = send(c->fd, c->out + c->out_off, out_waiting(c), MSG_NOSIGNAL);
+  /* Before its AUTH, only the HELLO leaves (the calls queued behind wait). */
+  size_t end = c->auth_pending ? c->auth_at : c->out_len;
+  while (c->out_off < end) {
+    ssize_t n =
+        send(c->fd, c->out + c->out_off, end - c->out_off, MSG_NOSIGNAL);
     if (n < 0 && errno == EINTR)
       continue;
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
@@ -581,6 +597,10 @@ static void conn_flush(conn *c) {
     }
     c->out_off += (size_t)n;
     COUNT(c->sh, bytes_sent, (uint64_t)n);
+  }
+  if (c->auth_pending) {
+    watch_for(c, c->events & ~(uint32_t)VA_LOOP_WRITABLE);
+    return;
   }
   c->out_len = c->out_off = 0;
   if (c->out_cap > BUF_KEEP) {
@@ -768,10 +788,67 @@ static void on_call(conn *c, const va__frame_call *f) {
     throttle_if_full(c);
 }
 
-/* An accepted connection's first frame: the peer's HELLO, meant for this
- * node; answered with this node's. */
-static void on_hello_in(conn *c, const va__frame *f) {
+/* ---- The opening: HELLO and AUTH each way (link_auth.h) ---- */
+
+/* The names and nonces of c's opening. */
+static va__link_hello_pair hello_pair(const conn *c) {
+  const va_link *link = c->sh->link;
+  size_t peer_len = strlen(c->peer_name);
+  return c->outgoing ? (va__link_hello_pair){.connector = link->self,
+                                             .connector_len = link->self_len,
+                                             .acceptor = c->peer_name,
+                                             .acceptor_len = peer_len,
+                                             .nonce_c = c->nonce,
+                                             .nonce_a = c->peer_nonce}
+                     : (va__link_hello_pair){.connector = c->peer_name,
+                                             .connector_len = peer_len,
+                                             .acceptor = link->self,
+                                             .acceptor_len = link->self_len,
+                                             .nonce_c = c->peer_nonce,
+                                             .nonce_a = c->nonce};
+}
+
+/* c's HELLO, naming this node, its worker and the peer, with c's nonce. */
+static va__frame hello_frame(const conn *c) {
+  const va_link *link = c->sh->link;
+  va__frame f = {.kind = VA__FRAME_HELLO,
+                 .hello = {.version = VA__FRAME_VERSION,
+                           .worker = (uint16_t)c->sh->index,
+                           .name = link->self,
+                           .name_len = link->self_len,
+                           .target = c->peer_name,
+                           .target_len = strlen(c->peer_name)}};
+  memcpy(f.hello.nonce, c->nonce, sizeof(c->nonce));
+  return f;
+}
+
+/* Whether f is the peer's AUTH with the right proof for its role; if not,
+ * c is closed (logged, counted). */
+static bool peer_proved(conn *c, const va__frame *f, va__link_role role) {
+  if (f->kind != VA__FRAME_AUTH) {
+    conn_malformed(c, "a frame before AUTH");
+    return false;
+  }
+  va__link_hello_pair h = hello_pair(c);
+  if (va__link_proof_ok(c->sh->link->key, role, &h, f->auth.proof))
+    return true;
+  COUNT(c->sh, unauthenticated, 1);
+  va_log(c->sh->link->rt, VA_LOG_WARN, "node link: peer not authenticated",
+         "peer=%s why=\"its proof does not match this cluster's key\"",
+         c->peer_name);
+  conn_broken(c);
+  return false;
+}
+
+/* An accepted connection's opening: the peer's HELLO, meant for this
+ * node, answered with this node's HELLO and AUTH; then the peer's AUTH. */
+static void on_greeting_in(conn *c, const va__frame *f) {
   va_link *link = c->sh->link;
+  if (c->hello_seen) {
+    if (peer_proved(c, f, VA__LINK_CONNECTOR))
+      c->state = READY;
+    return;
+  }
   if (f->kind != VA__FRAME_HELLO) {
     conn_malformed(c, "a frame before HELLO");
     return;
@@ -783,18 +860,17 @@ static void on_hello_in(conn *c, const va__frame *f) {
     return;
   }
   c_string(c->peer_name, h->name, h->name_len);
-  va__frame hello = {.kind = VA__FRAME_HELLO,
-                     .hello = {.version = VA__FRAME_VERSION,
-                               .worker = (uint16_t)c->sh->index,
-                               .name = link->self,
-                               .name_len = link->self_len,
-                               .target = c->peer_name,
-                               .target_len = h->name_len}};
-  if (send_frame(c, &hello) != 0) {
+  memcpy(c->peer_nonce, h->nonce, sizeof(h->nonce));
+  c->hello_seen = true;
+  if (va__link_random(c->nonce, sizeof(c->nonce)) != 0) {
     conn_broken(c);
     return;
   }
-  c->state = READY;
+  va__frame hello = hello_frame(c), auth = {.kind = VA__FRAME_AUTH};
+  va__link_hello_pair pair = hello_pair(c);
+  va__link_proof(link->key, VA__LINK_ACCEPTOR, &pair, auth.auth.proof);
+  if (send_frame(c, &hello) != 0 || send_frame(c, &auth) != 0)
+    conn_broken(c);
 }
 
 /* ---- Outgoing connections: calls out, replies in ---- */
@@ -824,12 +900,31 @@ static void on_reply(conn *c, const va__frame_reply *f) {
   va_route_answer(sh->link->rt, s.reply, f->status, f->body, f->body_len, who);
 }
 
-/* An outgoing connection's first frame: the peer's HELLO, naming the node
- * it was set to be and meant for this one. */
-static void on_hello_out(conn *c, const va__frame *f) {
+/* An outgoing connection's opening: the peer's HELLO, naming the node it
+ * was set to be and meant for this one; then its AUTH, answered with this
+ * node's (written where peer_connect kept its place, before the calls
+ * queued meanwhile, which then leave too). */
+static void on_greeting_out(conn *c, const va__frame *f) {
   shard *sh = c->sh;
   va_link *link = sh->link;
   wpeer *p = c->peer;
+  if (c->hello_seen) {
+    if (!peer_proved(c, f, VA__LINK_ACCEPTOR))
+      return;
+    va__frame auth = {.kind = VA__FRAME_AUTH};
+    va__link_hello_pair pair = hello_pair(c);
+    va__link_proof(link->key, VA__LINK_CONNECTOR, &pair, auth.auth.proof);
+    VA_ASSERT(c->auth_pending);
+    va__frame_write(&auth, c->out + c->auth_at);
+    c->auth_pending = false;
+    mark_dirty(c);
+    c->state = READY;
+    p->backoff_ms = BACKOFF_MIN_MS;
+    atomic_fetch_add_explicit(&link->connected[p->node], 1,
+                              memory_order_relaxed);
+    COUNT(sh, connects, 1);
+    return;
+  }
   if (f->kind != VA__FRAME_HELLO) {
     conn_malformed(c, "a frame before HELLO");
     return;
@@ -841,10 +936,8 @@ static void on_hello_out(conn *c, const va__frame *f) {
     conn_malformed(c, "HELLO from another node");
     return;
   }
-  c->state = READY;
-  p->backoff_ms = BACKOFF_MIN_MS;
-  atomic_fetch_add_explicit(&link->connected[p->node], 1, memory_order_relaxed);
-  COUNT(sh, connects, 1);
+  memcpy(c->peer_nonce, h->nonce, sizeof(h->nonce));
+  c->hello_seen = true;
 }
 
 /* ---- Input ---- */
@@ -853,9 +946,9 @@ static void on_frame(conn *c, const va__frame *f) {
   COUNT(c->sh, frames_received, 1);
   if (c->state != READY) {
     if (c->outgoing)
-      on_hello_out(c, f);
+      on_greeting_out(c, f);
     else
-      on_hello_in(c, f);
+      on_greeting_in(c, f);
   } else if (c->outgoing && f->kind == VA__FRAME_REPLY) {
     on_reply(c, &f->reply);
   } else if (!c->outgoing && f->kind == VA__FRAME_CALL) {
@@ -1043,7 +1136,6 @@ static int connect_socket(const struct sockaddr_in *addr, bool *at_once) {
  * behind it while it opens); a failure tries again later. */
 static void peer_connect(wpeer *p) {
   shard *sh = p->sh;
-  va_link *link = sh->link;
   VA_ASSERT(!p->c && !sh->stopped);
   bool at_once = false;
   int fd = connect_socket(&p->addr, &at_once);
@@ -1057,14 +1149,18 @@ static void peer_connect(wpeer *p) {
     return;
   }
   p->c = c;
-  va__frame hello = {.kind = VA__FRAME_HELLO,
-                     .hello = {.version = VA__FRAME_VERSION,
-                               .worker = (uint16_t)sh->index,
-                               .name = link->self,
-                               .name_len = link->self_len,
-                               .target = p->name,
-                               .target_len = p->name_len}};
-  if (send_frame(c, &hello) != 0)
+  c_string(c->peer_name, p->name, p->name_len);
+  /* The HELLO, then room for the AUTH (written once the peer's AUTH is
+   * checked); calls queue behind and leave after it. */
+  int rc = va__link_random(c->nonce, sizeof(c->nonce));
+  va__frame hello = hello_frame(c), auth = {.kind = VA__FRAME_AUTH};
+  if (rc == 0)
+    rc = send_frame(c, &hello);
+  c->auth_at = c->out_len;
+  c->auth_pending = true;
+  if (rc == 0)
+    rc = send_frame(c, &auth);
+  if (rc != 0)
     conn_broken(c);
 }
 
@@ -1360,8 +1456,10 @@ static int make_shards(va_link *link) {
   return 0;
 }
 
-int va__link_new(va_runtime *rt, const char *self, va_link **out) {
-  if (!rt || !self || !out || !va__frame_node_name_ok(self, strlen(self)))
+int va__link_new(va_runtime *rt, const char *self,
+                 const uint8_t key[VA__LINK_KEY_LEN], va_link **out) {
+  if (!rt || !self || !key || !out ||
+      !va__frame_node_name_ok(self, strlen(self)))
     return VA_EINVAL;
   if (va_loop_current(rt))
     return VA_EWOULDBLOCK;
@@ -1374,6 +1472,7 @@ int va__link_new(va_runtime *rt, const char *self, va_link **out) {
   link->rt = rt;
   link->self_len = strlen(self);
   memcpy(link->self, self, link->self_len);
+  memcpy(link->key, key, sizeof(link->key));
   link->n = n;
   link->out_bound = OUT_BOUND_DEFAULT;
   atomic_init(&link->refs, 1);

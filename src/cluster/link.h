@@ -15,7 +15,10 @@
  * Frames made during one pass of a loop leave in one write. A connection
  * opens with a HELLO each way (frame.h): a node refuses a connection meant
  * for another name, and a connection whose peer names itself otherwise is
- * dropped.
+ * dropped. Then each side proves it holds the cluster's key (an AUTH each
+ * way, link_auth.h); a connection whose peer fails that is dropped before
+ * any call or reply is taken from it. The connecting side's calls queue
+ * behind its HELLO and leave after its AUTH.
  *
  * Failures. A call whose connection fails (it cannot be made, it breaks,
  * the peer is forgotten or moves to another address, the link is freed)
@@ -29,9 +32,10 @@
  * with VA_EBACKPRESSURE. Anything malformed a peer sends closes its
  * connection.
  *
- * Security: the link is not authenticated and not encrypted. It listens
- * where it is told to (loopback in the tests); on anything else it must be
- * a network only the cluster's nodes reach.
+ * Security: the link is authenticated (the cluster's key), not
+ * encrypted: what it carries can be read, though not forged, by whoever
+ * sees its packets. It listens where it is told to (loopback in the
+ * tests).
  *
  * Threads. va__link_new, _listen, _set_peer, _set_out_bound, _stats,
  * _peer_connected and _free may be called from any thread that is not one
@@ -50,6 +54,8 @@
 #include <vactor.h>
 #include <vactor_loop.h>
 #include <vactor_route.h>
+
+#include "link_auth.h"
 
 typedef struct va_link va_link;
 
@@ -75,13 +81,15 @@ typedef struct va__link_stats {
   uint64_t replies_sent;    /* REPLY frames sent */
   uint64_t replies_unknown; /* REPLYs for no waiting call (ignored) */
   /* Failures, by cause. */
-  uint64_t failed_link;  /* calls answered VA_ELINK (connection lost) */
-  uint64_t refused_link; /* calls refused: no connection to the peer */
-  uint64_t refused_busy; /* calls refused with VA_EBACKPRESSURE */
-  uint64_t refused_bad;  /* calls refused: too big, a name not sendable */
-  uint64_t timed_out;    /* calls answered VA_ETIMEDOUT by the sweep */
-  uint64_t malformed;    /* connections closed for what the peer sent */
-  uint64_t connects;     /* outgoing connections ready (HELLO back) */
+  uint64_t failed_link;     /* calls answered VA_ELINK (connection lost) */
+  uint64_t refused_link;    /* calls refused: no connection to the peer */
+  uint64_t refused_busy;    /* calls refused with VA_EBACKPRESSURE */
+  uint64_t refused_bad;     /* calls refused: too big, a name not sendable */
+  uint64_t timed_out;       /* calls answered VA_ETIMEDOUT by the sweep */
+  uint64_t malformed;       /* connections closed for what the peer sent */
+  uint64_t unauthenticated; /* connections closed: the peer's proof of the
+                               cluster's key was wrong */
+  uint64_t connects;        /* outgoing connections ready (HELLO back) */
   uint64_t connect_failures;
   uint64_t disconnects; /* ready outgoing connections lost */
   uint64_t accepted;    /* incoming connections */
@@ -91,10 +99,12 @@ typedef struct va__link_stats {
 } va__link_stats;
 
 /* Makes a link for rt (started: the link has a part per worker), this
- * node being `self` (1..63 bytes of [A-Za-z0-9._-]; copied). On success
+ * node being `self` (1..63 bytes of [A-Za-z0-9._-]; copied), holding the
+ * cluster's key (copied; its peers must hold the same). On success
  * *out owns the link: va__link_free. VA_EINVAL, VA_ESTOPPED (rt not
  * started), VA_EWOULDBLOCK (on a worker), VA_ENOMEM. */
-int va__link_new(va_runtime *rt, const char *self, va_link **out);
+int va__link_new(va_runtime *rt, const char *self,
+                 const uint8_t key[VA__LINK_KEY_LEN], va_link **out);
 
 /* Listens on host (numeric IPv4) and port with one socket per worker (port
  * 0: the kernel picks one, the other workers bind it too); *bound (may be

@@ -32,6 +32,7 @@
 #include "../base/clock.h"
 #include "cluster_impl.h"
 #include <inttypes.h>
+#include <openssl/crypto.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -528,6 +529,53 @@ int va__membership_mark_self(va_cluster *c, bool leaving) {
   if (rc == 0)
     rc = exec(&own, "COMMIT", 0, NULL, NULL);
   drop_connection(&own);
+  return rc;
+}
+
+/* ---- The link's key ---- */
+
+static int hex_digit(char ch) {
+  return ch >= '0' && ch <= '9'   ? ch - '0'
+         : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10
+                                  : -1;
+}
+
+int va__membership_link_key(va_cluster *c, uint8_t key[VA__LINK_KEY_LEN]) {
+  static const char make[] =
+      "INSERT INTO vactor_link_key (id, key) VALUES (1, $1) "
+      "ON CONFLICT (id) DO NOTHING";
+  static const char read[] = "SELECT key FROM vactor_link_key WHERE id = 1";
+  uint8_t fresh[VA__LINK_KEY_LEN];
+  char text[2 * VA__LINK_KEY_LEN + 1];
+  int rc = va__link_random(fresh, sizeof(fresh));
+  for (size_t i = 0; rc == 0 && i < sizeof(fresh); i++)
+    snprintf(text + 2 * i, 3, "%02x", fresh[i]);
+  OPENSSL_cleanse(fresh, sizeof(fresh));
+  if (rc)
+    return rc;
+  /* Its own connection: the thread's is the thread's alone. */
+  va_cluster own = {.rt = c->rt, .url = c->url, .node = c->node};
+  const char *p[] = {text};
+  rc = exec(&own, make, 1, p, NULL);
+  OPENSSL_cleanse(text, sizeof(text));
+  PGresult *r = rc == 0 ? run(&own, read, 0, NULL) : NULL;
+  drop_connection(&own);
+  if (!r)
+    return VA_ESTORE;
+  /* What the database holds is checked like any input: 64 hex digits. */
+  const char *stored = PQntuples(r) == 1 ? PQgetvalue(r, 0, 0) : "";
+  rc = strlen(stored) == 2 * VA__LINK_KEY_LEN ? 0 : VA_ESTORE;
+  for (size_t i = 0; rc == 0 && i < VA__LINK_KEY_LEN; i++) {
+    int hi = hex_digit(stored[2 * i]), lo = hex_digit(stored[2 * i + 1]);
+    if (hi < 0 || lo < 0)
+      rc = VA_ESTORE;
+    else
+      key[i] = (uint8_t)(hi << 4 | lo);
+  }
+  if (rc)
+    log_pg(c, "cluster link key unreadable",
+           "vactor_link_key holds no key of 64 lowercase hex digits");
+  PQclear(r);
   return rc;
 }
 

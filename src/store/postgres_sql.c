@@ -250,10 +250,14 @@ static const char *const version_1[] = {
 };
 
 /* Version 2: each member lists the peers it cannot reach (the votes that
- * put a node cut off from its peers out of the cluster). */
+ * put a node cut off from its peers out of the cluster), and the key the
+ * node link authenticates with (one row, made by the first node). */
 static const char *const version_2[] = {
     "ALTER TABLE vactor_member"
     " ADD COLUMN IF NOT EXISTS unreachable text NOT NULL DEFAULT ''",
+    "CREATE TABLE IF NOT EXISTS vactor_link_key ("
+    " id int PRIMARY KEY,"
+    " key text NOT NULL)",
     NULL,
 };
 

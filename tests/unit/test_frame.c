@@ -46,7 +46,15 @@ static va__frame sample_hello(void) {
                                .name = "node-A.1_x",
                                .name_len = 10,
                                .target = "B",
-                               .target_len = 1}};
+                               .target_len = 1,
+                               .nonce = "nonce\0\xff of 16 b"}};
+}
+
+static va__frame sample_auth(void) {
+  va__frame f = {.kind = VA__FRAME_AUTH};
+  for (size_t i = 0; i < sizeof(f.auth.proof); i++)
+    f.auth.proof[i] = (uint8_t)(0xa0 + i);
+  return f;
 }
 
 static va__frame sample_call(bool system, const void *body, size_t len) {
@@ -91,6 +99,19 @@ static void hello_round_trips(void **state) {
   assert_int_equal(g.hello.worker, 3);
   assert_true(same(g.hello.name, g.hello.name_len, "node-A.1_x", 10));
   assert_true(same(g.hello.target, g.hello.target_len, "B", 1));
+  assert_memory_equal(g.hello.nonce, f.hello.nonce, VA__FRAME_NONCE_LEN);
+  free(buf);
+}
+
+static void auth_round_trips(void **state) {
+  (void)state;
+  va__frame f = sample_auth(), g;
+  size_t size;
+  uint8_t *buf = encode(&f, &size);
+  assert_int_equal(size, VA__FRAME_PREFIX + 1 + VA__FRAME_PROOF_LEN);
+  decode_whole(buf, size, &g);
+  assert_int_equal(g.kind, VA__FRAME_AUTH);
+  assert_memory_equal(g.auth.proof, f.auth.proof, VA__FRAME_PROOF_LEN);
   free(buf);
 }
 
@@ -181,19 +202,22 @@ static void a_stream_decodes_frame_by_frame(void **state) {
 
 /* ---- Hostile input ---- */
 
+enum { SAMPLES = 5 };
+
 /* Every valid sample frame, encoded: what truncation and corruption
  * start from. */
 static uint8_t *sample(int i, size_t *size) {
   va__frame f = i == 0   ? sample_hello()
                 : i == 1 ? sample_call(false, "body", 4)
                 : i == 2 ? sample_call(true, "k", 1)
-                         : sample_reply("node-B", "r", 1);
+                : i == 3 ? sample_reply("node-B", "r", 1)
+                         : sample_auth();
   return encode(&f, size);
 }
 
 static void every_truncation_is_incomplete(void **state) {
   (void)state;
-  for (int i = 0; i < 4; i++) {
+  for (int i = 0; i < SAMPLES; i++) {
     size_t size;
     uint8_t *buf = sample(i, &size);
     for (size_t len = 0; len < size; len++) {
@@ -215,7 +239,7 @@ static void every_corruption_is_refused_or_valid(void **state) {
   static const uint8_t values[] = {0x00, 0x01, 0x03, 0x20, 0x2f,
                                    0x40, 0x7f, 0x80, 0xfe, 0xff};
   int refused = 0;
-  for (int i = 0; i < 4; i++) {
+  for (int i = 0; i < SAMPLES; i++) {
     size_t size;
     uint8_t *buf = sample(i, &size);
     uint8_t *copy = malloc(size);
@@ -262,7 +286,7 @@ static void named_malformations_are_refused(void **state) {
    * node len 17, node 18... */
   refused_with(0, 4, 9);     /* an unknown kind */
   refused_with(0, 5, 'X');   /* the magic */
-  refused_with(0, 9, 2);     /* another version */
+  refused_with(0, 9, 1);     /* another version (1: before AUTH) */
   refused_with(0, 14, '/');  /* a node name's alphabet */
   refused_with(0, 13, 0);    /* an empty node name */
   refused_with(1, 25, 3);    /* hops over VA_ROUTE_MAX_HOPS */
@@ -285,6 +309,18 @@ static void named_malformations_are_refused(void **state) {
   memcpy(longer, buf, size);
   longer[size] = 'x';
   longer[0]++; /* the length says so */
+  refused(longer, size + 1, VA_EINVAL);
+  free(longer);
+  /* An AUTH a byte short, and one a byte long. */
+  free(buf);
+  buf = sample(4, &size);
+  buf[0]--;
+  refused(buf, size - 1, VA_EINVAL);
+  longer = malloc(size + 1);
+  assert_non_null(longer);
+  buf[0] += 2;
+  memcpy(longer, buf, size);
+  longer[size] = 'x';
   refused(longer, size + 1, VA_EINVAL);
   /* A CALL whose actor length runs past the frame. */
   free(buf);
@@ -364,6 +400,7 @@ static void fuzz_corpus_replays(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(hello_round_trips),
+      cmocka_unit_test(auth_round_trips),
       cmocka_unit_test(calls_round_trip),
       cmocka_unit_test(replies_round_trip),
       cmocka_unit_test(the_largest_body_round_trips),

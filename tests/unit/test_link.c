@@ -9,9 +9,10 @@
  * callee that never answers times out at the caller's deadline; calls in
  * flight fail VA_ELINK at once when B's link is freed or B is forgotten; a
  * peer that does not read makes calls fail VA_EBACKPRESSURE; a peer named
- * wrongly is never connected; garbage and wrong HELLOs close the
- * connection and the link goes on; 100,000 calls from four threads are
- * each answered exactly once and the counts add up. Ports are the
+ * wrongly, or holding another cluster's key, is never connected; garbage,
+ * wrong HELLOs and a stranger's made-up AUTH close the connection (a CALL
+ * behind that AUTH never runs) and the link goes on; 100,000 calls from four
+ * threads are each answered exactly once and the counts add up. Ports are the
  * kernel's; every wait is bounded and polls. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -188,8 +189,14 @@ static int method(node *n, const char *name) {
   return m;
 }
 
-static void node_start(node *n, const char *name, int number,
-                       uint64_t call_timeout_ms) {
+/* The cluster's key every node of these tests holds, and another. */
+static const uint8_t KEY[VA__LINK_KEY_LEN] = "the key of the test cluster....";
+static const uint8_t OTHER_KEY[VA__LINK_KEY_LEN] =
+    "the key of another cluster.....";
+
+static void node_start_keyed(node *n, const char *name, int number,
+                             uint64_t call_timeout_ms,
+                             const uint8_t key[VA__LINK_KEY_LEN]) {
   memset(n, 0, sizeof(*n));
   n->name = name;
   n->number = number;
@@ -204,10 +211,15 @@ static void node_start(node *n, const char *name, int number,
   assert_int_equal(va_runtime_set_router(n->rt, &router, n), 0);
   assert_int_equal(va_runtime_start(n->rt), 0);
   va_link *link;
-  assert_int_equal(va__link_new(n->rt, name, &link), 0);
+  assert_int_equal(va__link_new(n->rt, name, key, &link), 0);
   assert_int_equal(va__link_listen(link, "127.0.0.1", 0, &n->port), 0);
   assert_true(n->port > 0);
   atomic_store(&n->link, link);
+}
+
+static void node_start(node *n, const char *name, int number,
+                       uint64_t call_timeout_ms) {
+  node_start_keyed(n, name, number, call_timeout_ms, KEY);
 }
 
 /* Tells a where b is (by its number and name). */
@@ -593,6 +605,25 @@ static void a_peer_named_wrongly_is_never_connected(void **state) {
   node_stop(&b);
 }
 
+static void a_peer_with_another_key_is_never_connected(void **state) {
+  (void)state;
+  node a, b;
+  node_start_keyed(&a, "A", NODE_A, 2000, OTHER_KEY);
+  node_start(&b, "B", NODE_B, 60000);
+  introduce(&a, &b);
+  /* A finds B's proof wrong, again and again; B never takes A's HELLO for
+   * a connection. */
+  WAIT_UNTIL(stats_of(&a).unauthenticated >= 4);
+  assert_true(stats_of(&a).unauthenticated >= 4);
+  assert_int_equal(va__link_peer_connected(atomic_load(&a.link), NODE_B), 0);
+  outcome o;
+  call_on(&a, a.probe, "b-1", method(&a, "whoami"), NULL, &o);
+  assert_true(o.status == VA_ELINK || o.status == VA_ETIMEDOUT);
+  assert_int_equal(stats_of(&b).calls_received, 0);
+  node_stop(&a);
+  node_stop(&b);
+}
+
 /* Connects to n's link and writes bytes; true if n then closes it. */
 static bool closes_after(const node *n, const void *bytes, size_t len) {
   int fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -638,6 +669,35 @@ static void hostile_input_closes_the_connection(void **state) {
   assert_true(closes_after(&b, buf, size));
   WAIT_UNTIL(stats_of(&b).malformed >= 3);
   assert_true(stats_of(&b).malformed >= 3);
+  /* A stranger without the key: the right HELLO, a made-up AUTH, then a
+   * CALL. B closes the connection on the AUTH; the CALL never runs. */
+  hello.hello.name = "A";
+  hello.hello.target = "B";
+  va__frame auth = {.kind = VA__FRAME_AUTH};
+  memset(auth.auth.proof, 0x5a, sizeof(auth.auth.proof));
+  va__frame call = {.kind = VA__FRAME_CALL,
+                    .call = {.id = 1,
+                             .timeout_ms = 1000,
+                             .hops = 1,
+                             .method = "whoami",
+                             .method_len = 6,
+                             .type = "Probe",
+                             .type_len = 5,
+                             .actor = "b-1",
+                             .actor_len = 3}};
+  uint8_t stranger[512];
+  size = 0;
+  const va__frame *frames[] = {&hello, &auth, &call};
+  for (size_t i = 0; i < 3; i++) {
+    size_t one;
+    assert_int_equal(va__frame_size(frames[i], &one), 0);
+    assert_true(size + one <= sizeof(stranger));
+    size += va__frame_write(frames[i], stranger + size);
+  }
+  assert_true(closes_after(&b, stranger, size));
+  WAIT_UNTIL(stats_of(&b).unauthenticated >= 1);
+  assert_int_equal(stats_of(&b).unauthenticated, 1);
+  assert_int_equal(stats_of(&b).calls_received, 0);
   /* The link between A and B goes on. */
   outcome o;
   call_on(&a, a.probe, "b-1", method(&a, "whoami"), NULL, &o);
@@ -770,11 +830,12 @@ static void the_link_refuses_bad_arguments(void **state) {
   va_runtime *rt;
   va_link *link = NULL;
   assert_int_equal(va_runtime_new(NULL, &rt), 0);
-  assert_int_equal(va__link_new(rt, "A", &link), VA_ESTOPPED); /* not started */
+  assert_int_equal(va__link_new(rt, "A", KEY, &link),
+                   VA_ESTOPPED); /* not started */
   assert_int_equal(va_runtime_start(rt), 0);
-  assert_int_equal(va__link_new(rt, "", &link), VA_EINVAL);
-  assert_int_equal(va__link_new(rt, "a b", &link), VA_EINVAL);
-  assert_int_equal(va__link_new(rt, "A", &link), 0);
+  assert_int_equal(va__link_new(rt, "", KEY, &link), VA_EINVAL);
+  assert_int_equal(va__link_new(rt, "a b", KEY, &link), VA_EINVAL);
+  assert_int_equal(va__link_new(rt, "A", KEY, &link), 0);
   assert_int_equal(va__link_listen(link, "localhost", 0, NULL), VA_EINVAL);
   assert_int_equal(va__link_listen(link, "127.0.0.1", 0, NULL), 0);
   assert_int_equal(va__link_listen(link, "127.0.0.1", 0, NULL), VA_ESTATE);
@@ -809,6 +870,7 @@ int main(void) {
       cmocka_unit_test(a_forgotten_peer_fails_its_calls),
       cmocka_unit_test(a_peer_that_does_not_read_gets_backpressure),
       cmocka_unit_test(a_peer_named_wrongly_is_never_connected),
+      cmocka_unit_test(a_peer_with_another_key_is_never_connected),
       cmocka_unit_test(hostile_input_closes_the_connection),
       cmocka_unit_test(many_calls_are_answered_exactly_once),
       cmocka_unit_test(the_link_refuses_bad_arguments),
