@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # start_test.sh — refused starts and the operator's log (issue 9, items 4 and
 # 6): empty or unusable API tokens, a second vactord on a port or a data
-# directory already served, bad flags, the errno's text in the line of a
-# refused start, the access log (on by default, --access-log off), and a
-# store failure at run time (a file size limit makes SQLite's writes fail)
+# directory already served, bad flags (the cluster's too, issue 11), a
+# cluster database that refuses or never answers, the errno's text in the
+# line of a refused start, the access log (on by default, --access-log
+# off), and a store failure at run time (a file size limit makes SQLite's writes fail)
 # logged with SQLite's message, and a log reader that stops reading.
 # Usage: start_test.sh PATH_TO_VACTORD
 vactord="$1"
@@ -61,6 +62,40 @@ check "VACTORD_THREADS=two is refused" env VACTORD_THREADS=two bash -c "$(declar
 check "--idle-timeout 10s is refused" refused 2 "whole number" --idle-timeout 10s
 check "--log-level loud is refused" refused 2 "info or debug" --log-level loud
 check "--listen with a host name is refused" refused 2 "IPV4-ADDRESS:PORT" --listen "localhost:$other"
+
+# Bad cluster flags (issue 11): exit 2 before anything starts.
+pg="postgresql://127.0.0.1:1/vactor"
+check "--node-id without --cluster is refused" refused 2 "need --cluster" --node-id n1
+check "--cluster-link without --cluster is refused" refused 2 "need --cluster" --cluster-link "127.0.0.1:$other"
+check "--cluster with another scheme is refused" refused 2 "postgresql:// URI" --cluster "mysql://127.0.0.1/x" --node-id n1
+check "--cluster without --node-id is refused" refused 2 "needs --node-id" --cluster "$pg"
+check "VACTORD_CLUSTER without a node id is refused" env VACTORD_CLUSTER="$pg" bash -c "$(declare -f refused); dir=$dir vactord=$vactord; refused 2 'needs --node-id'"
+check "a node id with a slash is refused" refused 2 "needs --node-id" --cluster "$pg" --node-id "a/b"
+check "a 64-byte node id is refused" refused 2 "needs --node-id" --cluster "$pg" --node-id "$(head -c 64 /dev/zero | tr '\0' n)"
+check "--lease-ms 100 is refused" refused 2 "at least 400" --cluster "$pg" --node-id n1 --lease-ms 100
+check "--lease-ms 2s is refused" refused 2 "whole number" --cluster "$pg" --node-id n1 --lease-ms 2s
+check "--cluster-link with a host name is refused" refused 2 "IPV4-ADDRESS:PORT" --cluster "$pg" --node-id n1 --cluster-link "localhost:$other"
+check "--cluster-link off loopback without a token is refused" refused 2 "loopback without --token" --cluster "$pg" --node-id n1 --cluster-link "0.0.0.0:$other"
+# A database that refuses, and one that accepts but never answers: exit 1
+# with libpq's message, the second within its connect timeout.
+check "an unreachable database: exit 1, libpq's message" \
+  refused 1 'msg="cannot connect to the database".*Connection refused' --cluster "$pg" --node-id n1 --listen "127.0.0.1:$other" --data "$dir/d5"
+python3 -c 'import socket, sys, time
+s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(8)
+print(s.getsockname()[1], flush=True); time.sleep(120)' >"$dir/deaf.port" &
+deaf=$!
+also_kill="$also_kill $deaf"
+for _ in $(seq 100); do [ -s "$dir/deaf.port" ] && break; sleep 0.05; done
+refused_slowly() { # as refused, with 30 s for libpq's connect timeout
+  timeout 30 "$vactord" "$@" >"$dir/refused.out" 2>&1
+  local code=$?
+  cat "$dir/refused.out" >>"$dir/refused.log"
+  [ "$code" = 1 ] && grep -q 'msg="cannot connect to the database".*timeout expired' "$dir/refused.out"
+}
+check "a database that never answers: exit 1 after libpq's timeout, no hang" \
+  refused_slowly --cluster "postgresql://127.0.0.1:$(cat "$dir/deaf.port")/vactor" --node-id n1 \
+  --listen "127.0.0.1:$other" --data "$dir/d5"
+kill "$deaf" 2>/dev/null
 
 # Refused starts are logged with the errno's (or SQLite's) own text.
 touch "$dir/a-file"
