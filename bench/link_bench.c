@@ -10,6 +10,10 @@
  *   link-latency-local / -forwarded           p50 µs (p99 in extra), one
  *                                             call in flight
  *   link-added-per-hop                        forwarded p50 - local p50
+ *   tcp-pingpong-floor                        p50 µs of one byte there
+ *                                             and back between two
+ *                                             threads asleep in epoll:
+ *                                             the machine's own floor
  * Each run checks its own result: every call answered with success, and
  * the actors' counts summed (on the node they live on) equal the calls.
  * Lines in the peers' format:
@@ -19,11 +23,18 @@
  * 1 thread per node by default: a node pair on this 2-core machine is a
  * core each). */
 #include "cluster/link.h"
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -282,6 +293,89 @@ static bool latency(node *a, char prefix, uint64_t calls, double *p50,
   return ok;
 }
 
+/* ---- The floor: one byte back and forth over loopback TCP ---- */
+
+/* Two threads, each asleep in epoll_wait until its socket is readable (as
+ * a worker with sockets parks): what any one-hop round trip between two
+ * sleeping threads costs on this machine before a link does anything. */
+typedef struct pinger {
+  int fd;
+  uint64_t n;
+} pinger;
+
+static void wait_read(int ep, int fd) {
+  struct epoll_event e;
+  char byte;
+  while (epoll_wait(ep, &e, 1, -1) < 0 && errno == EINTR) {
+  }
+  if (read(fd, &byte, 1) != 1)
+    die("ping-pong read", VA_ESYS);
+}
+
+static int epoll_for(int fd) {
+  int ep = epoll_create1(EPOLL_CLOEXEC);
+  struct epoll_event e = {.events = EPOLLIN};
+  if (ep < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, fd, &e) != 0)
+    die("epoll", VA_ESYS);
+  return ep;
+}
+
+static void *ponger(void *arg) {
+  pinger *p = arg;
+  int ep = epoll_for(p->fd);
+  for (uint64_t i = 0; i < p->n; i++) {
+    wait_read(ep, p->fd);
+    if (write(p->fd, "p", 1) != 1)
+      die("ping-pong write", VA_ESYS);
+  }
+  close(ep);
+  return NULL;
+}
+
+static void tcp_floor(uint64_t n) {
+  int lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
+  struct sockaddr_in addr = {.sin_family = AF_INET,
+                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+  socklen_t len = sizeof(addr);
+  if (lfd < 0 || bind(lfd, (struct sockaddr *)&addr, sizeof(addr)) ||
+      listen(lfd, 1) || getsockname(lfd, (struct sockaddr *)&addr, &len))
+    die("ping-pong listen", VA_ESYS);
+  int cfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (cfd < 0 || connect(cfd, (struct sockaddr *)&addr, sizeof(addr)))
+    die("ping-pong connect", VA_ESYS);
+  int sfd = accept(lfd, NULL, NULL);
+  if (sfd < 0)
+    die("ping-pong accept", VA_ESYS);
+  setsockopt(cfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+  setsockopt(sfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+  pinger p = {.fd = sfd, .n = n};
+  pthread_t t;
+  if (pthread_create(&t, NULL, ponger, &p) != 0)
+    die("ping-pong thread", VA_ESYS);
+  uint64_t *ns = calloc(n, sizeof(*ns));
+  if (!ns)
+    die("memory", VA_ENOMEM);
+  int ep = epoll_for(cfd);
+  for (uint64_t i = 0; i < n; i++) {
+    uint64_t start = now_ns();
+    if (write(cfd, "p", 1) != 1)
+      die("ping-pong write", VA_ESYS);
+    wait_read(ep, cfd);
+    ns[i] = now_ns() - start;
+  }
+  pthread_join(t, NULL);
+  qsort(ns, n, sizeof(*ns), cmp_u64);
+  char extra[128];
+  snprintf(extra, sizeof(extra), "p99_us=%.1f,round_trips=%llu",
+           ns[n * 99 / 100] / 1e3, (unsigned long long)n);
+  emit("tcp-pingpong-floor", ns[n / 2] / 1e3, "us_p50", extra, true);
+  free(ns);
+  close(ep);
+  close(cfd);
+  close(sfd);
+  close(lfd);
+}
+
 int main(int argc, char **argv) {
   double scale = argc > 1 ? atof(argv[1]) / 100 : 1;
   unsigned threads = argc > 2 ? (unsigned)atoi(argv[2]) : 1;
@@ -314,6 +408,7 @@ int main(int argc, char **argv) {
   snprintf(extra, sizeof(extra), "p99_added_us=%.1f,threads_per_node=%u",
            f99 - l99, threads);
   emit("link-added-per-hop", f50 - l50, "us_p50", extra, ok);
+  tcp_floor(pings);
   va__link_stats s;
   va__link_stats_get(atomic_load(&a.link), &s);
   fprintf(
