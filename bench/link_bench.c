@@ -207,7 +207,12 @@ static double drive(node *a, char prefix, uint64_t total, unsigned window,
   uint64_t start = now_ns();
   for (unsigned i = 0; i < window && i < total; i++) {
     slots[i].r = &r;
+    /* Replies to the first slots issue calls too: once they have taken
+     * every number, a call from here would be one too many (its reply
+     * could come after the run, to freed slots). */
     uint64_t k = atomic_fetch_add(&r.issued, 1);
+    if (k >= total)
+      break;
     if (!issue(&slots[i], k)) {
       atomic_fetch_add(&r.failed, 1);
       finish_one(&r);
