@@ -22,6 +22,7 @@ enum {
 typedef struct va__peer_reach {
   uint64_t incarnation; /* the peer's incarnation this is about */
   uint64_t reached_ms;  /* when a link connection to it was last ready */
+  uint64_t noted_ms;    /* when it was last a live peer here */
 } va__peer_reach;
 
 typedef enum va__cluster_phase {
@@ -58,13 +59,16 @@ struct va_cluster {
   PGconn *conn;
   _Atomic uint64_t incarnation; /* read by the leave, on its own thread */
   uint64_t view_version;
-  uint64_t renew_sent_ms;   /* when the last renewal was sent */
-  uint64_t next_renew_ms;   /* when the next is due */
-  uint64_t next_read_ms;    /* when the members are read again anyway */
-  uint64_t steady_since_ms; /* connected and renewing since (0: not) */
-  bool expelled;            /* marked dead: joins again when allowed */
-  bool waiting_told;        /* the wait to join again was logged */
-  va__peer_reach *reach;    /* by node number */
+  uint64_t renew_sent_ms;    /* when the last renewal was sent */
+  uint64_t next_renew_ms;    /* when the next is due */
+  uint64_t next_read_ms;     /* when the members are read again anyway */
+  uint64_t steady_since_ms;  /* connected and renewing since (0: not) */
+  bool expelled;             /* lost its place: joins again when allowed */
+  bool waiting_told;         /* the wait to join again was logged */
+  unsigned losses;           /* places lost in a row (join_allowed) */
+  uint64_t reached_since_ms; /* most peers reached since (0: not now) */
+  uint64_t joined_ms;        /* when this incarnation joined */
+  va__peer_reach *reach;     /* by node number */
   char unreachable[VA__CLUSTER_UNREACHABLE_MAX]; /* as the next renewal
                                                     writes it */
   char unreachable_written[VA__CLUSTER_UNREACHABLE_MAX];

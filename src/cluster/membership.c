@@ -39,11 +39,12 @@
 #include <string.h>
 
 enum {
-  STATEMENT_MS = 1500, /* the longest one statement may take */
-  CONNECT_S = 2,       /* libpq's connect_timeout */
-  FULL_READ_MS = 2000, /* members read again at least this often */
-  MARGIN_MIN_MS = 300, /* the fence comes at least this long before the
-                          lease can run out */
+  STATEMENT_MS = 1500,         /* the longest one statement may take */
+  CONNECT_S = 2,               /* libpq's connect_timeout */
+  FULL_READ_MS = 2000,         /* members read again at least this often */
+  MARGIN_MIN_MS = 300,         /* the fence comes at least this long before the
+                                  lease can run out */
+  LOSSES_FORGOTTEN_MS = 60000, /* a member this long: its losses forgotten */
 };
 
 /* ---- Statements with a deadline ---- */
@@ -203,6 +204,7 @@ static int join(va_cluster *c) {
   c->incarnation = inc;
   c->expelled = false;
   c->waiting_told = false;
+  c->joined_ms = sent;
   memcpy(c->types_written, types, sizeof(types));
   c->unreachable_written[0] = 0;
   va_runtime_set_incarnation(c->rt, inc);
@@ -224,7 +226,8 @@ static int renew(va_cluster *c) {
   static const char sql[] =
       "UPDATE vactor_member SET lease_until = now() + CAST($3 AS bigint) * "
       "interval '1 millisecond', types = $4, unreachable = $5 WHERE id = $1 "
-      "AND incarnation = CAST($2 AS bigint) AND status <> 'dead'";
+      "AND incarnation = CAST($2 AS bigint) AND status NOT IN ('dead', "
+      "'expelled')";
   char lease[16], inc[24], types[VA__CLUSTER_TYPES_MAX];
   ms_text(c->lease_ms, lease);
   snprintf(inc, sizeof(inc), "%" PRIu64, c->incarnation);
@@ -243,6 +246,8 @@ static int renew(va_cluster *c) {
   fence_after(c, sent);
   if (!c->steady_since_ms)
     c->steady_since_ms = sent;
+  if (c->losses && sent - c->joined_ms >= LOSSES_FORGOTTEN_MS)
+    c->losses = 0; /* a member for a while: the next loss is a first */
   if ((strcmp(types, c->types_written) ||
        strcmp(c->unreachable, c->unreachable_written)) &&
       exec(c, BUMP_VIEW, 0, NULL, NULL) == 0) {
@@ -274,6 +279,8 @@ static void rejoin(va_cluster *c) {
   atomic_fetch_add(&c->rejoins, 1);
   c->incarnation = 0; /* the tick joins again (join_allowed) */
   c->expelled = true;
+  c->losses++;
+  c->reached_since_ms = 0;
   c->view_version = 0; /* read the members again */
 }
 
@@ -435,7 +442,11 @@ static void note_reachability(va_cluster *c) {
     if (!live_peer(v, i))
       continue;
     va__peer_reach *r = &c->reach[m->number];
-    if (r->incarnation != m->incarnation ||
+    /* A peer new here, or back after it was not live, gets a lease of
+     * grace, as one that was just reached. */
+    bool noted_lately = now - r->noted_ms <= 2 * (uint64_t)c->renew_ms;
+    r->noted_ms = now;
+    if (r->incarnation != m->incarnation || !noted_lately ||
         va__link_peer_connected(link, m->number) > 0) {
       r->incarnation = m->incarnation;
       r->reached_ms = now;
@@ -452,8 +463,11 @@ static void note_reachability(va_cluster *c) {
   }
 }
 
-/* Whether this node may join: always, but after an expulsion only once
- * its link reaches more than half of the live others (or there are none). */
+/* Whether this node may join: at once the first time; after losing its
+ * place, only once its link has reached more than half of the live others
+ * (or there are none) without a break for a hold-down that doubles with
+ * each loss in a row (a lease, then 2, 4, 8, at most 16 leases), so that a
+ * node the others keep voting out comes back ever more rarely. */
 static bool join_allowed(va_cluster *c) {
   const va__view *v = c->latest;
   va_link *link = atomic_load(&c->link);
@@ -465,21 +479,35 @@ static bool join_allowed(va_cluster *c) {
       others++;
       reached += va__link_peer_connected(link, v->members[i].number) > 0;
     }
-  bool allowed = others == 0 || 2 * reached > others;
+  uint64_t now = va_clock_coarse_ms();
+  if (others > 0 && 2 * reached <= others) {
+    c->reached_since_ms = 0;
+  } else if (!c->reached_since_ms) {
+    c->reached_since_ms = now;
+  }
+  unsigned doublings = c->losses > 1 ? c->losses - 1 : 0;
+  uint64_t hold = (uint64_t)c->lease_ms << (doublings < 4 ? doublings : 4);
+  bool allowed =
+      others == 0 || (c->reached_since_ms && now - c->reached_since_ms >= hold);
   if (!allowed && !c->waiting_told) {
     va_log(c->rt, VA_LOG_WARN, "cluster rejoin waits for its peers",
-           "node=%s reached=%u others=%u", c->node, reached, others);
+           "node=%s reached=%u others=%u hold_ms=%" PRIu64, c->node, reached,
+           others, hold);
     c->waiting_told = true;
   }
   return allowed;
 }
 
-/* Marks dead the members the votes of the latest view put out, deciding
- * again on the rows locked (two nodes deciding at once decide the same). */
+/* Marks expelled the members the votes of the latest view put out,
+ * deciding again on the rows locked (two nodes deciding at once decide the
+ * same). Not dead: an expelled member keeps its actors until mark_dead
+ * finds its lease over, by when it has fenced itself (it renews no more);
+ * its renewal fails at once, so it evicts and waits to join again. */
 static void expel_unreachable(va_cluster *c) {
   static const char sql[] =
-      "UPDATE vactor_member SET status = 'dead' WHERE id = $1 AND "
-      "incarnation = CAST($2 AS bigint) AND status <> 'dead'";
+      "UPDATE vactor_member SET status = 'expelled' WHERE id = $1 AND "
+      "incarnation = CAST($2 AS bigint) AND status NOT IN ('dead', "
+      "'expelled')";
   bool cut[VA__VIEW_MEMBERS_MAX];
   if (!c->latest || !va__view_cut_off(c->latest, cut) || !c->steady_since_ms)
     return;
@@ -502,11 +530,15 @@ static void expel_unreachable(va_cluster *c) {
     rc = exec(c, "COMMIT", 0, NULL, NULL);
   if (rc && c->conn)
     (void)exec(c, "ROLLBACK", 0, NULL, NULL);
-  for (size_t i = 0; rc == 0 && i < v->n; i++)
-    if (cut[i])
-      va_log(c->rt, VA_LOG_WARN, "cluster member cut off",
-             "node=%s member=%s incarnation=%" PRIu64, c->node,
-             v->members[i].id, v->members[i].incarnation);
+  for (size_t i = 0; rc == 0 && i < v->n; i++) {
+    if (!cut[i])
+      continue;
+    va_log(c->rt, VA_LOG_WARN, "cluster member cut off",
+           "node=%s member=%s incarnation=%" PRIu64 " status=expelled", c->node,
+           v->members[i].id, v->members[i].incarnation);
+    if ((int)i == v->self) /* its next renewal finds out, and evicts */
+      va_runtime_fence(c->rt, 0);
+  }
   if (rc == 0)
     atomic_fetch_add(&c->marked_dead, (uint64_t)n);
   va__view_free(v);
@@ -515,7 +547,7 @@ static void expel_unreachable(va_cluster *c) {
 int va__membership_mark_self(va_cluster *c, bool leaving) {
   static const char sql[] =
       "UPDATE vactor_member SET status = $3 WHERE id = $1 AND incarnation = "
-      "CAST($2 AS bigint) AND status <> 'dead'";
+      "CAST($2 AS bigint) AND status NOT IN ('dead', 'expelled')";
   char inc[24];
   snprintf(inc, sizeof(inc), "%" PRIu64, c->incarnation);
   const char *p[] = {c->node, inc, leaving ? "leaving" : "dead"};

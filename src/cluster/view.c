@@ -7,9 +7,8 @@
 #include <xxhash.h>
 
 static const char *const STATUS_NAMES[] = {
-    [VA__MEMBER_ALIVE] = "alive",
-    [VA__MEMBER_SUSPECT] = "suspect",
-    [VA__MEMBER_LEAVING] = "leaving",
+    [VA__MEMBER_ALIVE] = "alive",     [VA__MEMBER_SUSPECT] = "suspect",
+    [VA__MEMBER_LEAVING] = "leaving", [VA__MEMBER_EXPELLED] = "expelled",
     [VA__MEMBER_DEAD] = "dead",
 };
 
@@ -146,36 +145,47 @@ bool va__view_hosts_app(const va__view *v, const char *type, size_t len) {
 
 /* ---- Reachability ---- */
 
-/* Whether voter lists member m (its current incarnation) as unreachable. */
-static bool votes_against(const va__member *voter, const va__member *m) {
-  char name[96];
-  int n = snprintf(name, sizeof(name), "%s:%llu", m->id,
-                   (unsigned long long)m->incarnation);
-  return n > 0 && (size_t)n < sizeof(name) &&
-         list_has(voter->unreachable, name, (size_t)n);
-}
+_Static_assert(VA__VIEW_MEMBERS_MAX <= 64, "a view's members fit a mask");
 
 size_t va__view_cut_off(const va__view *v, bool cut[VA__VIEW_MEMBERS_MAX]) {
   memset(cut, 0, VA__VIEW_MEMBERS_MAX * sizeof(*cut));
+  /* in: eligible and not cut yet; voters: those of them whose lease the
+   * read found running (a member that stopped renewing votes no more);
+   * against[i]: the voters that list member i's present incarnation. */
+  uint64_t in = 0, voters = 0, against[VA__VIEW_MEMBERS_MAX] = {0};
+  for (size_t i = 0; i < v->n; i++)
+    if (eligible(&v->members[i])) {
+      in |= 1ull << i;
+      if (v->members[i].lease_left_ms > 0)
+        voters |= 1ull << i;
+    }
+  for (size_t i = 0; i < v->n; i++) {
+    const va__member *m = &v->members[i];
+    char name[96];
+    int len = snprintf(name, sizeof(name), "%s:%llu", m->id,
+                       (unsigned long long)m->incarnation);
+    for (size_t j = 0; (in & (1ull << i)) && len > 0 &&
+                       (size_t)len < sizeof(name) && j < v->n;
+         j++)
+      if (j != i && (voters & (1ull << j)) &&
+          list_has(v->members[j].unreachable, name, (size_t)len))
+        against[i] |= 1ull << j;
+  }
   size_t n_cut = 0;
   for (;;) {
     int worst = -1;
-    size_t worst_votes = 0;
+    int worst_votes = 0;
     for (size_t i = 0; i < v->n; i++) {
-      const va__member *m = &v->members[i];
-      if (cut[i] || !eligible(m))
+      uint64_t bit = 1ull << i;
+      if (!(in & bit))
         continue;
-      size_t others = 0, votes = 0;
-      for (size_t j = 0; j < v->n; j++) {
-        if (j == i || cut[j] || !eligible(&v->members[j]))
-          continue;
-        others++;
-        votes += votes_against(&v->members[j], m);
-      }
+      int others = __builtin_popcountll(in & ~bit),
+          votes = __builtin_popcountll(against[i] & in);
       if (votes == 0 || 2 * votes <= others)
         continue;
       if (worst < 0 || votes > worst_votes ||
-          (votes == worst_votes && strcmp(m->id, v->members[worst].id) > 0)) {
+          (votes == worst_votes &&
+           strcmp(v->members[i].id, v->members[worst].id) > 0)) {
         worst = (int)i;
         worst_votes = votes;
       }
@@ -183,6 +193,7 @@ size_t va__view_cut_off(const va__view *v, bool cut[VA__VIEW_MEMBERS_MAX]) {
     if (worst < 0)
       return n_cut;
     cut[worst] = true;
+    in &= ~(1ull << worst);
     n_cut++;
   }
 }

@@ -32,6 +32,10 @@ typedef enum va__member_status {
   VA__MEMBER_ALIVE,
   VA__MEMBER_SUSPECT, /* its lease is running out: still eligible */
   VA__MEMBER_LEAVING, /* handing its actors over: not eligible */
+  /* Voted out (va__view_cut_off): not eligible, renews no more; what it
+   * ran stays its own until its lease has run out and it is marked dead,
+   * so that it has fenced itself before anyone claims its actors. */
+  VA__MEMBER_EXPELLED,
   VA__MEMBER_DEAD,
 } va__member_status;
 
@@ -86,7 +90,8 @@ bool va__view_hosts_app(const va__view *v, const char *type, size_t len);
  * repeatedly, the eligible member not yet cut that the most of the other
  * eligible, uncut members list as unreachable -- more than half of them
  * -- is cut (ties: the greatest id), until none is. Votes name an
- * incarnation: a vote for an earlier one does not count. So one node cut
+ * incarnation: a vote for an earlier one does not count; nor does the
+ * vote of a member whose lease the read found over. So one node cut
  * off from its peers goes, a side of a partition in two is cut whole (the
  * side with the greatest ids when they are even) and the rest stays.
  * Returns how many were cut. */

@@ -44,7 +44,8 @@ static int teardown(void **state) {
   return 0;
 }
 
-/* A view of the members named (status alive), types "" each. */
+/* A view of the members named (status alive, 2 s of lease left), types ""
+ * each. */
 static va__view *view_of(const char *const *ids, size_t n) {
   va__view *v = calloc(1, sizeof(*v));
   assert_non_null(v);
@@ -56,6 +57,7 @@ static va__view *view_of(const char *const *ids, size_t n) {
     v->members[i].types = strdup("");
     v->members[i].unreachable = strdup("");
     v->members[i].incarnation = 1;
+    v->members[i].lease_left_ms = 2000;
   }
   return v;
 }
@@ -223,6 +225,18 @@ static void votes_cut_off_the_member_the_others_cannot_reach(void **state) {
   votes(v, 1, "");
   votes(v, 2, "n1:1");
   assert_string_equal(cut_of(v), "");
+  /* A member whose lease the read found over votes no more. */
+  votes(v, 1, "n3:1");
+  v->members[1].lease_left_ms = 0;
+  assert_string_equal(cut_of(v), "");
+  v->members[1].lease_left_ms = 2000;
+  assert_string_equal(cut_of(v), "n3");
+  /* An expelled member is out already: cut no more, and its votes and
+   * its place in the count are gone. */
+  v->members[2].status = VA__MEMBER_EXPELLED;
+  assert_string_equal(cut_of(v), "");
+  v->members[2].status = VA__MEMBER_ALIVE;
+  votes(v, 1, "");
   /* A dead member neither votes nor counts: the two left, apart, lose
    * the one with the greatest id. */
   v->members[0].status = VA__MEMBER_DEAD;
