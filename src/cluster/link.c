@@ -36,6 +36,7 @@
 #include "link_auth.h"
 #include <arpa/inet.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <openssl/crypto.h>
@@ -64,6 +65,10 @@ enum {
   SWEEP_MS = 1000,
   LATE_MS = 1000,    /* after a call's deadline, before the sweep answers */
   INBOUND_MAX = 256, /* accepted connections per worker */
+  /* Accepted connections per worker still in their opening: past this, a
+   * new one closes the oldest, so strangers that open connections and say
+   * nothing (they have no key) hold no place a peer needs. */
+  GREETING_MAX = 16,
   ACCEPTS_PER_EVENT = 64,
   POST_TRIES = 1000, /* a post that finds no memory, asked again 1 ms on */
   EXPIRE_CHUNK = 256,
@@ -299,9 +304,9 @@ struct shard {
   bool stopped, loop_gone, flush_posted;
   int start_rc;
   va_loop_watcher accept_watch, sweep_watch;
-  wpeer **peers; /* by node number, VA__LINK_NODES_MAX + 1 */
-  va_dlist inbound;
-  unsigned n_inbound;
+  wpeer **peers;                  /* by node number, VA__LINK_NODES_MAX + 1 */
+  va_dlist inbound;               /* accepted connections, oldest first */
+  unsigned n_inbound, n_greeting; /* n_greeting: of them, not READY */
   va_dlist dirty; /* connections with output to write this pass */
   inbound *free_records;
   counters stats;
@@ -456,6 +461,7 @@ static void conn_close(conn *c) {
   } else {
     va_dlist_remove(&sh->inbound, &c->link);
     sh->n_inbound--;
+    sh->n_greeting -= c->state != READY;
   }
   if (!sh->loop_gone) {
     int rc = va_loop_unwatch(sh->loop, c->fd);
@@ -833,9 +839,14 @@ static bool peer_proved(conn *c, const va__frame *f, va__link_role role) {
   if (va__link_proof_ok(c->sh->link->key, role, &h, f->auth.proof))
     return true;
   COUNT(c->sh, unauthenticated, 1);
-  va_log(c->sh->link->rt, VA_LOG_WARN, "node link: peer not authenticated",
-         "peer=%s why=\"its proof does not match this cluster's key\"",
-         c->peer_name);
+  /* Logged the 1st, 2nd, 4th, 8th... time on this worker: a peer with
+   * another key tries again and again. */
+  uint64_t n = va_load_relaxed(&c->sh->stats.unauthenticated);
+  if ((n & (n - 1)) == 0)
+    va_log(c->sh->link->rt, VA_LOG_WARN, "node link: peer not authenticated",
+           "peer=%s why=\"its proof does not match this cluster's key\" "
+           "times=%" PRIu64,
+           c->peer_name, n);
   conn_broken(c);
   return false;
 }
@@ -845,8 +856,10 @@ static bool peer_proved(conn *c, const va__frame *f, va__link_role role) {
 static void on_greeting_in(conn *c, const va__frame *f) {
   va_link *link = c->sh->link;
   if (c->hello_seen) {
-    if (peer_proved(c, f, VA__LINK_CONNECTOR))
+    if (peer_proved(c, f, VA__LINK_CONNECTOR)) {
       c->state = READY;
+      c->sh->n_greeting--;
+    }
     return;
   }
   if (f->kind != VA__FRAME_HELLO) {
@@ -1231,6 +1244,17 @@ static void apply_peer(void *ctx, va_loop *loop) {
 
 /* ---- Accepting and sweeping ---- */
 
+/* Closes the accepted connection that has been in its opening longest. */
+static void close_oldest_greeting(shard *sh) {
+  for (va_dlink *l = sh->inbound.head; l; l = l->next) {
+    conn *c = VA_CONTAINER_OF(l, conn, link);
+    if (c->state != READY) {
+      conn_close(c);
+      return;
+    }
+  }
+}
+
 static void on_accept(void *ctx, uint32_t events) {
   (void)events;
   shard *sh = ctx;
@@ -1247,6 +1271,8 @@ static void on_accept(void *ctx, uint32_t events) {
     if (fd < 0)
       return; /* EAGAIN: all taken */
     tune_socket(fd);
+    if (sh->n_greeting >= GREETING_MAX)
+      close_oldest_greeting(sh);
     conn *c =
         sh->n_inbound < INBOUND_MAX ? conn_open(sh, fd, NULL, GREETING) : NULL;
     if (!c) {
@@ -1255,6 +1281,7 @@ static void on_accept(void *ctx, uint32_t events) {
     }
     va_dlist_append(&sh->inbound, &c->link);
     sh->n_inbound++;
+    sh->n_greeting++;
     COUNT(sh, accepted, 1);
   }
 }

@@ -11,7 +11,9 @@
  * peer that does not read makes calls fail VA_EBACKPRESSURE; a peer named
  * wrongly, or holding another cluster's key, is never connected; garbage,
  * wrong HELLOs and a stranger's made-up AUTH close the connection (a CALL
- * behind that AUTH never runs) and the link goes on; 100,000 calls from four
+ * behind that AUTH never runs) and the link goes on; strangers that
+ * connect and say nothing hold at most 16 places per worker (the oldest
+ * goes); 100,000 calls from four
  * threads are each answered exactly once and the counts add up. Ports are the
  * kernel's; every wait is bounded and polls. */
 #include <setjmp.h>
@@ -624,6 +626,52 @@ static void a_peer_with_another_key_is_never_connected(void **state) {
   node_stop(&b);
 }
 
+/* Connects to n's link (a socket that says nothing). */
+static int connect_to(const node *n) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  struct sockaddr_in addr = {.sin_family = AF_INET,
+                             .sin_port = htons(n->port),
+                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+  assert_true(fd >= 0);
+  assert_int_equal(connect(fd, (struct sockaddr *)&addr, sizeof(addr)), 0);
+  return fd;
+}
+
+/* Whether the peer has closed fd already (no wait). */
+static bool closed_now(int fd) {
+  struct pollfd p = {.fd = fd, .events = POLLIN};
+  char sink[64];
+  return poll(&p, 1, 0) > 0 && read(fd, sink, sizeof(sink)) <= 0;
+}
+
+static void strangers_that_say_nothing_hold_no_place(void **state) {
+  (void)state;
+  enum { STRANGERS = 100, HELD_MAX = 2 * 16 }; /* 16 per worker of B */
+  node a, b;
+  pair_start(&a, &b, 60000, 60000);
+  uint64_t accepted = stats_of(&b).accepted;
+  int fds[STRANGERS];
+  for (int i = 0; i < STRANGERS; i++)
+    fds[i] = connect_to(&b);
+  /* B makes room for each new one by closing the one in its opening
+   * longest, at once: once it has accepted them all, all but the last 16
+   * per worker are closed (the opening timeout, 3 s, has not come yet:
+   * it would close them all). */
+  WAIT_UNTIL(stats_of(&b).accepted >= accepted + STRANGERS);
+  int closed = 0;
+  for (int i = 0; i < STRANGERS; i++)
+    closed += closed_now(fds[i]);
+  for (int i = 0; i < STRANGERS; i++)
+    close(fds[i]);
+  assert_true(closed >= STRANGERS - HELD_MAX);
+  /* The peers' own connections are untouched. */
+  outcome o;
+  call_on(&a, a.probe, "b-1", method(&a, "whoami"), NULL, &o);
+  assert_int_equal(o.status, 0);
+  node_stop(&a);
+  node_stop(&b);
+}
+
 /* Connects to n's link and writes bytes; true if n then closes it. */
 static bool closes_after(const node *n, const void *bytes, size_t len) {
   int fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -871,6 +919,7 @@ int main(void) {
       cmocka_unit_test(a_peer_that_does_not_read_gets_backpressure),
       cmocka_unit_test(a_peer_named_wrongly_is_never_connected),
       cmocka_unit_test(a_peer_with_another_key_is_never_connected),
+      cmocka_unit_test(strangers_that_say_nothing_hold_no_place),
       cmocka_unit_test(hostile_input_closes_the_connection),
       cmocka_unit_test(many_calls_are_answered_exactly_once),
       cmocka_unit_test(the_link_refuses_bad_arguments),
