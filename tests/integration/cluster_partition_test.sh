@@ -6,8 +6,8 @@
 #   A. n3 cut from the database (not from its peers): it fences itself, the
 #      others mark it dead and serve its actors; healed, it rejoins as a new
 #      incarnation and reads right; nothing acknowledged is lost;
-#   B. n3 cut from its peers (not from the database): within 15 s every
-#      call through n1 and n2 succeeds, n3's actors included (run by n1 or
+#   B. n3 cut from its peers (not from the database): it is voted out and
+#      every call through n1 and n2 succeeds, n3's actors included (run by n1 or
 #      n2), and n3 is not alive in their view; healed, it is alive in every
 #      view and serves; nothing acknowledged is lost.
 #
@@ -16,6 +16,7 @@
 # Needs root and `ip netns` (fails with a message otherwise, unless
 # VACTOR_SKIP_NETNS=1). The script runs twice: outside (makes and removes
 # the namespaces) and, with --inside, in the hub under with_postgres.sh.
+set -uo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 support="$here/../support"
 source "$support/netns.sh"
@@ -269,11 +270,11 @@ netns_cut 3 peers
 cut_at=$(now_ms)
 first_answer=$(log_once "$u1" bea "${b_n3[0]}")
 echo "# B: the first write through n1 to ${b_n3[0]} after the cut: $first_answer after $(($(now_ms) - cut_at)) ms"
-check "B: within 15 s n3 is not alive in n1's view" wait_for 15 not_alive "$u1" n3
+check "B: n3 is voted out of n1's view" wait_for 60 not_alive "$u1" n3
 echo "# B: n3 in n1's view: '$(status_in "$u1" n3)' after $(($(now_ms) - cut_at)) ms"
-check "B: within 15 s n1 runs n3's tasks (writes answer 200 from n1 or n2)" \
-  all_log_elsewhere "$u1" bea n3 15 "${b_n3[@]}"
-check "B: n2 too" all_log_elsewhere "$u2" bea n3 15 "${b_n3[@]}"
+check "B: n1 runs n3's tasks (writes answer 200 from n1 or n2)" \
+  all_log_elsewhere "$u1" bea n3 60 "${b_n3[@]}"
+check "B: n2 too" all_log_elsewhere "$u2" bea n3 60 "${b_n3[@]}"
 check "B: then every write through n1 and read through n2 succeeds" every_call_succeeds "$u1" bea "$tasks" "$u2"
 check "B: and every write through n2 and read through n1" every_call_succeeds "$u2" bea "$tasks" "$u1"
 echo "# B: views during the cut (n3's from the hub cannot answer):"; views

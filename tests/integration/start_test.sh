@@ -85,7 +85,8 @@ s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(8)
 print(s.getsockname()[1], flush=True); time.sleep(120)' >"$dir/deaf.port" &
 deaf=$!
 also_kill="$also_kill $deaf"
-for _ in $(seq 100); do [ -s "$dir/deaf.port" ] && break; sleep 0.05; done
+for _ in $(seq 300); do [ -s "$dir/deaf.port" ] && break; sleep 0.1; done
+check "the silent server listens" test -s "$dir/deaf.port"
 refused_slowly() { # as refused, with 30 s for libpq's connect timeout
   timeout 30 "$vactord" "$@" >"$dir/refused.out" 2>&1
   local code=$?
