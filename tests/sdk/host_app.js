@@ -3,14 +3,17 @@
 // Dapr sidecar. CounterActor keeps its count in actor state, and the app
 // records what vactord must guarantee: no two turns of one actor at once,
 // turns of different actors at once, reminders and timers delivered,
-// deactivations. The "stats" method (any id) reports them.
-// Usage: APP_PORT=3000 DAPR_HTTP_PORT=3500 node host_app.js
+// deactivations. The "stats" method (any id) reports them, with the
+// instance name APP_INSTANCE (optional; "" without it) so that a test
+// with one app behind each node of a cluster can tell the apps apart.
+// Usage: APP_PORT=3000 DAPR_HTTP_PORT=3500 [APP_INSTANCE=n1] node host_app.js
 "use strict";
 const { DaprServer, AbstractActor, Temporal } = require("@dapr/dapr");
 
 const running = new Map(); // actor id -> turns running now
 const stats = { overlaps: 0, maxParallel: 0, parallel: 0, reminders: 0,
-                ticks: 0, deactivated: [] };
+                ticks: 0, deactivated: [],
+                instance: process.env.APP_INSTANCE || "" };
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 class CounterActor extends AbstractActor {
@@ -86,7 +89,7 @@ async function main() {
   await server.actor.init();
   server.actor.registerActor(CounterActor);
   await server.start();
-  console.log("host app started");
+  console.log(`host app started${stats.instance ? ` (${stats.instance})` : ""}`);
 }
 
 main().catch((e) => {

@@ -6,7 +6,16 @@
 //     deactivated through the app;
 //   phase "after-restart": the state the actor saved survived vactord's
 //     restart.
-// Usage: VACTORD_PORT=3500 node host_test.js run|after-restart
+// With one app behind each node of a cluster (host_app.js with
+// APP_INSTANCE set), EXPECT_APPS=N first calls probe-0, probe-1, ... (at
+// most 200) until N different apps have answered, and reads the stats of
+// all N (summed; the largest maxParallel) instead of one app's; the
+// parallel check uses 8 actors per app; after the restart, the N apps are
+// found again and the state of those 8 per app survived too. READ_PORTS
+// (p1,p2,...) reads the counted actor's state through each of those
+// nodes as well.
+// Usage: VACTORD_PORT=3500 [EXPECT_APPS=3] [READ_PORTS=3501,3502]
+//          node host_test.js run|after-restart
 "use strict";
 const assert = require("node:assert/strict");
 const { DaprClient, ActorProxyBuilder, ActorId, CommunicationProtocolEnum } =
@@ -37,11 +46,57 @@ async function main() {
   await client.start();
   const actor = (id) =>
     new ActorProxyBuilder(CounterActor, client).build(new ActorId(id));
-  const stats = () => actor("probe").stats();
+  const apps = Number(process.env.EXPECT_APPS || 0); // 0: one app, as ever
+  const width = 8 * Math.max(apps, 1);
+  const readers = (process.env.READ_PORTS || "").split(",").filter(Boolean)
+    .map((port) => new DaprClient({
+      daprHost: "127.0.0.1", daprPort: port,
+      communicationProtocol: CommunicationProtocolEnum.HTTP,
+    }));
+  let probes = ["probe"];
+  const stats = async () => {
+    const all = await Promise.all(probes.map((id) => actor(id).stats()));
+    if (all.length === 1) return all[0];
+    const sum = (k) => all.reduce((n, s) => n + s[k], 0);
+    return { overlaps: sum("overlaps"), reminders: sum("reminders"),
+             ticks: sum("ticks"),
+             maxParallel: Math.max(...all.map((s) => s.maxParallel)),
+             deactivated: all.flatMap((s) => s.deactivated) };
+  };
+  const findApps = async () => {
+    const seen = new Map(); // app instance -> the first probe it hosts
+    for (let i = 0; i < 200 && seen.size < apps; i++) {
+      const s = await actor(`probe-${i}`).stats();
+      if (!seen.has(s.instance)) seen.set(s.instance, `probe-${i}`);
+    }
+    console.log(`# apps seen: ${[...seen].map(([a, id]) => `${a} (${id})`).join(", ")}`);
+    assert.equal(seen.size, apps);
+    assert.ok(!seen.has(""), "an app without APP_INSTANCE");
+    probes = [...seen.values()];
+  };
+  const countEverywhere = async (id, want) => {
+    assert.equal((await actor(id).get()).count, want);
+    for (const c of readers)
+      assert.equal((await new ActorProxyBuilder(CounterActor, c)
+        .build(new ActorId(id)).get()).count, want);
+  };
 
   if (process.argv[2] === "after-restart") {
+    if (apps)
+      await check(`actors run in all ${apps} apps again`, async () =>
+        eventually("an answer from the apps", async () => {
+          try { await actor("one").get(); return true; } catch { return false; }
+        }).then(findApps));
     await check("the state the app saved survived vactord's restart", async () =>
       assert.equal((await actor("one").get()).count, 40));
+    if (readers.length)
+      await check("and reads the same through the other nodes", () =>
+        countEverywhere("one", 40));
+    if (apps)
+      await check(`the state of ${width} more actors (p0, p1, ...) survived too`, async () => {
+        for (let i = 0; i < width; i++)
+          assert.equal((await actor(`p${i}`).get()).count, 1, `p${i}`);
+      });
     console.log(`${passed} passed`);
     return;
   }
@@ -49,13 +104,18 @@ async function main() {
     eventually("the app hosting CounterActor", async () => {
       try { await actor("one").get(); return true; } catch { return false; }
     }));
+  if (apps)
+    await check(`actors run in all ${apps} apps (probe-0, probe-1, ...)`, findApps);
   await check("40 concurrent calls to one actor: serialized, none lost", async () => {
     await Promise.all(Array.from({ length: 40 }, () => actor("one").increment(1)));
     assert.equal((await actor("one").get()).count, 40);
     assert.equal((await stats()).overlaps, 0);
   });
+  if (readers.length)
+    await check("the count reads the same through the other nodes", () =>
+      countEverywhere("one", 40));
   await check("calls to different actors run in parallel", async () => {
-    await Promise.all(Array.from({ length: 8 }, (_, i) => actor(`p${i}`).increment(1)));
+    await Promise.all(Array.from({ length: width }, (_, i) => actor(`p${i}`).increment(1)));
     assert.ok((await stats()).maxParallel > 1);
   });
   await check("a reminder fires into the app", async () => {
