@@ -237,6 +237,19 @@ static void linger(va_cluster *c) {
   }
 }
 
+/* Whether the newest view has a member other than this node that can take
+ * its actors (alive or suspect): if every member is leaving together,
+ * nobody can, and the drain does not wait for what cannot happen. */
+static bool others_can_take_over(va_cluster *c) {
+  pthread_mutex_lock(&c->lock);
+  const va__view *v = c->latest;
+  bool any = false;
+  for (size_t i = 0; v && i < v->n && !any; i++)
+    any = (int)i != v->self && v->members[i].status <= VA__MEMBER_SUSPECT;
+  pthread_mutex_unlock(&c->lock);
+  return any;
+}
+
 int va_cluster_leave(va_cluster *c, uint32_t drain_ms) {
   if (!c || !c->thread_started)
     return VA_EINVAL;
@@ -255,11 +268,16 @@ int va_cluster_leave(va_cluster *c, uint32_t drain_ms) {
   uint64_t until =
       va_clock_ms() + (drain_ms ? drain_ms : VA_CLUSTER_DEFAULT_DRAIN_MS);
   va_stats st;
+  bool taker = true;
   do {
     nanosleep(&(struct timespec){0, 20 * 1000000}, NULL);
     va_runtime_stats(c->rt, &st);
-  } while (st.active_actors > 0 && va_clock_ms() < until);
-  if (st.active_actors > 0)
+    taker = others_can_take_over(c);
+  } while (st.active_actors > 0 && taker && va_clock_ms() < until);
+  if (st.active_actors > 0 && !taker)
+    va_log(c->rt, VA_LOG_INFO, "cluster drain ends: no member to take over",
+           "node=%s active=%" PRIu64, c->node, st.active_actors);
+  else if (st.active_actors > 0)
     va_log(c->rt, VA_LOG_WARN, "cluster drain incomplete",
            "node=%s active=%" PRIu64, c->node, st.active_actors);
   pthread_mutex_lock(&c->lock);
