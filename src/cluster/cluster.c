@@ -343,6 +343,11 @@ int va_cluster_set_app_types(va_cluster *c, const char *types) {
 bool va_cluster_hosts_app(va_cluster *c, const char *type, size_t len) {
   if (!c)
     return false;
+  va_loop *loop = c->views ? va_loop_current(c->rt) : NULL;
+  if (loop) { /* a worker reads its own view, as place() does: no lock */
+    const va__view *v = c->views[va_loop_index(loop)];
+    return v && va__view_hosts_app(v, type, len);
+  }
   pthread_mutex_lock(&c->lock);
   bool hosted = c->latest && va__view_hosts_app(c->latest, type, len);
   pthread_mutex_unlock(&c->lock);

@@ -76,7 +76,8 @@ void va_cluster_free(va_cluster *c);
  * host them. Any thread. VA_EINVAL when longer than 4095 bytes. */
 int va_cluster_set_app_types(va_cluster *c, const char *types);
 /* Whether a live member (this one or another) hosts the app type named
- * (len bytes): then its actors are served through any node. Any thread. */
+ * (len bytes): then its actors are served through any node. Any thread;
+ * on a worker, by that worker's view (the one its placement uses). */
 bool va_cluster_hosts_app(va_cluster *c, const char *type, size_t len);
 
 /* GET /v1/cluster's body: {"self": ..., "version": ..., "members": [...]}

@@ -192,6 +192,28 @@ n3_view_inside() { # n3's view through its own address, from its namespace
     echo "(no answer)"
 }
 
+# After phase $1 (A or B) is healed: a write through n3 to user $2's task
+# $3 succeeds again; the loads (pids $4 and $5, writing to
+# $dir/<phase>-survivors.json and -n3.json) stop; nothing they had
+# acknowledged is lost; and users $6... read the same through n3 as
+# through n1.
+after_heal() {
+  local phase="$1" user="$2" task="$3" load="$4" load3="$5" out u
+  shift 5
+  out="$dir/${phase,,}"
+  check "$phase: a write through n3 succeeds again" wait_for 30 logs_ok "$u3" "$user" "$task"
+  touch "$out.stop"
+  wait "$load" "$load3"
+  cat "$out-survivors.out" "$out-n3.out"
+  check "$phase: every write acknowledged through n1/n2 is there" \
+    loader check --nodes "$u1,$u2,$u3" --in "$out-survivors.json"
+  check "$phase: every write acknowledged through n3 is there" \
+    loader check --nodes "$u1,$u2,$u3" --in "$out-n3.json"
+  for u in "$@"; do
+    check "$phase: reads through n3 are n1's ($u)" same_minutes "$u3" "$u" "$tasks" "$u1"
+  done
+}
+
 for n in n1 n2 n3; do
   node_start "$n" || { echo "not ok - $n starts"; cat "$dir/$n.log"; exit 1; }
 done
@@ -238,17 +260,7 @@ check "A: healed, every node sees 3 alive" wait_for 60 all_see_alive 3
 echo "# A: $(($(now_ms) - healed_at)) ms from the heal until 3 alive everywhere"
 check "A: n3 is a new incarnation (was $inc_before)" \
   test "$(incarnation_in "$u1" n3)" -gt "${inc_before:-0}"
-check "A: a write through n3 succeeds again" wait_for 30 logs_ok "$u3" amy "${a_n3[0]}"
-touch "$dir/a.stop"
-wait "$a_load" "$a_load3"
-cat "$dir/a-survivors.out" "$dir/a-n3.out"
-check "A: every write acknowledged through n1/n2 is there" \
-  loader check --nodes "$u1,$u2,$u3" --in "$dir/a-survivors.json"
-check "A: every write acknowledged through n3 is there" \
-  loader check --nodes "$u1,$u2,$u3" --in "$dir/a-n3.json"
-check "A: reads through n3 are n1's (amy)" same_minutes "$u3" amy "$tasks" "$u1"
-check "A: reads through n3 are n1's (ada)" same_minutes "$u3" ada "$tasks" "$u1"
-check "A: reads through n3 are n1's (ana)" same_minutes "$u3" ana "$tasks" "$u1"
+after_heal A amy "${a_n3[0]}" "$a_load" "$a_load3" amy ada ana
 
 # ---- B. n3 cut from its peers, not from the database ----
 loader load --nodes "$u1,$u2,$u3" --user bea --tasks "$tasks" --seconds 0 --threads 1 \
@@ -284,17 +296,7 @@ netns_heal 3 peers
 healed_at=$(now_ms)
 check "B: healed, every node sees 3 alive" wait_for 60 all_see_alive 3
 echo "# B: $(($(now_ms) - healed_at)) ms from the heal until 3 alive everywhere"
-check "B: n3 serves again (a write through it answers 200)" wait_for 30 logs_ok "$u3" bea "${b_n3[0]}"
-touch "$dir/b.stop"
-wait "$b_load" "$b_load3"
-cat "$dir/b-survivors.out" "$dir/b-n3.out"
-check "B: every write acknowledged through n1/n2 is there" \
-  loader check --nodes "$u1,$u2,$u3" --in "$dir/b-survivors.json"
-check "B: every write acknowledged through n3 is there" \
-  loader check --nodes "$u1,$u2,$u3" --in "$dir/b-n3.json"
-check "B: reads through n3 are n1's (bea)" same_minutes "$u3" bea "$tasks" "$u1"
-check "B: reads through n3 are n1's (bec)" same_minutes "$u3" bec "$tasks" "$u1"
-check "B: reads through n3 are n1's (bel)" same_minutes "$u3" bel "$tasks" "$u1"
+after_heal B bea "${b_n3[0]}" "$b_load" "$b_load3" bea bec bel
 check "B: A's writes still read the same through n3 (amy)" same_minutes "$u3" amy "$tasks" "$u2"
 
 check "no sanitizer report in any node's log" bash -c "! grep -q Sanitizer $dir/*.log"
