@@ -198,12 +198,12 @@ n3_view_inside() { # n3's view through its own address, from its namespace
 # acknowledged is lost; and users $6... read the same through n3 as
 # through n1.
 after_heal() {
-  local phase="$1" user="$2" task="$3" load="$4" load3="$5" out u
+  local phase="$1" user="$2" task="$3" pid="$4" pid3="$5" out u
   shift 5
   out="$dir/${phase,,}"
   check "$phase: a write through n3 succeeds again" wait_for 30 logs_ok "$u3" "$user" "$task"
   touch "$out.stop"
-  wait "$load" "$load3"
+  wait "$pid" "$pid3"
   cat "$out-survivors.out" "$out-n3.out"
   check "$phase: every write acknowledged through n1/n2 is there" \
     loader check --nodes "$u1,$u2,$u3" --in "$out-survivors.json"
