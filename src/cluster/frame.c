@@ -78,6 +78,11 @@ static int reply_size(const va__frame_reply *r, size_t *size) {
   return 0;
 }
 
+static int auth_size(size_t *size) {
+  *size = AUTH_SIZE; /* a proof is any 32 bytes */
+  return 0;
+}
+
 int va__frame_size(const va__frame *f, size_t *size) {
   size_t payload = 0;
   int rc = VA_EINVAL;
@@ -88,7 +93,7 @@ int va__frame_size(const va__frame *f, size_t *size) {
   else if (f->kind == VA__FRAME_REPLY)
     rc = reply_size(&f->reply, &payload);
   else if (f->kind == VA__FRAME_AUTH)
-    rc = 0, payload = AUTH_SIZE;
+    rc = auth_size(&payload);
   if (rc != 0)
     return rc;
   VA_ASSERT(1 + payload <= VA__FRAME_MAX); /* the limits above sum to it */

@@ -24,21 +24,6 @@ incarnation() {
   curl -s "$1/v1/cluster" | jq -r ".members[] | select(.id == \"$2\") | .incarnation" 2>/dev/null
 }
 
-# The minutes logged on user $2's task $3, read through $1: retried (bounded)
-# until a 200; prints nothing if none came.
-minutes_of() {
-  local body
-  for _ in $(seq 100); do
-    body=$(curl -s --max-time 10 -w '\n%{http_code}' "$1/v1/users/$2/tasks/$3")
-    if [ "${body##*$'\n'}" = 200 ]; then
-      echo "${body%$'\n'*}" | jq -r '.minutes'
-      return 0
-    fi
-    sleep 0.1
-  done
-  return 1
-}
-
 # One {"minutes":1} log on user $2's task $3 through $1; prints the status.
 log_once() {
   curl -s -o /dev/null --max-time 30 -w '%{http_code}\n' -X POST \
@@ -62,18 +47,6 @@ member_status_is() {
     jq -e ".members[] | select(.id == \"$2\") | .status == \"$3\"" >/dev/null 2>&1
 }
 
-# True if user $2's tasks $3-t0..$3-t($4-1) read the same minutes through
-# $1 and through $5 (prints the first difference).
-same_minutes() {
-  local a b t
-  for t in $(seq 0 $(($4 - 1))); do
-    a=$(minutes_of "$1" "$2" "$3-t$t") b=$(minutes_of "$5" "$2" "$3-t$t")
-    if [ -z "$a" ] || [ "$a" != "$b" ]; then
-      echo "# $3-t$t: '$a' through $1, '$b' through $5"
-      return 1
-    fi
-  done
-}
 
 for n in n1 n2 n3; do node_start "$n" || { echo "not ok - $n starts"; cat "$dir/$n.log"; exit 1; }; done
 u1=$(node_url n1) u2=$(node_url n2) u3=$(node_url n3)

@@ -4,7 +4,8 @@
 # per check, counted), start and stop of vactord on a free loopback port
 # (the same port across restarts; $url), status and json helpers, and
 # finish (no sanitizer report in the server's log, the counts, the exit
-# status). Extra processes to kill at exit go in $also_kill.
+# status), and for the cluster scripts minutes_of and same_minutes (a
+# task's minutes read through a node, and compared between two). Extra processes to kill at exit go in $also_kill.
 set -uo pipefail
 dir=$(mktemp -d /tmp/vactord-test.XXXXXX)
 pid= port= url= also_kill=
@@ -52,4 +53,34 @@ finish() {
   check "no sanitizer report in the server's log" bash -c "! grep -q Sanitizer '$dir/log'"
   echo "$pass passed, $fail failed"
   [ "$fail" = 0 ]
+}
+
+# The minutes logged on user $2's task $3, read through $1: retried (bounded)
+# until a 200; prints nothing if none came. $VACTOR_TEST_TOKEN, if set, goes
+# as a bearer token.
+minutes_of() {
+  local body auth=()
+  [ -n "${VACTOR_TEST_TOKEN:-}" ] && auth=(-H "Authorization: Bearer $VACTOR_TEST_TOKEN")
+  for _ in $(seq 100); do
+    body=$(curl -s --max-time 10 "${auth[@]}" -w '\n%{http_code}' "$1/v1/users/$2/tasks/$3")
+    if [ "${body##*$'\n'}" = 200 ]; then
+      echo "${body%$'\n'*}" | jq -r '.minutes'
+      return 0
+    fi
+    sleep 0.1
+  done
+  return 1
+}
+
+# True if user $2's tasks $3-t0..$3-t($4-1) read the same minutes through
+# $1 and through $5 (prints the first difference).
+same_minutes() {
+  local a b t
+  for t in $(seq 0 $(($4 - 1))); do
+    a=$(minutes_of "$1" "$2" "$3-t$t") b=$(minutes_of "$5" "$2" "$3-t$t")
+    if [ -z "$a" ] || [ "$a" != "$b" ]; then
+      echo "# $3-t$t: '$a' through $1, '$b' through $5"
+      return 1
+    fi
+  done
 }
