@@ -9,6 +9,7 @@ packages=(
   libcurl4-openssl-dev curl jq python3 python3-yaml
   clang libclang-rt-14-dev clang-format
   libpq-dev postgresql libssl-dev
+  iproute2 procps
 )
 
 missing=()

@@ -345,6 +345,11 @@ static bool read_member(va_cluster *c, PGresult *r, int i, va__member *m) {
     status = VA__MEMBER_SUSPECT;
   m->status = status;
   m->number = va__cluster_number(c, m->id);
+  /* No longer than a node writes them (va_cluster_set_app_types, the
+   * votes): a row that says more is not taken in. */
+  if (PQgetlength(r, i, 5) >= VA__CLUSTER_TYPES_MAX ||
+      PQgetlength(r, i, 7) >= VA__CLUSTER_UNREACHABLE_MAX)
+    return false;
   m->types = strdup(PQgetvalue(r, i, 5));
   m->unreachable = strdup(PQgetvalue(r, i, 7));
   return m->number > 0 && m->types && m->unreachable;

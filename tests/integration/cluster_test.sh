@@ -64,6 +64,33 @@ check "metrics have the view and the claims" bash -c "
   curl -s '$u1/metrics' | grep -q '^vactor_cluster_members{status=\"alive\"} 3' &&
   curl -s '$u1/metrics' | grep -q '^vactor_cluster_claims_total'"
 
+# ---- A member row larger than any node writes (a hostile database) ----
+psql_q() { psql -qAt -v ON_ERROR_STOP=1 "$VACTOR_TEST_PG_URL" -c "$1"; }
+check "a hostile member row is written (1 MB of votes, 100 kB of types)" psql_q "
+  INSERT INTO vactor_member (id, incarnation, address, link, status, lease_until, types, unreachable)
+  VALUES ('zz-hostile', 1, '127.0.0.1:1', '127.0.0.1:1', 'alive', now() + interval '1 hour',
+          repeat('T', 100000), repeat('n1:1,', 200000));
+  UPDATE vactor_view SET version = version + 1 WHERE id = 1"
+bumped=$(psql_q "SELECT version FROM vactor_view WHERE id = 1")
+view_past_bump() { # every node has read the view since the bump
+  local u
+  for u in "$u1" "$u2" "$u3"; do
+    curl -s "$u/v1/cluster" | jq -e ".version >= $bumped" >/dev/null 2>&1 || return 1
+  done
+}
+check "every node reads the view after it" wait_for 30 view_past_bump
+check "no node takes the row in (nor its votes: 3 alive)" bash -c "
+  for u in $u1 $u2 $u3; do
+    curl -s \$u/v1/cluster | jq -e '([.members[] | select(.id == \"zz-hostile\")] | length == 0)
+      and ([.members[] | select(.status == \"alive\")] | length == 3)' >/dev/null || exit 1
+  done"
+check "and every node serves" bash -c "
+  for u in $u1 $u2 $u3; do
+    [ \"\$(curl -s -o /dev/null -w '%{http_code}' \$u/v1/users/ann/tasks/a1)\" = 200 ] || exit 1
+  done"
+check "the row goes" psql_q "DELETE FROM vactor_member WHERE id = 'zz-hostile';
+  UPDATE vactor_view SET version = version + 1 WHERE id = 1"
+
 # ---- Concurrent writes to one actor through different nodes ----
 check "hot task" test "$(status -X PUT "$u1/v1/users/bob/tasks/hot" \
   -H 'Content-Type: application/json' -d '{"title":"hot"}')" = 201
