@@ -160,6 +160,14 @@ check "after the moves: every acknowledged write is there" \
   python3 "$load" check --nodes "$u1,$u2" --in "$dir/moves.json"
 check "n3 logged its leave" grep -q 'cluster left' "$dir/n3.log"
 
+# A stored link key that is not 64 hex digits (a hostile database): a new
+# node refuses to start, with a line that says why.
+check "the link key is spoiled" psql_q "UPDATE vactor_link_key SET key = 'not-a-key' WHERE id = 1"
+check "a node does not start on it (exit 1, the reason logged)" bash -c "
+  timeout 60 '$vactord' --listen 127.0.0.1:$(free_port) --data '$dir/n5' \
+    --cluster '$VACTOR_TEST_PG_URL' --node-id n5 >'$dir/n5.log' 2>&1
+  [ \$? = 1 ] && grep -q 'cluster link key unreadable' '$dir/n5.log'"
+
 check "no sanitizer report in any node's log" bash -c "! grep -q Sanitizer $dir/*.log"
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]
