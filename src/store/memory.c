@@ -3,6 +3,7 @@
  * split into stripes with a mutex each so that workers rarely meet on a
  * lock. Completes every call before returning. */
 #include "../base/assert.h"
+#include "../base/id_page.h"
 #include "store.h"
 #include <errno.h>
 #include <pthread.h>
@@ -356,12 +357,56 @@ static int mem_reminders_due(va_store *base, int64_t from_ms, int64_t before_ms,
   return 0;
 }
 
+/* ---- Listing ---- */
+
+/* Offers the records of type in s that hold a key to page. */
+static int list_stripe(stripe *s, const char *type, size_t type_len,
+                       va_id_page *page) {
+  int rc = 0;
+  pthread_mutex_lock(&s->lock);
+  for (size_t b = 0; b < s->n_buckets && rc == 0; b++)
+    for (record *r = s->buckets[b]; r && rc == 0; r = r->next)
+      if (r->n_items && r->key_len > type_len &&
+          !memcmp(r->key, type, type_len + 1))
+        rc = va_id_page_offer(page, r->key + type_len + 1,
+                              r->key_len - type_len - 1, 0, NULL);
+  pthread_mutex_unlock(&s->lock);
+  return rc;
+}
+
+/* No index by id either: every record is looked at, as for reminders. */
+static int mem_list(va_store *base, const char *type, const char *after,
+                    size_t after_len, const char *prefix, size_t prefix_len,
+                    size_t limit, va_store_list_cb cb, void *ctx) {
+  memory_store *ms = (memory_store *)base;
+  if (!limit)
+    return VA_EINVAL;
+  va_id_page page = {.after = after,
+                     .after_len = after_len,
+                     .prefix = prefix,
+                     .prefix_len = prefix_len,
+                     .cap = limit};
+  int rc = 0;
+  for (int i = 0; i < STRIPES && rc == 0; i++)
+    rc = list_stripe(&ms->stripes[i], type, strlen(type), &page);
+  va_store_actor *rows = calloc(page.n ? page.n : 1, sizeof(*rows));
+  if (!rows)
+    rc = VA_ENOMEM;
+  for (size_t i = 0; rc == 0 && i < page.n; i++)
+    rows[i] = (va_store_actor){page.items[i].id, page.items[i].len, NULL};
+  cb(ctx, rc, rows, rc ? 0 : page.n);
+  free(rows);
+  va_id_page_free(&page);
+  return 0;
+}
+
 static const va_store_ops memory_ops = {
     .abi_version = VA_STORE_ABI,
     .load = mem_load,
     .save = mem_save,
     .destroy = mem_destroy,
     .reminders_due = mem_reminders_due,
+    .list = mem_list,
 };
 
 int va_store_memory_new(va_store **out) {

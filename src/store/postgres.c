@@ -26,10 +26,14 @@
  * went unanswered is looked up — its actor's version and epoch tell
  * whether it committed — and answered, or sent again. Meanwhile requests
  * wait, at most WAIT_LIMIT_MS. docs/store-postgres.md tells the whole
- * protocol. */
+ * protocol.
+ *
+ * Listings and peeks (an operator's questions) never enter the lanes: a
+ * look-out thread of their own answers them (postgres_look.c). */
 #include "../base/assert.h"
 #include "../base/atomics.h"
 #include "../base/clock.h"
+#include "postgres_look.h"
 #include "postgres_sql.h"
 #include "store.h"
 #include "write_copy.h"
@@ -290,6 +294,7 @@ typedef struct pg_store {
   lane reads, writes;
   pthread_t thread;
   bool thread_started;
+  va__pg_look *look; /* list and peek: a thread of their own */
   /* Written by the store thread, read by any. */
   va_counter commits, saved, claims, claims_refused, fenced, reconnects,
       retried;
@@ -929,8 +934,9 @@ static batch *build_check(lane *l) {
 
 /* The keys of a READ result not expired by now (pointing into res) and
  * the actor's version. 0, or VA_ESTORE with *bad saying what is wrong: a
- * row this store did not write. *items is malloc'd (the caller's). */
-static int decode_read(const PGresult *res, int64_t now, va_store_item **items,
+ * row this store did not write. *items is malloc'd (the caller's). Also
+ * the look-out's (postgres_look.h): a peek reads as a load does. */
+int va__pg_decode_read(const PGresult *res, int64_t now, va_store_item **items,
                        size_t *n, uint64_t *version, const char **bad) {
   *items = NULL;
   *n = 0;
@@ -997,7 +1003,8 @@ static void answer_load(lane *l, step *st) {
   size_t n;
   uint64_t version;
   const char *bad = NULL;
-  int rc = decode_read(st->res, va_clock_wall_ms(), &items, &n, &version, &bad);
+  int rc = va__pg_decode_read(st->res, va_clock_wall_ms(), &items, &n, &version,
+                              &bad);
   if (rc)
     tell_pg(l, VA_LOG_ERROR, "state load failed", NULL, bad, 1);
   if (l->s->claiming)
@@ -1775,6 +1782,28 @@ static int pg_release(va_store *base, const char *type, const char *id,
   return 0;
 }
 
+/* A listing and a peek go to the look-out (postgres_look.c), never to
+ * the lanes: an operator's question must not wait behind, or hold up,
+ * the loads and saves. */
+static int pg_list(va_store *base, const char *type, const char *after,
+                   size_t after_len, const char *prefix, size_t prefix_len,
+                   size_t limit, va_store_list_cb cb, void *ctx) {
+  pg_store *s = (pg_store *)base;
+  if (!cb || !actor_ok(type, after, after_len) || (prefix_len && !prefix) ||
+      prefix_len > MAX_VALUE_LEN || !limit || limit > INT64_MAX)
+    return VA_EINVAL;
+  return va__pg_look_list(s->look, type, after, after_len, prefix, prefix_len,
+                          limit, cb, ctx);
+}
+
+static int pg_peek(va_store *base, const char *type, const char *id,
+                   size_t id_len, va_store_load_cb cb, void *ctx) {
+  pg_store *s = (pg_store *)base;
+  if (!cb || !actor_ok(type, id, id_len))
+    return VA_EINVAL;
+  return va__pg_look_peek(s->look, type, id, id_len, cb, ctx);
+}
+
 static void pg_stats(va_store *base, uint64_t *commits, uint64_t *saves) {
   pg_store *s = (pg_store *)base;
   *commits = va_load_relaxed(&s->commits);
@@ -1793,6 +1822,7 @@ static void lane_init(lane *l, pg_store *s, const char *name) {
 
 /* Frees s and what it holds; its thread has stopped (or never started). */
 static void store_free(pg_store *s) {
+  va__pg_look_free(s->look); /* first: it borrows the URL */
   lane *lanes[] = {&s->reads, &s->writes};
   for (int i = 0; i < 2; i++) {
     VA_ASSERT(lane_idle(lanes[i]) && !lanes[i]->inbox.head);
@@ -1828,6 +1858,8 @@ static const va_store_ops postgres_ops = {
     .stats = pg_stats,
     .reminders_due = pg_reminders_due,
     .release = pg_release,
+    .list = pg_list,
+    .peek = pg_peek,
 };
 
 /* Connects once, blocking, and creates or migrates the schema; told
@@ -1906,6 +1938,15 @@ int va_store_postgres_open(const char *url,
   if (!s)
     return rc;
   if ((rc = set_up_schema(s)) != 0) {
+    store_free(s);
+    return rc;
+  }
+  va__pg_look_options look = {.url = s->url,
+                              .claiming = s->claiming,
+                              .log = s->opts.log,
+                              .log_user = s->opts.log_user};
+  if ((rc = va__pg_look_new(&look, &s->look)) != 0) {
+    tell(s, VA_LOG_ERROR, "cannot start the store's look-out thread", NULL, 0);
     store_free(s);
     return rc;
   }

@@ -216,6 +216,54 @@ const va__pg_statement *va__pg_statement_of(va__pg_stmt st, bool claiming) {
   return &statements[st][claiming ? 1 : 0];
 }
 
+/* ---- Listing (postgres_look.c: not prepared, planned with its values) ----
+ *
+ * $1 the type, $2 the lowest id wanted (the cursor's successor or the
+ * prefix, whichever is greater), $3 the limit, $4 (bounded) the first id
+ * past the prefix's range. Each branch is a range scan of a primary key,
+ * in id order, that stops at the limit: the state's (type, id, key), one
+ * row per key, made distinct as it goes; and, claiming, the ownership
+ * rows' (type, id) whose owner's member row still counts, as for a claim
+ * (LIVE_MEMBER: same incarnation, any status but dead). Their union is
+ * 2 * limit rows at most, sorted; only then is the owner looked up, for
+ * the rows kept, by the ownership row's key. An OR of the two EXISTS in
+ * one scan would be planned as a hashed subplan: the whole state table
+ * read for every listing. */
+#define BELOW(col) " AND " col " < $4"
+#define HELD_BY_LIVE " EXISTS (" LIVE_MEMBER("a.owner", "a.incarnation") ")"
+#define STATE_IDS(below)                                                       \
+  "SELECT DISTINCT s.id FROM vactor_state s"                                   \
+  " WHERE s.type = $1 AND s.id >= $2" below " ORDER BY s.id LIMIT $3"
+#define HELD_IDS(below)                                                        \
+  "SELECT a.id FROM vactor_actor a WHERE a.type = $1 AND a.id >= $2" below     \
+  " AND" HELD_BY_LIVE " ORDER BY a.id LIMIT $3"
+#define LIVE_OWNER                                                             \
+  "(SELECT a.owner FROM vactor_actor a"                                        \
+  " WHERE a.type = $1 AND a.id = u.id AND" HELD_BY_LIVE ")"
+#define UNION_IDS(below_s, below_a)                                            \
+  "((" STATE_IDS(below_s) ") UNION (" HELD_IDS(below_a) "))"
+#define LIST_CLAIMED(below_s, below_a)                                         \
+  "SELECT u.id, " LIVE_OWNER                                                   \
+  " FROM " UNION_IDS(below_s, below_a) " u ORDER BY u.id LIMIT $3"
+#define LIST_ONE(below)                                                        \
+  "SELECT DISTINCT s.id, NULL::text FROM vactor_state s"                       \
+  " WHERE s.type = $1 AND s.id >= $2" below " ORDER BY s.id LIMIT $3"
+
+/* [claiming][bounded] */
+static const va__pg_statement list_statements[2][2] = {
+    {{"", LIST_ONE(""), 3, {ACTOR, OID_INT8}},
+     {"", LIST_ONE(BELOW("s.id")), 4, {ACTOR, OID_INT8, OID_BYTEA}}},
+    {{"", LIST_CLAIMED("", ""), 3, {ACTOR, OID_INT8}},
+     {"",
+      LIST_CLAIMED(BELOW("s.id"), BELOW("a.id")),
+      4,
+      {ACTOR, OID_INT8, OID_BYTEA}}},
+};
+
+const va__pg_statement *va__pg_list_statement(bool claiming, bool bounded) {
+  return &list_statements[claiming ? 1 : 0][bounded ? 1 : 0];
+}
+
 /* ---- The schema ---- */
 
 /* Version 1: every table. Each statement may run again (IF NOT EXISTS,

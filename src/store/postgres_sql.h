@@ -48,6 +48,12 @@ typedef struct va__pg_statement {
  * node prepares it. */
 const va__pg_statement *va__pg_statement_of(va__pg_stmt st, bool claiming);
 
+/* A listing's statement (store.h's list; run unprepared by
+ * postgres_look.c): type, lowest id, limit[, first id past the range when
+ * bounded] -> id, owner (NULL: none that is live; always, unless
+ * claiming). */
+const va__pg_statement *va__pg_list_statement(bool claiming, bool bounded);
+
 /* What went wrong in the schema setup: a fixed text, the server's (or
  * libpq's) message and the SQLSTATE ("" when none). */
 typedef struct va__pg_failure {

@@ -15,9 +15,11 @@
  * (the fence a cluster will rely on). */
 #include "../base/assert.h"
 #include "../base/clock.h"
+#include "../base/id_page.h"
 #include "store.h"
 #include "write_copy.h"
 #include <errno.h>
+#include <limits.h>
 #include <pthread.h>
 #include <sqlite3.h>
 #include <stdatomic.h>
@@ -42,7 +44,10 @@ typedef struct request {
   size_t n;
   va_store_save_cb save_cb;
   va_store_load_cb load_cb;
-  va_store_due_cb due_cb; /* a due-reminders query: [from, before) */
+  va_store_due_cb due_cb;   /* a due-reminders query: [from, before) */
+  va_store_list_cb list_cb; /* a listing: id is its cursor */
+  const char *prefix;       /* a listing's, in this block */
+  size_t prefix_len, limit;
   int64_t from_ms, before_ms;
   void *ctx;
   int status;
@@ -63,6 +68,7 @@ typedef struct sqlite_store {
   sqlite3_stmt *insert_actor, *bump_version, *put, *del;         /* writer's */
   sqlite3_stmt *put_reminder, *del_reminder, *due_reminders;     /* writer's */
   sqlite3_stmt *get_version, *get_state, *begin_read, *end_read; /* reader's */
+  sqlite3_stmt *list_range, *list_from;                          /* reader's */
   pthread_t writer, reader;
   bool writer_started, reader_started;
   queue saves, loads;
@@ -621,13 +627,68 @@ static void due_one(sqlite_store *s, request *r) {
   free(rows);
 }
 
+/* Answers a listing from the state table's primary key (type, id, key). */
+static void list_one(sqlite_store *s, request *r) {
+  size_t room = r->id_len + 1 > r->prefix_len ? r->id_len + 1 : r->prefix_len;
+  char *from = malloc(room + r->prefix_len + 1);
+  size_t from_len = 0, below_len = 0;
+  if (from) {
+    from_len =
+        va_id_range_from(r->id, r->id_len, r->prefix, r->prefix_len, from);
+    below_len = va_id_range_below(r->prefix, r->prefix_len, from + room);
+  }
+  sqlite3_stmt *st = below_len ? s->list_range : s->list_from;
+  va_store_actor *rows = calloc(r->limit, sizeof(*rows));
+  size_t n = 0;
+  int rc = from && rows ? SQLITE_OK : SQLITE_NOMEM;
+  if (rc == SQLITE_OK)
+    rc = sqlite3_bind_text(st, 1, r->type, -1, SQLITE_STATIC);
+  if (rc == SQLITE_OK)
+    rc = sqlite3_bind_blob(st, 2, from, (int)from_len, SQLITE_STATIC);
+  if (rc == SQLITE_OK)
+    rc = sqlite3_bind_int64(st, 3, (sqlite3_int64)r->limit);
+  if (rc == SQLITE_OK && below_len)
+    rc = sqlite3_bind_blob(st, 4, from + room, (int)below_len, SQLITE_STATIC);
+  int step = SQLITE_DONE;
+  while (rc == SQLITE_OK && n < r->limit &&
+         (step = sqlite3_step(st)) == SQLITE_ROW) {
+    const void *id = sqlite3_column_blob(st, 0);
+    size_t len = (size_t)sqlite3_column_bytes(st, 0);
+    char *copy = malloc(len + 1);
+    if (!copy || (len && !id)) {
+      free(copy);
+      rc = SQLITE_NOMEM;
+      break;
+    }
+    if (len)
+      memcpy(copy, id, len);
+    copy[len] = '\0';
+    rows[n++] = (va_store_actor){copy, len, NULL};
+  }
+  if (rc == SQLITE_OK && step != SQLITE_DONE && step != SQLITE_ROW)
+    rc = step;
+  if (rc != SQLITE_OK)
+    log_failure(s, rc == SQLITE_NOMEM ? NULL : s->rdb, rc, "listing failed",
+                NULL, 0);
+  (void)sqlite3_reset(st); /* its code is the step's, handled above */
+  r->list_cb(r->ctx, rc == SQLITE_OK ? 0 : VA_ESTORE, rows,
+             rc == SQLITE_OK ? n : 0);
+  for (size_t i = 0; i < n; i++)
+    free((char *)rows[i].id);
+  free(rows);
+  free(from);
+}
+
 static void *reader_main(void *arg) {
   sqlite_store *s = arg;
   request *batch;
   while ((batch = queue_take(&s->loads))) {
     for (request *r = batch, *next; r; r = next) {
       next = r->next;
-      load_one(s, r);
+      if (r->list_cb)
+        list_one(s, r);
+      else
+        load_one(s, r);
       request_free(r);
     }
   }
@@ -705,11 +766,31 @@ static int sq_reminders_due(va_store *base, int64_t from_ms, int64_t before_ms,
   return 0;
 }
 
+static int sq_list(va_store *base, const char *type, const char *after,
+                   size_t after_len, const char *prefix, size_t prefix_len,
+                   size_t limit, va_store_list_cb cb, void *ctx) {
+  sqlite_store *s = (sqlite_store *)base;
+  if (!limit || after_len > INT_MAX || prefix_len > INT_MAX)
+    return VA_EINVAL;
+  request *r = new_request(type, after, after_len, prefix_len);
+  if (!r)
+    return VA_ENOMEM;
+  memcpy(r->id + after_len, prefix, prefix_len);
+  r->prefix = r->id + after_len;
+  r->prefix_len = prefix_len;
+  r->limit = limit;
+  r->list_cb = cb;
+  r->ctx = ctx;
+  queue_put(&s->loads, r);
+  return 0;
+}
+
 static void finalize_all(sqlite_store *s) {
-  sqlite3_stmt *all[] = {s->insert_actor, s->bump_version, s->put,
-                         s->del,          s->put_reminder, s->del_reminder,
-                         s->get_version,  s->get_state,    s->begin_read,
-                         s->end_read,     s->due_reminders};
+  sqlite3_stmt *all[] = {s->insert_actor, s->bump_version,  s->put,
+                         s->del,          s->put_reminder,  s->del_reminder,
+                         s->get_version,  s->get_state,     s->begin_read,
+                         s->end_read,     s->due_reminders, s->list_range,
+                         s->list_from};
   /* finalize returns the statement's last step error, seen then. */
   for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
     (void)sqlite3_finalize(all[i]);
@@ -752,6 +833,7 @@ static const va_store_ops sqlite_ops = {
     .destroy = sq_destroy,
     .stats = sq_stats,
     .reminders_due = sq_reminders_due,
+    .list = sq_list,
 };
 
 static const char schema[] =
@@ -849,6 +931,15 @@ static int setup(sqlite_store *s, const char *path, sqlite3 **failed) {
        "SELECT key, value, expires FROM state"
        " WHERE type = ?1 AND id = ?2",
        &s->get_state},
+      /* A listing: ids from ?2 (va_id_range_from) to below ?4. */
+      {s->rdb,
+       "SELECT DISTINCT id FROM state WHERE type = ?1 AND id >= ?2"
+       " AND id < ?4 ORDER BY id LIMIT ?3",
+       &s->list_range},
+      {s->rdb,
+       "SELECT DISTINCT id FROM state WHERE type = ?1 AND id >= ?2"
+       " ORDER BY id LIMIT ?3",
+       &s->list_from},
       {s->rdb, "BEGIN", &s->begin_read},
       {s->rdb, "COMMIT", &s->end_read},
   };

@@ -82,6 +82,17 @@ typedef void (*va_store_due_cb)(void *ctx, int status,
  * store of one node (memory, SQLite) claims nothing: its epoch is 0, and
  * a save ignores the one it is given. */
 
+/* An actor a listing found (borrowed until the callback returns). */
+typedef struct va_store_actor {
+  const char *id;
+  size_t id_len;
+  /* A store that claims: the live node that holds the actor now, or NULL
+   * (none, or a store of one node). */
+  const char *owner;
+} va_store_actor;
+typedef void (*va_store_list_cb)(void *ctx, int status,
+                                 const va_store_actor *rows, size_t n);
+
 typedef struct va_store_ops {
   unsigned abi_version; /* VA_STORE_ABI */
   /* Reads the state of (type, id), claiming it first (see Ownership). */
@@ -108,9 +119,22 @@ typedef struct va_store_ops {
    * it at once. cb gets 0 also when the claim was not ours any more. */
   int (*release)(va_store *s, const char *type, const char *id, size_t id_len,
                  uint64_t epoch, va_store_save_cb cb, void *ctx);
+  /* The actors of type that have stored state (and, in a store that
+   * claims, those a live node holds), in the byte order of their ids: the
+   * first `limit` (>= 1) of those after `after` (after_len 0: from the
+   * first) whose id begins with prefix (prefix_len 0: any). An operator's
+   * question, answered from an index; not on any hot path. */
+  int (*list)(va_store *s, const char *type, const char *after,
+              size_t after_len, const char *prefix, size_t prefix_len,
+              size_t limit, va_store_list_cb cb, void *ctx);
+  /* Optional: reads (type, id) as load does, but claims nothing (a
+   * look from outside, which must not take the actor from its owner).
+   * NULL: load claims nothing in this store, use it. */
+  int (*peek)(va_store *s, const char *type, const char *id, size_t id_len,
+              va_store_load_cb cb, void *ctx);
 } va_store_ops;
 
-#define VA_STORE_ABI 3
+#define VA_STORE_ABI 4
 
 /* Every back end embeds this first. */
 struct va_store {

@@ -15,7 +15,12 @@
  * node's own and the orphans, never another live node's. And: three
  * stores create the schema at once on an empty database; a database
  * restart in the middle of a stream of saves loses nothing acknowledged
- * and counts nothing twice; rows the store did not write are refused. */
+ * and counts nothing twice; rows the store did not write are refused.
+ * Listings page through binary ids in byte order, within a prefix, and
+ * name an actor's owner as long as a claim would count it live; peeks
+ * read what a load would and claim nothing; their look-out thread keeps
+ * at most 64 waiting, times statements out, outlives a database restart
+ * and answers what waits when destroyed. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -1211,6 +1216,447 @@ static void rows_it_did_not_write_are_refused(void **state) {
   s->ops->destroy(s);
 }
 
+/* ---- Listing and peeking (postgres_look.c) ---- */
+
+/* A binary id: its bytes and length (NULs and 0xff included). */
+typedef struct bin_id {
+  const char *bytes;
+  size_t len;
+} bin_id;
+#define BIN(lit) ((bin_id){lit, sizeof(lit) - 1})
+
+/* A listing's answer, as text: each id (printable bytes as themselves,
+ * others as \xHH), "@owner" when it has one, separated by spaces. */
+typedef struct listing {
+  atomic_bool done;
+  int status;
+  size_t n;
+  char text[2048];
+  char last[64]; /* the last id, raw, for the next page's cursor */
+  size_t last_len;
+} listing;
+
+static void on_list(void *ctx, int status, const va_store_actor *rows,
+                    size_t n) {
+  listing *l = ctx;
+  l->status = status;
+  l->n = n;
+  size_t at = 0;
+  l->text[0] = 0;
+  for (size_t i = 0; i < n; i++) {
+    if (i && at < sizeof(l->text) - 1)
+      l->text[at++] = ' ';
+    for (size_t k = 0; k < rows[i].id_len && at < sizeof(l->text) - 5; k++) {
+      unsigned char c = (unsigned char)rows[i].id[k];
+      at += (size_t)(c > 0x20 && c < 0x7f && c != '\\'
+                         ? snprintf(l->text + at, 2, "%c", c)
+                         : snprintf(l->text + at, 5, "\\x%02x", c));
+    }
+    if (rows[i].owner)
+      at += (size_t)snprintf(l->text + at, sizeof(l->text) - at, "@%s",
+                             rows[i].owner);
+  }
+  if (n && rows[n - 1].id_len <= sizeof(l->last)) {
+    memcpy(l->last, rows[n - 1].id, rows[n - 1].id_len);
+    l->last_len = rows[n - 1].id_len;
+  }
+  atomic_store(&l->done, true);
+}
+
+static void list_sync(va_store *s, const char *type, bin_id after,
+                      bin_id prefix, size_t limit, listing *l) {
+  *l = (listing){0};
+  assert_int_equal(s->ops->list(s, type, after.bytes, after.len, prefix.bytes,
+                                prefix.len, limit, on_list, l),
+                   0);
+  for (int i = 0; i < 60000 && !atomic_load(&l->done); i++)
+    sleep_ms(1);
+  assert_true(atomic_load(&l->done));
+}
+
+/* Every page of limit from the first, joined as one listing's text. */
+static void list_all_in_pages(va_store *s, const char *type, bin_id prefix,
+                              size_t limit, char *out, size_t size) {
+  static listing page;
+  char after[64];
+  size_t after_len = 0;
+  out[0] = 0;
+  for (int pages = 0;; pages++) {
+    assert_true(pages < 50);
+    list_sync(s, type, (bin_id){after, after_len}, prefix, limit, &page);
+    assert_int_equal(page.status, 0);
+    assert_true(page.n <= limit);
+    if (page.n)
+      snprintf(out + strlen(out), size - strlen(out), "%s%s", *out ? " " : "",
+               page.text);
+    if (page.n < limit)
+      return;
+    memcpy(after, page.last, page.last_len);
+    after_len = page.last_len;
+  }
+}
+
+static void peek_sync(va_store *s, const char *type, bin_id id, answer *a) {
+  *a = (answer){0};
+  assert_int_equal(s->ops->peek(s, type, id.bytes, id.len, on_load_items, a),
+                   0);
+  wait_answer(a);
+}
+
+/* One key saved to (type, id) at version 0, by a store of one node. */
+static void save_one(va_store *s, const char *type, bin_id id) {
+  answer a = {0};
+  va_store_write w = one_write("k", "v");
+  assert_int_equal(
+      s->ops->save(s, type, id.bytes, id.len, 0, 0, &w, 1, on_save, &a), 0);
+  wait_answer(&a);
+  assert_int_equal(a.status, 0);
+}
+
+static const bin_id NONE = {NULL, 0};
+
+/* Ids in bytea order (memcmp, then length), binary ones among them; the
+ * cursor and the prefix (one ending in 0xff, one all 0xff: open at the
+ * top) bound the page; pages join up to the whole listing. */
+static void listing_pages_through_ids_in_byte_order(void **state) {
+  (void)state;
+  char url[512];
+  fresh_db("pg_list", url, sizeof(url));
+  va_store *s = open_store(url, NULL);
+  const bin_id ids[] = {
+      BIN("b"),         BIN("a\xff\xff"), BIN("\xff\xff\x00"), BIN("a"),
+      BIN("a\x01"),     BIN("\xff"),      BIN("ab"),           BIN("0"),
+      BIN("a\xff\x01"), BIN("\x00"),      BIN("a\xff"),        BIN("a\x00"),
+      BIN("\xff\xff"),
+  };
+  for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++)
+    save_one(s, "L", ids[i]);
+  save_one(s, "M", BIN("a")); /* another type */
+  save_one(s, "E", BIN(""));  /* the empty id */
+  /* Saved, then its only key deleted: no state, not listed. */
+  save_one(s, "L", BIN("a-gone"));
+  const va_store_write del = {.key = "k", .deleted = true};
+  assert_int_equal(save_as(s, "L", "a-gone", 1, 0, &del, 1), 0);
+
+  static const char all[] = "\\x00 0 a a\\x00 a\\x01 ab a\\xff a\\xff\\x01 "
+                            "a\\xff\\xff b \\xff \\xff\\xff \\xff\\xff\\x00";
+  listing l;
+  list_sync(s, "L", NONE, NONE, 100, &l);
+  assert_int_equal(l.status, 0);
+  assert_string_equal(l.text, all);
+  char joined[2048];
+  for (size_t limit = 1; limit <= 4; limit++) {
+    list_all_in_pages(s, "L", NONE, limit, joined, sizeof(joined));
+    assert_string_equal(joined, all);
+  }
+  list_sync(s, "L", BIN("a\x01"), NONE, 3, &l); /* strictly after */
+  assert_string_equal(l.text, "ab a\\xff a\\xff\\x01");
+  list_sync(s, "L", BIN("\xff\xff\x00"), NONE, 3, &l);
+  assert_int_equal(l.n, 0);
+
+  list_sync(s, "L", NONE, BIN("a"), 100, &l);
+  assert_string_equal(l.text,
+                      "a a\\x00 a\\x01 ab a\\xff a\\xff\\x01 a\\xff\\xff");
+  list_sync(s, "L", NONE, BIN("a\xff"), 100, &l);
+  assert_string_equal(l.text, "a\\xff a\\xff\\x01 a\\xff\\xff");
+  list_sync(s, "L", NONE, BIN("\xff"), 100, &l);
+  assert_string_equal(l.text, "\\xff \\xff\\xff \\xff\\xff\\x00");
+  list_sync(s, "L", NONE, BIN("\xff\xff"), 100, &l);
+  assert_string_equal(l.text, "\\xff\\xff \\xff\\xff\\x00");
+  list_sync(s, "L", NONE, BIN("\x00"), 100, &l);
+  assert_string_equal(l.text, "\\x00");
+  list_sync(s, "L", NONE, BIN("c"), 100, &l);
+  assert_int_equal(l.n, 0);
+  /* A cursor before, inside and past the prefix's range. */
+  list_sync(s, "L", BIN("0"), BIN("a\xff"), 100, &l);
+  assert_string_equal(l.text, "a\\xff a\\xff\\x01 a\\xff\\xff");
+  list_sync(s, "L", BIN("a\xff"), BIN("a\xff"), 100, &l);
+  assert_string_equal(l.text, "a\\xff\\x01 a\\xff\\xff");
+  list_sync(s, "L", BIN("b"), BIN("a"), 100, &l);
+  assert_int_equal(l.n, 0);
+  list_all_in_pages(s, "L", BIN("a"), 2, joined, sizeof(joined));
+  assert_string_equal(joined,
+                      "a a\\x00 a\\x01 ab a\\xff a\\xff\\x01 a\\xff\\xff");
+
+  list_sync(s, "E", NONE, NONE, 10, &l);
+  assert_int_equal(l.n, 1);
+  assert_string_equal(l.text, "");
+  list_sync(s, "Nobody", NONE, NONE, 10, &l);
+  assert_int_equal(l.n, 0);
+  /* Refused before anything is queued. */
+  assert_int_equal(s->ops->list(s, "L", NULL, 0, NULL, 0, 0, on_list, &l),
+                   VA_EINVAL);
+  assert_int_equal(s->ops->list(s, "\xff", NULL, 0, NULL, 0, 1, on_list, &l),
+                   VA_EINVAL);
+  s->ops->destroy(s);
+}
+
+/* Loads (T, id) on s: claimed; saved (one key) when save. */
+static void claim_as(va_store *s, const char *id, bool save) {
+  answer got;
+  load_sync(s, "T", id, &got);
+  assert_int_equal(got.status, 0);
+  if (save) {
+    va_store_write w = one_write("k", "v");
+    assert_int_equal(save_as(s, "T", id, got.version, got.epoch, &w, 1), 0);
+  }
+}
+
+/* A claiming store lists the actors with state and those a live member
+ * holds, as a claim judges it: the claim's incarnation, any status but
+ * dead (leaving, a lease that ran out: still held). */
+static void listing_names_the_live_owners(void **state) {
+  (void)state;
+  char url[512];
+  fresh_db("pg_list_owners", url, sizeof(url));
+  const char *nodes[] = {"node-a", "node-b", "node-c",
+                         "node-e", "node-f", "node-g"};
+  va_store *st[6];
+  for (int i = 0; i < 6; i++) {
+    st[i] = open_store(url, nodes[i]);
+    set_member(url, nodes[i], 60);
+  }
+  va_store *a = st[0], *b = st[1], *c = st[2], *e = st[3], *f = st[4],
+           *g = st[5];
+  claim_as(a, "x-held", false);
+  claim_as(b, "y-saved", true);
+  claim_as(c, "z-dead-empty", false);
+  claim_as(c, "z-dead-saved", true);
+  claim_as(e, "w-old-incarnation", false);
+  claim_as(f, "v-leaving", false);
+  claim_as(g, "t-lease-over", false);
+  answer got;
+  load_sync(a, "T", "u-released", &got);
+  answer rel = {0};
+  assert_int_equal(
+      a->ops->release(a, "T", "u-released", 10, got.epoch, on_save, &rel), 0);
+  wait_answer(&rel);
+  mark_dead(url, "node-c");
+  sql_run(url, "UPDATE vactor_member SET incarnation = 2 WHERE id = 'node-e'",
+          NULL);
+  sql_run(url, "UPDATE vactor_member SET status = 'leaving' WHERE id = $1",
+          "node-f", NULL);
+  set_member(url, "node-g", -1);
+
+  static const char all[] = "t-lease-over@node-g v-leaving@node-f "
+                            "x-held@node-a y-saved@node-b z-dead-saved";
+  listing l;
+  list_sync(b, "T", NONE, NONE, 100, &l);
+  assert_int_equal(l.status, 0);
+  assert_string_equal(l.text, all);
+  char joined[2048];
+  for (size_t limit = 1; limit <= 3; limit++) {
+    list_all_in_pages(c, "T", NONE, limit, joined, sizeof(joined));
+    assert_string_equal(joined, all);
+  }
+  list_sync(a, "T", NONE, BIN("x"), 100, &l);
+  assert_string_equal(l.text, "x-held@node-a");
+  list_sync(a, "T", NONE, BIN("z"), 100, &l);
+  assert_string_equal(l.text, "z-dead-saved");
+  list_sync(a, "T", BIN("v-leaving"), NONE, 2, &l);
+  assert_string_equal(l.text, "x-held@node-a y-saved@node-b");
+  /* A store of one node names no owner, and lists the state only. */
+  va_store *one = open_store(url, NULL);
+  list_sync(one, "T", NONE, NONE, 100, &l);
+  assert_string_equal(l.text, "y-saved z-dead-saved");
+  one->ops->destroy(one);
+  /* Listing took nothing: the claims are as they were. */
+  assert_int_equal(sql_i64(url,
+                           "SELECT count(*) FROM vactor_actor WHERE type = 'T'"
+                           " AND epoch = 1",
+                           NULL),
+                   8);
+  for (int i = 0; i < 6; i++)
+    st[i]->ops->destroy(st[i]);
+}
+
+/* A peek reads what a load would (expired keys absent, the version) and
+ * claims nothing: the owner's epoch stands, its saves go in, and a node
+ * that then claims gets what it would have. */
+static void peek_reads_without_claiming(void **state) {
+  (void)state;
+  char url[512];
+  fresh_db("pg_peek", url, sizeof(url));
+  va_store *a = open_store(url, "node-a");
+  va_store *b = open_store(url, "node-b");
+  set_member(url, "node-a", 60);
+  set_member(url, "node-b", 60);
+  answer got;
+  load_sync(a, "T", "x", &got);
+  assert_int_equal(got.status, 0);
+  uint64_t epoch = got.epoch;
+  const va_store_write w[] = {
+      {.key = "k", .val = "v1", .len = 2},
+      {.key = "gone", .val = "g", .len = 1, .expires_ms = 1}};
+  assert_int_equal(save_as(a, "T", "x", 0, epoch, w, 2), 0);
+
+  peek_sync(b, "T", BIN("x"), &got);
+  assert_int_equal(got.status, 0);
+  assert_int_equal(got.version, 1);
+  assert_int_equal(got.epoch, 0);
+  assert_int_equal(got.n, 1);
+  assert_true(has(&got, "k:2"));
+  assert_int_equal(sql_i64(url,
+                           "SELECT epoch FROM vactor_actor WHERE type = 'T'"
+                           " AND id = 'x'::bytea AND owner = 'node-a'",
+                           NULL),
+                   (int64_t)epoch);
+  /* a still owns x: its next save is not fenced. */
+  va_store_write w2 = one_write("k", "v22");
+  assert_int_equal(save_as(a, "T", "x", 1, epoch, &w2, 1), 0);
+  peek_sync(a, "T", BIN("x"), &got);
+  assert_int_equal(got.version, 2);
+  assert_true(has(&got, "k:3"));
+  load_sync(b, "T", "x", &got); /* a is alive: b is still refused */
+  assert_int_equal(got.status, VA_EMOVED);
+
+  /* Never saved: version 0, no keys, and no row made. */
+  peek_sync(b, "T", BIN("nobody\x00\xff"), &got);
+  assert_int_equal(got.status, 0);
+  assert_int_equal(got.version, 0);
+  assert_int_equal(got.epoch, 0);
+  assert_int_equal(got.n, 0);
+  assert_int_equal(sql_i64(url, "SELECT count(*) FROM vactor_actor", NULL), 1);
+
+  /* The claim after the peeks: the epoch the load would have got. */
+  mark_dead(url, "node-a");
+  load_sync(b, "T", "x", &got);
+  assert_int_equal(got.status, 0);
+  assert_int_equal(got.epoch, epoch + 1);
+  assert_int_equal(got.version, 2);
+  assert_int_equal(got.n, 1);
+  assert_true(has(&got, "k:3"));
+  /* A store of one node peeks too. */
+  va_store *one = open_store(url, NULL);
+  peek_sync(one, "T", BIN("x"), &got);
+  assert_int_equal(got.version, 2);
+  assert_true(has(&got, "k:3"));
+  assert_int_equal(one->ops->peek(one, "T", NULL, 1, on_load_items, &got),
+                   VA_EINVAL);
+  one->ops->destroy(one);
+  a->ops->destroy(a);
+  b->ops->destroy(b);
+}
+
+/* A peek whose callback holds the look-out's thread until released. */
+typedef struct holder {
+  atomic_bool inside, release;
+  answer a;
+} holder;
+
+static void hold_thread(void *ctx, int status, const va_store_item *items,
+                        size_t n, uint64_t version, uint64_t epoch) {
+  holder *h = ctx;
+  atomic_store(&h->inside, true);
+  for (int i = 0; i < 60000 && !atomic_load(&h->release); i++)
+    sleep_ms(1);
+  on_load_items(&h->a, status, items, n, version, epoch);
+}
+
+static void hold(va_store *s, holder *h) {
+  *h = (holder){0};
+  assert_int_equal(s->ops->peek(s, "P", "p", 1, hold_thread, h), 0);
+  for (int i = 0; i < 60000 && !atomic_load(&h->inside); i++)
+    sleep_ms(1);
+  assert_true(atomic_load(&h->inside));
+}
+
+static void *destroy_store(void *arg) {
+  va_store *s = arg;
+  s->ops->destroy(s);
+  return NULL;
+}
+
+/* At most 64 questions wait; destroy answers those still waiting; a
+ * statement stuck behind a lock runs out of statement time; a database
+ * restart costs the next question nothing. */
+static void the_look_out_is_bounded(void **state) {
+  (void)state;
+  const char *ctl = getenv("VACTOR_TEST_PG_CTL");
+  if (!ctl || !*ctl)
+    fail_msg("VACTOR_TEST_PG_CTL is not set");
+  char url[512];
+  fresh_db("pg_look", url, sizeof(url));
+  va_store *s = open_store(url, NULL);
+  save_one(s, "P", BIN("p"));
+  enum { QUEUE = 64 };
+  static answer waiting[QUEUE];
+  static holder h;
+  hold(s, &h);
+  for (int i = 0; i < QUEUE; i++) {
+    waiting[i] = (answer){0};
+    assert_int_equal(s->ops->peek(s, "P", "p", 1, on_load_items, &waiting[i]),
+                     0);
+  }
+  answer refused = {0};
+  assert_int_equal(s->ops->peek(s, "P", "p", 1, on_load_items, &refused),
+                   VA_EBACKPRESSURE);
+  atomic_store(&h.release, true);
+  for (int i = 0; i < QUEUE; i++) {
+    wait_answer(&waiting[i]);
+    assert_int_equal(waiting[i].status, 0);
+    assert_int_equal(waiting[i].version, 1);
+  }
+  assert_false(atomic_load(&refused.done));
+
+  /* Stuck behind a lock: statement_timeout. Then it answers again. */
+  PGconn *locker = connect_to(url);
+  PQclear(PQexec(locker, "BEGIN"));
+  PGresult *r = PQexec(locker, "LOCK TABLE vactor_actor IN ACCESS EXCLUSIVE"
+                               " MODE");
+  assert_int_equal(PQresultStatus(r), PGRES_COMMAND_OK);
+  PQclear(r);
+  answer got;
+  peek_sync(s, "P", BIN("p"), &got);
+  assert_int_equal(got.status, VA_ETIMEDOUT);
+  PQclear(PQexec(locker, "ROLLBACK"));
+  PQfinish(locker);
+  peek_sync(s, "P", BIN("p"), &got);
+  assert_int_equal(got.status, 0);
+
+  /* The look-out's connection dies with the restart; the next question
+   * connects again. */
+  char cmd[1024];
+  snprintf(cmd, sizeof(cmd), "%s restart -m fast >/dev/null 2>&1", ctl);
+  assert_int_equal(system(cmd), 0);
+  peek_sync(s, "P", BIN("p"), &got);
+  assert_int_equal(got.status, 0);
+  assert_int_equal(got.version, 1);
+
+  /* Destroyed while questions wait: they are answered, VA_ESTOPPED. */
+  hold(s, &h);
+  int queued = 0;
+  for (; queued < 5; queued++) {
+    waiting[queued] = (answer){0};
+    assert_int_equal(
+        s->ops->peek(s, "P", "p", 1, on_load_items, &waiting[queued]), 0);
+  }
+  pthread_t destroyer;
+  assert_int_equal(pthread_create(&destroyer, NULL, destroy_store, s), 0);
+  /* Until destroy has reached the look-out, questions are still taken. */
+  int rc = 0;
+  for (int i = 0; i < 60000; i++) {
+    answer *next = queued < QUEUE ? &waiting[queued] : &refused;
+    *next = (answer){0};
+    rc = s->ops->peek(s, "P", "p", 1, on_load_items, next);
+    if (rc == VA_ESTOPPED)
+      break;
+    if (rc == 0)
+      queued++;
+    else
+      sleep_ms(1);
+  }
+  assert_int_equal(rc, VA_ESTOPPED);
+  assert_true(queued <= QUEUE);
+  atomic_store(&h.release, true);
+  pthread_join(destroyer, NULL);
+  assert_int_equal(h.a.status, 0);
+  for (int i = 0; i < queued; i++) {
+    assert_true(atomic_load(&waiting[i].done));
+    assert_int_equal(waiting[i].status, VA_ESTOPPED);
+  }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(due_index_follows_the_reminder_fields),
@@ -1228,6 +1674,10 @@ int main(void) {
       cmocka_unit_test(a_version_1_schema_is_migrated),
       cmocka_unit_test(rows_it_did_not_write_are_refused),
       cmocka_unit_test(saves_in_doubt_are_looked_up),
+      cmocka_unit_test(listing_pages_through_ids_in_byte_order),
+      cmocka_unit_test(listing_names_the_live_owners),
+      cmocka_unit_test(peek_reads_without_claiming),
+      cmocka_unit_test(the_look_out_is_bounded),
       cmocka_unit_test(restart_in_a_stream_of_saves_loses_nothing),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
