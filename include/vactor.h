@@ -37,6 +37,17 @@
 extern "C" {
 #endif
 
+/* ---- Version ------------------------------------------------------------- */
+
+/* The version of this header (semantic versioning: a new MAJOR breaks the
+ * API or the ABI); the build reads it from here. va_version() is the
+ * library's own, as "MAJOR.MINOR.PATCH": the two differ when a program
+ * runs against another libvactor.so than the one it was built with. */
+#define VA_VERSION_MAJOR 0
+#define VA_VERSION_MINOR 1
+#define VA_VERSION_PATCH 0
+const char *va_version(void);
+
 /* ---- Errors -------------------------------------------------------------- */
 
 /* One table for every error code: name, value, message. */
@@ -540,11 +551,96 @@ typedef struct va_stats {
   uint64_t store_saves;     /* turns' saves they carried */
   uint64_t mailbox_depth;   /* messages waiting in mailboxes now */
   uint64_t reminders_fired; /* reminder turns run */
+  uint64_t reminders_due;   /* fires sent to reminders that are due */
   /* With a PostgreSQL store (a cluster's; vactor_route.h): */
   uint64_t claims;         /* activations that claimed their actor */
   uint64_t claims_refused; /* ... refused: another node held it */
   uint64_t fenced_saves;   /* saves refused: the actor was claimed away */
 } va_stats;
+
+/* ---- Listing and inspecting actors (an operator's view) ----
+ * Neither activates an actor, runs a turn or claims anything: they read
+ * the workers' directories (on each worker's own thread, between turns)
+ * and the store. */
+
+/* One actor of a listing (borrowed until the callback returns). */
+typedef struct va_listed_actor {
+  const char *id; /* NUL-terminated after id_len bytes */
+  size_t id_len;
+  bool active; /* live on this node (or, with node, on that node) */
+  /* A cluster's store: the live node that holds it, or NULL. */
+  const char *node;
+} va_listed_actor;
+
+/* actors[0..n) in byte order of their ids; more: a next page exists (ask
+ * again with after = the last id). */
+typedef void (*va_list_fn)(void *user, int status,
+                           const va_listed_actor *actors, size_t n, bool more);
+
+enum {
+  VA_LIST_MAX = 1000,      /* the largest page */
+  VA_LIST_ACTIVE_ONLY = 1, /* flags: only live ones */
+  /* Listings and inspections under way at once; past it both refuse with
+   * VA_EBACKPRESSURE, so that callers cannot pile scans on the workers. */
+  VA_LOOKS_MAX = 8,
+};
+
+/* Lists the actors of type that are live (on any worker; with a cluster's
+ * store, on any node) or have stored state: the first `limit` (1 ..
+ * VA_LIST_MAX) whose ids sort after `after` (after_len 0: from the first)
+ * and begin with prefix. A page is stable while actors come and go: each
+ * is a range of ids. Costs one pass over each worker's directory and one
+ * indexed store query. cb runs once, on a worker or a store thread. */
+int va_actor_list(va_runtime *rt, int type, const char *after, size_t after_len,
+                  const char *prefix, size_t prefix_len, size_t limit,
+                  unsigned flags, va_list_fn cb, void *user);
+
+/* What va_actor_inspect found (all borrowed until the callback returns). */
+typedef struct va_state_entry {
+  const char *key;
+  const void *val; /* NULL when len is 0 */
+  size_t len;
+  int64_t expires_ms; /* wall ms; 0: never */
+} va_state_entry;
+
+typedef struct va_reminder_entry {
+  const char *name;
+  va_reminder spec; /* spec.data: the reminder's data */
+} va_reminder_entry;
+
+typedef struct va_timer_entry {
+  const char *name;
+  int64_t due_ms;     /* next fire, wall ms */
+  uint64_t period_ms; /* 0: once */
+} va_timer_entry;
+
+typedef struct va_actor_info {
+  bool active;      /* live on this node (or, with node, on that node) */
+  bool here;        /* live on this node: the four fields below are set */
+  const char *node; /* a cluster's store: the node holding it, or NULL */
+  unsigned worker;  /* live here: the worker it lives on */
+  uint64_t idle_ms; /* live here: since its last turn ended */
+  uint32_t mailbox; /* live here: messages waiting */
+  uint64_t turns;   /* live here: turns run by this activation */
+  uint64_t version; /* of its stored state; 0: never saved */
+  const va_state_entry *state; /* its keys, reminders' left out */
+  size_t n_state;
+  const va_reminder_entry *reminders;
+  size_t n_reminders;
+  const va_timer_entry *timers; /* live here only: timers die with it */
+  size_t n_timers;
+} va_actor_info;
+
+/* status 0 and info, or VA_ENOTFOUND (neither live nor stored), or the
+ * store's error (info NULL). */
+typedef void (*va_inspect_fn)(void *user, int status,
+                              const va_actor_info *info);
+
+/* Looks at one actor: a live one in its worker's memory (its cached,
+ * committed state: never a running turn's writes), another in the store.
+ * cb runs once, on the actor's worker or a store thread. */
+int va_actor_inspect(va_runtime *rt, int type, const char *id, size_t id_len,
+                     va_inspect_fn cb, void *user);
 
 /* Sums the workers' counters (each read without stopping them). */
 void va_runtime_stats(va_runtime *rt, va_stats *out);

@@ -45,6 +45,8 @@ typedef struct va_actor {
   bool broken;       /* a save failed: run nothing until reloaded */
   bool fenced;       /* ... because another node claimed it: drop it */
   bool leaving;      /* placed elsewhere: takes no new message (route.c) */
+  uint32_t turns;    /* turns this activation ran (stops at UINT32_MAX; in
+                        the padding, so no actor grows for it) */
 } va_actor;
 
 /* Ids up to this long live inside the actor's block. */

@@ -1,5 +1,14 @@
-/* errors.c — names and messages of the VA_E* codes, from VA_ERRNO_MAP. */
+/* errors.c — names and messages of the VA_E* codes, from VA_ERRNO_MAP;
+ * and the library's version. */
 #include "vactor.h"
+
+#define VA_STR(x) VA_STR_(x)
+#define VA_STR_(x) #x
+
+const char *va_version(void) {
+  return VA_STR(VA_VERSION_MAJOR) "." VA_STR(VA_VERSION_MINOR) "." VA_STR(
+      VA_VERSION_PATCH);
+}
 
 const char *va_strerror(int code) {
   switch (code) {

@@ -234,7 +234,10 @@ static int send_fire(va_worker *w, uint16_t type, const char *id, size_t id_len,
   m->type = type;
   m->method = VA_METHOD_REMINDER;
   m->hash = va__hash_id(type, id, id_len);
-  return va__route_request(w->rt, m, NULL);
+  int rc = va__route_request(w->rt, m, NULL);
+  if (rc == 0)
+    va_count(w->stats.reminders_due, 1);
+  return rc;
 }
 
 /* Sends the fire (stored due time due_ms) within w's budget: now, or from

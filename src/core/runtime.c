@@ -436,6 +436,7 @@ void va_runtime_stats(va_runtime *rt, va_stats *out) {
     out->backpressure += va_load_relaxed(&s->backpressure);
     out->store_failures += va_load_relaxed(&s->store_failures);
     out->reminders_fired += va_load_relaxed(&s->reminders_fired);
+    out->reminders_due += va_load_relaxed(&s->reminders_due);
     out->mailbox_depth += va_load_relaxed(&rt->workers[i]->queued_pub);
   }
 }

@@ -119,7 +119,7 @@ typedef struct va_actor_pool {
 
 typedef struct va_worker_stats {
   va_counter active, activations, deactivations, turns, turns_failed, timeouts,
-      deadlocks, backpressure, store_failures, reminders_fired;
+      deadlocks, backpressure, store_failures, reminders_fired, reminders_due;
 } va_worker_stats;
 
 /* What the heap's timers are embedded in. */
@@ -262,6 +262,7 @@ struct va_runtime {
   _Atomic uint64_t evict_steps; /* first eviction steps done (route.c) */
   bool store_claims;            /* the store is PostgreSQL's (claims) */
   _Atomic bool draining;        /* va_runtime_drain */
+  _Atomic unsigned looks;       /* va_actor_list/inspect under way */
   pthread_mutex_t stop_lock;
 };
 
@@ -362,6 +363,11 @@ void va__pending_free_all(va_worker *w);
 void va__timers_fire(va_worker *w, va_timer *timer);
 /* Owner: drops every timer of a (its activation ends). */
 void va__timers_clear(va_worker *w, va_actor *a);
+/* Owner: describes up to cap of a's timers in out (names borrowed from
+ * the timers, due times on the wall clock); returns how many a has (out
+ * may be NULL to count them). */
+size_t va__timers_list(const va_worker *w, const va_actor *a,
+                       va_timer_entry *out, size_t cap);
 
 /* ---- reminders.c ---- */
 /* Owner: runs a system method (fire, set, get, delete) as the turn t. */

@@ -7,6 +7,7 @@
  * A period has a floor (va_config.min_period_ms), so one timer fires at most
  * once per minimum period: the next deadline is taken from the fire, never
  * caught up in a loop, and deadlines saturate instead of wrapping. */
+#include "../base/clock.h"
 #include "runtime.h"
 #include <stdlib.h>
 #include <string.h>
@@ -92,6 +93,23 @@ int va_turn_timer_stop(va_turn *t, const char *name) {
   *pp = at->next;
   timer_free(t->w, at);
   return 0;
+}
+
+size_t va__timers_list(const va_worker *w, const va_actor *a,
+                       va_timer_entry *out, size_t cap) {
+  int64_t wall = va_clock_wall_ms();
+  size_t n = 0;
+  for (const va_actor_timer *at = a->timers; at; at = at->next, n++) {
+    if (n >= cap)
+      continue;
+    /* An armed timer's due time is on the worker's coarse clock. */
+    int64_t wait = va__timer_armed(&at->timer)
+                       ? (int64_t)(at->timer.due_ms - w->now_ms)
+                       : 0;
+    out[n] =
+        (va_timer_entry){at->name, wall + (wait > 0 ? wait : 0), at->period_ms};
+  }
+  return n;
 }
 
 void va__timers_fire(va_worker *w, va_timer *timer) {

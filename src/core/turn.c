@@ -89,6 +89,7 @@ static void turn_finish(va_worker *w, va_turn *t) {
   if (status == 0 && t->writes.n)
     status = va__persist_save(w, t);
   va_count(w->stats.turns, 1);
+  a->turns += a->turns != UINT32_MAX;
   if (status)
     va_count(w->stats.turns_failed, 1);
   VA_ASSERT(a->depth > 0); /* t is one of a's open turns */
