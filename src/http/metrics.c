@@ -11,6 +11,8 @@ static const uint64_t bound_ns[VA__HTTP_BUCKETS - 1] = {
     500000,     1000000,    2500000,   5000000,   10000000,
     25000000,   50000000,   100000000, 250000000, 500000000,
     1000000000, 2500000000, 5000000000};
+const double va__http_bound_s[VA__HTTP_BUCKETS - 1] = {
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5};
 static const char *const bound_label[VA__HTTP_BUCKETS] = {
     "0.0005", "0.001", "0.0025", "0.005", "0.01", "0.025", "0.05",
     "0.1",    "0.25",  "0.5",    "1",     "2.5",  "5",     "+Inf"};
@@ -93,33 +95,19 @@ void va__http_stats_request(va__http_stats *st, const char *route, int status,
 
 /* ---- Summing (any thread) ---- */
 
-/* One route's sums over every worker. */
-typedef struct sum_series {
-  const char *route;
-  int status;
-  uint64_t n;
-} sum_series;
-
-typedef struct sum_latency {
-  const char *route;
-  uint64_t buckets[VA__HTTP_BUCKETS], sum_ns, count;
-} sum_latency;
-
 static int by_route_status(const void *a, const void *b) {
-  const sum_series *x = a, *y = b;
+  const va__http_series_sum *x = a, *y = b;
   int c = strcmp(x->route, y->route);
   return c ? c : (x->status > y->status) - (x->status < y->status);
 }
 
 static int by_route(const void *a, const void *b) {
-  return strcmp(((const sum_latency *)a)->route,
-                ((const sum_latency *)b)->route);
+  return strcmp(((const va__http_latency_sum *)a)->route,
+                ((const va__http_latency_sum *)b)->route);
 }
 
-/* Sums the series of every worker into out (room entries); equal route
- * strings at different addresses are one series. Returns the count. */
-static size_t sum_all_series(va__http_stats *const *stats, unsigned workers,
-                             sum_series *out, size_t room) {
+size_t va__http_sum_series(va__http_stats *const *stats, unsigned workers,
+                           va__http_series_sum *out, size_t room) {
   size_t n = 0;
   for (unsigned w = 0; w < workers; w++) {
     uint32_t count = va_load_acq(&stats[w]->n_series);
@@ -132,7 +120,7 @@ static size_t sum_all_series(va__http_stats *const *stats, unsigned workers,
       if (j == n && n == room)
         continue; /* published after the tables were sized */
       if (j == n)
-        out[n++] = (sum_series){s->route, s->status, 0};
+        out[n++] = (va__http_series_sum){s->route, s->status, 0};
       out[j].n += va_load_relaxed(&s->n);
     }
   }
@@ -140,9 +128,8 @@ static size_t sum_all_series(va__http_stats *const *stats, unsigned workers,
   return n;
 }
 
-/* As sum_all_series, for the histograms. */
-static size_t sum_all_latency(va__http_stats *const *stats, unsigned workers,
-                              sum_latency *out, size_t room) {
+size_t va__http_sum_latency(va__http_stats *const *stats, unsigned workers,
+                            va__http_latency_sum *out, size_t room) {
   size_t n = 0;
   for (unsigned w = 0; w < workers; w++) {
     uint32_t count = va_load_acq(&stats[w]->n_latency);
@@ -154,7 +141,7 @@ static size_t sum_all_latency(va__http_stats *const *stats, unsigned workers,
       if (j == n && n == room)
         continue;
       if (j == n)
-        out[n++] = (sum_latency){.route = l->route};
+        out[n++] = (va__http_latency_sum){.route = l->route};
       for (unsigned b = 0; b < VA__HTTP_BUCKETS; b++)
         out[j].buckets[b] += va_load_relaxed(&l->buckets[b]);
       out[j].sum_ns += va_load_relaxed(&l->sum_ns);
@@ -167,14 +154,13 @@ static size_t sum_all_latency(va__http_stats *const *stats, unsigned workers,
 
 /* ---- Writing ---- */
 
-static int family(va_http_response *res, const char *name, const char *kind,
-                  const char *help) {
+int va_http_prom_family(va_http_response *res, const char *name,
+                        const char *kind, const char *help) {
   return va_http_printf(res, "# HELP %s %s\n# TYPE %s %s\n", name, help, name,
                         kind);
 }
 
-/* Writes a label value, escaped as the text format asks (\\, \", \n). */
-static int label_value(va_http_response *res, const char *v) {
+int va_http_prom_label(va_http_response *res, const char *v) {
   int rc = 0;
   for (const char *run = v;; v++) {
     if (*v && *v != '\\' && *v != '"' && *v != '\n')
@@ -191,18 +177,19 @@ static int label_value(va_http_response *res, const char *v) {
   }
 }
 
-static int write_requests(va_http_response *res, const sum_series *s, size_t n,
-                          uint64_t unrecorded) {
-  int rc = family(res, "vactor_http_requests_total", "counter",
-                  "HTTP requests answered, by route and status.");
+static int write_requests(va_http_response *res, const va__http_series_sum *s,
+                          size_t n, uint64_t unrecorded) {
+  int rc = va_http_prom_family(res, "vactor_http_requests_total", "counter",
+                               "HTTP requests answered, by route and status.");
   for (size_t i = 0; i < n; i++) {
     rc |= va_http_printf(res, "vactor_http_requests_total{route=\"");
-    rc |= label_value(res, s[i].route);
+    rc |= va_http_prom_label(res, s[i].route);
     rc |= va_http_printf(res, "\",status=\"%d\"} %llu\n", s[i].status,
                          (unsigned long long)s[i].n);
   }
-  rc |= family(res, "vactor_http_requests_unrecorded_total", "counter",
-               "Requests left out of the route metrics (tables full).");
+  rc |= va_http_prom_family(
+      res, "vactor_http_requests_unrecorded_total", "counter",
+      "Requests left out of the route metrics (tables full).");
   rc |= va_http_printf(res, "vactor_http_requests_unrecorded_total %llu\n",
                        (unsigned long long)unrecorded);
   return rc;
@@ -216,17 +203,18 @@ static int histogram_line(va_http_response *res, const char *suffix,
                           "vactor_http_request_duration_seconds%s"
                           "{route=\"",
                           suffix);
-  rc |= label_value(res, route);
+  rc |= va_http_prom_label(res, route);
   if (le)
     rc |= va_http_printf(res, "\",le=\"%s", le);
   rc |= va_http_printf(res, "\"} %s\n", value);
   return rc;
 }
 
-static int write_latency(va_http_response *res, const sum_latency *l,
+static int write_latency(va_http_response *res, const va__http_latency_sum *l,
                          size_t n) {
-  int rc = family(res, "vactor_http_request_duration_seconds", "histogram",
-                  "Time from a request parsed to its response queued.");
+  int rc = va_http_prom_family(
+      res, "vactor_http_request_duration_seconds", "histogram",
+      "Time from a request parsed to its response queued.");
   char v[32];
   for (size_t i = 0; i < n; i++) {
     uint64_t cumulative = 0;
@@ -255,28 +243,31 @@ static int write_connections(va_http_response *res,
     request += va_load_relaxed(&stats[w]->request_timeouts);
   }
   const char *c = "vactor_http_connections";
-  int rc = family(res, c, "gauge", "Open client connections.");
+  int rc = va_http_prom_family(res, c, "gauge", "Open client connections.");
   rc |= va_http_printf(res, "%s %llu\n", c, (unsigned long long)open);
-  rc |= family(res, "vactor_http_connections_total", "counter",
-               "Client connections accepted.");
+  rc |= va_http_prom_family(res, "vactor_http_connections_total", "counter",
+                            "Client connections accepted.");
   rc |= va_http_printf(res, "%s_total %llu\n", c, (unsigned long long)total);
-  rc |= family(res, "vactor_http_connections_refused_total", "counter",
-               "Connections refused with a 503 (over max_connections).");
+  rc |= va_http_prom_family(
+      res, "vactor_http_connections_refused_total", "counter",
+      "Connections refused with a 503 (over max_connections).");
   rc |= va_http_printf(res, "%s_refused_total %llu\n", c,
                        (unsigned long long)refused);
-  rc |= family(res, "vactor_http_client_timeouts_total", "counter",
-               "Connections closed for a timeout: idle (quietly) or "
-               "request (408).");
+  rc |=
+      va_http_prom_family(res, "vactor_http_client_timeouts_total", "counter",
+                          "Connections closed for a timeout: idle (quietly) or "
+                          "request (408).");
   rc |= va_http_printf(res,
                        "vactor_http_client_timeouts_total{kind=\"idle\"} %llu\n"
                        "vactor_http_client_timeouts_total{kind=\"request\"} "
                        "%llu\n",
                        (unsigned long long)idle, (unsigned long long)request);
-  rc |= family(res, "vactor_http_handoffs_failed_total", "counter",
-               "Answers that could not be handed to their connection's "
-               "worker (out of memory, or the runtime stopping): sent by "
-               "its sweep, then the "
-               "connection closed.");
+  rc |= va_http_prom_family(
+      res, "vactor_http_handoffs_failed_total", "counter",
+      "Answers that could not be handed to their connection's "
+      "worker (out of memory, or the runtime stopping): sent by "
+      "its sweep, then the "
+      "connection closed.");
   rc |= va_http_printf(res, "vactor_http_handoffs_failed_total %llu\n",
                        (unsigned long long)handoffs_failed);
   return rc;
@@ -292,12 +283,13 @@ int va__http_stats_write(va_http_response *res, va__http_stats *const *stats,
     unrecorded += va_load_relaxed(&stats[w]->unrecorded);
   }
   /* Tables may grow meanwhile; what is summed below stops at these. */
-  sum_series *s = malloc((max_series ? max_series : 1) * sizeof(*s));
-  sum_latency *l = malloc((max_latency ? max_latency : 1) * sizeof(*l));
+  va__http_series_sum *s = malloc((max_series ? max_series : 1) * sizeof(*s));
+  va__http_latency_sum *l =
+      malloc((max_latency ? max_latency : 1) * sizeof(*l));
   int rc = VA_ENOMEM;
   if (s && l) {
-    size_t ns = sum_all_series(stats, n, s, max_series);
-    size_t nl = sum_all_latency(stats, n, l, max_latency);
+    size_t ns = va__http_sum_series(stats, n, s, max_series);
+    size_t nl = va__http_sum_latency(stats, n, l, max_latency);
     rc = write_requests(res, s, ns, unrecorded) | write_latency(res, l, nl) |
          write_connections(res, stats, n, open, handoffs_failed);
     rc = rc ? VA_ENOMEM : 0;

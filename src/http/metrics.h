@@ -54,6 +54,33 @@ va__http_stats *va__http_stats_new(void);
  * which took ns from parsed to queued. */
 void va__http_stats_request(va__http_stats *st, const char *route, int status,
                             uint64_t ns);
+/* One route's sums over every worker. */
+typedef struct va__http_series_sum {
+  const char *route;
+  int status;
+  uint64_t n;
+} va__http_series_sum;
+
+typedef struct va__http_latency_sum {
+  const char *route;
+  uint64_t buckets[VA__HTTP_BUCKETS], sum_ns, count;
+} va__http_latency_sum;
+
+/* Any thread: sums the (route, status) series of the n workers' stats
+ * into out (room entries; equal route strings at different addresses are
+ * one series), sorted by route and status. Returns the count. */
+size_t va__http_sum_series(va__http_stats *const *stats, unsigned n,
+                           va__http_series_sum *out, size_t room);
+/* As va__http_sum_series, for the latency histograms, sorted by route. */
+size_t va__http_sum_latency(va__http_stats *const *stats, unsigned n,
+                            va__http_latency_sum *out, size_t room);
+/* Upper bounds of the latency buckets but the last (+Inf), in seconds. */
+extern const double va__http_bound_s[VA__HTTP_BUCKETS - 1];
+
+/* Any thread: the summary of va_http_summarize (summary.c). */
+int va__http_stats_summary(va__http_stats *const *stats, unsigned n,
+                           uint64_t open, va_http_summary *out);
+
 /* Any thread: appends the sum of the n workers' stats, the gauge of open
  * connections and the count of replies whose hand-off to their
  * connection's worker failed, to res. 0 or VA_ENOMEM. */

@@ -42,8 +42,17 @@ int va_http_printf(va_http_response *res, const char *fmt, ...) {
   va_end(ap);
   if (n < 0)
     return VA_EINVAL;
-  return va_http_write(res, buf,
-                       (size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf) - 1);
+  if ((size_t)n < sizeof(buf))
+    return va_http_write(res, buf, (size_t)n);
+  char *big = malloc((size_t)n + 1); /* a long line: formatted again */
+  if (!big)
+    return VA_ENOMEM;
+  va_start(ap, fmt);
+  vsnprintf(big, (size_t)n + 1, fmt, ap);
+  va_end(ap);
+  int rc = va_http_write(res, big, (size_t)n);
+  free(big);
+  return rc;
 }
 
 enum { ERROR_MESSAGE_MAX = 1024 }; /* bytes of a message kept */

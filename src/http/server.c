@@ -55,6 +55,7 @@ enum {
   PATH_MAX_BYTES = 8192,
   SWEEP_MAX_MS = 1000, /* the sweep runs at least this often... */
   SWEEP_MIN_MS = 10,   /* ...and at most this often */
+  TICK_SLACK_MS = 100, /* a stream's tick this early is on time */
   /* Back-pressure, per connection: it is no longer read past QUEUE_HIGH
    * replies queued (done or not, not yet in the output) or OUT_HIGH bytes
    * of output not yet written, and read again once both are below the low
@@ -117,6 +118,7 @@ struct va_http_server {
   /* Functions posted to the workers (start_on_worker, stop_on_worker)
    * that have run: the thread of va_http_start / _stop waits for them. */
   _Atomic unsigned acks;
+  _Atomic unsigned streams; /* open (va_http_stream), at most STREAMS_MAX */
   /* Connections open on every worker: admission against max_connections.
    * Changed once per connection opened or closed (relaxed: a count, not a
    * guard of other memory), on a line of its own. */
@@ -130,12 +132,22 @@ struct va_http_reply {
   /* Set by the thread whose hand-off of it failed (handoff_failed), read
    * by the connection's sweep. */
   _Atomic bool lost;
-  const char *route;  /* the metrics' route label (static), or NULL */
-  const char *method; /* static: "GET", ..., or "-" when not read */
-  size_t bytes_in;    /* of the request's body */
-  uint64_t parsed_ns; /* when the request was complete */
+  const char *route;     /* the metrics' route label (static), or NULL */
+  const char *method;    /* static: "GET", ..., or "-" when not read */
+  struct stream *stream; /* va_http_stream's, until its head is queued */
+  size_t bytes_in;       /* of the request's body */
+  uint64_t parsed_ns;    /* when the request was complete */
   va_http_response res;
 };
+
+/* A stream's ticks (va_http_stream): on its reply until the head leaves,
+ * then on its connection. */
+typedef struct stream {
+  va_http_tick tick;
+  void (*end)(void *ctx);
+  void *ctx;
+  uint64_t every_ms, last_ms;
+} stream;
 
 /* Where the scan of a request's head is (see scan_head). */
 enum { SCAN_START, SCAN_REQUEST_LINE, SCAN_FIELDS, SCAN_BODY };
@@ -201,6 +213,7 @@ typedef struct conn {
   /* Answers waiting to be written. */
   char *out;
   size_t out_len, out_off, out_cap;
+  stream *stream; /* the stream being written, or NULL */
 } conn;
 
 /* ---- Responses ---- */
@@ -229,26 +242,45 @@ static void out_put(conn *c, const void *data, size_t len) {
 }
 
 /* Queues the response to the request just read; the bytes of its body. */
-static size_t queue_response(conn *c, const va_http_response *res, bool keep) {
-  bool bodyless = res->status == 204 || res->status == 304 ||
-                  (res->status >= 100 && res->status < 200);
-  size_t body = bodyless ? 0 : res->len;
-  const char *type = bodyless ? NULL : res->content_type;
-  /* Status line <= 54 bytes, Content-Length and Connection <= 59. */
+/* Reserves room for an answer's head and body (its status line and
+ * Content-Length or Connection lines <= 128 bytes) and queues its status
+ * line, Content-Type and headers; false (the connection closing) when out
+ * of memory. */
+static bool queue_head(conn *c, const va_http_response *res, const char *type,
+                       size_t body) {
   size_t need = 128 + (type ? strlen(type) + 16 : 0) + res->headers_len + body;
   if (out_reserve(c, need) != 0) {
     c->closing = true;
-    return 0;
+    return false;
   }
   out_printf(c, "HTTP/1.1 %d %s\r\n", res->status,
              va__http_reason(res->status));
   if (type)
     out_printf(c, "Content-Type: %s\r\n", type);
   out_put(c, res->headers, res->headers_len);
+  return true;
+}
+
+static size_t queue_response(conn *c, const va_http_response *res, bool keep) {
+  bool bodyless = res->status == 204 || res->status == 304 ||
+                  (res->status >= 100 && res->status < 200);
+  size_t body = bodyless ? 0 : res->len;
+  if (!queue_head(c, res, bodyless ? NULL : res->content_type, body))
+    return 0;
   out_printf(c, "Content-Length: %zu\r\n%s\r\n", body,
              keep ? "" : "Connection: close\r\n");
   out_put(c, res->body, body);
   return body;
+}
+
+/* Queues a stream's head and the body written so far; the bytes of the
+ * body. */
+static size_t queue_stream_head(conn *c, const va_http_response *res) {
+  if (!queue_head(c, res, res->content_type, res->len))
+    return 0;
+  out_printf(c, "Cache-Control: no-store\r\nConnection: close\r\n\r\n");
+  out_put(c, res->body, res->len);
+  return res->len;
 }
 
 /* ---- Scanning a request's head ---- */
@@ -572,6 +604,47 @@ void va_http_metrics(va_http_reply *r) {
     va_http_error(&r->res, 500, "ERR_NO_MEMORY", "out of memory");
 }
 
+va_http_server *va_http_reply_server(const va_http_reply *r) {
+  return r->c->srv;
+}
+
+int va_http_summarize(va_http_server *srv, va_http_summary *out) {
+  unsigned open = atomic_load_explicit(&srv->open, memory_order_relaxed);
+  return va__http_stats_summary(srv->stats, srv->n, open, out);
+}
+
+/* Ends stream st of a connection of srv (on that connection's worker). */
+static void stream_end(va_http_server *srv, stream *st) {
+  if (st->end)
+    st->end(st->ctx);
+  free(st);
+  unsigned was =
+      atomic_fetch_sub_explicit(&srv->streams, 1, memory_order_relaxed);
+  VA_ASSERT(was > 0);
+  (void)was;
+}
+
+int va_http_stream(va_http_reply *r, uint64_t every_ms, va_http_tick tick,
+                   void (*end)(void *ctx), void *ctx) {
+  conn *c = r->c;
+  if (!tick || r->done || r->stream || va_loop_current(c->rt) != c->loop)
+    return VA_ESTATE;
+  stream *st = calloc(1, sizeof(*st));
+  if (!st)
+    return VA_ENOMEM;
+  unsigned before =
+      atomic_fetch_add_explicit(&c->srv->streams, 1, memory_order_relaxed);
+  if (before >= VA_HTTP_STREAMS_MAX) {
+    atomic_fetch_sub_explicit(&c->srv->streams, 1, memory_order_relaxed);
+    free(st);
+    return VA_EBACKPRESSURE;
+  }
+  *st = (stream){tick, end, ctx, every_ms, 0};
+  r->stream = st;
+  c->stop_reading = true; /* the stream is the connection's last answer */
+  return 0;
+}
+
 /* Frees a closed connection and the replies it still holds. */
 static void free_conn(conn *c) {
   free(c->in);
@@ -688,6 +761,16 @@ static const http_parser_settings settings = {
 /* ---- Connections ---- */
 
 static void conn_close(conn *c) {
+  /* Streams end here, while the server is alive: the connection itself
+   * may outlive it, waiting for its last reply. */
+  if (c->stream)
+    stream_end(c->srv, c->stream);
+  c->stream = NULL;
+  for (va_http_reply *r = c->head; r; r = r->next)
+    if (r->stream) {
+      stream_end(c->srv, r->stream);
+      r->stream = NULL;
+    }
   va_dlist_remove(&c->sh->conns, &c->link);
   int rc = va_loop_unwatch(c->loop, c->fd);
   VA_ASSERT(rc == 0); /* watched from open_conn until here */
@@ -746,6 +829,8 @@ static void watch_wanted(conn *c) {
   } else {
     if (wants_input(c) && !c->throttled)
       events |= EPOLLIN | EPOLLRDHUP;
+    if (c->stream) /* the client's end is the stream's */
+      events |= EPOLLRDHUP;
     if (out_waiting(c) || (wants_input(c) && !c->throttled && c->in))
       events |= EPOLLOUT;
   }
@@ -923,17 +1008,29 @@ static void write_ready(conn *c) {
     const char *route = r->route ? r->route : "unmatched";
     uint64_t ns = now_ns > r->parsed_ns ? now_ns - r->parsed_ns : 0;
     va__http_stats_request(c->sh->stats, route, r->res.status, ns);
-    size_t body = queue_response(c, &r->res, r->keep);
+    size_t body;
+    if (r->stream && !c->stream && !c->closing && r->res.status < 300) {
+      body = queue_stream_head(c, &r->res);
+      c->stream = r->stream; /* now the connection's */
+      r->stream = NULL;
+      c->stream->last_ms = va_clock_coarse_ms();
+      c->stop_reading = true;
+      r->keep = true; /* closed by the stream's end, not now */
+    } else {
+      body = queue_response(c, &r->res, r->keep);
+    }
     if (r->res.status >= 500)
       log_server_error(c, r, route);
     if (c->sh->access)
       access_line(c->sh, r, route, body, ns);
     if (!r->keep)
       c->closing = true;
+    if (r->stream) /* refused, or behind an answer that closes */
+      stream_end(c->srv, r->stream);
     va__http_response_free(&r->res);
     free(r);
   }
-  if (c->stop_reading && !c->head && !c->pending)
+  if (c->stop_reading && !c->head && !c->pending && !c->stream)
     c->closing = true; /* everything asked is answered */
   if (!c->reading)
     flush(c);
@@ -1058,7 +1155,7 @@ static void read_input(conn *c) {
 
 static void on_conn(void *ctx, uint32_t events) {
   conn *c = ctx;
-  if (events & (EPOLLERR | EPOLLHUP)) {
+  if (events & (EPOLLERR | EPOLLHUP) || (c->stream && events & EPOLLRDHUP)) {
     conn_close(c);
     return;
   }
@@ -1113,6 +1210,23 @@ static void request_timeout(conn *c) {
                    "the request was not complete in time");
 }
 
+/* Asks c's stream for its next part and writes it; c may be closed on
+ * return. */
+static void stream_tick(conn *c, uint64_t now) {
+  stream *st = c->stream;
+  va_http_response part = {0};
+  bool go = st->tick(st->ctx, &part);
+  st->last_ms = now;
+  if (part.len && out_reserve(c, part.len) == 0)
+    out_put(c, part.body, part.len);
+  else if (part.len)
+    go = false; /* out of memory: the stream ends */
+  va__http_response_free(&part);
+  if (!go)
+    c->closing = true;
+  flush(c);
+}
+
 /* Closes c if it has idled or dawdled too long. A request begun and not
  * complete after request_timeout_ms gets its 408 (unless the server
  * stopped reading it: throttled). A connection whose answers wait to be
@@ -1125,6 +1239,13 @@ static void sweep_conn(conn *c, uint64_t now) {
   if (c->lingering) {
     if (now - c->linger_ms >= LINGER_MS)
       conn_close(c);
+    return;
+  }
+  /* Within TICK_SLACK_MS of its time: the sweep's own period jitters. */
+  stream *st = c->stream;
+  if (st && !c->closing && !out_waiting(c) &&
+      now - st->last_ms + TICK_SLACK_MS >= st->every_ms) {
+    stream_tick(c, now);
     return;
   }
   bool in_request = c->in_request && wants_input(c) && !c->throttled;

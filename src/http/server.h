@@ -82,6 +82,11 @@ int va_http_write(va_http_response *res, const void *data, size_t len);
 int va_http_content_type(va_http_response *res, const char *type);
 int va_http_printf(va_http_response *res, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+/* The Prometheus text format: a family's # HELP and # TYPE lines; a label
+ * value, escaped as the format asks (\\, \", \n). 0, or VA_ENOMEM. */
+int va_http_prom_family(va_http_response *res, const char *name,
+                        const char *kind, const char *help);
+int va_http_prom_label(va_http_response *res, const char *v);
 /* A JSON error body {"errorCode": code, "message": message}; replaces the
  * body, keeps the headers added so far. */
 void va_http_error(va_http_response *res, int status, const char *code,
@@ -117,6 +122,59 @@ void va_http_label(va_http_reply *reply, const char *route);
  * worker's counters (relaxed reads; any thread, before va_http_done). On
  * VA_ENOMEM the response becomes a 500 JSON error. */
 void va_http_metrics(va_http_reply *reply);
+
+/* ---- Streams (Server-Sent Events) ----
+ * A handler may answer with a stream instead of a whole response: the
+ * answer's head (its status, content type and headers, no length, and
+ * "Connection: close") and the body written so far leave at once; then
+ * about every every_ms (at the server's sweep, at most once a second) the
+ * server calls tick on the connection's worker, which appends the next
+ * part of the body to chunk with va_http_write; the server writes it. No
+ * tick is made while the last part is still unwritten, and a reader that
+ * takes nothing for idle_timeout_ms is closed, so a slow reader costs one
+ * part of memory. The stream ends when the client closes, when tick
+ * returns false (after its part is written), or when the server stops;
+ * then end(ctx) runs, once, on the connection's worker. No other request
+ * is read from the connection. Nothing runs for a stream between ticks.
+ * A reply whose status is 300 or more when it is done (the handler failed
+ * after va_http_stream) is sent as a plain answer, and the stream ends. */
+enum { VA_HTTP_STREAMS_MAX = 32 }; /* open at once, whole server */
+typedef bool (*va_http_tick)(void *ctx, va_http_response *chunk);
+/* Makes reply a stream; call it in the handler (on the connection's
+ * worker), then va_http_done. 0; VA_EBACKPRESSURE when
+ * VA_HTTP_STREAMS_MAX streams are open (answer 503); VA_ESTATE off the
+ * connection's worker or for a reply that is done. ctx is the caller's
+ * until end. */
+int va_http_stream(va_http_reply *reply, uint64_t every_ms, va_http_tick tick,
+                   void (*end)(void *ctx), void *ctx);
+
+/* ---- A summary for a live view (the dashboard) ---- */
+
+enum { VA_HTTP_LATENCY_BUCKETS = 14 };
+
+/* One route's requests, summed over the workers. */
+typedef struct va_http_route_summary {
+  const char *route; /* the label of va_http_label (static) */
+  uint64_t requests, client_errors /* 4xx */, server_errors /* 5xx */;
+  /* Latency: requests per bucket (not cumulative), bucket i up to
+   * bounds_s[i], the last one beyond the last bound. */
+  uint64_t buckets[VA_HTTP_LATENCY_BUCKETS];
+} va_http_route_summary;
+
+typedef struct va_http_summary {
+  uint64_t open, accepted, refused; /* connections */
+  const double *bounds_s;           /* static, n_bounds of them */
+  size_t n_bounds;
+  va_http_route_summary *routes; /* owned, sorted by route */
+  size_t n_routes;
+} va_http_summary;
+
+/* The server of a reply (for a stream that summarizes it later). */
+va_http_server *va_http_reply_server(const va_http_reply *reply);
+/* Sums every worker's counters into out (relaxed reads; any thread); free
+ * it with va_http_summary_free. 0 or VA_ENOMEM. */
+int va_http_summarize(va_http_server *srv, va_http_summary *out);
+void va_http_summary_free(va_http_summary *summary);
 
 /* Runs on the connection's worker; must not block. */
 typedef void (*va_http_handler)(void *ctx, const va_http_request *req,
