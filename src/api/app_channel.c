@@ -599,6 +599,11 @@ int va_app_channel_type(const va_app_channel *ch) {
   return ch->type;
 }
 
+const char *va_app_channel_type_at(va_app_channel *ch, size_t i) {
+  json_t *entities = ch ? atomic_load(&ch->entities) : NULL;
+  return json_string_value(json_array_get(entities, i));
+}
+
 bool va_app_channel_hosts(va_app_channel *ch, const char *type_name) {
   json_t *entities = ch ? atomic_load(&ch->entities) : NULL;
   size_t i;

@@ -57,6 +57,9 @@ int va_app_channel_start(va_app_channel *ch);
 void va_app_channel_free(va_app_channel *ch);
 
 int va_app_channel_type(const va_app_channel *ch); /* AppActor's type id */
+/* The i-th of the app's types, or NULL past the last (and until its
+ * config came); the name lives as long as ch. */
+const char *va_app_channel_type_at(va_app_channel *ch, size_t i);
 /* Whether the app hosts the type named (false until its config came). */
 bool va_app_channel_hosts(va_app_channel *ch, const char *type_name);
 /* The call chain a Dapr-Reentrancy-Id names when the app enabled

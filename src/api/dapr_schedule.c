@@ -73,7 +73,7 @@ static const char *reminder_spec(va_runtime *rt, json_t *body,
 
 typedef struct reminder_reply {
   va_http_reply *reply;
-  const char *op; /* "CREATE", "GET", "DELETE" */
+  const char *op; /* "CREATE", "GET", "DELETE", "LIST" */
   char type[128], id[ID_MAX + 1];
 } reminder_reply;
 
@@ -116,8 +116,56 @@ static void reminder_done(void *user, int status, const void *data,
   free(rr);
 }
 
+/* GET /v1.0/actors/{type}/{id}/reminders: the actor's reminders, each as
+ * GET of one answers it (with its name), from va_actor_inspect: listing
+ * them activates nothing. */
+static void listed_reminders(void *user, int status,
+                             const va_actor_info *info) {
+  reminder_reply *rr = user;
+  json_t *list = json_array();
+  for (size_t i = 0; status == 0 && list && i < info->n_reminders; i++) {
+    const va_reminder_entry *e = &info->reminders[i];
+    json_t *one = json_pack("{s:s, s:s, s:s}", "actorID", rr->id, "actorType",
+                            rr->type, "name", e->name);
+    json_t *kept = json_loadb(e->spec.data, e->spec.len, 0, NULL);
+    if (json_is_object(kept))
+      json_object_update(one, kept);
+    json_decref(kept);
+    json_array_append_new(list, one);
+  }
+  char *text = status == 0 && list ? json_dumps(list, JSON_COMPACT) : NULL;
+  if (status == VA_ENOTFOUND) /* an actor with nothing stored has none */
+    va__dapr_ok(rr->reply, 200, "[]", 2);
+  else if (text)
+    va__dapr_ok(rr->reply, 200, text, strlen(text));
+  else
+    va__dapr_fail(rr->reply, 500, "ERR_ACTOR_REMINDER_GET",
+                  "error listing actor reminders: %s",
+                  va_strerror(status ? status : VA_ENOMEM));
+  free(text);
+  json_decref(list);
+  free(rr);
+}
+
+static void list_reminders(va_runtime *rt, const target *t,
+                           va_http_reply *reply) {
+  reminder_reply *rr = malloc(sizeof(*rr));
+  if (!rr)
+    return va__dapr_fail(reply, 503, "ERR_NO_MEMORY", "out of memory");
+  rr->reply = reply;
+  rr->op = "LIST";
+  snprintf(rr->type, sizeof(rr->type), "%s", t->type_name);
+  snprintf(rr->id, sizeof(rr->id), "%s", t->id);
+  int rc = va_actor_inspect(rt, t->type, t->key, strlen(t->key),
+                            listed_reminders, rr);
+  if (rc)
+    listed_reminders(rr, rc, NULL);
+}
+
 void va__dapr_reminders(va_runtime *rt, const target *t,
                         const va_http_request *req, va_http_reply *reply) {
+  if (!t->rest && !strcmp(req->method, "GET"))
+    return list_reminders(rt, t, reply);
   char name[NAME_MAX_BYTES + 1];
   if (!va__dapr_rest(t, name, sizeof(name), "name", reply))
     return;

@@ -71,11 +71,21 @@ bool va_query_get(const char *query, const char *key, char *out, size_t cap) {
   return false;
 }
 
+bool va_query_has(const char *query, const char *key) {
+  const char *k, *v;
+  size_t kn, vn;
+  size_t want = strlen(key);
+  while (query && next_param(&query, &k, &kn, &v, &vn))
+    if (kn == want && !memcmp(k, key, kn))
+      return true;
+  return false;
+}
+
 bool va_query_check(const char *query, const char *const *keys,
                     const char **bad) {
   const char *k, *v;
   size_t kn, vn;
-  char value[1024];
+  char value[4096]; /* a listing's cursor: two hex digits per id byte */
   while (query && next_param(&query, &k, &kn, &v, &vn)) {
     if (kn == 0 && vn == 0)
       continue; /* "a=1&&b=2" */

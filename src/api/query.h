@@ -18,6 +18,9 @@ long va_percent_decode(const char *s, size_t n, bool plus_is_space, char *out,
  * its value does not fit, is badly encoded or holds a NUL byte. */
 bool va_query_get(const char *query, const char *key, char *out, size_t cap);
 
+/* Whether key is in query at all (whatever its value). */
+bool va_query_has(const char *query, const char *key);
+
 /* Whether every parameter of query is one of keys (NULL-terminated) and
  * decodes cleanly; else *bad names the first one that is not (static
  * "?" when the key itself cannot be read). */

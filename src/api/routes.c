@@ -1,55 +1,17 @@
-/* routes.c — what vactord serves: health, metrics, the Task API and the
- * Dapr actor API; and Dapr's API token, checked on each request's head. */
+/* routes.c — what vactord serves: health, metrics, the Task API, the Dapr
+ * actor API, the actor listing (/v1/actors) and the dashboard; and the API
+ * token, checked on each request's head (as Dapr's dapr-api-token header,
+ * or, for GET /dashboard* and /v1/actors* only, as the dashboard's
+ * cookie or its ?token=). */
 #include "routes.h"
+#include "actors_api.h"
 #include "dapr_api.h"
+#include "dashboard.h"
+#include "prom_metrics.h"
+#include "query.h"
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-
-static void metrics(va_runtime *rt, va_http_response *res) {
-  va_stats st;
-  va_runtime_stats(rt, &st);
-  res->content_type = "text/plain; version=0.0.4";
-  const struct {
-    const char *name, *help, *kind;
-    uint64_t value;
-  } m[] = {
-      {"vactor_active_actors", "Live activations.", "gauge", st.active_actors},
-      {"vactor_activations_total", "Activations.", "counter", st.activations},
-      {"vactor_deactivations_total", "Deactivations.", "counter",
-       st.deactivations},
-      {"vactor_turns_total", "Completed turns.", "counter", st.turns},
-      {"vactor_turns_failed_total", "Failed turns.", "counter",
-       st.turns_failed},
-      {"vactor_call_timeouts_total", "Calls that timed out.", "counter",
-       st.timeouts},
-      {"vactor_deadlocks_total", "Calls refused as call cycles.", "counter",
-       st.deadlocks},
-      {"vactor_backpressure_total", "Messages refused by full queues.",
-       "counter", st.backpressure},
-      {"vactor_store_commits_total", "Store commits (one fsync each).",
-       "counter", st.store_commits},
-      {"vactor_store_saves_total", "Turn saves committed.", "counter",
-       st.store_saves},
-      {"vactor_store_failures_total", "Saves the store failed.", "counter",
-       st.store_failures},
-      {"vactor_mailbox_depth", "Messages waiting in mailboxes.", "gauge",
-       st.mailbox_depth},
-      {"vactor_reminders_fired_total", "Reminder turns run.", "counter",
-       st.reminders_fired},
-  };
-  for (size_t i = 0; i < sizeof(m) / sizeof(m[0]); i++)
-    va_http_printf(res, "# HELP %s %s\n# TYPE %s %s\n%s %llu\n", m[i].name,
-                   m[i].help, m[i].name, m[i].kind, m[i].name,
-                   (unsigned long long)m[i].value);
-  va_http_printf(res, "# HELP vactor_active_actors_by_type Live activations "
-                      "of each type.\n# TYPE vactor_active_actors_by_type "
-                      "gauge\n");
-  for (int type = 0; type < va_type_count(rt); type++)
-    va_http_printf(res, "vactor_active_actors_by_type{type=\"%s\"} %llu\n",
-                   va_type_name(rt, type),
-                   (unsigned long long)va_runtime_active_of(rt, type));
-}
 
 static void write_to(void *user, const char *text, size_t len) {
   va_http_write(user, text, len);
@@ -97,6 +59,49 @@ static bool has_token(const va_http_request *head, const char *token) {
   return ok;
 }
 
+/* The value of the cookie called name in the Cookie header ("a=1; b=2"),
+ * or NULL; *len its length. */
+static const char *cookie(const va_http_request *head, const char *name,
+                          size_t *len) {
+  size_t n, want = strlen(name);
+  const char *p = va_http_request_header(head, "cookie", &n);
+  const char *end = p ? p + n : NULL;
+  while (p && p < end) {
+    while (p < end && (*p == ' ' || *p == ';'))
+      p++;
+    const char *stop = memchr(p, ';', (size_t)(end - p));
+    if (!stop)
+      stop = end;
+    if ((size_t)(stop - p) > want && !memcmp(p, name, want) && p[want] == '=') {
+      *len = (size_t)(stop - p) - want - 1;
+      return p + want + 1;
+    }
+    p = stop;
+  }
+  return NULL;
+}
+
+/* The routes a browser opens, which may carry the token in its cookie. */
+static bool browser_route(const va_http_request *head) {
+  const char *p = head->path;
+  return !strcmp(head->method, "GET") &&
+         ((!strncmp(p, "/dashboard", 10) && (!p[10] || p[10] == '/')) ||
+          (!strncmp(p, "/v1/actors", 10) && (!p[10] || p[10] == '/')));
+}
+
+/* Whether a browser's request carries the token: in the cookie, or (the
+ * page alone) as ?token=T. */
+static bool browser_has_token(const va_http_request *head, const char *token) {
+  size_t want = strlen(token), n;
+  const char *v = cookie(head, VA_DASHBOARD_COOKIE, &n);
+  if (v && same_secret(v, n, token, want))
+    return true;
+  char given[256];
+  return !strcmp(head->path, "/dashboard") &&
+         va_query_get(head->query, "token", given, sizeof(given)) &&
+         same_secret(given, strlen(given), token, want);
+}
+
 /* Dapr's health routes need no token (GET only). */
 static bool exempt(const va_http_request *head) {
   return !strcmp(head->method, "GET") &&
@@ -107,7 +112,8 @@ static bool exempt(const va_http_request *head) {
 bool va_routes_authorize(void *ctx, const va_http_request *head,
                          va_http_response *refusal) {
   const va_routes *r = ctx;
-  if (!r->token || !*r->token || exempt(head) || has_token(head, r->token))
+  if (!r->token || !*r->token || exempt(head) || has_token(head, r->token) ||
+      (browser_route(head) && browser_has_token(head, r->token)))
     return true;
   va_http_error(refusal, 401, "ERR_UNAUTHORIZED", "missing or wrong API token");
   return false;
@@ -117,14 +123,18 @@ bool va_routes_authorize(void *ctx, const va_http_request *head,
 
 bool va_routes_init(va_routes *r, va_runtime *rt) {
   r->apps.rt = rt;
+  r->started_ms = va_wall_ms();
   return va_apps_register(&r->apps) == 0;
 }
 
 void va_routes_handle(void *ctx, const va_http_request *req,
                       va_http_reply *reply) {
   va_routes *r = ctx;
+  va_actors_api actors = {r->apps.rt, r->app};
   if (va_task_api_route(&r->apps, req, reply) ||
-      va_dapr_api_route(r->apps.rt, r->app, r->cluster, req, reply))
+      va_dapr_api_route(r->apps.rt, r->app, r->cluster, req, reply) ||
+      va_actors_api_route(&actors, req, reply) ||
+      va_dashboard_route(r, req, reply))
     return;
   va_http_response *res = va_http_res(reply);
   bool get = !strcmp(req->method, "GET");
@@ -137,7 +147,7 @@ void va_routes_handle(void *ctx, const va_http_request *req,
   } else if (!strcmp(req->path, "/metrics")) {
     va_http_label(reply, "metrics");
     if (get) {
-      metrics(r->apps.rt, res);
+      va_prom_metrics(r->apps.rt, res);
       if (r->cluster)
         va_cluster_metrics(r->cluster, write_to, res);
       va_http_metrics(reply);

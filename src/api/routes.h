@@ -1,7 +1,8 @@
 /* routes.h — vactord's routes: GET /v1.0/healthz, GET /metrics, GET
- * /v1/cluster, the Task API (task_api.h) and the Dapr actor API
- * (dapr_api.h), and who may call them (the API token, as Dapr's). Used by
- * vactord and by the request fuzz target. */
+ * /v1/cluster, the Task API (task_api.h), the Dapr actor API
+ * (dapr_api.h), the actor listing (actors_api.h) and the dashboard
+ * (dashboard.h), and who may call them (the API token, as Dapr's). Used
+ * by vactord and by the request fuzz target. */
 #ifndef VA_API_ROUTES_H
 #define VA_API_ROUTES_H
 
@@ -17,6 +18,7 @@ typedef struct va_routes {
   /* The API token (borrowed; alive as long as the server), or NULL or ""
    * for none: see va_routes_authorize. */
   const char *token;
+  int64_t started_ms; /* wall ms of va_routes_init: the dashboard's uptime */
 } va_routes;
 
 /* Registers the actor types the routes call (before va_runtime_start).
@@ -29,7 +31,10 @@ void va_routes_handle(void *ctx, const va_http_request *req,
  * token set, every request but GET /v1.0/healthz and GET
  * /v1.0/healthz/outbound must carry it, as "dapr-api-token: T" or
  * "Authorization: Bearer T" (compared in constant time), else a 401
- * ERR_UNAUTHORIZED on the request's head. Without one, everything. */
+ * ERR_UNAUTHORIZED on the request's head. A browser's GETs of the
+ * dashboard and of /v1/actors may carry it as the cookie
+ * VA_DASHBOARD_COOKIE instead, and GET /dashboard as ?token=T (which sets
+ * the cookie). Without a token, everything. */
 bool va_routes_authorize(void *ctx, const va_http_request *head,
                          va_http_response *refusal);
 

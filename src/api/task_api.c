@@ -124,6 +124,8 @@ static const route ROUTES[] = {
      VA_TASK_DEL_MEMBER, BODY_JSON, CHECK_NONE, 200, true, NO_QUERY},
     {"tasks.reminders.set", "PUT", "tasks/*/reminders/*", 't',
      VA_TASK_REMINDER_SET, BODY_JSON, CHECK_REMINDER, 204, false, NO_QUERY},
+    {"tasks.reminders.list", "GET", "tasks/*/reminders", 't',
+     VA_TASK_REMINDER_LIST, BODY_JSON, CHECK_NONE, 200, false, NO_QUERY},
     {"tasks.reminders.get", "GET", "tasks/*/reminders/*", 't',
      VA_TASK_REMINDER_GET, BODY_JSON, CHECK_NONE, 200, false, NO_QUERY},
     {"tasks.reminders.delete", "DELETE", "tasks/*/reminders/*", 't',

@@ -35,6 +35,7 @@ enum {
    * releases owner's charge for the reminder unless the task has it (the
    * set's save failed). */
   VA_TASK_SETTLE_REMINDER,
+  VA_TASK_REMINDER_LIST, /* {user} -> {reminders: [the reminder, ...]} */
   VA_TASK_METHODS
 };
 

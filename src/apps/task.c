@@ -709,6 +709,21 @@ static int find_reminder(va_turn *t, const void *arg, size_t len, request *r,
   return rc;
 }
 
+/* What the Task API shows of reminder name: the spec it was set with,
+ * its name and its next due time (new; NULL when out of memory). */
+static json_t *reminder_json(const char *name, const va_reminder *rem) {
+  json_t *out = json_loadb(rem->data, rem->len, 0, NULL);
+  if (!json_is_object(out)) { /* set through the Dapr API: no spec kept */
+    json_decref(out);
+    out = json_object();
+  }
+  if (out) {
+    json_object_set_new(out, "name", json_string(name));
+    json_object_set_new(out, "next", va_json_time(rem->due_ms));
+  }
+  return out;
+}
+
 static int task_reminder_get(va_turn *t, const void *arg, size_t len) {
   request r;
   const char *name;
@@ -716,17 +731,37 @@ static int task_reminder_get(va_turn *t, const void *arg, size_t len) {
   int rc = find_reminder(t, arg, len, &r, &name, &rem);
   if (rc)
     return finish(&r, rc);
-  json_t *out = json_loadb(rem.data, rem.len, 0, NULL);
-  if (!json_is_object(out)) { /* set through the Dapr API: no spec kept */
-    json_decref(out);
-    out = json_object();
-  }
-  if (out) {
-    json_object_set_new(out, "name", json_string(name));
-    json_object_set_new(out, "next", va_json_time(rem.due_ms));
-  }
+  json_t *out = reminder_json(name, &rem);
   rc = va_reply_json(t, out);
   json_decref(out);
+  return finish(&r, rc);
+}
+
+static int task_reminder_list(va_turn *t, const void *arg, size_t len) {
+  request r;
+  int rc = begin(t, arg, len, &r);
+  reminder_names all = {0, json_array()};
+  if (rc == 0)
+    rc = all.names ? va_turn_reminder_list(t, list_reminder, &all) : VA_ENOMEM;
+  json_t *list = json_array();
+  if (rc == 0 && (!list || json_array_size(all.names) != all.n))
+    rc = VA_ENOMEM;
+  size_t i;
+  json_t *name;
+  json_array_foreach(all.names, i, name) {
+    va_reminder rem;
+    if (rc == 0)
+      rc = va_turn_reminder_get(t, json_string_value(name), &rem);
+    if (rc == 0 && json_array_append_new(
+                       list, reminder_json(json_string_value(name), &rem)))
+      rc = VA_ENOMEM;
+  }
+  json_t *out = rc ? NULL : json_pack("{s:O}", "reminders", list);
+  if (rc == 0)
+    rc = va_reply_json(t, out);
+  json_decref(out);
+  json_decref(list);
+  json_decref(all.names);
   return finish(&r, rc);
 }
 
@@ -817,6 +852,7 @@ int va_task_register(va_apps *apps) {
       [VA_TASK_REMINDER_SET] = {"set_reminder", task_reminder_set},
       [VA_TASK_REMINDER_GET] = {"get_reminder", task_reminder_get},
       [VA_TASK_REMINDER_DEL] = {"delete_reminder", task_reminder_del},
+      [VA_TASK_REMINDER_LIST] = {"list_reminders", task_reminder_list},
       [VA_TASK_UNLIST] = {"unlist", task_unlist},
       [VA_TASK_SETTLE_REMINDER] = {"settle_reminder", task_settle_reminder},
   };

@@ -57,6 +57,18 @@ check "Dapr state through n2" bash -c "
   curl -sf -X POST '$u2/v1.0/actors/TaskActor/d1/state' -H 'Content-Type: application/json' \
     -d '[{\"operation\":\"upsert\",\"request\":{\"key\":\"k\",\"value\":42}}]' -o /dev/null &&
   test \"\$(curl -s '$u1/v1.0/actors/TaskActor/d1/state/k')\" = 42"
+# ---- The actor listing and inspection see the whole cluster ----
+for u in "$u1" "$u2" "$u3"; do
+  check "the listing through $u has a1, live on its owner" \
+    json "[.actors[] | select(.id == \"a1\")] | length == 1 and .[0].active and .[0].node == \"$owners\"" \
+    "$u/v1/actors/TaskActor"
+done
+other=$(for n in n1 n2 n3; do [ "$n" != "$owners" ] && node_url "$n"; done | head -1)
+check "inspect through a node that does not run it names the owner" \
+  json ".active and .node == \"$owners\" and ([.state[].key] | index(\"doc\")) != null" \
+  "$other/v1/actors/TaskActor/a1"
+check "the task's reminder is listed through any node" \
+  json '[.reminders[].name] == ["r1"]' "$u3/v1/users/ann/tasks/a1/reminders"
 check "metrics show forwarded calls" bash -c "
   for u in $u1 $u2 $u3; do curl -s \$u/metrics; done |
   awk '/^vactor_cluster_forwarded_calls_total/ {s += \$2} END {exit !(s > 0)}'"

@@ -33,5 +33,10 @@ check "a nested turn that outlives its outer one: answered" test "$(curl -s -m 1
 sleep 1.5
 check "... and the state it saved later is kept" test "$(curl -s "$a/e7/state/k")" = 42
 check "vactord's own AppActor type is not reachable" code 404 ERR_ACTOR_NO_ADDRESS -X POST "$url/v1.0/actors/AppActor/x/method/invoke"
+# The actor listing sees the app's type under its own name.
+check "the types list the app's Echo, not AppActor" json '(.types | map(select(.app)) | map(.type)) == ["Echo"] and (.types | map(.type) | index("AppActor")) == null' "$url/v1/actors"
+check "the app's actors are listed by their Dapr ids" json '[.actors[].id] as $ids | ($ids | index("e1")) != null and ($ids | index("e7")) != null and all($ids[]; test("/") | not)' "$url/v1/actors/Echo"
+check "an app's actor is inspected, its state key shown" json '.type == "Echo" and .id == "e7" and (.state | map(.key) | index("k")) != null' "$url/v1/actors/Echo/e7"
+check "AppActor is no type of the listing" test "$(status "$url/v1/actors/AppActor")" = 404
 check "stops cleanly" stop
 finish
