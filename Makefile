@@ -3,6 +3,9 @@
 #                127.0.0.1:3500 with its state in ./vactor-data (Ctrl-C stops)
 #   make test    installs what is missing, builds release + sanitizer builds,
 #                runs every test in each
+#   make install installs libvactor (headers, .a, .so, vactor.pc, the CMake
+#                package), vactord and its man page under PREFIX
+#                (/usr/local), below DESTDIR if set (staged installs)
 # Other targets: build, test-release, test-asan, test-tsan, test-busy (make
 # test with every core kept busy by stress-ng), format (clang-format every C
 # file), format-check (what CI runs: fails on an unformatted file), bench, fuzz
@@ -10,9 +13,13 @@
 # executions in all; prints the counts), soak (bench/soak: mixed load and
 # kill -9 rounds; SOAK_ARGS=--quick for a minute), clean.
 JOBS ?= $(shell nproc)
+PREFIX ?= /usr/local
+# The build's own progress lines ([ 42%] Building ...), without the
+# "Entering directory" lines of CMake's recursive makes.
+QUIET_MAKE = -- --no-print-directory
 
-.PHONY: all deps build run example test test-release test-asan test-tsan test-busy format \
-  format-check bench fuzz fuzz-long soak clean
+.PHONY: all deps build run example install test test-release test-asan test-tsan test-busy \
+  format format-check bench fuzz fuzz-long soak clean
 
 all: build
 
@@ -21,25 +28,40 @@ deps:
 
 build: deps
 	@cmake --preset release >/dev/null
-	@cmake --build --preset release -j $(JOBS)
+	@cmake --build --preset release -j $(JOBS) $(QUIET_MAKE)
 
-run: build
+# run and example build only what they run (not the tests or benchmarks).
+run: deps
+	@cmake --preset release >/dev/null
+	@cmake --build --preset release -j $(JOBS) --target vactord $(QUIET_MAKE)
 	./build/release/vactord --listen 127.0.0.1:3500 --data vactor-data
 
-example: build
+example: deps
+	@cmake --preset release >/dev/null
+	@cmake --build --preset release -j $(JOBS) --target vactor-example $(QUIET_MAKE)
 	./build/release/vactor-example
+
+# What is installed is in cmake/install.cmake; cmake --install takes
+# DESTDIR from the environment. ldconfig (a real install, as root) makes
+# the loader find the new libvactor.so.MAJOR.
+install: deps
+	@cmake --preset release >/dev/null
+	@cmake --build --preset release -j $(JOBS) --target vactor_shared vactor_static vactord \
+	  $(QUIET_MAKE)
+	DESTDIR="$(DESTDIR)" cmake --install build/release --prefix "$(PREFIX)"
+	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ] && command -v ldconfig >/dev/null; then ldconfig; fi
 
 test-release: build
 	ctest --preset release
 
 test-asan: deps
 	@cmake --preset asan >/dev/null
-	@cmake --build --preset asan -j $(JOBS)
+	@cmake --build --preset asan -j $(JOBS) $(QUIET_MAKE)
 	ctest --preset asan
 
 test-tsan: deps
 	@cmake --preset tsan >/dev/null
-	@cmake --build --preset tsan -j $(JOBS)
+	@cmake --build --preset tsan -j $(JOBS) $(QUIET_MAKE)
 	ctest --preset tsan
 
 test: test-release test-asan test-tsan

@@ -152,12 +152,15 @@ static void usage(FILE *f) {
           "  --lease-ms MS        a member not heard of for this long is dead\n"
           "                       (VACTORD_LEASE_MS; default "
           VA_HTTP_TEXT(VA_CLUSTER_DEFAULT_LEASE_MS) ")\n"
-          "  --help               this text\n"
+          "  -h, --help           this text\n"
+          "  --version            print the version (vactord MAJOR.MINOR.PATCH)\n"
           "\n"
           "Routes: GET /v1.0/healthz, GET /metrics (Prometheus text), GET\n"
           "/v1/cluster (the members, with --cluster); the Task API\n"
           "under /v1/users/{user}/ (tasks, preferences, chat: docs/api.md); the\n"
-          "Dapr actor API under /v1.0/actors/ and /v1.0/metadata (docs/dapr.md).\n"
+          "Dapr actor API under /v1.0/actors/ and /v1.0/metadata (docs/dapr.md);\n"
+          "the actors listed and inspected under /v1/actors (docs/api.md); the\n"
+          "live dashboard at /dashboard (docs/dashboard.md).\n"
           "Errors are JSON: {\"errorCode\": \"...\", \"message\": \"...\"}.\n");
 }
 /* clang-format on */
@@ -432,9 +435,10 @@ static int parse_options(int argc, char **argv, options *o) {
       {"cluster-link", required_argument, 0, 'x'},
       {"lease-ms", required_argument, 0, 'e'},
       {"help", no_argument, 0, 'h'},
+      {"version", no_argument, 0, 'V'},
       {0, 0, 0, 0}};
   int c;
-  while ((c = getopt_long(argc, argv, "", longs, NULL)) != -1) {
+  while ((c = getopt_long(argc, argv, "h", longs, NULL)) != -1) {
     switch (c) {
     case 'l':
       listen = optarg;
@@ -531,6 +535,9 @@ static int parse_options(int argc, char **argv, options *o) {
       break;
     case 'h':
       usage(stdout);
+      exit(0);
+    case 'V':
+      printf("vactord %s\n", va_version());
       exit(0);
     default:
       usage(stderr);
