@@ -75,6 +75,8 @@ static void forward(va_worker *w, va_msg *m, int node) {
   va__msg_free(&w->msgs, m);
 }
 
+static void walk_soon(va_worker *w);
+
 bool va__route_away(va_worker *w, va_msg *m) {
   va_runtime *rt = w->rt;
   if (!rt->router.place)
@@ -98,6 +100,13 @@ bool va__route_away(va_worker *w, va_msg *m) {
     va__route_later(w, m);
     return true;
   }
+  /* At its last hop a call may activate an actor that placement puts on
+   * another node (the views of the nodes it crossed disagreed while one
+   * changed). It runs here, and a walk sends it where it belongs once it
+   * is idle: else it would stay, holding its claim, while the node it
+   * belongs to is refused the claim for as long as it lives. */
+  if (last_hop && place(w, m->type, va__msg_id(m), m->id_len) != VA_ROUTE_HERE)
+    walk_soon(w);
   return false;
 }
 
@@ -176,11 +185,15 @@ static void move_some(va_worker *w) {
   for (size_t n = w->dir.count; n && next; n--) {
     va_actor *a = VA_CONTAINER_OF(next, va_actor, idle);
     next = next->next;
-    if (a->life != VA_ACTOR_ACTIVE)
+    if (a->life != VA_ACTOR_ACTIVE && a->life != VA_ACTOR_LOADING)
       continue;
     if (w->moving != VA_MOVE_EVICT &&
         place(w, a->type, a->id, a->id_len) == VA_ROUTE_HERE) {
       a->leaving = false;
+      continue;
+    }
+    if (a->life == VA_ACTOR_LOADING) { /* looked at again once it is active */
+      left++;
       continue;
     }
     if (sent < MOVES_PER_TICK && idle(a)) {
@@ -213,6 +226,13 @@ void va__route_timer(va_worker *w, va_timer *t) {
     reroute(w);
   else if (!w->shutdown)
     move_some(w);
+}
+
+/* A rebalance walk on w, soon (unless one is on its way). */
+static void walk_soon(va_worker *w) {
+  if (!w->moving)
+    w->moving = VA_MOVE_REBALANCE;
+  arm(w, &w->move_timer, w->now_ms + MOVE_TICK_MS);
 }
 
 static void start_move(void *ctx, va_worker *w) {

@@ -4,7 +4,8 @@
  * test_link.c): placement sends a call to the other runtime and its answer
  * names the node that ran it (va_reply_node); a call refused before it
  * left (VA_ELINK) waits and is placed again once placement moved; a
- * forwarded call at its last hop runs where it is; the fence holds turns
+ * forwarded call at its last hop runs where it is, and its activation goes
+ * where it belongs once idle; the fence holds turns
  * back until it moves; a rebalance sends misplaced activations away (and
  * their next calls with them); an eviction empties the runtime. */
 #include <setjmp.h>
@@ -243,7 +244,19 @@ static void last_hop_runs_here(void **state) {
   assert_int_equal(a.status, 0);
   /* A -> B (hop 1) -> A (hop 2): runs on A. */
   assert_string_equal(a.body, "A");
+  /* B agrees again: the activation A was left with goes, once idle, to
+   * where A's placement puts it, without a rebalance being asked for. */
   atomic_store(&B.peer_letter, 'a');
+  bool on_b = false;
+  for (int i = 0; i < 1000 && !on_b; i++) {
+    call_name(&A, "bilberry", &a);
+    WAIT_UNTIL(atomic_load(&a.done));
+    assert_int_equal(a.status, 0);
+    on_b = !strcmp(a.body, "B");
+    if (!on_b)
+      sleep_ms(10);
+  }
+  assert_true(on_b);
 }
 
 static void fence_holds_turns_until_it_moves(void **state) {
