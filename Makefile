@@ -83,14 +83,16 @@ bench: build
 # minute on the assistant's and the Task API's own parsers.
 fuzz: deps
 	@CC=clang cmake -S . -B build/fuzz -DVA_FUZZ=ON -DVA_WERROR=OFF >/dev/null
-	@cmake --build build/fuzz -j $(JOBS) --target fuzz_timefmt fuzz_http fuzz_assistant
-	mkdir -p build/fuzz/corpus build/fuzz/http-corpus build/fuzz/assistant-corpus
+	@cmake --build build/fuzz -j $(JOBS) --target fuzz_timefmt fuzz_http fuzz_assistant fuzz_jwt
+	mkdir -p build/fuzz/corpus build/fuzz/http-corpus build/fuzz/assistant-corpus build/fuzz/jwt-corpus
 	build/fuzz/tests/fuzz_timefmt -max_total_time=60 -max_len=64 \
 	  build/fuzz/corpus tests/fuzz/timefmt-corpus
 	build/fuzz/tests/fuzz_http -max_total_time=60 -max_len=2048 -detect_leaks=0 \
 	  build/fuzz/http-corpus tests/fuzz/http-corpus
 	build/fuzz/tests/fuzz_assistant -max_total_time=60 -max_len=1200 \
 	  build/fuzz/assistant-corpus tests/fuzz/assistant-corpus
+	build/fuzz/tests/fuzz_jwt -max_total_time=60 -max_len=2048 \
+	  build/fuzz/jwt-corpus tests/fuzz/jwt-corpus
 
 # Every fuzz target for FUZZ_SECONDS over its corpus in the repository
 # (tests/fuzz/<name>-corpus, read only: what libFuzzer finds goes to
@@ -101,7 +103,7 @@ fuzz: deps
 # A target whose source is not in the tree is skipped, and said so.
 FUZZ_SECONDS ?= 120
 FUZZ_DIR ?= build/fuzz
-FUZZ_TARGETS ?= timefmt http assistant stored frame
+FUZZ_TARGETS ?= timefmt http assistant stored frame jwt
 fuzz-long: deps
 	@CC=clang cmake -S . -B $(FUZZ_DIR) -DVA_FUZZ=ON -DVA_WERROR=OFF >/dev/null
 	@total=0; failed=0; mkdir -p $(FUZZ_DIR)/artifacts; \

@@ -24,9 +24,9 @@ has cc && has make && has cmake && has pkg-config && has git ||
   need "compiling and configuring the build" build-essential cmake pkg-config git
 pc libxxhash sqlite3 libpq ||
   need "libvactor: hashing, the SQLite and PostgreSQL stores" libxxhash-dev libsqlite3-dev libpq-dev
-pc jansson libcurl libcrypto && [[ -e /usr/include/http_parser.h ]] ||
-  need "vactord: JSON, HTTP parsing, outbound HTTP, the cluster link's HMAC" \
-    libjansson-dev libhttp-parser-dev libcurl4-openssl-dev libssl-dev
+pc jansson libcurl libcrypto libjwt && [[ -e /usr/include/http_parser.h ]] ||
+  need "vactord: JSON, HTTP parsing, outbound HTTP, the cluster link's HMAC, users' JWTs" \
+    libjansson-dev libhttp-parser-dev libcurl4-openssl-dev libssl-dev libjwt-dev
 pc cmocka || need "the unit tests" libcmocka-dev
 has curl && has jq && has python3 && python3 -c 'import yaml' 2>/dev/null ||
   need "the integration tests and the OpenAPI check" curl jq python3 python3-yaml

@@ -212,13 +212,14 @@ static long hex_decode(const char *hex, char *out, size_t cap) {
 
 static void list_actors(const va_actors_api *api, const actor_type *t,
                         const va_http_request *req, va_http_reply *reply) {
-  const char *bad;
-  if (!va_query_check(req->query, LIST_QUERY, &bad)) {
-    char why[160];
+  char bad[VA_QUERY_BAD_MAX + 1], why[192];
+  bool known;
+  if (!va_query_check(req->query, LIST_QUERY, bad, &known)) {
     snprintf(why, sizeof(why),
-             "unknown or badly encoded query parameter%s%.64s (this route "
-             "takes limit, cursor, prefix and active)",
-             strcmp(bad, "?") ? " " : "", strcmp(bad, "?") ? bad : "");
+             known ? "the query parameter %s is badly encoded"
+                   : "unknown query parameter %s (this route takes limit, "
+                     "cursor, prefix and active)",
+             bad);
     return fail(reply, 400, "ERR_BAD_QUERY", why);
   }
   char text[2 * ID_MAX + 1];
@@ -425,11 +426,15 @@ static void inspected(void *user, int status, const va_actor_info *info) {
 static void inspect_actor(const va_actors_api *api, const actor_type *t,
                           const char *id, const va_http_request *req,
                           va_http_reply *reply) {
-  const char *bad;
-  char values[8] = "";
-  if (!va_query_check(req->query, INSPECT_QUERY, &bad))
-    return fail(reply, 400, "ERR_BAD_QUERY",
-                "unknown or badly encoded query parameter (values=true)");
+  char bad[VA_QUERY_BAD_MAX + 1], why[160], values[8] = "";
+  bool known;
+  if (!va_query_check(req->query, INSPECT_QUERY, bad, &known)) {
+    snprintf(why, sizeof(why),
+             known ? "the query parameter %s is badly encoded"
+                   : "unknown query parameter %s (this route takes values)",
+             bad);
+    return fail(reply, 400, "ERR_BAD_QUERY", why);
+  }
   if (va_query_get(req->query, "values", values, sizeof(values)) &&
       strcmp(values, "true") && strcmp(values, "false"))
     return fail(reply, 400, "ERR_BAD_QUERY", "values must be true or false");

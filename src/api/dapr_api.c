@@ -287,8 +287,8 @@ static const char *add_op(va_state_batch *b, json_t *op) {
   return rc ? "out of memory" : NULL;
 }
 
-static void state(va_runtime *rt, const target *t, const va_http_request *req,
-                  va_http_reply *reply) {
+static void state(va_runtime *rt, const target *t, bool native_writes,
+                  const va_http_request *req, va_http_reply *reply) {
   bool get = !strcmp(req->method, "GET");
   if (t->rest && get) {
     char key[KEY_MAX + 1];
@@ -303,6 +303,14 @@ static void state(va_runtime *rt, const target *t, const va_http_request *req,
   if (t->rest || (strcmp(req->method, "POST") && strcmp(req->method, "PUT")))
     return va__dapr_fail(reply, 405, "ERR_METHOD_NOT_ALLOWED",
                          "GET a key, POST or PUT a transaction");
+  /* A native actor keeps its own invariants (a task's document and the
+   * lists that name it agree): only its methods change its state. */
+  if (!t->app && !native_writes)
+    return va__dapr_fail(reply, 403, "ERR_ACTOR_STATE_READONLY",
+                         "%s is one of vactord's own actor types: its state "
+                         "changes through its methods only (an operator "
+                         "mending it runs vactord --repair-state)",
+                         t->type_name);
   json_t *ops = json_loadb(req->body, req->body_len, 0, NULL);
   if (!json_is_array(ops)) {
     json_decref(ops);
@@ -356,7 +364,8 @@ static void metadata(va_runtime *rt, va_http_reply *reply) {
 /* ---- Routing ---- */
 
 bool va_dapr_api_route(va_runtime *rt, va_app_channel *app, va_cluster *cluster,
-                       const va_http_request *req, va_http_reply *reply) {
+                       bool native_writes, const va_http_request *req,
+                       va_http_reply *reply) {
   bool get = !strcmp(req->method, "GET");
   if (!strcmp(req->path, "/v1.0/metadata")) {
     va_http_label(reply, "dapr.metadata");
@@ -407,7 +416,7 @@ bool va_dapr_api_route(va_runtime *rt, va_app_channel *app, va_cluster *cluster,
     else
       invoke(rt, app, &t, req, reply);
   } else if (which == 1) {
-    state(rt, &t, req, reply);
+    state(rt, &t, native_writes, req, reply);
   } else if (which == 2) {
     va__dapr_reminders(rt, &t, req, reply);
   } else {

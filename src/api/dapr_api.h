@@ -15,8 +15,11 @@
  * done, or will be). app: the app channel, or NULL without an app; its
  * actor types are reachable once the app's configuration is in. cluster:
  * this node's cluster, or NULL; the types other members' apps host are
- * reachable through it as well. */
+ * reachable through it as well. native_writes: whether a state
+ * transaction may write a native (vactord's own) actor's state, which is
+ * otherwise a 403 ERR_ACTOR_STATE_READONLY (reads are always served). */
 bool va_dapr_api_route(va_runtime *rt, va_app_channel *app, va_cluster *cluster,
-                       const va_http_request *req, va_http_reply *reply);
+                       bool native_writes, const va_http_request *req,
+                       va_http_reply *reply);
 
 #endif

@@ -81,19 +81,34 @@ bool va_query_has(const char *query, const char *key) {
   return false;
 }
 
-bool va_query_check(const char *query, const char *const *keys,
-                    const char **bad) {
+/* A key as an error message may show it. */
+static void show_key(const char *k, size_t n, char *out) {
+  if (n > VA_QUERY_BAD_MAX)
+    n = VA_QUERY_BAD_MAX;
+  for (size_t i = 0; i < n; i++)
+    out[i] = strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                    "0123456789._~-",
+                    k[i]) &&
+                     k[i]
+                 ? k[i]
+                 : '?';
+  out[n] = 0;
+}
+
+bool va_query_check(const char *query, const char *const *keys, char *bad,
+                    bool *known) {
   const char *k, *v;
   size_t kn, vn;
   char value[4096]; /* a listing's cursor: two hex digits per id byte */
   while (query && next_param(&query, &k, &kn, &v, &vn)) {
     if (kn == 0 && vn == 0)
       continue; /* "a=1&&b=2" */
-    const char *const *known = keys;
-    while (*known && !(strlen(*known) == kn && !memcmp(*known, k, kn)))
-      known++;
-    if (!*known || !decode(v, vn, value, sizeof(value))) {
-      *bad = *known ? *known : "?";
+    const char *const *key = keys;
+    while (*key && !(strlen(*key) == kn && !memcmp(*key, k, kn)))
+      key++;
+    if (!*key || !decode(v, vn, value, sizeof(value))) {
+      show_key(k, kn, bad);
+      *known = *key != NULL;
       return false;
     }
   }

@@ -2,7 +2,8 @@
  * actor API, the actor listing (/v1/actors) and the dashboard; and the API
  * token, checked on each request's head (as Dapr's dapr-api-token header,
  * or, for GET /dashboard* and /v1/actors* only, as the dashboard's
- * cookie or its ?token=). */
+ * cookie or its ?token=); with users' JWTs configured, the Task API takes
+ * them instead (jwt_auth.h). */
 #include "routes.h"
 #include "actors_api.h"
 #include "dapr_api.h"
@@ -109,13 +110,60 @@ static bool exempt(const va_http_request *head) {
           !strcmp(head->path, "/v1.0/healthz/outbound"));
 }
 
+/* ---- The users' JWTs ---- */
+
+static bool unauthenticated(va_http_response *refusal, const char *why,
+                            bool invalid) {
+  va_http_error(refusal, 401, "ERR_UNAUTHENTICATED", why);
+  va_http_header(refusal, "WWW-Authenticate",
+                 invalid ? "Bearer realm=\"vactor\", error=\"invalid_token\""
+                         : "Bearer realm=\"vactor\"");
+  return false;
+}
+
+/* A request under /v1/users/: its bearer JWT must pass and name the
+ * path's user. */
+static bool user_authorized(const va_jwt *jwt, const va_http_request *head,
+                            va_http_response *refusal) {
+  size_t n;
+  const char *v = va_http_request_header(head, "authorization", &n);
+  if (!v || n < 7 || strncasecmp(v, "Bearer ", 7))
+    return unauthenticated(refusal,
+                           "this route needs Authorization: Bearer <JWT>, a "
+                           "token whose sub is the user in the path",
+                           false);
+  char sub[VA_JWT_SUB_MAX + 1];
+  const char *why = va_jwt_verify(jwt, v + 7, n - 7, va_wall_ms() / 1000, sub);
+  if (why)
+    return unauthenticated(refusal, why, true);
+  const char *user = head->path + strlen("/v1/users/");
+  size_t user_len = strcspn(user, "/");
+  if (user_len != strlen(sub) || memcmp(user, sub, user_len)) {
+    /* As for a task that is not there: nothing of another user shows. */
+    va_http_error(refusal, 404, "ERR_TASK_NOT_FOUND", "no such task");
+    return false;
+  }
+  return true;
+}
+
 bool va_routes_authorize(void *ctx, const va_http_request *head,
                          va_http_response *refusal) {
   const va_routes *r = ctx;
-  if (!r->token || !*r->token || exempt(head) || has_token(head, r->token) ||
-      (browser_route(head) && browser_has_token(head, r->token)))
+  bool has_api_token = r->token && *r->token;
+  if (exempt(head))
     return true;
-  va_http_error(refusal, 401, "ERR_UNAUTHORIZED", "missing or wrong API token");
+  if (r->jwt && !strncmp(head->path, "/v1/users/", 10))
+    return user_authorized(r->jwt, head, refusal);
+  if ((!has_api_token && !r->jwt) ||
+      (has_api_token &&
+       (has_token(head, r->token) ||
+        (browser_route(head) && browser_has_token(head, r->token)))))
+    return true;
+  va_http_error(refusal, 401, "ERR_UNAUTHORIZED",
+                has_api_token ? "missing or wrong API token"
+                              : "this route needs the API token, and the "
+                                "server has none (vactord --token): with "
+                                "users' JWTs, only /v1/users/ is open");
   return false;
 }
 
@@ -132,7 +180,8 @@ void va_routes_handle(void *ctx, const va_http_request *req,
   va_routes *r = ctx;
   va_actors_api actors = {r->apps.rt, r->app};
   if (va_task_api_route(&r->apps, req, reply) ||
-      va_dapr_api_route(r->apps.rt, r->app, r->cluster, req, reply) ||
+      va_dapr_api_route(r->apps.rt, r->app, r->cluster, r->repair_state, req,
+                        reply) ||
       va_actors_api_route(&actors, req, reply) ||
       va_dashboard_route(r, req, reply))
     return;

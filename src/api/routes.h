@@ -8,6 +8,7 @@
 
 #include "../cluster/cluster.h"
 #include "app_channel.h"
+#include "jwt_auth.h"
 #include "task_api.h"
 #include <stdbool.h>
 
@@ -18,6 +19,11 @@ typedef struct va_routes {
   /* The API token (borrowed; alive as long as the server), or NULL or ""
    * for none: see va_routes_authorize. */
   const char *token;
+  /* The users' JWT key (borrowed), or NULL: see va_routes_authorize. */
+  const va_jwt *jwt;
+  /* Whether the Dapr API may write native actors' state (an operator
+   * mending a stored document); see va_dapr_api_route. */
+  bool repair_state;
   int64_t started_ms; /* wall ms of va_routes_init: the dashboard's uptime */
 } va_routes;
 
@@ -34,7 +40,14 @@ void va_routes_handle(void *ctx, const va_http_request *req,
  * ERR_UNAUTHORIZED on the request's head. A browser's GETs of the
  * dashboard and of /v1/actors may carry it as the cookie
  * VA_DASHBOARD_COOKIE instead, and GET /dashboard as ?token=T (which sets
- * the cookie). Without a token, everything. */
+ * the cookie). Without a token, everything.
+ *
+ * With a JWT key (r->jwt), each request under /v1/users/{user}/ must
+ * carry "Authorization: Bearer JWT", a token va_jwt_verify passes whose
+ * sub is {user}: else a 401 ERR_UNAUTHENTICATED (with WWW-Authenticate),
+ * or, for another user's path, the 404 ERR_TASK_NOT_FOUND of a task that
+ * is not there. Every other route but health then needs the token, and
+ * with no token set is closed (401 ERR_UNAUTHORIZED). */
 bool va_routes_authorize(void *ctx, const va_http_request *head,
                          va_http_response *refusal);
 

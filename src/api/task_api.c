@@ -193,7 +193,8 @@ static void error_for(va_http_response *res, int status, char actor) {
     break;
   case VA_EPERM:
     va_http_error(res, 403, "ERR_FORBIDDEN",
-                  "only the task's owner may do this");
+                  "only the task's owner may do this (a member may "
+                  "only leave it: remove themself)");
     break;
   case VA_EBACKPRESSURE:
     va_http_error(res, 429, "ERR_BUSY", "too many requests for this actor");
@@ -227,8 +228,9 @@ static void error_for(va_http_response *res, int status, char actor) {
   case VA_APPS_ECORRUPT:
     va_http_error(res, 409, "ERR_TASK_CORRUPT",
                   "the task's stored document is not one the Task API "
-                  "writes (the server log says what is wrong); mend or "
-                  "delete it through the Dapr state API");
+                  "writes (the server log says what is wrong); an operator "
+                  "can mend or delete it through the Dapr state API "
+                  "(vactord --repair-state)");
     break;
   case VA_APPS_ECORRUPT_LIST:
     va_http_error(res, 409, "ERR_STATE_CORRUPT",
@@ -264,6 +266,19 @@ static void error_for(va_http_response *res, int status, char actor) {
     va_http_error(res, 409, "ERR_VERSION_EXHAUSTED",
                   "the task's version is at its maximum (2^53 - 1): it can "
                   "be read and deleted, not changed");
+    break;
+  case VA_APPS_ENO_REMINDER:
+    va_http_error(res, 404, "ERR_REMINDER_NOT_FOUND",
+                  "the task has no reminder of that name");
+    break;
+  case VA_APPS_ENO_MEMBER:
+    va_http_error(res, 404, "ERR_MEMBER_NOT_FOUND",
+                  "that user is not a member of the task");
+    break;
+  case VA_APPS_EOWNER:
+    va_http_error(res, 409, "ERR_OWNER_IS_NOT_A_MEMBER",
+                  "the task's owner has it already and cannot be one of "
+                  "its members");
     break;
   case VA_APPS_EPERIOD:
     va_http_error(res, 400, "ERR_BAD_PERIOD",
@@ -402,24 +417,50 @@ static long long if_match(const va_http_request *req) {
   return n;
 }
 
-/* Adds the query's parameters: numbers for before/limit, else strings. */
-static bool add_query(json_t *body, const char *query,
-                      const char *const *keys) {
+/* A query parameter's value as a whole number in [min, max], or -1. */
+static long long query_number(const char *value, long long min, long long max) {
+  char *end;
+  long long n = strtoll(value, &end, 10);
+  return *end || end == value || n < min || n > max ? -1 : n;
+}
+
+/* Adds the query's parameters to body, checked as the same fields are in
+ * a body: numbers for before and limit, strings else. NULL, or why not
+ * (naming the parameter). */
+static const char *add_query(json_t *body, const char *query,
+                             const char *const *keys) {
   char value[1024];
   for (; *keys; keys++) {
     if (!va_query_get(query, *keys, value, sizeof(value)))
       continue;
     if (!strcmp(*keys, "before") || !strcmp(*keys, "limit")) {
-      char *end;
-      long long n = strtoll(value, &end, 10);
-      if (*end || end == value || n < 0 || n > 1000000000)
-        return false;
+      bool limit = !strcmp(*keys, "limit");
+      long long n = query_number(value, limit ? 1 : 0,
+                                 limit ? VA_APPS_PAGE_MAX : 1000000000);
+      if (n < 0)
+        return limit ? "limit must be a whole number from 1 to 1000"
+                     : "before must be a whole number from 0";
       json_object_set_new(body, *keys, json_integer(n));
-    } else {
-      json_object_set_new(body, *keys, json_string(value));
+      continue;
     }
+    json_t *v = json_string(value);
+    if (!strcmp(*keys, "role") && strcmp(value, "owner") &&
+        strcmp(value, "member")) {
+      json_decref(v);
+      return "role must be owner or member";
+    }
+    if (!strcmp(*keys, "status") || !strcmp(*keys, "priority")) {
+      json_t *field = json_pack("{s:O}", *keys, v);
+      const char *why = field ? va_task_doc_check(field, false) : NULL;
+      json_decref(field);
+      if (why) {
+        json_decref(v);
+        return why;
+      }
+    }
+    json_object_set_new(body, *keys, v);
   }
-  return true;
+  return NULL;
 }
 
 /* Checks the body the route takes; NULL when fine, else why not. */
@@ -433,8 +474,8 @@ static const char *check(const route *rt, json_t *body) {
     return va_prefs_check(body);
   case CHECK_CHAT: {
     json_t *m = json_object_get(body, "message");
-    return json_is_string(m) && json_string_length(m) > 0 &&
-                   json_string_length(m) <= 1000
+    return json_is_string(m) && va_json_chars(m) > 0 &&
+                   va_json_chars(m) <= VA_APPS_CHAT_MESSAGE_MAX
                ? NULL
                : "message must be a string of 1-1000 characters";
   }
@@ -460,11 +501,16 @@ static void call_log(const va_apps *apps, segment user, segment task,
   bool ok = json_is_integer(m) && json_integer_value(m) > 0 &&
             json_integer_value(m) <= 100000;
   va_task_log head = {ok ? json_integer_value(m) : 0};
-  bool object = json_is_object(in);
+  bool object = json_is_object(in), only_minutes = json_object_size(in) == 1;
   json_decref(in);
   if (!object)
     return fail(reply, 400, "ERR_MALFORMED_JSON",
                 "the body must be a JSON object");
+  if (req->query && *req->query)
+    return fail(reply, 400, "ERR_BAD_QUERY", "log takes no query parameters");
+  if (m && !only_minutes)
+    return fail(reply, 400, "ERR_BAD_REQUEST",
+                "unknown field: log takes minutes only");
   if (!ok)
     return fail(reply, 400, "ERR_BAD_REQUEST",
                 "minutes must be an integer from 1 to 100000");
@@ -506,23 +552,28 @@ static void call_route(const va_apps *apps, const route *rt, segment user,
                        va_http_reply *reply) {
   if (rt->body == BODY_LOG)
     return call_log(apps, user, ids[0], req, reply);
-  const char *bad;
-  if (!va_query_check(req->query, rt->query, &bad))
-    return fail(reply, 400, "ERR_BAD_QUERY",
-                "unknown or badly encoded query parameter");
+  char bad[VA_QUERY_BAD_MAX + 1], why_query[192];
+  bool known;
+  if (!va_query_check(req->query, rt->query, bad, &known)) {
+    snprintf(why_query, sizeof(why_query),
+             known ? "the query parameter %s is badly encoded"
+                   : "unknown query parameter %s",
+             bad);
+    return fail(reply, 400, "ERR_BAD_QUERY", why_query);
+  }
   json_t *body = request_object(req);
   if (!body)
     return fail(reply, 400, "ERR_MALFORMED_JSON",
                 "the body must be a JSON object");
-  const char *why = check(rt, body);
+  const char *why = check(rt, body), *code = "ERR_BAD_REQUEST";
   long long version = if_match(req);
   if (!why && version == -2)
     why = "If-Match must be a task version, e.g. \"3\"";
-  if (!why && !add_query(body, req->query, rt->query))
-    why = "before and limit must be non-negative integers";
+  if (!why && (why = add_query(body, req->query, rt->query)))
+    code = "ERR_BAD_QUERY";
   if (why) {
     json_decref(body);
-    return fail(reply, 400, "ERR_BAD_REQUEST", why);
+    return fail(reply, 400, code, why);
   }
   pending_answer *pa = calloc(1, sizeof(*pa));
   if (!pa) {

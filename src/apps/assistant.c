@@ -16,7 +16,7 @@ const char va_assistant_help[] =
     "minutes on buy milk\", \"remind me in 10 minutes to call Bob\", "
     "\"remind me at 17:00 to leave\".";
 
-enum { MSG_MAX = 1000, DAY_MS = 86400000, MIN_MS = 60000 };
+enum { MSG_MAX = VA_INTENT_TEXT_MAX, DAY_MS = 86400000, MIN_MS = 60000 };
 
 typedef struct reader {
   const char *low;  /* lower-cased message */

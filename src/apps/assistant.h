@@ -18,7 +18,9 @@ typedef enum va_intent_kind {
   VA_INTENT_REMIND,   /* "remind me in 10 minutes to call Bob" */
 } va_intent_kind;
 
-enum { VA_INTENT_TEXT_MAX = 200 };
+/* A text in bytes: a whole message's worth (1000 characters of up to 4
+ * bytes), so that none is cut; the chat says when one is too long. */
+enum { VA_INTENT_TEXT_MAX = 4000 };
 
 typedef struct va_intent {
   va_intent_kind kind;

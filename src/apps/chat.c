@@ -40,8 +40,8 @@ enum { MESSAGE_MAX = VA_APPS_CHAT_MESSAGE_MAX, ID_MAX = VA_APPS_ID_MAX };
 
 /* The message being answered. */
 typedef struct chat {
-  char message[MESSAGE_MAX + 1];
-  int tz; /* the user's offset from UTC, minutes */
+  char message[4 * MESSAGE_MAX + 1]; /* MESSAGE_MAX characters of UTF-8 */
+  int tz;                            /* the user's offset from UTC, minutes */
   va_intent intent;
   char task[ID_MAX + 1]; /* the task the intent is about, once found */
   json_t *actions;       /* what was done, for the reply */
@@ -222,6 +222,12 @@ static int added(va_turn *t, void *user, int status, const void *data,
 }
 
 static int do_add(va_turn *t, chat *c) {
+  size_t chars = va_utf8_chars(c->intent.text, strlen(c->intent.text));
+  if (chars > VA_APPS_TITLE_MAX)
+    return answerf(t,
+                   "A task's title has at most %d characters, and that one "
+                   "has %zu: I did not add it. Say it shorter?",
+                   VA_APPS_TITLE_MAX, chars);
   unsigned char r[6];
   if (getrandom(r, sizeof(r), 0) != (ssize_t)sizeof(r))
     return VA_ESYS;
@@ -485,8 +491,8 @@ static int chat_say(va_turn *t, const void *arg, size_t len) {
     return VA_EINVAL; /* (the Dapr API can name any actor) */
   json_t *in = json_loadb(arg, len, 0, NULL);
   json_t *msg = json_object_get(in, "message");
-  if (!json_is_string(msg) || json_string_length(msg) == 0 ||
-      json_string_length(msg) > MESSAGE_MAX) {
+  if (!json_is_string(msg) || va_json_chars(msg) == 0 ||
+      va_json_chars(msg) > MESSAGE_MAX) {
     json_decref(in);
     return VA_EINVAL;
   }

@@ -11,7 +11,8 @@ enum {
   /* Ids: users, tasks, members; reminder names. Bytes of [A-Za-z0-9._~-]. */
   VA_APPS_ID_MAX = 128,
   VA_APPS_REMINDER_NAME_MAX = 128,
-  /* A task's fields (bytes of UTF-8). */
+  /* A task's fields, in characters (Unicode code points, as the errors
+   * say: 200 "é" are a title, though 400 bytes). */
   VA_APPS_TITLE_MAX = 200,
   VA_APPS_DESCRIPTION_MAX = 4000,
   VA_APPS_MEMBERS_MAX = 64,   /* members per task, the owner aside */
@@ -27,6 +28,8 @@ enum {
    * the history kept is vactord's --chat-history (default 200). */
   VA_APPS_CHAT_MESSAGE_MAX = 1000,
   VA_APPS_CHAT_REMINDERS_MAX = 100,
+  /* The most entries a page of a history or a chat holds (?limit=). */
+  VA_APPS_PAGE_MAX = 1000,
 };
 
 /* A stored task's version stays below 2^53 so that every JSON reader
@@ -58,7 +61,13 @@ enum {
   VA_APPS_ELIMIT_USER_REMINDERS = -1008,
   /* A user's stored reminder count ("rn", "r:<task>") is not what
    * UserActor writes (409 ERR_STATE_CORRUPT). */
-  VA_APPS_ECORRUPT_REMINDERS = -1009
+  VA_APPS_ECORRUPT_REMINDERS = -1009,
+  VA_APPS_ENO_REMINDER = -1010, /* the task has no reminder of that name
+                                   (404 ERR_REMINDER_NOT_FOUND) */
+  VA_APPS_ENO_MEMBER = -1011,   /* the user is not one of the task's
+                                   members (404 ERR_MEMBER_NOT_FOUND) */
+  VA_APPS_EOWNER = -1012,       /* the task's owner named as its member
+                                   (409 ERR_OWNER_IS_NOT_A_MEMBER) */
 };
 
 #endif

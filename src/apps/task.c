@@ -435,7 +435,7 @@ static long member_index(json_t *doc, const char *member) {
   return -1;
 }
 
-/* Adds (add) or removes a member: owner only. */
+/* Adds (add) or removes a member: the owner, or a member leaving. */
 static int membership(va_turn *t, const void *arg, size_t len, bool add) {
   request r;
   int rc = begin(t, arg, len, &r);
@@ -443,10 +443,12 @@ static int membership(va_turn *t, const void *arg, size_t len, bool add) {
   const char *member = json_string_value(member_v);
   if (rc == 0 && !va_task_key_ok(member, json_string_length(member_v)))
     rc = VA_EINVAL; /* (the routes check; the Dapr API does not) */
-  if (rc == 0 && !va_task_doc_is_owner(r.doc, r.user))
+  bool owner = rc == 0 && va_task_doc_is_owner(r.doc, r.user);
+  bool leaving = rc == 0 && !add && !owner && !strcmp(member, r.user);
+  if (rc == 0 && !owner && !leaving)
     rc = VA_EPERM;
-  if (rc == 0 && !strcmp(member, r.user))
-    rc = VA_EINVAL; /* the owner is not a member */
+  if (rc == 0 && owner && !strcmp(member, r.user))
+    rc = VA_APPS_EOWNER; /* the owner is not a member */
   long at = rc == 0 ? member_index(r.doc, member) : -1;
   if (rc || (add && at >= 0)) /* already a member: nothing changes */
     return finish(&r, rc ? rc : reply_task(t, r.doc));
@@ -454,7 +456,7 @@ static int membership(va_turn *t, const void *arg, size_t len, bool add) {
       json_array_size(json_object_get(r.doc, "members")) >= VA_APPS_MEMBERS_MAX)
     return finish(&r, VA_APPS_ELIMIT_MEMBERS);
   if (!add && at < 0)
-    return finish(&r, VA_ENOTFOUND);
+    return finish(&r, VA_APPS_ENO_MEMBER);
   json_t *doc = json_deep_copy(r.doc);
   json_t *members = json_object_get(doc, "members");
   if (add)
@@ -467,8 +469,10 @@ static int membership(va_turn *t, const void *arg, size_t len, bool add) {
   if (rc == 0)
     rc = record(t, r.user,
                 json_pack("{s:s, s:s}", "action",
-                          add ? "member_added" : "member_removed", "member",
-                          member));
+                          add       ? "member_added"
+                          : leaving ? "member_left"
+                                    : "member_removed",
+                          "member", member));
   if (rc == 0)
     rc = tell_users(t, doc, VA_USER_UPSERT);
   if (rc == 0 && !add) {
@@ -569,10 +573,12 @@ static int reminder_spec(va_turn *t, json_t *in, va_reminder *spec,
        spec->expires_ms <= spec->due_ms))
     return VA_EINVAL;
   if (message &&
-      !(json_is_string(message) && json_string_length(message) <= MESSAGE_MAX))
+      !(json_is_string(message) && va_json_chars(message) <= MESSAGE_MAX))
     return VA_EINVAL;
-  json_t *kept = json_pack("{s:s, s:s?, s:s?, s:O?}", "dueTime", due, "period",
-                           period, "ttl", ttl, "message", message);
+  /* "by": who set it, whose chat its fires go to (see task_on_reminder). */
+  json_t *kept = json_pack("{s:s, s:s?, s:s?, s:O?, s:O?}", "dueTime", due,
+                           "period", period, "ttl", ttl, "message", message,
+                           "by", json_object_get(in, "user"));
   *data = kept ? json_dumps(kept, JSON_COMPACT) : NULL;
   json_decref(kept);
   spec->data = *data;
@@ -704,9 +710,12 @@ static int find_reminder(va_turn *t, const void *arg, size_t len, request *r,
                          const char **name, va_reminder *rem) {
   int rc = begin(t, arg, len, r);
   *name = reminder_name(r);
-  if (rc == 0)
-    rc = *name ? va_turn_reminder_get(t, *name, rem) : VA_EINVAL;
-  return rc;
+  if (rc)
+    return rc;
+  if (!*name)
+    return VA_EINVAL;
+  rc = va_turn_reminder_get(t, *name, rem);
+  return rc == VA_ENOTFOUND ? VA_APPS_ENO_REMINDER : rc;
 }
 
 /* What the Task API shows of reminder name: the spec it was set with,
@@ -805,8 +814,10 @@ static char *fire_note(json_t *doc, const char *name, const void *data,
   return s;
 }
 
-/* A reminder fired: the history records it and the owner's chat gets it
- * as an assistant message (a one-way send: the chat never calls back).
+/* A reminder fired: the history records it and the chat of whoever set
+ * it gets it as an assistant message, if they are still the task's owner
+ * or a member, else the owner's (a one-way send: the chat never calls
+ * back; a reminder from before "by" was kept goes to the owner).
  * Its last fire releases its charge first (one-way too: a call's failure
  * would fail the fire after the hook, and the runtime re-arms a fire only
  * for a hook that fails); a send that cannot go fails the fire, which
@@ -825,12 +836,19 @@ static int task_on_reminder(va_turn *t, const char *name, const void *data,
   json_t *spec;
   const char *message;
   char *s = fire_note(doc, name, data, len, &spec, &message);
-  rc = s ? va_turn_send(t, apps_of(t)->chat, owner, strlen(owner),
-                        VA_CHAT_NOTIFY, s, strlen(s))
+  json_t *by = json_object_get(spec, "by");
+  const char *to =
+      json_is_string(by) &&
+              va_task_key_ok(json_string_value(by), json_string_length(by)) &&
+              va_task_doc_allows(doc, json_string_value(by))
+          ? json_string_value(by)
+          : owner;
+  rc = s ? va_turn_send(t, apps_of(t)->chat, to, strlen(to), VA_CHAT_NOTIFY, s,
+                        strlen(s))
          : VA_ENOMEM;
   free(s);
   if (rc == 0)
-    rc = record(t, owner,
+    rc = record(t, to,
                 json_pack("{s:s, s:s, s:s?}", "action", "reminder", "name",
                           name, "message", message));
   json_decref(spec);

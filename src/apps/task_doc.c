@@ -22,9 +22,21 @@ static bool one_of(const char *s, const char *const *set) {
   return false;
 }
 
+size_t va_utf8_chars(const char *s, size_t n) {
+  size_t chars = 0;
+  for (size_t i = 0; i < n; i++)
+    chars += ((unsigned char)s[i] & 0xC0) != 0x80; /* not a continuation */
+  return chars;
+}
+
+size_t va_json_chars(const json_t *v) {
+  const char *s = json_string_value(v); /* (jansson's strings are UTF-8) */
+  return s ? va_utf8_chars(s, json_string_length(v)) : 0;
+}
+
 static bool text_ok(json_t *v, size_t min, size_t max) {
-  return json_is_string(v) && json_string_length(v) >= min &&
-         json_string_length(v) <= max;
+  return json_is_string(v) && va_json_chars(v) >= min &&
+         va_json_chars(v) <= max;
 }
 
 static bool due_ok(json_t *v) {

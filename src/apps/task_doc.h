@@ -45,6 +45,11 @@ json_t *va_task_doc_decode(const void *bytes, size_t len, const char *id,
 /* Whether s (n bytes) is an id as the routes take them: 1..VA_APPS_ID_MAX
  * of [A-Za-z0-9._~-]. */
 bool va_task_id_ok(const char *s, size_t n);
+/* The characters (code points) of n bytes of UTF-8, and of a JSON string
+ * (0 for anything else). The Task API's text limits count these, not
+ * bytes. */
+size_t va_utf8_chars(const char *s, size_t n);
+size_t va_json_chars(const json_t *v);
 /* Whether s (n bytes) may name a user or a task inside the actors: 1..
  * VA_APPS_ID_MAX bytes without a NUL (the Dapr API can call them with any
  * actor id, "user/42" say; longer ones would be cut). */

@@ -42,9 +42,12 @@ typedef struct options {
   uint64_t idle_timeout_s; /* 0: the runtime's default (3600) */
   uint64_t min_period_ms;  /* 0: the runtime's default (1000) */
   bool access_log;
+  bool repair_state; /* the Dapr API may write native actors' state */
   va_durability durability;
   const char *log_level;
   const char *token;
+  /* The users' JWTs: the key's file (one of two) and the claims wanted. */
+  va_jwt_config jwt;
   /* Where each token came from (a flag or a variable), for the errors. */
   const char *token_from, *app_token_from;
   /* HTTP limits (0: the server's default). */
@@ -88,6 +91,24 @@ static void usage(FILE *f) {
           "                       carry (dapr-api-token: TOKEN, or\n"
           "                       Authorization: Bearer TOKEN; env\n"
           "                       VACTORD_API_TOKEN, which keeps it out of ps)\n"
+          "  --jwt-secret-file FILE  users sign in with HS256 JWTs made with the\n"
+          "                       secret in FILE, 32 bytes or more\n"
+          "                       (VACTORD_JWT_SECRET_FILE); then every\n"
+          "                       /v1/users/{user}/ request carries\n"
+          "                       Authorization: Bearer JWT whose sub is\n"
+          "                       {user}, and every other route but health\n"
+          "                       needs --token\n"
+          "  --jwt-public-key FILE  the same with RS256 or ES256 JWTs checked\n"
+          "                       by the PEM public key in FILE (RSA of 2048\n"
+          "                       bits or more, or EC P-256;\n"
+          "                       VACTORD_JWT_PUBLIC_KEY)\n"
+          "  --jwt-issuer ISS     a JWT's iss must be ISS (VACTORD_JWT_ISSUER)\n"
+          "  --jwt-audience AUD   a JWT's aud must hold AUD\n"
+          "                       (VACTORD_JWT_AUDIENCE)\n"
+          "  --repair-state       let the Dapr state API write the state of\n"
+          "                       vactord's own actors (TaskActor, UserActor,\n"
+          "                       ChatActor), to mend a stored document;\n"
+          "                       without it such a write is a 403\n"
           "  --data DIR           directory of the state file vactor.db and\n"
           "                       its lock: one vactord per directory\n"
           "                       (VACTORD_DATA; default ./vactor-data)\n"
@@ -217,6 +238,10 @@ static void log_event(void *user, va_log_level level, const char *msg,
   write_log(names[level], msg, fields);
 }
 
+static bool uses_jwt(const options *o) {
+  return o->jwt.secret_file || o->jwt.public_key_file;
+}
+
 static int parse_listen(const char *s, options *o) {
   const char *colon = strrchr(s, ':');
   if (!colon || colon == s || (size_t)(colon - s) >= sizeof(o->host))
@@ -231,8 +256,8 @@ static int parse_listen(const char *s, options *o) {
   struct in_addr addr;
   if (inet_pton(AF_INET, o->host, &addr) != 1)
     return -1;
-  /* Without an API token, nothing but loopback. */
-  return strncmp(o->host, "127.", 4) && !o->token ? -2 : 0;
+  /* Without an API token or users' JWTs, nothing but loopback. */
+  return strncmp(o->host, "127.", 4) && !o->token && !uses_jwt(o) ? -2 : 0;
 }
 
 /* A whole number in [1, max], or false (after saying why on stderr). */
@@ -398,6 +423,9 @@ static int parse_options(int argc, char **argv, options *o) {
   if ((env = getenv("VACTORD_LOG_LEVEL")))
     o->log_level = env;
   o->token = getenv("VACTORD_API_TOKEN");
+  o->jwt = (va_jwt_config){
+      getenv("VACTORD_JWT_SECRET_FILE"), getenv("VACTORD_JWT_PUBLIC_KEY"),
+      getenv("VACTORD_JWT_ISSUER"), getenv("VACTORD_JWT_AUDIENCE")};
   o->llm_url = getenv("VACTORD_LLM_URL");
   o->llm_model = getenv("VACTORD_LLM_MODEL");
   o->llm_key = getenv("VACTORD_LLM_KEY");
@@ -418,6 +446,11 @@ static int parse_options(int argc, char **argv, options *o) {
       {"durability", required_argument, 0, 'D'},
       {"log-level", required_argument, 0, 'L'},
       {"token", required_argument, 0, 'T'},
+      {"repair-state", no_argument, 0, 'r'},
+      {"jwt-secret-file", required_argument, 0, 'j'},
+      {"jwt-public-key", required_argument, 0, 'J'},
+      {"jwt-issuer", required_argument, 0, 'I'},
+      {"jwt-audience", required_argument, 0, 'W'},
       {"max-connections", required_argument, 0, 'M'},
       {"client-timeout", required_argument, 0, 'C'},
       {"request-timeout", required_argument, 0, 'R'},
@@ -472,6 +505,21 @@ static int parse_options(int argc, char **argv, options *o) {
     case 'T':
       o->token = optarg;
       o->token_from = "--token";
+      break;
+    case 'r':
+      o->repair_state = true;
+      break;
+    case 'j':
+      o->jwt.secret_file = optarg;
+      break;
+    case 'J':
+      o->jwt.public_key_file = optarg;
+      break;
+    case 'I':
+      o->jwt.issuer = optarg;
+      break;
+    case 'W':
+      o->jwt.audience = optarg;
       break;
     case 'M':
       if (!parse_count("--max-connections", optarg, UINT32_MAX,
@@ -552,11 +600,22 @@ static int parse_options(int argc, char **argv, options *o) {
   if (!check_token(o->token_from, o->token) ||
       !check_token(o->app_token_from, o->app_token))
     return -1;
+  if (o->jwt.secret_file && o->jwt.public_key_file) {
+    fprintf(stderr, "vactord: give --jwt-secret-file or --jwt-public-key, "
+                    "not both\n");
+    return -1;
+  }
+  if ((o->jwt.issuer || o->jwt.audience) && !uses_jwt(o)) {
+    fprintf(stderr, "vactord: --jwt-issuer and --jwt-audience need "
+                    "--jwt-secret-file or --jwt-public-key\n");
+    return -1;
+  }
   if (listen) {
     int rc = parse_listen(listen, o);
     if (rc) {
       fprintf(stderr, "vactord: --listen %s: %s\n", listen,
-              rc == -2 ? "without --token, only loopback addresses "
+              rc == -2 ? "without --token or users' JWTs, only loopback "
+                         "addresses "
                          "(127.x.x.x) are served"
                        : "expected IPV4-ADDRESS:PORT");
       return -1;
@@ -818,6 +877,20 @@ static void stop_cluster(va_cluster *cluster, va_runtime *runtime) {
 /* Runs the server until one of stop_signals (blocked) comes: its exit
  * status. */
 static int serve(options o, const sigset_t *stop_signals) {
+  char quoted[1024];
+  va_jwt *jwt = NULL; /* owned; freed when the server has stopped */
+  if (uses_jwt(&o)) {
+    char why[512];
+    if (!(jwt = va_jwt_new(&o.jwt, why, sizeof(why)))) {
+      log_line("error", "cannot take the users' JWT key", "error=%s",
+               QUOTE(why, quoted));
+      return 1;
+    }
+    log_line("info", "users authenticate with JWTs",
+             "alg=%s issuer=%s audience=%s api_token=%s", va_jwt_alg(jwt),
+             o.jwt.issuer ? "checked" : "any",
+             o.jwt.audience ? "checked" : "any", o.token ? "set" : "none");
+  }
   uint64_t fd_limit = raise_fd_limit();
   if (!lock_data_dir(o.data))
     return 1;
@@ -843,6 +916,11 @@ static int serve(options o, const sigset_t *stop_signals) {
   va_runtime *runtime;
   static va_routes routes;
   routes.token = o.token; /* checked by va_routes_authorize */
+  routes.jwt = jwt;
+  routes.repair_state = o.repair_state;
+  if (o.repair_state)
+    log_line("warn", "the Dapr state API may write native actors' state",
+             "flag=--repair-state");
   routes.apps.chat_limit = (uint32_t)o.chat_history;
   int rc = start_model(&o, &routes.apps.llm);
   if (rc == 0)
@@ -880,7 +958,6 @@ static int serve(options o, const sigset_t *stop_signals) {
   if (rc == 0 && routes.cluster)
     rc = va_cluster_start(routes.cluster);
   if (rc) {
-    char quoted[1024];
     log_line("error", "cannot start the runtime", "store=%s error=\"%s\"",
              o.cluster ? "cluster" : QUOTE(path, quoted), va_strerror(rc));
     return 1;
@@ -907,7 +984,6 @@ static int serve(options o, const sigset_t *stop_signals) {
     stop_cluster(routes.cluster, runtime);
     return 1;
   }
-  char quoted[1024];
   log_line("info", "listening",
            "addr=%s:%u pid=%ld threads=%u store=%s durability=%s "
            "min_period_ms=%llu access_log=%s",
@@ -942,6 +1018,7 @@ static int serve(options o, const sigset_t *stop_signals) {
   va_app_channel_free(routes.app);
   va_cluster_free(routes.cluster);
   va_runtime_free(runtime);
+  va_jwt_free(jwt); /* after the server: its threads checked tokens */
   log_line("info", "stopped", NULL);
   return rc || http_rc ? 1 : 0;
 }

@@ -36,7 +36,7 @@ static void drop_lines(void *user, const char *lines, size_t len) {
 }
 
 static void start(void) {
-  static va_routes routes;
+  static va_routes routes = {.repair_state = true}; /* writes fuzzed too */
   va_config cfg;
   va_config_init(&cfg);
   cfg.threads = 2;

@@ -11,7 +11,7 @@
 vactord="$1"
 source "$(dirname "$0")/lib.sh"
 
-check "starts" start
+check "starts (the Dapr API may write native state)" start --repair-state
 u="$url/v1/users"
 for i in 1 2 3 4 5; do curl -s -o /dev/null -X PUT "$u/bob/tasks/b$i" -d '{"title":"x"}'; done
 curl -s -o /dev/null -X PUT "$u/ann/tasks/a1" -d '{"title":"trip"}'
@@ -42,7 +42,7 @@ check "Dapr: an actor's reminders" json 'length == 1 and .[0].name == "r1" and .
 check "Dapr: an actor with none has an empty list" json '. == []' "$url/v1.0/actors/TaskActor/nobody/reminders"
 
 check "stops" stop
-check "starts again on the same data" start
+check "starts again on the same data" start --repair-state
 check "after a restart: the stored tasks are listed, none live" json '[.actors[].id] == ["a1","b1","b2","b3","b4","b5"] and all(.actors[]; .active | not)' "$url/v1/actors/TaskActor"
 check "after a restart: active=true lists none" json '.actors == []' "$url/v1/actors/TaskActor?active=true"
 check "after a restart: inspect reads the store (state, reminder; no timer)" json '(.active | not) and .version >= 1 and (.state | map(.key) | index("doc")) != null and .reminders[0].name == "r1" and .timers == []' "$url/v1/actors/TaskActor/a1"

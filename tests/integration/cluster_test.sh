@@ -13,7 +13,7 @@ source "$here/lib.sh"
 source "$here/cluster_lib.sh"
 load="$here/cluster_load.py"
 
-for n in n1 n2 n3; do node_start "$n" || { echo "not ok - $n starts"; cat "$dir/$n.log"; exit 1; }; done
+for n in n1 n2 n3; do node_start "$n" --repair-state || { echo "not ok - $n starts"; cat "$dir/$n.log"; exit 1; }; done
 u1=$(node_url n1) u2=$(node_url n2) u3=$(node_url n3)
 all="$u1,$u2,$u3"
 

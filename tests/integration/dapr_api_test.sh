@@ -10,7 +10,7 @@ source "$(dirname "$0")/lib.sh"
 # code STATUS ERRORCODE CURL-ARGS...: the status and the errorCode
 code() { local want="$1 $2"; shift 2; [ "$(curl -s -w ' %{http_code}' "$@" | sed -E 's/.*"errorCode":"([A-Z_]+)".* ([0-9]+)$/\2 \1/')" = "$want" ]; }
 
-check "starts" start
+check "starts (the Dapr API may write native state)" start --repair-state
 a="$url/v1.0/actors"
 
 # Metadata and health.
@@ -87,5 +87,11 @@ check "starts with a token" start --token s3cret
 check "token: metadata without it is 401" test "$(status "$url/v1.0/metadata")" = 401
 check "token: healthz/outbound needs none" test "$(status "$url/v1.0/healthz/outbound")" = 204
 check "token: with dapr-api-token, 200" test "$(status -H 'dapr-api-token: s3cret' "$url/v1.0/metadata")" = 200
+# Without --repair-state a native actor's state is read, not written.
+curl -s -o "$dir/readonly" -w '%{http_code}' -H 'dapr-api-token: s3cret' -X POST "$a/TaskActor/d1/state" \
+  -d '[{"operation":"upsert","request":{"key":"doc","value":{"owner":"x"}}}]' > "$dir/readonly-status"
+check "a native actor's state write is 403 ERR_ACTOR_STATE_READONLY" \
+  bash -c "[ \$(cat '$dir/readonly-status') = 403 ] && jq -e '.errorCode==\"ERR_ACTOR_STATE_READONLY\"' '$dir/readonly' >/dev/null"
+check "... and the task's document is as it was" json '.title=="via dapr"' -H 'dapr-api-token: s3cret' "$a/TaskActor/d1/state/doc"
 check "stops cleanly (token)" stop
 finish

@@ -99,16 +99,18 @@ check "set time zone" json '.timeZone=="+02:00"' -X PUT "$u/ann/preferences" -d 
 check "bad time zone is 400" json '.message|test("timeZone")' -X PUT "$u/ann/preferences" -d '{"timeZone":"Mars/Base"}'
 check "unknown preference is 400" test "$(status -X PUT "$u/ann/preferences" -d '{"shoe":42}')" = 400
 
-# Reminders on a task: fire into the history and the owner's chat.
+# Reminders on a task: fire into the history and the chat of who set it
+# (here ben, a member).
 check "set a reminder (204)" test "$(status -X PUT "$u/ben/tasks/plan/reminders/pack" -d '{"dueTime":"1s","message":"pack the bags"}')" = 204
 check "read the reminder" json '.name=="pack" and .dueTime=="1s" and .message=="pack the bags"' "$u/ann/tasks/plan/reminders/pack"
 check "bad dueTime is 400" test "$(status -X PUT "$u/ann/tasks/plan/reminders/x" -d '{"dueTime":"someday"}')" = 400
 check "a stranger cannot set one (404)" test "$(status -X PUT "$u/cat/tasks/plan/reminders/x" -d '{"dueTime":"1h"}')" = 404
 check "set and delete another" test "$(status -X PUT "$u/ann/tasks/plan/reminders/later" -d '{"dueTime":"1h","period":"PT1H"}')$(status -X DELETE "$u/ann/tasks/plan/reminders/later")" = 204204
 check "a deleted reminder is 404" test "$(status "$u/ann/tasks/plan/reminders/later")" = 404
-fired() { for _ in $(seq 60); do curl -s "$u/ann/chat" | jq -e '.messages|map(select(.reminder=="pack"))|length==1' >/dev/null && return 0; sleep 0.1; done; return 1; }
-check "the reminder reached the owner's chat" fired
-check "the chat message names the task" json '.messages[-1].text|test("Plan the holiday.*pack the bags")' "$u/ann/chat"
+fired() { for _ in $(seq 60); do curl -s "$u/ben/chat" | jq -e '.messages|map(select(.reminder=="pack"))|length==1' >/dev/null && return 0; sleep 0.1; done; return 1; }
+check "the reminder reached the chat of ben, who set it" fired
+check "the chat message names the task" json '.messages[-1].text|test("Plan the holiday.*pack the bags")' "$u/ben/chat"
+check "... and not the owner's" json '.messages|map(select(.reminder=="pack"))|length==0' "$u/ann/chat"
 check "the history recorded it" json '.entries[-1].action=="reminder" and .entries[-1].name=="pack"' "$u/ann/tasks/plan/history"
 check "a fired one-shot reminder is gone" test "$(status "$u/ann/tasks/plan/reminders/pack")" = 404
 

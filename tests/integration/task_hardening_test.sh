@@ -14,7 +14,7 @@ vactord="$1"
 here="$(cd "$(dirname "$0")" && pwd)"
 source "$here/lib.sh"
 
-check "starts" start
+check "starts (the Dapr API may write native state)" start --repair-state
 u="$url/v1/users"
 a="$url/v1.0/actors"
 # code STATUS ERRORCODE CURL-ARGS...: the answer has both.

@@ -1,0 +1,121 @@
+#!/usr/bin/env bash
+# jwt_auth_test.sh — users' JWTs on the Task API, as a black box (curl,
+# jq, openssl, mint_jwt.py): with --jwt-secret-file, a request under
+# /v1/users/{user}/ needs a valid HS256 token whose sub is {user}; expired,
+# not yet valid, wrongly issued, wrong audience, unsigned ("none"),
+# tampered and critical-extension tokens are a 401; another user's path
+# is the 404 of a missing task; the Dapr API, the listing, the dashboard
+# and the metrics take the API token only. With --jwt-public-key, RS256
+# and ES256 by the key's type, and an HS256 token made with the public
+# key's PEM as its secret (algorithm confusion) is refused. Keys and flags
+# that will not do stop vactord at its start.
+# Usage: jwt_auth_test.sh PATH_TO_VACTORD
+vactord="$1"
+here="$(cd "$(dirname "$0")" && pwd)"
+source "$here/lib.sh"
+mint() { python3 "$here/mint_jwt.py" "$@"; }
+
+head -c 48 /dev/urandom | base64 > "$dir/secret"
+head -c 48 /dev/urandom | base64 > "$dir/other-secret"
+openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$dir/rsa.pem" 2>/dev/null
+openssl pkey -in "$dir/rsa.pem" -pubout -out "$dir/rsa.pub"
+openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$dir/ec.pem" 2>/dev/null
+openssl pkey -in "$dir/ec.pem" -pubout -out "$dir/ec.pub"
+openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:1024 -out "$dir/weak.pem" 2>/dev/null
+openssl pkey -in "$dir/weak.pem" -pubout -out "$dir/weak.pub"
+
+# answer FILE CURL-ARGS...: the body to FILE, the status printed.
+answer() { local f="$1"; shift; curl -s -o "$f" -w '%{http_code}' "$@"; }
+# code STATUS ERRORCODE CURL-ARGS...: the answer has both.
+code() {
+  local want="$1" err="$2"; shift 2
+  [ "$(answer "$dir/body" "$@")" = "$want" ] &&
+    jq -e --arg e "$err" '.errorCode==$e' "$dir/body" >/dev/null
+}
+bearer() { echo "Authorization: Bearer $1"; }
+u="$url/v1/users"
+
+# ---- HS256, with an issuer, an audience and an API token ----
+hs() { mint HS256 "$dir/secret" iss=idp aud=vactor exp=+600 "$@"; }
+check "starts with a secret, an issuer, an audience and a token" \
+  start --token admin-token --jwt-secret-file "$dir/secret" --jwt-issuer idp --jwt-audience vactor
+u="$url/v1/users"
+ann=$(hs sub=ann) ben=$(hs sub=ben) cat=$(hs sub=cat)
+
+check "no Authorization: 401 ERR_UNAUTHENTICATED" code 401 ERR_UNAUTHENTICATED "$u/ann/tasks"
+curl -s -D "$dir/headers" -o /dev/null "$u/ann/tasks"
+check "... with WWW-Authenticate: Bearer" grep -qi '^www-authenticate: Bearer realm="vactor"' "$dir/headers"
+check "ann's token makes ann's task" test "$(status -X PUT -H "$(bearer "$ann")" "$u/ann/tasks/trip" -d '{"title":"Trip","members":["ben"]}')" = 201
+check "and reads it" json '.title=="Trip" and .owner=="ann"' -H "$(bearer "$ann")" "$u/ann/tasks/trip"
+check "ben, a member, reads it with his own token" json '.title=="Trip"' -H "$(bearer "$ben")" "$u/ben/tasks/trip"
+check "ben's list holds it" json '.tasks | map(.id) == ["trip"]' -H "$(bearer "$ben")" "$u/ben/tasks"
+check "cat's token on ann's path: 404 ERR_TASK_NOT_FOUND" code 404 ERR_TASK_NOT_FOUND -H "$(bearer "$cat")" "$u/ann/tasks/trip"
+cp "$dir/body" "$dir/other-users"
+answer "$dir/missing" -H "$(bearer "$ann")" "$u/ann/tasks/nope" >/dev/null
+check "... the very answer of a task that is not there" cmp -s "$dir/other-users" "$dir/missing"
+check "cat's token cannot write ann's task" code 404 ERR_TASK_NOT_FOUND -X PATCH -H "$(bearer "$cat")" "$u/ann/tasks/trip" -d '{"title":"mine"}'
+check "nor list ann's tasks, nor read ann's chat" \
+  test "$(status -H "$(bearer "$cat")" "$u/ann/tasks")$(status -H "$(bearer "$cat")" "$u/ann/chat")" = 404404
+check "the title is still ann's" json '.title=="Trip"' -H "$(bearer "$ann")" "$u/ann/tasks/trip"
+
+check "an expired token: 401" code 401 ERR_UNAUTHENTICATED -H "$(bearer "$(hs sub=ann exp=-120)")" "$u/ann/tasks"
+check "... saying it expired" grep -q expired "$dir/body"
+check "a token without exp: 401" code 401 ERR_UNAUTHENTICATED -H "$(bearer "$(mint HS256 "$dir/secret" iss=idp aud=vactor sub=ann)")" "$u/ann/tasks"
+check "a token not valid yet (nbf): 401" code 401 ERR_UNAUTHENTICATED -H "$(bearer "$(hs sub=ann nbf=+600)")" "$u/ann/tasks"
+check "a token valid from a minute ago: 200" test "$(status -H "$(bearer "$(hs sub=ann nbf=-60)")" "$u/ann/tasks")" = 200
+check "another issuer: 401" code 401 ERR_UNAUTHENTICATED -H "$(bearer "$(mint HS256 "$dir/secret" iss=evil aud=vactor exp=+600 sub=ann)")" "$u/ann/tasks"
+check "another audience: 401" code 401 ERR_UNAUTHENTICATED -H "$(bearer "$(mint HS256 "$dir/secret" iss=idp aud=other exp=+600 sub=ann)")" "$u/ann/tasks"
+check "an audience list that holds ours: 200" test "$(status -H "$(bearer "$(mint HS256 "$dir/secret" iss=idp 'aud=["other","vactor"]' exp=+600 sub=ann)")" "$u/ann/tasks")" = 200
+check "another secret: 401" code 401 ERR_UNAUTHENTICATED -H "$(bearer "$(mint HS256 "$dir/other-secret" iss=idp aud=vactor exp=+600 sub=ann)")" "$u/ann/tasks"
+check "alg none: 401" code 401 ERR_UNAUTHENTICATED -H "$(bearer "$(mint none - iss=idp aud=vactor exp=+600 sub=ann)")" "$u/ann/tasks"
+check "cat's token with its sub changed to ann: 401" code 401 ERR_UNAUTHENTICATED -H "$(bearer "$(hs sub=cat --tamper-sub ann)")" "$u/ann/tasks"
+check "a crit header: 401" code 401 ERR_UNAUTHENTICATED -H "$(bearer "$(hs sub=ann --header 'crit=["exp"]')")" "$u/ann/tasks"
+check "no sub: 401" code 401 ERR_UNAUTHENTICATED -H "$(bearer "$(hs)")" "$u/ann/tasks"
+check "a number for a sub: 401" code 401 ERR_UNAUTHENTICATED -H "$(bearer "$(hs sub=7)")" "$u/7/tasks"
+check "garbage: 401" code 401 ERR_UNAUTHENTICATED -H "Authorization: Bearer a.b.c" "$u/ann/tasks"
+check "9,000 bytes of token: 401" code 401 ERR_UNAUTHENTICATED -H "Authorization: Bearer $(head -c 9000 /dev/zero | tr '\0' a)" "$u/ann/tasks"
+check "the API token is no user's JWT" code 401 ERR_UNAUTHENTICATED -H "Authorization: Bearer admin-token" "$u/ann/tasks"
+check "nor is it as dapr-api-token" code 401 ERR_UNAUTHENTICATED -H "dapr-api-token: admin-token" "$u/ann/tasks"
+
+# A user's JWT opens nothing but the user's own routes.
+for route in /v1.0/metadata /v1.0/actors/TaskActor/trip/state/doc /v1/actors /v1/actors/TaskActor /dashboard /metrics /v1/cluster; do
+  check "ann's JWT does not open $route" code 401 ERR_UNAUTHORIZED -H "$(bearer "$ann")" "$url$route"
+done
+check "nor a Dapr method call as ben" code 401 ERR_UNAUTHORIZED -X POST -H "$(bearer "$ann")" "$url/v1.0/actors/TaskActor/trip/method/get" -d '{"user":"ben"}'
+check "the API token opens the Dapr API" test "$(status -H "dapr-api-token: admin-token" "$url/v1.0/metadata")" = 200
+check "and the listing" json '.actors | map(.id) | index("trip") != null' -H "dapr-api-token: admin-token" "$url/v1/actors/TaskActor"
+check "health needs nothing" test "$(status "$url/v1.0/healthz")" = 204
+check "stops" stop
+
+# ---- RS256, and no API token ----
+check "starts with an RSA public key, no token" start --jwt-public-key "$dir/rsa.pub"
+rs=$(mint RS256 "$dir/rsa.pem" sub=ann exp=+600)
+check "an RS256 token reads ann's task" json '.title=="Trip"' -H "$(bearer "$rs")" "$u/ann/tasks/trip"
+check "HS256 made with the public key's PEM as secret: 401" code 401 ERR_UNAUTHENTICATED -H "$(bearer "$(mint HS256 - sub=ann exp=+600 --hmac-with "$dir/rsa.pub")")" "$u/ann/tasks/trip"
+check "an ES256 token: 401" code 401 ERR_UNAUTHENTICATED -H "$(bearer "$(mint ES256 "$dir/ec.pem" sub=ann exp=+600)")" "$u/ann/tasks"
+check "the HS256 secret's token: 401" code 401 ERR_UNAUTHENTICATED -H "$(bearer "$ann")" "$u/ann/tasks"
+check "without an API token the Dapr API is closed" code 401 ERR_UNAUTHORIZED "$url/v1.0/metadata"
+check "stops" stop
+
+# ---- ES256 ----
+check "starts with an EC P-256 public key" start --jwt-public-key "$dir/ec.pub" --token admin-token
+check "an ES256 token reads ann's task" json '.title=="Trip"' -H "$(bearer "$(mint ES256 "$dir/ec.pem" sub=ann exp=+600)")" "$u/ann/tasks/trip"
+check "an RS256 token: 401" code 401 ERR_UNAUTHENTICATED -H "$(bearer "$rs")" "$u/ann/tasks"
+check "stops" stop
+
+# ---- Keys and flags that will not do ----
+refused() { # FLAGS...: vactord exits non-zero at once, saying why
+  ! timeout 10 "$vactord" --listen "127.0.0.1:$(free_port)" --data "$dir/refused" "$@" 2>"$dir/refusal" &&
+    grep -qi "jwt\|key\|secret" "$dir/refusal"
+}
+printf 'short secret\n' > "$dir/short"
+check "a secret under 32 bytes is refused" refused --jwt-secret-file "$dir/short"
+check "a missing key file is refused" refused --jwt-public-key "$dir/nope.pem"
+check "a file that is no public key is refused" refused --jwt-public-key "$dir/secret"
+check "a private key for a public one is refused" refused --jwt-public-key "$dir/rsa.pem"
+check "RSA under 2048 bits is refused" refused --jwt-public-key "$dir/weak.pub"
+check "both key flags are refused" refused --jwt-secret-file "$dir/secret" --jwt-public-key "$dir/rsa.pub"
+check "an issuer without a key is refused" refused --jwt-issuer idp
+check "the variables work as the flags" env VACTORD_JWT_SECRET_FILE="$dir/short" bash -c "! timeout 10 '$vactord' --listen 127.0.0.1:$(free_port) --data '$dir/refused' 2>/dev/null"
+
+finish

@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# task_rules_test.sh — the Task API has no surprises, as a black box (curl,
+# jq, python3): limits count characters, not bytes; a query parameter is
+# checked as the same field is in a body and an error names it; log
+# refuses what it does not take; a missing reminder or member and the
+# owner named as a member each get their own answer; a member can leave a
+# task; a member's reminder goes to the member's chat; the assistant says
+# when a title is too long instead of cutting it.
+# Usage: task_rules_test.sh PATH_TO_VACTORD
+vactord="$1"
+here="$(cd "$(dirname "$0")" && pwd)"
+source "$here/lib.sh"
+
+check "starts" start
+u="$url/v1/users"
+# code STATUS ERRORCODE CURL-ARGS...: the answer has both (body in $dir/body).
+code() {
+  local want="$1" err="$2"; shift 2
+  [ "$(curl -s -o "$dir/body" -w '%{http_code}' "$@")" = "$want" ] &&
+    jq -e --arg e "$err" '.errorCode==$e' "$dir/body" >/dev/null
+}
+says() { grep -q -- "$1" "$dir/body"; } # the last answer's body holds it
+repeat() { python3 -c "import sys; print(sys.argv[1] * int(sys.argv[2]), end='')" "$1" "$2"; }
+
+# ---- Characters, not bytes ----
+check "a title of 200 'é' (400 bytes) is one" test "$(status -X PUT "$u/ann/tasks/e1" -d "{\"title\":\"$(repeat é 200)\"}")" = 201
+check "... and reads back whole" json '.title | length == 200' "$u/ann/tasks/e1"
+check "201 'é' are one too many" code 400 ERR_BAD_REQUEST -X PUT "$u/ann/tasks/e2" -d "{\"title\":\"$(repeat é 201)\"}"
+check "... saying so in characters" says "1-200 characters"
+check "a chat message of 1000 '€' (3000 bytes) is one" test "$(status -X POST "$u/ann/chat" -d "{\"message\":\"$(repeat € 1000)\"}")" = 200
+check "... and 1001 are not" code 400 ERR_BAD_REQUEST -X POST "$u/ann/chat" -d "{\"message\":\"$(repeat € 1001)\"}"
+check "... kept whole in the chat" json '[.messages[] | select(.role=="user") | .text | length] | index(1000) != null' "$u/ann/chat?limit=10"
+check "the assistant says a title is too long instead of cutting it" \
+  json '.reply | test("at most 200 characters")' -X POST "$u/ann/chat" -d "{\"message\":\"add $(repeat ü 250)\"}"
+check "... and adds nothing" json '[.tasks[].title | length] | all(. <= 200)' "$u/ann/tasks"
+
+# ---- Queries: checked as bodies are, errors name the parameter ----
+check "?status=bogus is a 400" code 400 ERR_BAD_QUERY "$u/ann/tasks?status=bogus"
+check "... with the body's message" says "status must be open, in_progress or done"
+check "?priority=huge is a 400" code 400 ERR_BAD_QUERY "$u/ann/tasks?priority=huge"
+check "?role=boss is a 400" code 400 ERR_BAD_QUERY "$u/ann/tasks?role=boss"
+check "?status=done is fine" test "$(status "$u/ann/tasks?status=done")" = 200
+check "an unknown parameter is named" code 400 ERR_BAD_QUERY "$u/ann/tasks?colour=red"
+check "... as colour" says "colour"
+check "a badly encoded one is named" code 400 ERR_BAD_QUERY "$u/ann/tasks?q=%zz"
+check "... as q" says "parameter q is badly"
+check "chat?limit=0 is a 400, not 50" code 400 ERR_BAD_QUERY "$u/ann/chat?limit=0"
+check "... naming limit" says "limit must be"
+check "chat?limit=1001 is a 400" code 400 ERR_BAD_QUERY "$u/ann/chat?limit=1001"
+check "chat?limit=1 is one message" json '.messages | length == 1' "$u/ann/chat?limit=1"
+check "history?limit=0 is a 400" code 400 ERR_BAD_QUERY "$u/ann/tasks/e1/history?limit=0"
+
+# ---- log takes minutes, only ----
+check "log with an unknown field is a 400" code 400 ERR_BAD_REQUEST -X POST "$u/ann/tasks/e1/log" -d '{"minutes":5,"note":"x"}'
+check "... saying which it takes" says "minutes only"
+check "log with a query is a 400" code 400 ERR_BAD_QUERY -X POST "$u/ann/tasks/e1/log?x=1" -d '{"minutes":5}'
+check "nothing was logged by either" json '.minutes == 0' "$u/ann/tasks/e1"
+check "log itself works" json '.minutes == 5' -X POST "$u/ann/tasks/e1/log" -d '{"minutes":5}'
+
+# ---- Errors that say what is wrong ----
+check "a shared task" test "$(status -X PUT "$u/ann/tasks/trip" -d '{"title":"Trip","members":["ben","cat"]}')" = 201
+check "a missing reminder is ERR_REMINDER_NOT_FOUND" code 404 ERR_REMINDER_NOT_FOUND "$u/ann/tasks/trip/reminders/nope"
+check "... to delete too" code 404 ERR_REMINDER_NOT_FOUND -X DELETE "$u/ann/tasks/trip/reminders/nope"
+check "a missing task is still ERR_TASK_NOT_FOUND" code 404 ERR_TASK_NOT_FOUND "$u/ann/tasks/nope/reminders/nope"
+check "removing a user who is no member is ERR_MEMBER_NOT_FOUND" code 404 ERR_MEMBER_NOT_FOUND -X DELETE "$u/ann/tasks/trip/members/dan"
+check "the owner as a member is ERR_OWNER_IS_NOT_A_MEMBER" code 409 ERR_OWNER_IS_NOT_A_MEMBER -X PUT "$u/ann/tasks/trip/members/ann"
+
+# ---- A member leaves ----
+check "ben cannot remove cat" code 403 ERR_FORBIDDEN -X DELETE "$u/ben/tasks/trip/members/cat"
+check "ben leaves the task" json '.members == ["cat"]' -X DELETE "$u/ben/tasks/trip/members/ben"
+check "... it is gone from his list" json '.tasks | map(.id) | index("trip") == null' "$u/ben/tasks"
+check "... and he cannot see it" code 404 ERR_TASK_NOT_FOUND "$u/ben/tasks/trip"
+check "... the history says he left" json '.entries | map(select(.action=="member_left" and .member=="ben")) | length == 1' "$u/ann/tasks/trip/history"
+check "cat is still a member" test "$(status "$u/cat/tasks/trip")" = 200
+
+# ---- A member's reminder goes to the member's chat ----
+check "cat sets a reminder" test "$(status -X PUT "$u/cat/tasks/trip/reminders/tickets" -d '{"dueTime":"1s","message":"book tickets"}')" = 204
+check "... which says who set it" json '.by == "cat"' "$u/ann/tasks/trip/reminders/tickets"
+fired() { for _ in $(seq 100); do curl -s "$u/cat/chat" | jq -e '.messages|map(select(.reminder=="tickets"))|length==1' >/dev/null && return 0; sleep 0.1; done; return 1; }
+check "it fires into cat's chat" fired
+check "... not ann's" json '.messages|map(select(.reminder=="tickets"))|length==0' "$u/ann/chat?limit=1000"
+check "ann's own reminder comes to ann" test "$(status -X PUT "$u/ann/tasks/trip/reminders/mine" -d '{"dueTime":"1s","message":"mine"}')" = 204
+fired_ann() { for _ in $(seq 100); do curl -s "$u/ann/chat" | jq -e '.messages|map(select(.reminder=="mine"))|length==1' >/dev/null && return 0; sleep 0.1; done; return 1; }
+check "... in ann's chat" fired_ann
+
+check "stops" stop
+finish
