@@ -91,8 +91,9 @@ typedef struct route {
   const char *const *query; /* accepted query parameters */
 } route;
 
-static const char *const LIST_QUERY[] = {"status", "priority", "q", "role",
-                                         NULL};
+static const char *const LIST_QUERY[] = {
+    "status", "priority", "q",       "role",       "sort",
+    "limit",  "cursor",   "overdue", "due_before", NULL};
 static const char *const PAGE_QUERY[] = {"before", "limit", NULL};
 static const char *const NO_QUERY[] = {NULL};
 
@@ -138,6 +139,10 @@ static const route ROUTES[] = {
      false, NO_QUERY},
     {"chat.history", "GET", "chat", 'c', VA_CHAT_HISTORY, BODY_JSON, CHECK_NONE,
      200, false, PAGE_QUERY},
+    {"reminders.list", "GET", "reminders", 'c', VA_CHAT_REMINDERS, BODY_JSON,
+     CHECK_NONE, 200, false, NO_QUERY},
+    {"reminders.delete", "DELETE", "reminders/*", 'c', VA_CHAT_REMINDER_DEL,
+     BODY_JSON, CHECK_NONE, 204, false, NO_QUERY},
 };
 enum { N_ROUTES = sizeof(ROUTES) / sizeof(ROUTES[0]) };
 
@@ -443,12 +448,32 @@ static const char *add_query(json_t *body, const char *query,
       json_object_set_new(body, *keys, json_integer(n));
       continue;
     }
-    json_t *v = json_string(value);
-    if (!strcmp(*keys, "role") && strcmp(value, "owner") &&
-        strcmp(value, "member")) {
-      json_decref(v);
-      return "role must be owner or member";
+    if (!strcmp(*keys, "overdue")) {
+      if (strcmp(value, "true") && strcmp(value, "false"))
+        return "overdue must be true or false";
+      json_object_set_new(body, *keys, json_boolean(!strcmp(value, "true")));
+      continue;
     }
+    if (!strcmp(*keys, "due_before")) {
+      int64_t ms;
+      if (va_parse_due(value, strlen(value), va_wall_ms(), &ms) != 0)
+        return "due_before must be an RFC 3339 time or a duration from now "
+               "(48h)";
+      json_object_set_new(body, *keys, json_integer(ms));
+      continue;
+    }
+    long long key, seq;
+    int end = 0;
+    if (!strcmp(*keys, "cursor") &&
+        (sscanf(value, "%lld.%lld%n", &key, &seq, &end) != 2 || value[end]))
+      return "cursor must be the next of a page, as it came";
+    if (!strcmp(*keys, "sort") && strcmp(value, "due") &&
+        strcmp(value, "priority") && strcmp(value, "updated"))
+      return "sort must be due, priority or updated";
+    if (!strcmp(*keys, "role") && strcmp(value, "owner") &&
+        strcmp(value, "member"))
+      return "role must be owner or member";
+    json_t *v = json_string(value);
     if (!strcmp(*keys, "status") || !strcmp(*keys, "priority")) {
       json_t *field = json_pack("{s:O}", *keys, v);
       const char *why = field ? va_task_doc_check(field, false) : NULL;
@@ -591,6 +616,8 @@ static void call_route(const va_apps *apps, const route *rt, segment user,
   if (rt->actor == 't' && rt->call >= VA_TASK_REMINDER_SET &&
       rt->call <= VA_TASK_REMINDER_DEL)
     json_object_set_new(body, "name", json_stringn(ids[1].s, ids[1].n));
+  if (rt->actor == 'c' && rt->call == VA_CHAT_REMINDER_DEL)
+    json_object_set_new(body, "name", json_stringn(ids[0].s, ids[0].n));
   char task_id[ID_MAX + 1];
   segment target = rt->actor == 't' ? ids[0] : user;
   if (rt->actor == 't' && !strcmp(rt->method, "POST") &&

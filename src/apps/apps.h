@@ -60,9 +60,12 @@ enum {
 
 /* ChatActor, one per user (chat.c). */
 enum {
-  VA_CHAT_SAY,     /* {message} -> {reply, actions} */
-  VA_CHAT_HISTORY, /* {before?, limit?} -> {total, kept, messages} */
-  VA_CHAT_NOTIFY,  /* {text, task?}: an assistant message (reminders) */
+  VA_CHAT_SAY,          /* {message} -> {reply, actions} */
+  VA_CHAT_HISTORY,      /* {before?, limit?} -> {total, kept, messages} */
+  VA_CHAT_NOTIFY,       /* {text, task?}: an assistant message (reminders) */
+  VA_CHAT_REMINDERS,    /* {} -> {reminders: [{name, text, next}]}: those
+                           "remind me ..." set */
+  VA_CHAT_REMINDER_DEL, /* {name}: cancels one (VA_APPS_ENO_REMINDER) */
   VA_CHAT_METHODS
 };
 

@@ -552,11 +552,60 @@ static int chat_on_reminder(va_turn *t, const char *name, const void *data,
   return rc;
 }
 
+/* ---- The user's reminders, for the Task API ---- */
+
+static void add_name(void *user, const char *name) {
+  json_array_append_new(user, json_string(name)); /* (not UTF-8: left out) */
+}
+
+static int chat_reminders(va_turn *t, const void *arg, size_t len) {
+  (void)arg, (void)len;
+  json_t *names = json_array(), *list = json_array();
+  int rc =
+      names && list ? va_turn_reminder_list(t, add_name, names) : VA_ENOMEM;
+  size_t i;
+  json_t *name;
+  json_array_foreach(names, i, name) {
+    va_reminder rem;
+    if (rc || va_turn_reminder_get(t, json_string_value(name), &rem) != 0)
+      continue;
+    json_t *data = json_loadb(rem.data, rem.len, 0, NULL);
+    json_t *text = json_object_get(data, "text");
+    if (json_array_append_new(
+            list, json_pack("{s:O, s:O?, s:o}", "name", name, "text",
+                            json_is_string(text) ? text : NULL, "next",
+                            va_json_time(rem.due_ms))))
+      rc = VA_ENOMEM;
+    json_decref(data);
+  }
+  json_t *out = rc ? NULL : json_pack("{s:O}", "reminders", list);
+  if (rc == 0)
+    rc = out ? va_reply_json(t, out) : VA_ENOMEM;
+  json_decref(out);
+  json_decref(list);
+  json_decref(names);
+  return rc;
+}
+
+static int chat_reminder_del(va_turn *t, const void *arg, size_t len) {
+  json_t *in = json_loadb(arg, len, 0, NULL);
+  const char *name = json_string_value(json_object_get(in, "name"));
+  va_reminder rem;
+  int rc = !name ? VA_EINVAL
+           : va_turn_reminder_get(t, name, &rem) == VA_ENOTFOUND
+               ? VA_APPS_ENO_REMINDER
+               : va_turn_reminder_delete(t, name);
+  json_decref(in);
+  return rc;
+}
+
 int va_chat_register(va_apps *apps) {
   static const va_method methods[VA_CHAT_METHODS] = {
       [VA_CHAT_SAY] = {"say", chat_say},
       [VA_CHAT_HISTORY] = {"history", chat_history},
       [VA_CHAT_NOTIFY] = {"notify", chat_notify},
+      [VA_CHAT_REMINDERS] = {"reminders", chat_reminders},
+      [VA_CHAT_REMINDER_DEL] = {"delete_reminder", chat_reminder_del},
   };
   va_type_def def = {.name = "ChatActor",
                      .methods = methods,

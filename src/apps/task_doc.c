@@ -253,12 +253,13 @@ json_t *va_task_doc_decode(const void *bytes, size_t len, const char *id,
 
 json_t *va_task_summary(json_t *doc) {
   return json_pack(
-      "{s:O, s:O, s:O, s:O, s:O, s:O, s:O}", "id", json_object_get(doc, "id"),
-      "title", json_object_get(doc, "title"), "status",
-      json_object_get(doc, "status"), "priority",
+      "{s:O, s:O, s:O, s:O, s:O, s:O, s:O, s:O?}", "id",
+      json_object_get(doc, "id"), "title", json_object_get(doc, "title"),
+      "status", json_object_get(doc, "status"), "priority",
       json_object_get(doc, "priority"), "due", json_object_get(doc, "due"),
       "owner", json_object_get(doc, "owner"), "version",
-      json_object_get(doc, "version"));
+      json_object_get(doc, "version"), "updated",
+      json_object_get(doc, "updated"));
 }
 
 bool va_task_doc_is_owner(json_t *doc, const char *user) {

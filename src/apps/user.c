@@ -288,9 +288,29 @@ static int remove_task(va_turn *t, const void *arg, size_t len) {
   return rc ? rc : drop_task(t, id);
 }
 
+/* ---- Listing: filters, order, pages ---- */
+
+/* A due or updated time of a summary in ms, or none when it has none. */
+static int64_t time_ms(json_t *v, int64_t none) {
+  const char *s = json_string_value(v);
+  int64_t ms;
+  return s && va_parse_due(s, json_string_length(v), 0, &ms) == 0 ? ms : none;
+}
+
+static int64_t priority_rank(json_t *v) {
+  static const char *const RANKS[] = {"low", "medium", "high", "urgent"};
+  for (int64_t i = 0; i < 4; i++)
+    if (va_json_is(v, RANKS[i]))
+      return i;
+  return -1;
+}
+
 /* Whether summary passes the filters: each given one must match; q is a
- * case-insensitive substring of the title. */
-static bool wanted(json_t *summary, json_t *filters, const char *user) {
+ * case-insensitive substring of the title; due_before (ms) keeps the
+ * tasks due before it, overdue those past due and not done (or, false,
+ * the others). */
+static bool wanted(json_t *summary, json_t *filters, const char *user,
+                   int64_t now) {
   static const char *const EXACT[] = {"status", "priority", NULL};
   for (const char *const *f = EXACT; *f; f++) {
     json_t *want = json_object_get(filters, *f);
@@ -303,9 +323,101 @@ static bool wanted(json_t *summary, json_t *filters, const char *user) {
     if (owner != !strcmp(role, "owner"))
       return false;
   }
+  int64_t due = time_ms(json_object_get(summary, "due"), INT64_MAX);
+  json_t *before = json_object_get(filters, "due_before");
+  if (json_is_integer(before) && due >= json_integer_value(before))
+    return false;
+  json_t *overdue = json_object_get(filters, "overdue");
+  bool late =
+      due < now && !va_json_is(json_object_get(summary, "status"), "done");
+  if (json_is_boolean(overdue) && late != json_is_true(overdue))
+    return false;
   const char *q = json_string_value(json_object_get(filters, "q"));
   const char *title = json_string_value(json_object_get(summary, "title"));
   return !q || (title && strcasestr(title, q));
+}
+
+/* A task of the list with where it goes: by key, then by seq (the order
+ * it was listed in, which is unique). */
+typedef struct list_item {
+  json_t *task; /* borrowed from the entries */
+  int64_t key, seq;
+} list_item;
+
+/* The key a task is ordered by for sort: due (soonest first, none last),
+ * priority (urgent first), updated (latest first), or NULL (the order
+ * listed: all keys equal). */
+static int64_t sort_key(json_t *task, const char *sort) {
+  if (!sort)
+    return 0;
+  if (!strcmp(sort, "due"))
+    return time_ms(json_object_get(task, "due"), INT64_MAX);
+  if (!strcmp(sort, "priority"))
+    return -priority_rank(json_object_get(task, "priority"));
+  return -time_ms(json_object_get(task, "updated"), 0);
+}
+
+static int by_key(const void *a, const void *b) {
+  const list_item *x = a, *y = b;
+  if (x->key != y->key)
+    return x->key < y->key ? -1 : 1;
+  return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+/* The cursor of a page ("key.seq" of its last task), read into *after;
+ * false when it is not one. */
+static bool read_cursor(const char *s, list_item *after) {
+  long long key, seq;
+  int end = 0;
+  if (sscanf(s, "%lld.%lld%n", &key, &seq, &end) != 2 || s[end])
+    return false;
+  *after = (list_item){NULL, key, seq};
+  return true;
+}
+
+/* The list's answer: {tasks: a page, count: how many match in all, next:
+ * the cursor of the page after, or null}. */
+static json_t *page_of(json_t *entries, json_t *filters, const char *user) {
+  size_t n = json_array_size(entries), kept = 0;
+  list_item *v = malloc((n ? n : 1) * sizeof(*v));
+  if (!v)
+    return NULL;
+  const char *sort = json_string_value(json_object_get(filters, "sort"));
+  int64_t now = va_wall_ms();
+  size_t i;
+  json_t *e;
+  json_array_foreach(entries, i, e) {
+    json_t *task = json_object_get(e, "task");
+    if (wanted(task, filters, user, now))
+      v[kept++] =
+          (list_item){task, sort_key(task, sort),
+                      (int64_t)json_integer_value(json_object_get(e, "seq"))};
+  }
+  qsort(v, kept, sizeof(*v), by_key);
+  list_item after;
+  const char *cursor = json_string_value(json_object_get(filters, "cursor"));
+  json_int_t limit = json_integer_value(json_object_get(filters, "limit"));
+  size_t from = 0, to;
+  if (cursor && !read_cursor(cursor, &after)) {
+    free(v);
+    return json_null(); /* (the route checks; the Dapr API does not) */
+  }
+  while (cursor && from < kept && by_key(&v[from], &after) <= 0)
+    from++;
+  to = limit > 0 && (size_t)limit < kept - from ? from + (size_t)limit : kept;
+  json_t *tasks = json_array();
+  for (size_t k = from; tasks && k < to; k++)
+    json_array_append(tasks, v[k].task);
+  char next[48];
+  if (to < kept)
+    snprintf(next, sizeof(next), "%lld.%lld", (long long)v[to - 1].key,
+             (long long)v[to - 1].seq);
+  json_t *out = tasks ? json_pack("{s:o, s:I, s:s?}", "tasks", tasks, "count",
+                                  (json_int_t)kept, "next",
+                                  to < kept && to > from ? next : NULL)
+                      : NULL;
+  free(v);
+  return out;
 }
 
 /* The listed tasks' entries in the order they were added (new array). */
@@ -326,29 +438,6 @@ static int collect(va_turn *t, json_t **out) {
   return 0;
 }
 
-static int by_seq(const void *a, const void *b) {
-  json_int_t x =
-      json_integer_value(json_object_get(*(json_t *const *)a, "seq"));
-  json_int_t y =
-      json_integer_value(json_object_get(*(json_t *const *)b, "seq"));
-  return x < y ? -1 : x > y;
-}
-
-/* entries sorted by seq, as a new array of their tasks. */
-static json_t *in_order(json_t *entries) {
-  size_t n = json_array_size(entries);
-  json_t **v = malloc((n ? n : 1) * sizeof(*v));
-  json_t *tasks = v ? json_array() : NULL;
-  for (size_t i = 0; tasks && i < n; i++)
-    v[i] = json_array_get(entries, i);
-  if (tasks)
-    qsort(v, n, sizeof(*v), by_seq);
-  for (size_t i = 0; tasks && i < n; i++)
-    json_array_append(tasks, json_object_get(v[i], "task"));
-  free(v);
-  return tasks;
-}
-
 static int list(va_turn *t, const void *arg, size_t len) {
   json_t *filters = len ? json_loadb(arg, len, 0, NULL) : json_object();
   if (!json_is_object(filters)) {
@@ -363,21 +452,12 @@ static int list(va_turn *t, const void *arg, size_t len) {
   int rc = migrate(t);
   if (rc == 0)
     rc = collect(t, &entries);
-  json_t *tasks = rc == 0 ? in_order(entries) : NULL;
-  json_t *out = tasks ? json_array() : NULL;
-  size_t i;
-  json_t *summary;
-  json_array_foreach(tasks, i, summary) {
-    if (wanted(summary, filters, me))
-      json_array_append(out, summary);
-  }
-  json_t *reply = out ? json_pack("{s:o, s:i}", "tasks", out, "count",
-                                  (json_int_t)json_array_size(out))
-                      : NULL;
+  json_t *reply = rc == 0 ? page_of(entries, filters, me) : NULL;
   if (rc == 0)
-    rc = reply ? va_reply_json(t, reply) : VA_ENOMEM;
+    rc = !reply                ? VA_ENOMEM
+         : json_is_null(reply) ? VA_EINVAL
+                               : va_reply_json(t, reply);
   json_decref(reply);
-  json_decref(tasks);
   json_decref(entries);
   json_decref(filters);
   return rc;

@@ -5,7 +5,9 @@
 # refuses what it does not take; a missing reminder or member and the
 # owner named as a member each get their own answer; a member can leave a
 # task; a member's reminder goes to the member's chat; the assistant says
-# when a title is too long instead of cutting it.
+# when a title is too long instead of cutting it; the reminders asked for
+# in the chat are listed and cancelled through the Task API; lists sort
+# (due, priority, updated), page by cursor and filter by due time.
 # Usage: task_rules_test.sh PATH_TO_VACTORD
 vactord="$1"
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -82,6 +84,45 @@ check "... not ann's" json '.messages|map(select(.reminder=="tickets"))|length==
 check "ann's own reminder comes to ann" test "$(status -X PUT "$u/ann/tasks/trip/reminders/mine" -d '{"dueTime":"1s","message":"mine"}')" = 204
 fired_ann() { for _ in $(seq 100); do curl -s "$u/ann/chat" | jq -e '.messages|map(select(.reminder=="mine"))|length==1' >/dev/null && return 0; sleep 0.1; done; return 1; }
 check "... in ann's chat" fired_ann
+
+# ---- Lists: order, pages, due filters ----
+mk() { [ "$(status -X PUT "$u/fay/tasks/$1" -d "$2")" = 201 ]; }
+check "fay's tasks" bash -c "$(declare -f mk status); u=$u
+  mk a '{\"title\":\"a\",\"priority\":\"low\",\"due\":\"2030-01-03T00:00:00Z\"}' &&
+  mk b '{\"title\":\"b\",\"priority\":\"urgent\"}' &&
+  mk c '{\"title\":\"c\",\"priority\":\"high\",\"due\":\"2020-01-01T00:00:00Z\"}' &&
+  mk d '{\"title\":\"d\",\"due\":\"2030-01-02T00:00:00Z\"}'"
+ids() { curl -s "$u/fay/tasks$1" | jq -c '[.tasks[].id]'; }
+check "in the order made" test "$(ids '')" = '["a","b","c","d"]'
+check "sort=due: soonest first, none last" test "$(ids '?sort=due')" = '["c","d","a","b"]'
+check "sort=priority: urgent first" test "$(ids '?sort=priority')" = '["b","c","d","a"]'
+check "a change" test "$(status -X PATCH "$u/fay/tasks/a" -d '{"title":"a2"}')" = 200
+check "sort=updated: the latest first" test "$(ids '?sort=updated' | jq -r '.[0]')" = a
+check "overdue=true: past due, not done" test "$(ids '?overdue=true')" = '["c"]'
+check "overdue=false: the others" test "$(ids '?overdue=false')" = '["a","b","d"]'
+check "due_before a date" test "$(ids '?due_before=2030-01-02T12:00:00Z')" = '["c","d"]'
+check "due_before a duration from now" test "$(ids '?due_before=24h')" = '["c"]'
+check "a page of two, with the count of all" json '(.tasks | map(.id)) == ["c","d"] and .count == 4 and (.next | type) == "string"' "$u/fay/tasks?sort=due&limit=2"
+next=$(curl -s "$u/fay/tasks?sort=due&limit=2" | jq -r .next)
+check "the next page" json '(.tasks | map(.id)) == ["a","b"] and .next == null' "$u/fay/tasks?sort=due&limit=2&cursor=$next"
+check "pages in the order made" test "$(curl -s "$u/fay/tasks?limit=3" | jq -c '[.tasks[].id, .next != null]')" = '["a","b","c",true]'
+check "a page stays right when a task before it goes" bash -c "
+  n=\$(curl -s '$u/fay/tasks?limit=2' | jq -r .next) &&
+  [ \$(curl -s -o /dev/null -w '%{http_code}' -X DELETE '$u/fay/tasks/a') = 204 ] &&
+  [ \"\$(curl -s '$u/fay/tasks?limit=2&cursor='\$n | jq -c '[.tasks[].id]')\" = '[\"c\",\"d\"]' ]"
+check "sort=name is a 400" code 400 ERR_BAD_QUERY "$u/fay/tasks?sort=name"
+check "a made-up cursor is a 400" code 400 ERR_BAD_QUERY "$u/fay/tasks?cursor=abc"
+check "overdue=yes is a 400" code 400 ERR_BAD_QUERY "$u/fay/tasks?overdue=yes"
+check "due_before=soon is a 400" code 400 ERR_BAD_QUERY "$u/fay/tasks?due_before=soon"
+
+# ---- Reminders made in the chat, through the Task API ----
+check "a reminder asked for in the chat" json '.reply | test("remind you")' -X POST "$u/dan/chat" -d '{"message":"remind me in 2 hours to call Ben"}'
+check "... is listed" json '.reminders | length == 1 and .[0].text == "call Ben" and (.[0].name | startswith("chat-"))' "$u/dan/reminders"
+name=$(curl -s "$u/dan/reminders" | jq -r '.reminders[0].name')
+check "... and cancelled" test "$(status -X DELETE "$u/dan/reminders/$name")" = 204
+check "... then the list is empty" json '.reminders == []' "$u/dan/reminders"
+check "cancelling it again is ERR_REMINDER_NOT_FOUND" code 404 ERR_REMINDER_NOT_FOUND -X DELETE "$u/dan/reminders/$name"
+check "a user with none lists none" json '.reminders == []' "$u/eve/reminders"
 
 check "stops" stop
 finish
