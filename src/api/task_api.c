@@ -92,7 +92,7 @@ typedef struct route {
 } route;
 
 static const char *const LIST_QUERY[] = {
-    "status", "priority", "q",       "role",       "sort",
+    "status", "priority", "q",       "role",       "tag", "sort",
     "limit",  "cursor",   "overdue", "due_before", NULL};
 static const char *const PAGE_QUERY[] = {"before", "limit", NULL};
 static const char *const NO_QUERY[] = {NULL};

@@ -16,6 +16,8 @@ enum {
   VA_APPS_TITLE_MAX = 200,
   VA_APPS_DESCRIPTION_MAX = 4000,
   VA_APPS_MEMBERS_MAX = 64,   /* members per task, the owner aside */
+  VA_APPS_TAGS_MAX = 20,      /* tags per task, each of... */
+  VA_APPS_TAG_MAX = 32,       /* ...1 to this many characters */
   VA_APPS_REMINDERS_MAX = 20, /* reminders per task */
   /* Reminders of the tasks a user owns, all together: their fires all go
    * to the owner's chat (user_list.h says how they are counted). */

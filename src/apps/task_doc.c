@@ -39,6 +39,27 @@ static bool text_ok(json_t *v, size_t min, size_t max) {
          va_json_chars(v) <= max;
 }
 
+/* Tags: at most VA_APPS_TAGS_MAX distinct strings of 1 to VA_APPS_TAG_MAX
+ * characters, none with a control character. */
+static bool tags_ok(json_t *v) {
+  if (!json_is_array(v) || json_array_size(v) > VA_APPS_TAGS_MAX)
+    return false;
+  size_t i;
+  json_t *tag;
+  json_array_foreach(v, i, tag) {
+    const char *s = json_string_value(tag);
+    if (!text_ok(tag, 1, VA_APPS_TAG_MAX))
+      return false;
+    for (size_t k = 0; k < json_string_length(tag); k++)
+      if ((unsigned char)s[k] < 0x20 || s[k] == 0x7f)
+        return false;
+    for (size_t k = 0; k < i; k++)
+      if (json_equal(json_array_get(v, k), tag))
+        return false;
+  }
+  return true;
+}
+
 static bool due_ok(json_t *v) {
   if (json_is_null(v))
     return true;
@@ -110,15 +131,19 @@ const char *va_task_doc_check(json_t *in, bool create) {
     } else if (!strcmp(key, "due")) {
       if (!due_ok(v))
         return "due must be an RFC 3339 time (2026-12-01T17:00:00Z) or null";
+    } else if (!strcmp(key, "tags")) {
+      if (!tags_ok(v))
+        return "tags must be an array of at most 20 distinct strings of 1-32 "
+               "characters";
     } else if (create && !strcmp(key, "members")) {
       const char *why = members_check(v);
       if (why)
         return why;
     } else {
       return create ? "unknown field: a task has title, description, "
-                      "status, priority, due, members"
+                      "status, priority, due, tags, members"
                     : "unknown field: an update may change title, "
-                      "description, status, priority, due";
+                      "description, status, priority, due, tags";
     }
   }
   return NULL;
@@ -154,18 +179,19 @@ json_t *va_task_doc_new(json_t *in, const char *id, size_t id_len,
       json_array_append(members, m);
   }
   return json_pack(
-      "{s:s%, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:i, s:o, s:o}", "id", id,
+      "{s:s%, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:i, s:o, s:o}", "id", id,
       id_len, "owner", owner, "title", field_or(in, "title", json_string("")),
       "description", field_or(in, "description", json_string("")), "status",
       field_or(in, "status", json_string("open")), "priority",
       field_or(in, "priority", json_string("medium")), "due",
-      field_or(in, "due", json_null()), "members", members, "version", 1,
+      field_or(in, "due", json_null()), "tags",
+      field_or(in, "tags", json_array()), "members", members, "version", 1,
       "created", va_json_time(now_ms), "updated", va_json_time(now_ms));
 }
 
 json_t *va_task_doc_apply(json_t *doc, json_t *in) {
-  static const char *const FIELDS[] = {"title",    "description", "status",
-                                       "priority", "due",         NULL};
+  static const char *const FIELDS[] = {
+      "title", "description", "status", "priority", "due", "tags", NULL};
   json_t *changes = json_object();
   for (const char *const *f = FIELDS; changes && *f; f++) {
     json_t *v = json_object_get(in, *f);
@@ -219,15 +245,19 @@ const char *va_task_doc_valid(json_t *doc, const char *id, size_t id_len) {
   if (!key_ok(json_object_get(doc, "owner")))
     return "owner is not a user id";
   if (!text_ok(json_object_get(doc, "title"), 0, TITLE_MAX))
-    return "title is not a string of at most 200 bytes";
+    return "title is not a string of at most 200 characters";
   if (!text_ok(json_object_get(doc, "description"), 0, DESCRIPTION_MAX))
-    return "description is not a string of at most 4000 bytes";
+    return "description is not a string of at most 4000 characters";
   if (!one_of(json_string_value(json_object_get(doc, "status")), STATUSES))
     return "status is not open, in_progress or done";
   if (!one_of(json_string_value(json_object_get(doc, "priority")), PRIORITIES))
     return "priority is not low, medium, high or urgent";
   if (!due_ok(json_object_get(doc, "due")))
     return "due is not an RFC 3339 time or null";
+  v = json_object_get(doc, "tags"); /* (none before tags were kept) */
+  if (v && !tags_ok(v))
+    return "tags is not an array of at most 20 distinct strings of 1-32 "
+           "characters";
   if (!stored_members_ok(json_object_get(doc, "members")))
     return "members is not an array of at most 64 user ids";
   v = json_object_get(doc, "version");
@@ -253,12 +283,12 @@ json_t *va_task_doc_decode(const void *bytes, size_t len, const char *id,
 
 json_t *va_task_summary(json_t *doc) {
   return json_pack(
-      "{s:O, s:O, s:O, s:O, s:O, s:O, s:O, s:O?}", "id",
-      json_object_get(doc, "id"), "title", json_object_get(doc, "title"),
-      "status", json_object_get(doc, "status"), "priority",
-      json_object_get(doc, "priority"), "due", json_object_get(doc, "due"),
-      "owner", json_object_get(doc, "owner"), "version",
-      json_object_get(doc, "version"), "updated",
+      "{s:O?, s:O, s:O, s:O, s:O, s:O, s:O, s:O, s:O?}", "tags",
+      json_object_get(doc, "tags"), "id", json_object_get(doc, "id"), "title",
+      json_object_get(doc, "title"), "status", json_object_get(doc, "status"),
+      "priority", json_object_get(doc, "priority"), "due",
+      json_object_get(doc, "due"), "owner", json_object_get(doc, "owner"),
+      "version", json_object_get(doc, "version"), "updated",
       json_object_get(doc, "updated"));
 }
 

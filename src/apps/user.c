@@ -306,9 +306,9 @@ static int64_t priority_rank(json_t *v) {
 }
 
 /* Whether summary passes the filters: each given one must match; q is a
- * case-insensitive substring of the title; due_before (ms) keeps the
- * tasks due before it, overdue those past due and not done (or, false,
- * the others). */
+ * case-insensitive substring of the title; tag one of its tags; due_before (ms)
+ * keeps the tasks due before it, overdue those past due and not done (or,
+ * false, the others). */
 static bool wanted(json_t *summary, json_t *filters, const char *user,
                    int64_t now) {
   static const char *const EXACT[] = {"status", "priority", NULL};
@@ -331,6 +331,13 @@ static bool wanted(json_t *summary, json_t *filters, const char *user,
   bool late =
       due < now && !va_json_is(json_object_get(summary, "status"), "done");
   if (json_is_boolean(overdue) && late != json_is_true(overdue))
+    return false;
+  json_t *tag = json_object_get(filters, "tag"), *has;
+  bool tagged = !tag;
+  size_t i;
+  json_array_foreach(json_object_get(summary, "tags"), i, has) tagged |=
+      json_equal(has, tag);
+  if (!tagged)
     return false;
   const char *q = json_string_value(json_object_get(filters, "q"));
   const char *title = json_string_value(json_object_get(summary, "title"));

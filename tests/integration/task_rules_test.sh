@@ -7,7 +7,8 @@
 # task; a member's reminder goes to the member's chat; the assistant says
 # when a title is too long instead of cutting it; the reminders asked for
 # in the chat are listed and cancelled through the Task API; lists sort
-# (due, priority, updated), page by cursor and filter by due time.
+# (due, priority, updated), page by cursor and filter by due time and
+# tag.
 # Usage: task_rules_test.sh PATH_TO_VACTORD
 vactord="$1"
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -114,6 +115,18 @@ check "sort=name is a 400" code 400 ERR_BAD_QUERY "$u/fay/tasks?sort=name"
 check "a made-up cursor is a 400" code 400 ERR_BAD_QUERY "$u/fay/tasks?cursor=abc"
 check "overdue=yes is a 400" code 400 ERR_BAD_QUERY "$u/fay/tasks?overdue=yes"
 check "due_before=soon is a 400" code 400 ERR_BAD_QUERY "$u/fay/tasks?due_before=soon"
+
+# ---- Tags ----
+check "a task with tags" json '.tags == ["home","urgent-ish"]' -X PUT "$u/gus/tasks/t1" -d '{"title":"paint","tags":["home","urgent-ish"]}'
+check "another" test "$(status -X PUT "$u/gus/tasks/t2" -d '{"title":"file taxes","tags":["money"]}')" = 201
+check "?tag= keeps the tasks with it" json '[.tasks[].id] == ["t1"] and .tasks[0].tags == ["home","urgent-ish"]' "$u/gus/tasks?tag=home"
+check "tags change with PATCH" json '.tags == ["money","home"]' -X PATCH "$u/gus/tasks/t2" -d '{"tags":["money","home"]}'
+check "... and the list follows" json '[.tasks[].id] == ["t1","t2"]' "$u/gus/tasks?tag=home"
+check "a tag twice is a 400" code 400 ERR_BAD_REQUEST -X PATCH "$u/gus/tasks/t2" -d '{"tags":["a","a"]}'
+check "a tag of 33 characters is a 400" code 400 ERR_BAD_REQUEST -X PATCH "$u/gus/tasks/t2" -d "{\"tags\":[\"$(repeat ß 33)\"]}"
+check "32 are fine" test "$(status -X PATCH "$u/gus/tasks/t2" -d "{\"tags\":[\"$(repeat ß 32)\"]}")" = 200
+check "21 tags are a 400" code 400 ERR_BAD_REQUEST -X PATCH "$u/gus/tasks/t2" -d "{\"tags\":$(python3 -c 'import json; print(json.dumps([str(i) for i in range(21)]))')}"
+check "a tag that is not a string is a 400" code 400 ERR_BAD_REQUEST -X PATCH "$u/gus/tasks/t2" -d '{"tags":[1]}'
 
 # ---- Reminders made in the chat, through the Task API ----
 check "a reminder asked for in the chat" json '.reply | test("remind you")' -X POST "$u/dan/chat" -d '{"message":"remind me in 2 hours to call Ben"}'
