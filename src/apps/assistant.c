@@ -269,8 +269,58 @@ static void parse_mark(reader *r, va_intent *out) {
   }
 }
 
+/* Whether a (n bytes) is one edit from word: one letter changed, added,
+ * dropped, or two next to each other swapped ("lsit" for "list"). */
+static bool one_edit(const char *a, size_t n, const char *word) {
+  size_t m = strlen(word), i = 0;
+  const char *longer = n >= m ? a : word, *shorter = n >= m ? word : a;
+  size_t ln = n >= m ? n : m, sn = n >= m ? m : n;
+  if (ln - sn > 1)
+    return false;
+  while (i < sn && longer[i] == shorter[i])
+    i++;
+  if (ln == sn + 1) /* one letter more in longer, at i */
+    return !memcmp(longer + i + 1, shorter + i, sn - i);
+  if (i == sn)
+    return false; /* the same word: no edit */
+  return !memcmp(longer + i + 1, shorter + i + 1, sn - i - 1) ||
+         (i + 1 < sn && longer[i] == shorter[i + 1] &&
+          longer[i + 1] == shorter[i] &&
+          !memcmp(longer + i + 2, shorter + i + 2, sn - i - 2));
+}
+
+/* The command word the first word of low (len bytes) is a typo of, when
+ * it is one edit from exactly one of them; else NULL. ("new" is left out:
+ * "now" is one edit from it.) */
+static const char *command_typo(const char *low, size_t len) {
+  static const char *const COMMANDS[] = {
+      "add",   "create", "list", "show",   "complete", "done", "finish",
+      "close", "mark",   "log",  "remind", "help",     NULL};
+  size_t n = strcspn(low, " ");
+  if (n > len)
+    n = len;
+  const char *fits = NULL;
+  for (const char *const *c = COMMANDS; *c; c++)
+    if (one_edit(low, n, *c)) {
+      if (fits)
+        return NULL; /* two fit: not a typo we can read */
+      fits = *c;
+    }
+  return fits;
+}
+
+static void parse(const char *msg, size_t len, int64_t now_ms, int tz_minutes,
+                  bool mend_typo, va_intent *out);
+
 void va_assistant_parse(const char *msg, size_t len, int64_t now_ms,
                         int tz_minutes, va_intent *out) {
+  parse(msg, len, now_ms, tz_minutes, true, out);
+}
+
+/* mend_typo: when nothing fits, read the first word as the command it is
+ * one edit from (once). */
+static void parse(const char *msg, size_t len, int64_t now_ms, int tz_minutes,
+                  bool mend_typo, va_intent *out) {
   static const char *const ADD[] = {"add", "create", "new", NULL};
   static const char *const COMPLETE[] = {"complete", "done",  "finish",
                                          "finished", "close", NULL};
@@ -306,5 +356,17 @@ void va_assistant_parse(const char *msg, size_t len, int64_t now_ms,
     parse_log(&r, out);
   } else if (eat(&r, "remind")) {
     parse_remind(&r, now_ms, tz_minutes, out);
+  }
+  const char *command = NULL;
+  if (out->kind == VA_INTENT_UNKNOWN && mend_typo)
+    command = command_typo(low, len);
+  if (command) {
+    size_t word = strcspn(low, " ");
+    char fixed[MSG_MAX + 16];
+    int n = snprintf(fixed, sizeof(fixed), "%s%s", command, orig + word);
+    size_t fixed_len = n < 0                       ? 0
+                       : (size_t)n < sizeof(fixed) ? (size_t)n
+                                                   : sizeof(fixed) - 1;
+    parse(fixed, fixed_len, now_ms, tz_minutes, false, out);
   }
 }

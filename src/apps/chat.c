@@ -263,27 +263,53 @@ static int changed(va_turn *t, void *user, int status, const void *data,
   return answerf(t, "Marked task %s as done.", c->task);
 }
 
-/* The task the words name: an id, a title, or a unique part of a title.
- * NULL (and *many when more than one fits). */
-static json_t *find_task(json_t *tasks, const char *words, bool *many) {
+/* The tasks the words name (a new array): those whose id or whole title
+ * they are, else those whose title holds them; to complete one
+ * (open_first), the done ones only when no open one fits. */
+static json_t *matching(json_t *tasks, const char *words, bool open_first) {
+  json_t *exact = json_array(), *part = json_array(), *open = json_array();
   size_t i;
-  json_t *task, *found = NULL;
-  *many = false;
+  json_t *task;
   json_array_foreach(tasks, i, task) {
+    const char *title = va_json_text(json_object_get(task, "title"));
     if (va_json_is(json_object_get(task, "id"), words) ||
-        !strcasecmp(va_json_text(json_object_get(task, "title")), words))
-      return task;
+        !strcasecmp(title, words))
+      json_array_append(exact, task);
+    else if (strcasestr(title, words))
+      json_array_append(part, task);
   }
+  json_t *fits = json_array_size(exact) ? exact : part;
+  json_array_foreach(fits, i, task) {
+    if (!va_json_is(json_object_get(task, "status"), "done"))
+      json_array_append(open, task);
+  }
+  json_t *pick = open_first && json_array_size(open) ? open : fits;
+  json_incref(pick);
+  json_decref(exact);
+  json_decref(part);
+  json_decref(open);
+  return pick;
+}
+
+/* "t1 (Buy milk), t2 (Buy milk and eggs)": at most five of tasks. */
+static char *names_of(json_t *tasks) {
+  char *out = NULL;
+  size_t len = 0, i;
+  json_t *task;
+  FILE *f = open_memstream(&out, &len);
+  if (!f)
+    return NULL;
   json_array_foreach(tasks, i, task) {
-    if (strcasestr(va_json_text(json_object_get(task, "title")), words)) {
-      if (found) {
-        *many = true;
-        return NULL;
-      }
-      found = task;
+    if (i == 5) {
+      fprintf(f, ", ...");
+      break;
     }
+    fprintf(f, "%s%s (%s)", i ? ", " : "",
+            va_json_text(json_object_get(task, "id")),
+            va_json_text(json_object_get(task, "title")));
   }
-  return found;
+  fclose(f);
+  return out;
 }
 
 static int found(va_turn *t, void *user, int status, const void *data,
@@ -291,19 +317,36 @@ static int found(va_turn *t, void *user, int status, const void *data,
   (void)user;
   chat *c = va_turn_self(t);
   json_t *out = status == 0 ? json_loadb(data, len, 0, NULL) : NULL;
-  bool many;
-  json_t *task =
-      find_task(json_object_get(out, "tasks"), c->intent.text, &many);
+  bool completing = c->intent.kind == VA_INTENT_COMPLETE;
+  json_t *fits =
+      matching(json_object_get(out, "tasks"), c->intent.text, completing);
+  json_t *task = json_array_get(fits, 0);
+  bool answered = true; /* (else the call below answers) */
+  int rc = 0;
   if (!task) {
-    json_decref(out);
-    return answerf(t,
-                   many ? "More than one task fits \"%s\"; say its id."
-                        : "I found no task \"%s\".",
-                   c->intent.text);
+    rc = answerf(t, "I found no task \"%s\".", c->intent.text);
+  } else if (json_array_size(fits) > 1) {
+    char *names = names_of(fits);
+    rc = names ? answerf(t,
+                         "More than one task fits \"%s\": %s. Which one? "
+                         "Say its id.",
+                         c->intent.text, names)
+               : VA_ENOMEM;
+    free(names);
+  } else if (completing &&
+             va_json_is(json_object_get(task, "status"), "done")) {
+    rc = answerf(t, "Task %s (%s) is done already.",
+                 va_json_text(json_object_get(task, "id")),
+                 va_json_text(json_object_get(task, "title")));
+  } else {
+    snprintf(c->task, sizeof(c->task), "%s",
+             va_json_text(json_object_get(task, "id")));
+    answered = false;
   }
-  snprintf(c->task, sizeof(c->task), "%s",
-           va_json_text(json_object_get(task, "id")));
+  json_decref(fits);
   json_decref(out);
+  if (answered)
+    return rc;
   char user_id[ID_MAX + 1];
   me(t, user_id);
   if (c->intent.kind == VA_INTENT_COMPLETE)

@@ -8,7 +8,8 @@
 # when a title is too long instead of cutting it; the reminders asked for
 # in the chat are listed and cancelled through the Task API; lists sort
 # (due, priority, updated), page by cursor and filter by due time and
-# tag.
+# tag; the assistant completes the open task a title names, asks which
+# when several fit, and reads a command word one edit off.
 # Usage: task_rules_test.sh PATH_TO_VACTORD
 vactord="$1"
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -127,6 +128,20 @@ check "a tag of 33 characters is a 400" code 400 ERR_BAD_REQUEST -X PATCH "$u/gu
 check "32 are fine" test "$(status -X PATCH "$u/gus/tasks/t2" -d "{\"tags\":[\"$(repeat ß 32)\"]}")" = 200
 check "21 tags are a 400" code 400 ERR_BAD_REQUEST -X PATCH "$u/gus/tasks/t2" -d "{\"tags\":$(python3 -c 'import json; print(json.dumps([str(i) for i in range(21)]))')}"
 check "a tag that is not a string is a 400" code 400 ERR_BAD_REQUEST -X PATCH "$u/gus/tasks/t2" -d '{"tags":[1]}'
+
+# ---- The assistant picks the task meant, or asks ----
+say() { curl -s -X POST "$u/hal/chat" -d "{\"message\":\"$1\"}" | jq -r .reply; }
+check "a done 'buy milk'" test "$(status -X PUT "$u/hal/tasks/m1" -d '{"title":"buy milk","status":"done"}')" = 201
+check "an open one" test "$(status -X PUT "$u/hal/tasks/m2" -d '{"title":"buy milk"}')" = 201
+check "'done buy milk' completes the open one" bash -c "[[ \"\$($(declare -f say); u=$u; say 'done buy milk')\" == *m2* ]]"
+check "... which is done now" json '.status == "done"' "$u/hal/tasks/m2"
+check "'done buy milk' again: both are done, it says so" bash -c "[[ \"\$($(declare -f say); u=$u; say 'done buy milk')\" == *'More than one'* ]]"
+check "two open tasks that fit" test "$(status -X PUT "$u/hal/tasks/egg1" -d '{"title":"buy eggs"}')$(status -X PUT "$u/hal/tasks/egg2" -d '{"title":"buy eggs and flour"}')" = 201201
+check "'done eggs' asks which, naming both" bash -c "r=\"\$($(declare -f say); u=$u; say 'done eggs')\"; [[ \$r == *'Which one'* && \$r == *egg1* && \$r == *egg2* ]]"
+check "... and completes neither" json '[.tasks[] | select(.id == "egg1" or .id == "egg2") | .status] == ["open","open"]' "$u/hal/tasks"
+check "a done task alone: 'is done already'" bash -c "[[ \"\$($(declare -f say); u=$u; say 'done m1')\" == *'done already'* ]]"
+check "'lsit' lists" bash -c "[[ \"\$($(declare -f say); u=$u; say 'lsit')\" == *'buy eggs'* ]]"
+check "'ad buy bread' adds" bash -c "[[ \"\$($(declare -f say); u=$u; say 'ad buy bread')\" == *'Added \"buy bread\"'* ]]"
 
 # ---- Reminders made in the chat, through the Task API ----
 check "a reminder asked for in the chat" json '.reply | test("remind you")' -X POST "$u/dan/chat" -d '{"message":"remind me in 2 hours to call Ben"}'

@@ -104,6 +104,44 @@ static void reminding(void **state) {
   assert_int_equal(parse("remind me at 25:00 to x", 0).kind, VA_INTENT_UNKNOWN);
 }
 
+/* A command word one edit off is read as the command; two off, or one
+ * edit from two commands, is not. */
+static void typos(void **state) {
+  (void)state;
+  static const struct {
+    const char *msg;
+    va_intent_kind kind;
+    const char *text;
+  } CASES[] = {
+      {"lsit", VA_INTENT_LIST, ""},
+      {"lst", VA_INTENT_LIST, ""},
+      {"lisst", VA_INTENT_LIST, ""},
+      {"ad buy bread", VA_INTENT_ADD, "buy bread"},
+      {"adn buy bread", VA_INTENT_ADD, "buy bread"},
+      {"aad buy bread", VA_INTENT_ADD, "buy bread"},
+      {"compelte buy milk", VA_INTENT_COMPLETE, "buy milk"},
+      {"complet buy milk", VA_INTENT_COMPLETE, "buy milk"},
+      {"dnoe buy milk", VA_INTENT_COMPLETE, "buy milk"},
+      {"lgo 20 minutes on report", VA_INTENT_LOG, "report"},
+      {"remnd me in 10 minutes to call Ben", VA_INTENT_REMIND, "call Ben"},
+      {"hlep", VA_INTENT_HELP, ""},
+      {"Ad Buy Bread", VA_INTENT_ADD, "Buy Bread"},
+      /* Not typos of one command. */
+      {"now call mom", VA_INTENT_UNKNOWN, ""},
+      {"lots of things", VA_INTENT_UNKNOWN, ""}, /* (two edits from list) */
+      {"xyz buy bread", VA_INTENT_UNKNOWN, ""},
+      {"a buy bread", VA_INTENT_UNKNOWN, ""},
+      {"adding buy bread", VA_INTENT_UNKNOWN, ""},
+  };
+  for (size_t i = 0; i < sizeof(CASES) / sizeof(CASES[0]); i++) {
+    va_intent in = parse(CASES[i].msg, 0);
+    if (in.kind != CASES[i].kind || strcmp(in.text, CASES[i].text))
+      fail_msg("\"%s\": kind %d text \"%s\", want kind %d text \"%s\"",
+               CASES[i].msg, (int)in.kind, in.text, (int)CASES[i].kind,
+               CASES[i].text);
+  }
+}
+
 static void long_and_odd_input(void **state) {
   (void)state;
   char big[5000];
@@ -191,6 +229,7 @@ int main(void) {
       cmocka_unit_test(adding),
       cmocka_unit_test(completing_and_logging),
       cmocka_unit_test(reminding),
+      cmocka_unit_test(typos),
       cmocka_unit_test(long_and_odd_input),
       cmocka_unit_test(queries),
       cmocka_unit_test(checks),
