@@ -274,7 +274,7 @@ static void error_for(va_http_response *res, int status, char actor) {
     break;
   case VA_APPS_ENO_REMINDER:
     va_http_error(res, 404, "ERR_REMINDER_NOT_FOUND",
-                  "the task has no reminder of that name");
+                  "there is no reminder of that name");
     break;
   case VA_APPS_ENO_MEMBER:
     va_http_error(res, 404, "ERR_MEMBER_NOT_FOUND",
