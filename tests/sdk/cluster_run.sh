@@ -44,7 +44,7 @@ start_all() { # the three nodes, each with --app-port of its app
   local n ok=0
   for n in "${nodes[@]}"; do
     app_port[$n]=${app_port[$n]:-$(free_port)}
-    node_start "$n" --app-port "${app_port[$n]}" || { echo "# $n did not start"; ok=1; }
+    node_start "$n" --repair-state --app-port "${app_port[$n]}" || { echo "# $n did not start"; ok=1; }
   done
   return "$ok"
 }

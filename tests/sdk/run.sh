@@ -13,7 +13,7 @@ source "$here/../integration/lib.sh"
 mkdir -p "$work"
 cp "$here"/package.json "$here"/package-lock.json "$here"/*.js "$work/"
 check "npm ci (the pinned @dapr/dapr)" bash -c "cd '$work' && npm ci --no-audit --no-fund --loglevel=error >'$dir/npm.log' 2>&1 || { cat '$dir/npm.log'; false; }"
-check "starts" start
+check "starts (the SDK client writes a native actor's state too: --repair-state)" start --repair-state
 check "the SDK client against vactord" env VACTORD_PORT="$port" node "$work/client_test.js"
 check "stops cleanly" stop
 
