@@ -212,16 +212,9 @@ static long hex_decode(const char *hex, char *out, size_t cap) {
 
 static void list_actors(const va_actors_api *api, const actor_type *t,
                         const va_http_request *req, va_http_reply *reply) {
-  char bad[VA_QUERY_BAD_MAX + 1], why[192];
-  bool known;
-  if (!va_query_check(req->query, LIST_QUERY, bad, &known)) {
-    snprintf(why, sizeof(why),
-             known ? "the query parameter %s is badly encoded"
-                   : "unknown query parameter %s (this route takes limit, "
-                     "cursor, prefix and active)",
-             bad);
+  char why[384];
+  if (!va_query_check(req->query, LIST_QUERY, why, sizeof(why)))
     return fail(reply, 400, "ERR_BAD_QUERY", why);
-  }
   char text[2 * ID_MAX + 1];
   long limit = LIST_DEFAULT;
   if (va_query_get(req->query, "limit", text, sizeof(text))) {
@@ -426,15 +419,9 @@ static void inspected(void *user, int status, const va_actor_info *info) {
 static void inspect_actor(const va_actors_api *api, const actor_type *t,
                           const char *id, const va_http_request *req,
                           va_http_reply *reply) {
-  char bad[VA_QUERY_BAD_MAX + 1], why[160], values[8] = "";
-  bool known;
-  if (!va_query_check(req->query, INSPECT_QUERY, bad, &known)) {
-    snprintf(why, sizeof(why),
-             known ? "the query parameter %s is badly encoded"
-                   : "unknown query parameter %s (this route takes values)",
-             bad);
+  char why[384], values[8] = "";
+  if (!va_query_check(req->query, INSPECT_QUERY, why, sizeof(why)))
     return fail(reply, 400, "ERR_BAD_QUERY", why);
-  }
   if (va_query_get(req->query, "values", values, sizeof(values)) &&
       strcmp(values, "true") && strcmp(values, "false"))
     return fail(reply, 400, "ERR_BAD_QUERY", "values must be true or false");

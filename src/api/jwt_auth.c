@@ -6,6 +6,7 @@
  * (whose PEM text would be taken as an HMAC secret), never passes. */
 #include "jwt_auth.h"
 #include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
 #include <jwt.h>
 #include <openssl/evp.h>
@@ -14,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 enum {
   KEY_FILE_MAX = 64 << 10, /* no key file is larger */
@@ -29,30 +31,30 @@ struct va_jwt {
 };
 
 /* The whole of a regular file of at most KEY_FILE_MAX bytes (malloc'd,
- * NUL-terminated), or NULL with why. */
+ * NUL-terminated), or NULL with why. Opened without blocking, so that a
+ * FIFO or a device named by mistake is refused, not waited on. */
 static unsigned char *read_key_file(const char *path, size_t *len, char *why,
                                     size_t why_size) {
-  FILE *f = fopen(path, "rb");
+  int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
   struct stat st;
-  if (!f || fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode) ||
+  if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ||
       st.st_size > KEY_FILE_MAX) {
     snprintf(why, why_size, "%s: %s", path,
-             !f ? strerror(errno) : "not a regular file of at most 64 KiB");
-    if (f)
-      fclose(f);
+             fd < 0 ? strerror(errno) : "not a regular file of at most 64 KiB");
+    if (fd >= 0)
+      close(fd);
     return NULL;
   }
   unsigned char *buf = malloc((size_t)st.st_size + 1);
-  size_t n = buf ? fread(buf, 1, (size_t)st.st_size, f) : 0;
-  bool ok = buf && !ferror(f);
-  fclose(f);
-  if (!ok) {
+  ssize_t n = buf ? read(fd, buf, (size_t)st.st_size) : -1;
+  close(fd);
+  if (n != st.st_size) { /* (a regular file this small reads in one go) */
     snprintf(why, why_size, "%s: cannot be read", path);
     free(buf);
     return NULL;
   }
   buf[n] = 0;
-  *len = n;
+  *len = (size_t)n;
   return buf;
 }
 
@@ -168,9 +170,10 @@ static bool audience_holds(json_t *aud, const char *want) {
     return !strcmp(json_string_value(aud), want);
   size_t i;
   json_t *a;
-  json_array_foreach(aud, i,
-                     a) if (json_is_string(a) &&
-                            !strcmp(json_string_value(a), want)) return true;
+  json_array_foreach(aud, i, a) {
+    if (json_is_string(a) && !strcmp(json_string_value(a), want))
+      return true;
+  }
   return false;
 }
 
@@ -197,7 +200,7 @@ static const char *check_claims(const va_jwt *jwt, json_t *claims,
   size_t n = json_string_length(s);
   if (!json_is_string(s) || n == 0 || n > VA_JWT_SUB_MAX ||
       memchr(json_string_value(s), 0, n))
-    return "the token's sub (the user) is missing or not 1-128 characters";
+    return "the token's sub (the user) is missing or not 1-128 bytes";
   memcpy(sub, json_string_value(s), n + 1);
   return NULL;
 }
@@ -216,7 +219,10 @@ const char *va_jwt_verify(const va_jwt *jwt, const char *token, size_t len,
   char *crit = jwt_get_headers_json(decoded, "crit");
   char *grants = jwt_get_grants_json(decoded, NULL);
   json_t *claims = grants ? json_loads(grants, 0, NULL) : NULL;
-  if (jwt_get_alg(decoded) != jwt->alg)
+  /* As written, too: libjwt reads "hs256" as HS256; RFC 7515 does not. */
+  const char *alg = jwt_get_header(decoded, "alg");
+  if (jwt_get_alg(decoded) != jwt->alg || !alg ||
+      strcmp(alg, jwt_alg_str(jwt->alg)))
     why = jwt->alg == JWT_ALG_HS256   ? "the token must be signed with HS256"
           : jwt->alg == JWT_ALG_RS256 ? "the token must be signed with RS256"
                                       : "the token must be signed with ES256";

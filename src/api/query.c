@@ -1,5 +1,6 @@
 /* query.c — see query.h. */
 #include "query.h"
+#include <stdio.h>
 #include <string.h>
 
 static int hex(char c) {
@@ -95,8 +96,20 @@ static void show_key(const char *k, size_t n, char *out) {
   out[n] = 0;
 }
 
-bool va_query_check(const char *query, const char *const *keys, char *bad,
-                    bool *known) {
+/* "a, b and c", or "none", into out. */
+static void list_keys(const char *const *keys, char *out, size_t cap) {
+  size_t n = 0;
+  snprintf(out, cap, "%s", *keys ? "" : "none");
+  for (const char *const *k = keys; *k && n < cap; k++)
+    n += (size_t)snprintf(out + n, cap - n, "%s%s",
+                          k == keys ? ""
+                          : k[1]    ? ", "
+                                    : " and ",
+                          *k);
+}
+
+bool va_query_check(const char *query, const char *const *keys, char *why,
+                    size_t why_size) {
   const char *k, *v;
   size_t kn, vn;
   char value[4096]; /* a listing's cursor: two hex digits per id byte */
@@ -107,8 +120,15 @@ bool va_query_check(const char *query, const char *const *keys, char *bad,
     while (*key && !(strlen(*key) == kn && !memcmp(*key, k, kn)))
       key++;
     if (!*key || !decode(v, vn, value, sizeof(value))) {
+      char bad[VA_QUERY_BAD_MAX + 1], takes[256];
       show_key(k, kn, bad);
-      *known = *key != NULL;
+      list_keys(keys, takes, sizeof(takes));
+      if (*key)
+        snprintf(why, why_size, "the query parameter %s is badly encoded", bad);
+      else
+        snprintf(why, why_size,
+                 "unknown query parameter %s (this route takes %s)", bad,
+                 takes);
       return false;
     }
   }

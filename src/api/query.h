@@ -21,14 +21,14 @@ bool va_query_get(const char *query, const char *key, char *out, size_t cap);
 /* Whether key is in query at all (whatever its value). */
 bool va_query_has(const char *query, const char *key);
 
-enum { VA_QUERY_BAD_MAX = 64 }; /* the most of a bad key va_query_check names */
+enum { VA_QUERY_BAD_MAX = 64 }; /* the most of a bad key an error names */
 
 /* Whether every parameter of query is one of keys (NULL-terminated) and
- * decodes cleanly; else the first one that is not, for an error message:
- * its key as sent (at most VA_QUERY_BAD_MAX bytes, a byte outside
- * [A-Za-z0-9._~-] shown as '?') in bad (VA_QUERY_BAD_MAX + 1 bytes), and
- * *known whether it is one of keys (then its value is badly encoded). */
-bool va_query_check(const char *query, const char *const *keys, char *bad,
-                    bool *known);
+ * decodes cleanly; else why not, for a 400, in why (why_size bytes): "unknown
+ * query parameter colour (this route takes q, status)" or "the query
+ * parameter q is badly encoded". The key is shown as sent, at most
+ * VA_QUERY_BAD_MAX bytes of it, a byte outside [A-Za-z0-9._~-] as '?'. */
+bool va_query_check(const char *query, const char *const *keys, char *why,
+                    size_t why_size);
 
 #endif

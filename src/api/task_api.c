@@ -8,6 +8,7 @@
 #include "../apps/limits.h"
 #include "../apps/prefs.h"
 #include "../apps/task_doc.h"
+#include "../apps/user_list.h"
 #include "query.h"
 #include "reply_node.h"
 #include <jansson.h>
@@ -46,9 +47,10 @@ static bool is(segment s, const char *word) {
   return s.n == strlen(word) && !memcmp(s.s, word, s.n);
 }
 
-/* An id is 1..128 of [A-Za-z0-9._~-]: no '/', no '%', nothing to decode. */
+/* An id is 1..128 of [A-Za-z0-9._~-]: no '/', no '%', nothing to decode;
+ * not "." or "..", which clients and proxies take for path steps. */
 static bool valid_id(segment s) {
-  if (s.n == 0 || s.n > ID_MAX)
+  if (s.n == 0 || s.n > ID_MAX || is(s, ".") || is(s, ".."))
     return false;
   for (size_t i = 0; i < s.n; i++)
     if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
@@ -429,60 +431,67 @@ static long long query_number(const char *value, long long min, long long max) {
   return *end || end == value || n < min || n > max ? -1 : n;
 }
 
-/* Adds the query's parameters to body, checked as the same fields are in
- * a body: numbers for before and limit, strings else. NULL, or why not
+/* One query parameter's value as the actor body takes it, checked as the
+ * same field is in a body: NULL and the value in *out (new), or why not. */
+static const char *query_value(const char *key, const char *value,
+                               json_t **out) {
+  *out = NULL;
+  int64_t ms, cursor_key, cursor_seq;
+  if (!strcmp(key, "limit") || !strcmp(key, "before")) {
+    bool limit = !strcmp(key, "limit");
+    long long n = query_number(value, limit ? 1 : 0,
+                               limit ? VA_APPS_PAGE_MAX : 1000000000);
+    if (n < 0)
+      return limit ? "limit must be a whole number from 1 to 1000"
+                   : "before must be a whole number from 0";
+    *out = json_integer(n);
+  } else if (!strcmp(key, "overdue")) {
+    if (strcmp(value, "true") && strcmp(value, "false"))
+      return "overdue must be true or false";
+    *out = json_boolean(!strcmp(value, "true"));
+  } else if (!strcmp(key, "due_before")) {
+    if (va_parse_due(value, strlen(value), va_wall_ms(), &ms) != 0)
+      return "due_before must be an RFC 3339 time or a duration from now "
+             "(48h)";
+    *out = json_integer(ms);
+  } else if (!strcmp(key, "cursor") &&
+             !va_user_cursor_read(value, &cursor_key, &cursor_seq)) {
+    return "cursor must be the next of a page, as it came";
+  } else if (!strcmp(key, "sort") && strcmp(value, "due") &&
+             strcmp(value, "priority") && strcmp(value, "updated")) {
+    return "sort must be due, priority or updated";
+  } else if (!strcmp(key, "role") && strcmp(value, "owner") &&
+             strcmp(value, "member")) {
+    return "role must be owner or member";
+  } else if (!(*out = json_string(value))) {
+    return "a query parameter's value must be UTF-8";
+  } else if (!strcmp(key, "status") || !strcmp(key, "priority")) {
+    json_t *field = json_pack("{s:O}", key, *out);
+    const char *why = field ? va_task_doc_check(field, false) : NULL;
+    json_decref(field);
+    if (why || !field) {
+      json_decref(*out);
+      *out = NULL;
+      return why ? why : "out of memory";
+    }
+  }
+  return NULL;
+}
+
+/* Adds the query's parameters to body (query_value). NULL, or why not
  * (naming the parameter). */
 static const char *add_query(json_t *body, const char *query,
                              const char *const *keys) {
   char value[1024];
   for (; *keys; keys++) {
+    if (!va_query_has(query, *keys))
+      continue;
     if (!va_query_get(query, *keys, value, sizeof(value)))
-      continue;
-    if (!strcmp(*keys, "before") || !strcmp(*keys, "limit")) {
-      bool limit = !strcmp(*keys, "limit");
-      long long n = query_number(value, limit ? 1 : 0,
-                                 limit ? VA_APPS_PAGE_MAX : 1000000000);
-      if (n < 0)
-        return limit ? "limit must be a whole number from 1 to 1000"
-                     : "before must be a whole number from 0";
-      json_object_set_new(body, *keys, json_integer(n));
-      continue;
-    }
-    if (!strcmp(*keys, "overdue")) {
-      if (strcmp(value, "true") && strcmp(value, "false"))
-        return "overdue must be true or false";
-      json_object_set_new(body, *keys, json_boolean(!strcmp(value, "true")));
-      continue;
-    }
-    if (!strcmp(*keys, "due_before")) {
-      int64_t ms;
-      if (va_parse_due(value, strlen(value), va_wall_ms(), &ms) != 0)
-        return "due_before must be an RFC 3339 time or a duration from now "
-               "(48h)";
-      json_object_set_new(body, *keys, json_integer(ms));
-      continue;
-    }
-    long long key, seq;
-    int end = 0;
-    if (!strcmp(*keys, "cursor") &&
-        (sscanf(value, "%lld.%lld%n", &key, &seq, &end) != 2 || value[end]))
-      return "cursor must be the next of a page, as it came";
-    if (!strcmp(*keys, "sort") && strcmp(value, "due") &&
-        strcmp(value, "priority") && strcmp(value, "updated"))
-      return "sort must be due, priority or updated";
-    if (!strcmp(*keys, "role") && strcmp(value, "owner") &&
-        strcmp(value, "member"))
-      return "role must be owner or member";
-    json_t *v = json_string(value);
-    if (!strcmp(*keys, "status") || !strcmp(*keys, "priority")) {
-      json_t *field = json_pack("{s:O}", *keys, v);
-      const char *why = field ? va_task_doc_check(field, false) : NULL;
-      json_decref(field);
-      if (why) {
-        json_decref(v);
-        return why;
-      }
-    }
+      return "a query parameter's value is longer than 1023 bytes";
+    json_t *v;
+    const char *why = query_value(*keys, value, &v);
+    if (why)
+      return why;
     json_object_set_new(body, *keys, v);
   }
   return NULL;
@@ -526,14 +535,15 @@ static void call_log(const va_apps *apps, segment user, segment task,
   bool ok = json_is_integer(m) && json_integer_value(m) > 0 &&
             json_integer_value(m) <= 100000;
   va_task_log head = {ok ? json_integer_value(m) : 0};
-  bool object = json_is_object(in), only_minutes = json_object_size(in) == 1;
+  bool object = json_is_object(in), only_minutes = json_object_size(in) == 1,
+       has_minutes = m != NULL;
   json_decref(in);
   if (!object)
     return fail(reply, 400, "ERR_MALFORMED_JSON",
                 "the body must be a JSON object");
   if (req->query && *req->query)
     return fail(reply, 400, "ERR_BAD_QUERY", "log takes no query parameters");
-  if (m && !only_minutes)
+  if (has_minutes && !only_minutes)
     return fail(reply, 400, "ERR_BAD_REQUEST",
                 "unknown field: log takes minutes only");
   if (!ok)
@@ -577,15 +587,9 @@ static void call_route(const va_apps *apps, const route *rt, segment user,
                        va_http_reply *reply) {
   if (rt->body == BODY_LOG)
     return call_log(apps, user, ids[0], req, reply);
-  char bad[VA_QUERY_BAD_MAX + 1], why_query[192];
-  bool known;
-  if (!va_query_check(req->query, rt->query, bad, &known)) {
-    snprintf(why_query, sizeof(why_query),
-             known ? "the query parameter %s is badly encoded"
-                   : "unknown query parameter %s",
-             bad);
+  char why_query[384];
+  if (!va_query_check(req->query, rt->query, why_query, sizeof(why_query)))
     return fail(reply, 400, "ERR_BAD_QUERY", why_query);
-  }
   json_t *body = request_object(req);
   if (!body)
     return fail(reply, 400, "ERR_MALFORMED_JSON",

@@ -16,7 +16,11 @@ const char va_assistant_help[] =
     "minutes on buy milk\", \"remind me in 10 minutes to call Bob\", "
     "\"remind me at 17:00 to leave\".";
 
-enum { MSG_MAX = VA_INTENT_TEXT_MAX, DAY_MS = 86400000, MIN_MS = 60000 };
+enum {
+  MSG_MAX = VA_APPS_CHAT_MESSAGE_BYTES_MAX,
+  DAY_MS = 86400000,
+  MIN_MS = 60000
+};
 
 typedef struct reader {
   const char *low;  /* lower-cased message */
@@ -162,19 +166,17 @@ static bool when(reader *r, int64_t now_ms, int tz, int64_t *at_ms) {
   return false;
 }
 
-/* Copies the original text of [from, to) into out, trimmed. */
-static void take_text(const reader *r, size_t from, size_t to, char *out) {
+/* Copies the original text of [from, to) into out->text, trimmed; one
+ * too long to keep whole is not kept (out->too_long). */
+static void take_text(const reader *r, size_t from, size_t to, va_intent *out) {
   while (from < to && r->orig[from] == ' ')
     from++;
   while (to > from && r->orig[to - 1] == ' ')
     to--;
-  size_t n = to - from < VA_INTENT_TEXT_MAX ? to - from : VA_INTENT_TEXT_MAX;
-  /* Cut between UTF-8 characters, never inside one. */
-  while (n > 0 && n < to - from &&
-         ((unsigned char)r->orig[from + n] & 0xC0) == 0x80)
-    n--;
-  memcpy(out, r->orig + from, n);
-  out[n] = 0;
+  out->too_long = to - from > VA_INTENT_TEXT_MAX;
+  size_t n = out->too_long ? 0 : to - from;
+  memcpy(out->text, r->orig + from, n);
+  out->text[n] = 0;
 }
 
 /* Finds where a trailing time phrase starts in [r->at, len): the first
@@ -210,8 +212,8 @@ static void parse_add(reader *r, int64_t now_ms, int tz, va_intent *out) {
   static const char *const TASK[] = {"a task", "task", "a", NULL};
   eat_any(r, TASK);
   size_t end = trailing_time(r, now_ms, tz, &out->at_ms);
-  take_text(r, r->at, end, out->text);
-  out->kind = out->text[0] ? VA_INTENT_ADD : VA_INTENT_UNKNOWN;
+  take_text(r, r->at, end, out);
+  out->kind = out->text[0] || out->too_long ? VA_INTENT_ADD : VA_INTENT_UNKNOWN;
 }
 
 static void parse_list(reader *r, va_intent *out) {
@@ -233,8 +235,8 @@ static void parse_log(reader *r, va_intent *out) {
   static const char *const PREP[] = {"on", "to", "for", NULL};
   if (!amount(r, &out->minutes) || !eat_any(r, PREP))
     return;
-  take_text(r, r->at, r->len, out->text);
-  out->kind = out->text[0] ? VA_INTENT_LOG : VA_INTENT_UNKNOWN;
+  take_text(r, r->at, r->len, out);
+  out->kind = out->text[0] || out->too_long ? VA_INTENT_LOG : VA_INTENT_UNKNOWN;
 }
 
 /* "remind me <when> to X" or "remind me to X <when>". */
@@ -245,13 +247,14 @@ static void parse_remind(reader *r, int64_t now_ms, int tz, va_intent *out) {
     size_t end = trailing_time(r, now_ms, tz, &out->at_ms);
     if (end == r->len)
       return;
-    take_text(r, start, end, out->text);
+    take_text(r, start, end, out);
   } else {
     if (!when(r, now_ms, tz, &out->at_ms) || !(eat(r, "to") || eat(r, "about")))
       return;
-    take_text(r, r->at, r->len, out->text);
+    take_text(r, r->at, r->len, out);
   }
-  out->kind = out->text[0] ? VA_INTENT_REMIND : VA_INTENT_UNKNOWN;
+  out->kind =
+      out->text[0] || out->too_long ? VA_INTENT_REMIND : VA_INTENT_UNKNOWN;
 }
 
 /* "mark X as done" / "mark X done". */
@@ -262,8 +265,9 @@ static void parse_mark(reader *r, va_intent *out) {
   for (const char *const *tail = TAILS; *tail; tail++) {
     size_t n = strlen(*tail);
     if (end - r->at > n && !memcmp(r->low + end - n, *tail, n)) {
-      take_text(r, r->at, end - n, out->text);
-      out->kind = out->text[0] ? VA_INTENT_COMPLETE : VA_INTENT_UNKNOWN;
+      take_text(r, r->at, end - n, out);
+      out->kind = out->text[0] || out->too_long ? VA_INTENT_COMPLETE
+                                                : VA_INTENT_UNKNOWN;
       return;
     }
   }
@@ -348,8 +352,9 @@ static void parse(const char *msg, size_t len, int64_t now_ms, int tz_minutes,
   } else if (eat_any(&r, LIST) || !strcmp(low + r.at, "my tasks")) {
     parse_list(&r, out);
   } else if (eat_any(&r, COMPLETE)) {
-    take_text(&r, r.at, r.len, out->text);
-    out->kind = out->text[0] ? VA_INTENT_COMPLETE : VA_INTENT_UNKNOWN;
+    take_text(&r, r.at, r.len, out);
+    out->kind =
+        out->text[0] || out->too_long ? VA_INTENT_COMPLETE : VA_INTENT_UNKNOWN;
   } else if (eat(&r, "mark")) {
     parse_mark(&r, out);
   } else if (eat(&r, "log")) {

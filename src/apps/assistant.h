@@ -5,6 +5,8 @@
 #ifndef VA_APPS_ASSISTANT_H
 #define VA_APPS_ASSISTANT_H
 
+#include "limits.h"
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -18,15 +20,16 @@ typedef enum va_intent_kind {
   VA_INTENT_REMIND,   /* "remind me in 10 minutes to call Bob" */
 } va_intent_kind;
 
-/* A text in bytes: a whole message's worth (1000 characters of up to 4
- * bytes), so that none is cut; the chat says when one is too long. */
-enum { VA_INTENT_TEXT_MAX = 4000 };
+/* A text in bytes: a title's most characters, at up to 4 bytes each. A
+ * longer one is not cut: too_long says so, the text is left empty. */
+enum { VA_INTENT_TEXT_MAX = 4 * VA_APPS_TITLE_MAX };
 
 typedef struct va_intent {
   va_intent_kind kind;
   /* ADD: the title; COMPLETE, LOG: the task (its id or words of its
    * title); REMIND: what to remind of. NUL-terminated. */
   char text[VA_INTENT_TEXT_MAX + 1];
+  bool too_long;   /* the text was over VA_INTENT_TEXT_MAX bytes */
   char status[16]; /* LIST: "open", "done" or "" (all) */
   int64_t at_ms;   /* ADD: due time (0: none); REMIND: when */
   int64_t minutes; /* LOG */

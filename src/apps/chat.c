@@ -40,8 +40,8 @@ enum { MESSAGE_MAX = VA_APPS_CHAT_MESSAGE_MAX, ID_MAX = VA_APPS_ID_MAX };
 
 /* The message being answered. */
 typedef struct chat {
-  char message[4 * MESSAGE_MAX + 1]; /* MESSAGE_MAX characters of UTF-8 */
-  int tz;                            /* the user's offset from UTC, minutes */
+  char *message; /* owned; kept until the next message or deactivation */
+  int tz;        /* the user's offset from UTC, minutes */
   va_intent intent;
   char task[ID_MAX + 1]; /* the task the intent is about, once found */
   json_t *actions;       /* what was done, for the reply */
@@ -52,6 +52,7 @@ typedef struct chat {
 static void chat_reset(chat *c) {
   json_decref(c->actions);
   free(c->note);
+  free(c->message);
   memset(c, 0, sizeof(*c));
 }
 
@@ -409,6 +410,11 @@ static int do_remind(va_turn *t, chat *c) {
 
 /* Carries out c->intent. */
 static int perform(va_turn *t, chat *c) {
+  if (c->intent.too_long)
+    return answerf(t,
+                   "That is longer than a task's title or a reminder I keep "
+                   "(%d characters): I did nothing. Say it shorter?",
+                   VA_APPS_TITLE_MAX);
   switch (c->intent.kind) {
   case VA_INTENT_HELP:
     return answer(t, va_assistant_help);
@@ -539,8 +545,10 @@ static int chat_say(va_turn *t, const void *arg, size_t len) {
     json_decref(in);
     return VA_EINVAL;
   }
-  snprintf(c->message, sizeof(c->message), "%s", json_string_value(msg));
+  c->message = strdup(json_string_value(msg));
   json_decref(in);
+  if (!c->message)
+    return VA_ENOMEM;
   c->actions = json_array();
   c->via = "built-in";
   int rc = remember(t, "user", c->message, NULL);

@@ -29,6 +29,7 @@ enum {
   /* Chat: a message, and the "remind me" reminders a user has pending;
    * the history kept is vactord's --chat-history (default 200). */
   VA_APPS_CHAT_MESSAGE_MAX = 1000,
+  VA_APPS_CHAT_MESSAGE_BYTES_MAX = 4 * VA_APPS_CHAT_MESSAGE_MAX, /* UTF-8 */
   VA_APPS_CHAT_REMINDERS_MAX = 100,
   /* The most entries a page of a history or a chat holds (?limit=). */
   VA_APPS_PAGE_MAX = 1000,

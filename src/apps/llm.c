@@ -117,15 +117,15 @@ int va_llm_ask(va_llm *llm, json_t *messages, va_await *ticket) {
   return rc;
 }
 
-/* Copies s, cut to VA_INTENT_TEXT_MAX bytes between UTF-8 characters. */
-static void copy_text(const char *s, char *out) {
+/* Copies s into in->text; one too long to keep whole is not kept
+ * (in->too_long). */
+static void copy_text(const char *s, va_intent *in) {
   size_t len = s ? strlen(s) : 0;
-  size_t n = len < VA_INTENT_TEXT_MAX ? len : VA_INTENT_TEXT_MAX;
-  while (n > 0 && n < len && ((unsigned char)s[n] & 0xC0) == 0x80)
-    n--;
+  in->too_long = len > VA_INTENT_TEXT_MAX;
+  size_t n = in->too_long ? 0 : len;
   if (n)
-    memcpy(out, s, n);
-  out[n] = 0;
+    memcpy(in->text, s, n);
+  in->text[n] = 0;
 }
 
 /* A time argument: an RFC 3339 string. */
@@ -139,7 +139,7 @@ static int64_t time_arg(json_t *args, const char *key, int64_t now_ms) {
 static void read_call(const char *name, json_t *args, int64_t now_ms,
                       va_intent *in) {
   if (!strcmp(name, "add_task")) {
-    copy_text(json_string_value(json_object_get(args, "title")), in->text);
+    copy_text(json_string_value(json_object_get(args, "title")), in);
     in->at_ms = time_arg(args, "due", now_ms);
     in->kind = VA_INTENT_ADD;
   } else if (!strcmp(name, "list_tasks")) {
@@ -148,14 +148,14 @@ static void read_call(const char *name, json_t *args, int64_t now_ms,
       strcpy(in->status, status);
     in->kind = VA_INTENT_LIST;
   } else if (!strcmp(name, "complete_task")) {
-    copy_text(json_string_value(json_object_get(args, "task")), in->text);
+    copy_text(json_string_value(json_object_get(args, "task")), in);
     in->kind = VA_INTENT_COMPLETE;
   } else if (!strcmp(name, "log_time")) {
-    copy_text(json_string_value(json_object_get(args, "task")), in->text);
+    copy_text(json_string_value(json_object_get(args, "task")), in);
     in->minutes = json_integer_value(json_object_get(args, "minutes"));
     in->kind = VA_INTENT_LOG;
   } else if (!strcmp(name, "set_reminder")) {
-    copy_text(json_string_value(json_object_get(args, "text")), in->text);
+    copy_text(json_string_value(json_object_get(args, "text")), in);
     json_int_t after = json_integer_value(json_object_get(args, "in_minutes"));
     if (after > 10 * 366 * 24 * 60)
       after = 0; /* over ten years: no reminder */
@@ -166,7 +166,7 @@ static void read_call(const char *name, json_t *args, int64_t now_ms,
   /* A call with missing arguments is no call: */
   if ((in->kind == VA_INTENT_ADD || in->kind == VA_INTENT_COMPLETE ||
        in->kind == VA_INTENT_LOG || in->kind == VA_INTENT_REMIND) &&
-      !in->text[0])
+      !in->text[0] && !in->too_long)
     in->kind = VA_INTENT_UNKNOWN;
   if ((in->kind == VA_INTENT_LOG && in->minutes <= 0) ||
       (in->kind == VA_INTENT_REMIND && in->at_ms <= 0))

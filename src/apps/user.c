@@ -371,14 +371,12 @@ static int by_key(const void *a, const void *b) {
   return x->seq < y->seq ? -1 : x->seq > y->seq;
 }
 
-/* The cursor of a page ("key.seq" of its last task), read into *after;
- * false when it is not one. */
-static bool read_cursor(const char *s, list_item *after) {
-  long long key, seq;
+bool va_user_cursor_read(const char *s, int64_t *key, int64_t *seq) {
+  long long k, q;
   int end = 0;
-  if (sscanf(s, "%lld.%lld%n", &key, &seq, &end) != 2 || s[end])
+  if (sscanf(s, "%lld.%lld%n", &k, &q, &end) != 2 || s[end])
     return false;
-  *after = (list_item){NULL, key, seq};
+  *key = k, *seq = q;
   return true;
 }
 
@@ -405,7 +403,7 @@ static json_t *page_of(json_t *entries, json_t *filters, const char *user) {
   const char *cursor = json_string_value(json_object_get(filters, "cursor"));
   json_int_t limit = json_integer_value(json_object_get(filters, "limit"));
   size_t from = 0, to;
-  if (cursor && !read_cursor(cursor, &after)) {
+  if (cursor && !va_user_cursor_read(cursor, &after.key, &after.seq)) {
     free(v);
     return json_null(); /* (the route checks; the Dapr API does not) */
   }

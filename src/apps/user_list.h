@@ -62,6 +62,10 @@ json_t *va_user_entry_new(json_t *summary, int64_t slot, int64_t seq);
  * an id. */
 bool va_user_summary_ok(json_t *summary);
 
+/* A list page's cursor, "key.seq" of the last task on it (the list sorts
+ * by key, then seq): into *key and *seq; false when s is not one. */
+bool va_user_cursor_read(const char *s, int64_t *key, int64_t *seq);
+
 /* The most names one "r:<task>" may hold (no write makes more): more is
  * corrupt. TaskActor's charges keep it within VA_APPS_REMINDERS_MAX; a
  * charge from outside (the Dapr API) without "current" may add more. */

@@ -407,7 +407,14 @@ static bool check_cluster(options *o) {
   return true;
 }
 
+/* A variable's value, or NULL when it is unset or empty. */
+static const char *set_env(const char *name) {
+  const char *v = getenv(name);
+  return v && *v ? v : NULL;
+}
+
 static int parse_options(int argc, char **argv, options *o) {
+  unsigned jwt_flags = 0; /* 1: --jwt-secret-file given, 2: --jwt-public-key */
   *o = (options){.host = "127.0.0.1",
                  .port = 3500,
                  .data = "vactor-data",
@@ -424,8 +431,8 @@ static int parse_options(int argc, char **argv, options *o) {
     o->log_level = env;
   o->token = getenv("VACTORD_API_TOKEN");
   o->jwt = (va_jwt_config){
-      getenv("VACTORD_JWT_SECRET_FILE"), getenv("VACTORD_JWT_PUBLIC_KEY"),
-      getenv("VACTORD_JWT_ISSUER"), getenv("VACTORD_JWT_AUDIENCE")};
+      set_env("VACTORD_JWT_SECRET_FILE"), set_env("VACTORD_JWT_PUBLIC_KEY"),
+      set_env("VACTORD_JWT_ISSUER"), set_env("VACTORD_JWT_AUDIENCE")};
   o->llm_url = getenv("VACTORD_LLM_URL");
   o->llm_model = getenv("VACTORD_LLM_MODEL");
   o->llm_key = getenv("VACTORD_LLM_KEY");
@@ -509,11 +516,15 @@ static int parse_options(int argc, char **argv, options *o) {
     case 'r':
       o->repair_state = true;
       break;
-    case 'j':
+    case 'j': /* a flag's key takes the place of a variable's */
       o->jwt.secret_file = optarg;
+      o->jwt.public_key_file = jwt_flags & 2 ? o->jwt.public_key_file : NULL;
+      jwt_flags |= 1;
       break;
     case 'J':
       o->jwt.public_key_file = optarg;
+      o->jwt.secret_file = jwt_flags & 1 ? o->jwt.secret_file : NULL;
+      jwt_flags |= 2;
       break;
     case 'I':
       o->jwt.issuer = optarg;

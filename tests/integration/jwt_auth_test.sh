@@ -52,7 +52,7 @@ check "ben's list holds it" json '.tasks | map(.id) == ["trip"]' -H "$(bearer "$
 check "cat's token on ann's path: 404 ERR_TASK_NOT_FOUND" code 404 ERR_TASK_NOT_FOUND -H "$(bearer "$cat")" "$u/ann/tasks/trip"
 cp "$dir/body" "$dir/other-users"
 answer "$dir/missing" -H "$(bearer "$ann")" "$u/ann/tasks/nope" >/dev/null
-check "... the very answer of a task that is not there" cmp -s "$dir/other-users" "$dir/missing"
+check "... the status and body of a task that is not there" cmp -s "$dir/other-users" "$dir/missing"
 check "cat's token cannot write ann's task" code 404 ERR_TASK_NOT_FOUND -X PATCH -H "$(bearer "$cat")" "$u/ann/tasks/trip" -d '{"title":"mine"}'
 check "nor list ann's tasks, nor read ann's chat" \
   test "$(status -H "$(bearer "$cat")" "$u/ann/tasks")$(status -H "$(bearer "$cat")" "$u/ann/chat")" = 404404
@@ -69,6 +69,7 @@ check "an audience list that holds ours: 200" test "$(status -H "$(bearer "$(min
 check "another secret: 401" code 401 ERR_UNAUTHENTICATED -H "$(bearer "$(mint HS256 "$dir/other-secret" iss=idp aud=vactor exp=+600 sub=ann)")" "$u/ann/tasks"
 check "alg none: 401" code 401 ERR_UNAUTHENTICATED -H "$(bearer "$(mint none - iss=idp aud=vactor exp=+600 sub=ann)")" "$u/ann/tasks"
 check "cat's token with its sub changed to ann: 401" code 401 ERR_UNAUTHENTICATED -H "$(bearer "$(hs sub=cat --tamper-sub ann)")" "$u/ann/tasks"
+check "alg hS256 (not as RFC 7515 writes it): 401" code 401 ERR_UNAUTHENTICATED -H "$(bearer "$(hs sub=ann --header alg=hS256)")" "$u/ann/tasks"
 check "a crit header: 401" code 401 ERR_UNAUTHENTICATED -H "$(bearer "$(hs sub=ann --header 'crit=["exp"]')")" "$u/ann/tasks"
 check "no sub: 401" code 401 ERR_UNAUTHENTICATED -H "$(bearer "$(hs)")" "$u/ann/tasks"
 check "a number for a sub: 401" code 401 ERR_UNAUTHENTICATED -H "$(bearer "$(hs sub=7)")" "$u/7/tasks"
@@ -104,18 +105,29 @@ check "an RS256 token: 401" code 401 ERR_UNAUTHENTICATED -H "$(bearer "$rs")" "$
 check "stops" stop
 
 # ---- Keys and flags that will not do ----
-refused() { # FLAGS...: vactord exits non-zero at once, saying why
-  ! timeout 10 "$vactord" --listen "127.0.0.1:$(free_port)" --data "$dir/refused" "$@" 2>"$dir/refusal" &&
-    grep -qi "jwt\|key\|secret" "$dir/refusal"
+# refused EXIT WORDS [VAR=VALUE...] -- FLAGS...: vactord exits with EXIT at
+# once (not killed by the timeout: 124), saying WORDS on stderr.
+refused() {
+  local want="$1" words="$2" code; shift 2
+  local vars=()
+  while [ "$1" != -- ]; do vars+=("$1"); shift; done
+  shift
+  env "${vars[@]}" timeout 10 "$vactord" --listen "127.0.0.1:$(free_port)" --data "$dir/refused" "$@" 2>"$dir/refusal"
+  code=$?
+  [ "$code" = "$want" ] && grep -q -- "$words" "$dir/refusal"
 }
 printf 'short secret\n' > "$dir/short"
-check "a secret under 32 bytes is refused" refused --jwt-secret-file "$dir/short"
-check "a missing key file is refused" refused --jwt-public-key "$dir/nope.pem"
-check "a file that is no public key is refused" refused --jwt-public-key "$dir/secret"
-check "a private key for a public one is refused" refused --jwt-public-key "$dir/rsa.pem"
-check "RSA under 2048 bits is refused" refused --jwt-public-key "$dir/weak.pub"
-check "both key flags are refused" refused --jwt-secret-file "$dir/secret" --jwt-public-key "$dir/rsa.pub"
-check "an issuer without a key is refused" refused --jwt-issuer idp
-check "the variables work as the flags" env VACTORD_JWT_SECRET_FILE="$dir/short" bash -c "! timeout 10 '$vactord' --listen 127.0.0.1:$(free_port) --data '$dir/refused' 2>/dev/null"
+mkfifo "$dir/fifo"
+check "a secret under 32 bytes is refused" refused 1 "has 32 bytes or more" -- --jwt-secret-file "$dir/short"
+check "a missing key file is refused" refused 1 "No such file" -- --jwt-public-key "$dir/nope.pem"
+check "a file that is no public key is refused" refused 1 "not a PEM public key" -- --jwt-public-key "$dir/secret"
+check "a private key for a public one is refused" refused 1 "not a PEM public key" -- --jwt-public-key "$dir/rsa.pem"
+check "RSA under 2048 bits is refused" refused 1 "neither RSA of 2048" -- --jwt-public-key "$dir/weak.pub"
+check "a FIFO for a key is refused, not waited on" refused 1 "not a regular file" -- --jwt-secret-file "$dir/fifo"
+check "both key flags are refused" refused 2 "not both" -- --jwt-secret-file "$dir/secret" --jwt-public-key "$dir/rsa.pub"
+check "an issuer without a key is refused" refused 2 "need --jwt-secret-file" -- --jwt-issuer idp
+check "the variables work as the flags" refused 1 "has 32 bytes or more" VACTORD_JWT_SECRET_FILE="$dir/short" --
+check "a key flag takes the place of the other key's variable" refused 1 "has 32 bytes or more" VACTORD_JWT_PUBLIC_KEY="$dir/rsa.pub" -- --jwt-secret-file "$dir/short"
+check "an empty variable is no issuer" refused 2 "need --jwt-secret-file" VACTORD_JWT_ISSUER= VACTORD_JWT_AUDIENCE=x --
 
 finish

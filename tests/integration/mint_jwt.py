@@ -8,7 +8,8 @@ command (RS256, ES256), and the broken ones an attacker would send.
 ALG is HS256 (KEYFILE holds the secret), RS256 or ES256 (KEYFILE a PEM
 private key), or none (no signature). A claim's value is JSON when it
 parses as JSON, else a string; exp=+N and nbf=+N are N seconds from now
-(-N before). --hmac-with FILE signs an HS256 token with FILE's bytes as the
+(-N before). --header k=v sets a header field (alg too: the token is
+still signed with ALG). --hmac-with FILE signs an HS256 token with FILE's bytes as the
 secret (the algorithm-confusion attack with a public key's PEM).
 --tamper-sub U swaps the signed token's sub for U, keeping the signature.
 """
@@ -85,8 +86,7 @@ def main(argv):
         with open(hmac_file, "rb") as f:
             sig = hmac.new(f.read(), signing_input, hashlib.sha256).digest()
     else:
-        sig = sign(header["alg"] if alg != "none" else "none", keyfile,
-                   signing_input)
+        sig = sign(alg, keyfile, signing_input)  # whatever the header says
     if tamper:
         claims["sub"] = tamper
         body = b64(json.dumps(claims).encode())

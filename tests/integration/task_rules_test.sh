@@ -34,9 +34,16 @@ check "... saying so in characters" says "1-200 characters"
 check "a chat message of 1000 '€' (3000 bytes) is one" test "$(status -X POST "$u/ann/chat" -d "{\"message\":\"$(repeat € 1000)\"}")" = 200
 check "... and 1001 are not" code 400 ERR_BAD_REQUEST -X POST "$u/ann/chat" -d "{\"message\":\"$(repeat € 1001)\"}"
 check "... kept whole in the chat" json '[.messages[] | select(.role=="user") | .text | length] | index(1000) != null' "$u/ann/chat?limit=10"
+before=$(curl -s "$u/ann/tasks" | jq .count)
 check "the assistant says a title is too long instead of cutting it" \
   json '.reply | test("at most 200 characters")' -X POST "$u/ann/chat" -d "{\"message\":\"add $(repeat ü 250)\"}"
-check "... and adds nothing" json '[.tasks[].title | length] | all(. <= 200)' "$u/ann/tasks"
+curl -s "$u/ann/tasks" > "$dir/after"
+quiet() { "$@" >/dev/null; }
+check "... and adds nothing" quiet jq -e --argjson n "$before" '.count == $n and ([.tasks[].title | test("ü")] | any | not)' "$dir/after"
+check "a text too long even to read as one is said to be, not cut" \
+  json '.reply | test("I did nothing")' -X POST "$u/ann/chat" -d "{\"message\":\"remind me in 1 hour to $(repeat x 900)\"}"
+check "... and sets no reminder" json '.reminders == []' "$u/ann/reminders"
+check "the ids . and .. are refused" test "$(status --path-as-is "$u/ann/tasks/.")$(status --path-as-is "$u/ann/tasks/..")" = 400400
 
 # ---- Queries: checked as bodies are, errors name the parameter ----
 check "?status=bogus is a 400" code 400 ERR_BAD_QUERY "$u/ann/tasks?status=bogus"
@@ -44,6 +51,8 @@ check "... with the body's message" says "status must be open, in_progress or do
 check "?priority=huge is a 400" code 400 ERR_BAD_QUERY "$u/ann/tasks?priority=huge"
 check "?role=boss is a 400" code 400 ERR_BAD_QUERY "$u/ann/tasks?role=boss"
 check "?status=done is fine" test "$(status "$u/ann/tasks?status=done")" = 200
+check "a value that is not UTF-8 is a 400, not ignored" code 400 ERR_BAD_QUERY "$u/ann/tasks?status=%FF"
+check "... and so is one over 1023 bytes" code 400 ERR_BAD_QUERY "$u/ann/tasks?q=$(repeat a 1500)"
 check "an unknown parameter is named" code 400 ERR_BAD_QUERY "$u/ann/tasks?colour=red"
 check "... as colour" says "colour"
 check "a badly encoded one is named" code 400 ERR_BAD_QUERY "$u/ann/tasks?q=%zz"

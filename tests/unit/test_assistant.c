@@ -150,8 +150,14 @@ static void long_and_odd_input(void **state) {
   va_intent in;
   va_assistant_parse(big, sizeof(big), NOW, 0, &in);
   assert_int_equal(in.kind, VA_INTENT_ADD);
-  /* The longest message is read whole: its text is all but "add ". */
-  assert_int_equal(strlen(in.text), VA_INTENT_TEXT_MAX - 4);
+  /* A text too long to keep is not cut: it is said to be too long. */
+  assert_true(in.too_long);
+  assert_string_equal(in.text, "");
+  big[4 + VA_INTENT_TEXT_MAX] = 0; /* the longest text kept whole */
+  va_assistant_parse(big, 4 + VA_INTENT_TEXT_MAX, NOW, 0, &in);
+  assert_int_equal(in.kind, VA_INTENT_ADD);
+  assert_false(in.too_long);
+  assert_int_equal(strlen(in.text), VA_INTENT_TEXT_MAX);
   va_assistant_parse("add \0\t\x01x", 8, NOW, 0, &in);
   assert_int_equal(in.kind, VA_INTENT_ADD);
 }
@@ -167,17 +173,22 @@ static void queries(void **state) {
   assert_false(va_query_get("q=0123456789abcdefg", "q", v, 16));
   assert_false(va_query_get("", "q", v, 16));
   static const char *const keys[] = {"q", NULL};
-  char bad[VA_QUERY_BAD_MAX + 1];
-  bool known;
-  assert_true(va_query_check("q=1&&q=2", keys, bad, &known));
-  assert_false(va_query_check("q=1&x=2", keys, bad, &known));
-  assert_string_equal(bad, "x");
-  assert_false(known);
-  assert_false(va_query_check("q=%", keys, bad, &known));
-  assert_string_equal(bad, "q");
-  assert_true(known);
-  assert_false(va_query_check("q=1&a%22b\x01=2", keys, bad, &known));
-  assert_string_equal(bad, "a?22b?");
+  char why[256];
+  assert_true(va_query_check("q=1&&q=2", keys, why, sizeof(why)));
+  assert_false(va_query_check("q=1&x=2", keys, why, sizeof(why)));
+  assert_string_equal(why, "unknown query parameter x (this route takes q)");
+  assert_false(va_query_check("q=%", keys, why, sizeof(why)));
+  assert_string_equal(why, "the query parameter q is badly encoded");
+  assert_false(va_query_check("q=1&a%22b\x01=2", keys, why, sizeof(why)));
+  assert_string_equal(why,
+                      "unknown query parameter a?22b? (this route takes q)");
+  static const char *const three[] = {"a", "b", "c", NULL}, *const none[] = {
+                                                                NULL};
+  assert_false(va_query_check("x=1", three, why, sizeof(why)));
+  assert_string_equal(
+      why, "unknown query parameter x (this route takes a, b and c)");
+  assert_false(va_query_check("x=1", none, why, sizeof(why)));
+  assert_string_equal(why, "unknown query parameter x (this route takes none)");
 }
 
 static void checks(void **state) {
