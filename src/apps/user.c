@@ -308,9 +308,9 @@ static int64_t priority_rank(json_t *v) {
 /* Whether summary passes the filters: each given one must match; q is a
  * case-insensitive substring of the title; tag one of its tags; due_before (ms)
  * keeps the tasks due before it, overdue those past due and not done (or,
- * false, the others). */
+ * false, the others). due: the summary's, in ms (INT64_MAX for none). */
 static bool wanted(json_t *summary, json_t *filters, const char *user,
-                   int64_t now) {
+                   int64_t now, int64_t due) {
   static const char *const EXACT[] = {"status", "priority", NULL};
   for (const char *const *f = EXACT; *f; f++) {
     json_t *want = json_object_get(filters, *f);
@@ -323,7 +323,6 @@ static bool wanted(json_t *summary, json_t *filters, const char *user,
     if (owner != !strcmp(role, "owner"))
       return false;
   }
-  int64_t due = time_ms(json_object_get(summary, "due"), INT64_MAX);
   json_t *before = json_object_get(filters, "due_before");
   if (json_is_integer(before) && due >= json_integer_value(before))
     return false;
@@ -351,14 +350,14 @@ typedef struct list_item {
   int64_t key, seq;
 } list_item;
 
-/* The key a task is ordered by for sort: due (soonest first, none last),
- * priority (urgent first), updated (latest first), or NULL (the order
- * listed: all keys equal). */
-static int64_t sort_key(json_t *task, const char *sort) {
+/* The key a task (due at due ms) is ordered by for sort: due (soonest
+ * first, none last), priority (urgent first), updated (latest first), or
+ * NULL (the order listed: all keys equal). */
+static int64_t sort_key(json_t *task, int64_t due, const char *sort) {
   if (!sort)
     return 0;
   if (!strcmp(sort, "due"))
-    return time_ms(json_object_get(task, "due"), INT64_MAX);
+    return due;
   if (!strcmp(sort, "priority"))
     return -priority_rank(json_object_get(task, "priority"));
   return -time_ms(json_object_get(task, "updated"), 0);
@@ -393,9 +392,10 @@ static json_t *page_of(json_t *entries, json_t *filters, const char *user) {
   json_t *e;
   json_array_foreach(entries, i, e) {
     json_t *task = json_object_get(e, "task");
-    if (wanted(task, filters, user, now))
+    int64_t due = time_ms(json_object_get(task, "due"), INT64_MAX);
+    if (wanted(task, filters, user, now, due))
       v[kept++] =
-          (list_item){task, sort_key(task, sort),
+          (list_item){task, sort_key(task, due, sort),
                       (int64_t)json_integer_value(json_object_get(e, "seq"))};
   }
   qsort(v, kept, sizeof(*v), by_key);
