@@ -9,6 +9,7 @@
 #include "../apps/prefs.h"
 #include "../apps/task_doc.h"
 #include "../apps/user_list.h"
+#include "../base/assert.h"
 #include "query.h"
 #include "reply_node.h"
 #include <jansson.h>
@@ -17,7 +18,11 @@
 #include <string.h>
 #include <sys/random.h>
 
-enum { ID_MAX = VA_APPS_ID_MAX, SEGMENTS_MAX = 8 };
+enum {
+  ID_MAX = VA_APPS_ID_MAX,
+  KEY_MAX = VA_APPS_TASK_KEY_MAX, /* a TaskActor's id */
+  SEGMENTS_MAX = 8
+};
 
 /* ---- Paths ---- */
 
@@ -59,6 +64,16 @@ static bool valid_id(segment s) {
         !s.s[i])
       return false;
   return true;
+}
+
+/* A task as a user names it (task_doc.h): an id, or "owner:task". */
+static bool valid_task_ref(segment s) {
+  const char *colon = memchr(s.s, ':', s.n);
+  if (!colon)
+    return valid_id(s);
+  size_t owner = (size_t)(colon - s.s);
+  return valid_id((segment){s.s, owner}) &&
+         valid_id((segment){colon + 1, s.n - owner - 1});
 }
 
 /* ---- Routes ---- */
@@ -310,10 +325,10 @@ typedef struct pending_answer {
   const va_apps *apps;
   va_http_reply *reply;
   const route *route;
-  char location[sizeof("/v1/users//tasks/") + 2 * ID_MAX]; /* if created */
-  /* A create's: the task, and {user, members} to take it off their lists
-   * again if the create fails (owned; NULL for other routes). */
-  char task[ID_MAX + 1];
+  char location[sizeof("/v1/users//tasks/") + ID_MAX + KEY_MAX]; /* created */
+  /* A create's: the task's actor id, and {user, members} to take it off
+   * their lists again if the create fails (owned; NULL for other routes). */
+  char task[KEY_MAX + 1];
   char *unlist;
   int status; /* the create's failure, answered once the lists are clean */
 } pending_answer;
@@ -356,7 +371,7 @@ static void unlisted(void *user, int status, const void *data, size_t len) {
   (void)data, (void)len;
   pending_answer *pa = user;
   if (status) {
-    char task[2 * ID_MAX + 8];
+    char task[2 * KEY_MAX + 8];
     va_log_quote(pa->task, strlen(pa->task), task, sizeof(task));
     va_log(pa->apps->rt, VA_LOG_WARN, "unlist failed", "task=%s error=%s", task,
            va_err_name(status));
@@ -528,7 +543,7 @@ static const char *check(const route *rt, json_t *body) {
 
 /* ---- Dispatch ---- */
 
-static void call_log(const va_apps *apps, segment user, segment task,
+static void call_log(const va_apps *apps, segment user, const char *task,
                      const va_http_request *req, va_http_reply *reply) {
   json_t *in = json_loadb(req->body, req->body_len, 0, NULL);
   json_t *m = json_object_get(in, "minutes");
@@ -552,7 +567,7 @@ static void call_log(const va_apps *apps, segment user, segment task,
   char body[sizeof(head) + ID_MAX];
   memcpy(body, &head, sizeof(head));
   memcpy(body + sizeof(head), user.s, user.n);
-  int rc = va_call(apps->rt, apps->task, task.s, task.n, VA_TASK_LOG, body,
+  int rc = va_call(apps->rt, apps->task, task, strlen(task), VA_TASK_LOG, body,
                    sizeof(head) + user.n, answer_plain, reply);
   if (rc) {
     error_for(va_http_res(reply), rc, 't');
@@ -572,9 +587,8 @@ static json_t *request_object(const va_http_request *req) {
 }
 
 /* A create's undo: {user, members} of its body as JSON (new, NULL when out
- * of memory), and the task's id copied into task (ID_MAX + 1 bytes). */
-static char *unlist_body(json_t *body, segment target, char *task) {
-  snprintf(task, ID_MAX + 1, "%.*s", (int)target.n, target.s);
+ * of memory). */
+static char *unlist_body(json_t *body) {
   json_t *undo = json_pack("{s:O, s:O?}", "user", json_object_get(body, "user"),
                            "members", json_object_get(body, "members"));
   char *s = undo ? json_dumps(undo, JSON_COMPACT) : NULL;
@@ -582,11 +596,41 @@ static char *unlist_body(json_t *body, segment target, char *task) {
   return s;
 }
 
+/* The TaskActor id (into key, KEY_MAX + 1 bytes) of the task the route's
+ * user names ref, or of a new one with a name made up (a POST create):
+ * NULL, or why the user may not name it so. */
+static const char *task_key(const route *rt, segment user, segment ref,
+                            char *key) {
+  char user_id[ID_MAX + 1], made_up[24];
+  snprintf(user_id, sizeof(user_id), "%.*s", (int)user.n, user.s);
+  if (rt->call == VA_TASK_CREATE && !strcmp(rt->method, "POST")) {
+    unsigned char r[8];
+    if (getrandom(r, sizeof(r), 0) != (ssize_t)sizeof(r))
+      r[0] = 0; /* (never: 8 bytes from the pool do not block) */
+    int n = snprintf(made_up, sizeof(made_up), "t");
+    for (size_t i = 0; i < sizeof(r); i++)
+      n += snprintf(made_up + n, sizeof(made_up) - (size_t)n, "%02x", r[i]);
+    ref = (segment){made_up, (size_t)n};
+  }
+  bool named = va_task_key_of(user_id, ref.s, ref.n, key);
+  VA_ASSERT(named); /* (the ids were checked: valid_task_ref) */
+  if (rt->call == VA_TASK_CREATE &&
+      !va_task_key_creatable(user_id, key, strlen(key)))
+    return "a task is created under its owner's own name: leave out "
+           "\"owner:\"";
+  return NULL;
+}
+
 static void call_route(const va_apps *apps, const route *rt, segment user,
                        const segment *ids, const va_http_request *req,
                        va_http_reply *reply) {
+  char key[KEY_MAX + 1];
+  const char *bad_key =
+      rt->actor == 't' ? task_key(rt, user, ids[0], key) : NULL;
+  if (bad_key)
+    return fail(reply, 400, "ERR_BAD_ID", bad_key);
   if (rt->body == BODY_LOG)
-    return call_log(apps, user, ids[0], req, reply);
+    return call_log(apps, user, key, req, reply);
   char why_query[384];
   if (!va_query_check(req->query, rt->query, why_query, sizeof(why_query)))
     return fail(reply, 400, "ERR_BAD_QUERY", why_query);
@@ -622,27 +666,20 @@ static void call_route(const va_apps *apps, const route *rt, segment user,
     json_object_set_new(body, "name", json_stringn(ids[1].s, ids[1].n));
   if (rt->actor == 'c' && rt->call == VA_CHAT_REMINDER_DEL)
     json_object_set_new(body, "name", json_stringn(ids[0].s, ids[0].n));
-  char task_id[ID_MAX + 1];
-  segment target = rt->actor == 't' ? ids[0] : user;
-  if (rt->actor == 't' && !strcmp(rt->method, "POST") &&
-      rt->call == VA_TASK_CREATE) {
-    unsigned char r[8];
-    if (getrandom(r, sizeof(r), 0) != (ssize_t)sizeof(r))
-      r[0] = 0; /* (never: 8 bytes from the pool do not block) */
-    int n = snprintf(task_id, sizeof(task_id), "t");
-    for (size_t i = 0; i < sizeof(r); i++)
-      n += snprintf(task_id + n, sizeof(task_id) - (size_t)n, "%02x", r[i]);
-    target = (segment){task_id, (size_t)n};
+  segment target = rt->actor == 't' ? (segment){key, strlen(key)} : user;
+  if (rt->call == VA_TASK_CREATE && rt->actor == 't') {
+    snprintf(pa->task, sizeof(pa->task), "%s", key);
+    if (!(pa->unlist = unlist_body(body))) {
+      json_decref(body);
+      free(pa);
+      return fail(reply, 503, "ERR_NO_MEMORY", "out of memory");
+    }
   }
-  if (rt->call == VA_TASK_CREATE && rt->actor == 't' &&
-      !(pa->unlist = unlist_body(body, target, pa->task))) {
-    json_decref(body);
-    free(pa);
-    return fail(reply, 503, "ERR_NO_MEMORY", "out of memory");
+  if (rt->ok_status == 201) {
+    const char *name = strchr(key, ':') + 1; /* the creator's own name */
+    snprintf(pa->location, sizeof(pa->location), "/v1/users/%.*s/tasks/%s",
+             (int)user.n, user.s, name);
   }
-  if (rt->ok_status == 201)
-    snprintf(pa->location, sizeof(pa->location), "/v1/users/%.*s/tasks/%.*s",
-             (int)user.n, user.s, (int)target.n, target.s);
   int type = rt->actor == 't'   ? apps->task
              : rt->actor == 'u' ? apps->user
                                 : apps->chat;
@@ -683,11 +720,13 @@ bool va_task_api_route(const va_apps *apps, const va_http_request *req,
       continue;
     va_http_label(reply, rt->label);
     bool ids_ok = valid_id(seg[2]);
-    for (size_t k = 0; k < n_ids; k++)
-      ids_ok = ids_ok && valid_id(ids[k]);
+    for (size_t k = 0; k < n_ids; k++) /* (a task first, if any) */
+      ids_ok = ids_ok && (k == 0 && rt->actor == 't' ? valid_task_ref(ids[k])
+                                                     : valid_id(ids[k]));
     if (!ids_ok)
       fail(reply, 400, "ERR_BAD_ID",
-           "ids are 1-128 characters of A-Z a-z 0-9 . _ ~ -");
+           "ids are 1-128 characters of A-Z a-z 0-9 . _ ~ - (another "
+           "owner's task: owner:task)");
     else
       call_route(apps, rt, seg[2], ids, req, reply);
     return true;

@@ -36,17 +36,22 @@ static va_journal messages_of(va_turn *t) {
   return (va_journal){"m:", apps_of(t)->chat_limit};
 }
 
-enum { MESSAGE_MAX = VA_APPS_CHAT_MESSAGE_MAX, ID_MAX = VA_APPS_ID_MAX };
+enum {
+  MESSAGE_MAX = VA_APPS_CHAT_MESSAGE_MAX,
+  ID_MAX = VA_APPS_ID_MAX,
+  KEY_MAX = VA_APPS_TASK_KEY_MAX
+};
 
 /* The message being answered. */
 typedef struct chat {
   char *message; /* owned; kept until the next message or deactivation */
   int tz;        /* the user's offset from UTC, minutes */
   va_intent intent;
-  char task[ID_MAX + 1]; /* the task the intent is about, once found */
-  json_t *actions;       /* what was done, for the reply */
-  const char *via;       /* "built-in" or "model" */
-  char *note;            /* the model's own words, or why it was not used */
+  char task[KEY_MAX + 1]; /* the task the intent is about, once found, as
+                            the user calls it (task_doc.h) */
+  json_t *actions;        /* what was done, for the reply */
+  const char *via;        /* "built-in" or "model" */
+  char *note;             /* the model's own words, or why it was not used */
 } chat;
 
 static void chat_reset(chat *c) {
@@ -126,6 +131,16 @@ static void local_time(int64_t ms, int tz, char *out, size_t cap) {
   else
     snprintf(out + n, cap - n, " (%c%02d:%02d)", tz < 0 ? '-' : '+',
              abs(tz) / 60, abs(tz) % 60);
+}
+
+/* The TaskActor id (into key, KEY_MAX + 1 bytes) of the task the user
+ * calls task (task_doc.h). An id from their list that is no name (a
+ * legacy id the Dapr API made) is the actor's id as it is. */
+static const char *task_key(va_turn *t, const char *task, char *key) {
+  char user[ID_MAX + 1];
+  if (!va_task_key_of(me(t, user), task, strlen(task), key))
+    snprintf(key, KEY_MAX + 1, "%s", task);
+  return key;
 }
 
 static void act(chat *c, json_t *action) {
@@ -239,7 +254,9 @@ static int do_add(va_turn *t, chat *c) {
       json_pack("{s:s, s:s}", "user", me(t, user), "title", c->intent.text);
   if (body && c->intent.at_ms)
     json_object_set_new(body, "due", va_json_time(c->intent.at_ms));
-  return call_json(t, apps_of(t)->task, c->task, VA_TASK_CREATE, body, added);
+  char key[KEY_MAX + 1];
+  return call_json(t, apps_of(t)->task, task_key(t, c->task, key),
+                   VA_TASK_CREATE, body, added);
 }
 
 /* ---- Completing and logging: find the task first ---- */
@@ -348,18 +365,19 @@ static int found(va_turn *t, void *user, int status, const void *data,
   json_decref(out);
   if (answered)
     return rc;
-  char user_id[ID_MAX + 1];
+  char user_id[ID_MAX + 1], key[KEY_MAX + 1];
   me(t, user_id);
+  task_key(t, c->task, key);
   if (c->intent.kind == VA_INTENT_COMPLETE)
-    return call_json(t, apps_of(t)->task, c->task, VA_TASK_COMPLETE,
+    return call_json(t, apps_of(t)->task, key, VA_TASK_COMPLETE,
                      json_pack("{s:s}", "user", user_id), changed);
   size_t ulen = strlen(user_id);
   char body[sizeof(va_task_log) + ID_MAX];
   va_task_log head = {c->intent.minutes};
   memcpy(body, &head, sizeof(head));
   memcpy(body + sizeof(head), user_id, ulen);
-  return va_turn_call(t, apps_of(t)->task, c->task, strlen(c->task),
-                      VA_TASK_LOG, body, sizeof(head) + ulen, changed, NULL);
+  return va_turn_call(t, apps_of(t)->task, key, strlen(key), VA_TASK_LOG, body,
+                      sizeof(head) + ulen, changed, NULL);
 }
 
 static int do_find(va_turn *t) {

@@ -10,6 +10,8 @@
 enum {
   /* Ids: users, tasks, members; reminder names. Bytes of [A-Za-z0-9._~-]. */
   VA_APPS_ID_MAX = 128,
+  /* A TaskActor's id, "<owner>:<name>" (task_doc.h): two ids and a colon. */
+  VA_APPS_TASK_KEY_MAX = 2 * VA_APPS_ID_MAX + 1,
   VA_APPS_REMINDER_NAME_MAX = 128,
   /* A task's fields, in characters (Unicode code points, as the errors
    * say: 200 "é" are a title, though 400 bytes). */

@@ -115,9 +115,13 @@ static int64_t minutes(va_turn *t) {
   return m;
 }
 
-/* The task as the API shows it: the document plus the minutes. */
-static int reply_task(va_turn *t, json_t *doc) {
+/* The task as the API shows it to user: the document with the id user
+ * calls it by (task_doc.h), plus the minutes. */
+static int reply_task(va_turn *t, json_t *doc, const char *user) {
   json_t *shown = json_copy(doc);
+  json_object_set_new(shown, "id",
+                      json_string(va_task_shown_id(
+                          user, va_json_text(json_object_get(doc, "id")))));
   json_object_set_new(shown, "minutes", json_integer(minutes(t)));
   int rc = va_reply_json(t, shown);
   json_decref(shown);
@@ -272,7 +276,8 @@ static int task_create(va_turn *t, const void *arg, size_t len) {
     return finish(&r, VA_EEXIST);
   size_t idlen;
   const char *id = va_turn_id(t, &idlen);
-  if (va_task_doc_check(r.in, true) || !va_task_key_ok(id, idlen))
+  if (va_task_doc_check(r.in, true) || !va_task_actor_key_ok(id, idlen) ||
+      !va_task_key_creatable(r.user, id, idlen))
     return finish(&r, VA_EINVAL); /* (the Dapr API can name any actor) */
   json_t *doc = va_task_doc_new(r.in, id, idlen, r.user, va_wall_ms());
   rc = doc ? save_doc(t, doc) : VA_ENOMEM;
@@ -281,7 +286,7 @@ static int task_create(va_turn *t, const void *arg, size_t len) {
   if (rc == 0)
     rc = tell_users(t, doc, VA_USER_UPSERT);
   if (rc == 0)
-    rc = reply_task(t, doc);
+    rc = reply_task(t, doc, r.user);
   json_decref(doc);
   return finish(&r, rc);
 }
@@ -318,7 +323,7 @@ static int task_unlist(va_turn *t, const void *arg, size_t len) {
 static int task_get(va_turn *t, const void *arg, size_t len) {
   request r;
   int rc = begin(t, arg, len, &r);
-  return finish(&r, rc ? rc : reply_task(t, r.doc));
+  return finish(&r, rc ? rc : reply_task(t, r.doc, r.user));
 }
 
 /* Applies fields (checked) to a copy of the document, records and tells. */
@@ -338,7 +343,7 @@ static int change(va_turn *t, request *r, json_t *fields, const char *action) {
       rc = tell_users(t, doc, VA_USER_UPSERT);
   }
   if (rc == 0)
-    rc = reply_task(t, doc);
+    rc = reply_task(t, doc, r->user);
   json_decref(changes);
   json_decref(doc);
   return rc;
@@ -451,7 +456,7 @@ static int membership(va_turn *t, const void *arg, size_t len, bool add) {
     rc = VA_APPS_EOWNER; /* the owner is not a member */
   long at = rc == 0 ? member_index(r.doc, member) : -1;
   if (rc || (add && at >= 0)) /* already a member: nothing changes */
-    return finish(&r, rc ? rc : reply_task(t, r.doc));
+    return finish(&r, rc ? rc : reply_task(t, r.doc, r.user));
   if (add &&
       json_array_size(json_object_get(r.doc, "members")) >= VA_APPS_MEMBERS_MAX)
     return finish(&r, VA_APPS_ELIMIT_MEMBERS);
@@ -481,7 +486,7 @@ static int membership(va_turn *t, const void *arg, size_t len, bool add) {
     json_decref(summary);
   }
   if (rc == 0)
-    rc = reply_task(t, doc);
+    rc = reply_task(t, doc, r.user);
   json_decref(doc);
   return finish(&r, rc);
 }
@@ -794,19 +799,17 @@ static int task_reminder_del(va_turn *t, const void *arg, size_t len) {
 }
 
 /* The chat's note for a fire of reminder name, as JSON text (new; NULL
- * when out of memory). data is the reminder's spec: parsed into *spec
- * (new, the caller frees it), its message (borrowed from *spec, NULL
- * without one) in *message. */
-static char *fire_note(json_t *doc, const char *name, const void *data,
-                       size_t len, json_t **spec, const char **message) {
-  *spec = json_loadb(data, len, 0, NULL);
-  *message = json_string_value(json_object_get(*spec, "message"));
+ * when out of memory), for user to: its message (NULL: none) or name. */
+static char *fire_note(json_t *doc, const char *name, const char *message,
+                       const char *to) {
   const char *title = va_json_text(json_object_get(doc, "title"));
-  json_t *note = json_pack("{s:s, s:O, s:s}", "text", "", "task",
-                           json_object_get(doc, "id"), "reminder", name);
+  const char *task =
+      va_task_shown_id(to, va_json_text(json_object_get(doc, "id")));
+  json_t *note =
+      json_pack("{s:s, s:s, s:s}", "text", "", "task", task, "reminder", name);
   char *text = NULL;
   if (note && asprintf(&text, "Reminder for \"%s\": %s", title,
-                       *message && **message ? *message : name) >= 0)
+                       message && *message ? message : name) >= 0)
     json_object_set_new(note, "text", json_string(text));
   free(text);
   char *s = note ? json_dumps(note, JSON_COMPACT) : NULL;
@@ -814,14 +817,25 @@ static char *fire_note(json_t *doc, const char *name, const void *data,
   return s;
 }
 
+/* Who hears reminder spec's fires: whoever set it ("by"), if they are
+ * still the task's owner or a member, else the owner. */
+static const char *reminded(json_t *doc, json_t *spec, const char *owner) {
+  json_t *by = json_object_get(spec, "by");
+  return json_is_string(by) &&
+                 va_task_key_ok(json_string_value(by),
+                                json_string_length(by)) &&
+                 va_task_doc_allows(doc, json_string_value(by))
+             ? json_string_value(by)
+             : owner;
+}
+
 /* A reminder fired: the history records it and the chat of whoever set
- * it gets it as an assistant message, if they are still the task's owner
- * or a member, else the owner's (a one-way send: the chat never calls
- * back; a reminder from before "by" was kept goes to the owner).
- * Its last fire releases its charge first (one-way too: a call's failure
- * would fail the fire after the hook, and the runtime re-arms a fire only
- * for a hook that fails); a send that cannot go fails the fire, which
- * then comes again. */
+ * it gets it as an assistant message (reminded(); a reminder from before
+ * "by" was kept goes to the owner; a one-way send: the chat never calls
+ * back). Its last fire releases its charge first (one-way too: a call's
+ * failure would fail the fire after the hook, and the runtime re-arms a
+ * fire only for a hook that fails); a send that cannot go fails the fire,
+ * which then comes again. */
 static int task_on_reminder(va_turn *t, const char *name, const void *data,
                             size_t len) {
   json_t *doc;
@@ -833,16 +847,10 @@ static int task_on_reminder(va_turn *t, const char *name, const void *data,
   int rc = va_turn_reminder_last(t) ? release_owned(t, doc, name, false) : 0;
   if (rc)
     return rc;
-  json_t *spec;
-  const char *message;
-  char *s = fire_note(doc, name, data, len, &spec, &message);
-  json_t *by = json_object_get(spec, "by");
-  const char *to =
-      json_is_string(by) &&
-              va_task_key_ok(json_string_value(by), json_string_length(by)) &&
-              va_task_doc_allows(doc, json_string_value(by))
-          ? json_string_value(by)
-          : owner;
+  json_t *spec = json_loadb(data, len, 0, NULL);
+  const char *message = json_string_value(json_object_get(spec, "message"));
+  const char *to = reminded(doc, spec, owner);
+  char *s = fire_note(doc, name, message, to);
   rc = s ? va_turn_send(t, apps_of(t)->chat, to, strlen(to), VA_CHAT_NOTIFY, s,
                         strlen(s))
          : VA_ENOMEM;
@@ -855,22 +863,95 @@ static int task_on_reminder(va_turn *t, const char *name, const void *data,
   return rc;
 }
 
+/* ---- Tasks with a legacy id (task_doc.h) ----
+ *
+ * A call from user to "<user>:<name>" finds no task there when the task
+ * has the legacy id "<name>": the call goes on to that actor, whose
+ * answer (or error) is this one's, and which alone decides whether user
+ * may see it, as before ids were per owner. Only the methods users call
+ * go on: create makes a task under the new id, and what tasks call among
+ * themselves names their own ids. */
+
+static int relay(va_turn *t, void *user, int status, const void *data,
+                 size_t len) {
+  (void)user;
+  return status ? status : va_turn_reply(t, data, len);
+}
+
+/* The caller a method's body names (NUL-ended into user, VA_APPS_ID_MAX
+ * + 1 bytes): false when it names none. */
+static bool caller_of(int method, const void *arg, size_t len, char *user) {
+  if (method == VA_TASK_LOG) {
+    size_t n = len > sizeof(va_task_log) ? len - sizeof(va_task_log) : 0;
+    if (n == 0 || n > VA_APPS_ID_MAX)
+      return false;
+    memcpy(user, (const char *)arg + sizeof(va_task_log), n);
+    user[n] = 0;
+    return va_task_key_ok(user, n);
+  }
+  json_t *in = json_loadb(arg, len, 0, NULL);
+  json_t *v = json_object_get(in, "user");
+  size_t n = json_string_length(v);
+  bool ok = va_task_key_ok(json_string_value(v), n);
+  if (ok)
+    memcpy(user, json_string_value(v), n + 1);
+  json_decref(in);
+  return ok;
+}
+
+/* Runs fn, method's function, or passes the call on (above). */
+static int routed(va_turn *t, int method, va_method_fn fn, const void *arg,
+                  size_t len) {
+  size_t idlen, name_len;
+  const char *id = va_turn_id(t, &idlen);
+  const void *v;
+  size_t n;
+  char user[VA_APPS_ID_MAX + 1];
+  if (!memchr(id, ':', idlen) || va_turn_state_get(t, "doc", &v, &n) == 0 ||
+      !caller_of(method, arg, len, user))
+    return fn(t, arg, len);
+  const char *name = va_task_key_name(user, id, idlen, &name_len);
+  return name ? va_turn_call(t, apps_of(t)->task, name, name_len, method, arg,
+                             len, relay, NULL)
+              : fn(t, arg, len);
+}
+
+/* fn_routed: the method table's entry for fn, a method users call. */
+#define ROUTED(fn, method)                                                     \
+  static int fn##_routed(va_turn *t, const void *arg, size_t len) {            \
+    return routed(t, method, fn, arg, len);                                    \
+  }
+ROUTED(task_get, VA_TASK_GET)
+ROUTED(task_update, VA_TASK_UPDATE)
+ROUTED(task_delete, VA_TASK_DELETE)
+ROUTED(task_complete, VA_TASK_COMPLETE)
+ROUTED(task_history, VA_TASK_HISTORY)
+ROUTED(task_members, VA_TASK_MEMBERS)
+ROUTED(task_add_member, VA_TASK_ADD_MEMBER)
+ROUTED(task_del_member, VA_TASK_DEL_MEMBER)
+ROUTED(task_log, VA_TASK_LOG)
+ROUTED(task_reminder_set, VA_TASK_REMINDER_SET)
+ROUTED(task_reminder_get, VA_TASK_REMINDER_GET)
+ROUTED(task_reminder_del, VA_TASK_REMINDER_DEL)
+ROUTED(task_reminder_list, VA_TASK_REMINDER_LIST)
+#undef ROUTED
+
 int va_task_register(va_apps *apps) {
   static const va_method methods[VA_TASK_METHODS] = {
       [VA_TASK_CREATE] = {"create", task_create},
-      [VA_TASK_GET] = {"get", task_get},
-      [VA_TASK_UPDATE] = {"update", task_update},
-      [VA_TASK_DELETE] = {"delete", task_delete},
-      [VA_TASK_COMPLETE] = {"complete", task_complete},
-      [VA_TASK_HISTORY] = {"history", task_history},
-      [VA_TASK_MEMBERS] = {"members", task_members},
-      [VA_TASK_ADD_MEMBER] = {"add_member", task_add_member},
-      [VA_TASK_DEL_MEMBER] = {"remove_member", task_del_member},
-      [VA_TASK_LOG] = {"log", task_log},
-      [VA_TASK_REMINDER_SET] = {"set_reminder", task_reminder_set},
-      [VA_TASK_REMINDER_GET] = {"get_reminder", task_reminder_get},
-      [VA_TASK_REMINDER_DEL] = {"delete_reminder", task_reminder_del},
-      [VA_TASK_REMINDER_LIST] = {"list_reminders", task_reminder_list},
+      [VA_TASK_GET] = {"get", task_get_routed},
+      [VA_TASK_UPDATE] = {"update", task_update_routed},
+      [VA_TASK_DELETE] = {"delete", task_delete_routed},
+      [VA_TASK_COMPLETE] = {"complete", task_complete_routed},
+      [VA_TASK_HISTORY] = {"history", task_history_routed},
+      [VA_TASK_MEMBERS] = {"members", task_members_routed},
+      [VA_TASK_ADD_MEMBER] = {"add_member", task_add_member_routed},
+      [VA_TASK_DEL_MEMBER] = {"remove_member", task_del_member_routed},
+      [VA_TASK_LOG] = {"log", task_log_routed},
+      [VA_TASK_REMINDER_SET] = {"set_reminder", task_reminder_set_routed},
+      [VA_TASK_REMINDER_GET] = {"get_reminder", task_reminder_get_routed},
+      [VA_TASK_REMINDER_DEL] = {"delete_reminder", task_reminder_del_routed},
+      [VA_TASK_REMINDER_LIST] = {"list_reminders", task_reminder_list_routed},
       [VA_TASK_UNLIST] = {"unlist", task_unlist},
       [VA_TASK_SETTLE_REMINDER] = {"settle_reminder", task_settle_reminder},
   };

@@ -1,6 +1,7 @@
 /* task_doc.c — see task_doc.h. */
 #include "task_doc.h"
 #include "limits.h"
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 #include <vactor.h>
@@ -83,6 +84,44 @@ bool va_task_id_ok(const char *s, size_t n) {
 
 bool va_task_key_ok(const char *s, size_t n) {
   return s && n >= 1 && n <= ID_MAX && !memchr(s, 0, n);
+}
+
+bool va_task_actor_key_ok(const char *s, size_t n) {
+  return s && n >= 1 && n <= VA_APPS_TASK_KEY_MAX && !memchr(s, 0, n);
+}
+
+bool va_task_key_of(const char *user, const char *ref, size_t n, char *key) {
+  const char *colon = memchr(ref, ':', n);
+  size_t owner_len = colon ? (size_t)(colon - ref) : 0;
+  if (colon ? !va_task_id_ok(ref, owner_len) ||
+                  !va_task_id_ok(colon + 1, n - owner_len - 1)
+            : !va_task_id_ok(ref, n))
+    return false;
+  if (colon)
+    snprintf(key, VA_APPS_TASK_KEY_MAX + 1, "%.*s", (int)n, ref);
+  else
+    snprintf(key, VA_APPS_TASK_KEY_MAX + 1, "%s:%.*s", user, (int)n, ref);
+  return true;
+}
+
+const char *va_task_key_name(const char *user, const char *key, size_t n,
+                             size_t *name_len) {
+  size_t u = strlen(user);
+  if (n <= u + 1 || memcmp(key, user, u) || key[u] != ':')
+    return NULL;
+  *name_len = n - u - 1;
+  return key + u + 1;
+}
+
+bool va_task_key_creatable(const char *user, const char *key, size_t n) {
+  size_t name_len;
+  return !memchr(key, ':', n) || va_task_key_name(user, key, n, &name_len);
+}
+
+const char *va_task_shown_id(const char *user, const char *key) {
+  size_t name_len;
+  const char *name = va_task_key_name(user, key, strlen(key), &name_len);
+  return name ? name : key;
 }
 
 static bool key_ok(json_t *v) {
@@ -239,7 +278,8 @@ const char *va_task_doc_valid(json_t *doc, const char *id, size_t id_len) {
   if (!json_is_object(doc))
     return "the document is not a JSON object";
   json_t *v = json_object_get(doc, "id");
-  if (!key_ok(v) || json_string_length(v) != id_len ||
+  if (!va_task_actor_key_ok(json_string_value(v), json_string_length(v)) ||
+      json_string_length(v) != id_len ||
       memcmp(json_string_value(v), id, id_len))
     return "id is not the task's id";
   if (!key_ok(json_object_get(doc, "owner")))

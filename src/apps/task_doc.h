@@ -55,6 +55,35 @@ size_t va_json_chars(const json_t *v);
  * actor id, "user/42" say; longer ones would be cut). */
 bool va_task_key_ok(const char *s, size_t n);
 
+/* ---- Task ids ----
+ * A task's TaskActor id is "<owner>:<name>", so that names are per owner:
+ * ann's "trip" and cat's "trip" are two tasks, and neither learns of the
+ * other. A user calls their own task by its name and another owner's (as
+ * a member) by its actor id, "ann:trip": that is the id the API shows
+ * them. Tasks created before names were per owner have a plain actor id,
+ * "trip" (a legacy id), shown as it is to everyone; TaskActor "ann:trip"
+ * passes calls for a task it does not have on to "trip" (task.c), so that
+ * an owner's name for it still finds it. */
+
+/* The actor id (NUL-ended into key, VA_APPS_TASK_KEY_MAX + 1 bytes) of
+ * the task user calls ref (n bytes): a name ("trip": user's own) or an
+ * actor id ("ann:trip"). false when ref is neither (an id as
+ * va_task_id_ok, or two joined by one ':'). */
+bool va_task_key_of(const char *user, const char *ref, size_t n, char *key);
+/* Whether the task of actor id key (n bytes) may be created by user: a
+ * legacy id, or user's own "<user>:<name>". */
+bool va_task_key_creatable(const char *user, const char *key, size_t n);
+/* The name in user's own actor id key ("trip" of "ann:trip" for ann): its
+ * start, and its length in *name_len; NULL when key is not user's own. */
+const char *va_task_key_name(const char *user, const char *key, size_t n,
+                             size_t *name_len);
+/* How user sees the task of actor id key (NUL-ended): its name when it is
+ * theirs, else key whole (borrowed from key). */
+const char *va_task_shown_id(const char *user, const char *key);
+/* Whether s (n bytes) may be a TaskActor's id inside the actors: 1..
+ * VA_APPS_TASK_KEY_MAX bytes without a NUL. */
+bool va_task_actor_key_ok(const char *s, size_t n);
+
 /* What a user's list keeps of a task (new reference). */
 json_t *va_task_summary(json_t *doc);
 

@@ -20,9 +20,13 @@ int va_tzdb_load(const char *dir, va_tzdb **out) {
   return VA_EINVAL;
 }
 
-void va_tzdb_free(va_tzdb *db) { (void)db; }
+void va_tzdb_free(va_tzdb *db) {
+  (void)db;
+}
 
-int va_tzdb_count(const va_tzdb *db) { return db ? db->count : 0; }
+int va_tzdb_count(const va_tzdb *db) {
+  return db ? db->count : 0;
+}
 
 /* "+HH:MM" / "-HH:MM" (at most 14:00), "UTC" or "Z" in minutes. */
 static bool offset_of(const char *s, int *minutes) {

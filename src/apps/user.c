@@ -16,7 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { ID_MAX = VA_APPS_ID_MAX, KEY_MAX = ID_MAX + 32 };
+/* Bytes of a TaskActor id (user ids are shorter), and of a state key. */
+enum { ID_MAX = VA_APPS_TASK_KEY_MAX, KEY_MAX = ID_MAX + 32 };
 
 static void log_corrupt(va_turn *t, const char *key, const char *why) {
   size_t idlen;
@@ -43,13 +44,13 @@ int va_user_counter_decode(const void *bytes, size_t len, int64_t max,
 }
 
 bool va_user_slot_ok(const void *bytes, size_t len) {
-  return va_task_key_ok(bytes, len);
+  return va_task_actor_key_ok(bytes, len);
 }
 
 bool va_user_summary_ok(json_t *summary) {
   json_t *id = json_object_get(summary, "id");
   return json_is_object(summary) &&
-         va_task_key_ok(json_string_value(id), json_string_length(id));
+         va_task_actor_key_ok(json_string_value(id), json_string_length(id));
 }
 
 static bool counter_ok(json_t *v, int64_t max) {
@@ -268,12 +269,37 @@ static int migrate(va_turn *t) {
 
 /* ---- Methods ---- */
 
+/* Whether the list has a task whose legacy id is the name in id, this
+ * user's own new id ("trip" for "ann:trip" in ann's list): then a task
+ * created under id would be called as that one is (task_doc.h). */
+static bool name_taken(va_turn *t, const char *id) {
+  size_t idlen, name_len;
+  const char *user = va_turn_id(t, &idlen);
+  char me[VA_APPS_ID_MAX + 1], legacy[ID_MAX + 1];
+  if (idlen > VA_APPS_ID_MAX)
+    return false;
+  snprintf(me, sizeof(me), "%.*s", (int)idlen, user);
+  const char *name = va_task_key_name(me, id, strlen(id), &name_len);
+  if (!name)
+    return false;
+  snprintf(legacy, sizeof(legacy), "%.*s", (int)name_len, name);
+  int64_t slot, seq;
+  json_t *e = read_entry(t, legacy, &slot, &seq);
+  json_decref(e);
+  return e != NULL;
+}
+
 static int upsert(va_turn *t, const void *arg, size_t len) {
   json_t *summary = json_loadb(arg, len, 0, NULL);
+  const char *id = json_string_value(json_object_get(summary, "id"));
   int rc = va_user_summary_ok(summary) ? migrate(t) : VA_EINVAL;
+  int64_t slot, seq;
+  json_t *listed = rc == 0 ? read_entry(t, id, &slot, &seq) : NULL;
+  if (rc == 0 && !listed && name_taken(t, id))
+    rc = VA_EEXIST;
+  json_decref(listed);
   if (rc == 0)
-    rc =
-        put_task(t, json_string_value(json_object_get(summary, "id")), summary);
+    rc = put_task(t, id, summary);
   json_decref(summary);
   return rc;
 }
@@ -379,6 +405,19 @@ bool va_user_cursor_read(const char *s, int64_t *key, int64_t *seq) {
   return true;
 }
 
+/* A task of user's list as they see it: with the id they call it by
+ * (task_doc.h; new reference, NULL when out of memory). */
+static json_t *shown_to(const char *user, json_t *task) {
+  json_t *shown = json_copy(task);
+  const char *id = va_json_text(json_object_get(task, "id"));
+  if (shown && json_object_set_new(shown, "id",
+                                   json_string(va_task_shown_id(user, id)))) {
+    json_decref(shown);
+    return NULL;
+  }
+  return shown;
+}
+
 /* The list's answer: {tasks: a page, count: how many match in all, next:
  * the cursor of the page after, or null}. */
 static json_t *page_of(json_t *entries, json_t *filters, const char *user) {
@@ -412,7 +451,10 @@ static json_t *page_of(json_t *entries, json_t *filters, const char *user) {
   to = limit > 0 && (size_t)limit < kept - from ? from + (size_t)limit : kept;
   json_t *tasks = json_array();
   for (size_t k = from; tasks && k < to; k++)
-    json_array_append(tasks, v[k].task);
+    if (json_array_append_new(tasks, shown_to(user, v[k].task))) {
+      json_decref(tasks); /* out of memory */
+      tasks = NULL;
+    }
   char next[48];
   if (to < kept)
     snprintf(next, sizeof(next), "%lld.%lld", (long long)v[to - 1].key,
@@ -569,7 +611,7 @@ static size_t remove_names(json_t *charged, json_t *names, bool drop,
 /* The task id of a charge's or a release's body, or NULL. */
 static const char *charged_task(json_t *in) {
   json_t *task = json_object_get(in, "task");
-  return va_task_key_ok(json_string_value(task), json_string_length(task))
+  return va_task_actor_key_ok(json_string_value(task), json_string_length(task))
              ? json_string_value(task)
              : NULL;
 }

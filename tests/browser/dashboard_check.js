@@ -18,7 +18,8 @@
 //
 // Prints "ok - ..." / "not ok - ..." per step, "# ..." for details, and
 // exits 1 if a step failed. Every wait is bounded (generous, for sanitizer
-// builds). Known data (made by the script): tasks dash-known-00..59.
+// builds). Known data (made by the script): tasks dash-known-00..59 of
+// dashowner (TaskActors dashowner:dash-known-00..59).
 'use strict';
 
 const fs = require('fs');
@@ -27,7 +28,7 @@ const os = require('os');
 const { launch } = require('./cdp.js');
 
 const WAIT_MS = 120000; // the longest any one thing may take
-const KNOWN_PREFIX = 'dash-known-';
+const KNOWN_PREFIX = 'dashowner:dash-known-';
 const KNOWN_COUNT = 60; // more than one page (the page asks for 50)
 
 let failed = 0;

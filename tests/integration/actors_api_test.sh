@@ -16,14 +16,14 @@ u="$url/v1/users"
 for i in 1 2 3 4 5; do curl -s -o /dev/null -X PUT "$u/bob/tasks/b$i" -d '{"title":"x"}'; done
 curl -s -o /dev/null -X PUT "$u/ann/tasks/a1" -d '{"title":"trip"}'
 check "a task's reminder is set" test "$(status -X PUT "$u/ann/tasks/a1/reminders/r1" -d '{"dueTime":"1h","period":"24h","message":"hi"}')" = 204
-check "a Dapr timer is set" test "$(status -X POST "$url/v1.0/actors/TaskActor/a1/timers/t1" -d '{"dueTime":"1h","period":"1h","callback":"get"}')" = 204
+check "a Dapr timer is set" test "$(status -X POST "$url/v1.0/actors/TaskActor/ann:a1/timers/t1" -d '{"dueTime":"1h","period":"1h","callback":"get"}')" = 204
 
 check "types: the Task API's three, with live counts" json '[.types[] | select(.type=="TaskActor") | .active] == [6] and ([.types[].type] | sort) == ["ChatActor","TaskActor","UserActor"]' "$url/v1/actors"
-check "listing: every task, sorted, live" json '[.actors[].id] == ["a1","b1","b2","b3","b4","b5"] and all(.actors[]; .active) and .next == null' "$url/v1/actors/TaskActor"
-check "listing: a page of 2 and a cursor" json '[.actors[].id] == ["a1","b1"] and (.next | type) == "string"' "$url/v1/actors/TaskActor?limit=2"
+check "listing: every task, sorted, live" json '[.actors[].id] == ["ann:a1","bob:b1","bob:b2","bob:b3","bob:b4","bob:b5"] and all(.actors[]; .active) and .next == null' "$url/v1/actors/TaskActor"
+check "listing: a page of 2 and a cursor" json '[.actors[].id] == ["ann:a1","bob:b1"] and (.next | type) == "string"' "$url/v1/actors/TaskActor?limit=2"
 next=$(curl -s "$url/v1/actors/TaskActor?limit=2" | jq -r .next)
-check "listing: the next page starts after the cursor" json '[.actors[].id] == ["b2","b3"]' "$url/v1/actors/TaskActor?limit=2&cursor=$next"
-check "listing: by prefix" json '[.actors[].id] == ["b1","b2","b3","b4","b5"]' "$url/v1/actors/TaskActor?prefix=b"
+check "listing: the next page starts after the cursor" json '[.actors[].id] == ["bob:b2","bob:b3"]' "$url/v1/actors/TaskActor?limit=2&cursor=$next"
+check "listing: by prefix" json '[.actors[].id] == ["bob:b1","bob:b2","bob:b3","bob:b4","bob:b5"]' "$url/v1/actors/TaskActor?prefix=bob:"
 check "listing: a prefix nobody has" json '.actors == [] and .next == null' "$url/v1/actors/TaskActor?prefix=zz"
 check "listing: limit 0 is a 400" test "$(status "$url/v1/actors/TaskActor?limit=0")" = 400
 check "listing: limit 1001 is a 400" test "$(status "$url/v1/actors/TaskActor?limit=1001")" = 400
@@ -32,23 +32,23 @@ check "listing: a cursor not made by the server is a 400" test "$(status "$url/v
 check "listing: an unknown type is a 404" json '.errorCode == "ERR_ACTOR_TYPE_NOT_FOUND"' "$url/v1/actors/NoSuchType"
 check "listing: POST is a 405" test "$(status -X POST "$url/v1/actors/TaskActor")" = 405
 
-check "inspect: a live task, its keys, sizes, reminder and timer" json '.active and .worker >= 0 and .turns >= 1 and .mailbox == 0 and (.state | map(.key) | index("doc")) != null and (.state[] | select(.key=="doc") | .bytes > 0 and (has("value") | not)) and .reminders[0].name == "r1" and .reminders[0].period == "PT24H" and .timers[0].name == "t1" and .timers[0].period_ms == 3600000' "$url/v1/actors/TaskActor/a1"
-check "inspect: values on request" json '(.state[] | select(.key=="doc") | .value | fromjson | .title) == "trip"' "$url/v1/actors/TaskActor/a1?values=true"
+check "inspect: a live task, its keys, sizes, reminder and timer" json '.active and .worker >= 0 and .turns >= 1 and .mailbox == 0 and (.state | map(.key) | index("doc")) != null and (.state[] | select(.key=="doc") | .bytes > 0 and (has("value") | not)) and .reminders[0].name == "r1" and .reminders[0].period == "PT24H" and .timers[0].name == "t1" and .timers[0].period_ms == 3600000' "$url/v1/actors/TaskActor/ann:a1"
+check "inspect: values on request" json '(.state[] | select(.key=="doc") | .value | fromjson | .title) == "trip"' "$url/v1/actors/TaskActor/ann:a1?values=true"
 check "inspect: an actor neither live nor stored is a 404" json '.errorCode == "ERR_ACTOR_NOT_FOUND"' "$url/v1/actors/TaskActor/nobody"
 check "inspect: looking activated nothing" json '[.types[] | select(.type=="TaskActor") | .active] == [6]' "$url/v1/actors"
 check "Task API: a task's reminders" json '.reminders | length == 1 and .[0].name == "r1" and .[0].message == "hi" and (.[0].next | type) == "string"' "$u/ann/tasks/a1/reminders"
-check "Task API: another user's task has no reminders to show" test "$(status "$u/bob/tasks/a1/reminders")" = 404
-check "Dapr: an actor's reminders" json 'length == 1 and .[0].name == "r1" and .[0].actorID == "a1" and .[0].actorType == "TaskActor" and .[0].period == "24h"' "$url/v1.0/actors/TaskActor/a1/reminders"
+check "Task API: another user's task has no reminders to show" test "$(status "$u/bob/tasks/ann:a1/reminders")" = 404
+check "Dapr: an actor's reminders" json 'length == 1 and .[0].name == "r1" and .[0].actorID == "ann:a1" and .[0].actorType == "TaskActor" and .[0].period == "24h"' "$url/v1.0/actors/TaskActor/ann:a1/reminders"
 check "Dapr: an actor with none has an empty list" json '. == []' "$url/v1.0/actors/TaskActor/nobody/reminders"
 
 check "stops" stop
 check "starts again on the same data" start --repair-state
-check "after a restart: the stored tasks are listed, none live" json '[.actors[].id] == ["a1","b1","b2","b3","b4","b5"] and all(.actors[]; .active | not)' "$url/v1/actors/TaskActor"
+check "after a restart: the stored tasks are listed, none live" json '[.actors[].id] == ["ann:a1","bob:b1","bob:b2","bob:b3","bob:b4","bob:b5"] and all(.actors[]; .active | not)' "$url/v1/actors/TaskActor"
 check "after a restart: active=true lists none" json '.actors == []' "$url/v1/actors/TaskActor?active=true"
-check "after a restart: inspect reads the store (state, reminder; no timer)" json '(.active | not) and .version >= 1 and (.state | map(.key) | index("doc")) != null and .reminders[0].name == "r1" and .timers == []' "$url/v1/actors/TaskActor/a1"
+check "after a restart: inspect reads the store (state, reminder; no timer)" json '(.active | not) and .version >= 1 and (.state | map(.key) | index("doc")) != null and .reminders[0].name == "r1" and .timers == []' "$url/v1/actors/TaskActor/ann:a1"
 check "after a restart: still nothing live" json '.actors == []' "$url/v1/actors/TaskActor?active=true"
 curl -s -o /dev/null "$u/bob/tasks/b2"
-check "a task read is live again, and listed so" json '[.actors[].id] == ["b2"]' "$url/v1/actors/TaskActor?active=true"
+check "a task read is live again, and listed so" json '[.actors[].id] == ["bob:b2"]' "$url/v1/actors/TaskActor?active=true"
 
 # The dashboard.
 check "the page is HTML, with a content security policy" bash -c "curl -si $url/dashboard | tr -d '\r' | grep -qi '^content-security-policy: default-src .self.'"

@@ -47,8 +47,8 @@ curl -s -D "$dir/headers" -o /dev/null "$u/ann/tasks"
 check "... with WWW-Authenticate: Bearer" grep -qi '^www-authenticate: Bearer realm="vactor"' "$dir/headers"
 check "ann's token makes ann's task" test "$(status -X PUT -H "$(bearer "$ann")" "$u/ann/tasks/trip" -d '{"title":"Trip","members":["ben"]}')" = 201
 check "and reads it" json '.title=="Trip" and .owner=="ann"' -H "$(bearer "$ann")" "$u/ann/tasks/trip"
-check "ben, a member, reads it with his own token" json '.title=="Trip"' -H "$(bearer "$ben")" "$u/ben/tasks/trip"
-check "ben's list holds it" json '.tasks | map(.id) == ["trip"]' -H "$(bearer "$ben")" "$u/ben/tasks"
+check "ben, a member, reads it with his own token" json '.title=="Trip"' -H "$(bearer "$ben")" "$u/ben/tasks/ann:trip"
+check "ben's list holds it" json '.tasks | map(.id) == ["ann:trip"]' -H "$(bearer "$ben")" "$u/ben/tasks"
 check "cat's token on ann's path: 404 ERR_TASK_NOT_FOUND" code 404 ERR_TASK_NOT_FOUND -H "$(bearer "$cat")" "$u/ann/tasks/trip"
 cp "$dir/body" "$dir/other-users"
 answer "$dir/missing" -H "$(bearer "$ann")" "$u/ann/tasks/nope" >/dev/null
@@ -82,9 +82,9 @@ check "nor is it as dapr-api-token" code 401 ERR_UNAUTHENTICATED -H "dapr-api-to
 for route in /v1.0/metadata /v1.0/actors/TaskActor/trip/state/doc /v1/actors /v1/actors/TaskActor /dashboard /metrics /v1/cluster; do
   check "ann's JWT does not open $route" code 401 ERR_UNAUTHORIZED -H "$(bearer "$ann")" "$url$route"
 done
-check "nor a Dapr method call as ben" code 401 ERR_UNAUTHORIZED -X POST -H "$(bearer "$ann")" "$url/v1.0/actors/TaskActor/trip/method/get" -d '{"user":"ben"}'
+check "nor a Dapr method call as ben" code 401 ERR_UNAUTHORIZED -X POST -H "$(bearer "$ann")" "$url/v1.0/actors/TaskActor/ann:trip/method/get" -d '{"user":"ben"}'
 check "the API token opens the Dapr API" test "$(status -H "dapr-api-token: admin-token" "$url/v1.0/metadata")" = 200
-check "and the listing" json '.actors | map(.id) | index("trip") != null' -H "dapr-api-token: admin-token" "$url/v1/actors/TaskActor"
+check "and the listing" json '.actors | map(.id) | index("ann:trip") != null' -H "dapr-api-token: admin-token" "$url/v1/actors/TaskActor"
 check "health needs nothing" test "$(status "$url/v1.0/healthz")" = 204
 check "stops" stop
 

@@ -52,14 +52,15 @@ def main():
          for _ in range(LOGS) for i in range(USERS)])
     members = [f"member{i}" for i in range(60)]
     run([("PUT", "/v1/users/boss/tasks/shared", {"title": "shared", "members": members}, 201)])
-    run([("POST", f"/v1/users/{u}/tasks/shared/log", {"minutes": 1}, 200)
-         for _ in range(20) for u in members + ["boss"]])
+    run([("POST", f"/v1/users/{u}/tasks/{ref}/log", {"minutes": 1}, 200)
+         for _ in range(20)
+         for u, ref in [(m, "boss:shared") for m in members] + [("boss", "shared")]])
     conn = http.client.HTTPConnection("127.0.0.1", PORT, timeout=60)
     for i in range(USERS):
         status, data = request(conn, "GET", f"/v1/users/mu{i}/tasks/mt{i}")
         if status != 200 or json.loads(data)["minutes"] != 3 * LOGS:
             errors.append(f"task mt{i}: {status} {data[:200]!r}")
-    status, data = request(conn, "GET", "/v1/users/member7/tasks/shared")
+    status, data = request(conn, "GET", "/v1/users/member7/tasks/boss:shared")
     total = json.loads(data)["minutes"] if status == 200 else None
     if total != 20 * 61:
         errors.append(f"shared task: {total} minutes, want {20 * 61}")

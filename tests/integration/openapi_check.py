@@ -9,7 +9,8 @@ routes (src/api/routes.c) and the error codes the server sends.
   the spec has no operation under /v1/users/ that ROUTES lacks.
 - Per route: the ETag header on the success answer exactly when the route
   sends it, Location on every 201, the query parameters the route accepts
-  (no more, no fewer), every path parameter with the id pattern.
+  (no more, no fewer), every path parameter with the id pattern ({task}:
+  an id, or owner:id).
 - Every Task API operation lists 400 and the statuses error_for() gives any
   route (busy, timeout, store, stopping, internal), with Retry-After where
   the code sends it.
@@ -323,6 +324,9 @@ def main():
         problem("src/api/task_api.c: %s" % e)
         return report()
     id_pattern = "^[A-Za-z0-9._~-]{1,%d}$" % (id_max or 128)
+    # A task in a path may name its owner too (owner:task).
+    id_chars = "[A-Za-z0-9._~-]{1,%d}" % (id_max or 128)
+    task_pattern = "^(%s:)?%s$" % (id_chars, id_chars)
 
     spec_task_ops = {}
     for (method, path), v in ops.items():
@@ -377,9 +381,10 @@ def main():
                         % (path, name))
                 continue
             pattern = (deref(spec, p.get("schema") or {})).get("pattern")
-            if not p.get("required") or pattern != id_pattern:
+            want = task_pattern if name == "task" else id_pattern
+            if not p.get("required") or pattern != want:
                 problem("%s: {%s} must be required with pattern %s"
-                        % (path, name, id_pattern))
+                        % (path, name, want))
         # What any route can answer.
         must = {"400": False}
         for case, (status, retry) in error_cases.items():

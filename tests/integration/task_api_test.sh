@@ -36,38 +36,38 @@ check "the list has both tasks" json '.count==2 and ([.tasks[].id]|sort)==(["pla
 check "list ?priority=high" json '.count==1 and .tasks[0].id=="plan"' "$u/ann/tasks?priority=high"
 check "list ?q=MILK (case-insensitive title search)" json '.count==1 and .tasks[0].title=="Buy milk"' "$u/ann/tasks?q=MILK"
 check "list ?q=plan%20the (encoded)" json '.count==1' "$u/ann/tasks?q=plan%20the"
-check "list ?role=member for ben" json '.count==1 and .tasks[0].id=="plan"' "$u/ben/tasks?role=member"
+check "list ?role=member for ben" json '.count==1 and .tasks[0].id=="ann:plan"' "$u/ben/tasks?role=member"
 check "unknown query parameter is 400" json '.errorCode=="ERR_BAD_QUERY"' "$u/ann/tasks?colour=red"
 check "bad encoding is 400" test "$(status "$u/ann/tasks?q=%zz")" = 400
 
 # Access: owner and members only.
-check "a member reads it" test "$(status "$u/ben/tasks/plan")" = 200
-check "anyone else gets 404" json '.errorCode=="ERR_TASK_NOT_FOUND"' "$u/cat/tasks/plan"
-check "anyone else cannot log (404)" test "$(status -X POST "$u/cat/tasks/plan/log" -d '{"minutes":5}')" = 404
+check "a member reads it" test "$(status "$u/ben/tasks/ann:plan")" = 200
+check "anyone else gets 404" json '.errorCode=="ERR_TASK_NOT_FOUND"' "$u/cat/tasks/ann:plan"
+check "anyone else cannot log (404)" test "$(status -X POST "$u/cat/tasks/ann:plan/log" -d '{"minutes":5}')" = 404
 
 # Updates with If-Match.
 check "PATCH with the right If-Match" json '.title=="Plan the holiday" and .version==2' -X PATCH -H 'If-Match: "1"' "$u/ann/tasks/plan" -d '{"title":"Plan the holiday"}'
 check "PATCH with a stale If-Match is 412" json '.errorCode=="ERR_VERSION_MISMATCH"' -X PATCH -H 'If-Match: "1"' "$u/ann/tasks/plan" -d '{"title":"lost"}'
 check "the stale update changed nothing" json '.title=="Plan the holiday"' "$u/ann/tasks/plan"
 check "a bad If-Match is 400" test "$(status -X PATCH -H 'If-Match: yes' "$u/ann/tasks/plan" -d '{"title":"x"}')" = 400
-check "a member may update (no If-Match)" json '.status=="in_progress" and .version==3' -X PATCH "$u/ben/tasks/plan" -d '{"status":"in_progress"}'
+check "a member may update (no If-Match)" json '.status=="in_progress" and .version==3' -X PATCH "$u/ben/tasks/ann:plan" -d '{"status":"in_progress"}'
 check "PATCH may not change the owner" test "$(status -X PATCH "$u/ann/tasks/plan" -d '{"owner":"cat"}')" = 400
 check "the lists see the update" json '.tasks[0].status=="in_progress"' "$u/ben/tasks"
 check "log time" json '.minutes==30' -X POST "$u/ann/tasks/plan/log" -d '{"minutes":30}'
-check "a member logs time" json '.minutes==45' -X POST "$u/ben/tasks/plan/log" -d '{"minutes":15}'
+check "a member logs time" json '.minutes==45' -X POST "$u/ben/tasks/ann:plan/log" -d '{"minutes":15}'
 check "minutes 0 is 400" test "$(status -X POST "$u/ann/tasks/plan/log" -d '{"minutes":0}')" = 400
 check "minutes as a string is 400" test "$(status -X POST "$u/ann/tasks/plan/log" -d '{"minutes":"5"}')" = 400
 check "complete" json '.status=="done" and .version==4' -X POST "$u/ann/tasks/plan/complete"
 check "list ?status=done" json '.count==1 and .tasks[0].id=="plan"' "$u/ann/tasks?status=done"
 
 # Members.
-check "members" json '.owner=="ann" and .members==["ben"]' "$u/ben/tasks/plan/members"
+check "members" json '.owner=="ann" and .members==["ben"]' "$u/ben/tasks/ann:plan/members"
 check "the owner adds a member" json '.members==["ben","cat"]' -X PUT "$u/ann/tasks/plan/members/cat"
-check "the new member sees it" test "$(status "$u/cat/tasks/plan")" = 200
+check "the new member sees it" test "$(status "$u/cat/tasks/ann:plan")" = 200
 check "the new member's list has it" json '.count==1' "$u/cat/tasks"
-check "a member may not add members (403)" json '.errorCode=="ERR_FORBIDDEN"' -X PUT "$u/ben/tasks/plan/members/dan"
+check "a member may not add members (403)" json '.errorCode=="ERR_FORBIDDEN"' -X PUT "$u/ben/tasks/ann:plan/members/dan"
 check "the owner removes a member" json '.members==["ben"]' -X DELETE "$u/ann/tasks/plan/members/cat"
-check "the removed member gets 404" test "$(status "$u/cat/tasks/plan")" = 404
+check "the removed member gets 404" test "$(status "$u/cat/tasks/ann:plan")" = 404
 check "and their list forgot it" json '.count==0' "$u/cat/tasks"
 check "removing a non-member is 404" test "$(status -X DELETE "$u/ann/tasks/plan/members/zed")" = 404
 
@@ -77,7 +77,7 @@ check "history pages (?limit=2)" json '[.entries[].action]==["member_added","mem
 check "history ?limit=x is 400" test "$(status "$u/ann/tasks/plan/history?limit=x")" = 400
 
 # Delete.
-check "a member may not delete (403)" test "$(status -X DELETE "$u/ben/tasks/plan")" = 403
+check "a member may not delete (403)" test "$(status -X DELETE "$u/ben/tasks/ann:plan")" = 403
 check "delete with a stale If-Match is 412" test "$(status -X DELETE -H 'If-Match: "7"' "$u/ann/tasks/$milk")" = 412
 check "the owner deletes (204)" test "$(status -X DELETE "$u/ann/tasks/$milk")" = 204
 check "a deleted task is 404" test "$(status "$u/ann/tasks/$milk")" = 404
@@ -101,10 +101,10 @@ check "unknown preference is 400" test "$(status -X PUT "$u/ann/preferences" -d 
 
 # Reminders on a task: fire into the history and the chat of who set it
 # (here ben, a member).
-check "set a reminder (204)" test "$(status -X PUT "$u/ben/tasks/plan/reminders/pack" -d '{"dueTime":"1s","message":"pack the bags"}')" = 204
+check "set a reminder (204)" test "$(status -X PUT "$u/ben/tasks/ann:plan/reminders/pack" -d '{"dueTime":"1s","message":"pack the bags"}')" = 204
 check "read the reminder" json '.name=="pack" and .dueTime=="1s" and .message=="pack the bags"' "$u/ann/tasks/plan/reminders/pack"
 check "bad dueTime is 400" test "$(status -X PUT "$u/ann/tasks/plan/reminders/x" -d '{"dueTime":"someday"}')" = 400
-check "a stranger cannot set one (404)" test "$(status -X PUT "$u/cat/tasks/plan/reminders/x" -d '{"dueTime":"1h"}')" = 404
+check "a stranger cannot set one (404)" test "$(status -X PUT "$u/cat/tasks/ann:plan/reminders/x" -d '{"dueTime":"1h"}')" = 404
 check "set and delete another" test "$(status -X PUT "$u/ann/tasks/plan/reminders/later" -d '{"dueTime":"1h","period":"PT1H"}')$(status -X DELETE "$u/ann/tasks/plan/reminders/later")" = 204204
 check "a deleted reminder is 404" test "$(status "$u/ann/tasks/plan/reminders/later")" = 404
 fired() { for _ in $(seq 60); do curl -s "$u/ben/chat" | jq -e '.messages|map(select(.reminder=="pack"))|length==1' >/dev/null && return 0; sleep 0.1; done; return 1; }

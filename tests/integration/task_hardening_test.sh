@@ -34,17 +34,17 @@ doc() { # doc ID VERSION: a stored task document of ann's
 
 # 5. The overflow: a version of 2^63 - 1, then PATCH.
 check "a task to corrupt" test "$(status -X PUT "$u/ann/tasks/v1" -d '{"title":"a"}')" = 201
-check "the Dapr API writes version 2^63-1" put_state TaskActor v1 doc "$(doc v1 9223372036854775807)"
+check "the Dapr API writes version 2^63-1" put_state TaskActor ann:v1 doc "$(doc ann:v1 9223372036854775807)"
 check "PATCH then is 409 ERR_TASK_CORRUPT (no overflow)" code 409 ERR_TASK_CORRUPT -X PATCH "$u/ann/tasks/v1" -d '{"title":"b"}'
 check "add member then is 409 ERR_TASK_CORRUPT" code 409 ERR_TASK_CORRUPT -X PUT "$u/ann/tasks/v1/members/bob"
-check "the largest version kept (2^53-1) reads" put_state TaskActor v1 doc "$(doc v1 9007199254740991)"
+check "the largest version kept (2^53-1) reads" put_state TaskActor ann:v1 doc "$(doc ann:v1 9007199254740991)"
 check "... GET is 200" test "$(status "$u/ann/tasks/v1")" = 200
 check "... but cannot grow: PATCH is 409 ERR_VERSION_EXHAUSTED" code 409 ERR_VERSION_EXHAUSTED -X PATCH "$u/ann/tasks/v1" -d '{"title":"b"}'
-check "a mended document works again" put_state TaskActor v1 doc "$(doc v1 7)"
+check "a mended document works again" put_state TaskActor ann:v1 doc "$(doc ann:v1 7)"
 check "... PATCH is 200, version 8" json '.version==8 and .title=="b"' -X PATCH "$u/ann/tasks/v1" -d '{"title":"b"}'
 
 # Wrong types in a stored document: a 409 for every route that reads it.
-check "the Dapr API writes wrong types" put_state TaskActor v1 doc '{"id":"v1","owner":"ann","title":5,"members":"x","version":"1"}'
+check "the Dapr API writes wrong types" put_state TaskActor ann:v1 doc '{"id":"ann:v1","owner":"ann","title":5,"members":"x","version":"1"}'
 for route in "GET $u/ann/tasks/v1" "PATCH $u/ann/tasks/v1" "POST $u/ann/tasks/v1/complete" \
              "GET $u/ann/tasks/v1/members" "PUT $u/ann/tasks/v1/members/bob" \
              "DELETE $u/ann/tasks/v1/members/bob" "POST $u/ann/tasks/v1/log" \
@@ -55,14 +55,14 @@ for route in "GET $u/ann/tasks/v1" "PATCH $u/ann/tasks/v1" "POST $u/ann/tasks/v1
   [ "$1" = PATCH ] && body='{"title":"b"}'
   check "wrong types: $1 ${2#$u} is 409 ERR_TASK_CORRUPT" code 409 ERR_TASK_CORRUPT -X "$1" "$2" -d "$body"
 done
-check "... a stranger still hears 404 ERR_TASK_NOT_FOUND" code 404 ERR_TASK_NOT_FOUND "$u/zed/tasks/v1"
-check "not JSON at all: 409" put_state TaskActor v1 doc '"just a string"'
+check "... a stranger still hears 404 ERR_TASK_NOT_FOUND" code 404 ERR_TASK_NOT_FOUND "$u/zed/tasks/ann:v1"
+check "not JSON at all: 409" put_state TaskActor ann:v1 doc '"just a string"'
 check "... GET is 409 (no owner to tell apart: for anyone)" code 409 ERR_TASK_CORRUPT "$u/ann/tasks/v1"
 check "create over a corrupt task is 409 ERR_TASK_EXISTS" code 409 ERR_TASK_EXISTS -X PUT "$u/ann/tasks/v1" -d '{"title":"a"}'
-check "the server log says what is wrong" grep -q 'msg="stored state invalid" type=TaskActor id="v1" key=doc' "$dir/log"
+check "the server log says what is wrong" grep -q 'msg="stored state invalid" type=TaskActor id="ann:v1" key=doc' "$dir/log"
 check "a non-JSON reminder spec reads (GET 200)" bash -c "
   [ \$(curl -s -o /dev/null -w '%{http_code}' -X PUT '$u/ann/tasks/r1' -d '{\"title\":\"a\"}') = 201 ] &&
-  [ \$(curl -s -o /dev/null -w '%{http_code}' -X POST '$a/TaskActor/r1/reminders/x' -d '{\"dueTime\":\"1h\",\"data\":\"bm90IGpzb24=\"}') = 204 ] &&
+  [ \$(curl -s -o /dev/null -w '%{http_code}' -X POST '$a/TaskActor/ann:r1/reminders/x' -d '{\"dueTime\":\"1h\",\"data\":\"bm90IGpzb24=\"}') = 204 ] &&
   [ \$(curl -s -o /dev/null -w '%{http_code}' '$u/ann/tasks/r1/reminders/x') = 200 ]"
 
 # Preferences with wrong types are mended on read.
@@ -79,7 +79,7 @@ python3 -c 'import json; print(json.dumps({"title":"a","members":["m"*1000000]})
 check "a 1 MB member id in a create is 400" code 400 ERR_BAD_REQUEST -X PUT "$u/ann/tasks/big" --data-binary @"$dir/big-member"
 python3 -c 'import json; print(json.dumps({"user":"ann","member":"m"*1000000}))' >"$dir/big-add"
 check "a 1 MB member id through the Dapr API is no stack-depth error" bash -c \
-  "! curl -s -X POST '$a/TaskActor/r1/method/add_member' --data-binary @'$dir/big-add' | grep -q ERR_ACTOR_STACK_DEPTH"
+  "! curl -s -X POST '$a/TaskActor/ann:r1/method/add_member' --data-binary @'$dir/big-add' | grep -q ERR_ACTOR_STACK_DEPTH"
 check "... and the task has no such member" json '.members==[]' "$u/ann/tasks/r1/members"
 check "a 1 MB member id in the URL is a 4xx" python3 - "$port" <<'EOF'
 import socket, sys
@@ -118,8 +118,8 @@ check "replacing one of the 20 is fine" test "$(status -X PUT "$u/ann/tasks/r2/r
 
 # 7. A user's list: one small key per task, the old format still loads.
 check "one create: the user's entry is its own small key" bash -c \
-  "[ \$(curl -s '$a/UserActor/ann/state/t:r1' | jq -r .task.id) = r1 ] &&
-   [ \$(curl -s '$a/UserActor/ann/state/t:r1' | wc -c) -lt 400 ]"
+  "[ \$(curl -s '$a/UserActor/ann/state/t:ann:r1' | jq -r .task.id) = ann:r1 ] &&
+   [ \$(curl -s '$a/UserActor/ann/state/t:ann:r1' | wc -c) -lt 400 ]"
 check "no whole-list document" test "$(status "$a/UserActor/ann/state/tasks")" = 204
 check "an old-format list written from outside" put_state UserActor olga tasks '{"o1":{"id":"o1","title":"old one","status":"open","priority":"low","due":null,"owner":"olga","version":1},"bad":5}'
 check "... lists (migrated; the unusable entry dropped)" json '.count==1 and .tasks[0].title=="old one"' "$u/olga/tasks"
@@ -154,7 +154,7 @@ check "... the task does not exist" test "$(status "$u/bob/tasks/over")" = 404
 check "ann's create naming bob as a member is 409 ERR_LIMIT_TASKS" code 409 ERR_LIMIT_TASKS -X PUT "$u/ann/tasks/shared" -d '{"title":"a","members":["carl","bob"]}'
 check "... no phantom in ann's list" bash -c "! curl -s '$u/ann/tasks' | jq -e '.tasks[]|select(.id==\"shared\")' >/dev/null"
 check "... nor in carl's" json '.count==0' "$u/carl/tasks"
-check "... nor its key in ann's state" test "$(status "$a/UserActor/ann/state/t:shared")" = 204
+check "... nor its key in ann's state" test "$(status "$a/UserActor/ann/state/t:ann:shared")" = 204
 check "... and the task does not exist" test "$(status "$u/ann/tasks/shared")" = 404
 
 # 3,000 creates for one user: creates/s at the start and at the end.
@@ -173,13 +173,13 @@ for start in range(0, n, span):
 print("creates/s for one user: first %d: %.0f, last %d (of %d): %.0f" % (span, rates[0], span, n, rates[-1]))
 EOF
 check "after 3,000 tasks an entry is still one small key" bash -c \
-  "[ \$(curl -s '$a/UserActor/heavy/state/t:h2999' | wc -c) -lt 400 ] &&
+  "[ \$(curl -s '$a/UserActor/heavy/state/t:heavy:h2999' | wc -c) -lt 400 ] &&
    [ \$(curl -s '$u/heavy/tasks?q=task%202999' | jq .count) = 1 ]"
 check "the list has all 3,000, in the order created" json '.count==3000 and .tasks[0].id=="h0" and .tasks[2999].id=="h2999"' "$u/heavy/tasks"
 check "a delete moves the last entry into the hole, order kept" bash -c \
   "[ \$(curl -s -o /dev/null -w '%{http_code}' -X DELETE '$u/heavy/tasks/h5') = 204 ] &&
    curl -s '$u/heavy/tasks' | jq -e '.count==2999 and .tasks[5].id==\"h6\" and .tasks[-1].id==\"h2999\"' >/dev/null &&
-   [ \$(curl -s '$a/UserActor/heavy/state/t:h2999' | jq .task.id) = '\"h2999\"' ]"
+   [ \$(curl -s '$a/UserActor/heavy/state/t:heavy:h2999' | jq .task.id) = '\"heavy:h2999\"' ]"
 # (The Dapr API answers a method's failure 500 ERR_ACTOR_INVOKE_METHOD, as
 # Dapr does: the 1 MB member above; no other route may answer a 5xx.)
 check "no 5xx in the server's log" bash -c "! grep 'status=5' '$dir/log' | grep -v route=dapr.invoke"

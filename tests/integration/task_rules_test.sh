@@ -9,7 +9,8 @@
 # in the chat are listed and cancelled through the Task API; lists sort
 # (due, priority, updated), page by cursor and filter by due time and
 # tag; the assistant completes the open task a title names, asks which
-# when several fit, and reads a command word one edit off.
+# when several fit, and reads a command word one edit off; task names are
+# per owner, and tasks stored under the old global ids stay reachable.
 # Usage: task_rules_test.sh PATH_TO_VACTORD
 vactord="$1"
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -79,15 +80,15 @@ check "removing a user who is no member is ERR_MEMBER_NOT_FOUND" code 404 ERR_ME
 check "the owner as a member is ERR_OWNER_IS_NOT_A_MEMBER" code 409 ERR_OWNER_IS_NOT_A_MEMBER -X PUT "$u/ann/tasks/trip/members/ann"
 
 # ---- A member leaves ----
-check "ben cannot remove cat" code 403 ERR_FORBIDDEN -X DELETE "$u/ben/tasks/trip/members/cat"
-check "ben leaves the task" json '.members == ["cat"]' -X DELETE "$u/ben/tasks/trip/members/ben"
-check "... it is gone from his list" json '.tasks | map(.id) | index("trip") == null' "$u/ben/tasks"
-check "... and he cannot see it" code 404 ERR_TASK_NOT_FOUND "$u/ben/tasks/trip"
+check "ben cannot remove cat" code 403 ERR_FORBIDDEN -X DELETE "$u/ben/tasks/ann:trip/members/cat"
+check "ben leaves the task" json '.members == ["cat"]' -X DELETE "$u/ben/tasks/ann:trip/members/ben"
+check "... it is gone from his list" json '.tasks | map(.id) | index("ann:trip") == null' "$u/ben/tasks"
+check "... and he cannot see it" code 404 ERR_TASK_NOT_FOUND "$u/ben/tasks/ann:trip"
 check "... the history says he left" json '.entries | map(select(.action=="member_left" and .member=="ben")) | length == 1' "$u/ann/tasks/trip/history"
-check "cat is still a member" test "$(status "$u/cat/tasks/trip")" = 200
+check "cat is still a member" test "$(status "$u/cat/tasks/ann:trip")" = 200
 
 # ---- A member's reminder goes to the member's chat ----
-check "cat sets a reminder" test "$(status -X PUT "$u/cat/tasks/trip/reminders/tickets" -d '{"dueTime":"1s","message":"book tickets"}')" = 204
+check "cat sets a reminder" test "$(status -X PUT "$u/cat/tasks/ann:trip/reminders/tickets" -d '{"dueTime":"1s","message":"book tickets"}')" = 204
 check "... which says who set it" json '.by == "cat"' "$u/ann/tasks/trip/reminders/tickets"
 fired() { for _ in $(seq 100); do curl -s "$u/cat/chat" | jq -e '.messages|map(select(.reminder=="tickets"))|length==1' >/dev/null && return 0; sleep 0.1; done; return 1; }
 check "it fires into cat's chat" fired
@@ -160,6 +161,52 @@ check "... and cancelled" test "$(status -X DELETE "$u/dan/reminders/$name")" = 
 check "... then the list is empty" json '.reminders == []' "$u/dan/reminders"
 check "cancelling it again is ERR_REMINDER_NOT_FOUND" code 404 ERR_REMINDER_NOT_FOUND -X DELETE "$u/dan/reminders/$name"
 check "a user with none lists none" json '.reminders == []' "$u/eve/reminders"
+
+# ---- Task names are per owner ----
+check "cat makes a task trip, though ann has one: 201" test "$(status -X PUT "$u/cat/tasks/trip" -d '{"title":"Cat trip"}')" = 201
+check "... it is cat's" json '.owner == "cat" and .id == "trip" and .title == "Cat trip"' "$u/cat/tasks/trip"
+check "... ann's is unchanged" json '.owner == "ann" and .id == "trip" and .title == "Trip"' "$u/ann/tasks/trip"
+check "cat, a member of ann's, calls it ann:trip" json '.owner == "ann" and .id == "ann:trip"' "$u/cat/tasks/ann:trip"
+check "cat's list has both, each by the id she calls it" json '[.tasks[].id] | sort == ["ann:trip","trip"]' "$u/cat/tasks"
+check "cat's chat completes ann's Trip by its title, naming it ann:trip" json '.reply | test("ann:trip")' -X POST "$u/cat/chat" -d '{"message":"done Trip"}'
+check "... which is done" json '.status == "done"' "$u/ann/tasks/trip"
+check "... and cat's own trip is not" json '.status == "open"' "$u/cat/tasks/trip"
+check "a stranger naming ann:trip hears what a missing task says" code 404 ERR_TASK_NOT_FOUND "$u/dan/tasks/ann:trip"
+cp "$dir/body" "$dir/stranger"
+curl -s -o "$dir/missing" "$u/dan/tasks/ann:nope"
+check "... byte for byte" cmp -s "$dir/stranger" "$dir/missing"
+check "no one makes a task under another owner's name" code 400 ERR_BAD_ID -X PUT "$u/cat/tasks/ann:plan" -d '{"title":"x"}'
+check "... and ann has no plan" code 404 ERR_TASK_NOT_FOUND "$u/ann/tasks/plan"
+check "ann:own in ann's path is ann's own name" test "$(curl -s -o /dev/null -w '%{http_code} %{redirect_url}' -X PUT "$u/ann/tasks/ann:own" -d '{"title":"own"}')" = "201 "
+check "... own" json '.id == "own"' "$u/ann/tasks/own"
+check "POST names the task for its owner" bash -c "curl -s -D '$dir/h' -o '$dir/b' -X POST '$u/cat/tasks' -d '{\"title\":\"posted\"}' &&
+  id=\$(jq -r .id '$dir/b') && [[ \$id == t* && \$id != *:* ]] &&
+  tr -d '\r' < '$dir/h' | grep -qix \"location: /v1/users/cat/tasks/\$id\" &&
+  [ \$(curl -s -o /dev/null -w '%{http_code}' '$u/cat/tasks/'\$id) = 200 ]"
+check "an id of three parts is a 400" code 400 ERR_BAD_ID "$u/cat/tasks/a:b:c"
+check "... and an empty owner" code 400 ERR_BAD_ID "$u/cat/tasks/:trip"
+
+# ---- Tasks stored before names were per owner ----
+# Their TaskActor ids are the names alone ("old1"), as the Dapr API still
+# makes them: they stay readable and writable under the names people knew.
+check "a task with a legacy id (made through the Dapr API)" json '.id == "old1" and .members == ["ben"]' -X POST "$url/v1.0/actors/TaskActor/old1/method/create" -d '{"user":"ann","title":"from before","members":["ben"]}'
+check "ann reads it by its name" json '.id == "old1" and .title == "from before"' "$u/ann/tasks/old1"
+check "... ben, a member, too" json '.id == "old1" and .owner == "ann"' "$u/ben/tasks/old1"
+check "... both lists show it as old1" bash -c "curl -s '$u/ann/tasks' | jq -e '[.tasks[].id] | index(\"old1\") != null' >/dev/null && curl -s '$u/ben/tasks' | jq -e '[.tasks[].id] | index(\"old1\") != null' >/dev/null"
+check "ann changes it" json '.title == "still here" and .version == 2' -X PATCH "$u/ann/tasks/old1" -d '{"title":"still here"}'
+check "ben logs on it" json '.minutes == 7' -X POST "$u/ben/tasks/old1/log" -d '{"minutes":7}'
+check "ann sets it a reminder" test "$(status -X PUT "$u/ann/tasks/old1/reminders/r" -d '{"dueTime":"1h"}')" = 204
+check "... which is its own" json '.reminders | map(.name) == ["r"]' "$url/v1/users/ann/tasks/old1/reminders"
+check "a stranger still finds nothing" code 404 ERR_TASK_NOT_FOUND "$u/dan/tasks/old1"
+check "ann cannot make another old1 (she would call both so): 409" code 409 ERR_TASK_EXISTS -X PUT "$u/ann/tasks/old1" -d '{"title":"x"}'
+check "... nor can ben" code 409 ERR_TASK_EXISTS -X PUT "$u/ben/tasks/old1" -d '{"title":"x"}'
+check "... cat can" test "$(status -X PUT "$u/cat/tasks/old1" -d '{"title":"cat old"}')" = 201
+check "... and ann's is still the one ann sees" json '.title == "still here" and .minutes == 7' "$u/ann/tasks/old1"
+check "ann deletes it" test "$(status -X DELETE "$u/ann/tasks/old1")" = 204
+check "... it is gone for ben" code 404 ERR_TASK_NOT_FOUND "$u/ben/tasks/old1"
+check "... and off both lists" bash -c "curl -s '$u/ann/tasks' | jq -e '[.tasks[].id] | index(\"old1\") == null' >/dev/null && curl -s '$u/ben/tasks' | jq -e '[.tasks[].id] | index(\"old1\") == null' >/dev/null"
+check "... so ann may use the name again" test "$(status -X PUT "$u/ann/tasks/old1" -d '{"title":"new one"}')" = 201
+check "... which has the new id" json '.id == "old1" and .title == "new one" and .minutes == 0' "$u/ann/tasks/old1"
 
 check "stops" stop
 finish

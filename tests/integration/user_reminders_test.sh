@@ -80,7 +80,7 @@ check "a 21st on one task still names the per-task limit" \
 check "replacing one of the 500 goes (204)" test "$(set_rem t1 r0 '{"dueTime":"2h","message":"later"}')" = 204
 check "... and is not counted twice" is_count ann 500
 check "a member setting one on ann's task is refused: ann is charged" \
-  refused 409 ERR_LIMIT_REMINDERS "at most 500" -X PUT "$url/v1/users/bob/tasks/t26/reminders/b" -d '{"dueTime":"1h"}'
+  refused 409 ERR_LIMIT_REMINDERS "at most 500" -X PUT "$url/v1/users/bob/tasks/ann:t26/reminders/b" -d '{"dueTime":"1h"}'
 check "... while bob's own tasks have room" bash -c \
   "[ \$(curl -s -o /dev/null -w '%{http_code}' -X PUT '$url/v1/users/bob/tasks/b1' -d '{\"title\":\"b\"}') = 201 ] &&
    [ \$(curl -s -o /dev/null -w '%{http_code}' -X PUT '$url/v1/users/bob/tasks/b1/reminders/b' -d '{\"dueTime\":\"1h\"}') = 204 ]"
@@ -123,21 +123,21 @@ check "their fires reached ann's chat" \
 # it ended without a fire), the task's delete.
 invoke() { status -X POST "$a/$1/$2/method/$3" -d "$4"; }
 check "a charge without its reminder (as a set whose save failed leaves)" \
-  test "$(invoke UserActor ann charge_reminder '{"task":"t4","name":"ghost"}')" = 200
+  test "$(invoke UserActor ann charge_reminder '{"task":"ann:t4","name":"ghost"}')" = 200
 check "... counts (480)" is_count ann 480
 check "... the settle that the set queued releases it" \
-  test "$(invoke TaskActor t4 settle_reminder '{"owner":"ann","name":"ghost"}')" = 200
+  test "$(invoke TaskActor ann:t4 settle_reminder '{"owner":"ann","name":"ghost"}')" = 200
 check "... (479)" is_count ann 479
 check "... a settle keeps the charge of a reminder the task has" \
-  bash -c "[ \$(curl -s -o /dev/null -w '%{http_code}' -X POST '$a/TaskActor/t4/method/settle_reminder' -d '{\"owner\":\"ann\",\"name\":\"r0\"}') = 200 ]"
+  bash -c "[ \$(curl -s -o /dev/null -w '%{http_code}' -X POST '$a/TaskActor/ann:t4/method/settle_reminder' -d '{\"owner\":\"ann\",\"name\":\"r0\"}') = 200 ]"
 check "... (479)" is_count ann 479
 check "a task t28" test "$(status -X PUT "$t/t28" -d '{"title":"mended"}')" = 201
 check "... with a charge without its reminder (480)" \
-  bash -c "[ \$(curl -s -o /dev/null -w '%{http_code}' -X POST '$a/UserActor/ann/method/charge_reminder' -d '{\"task\":\"t28\",\"name\":\"ghost\"}') = 200 ]"
+  bash -c "[ \$(curl -s -o /dev/null -w '%{http_code}' -X POST '$a/UserActor/ann/method/charge_reminder' -d '{\"task\":\"ann:t28\",\"name\":\"ghost\"}') = 200 ]"
 check "... the task's next new reminder drops it (still 480)" \
   bash -c "[ \$(curl -s -o /dev/null -w '%{http_code}' -X PUT '$t/t28/reminders/real' -d '{\"dueTime\":\"1h\"}') = 204 ]"
 check "... (480, the task's entry names only the real one)" \
-  bash -c "[ \$(curl -s '$a/UserActor/ann/state/r:t28') = '[\"real\"]' ]"
+  bash -c "[ \$(curl -s '$a/UserActor/ann/state/r:ann:t28') = '[\"real\"]' ]"
 check "... 480" is_count ann 480
 check "a 1s period with a 3s ttl on t28 (481)" test "$(set_rem t28 brief '{"dueTime":"1s","period":"1s","ttl":"3s"}')" = 204
 check "the server stops at once" stop
@@ -147,7 +147,7 @@ check "... the reminder is gone" gone t28 brief
 check "... t28's next new reminder leaves the count right (481)" \
   bash -c "[ \$(curl -s -o /dev/null -w '%{http_code}' -X PUT '$t/t28/reminders/after' -d '{\"dueTime\":\"1h\"}') = 204 ]"
 check "... 481" is_count ann 481
-check "a charge of t28 without its reminder" test "$(invoke UserActor ann charge_reminder '{"task":"t28","name":"ghost"}')" = 200
+check "a charge of t28 without its reminder" test "$(invoke UserActor ann charge_reminder '{"task":"ann:t28","name":"ghost"}')" = 200
 check "... deleting t28 releases it with the real ones (479)" \
   bash -c "[ \$(curl -s -o /dev/null -w '%{http_code}' -X DELETE '$t/t28') = 204 ]"
 check "... 479" is_count ann 479
@@ -163,7 +163,7 @@ check "... while new reminders are still refused" test "$(set_rem t27 y)" = 409
 check "... deleting the count through the Dapr API mends it (it restarts at 0)" del_state UserActor ann rn
 check "... then the reminder goes" test "$(set_rem t27 y)" = 204
 check "... counted from 0" is_count ann 1
-check "the Dapr API writes a task's entry that is not one" put_state UserActor ann r:t27 '{"y":1}'
+check "the Dapr API writes a task's entry that is not one" put_state UserActor ann r:ann:t27 '{"y":1}'
 check "... a new reminder on that task is 409 ERR_STATE_CORRUPT" \
   refused 409 ERR_STATE_CORRUPT "reminder" -X PUT "$t/t27/reminders/z" -d '{"dueTime":"1h"}'
 check "... and so is deleting one of its reminders" \
@@ -171,7 +171,7 @@ check "... and so is deleting one of its reminders" \
 check "... other tasks are not concerned" test "$(set_rem t26 r19 '{"dueTime":"3h"}')" = 204
 check "... the task can be deleted, and its entry goes with it" \
   bash -c "[ \$(curl -s -o /dev/null -w '%{http_code}' -X DELETE '$t/t27') = 204 ] &&
-           [ \$(curl -s -o /dev/null -w '%{http_code}' '$a/UserActor/ann/state/r:t27') = 204 ]"
+           [ \$(curl -s -o /dev/null -w '%{http_code}' '$a/UserActor/ann/state/r:ann:t27') = 204 ]"
 check "... (what it counted stays counted: 1)" is_count ann 1
 check "health answers" test "$(status "$url/v1.0/healthz")" = 204
 check "stops on SIGTERM (exit 0)" stop

@@ -44,16 +44,16 @@ t="$url/v1/users"
 check "create a task (PUT)" bash -c "curl -s -X PUT $t/alice/tasks/t1 -d '{\"title\":\"docs\",\"members\":[\"bob\"]}' | grep -q '\"owner\":\"alice\"'"
 check "create twice is 409" test "$(status -X PUT "$t/alice/tasks/t1" -d '{"title":"x"}')" = 409
 check "log time" bash -c "curl -s -X POST $t/alice/tasks/t1/log -d '{\"minutes\":30}' | grep -qx '{\"minutes\":30}'"
-check "a member may log" bash -c "curl -s -X POST $t/bob/tasks/t1/log -d '{\"minutes\":15}' | grep -qx '{\"minutes\":45}'"
-check "anyone else gets 404" test "$(status "$t/carol/tasks/t1")" = 404
-check "read shows the total" bash -c "curl -s $t/bob/tasks/t1 | grep -q '\"minutes\":45'"
+check "a member may log" bash -c "curl -s -X POST $t/bob/tasks/alice:t1/log -d '{\"minutes\":15}' | grep -qx '{\"minutes\":45}'"
+check "anyone else gets 404" test "$(status "$t/carol/tasks/alice:t1")" = 404
+check "read shows the total" bash -c "curl -s $t/bob/tasks/alice:t1 | grep -q '\"minutes\":45'"
 check "bad JSON is 400" test "$(status -X POST "$t/alice/tasks/t1/log" -d 'nope')" = 400
 check "wrong type is 400" test "$(status -X POST "$t/alice/tasks/t1/log" -d '{"minutes":"x"}')" = 400
 check "id with %00 is 400" test "$(status "$t/al%00ice/tasks/t1")" = 400
 check "129-character id is 400" test "$(status "$t/$(head -c 129 /dev/zero | tr '\0' u)/tasks/t1")" = 400
 check "unknown task is 404" test "$(status "$t/alice/tasks/nope")" = 404
 check "the owner's list has the task" bash -c "curl -s $t/alice/tasks | grep -q '\"id\":\"t1\"'"
-check "a member's list has it too" bash -c "curl -s $t/bob/tasks | grep -q '\"id\":\"t1\"'"
+check "a member's list has it too" bash -c "curl -s $t/bob/tasks | grep -q '\"id\":\"alice:t1\"'"
 check "someone else's list is empty" bash -c "curl -s $t/carol/tasks | grep -qx '{\"tasks\":\[\],\"count\":0,\"next\":null}'"
 check "DELETE on a list is 405" test "$(status -X DELETE "$t/alice/tasks")" = 405
 # Many clients at once on one task: no update lost.
