@@ -52,9 +52,17 @@ typedef struct chat {
   json_t *actions;        /* what was done, for the reply */
   const char *via;        /* "built-in" or "model" */
   char *note;             /* the model's own words, or why it was not used */
+  /* After the model called a tool: the messages it was sent and its call,
+   * to give it the result (owned; NULL otherwise); and that result, kept
+   * should its second answer fail (owned). */
+  json_t *asked, *call;
+  char *result;
 } chat;
 
 static void chat_reset(chat *c) {
+  json_decref(c->asked);
+  json_decref(c->call);
+  free(c->result);
   json_decref(c->actions);
   free(c->note);
   free(c->message);
@@ -85,9 +93,14 @@ static int remember(va_turn *t, const char *role, const char *text,
   return rc;
 }
 
-/* The end of every answer: records it and replies {reply, actions, via}. */
+static int tell_model(va_turn *t, chat *c, const char *result);
+
+/* The end of every answer: records it and replies {reply, actions, via};
+ * after a tool call of the model, the model words it (tell_model). */
 static int answer(va_turn *t, const char *text) {
   chat *c = va_turn_self(t);
+  if (c->call)
+    return tell_model(t, c, text);
   char *full = NULL;
   if (c->note && asprintf(&full, "%s %s", c->note, text) < 0)
     full = NULL;
@@ -479,10 +492,13 @@ static int model_answered(va_turn *t, void *user, int status, const void *data,
   chat *c = va_turn_self(t);
   char *text = NULL;
   if (status == 0 &&
-      va_llm_read(data, len, va_wall_ms(), &c->intent, &text) == 0) {
+      va_llm_read(data, len, va_wall_ms(), &c->intent, &text, &c->call) == 0) {
     c->via = "model";
     if (c->intent.kind != VA_INTENT_UNKNOWN) {
-      c->note = text;
+      if (c->call) /* its words come after the call (tell_model) */
+        free(text);
+      else
+        c->note = text;
       return perform(t, c);
     }
     int rc = answer(t, text && *text ? text : "(The model said nothing.)");
@@ -530,6 +546,42 @@ static int ask_model(va_turn *t, chat *c) {
   int rc = va_turn_await(t, model_answered, NULL, &ticket);
   if (rc == 0)
     /* errors come back through ticket */
+    va_llm_ask(apps_of(t)->llm, msgs, ticket);
+  c->asked = msgs; /* (for a second request, should the model call a tool) */
+  return rc;
+}
+
+/* The model's answer to the result of its tool call: its words are the
+ * reply; the result as the built-in assistant put it when it fails or
+ * says nothing (a second tool call is not carried out). */
+static int model_worded(va_turn *t, void *user, int status, const void *data,
+                        size_t len) {
+  (void)user;
+  chat *c = va_turn_self(t);
+  va_intent ignored;
+  char *words = NULL;
+  if (status != 0 ||
+      va_llm_read(data, len, va_wall_ms(), &ignored, &words, NULL) != 0)
+    log_model_failure(t, status, data, len);
+  int rc = answer(t, words && *words ? words : c->result);
+  free(words);
+  return rc;
+}
+
+/* Gives the model the result of its tool call (a second round trip),
+ * so that it answers in words. */
+static int tell_model(va_turn *t, chat *c, const char *result) {
+  json_t *msgs = va_llm_after_call(c->asked, c->call, result);
+  json_decref(c->call);
+  c->call = NULL; /* (the next answer is the last) */
+  c->result = strdup(result);
+  if (!msgs || !c->result) {
+    json_decref(msgs);
+    return answer(t, result);
+  }
+  va_await *ticket;
+  int rc = va_turn_await(t, model_worded, NULL, &ticket);
+  if (rc == 0)
     va_llm_ask(apps_of(t)->llm, msgs, ticket);
   json_decref(msgs);
   return rc;

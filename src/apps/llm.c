@@ -174,9 +174,11 @@ static void read_call(const char *name, json_t *args, int64_t now_ms,
 }
 
 int va_llm_read(const char *body, size_t len, int64_t now_ms, va_intent *intent,
-                char **text) {
+                char **text, json_t **call) {
   *intent = (va_intent){.kind = VA_INTENT_UNKNOWN};
   *text = NULL;
+  if (call)
+    *call = NULL;
   json_t *res = json_loadb(body, len, 0, NULL);
   json_t *msg = json_object_get(
       json_array_get(json_object_get(res, "choices"), 0), "message");
@@ -187,14 +189,36 @@ int va_llm_read(const char *body, size_t len, int64_t now_ms, va_intent *intent,
   const char *content = json_string_value(json_object_get(msg, "content"));
   if (content && *content)
     *text = strdup(content);
-  json_t *fn = json_object_get(
-      json_array_get(json_object_get(msg, "tool_calls"), 0), "function");
+  json_t *first = json_array_get(json_object_get(msg, "tool_calls"), 0);
+  json_t *fn = json_object_get(first, "function");
   const char *name = json_string_value(json_object_get(fn, "name"));
   const char *args = json_string_value(json_object_get(fn, "arguments"));
   json_t *parsed = args ? json_loads(args, 0, NULL) : NULL;
   if (name && json_is_object(parsed))
     read_call(name, parsed, now_ms, intent);
+  if (call && intent->kind != VA_INTENT_UNKNOWN &&
+      json_is_string(json_object_get(first, "id")))
+    *call = json_pack("{s:O, s:s, s:{s:s, s:s}}", "id",
+                      json_object_get(first, "id"), "type", "function",
+                      "function", "name", name, "arguments", args);
   json_decref(parsed);
   json_decref(res);
   return 0;
+}
+
+json_t *va_llm_after_call(json_t *messages, json_t *call, const char *result) {
+  json_t *out = json_copy(messages);
+  json_t *asked = json_pack("{s:s, s:n, s:[O]}", "role", "assistant",
+                            "content", "tool_calls", call);
+  json_t *told = json_pack("{s:s, s:O, s:s}", "role", "tool", "tool_call_id",
+                           json_object_get(call, "id"), "content", result);
+  bool ok = out && asked && told && !json_array_append(out, asked) &&
+            !json_array_append(out, told);
+  json_decref(asked);
+  json_decref(told);
+  if (!ok) {
+    json_decref(out);
+    return NULL;
+  }
+  return out;
 }

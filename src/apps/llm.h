@@ -33,8 +33,16 @@ int va_llm_ask(va_llm *llm, json_t *messages, va_await *ticket);
 
 /* Reads a response body: the first tool call as an intent (kind
  * VA_INTENT_UNKNOWN if none), and the model's text (new, may be NULL).
+ * call (may be NULL) gets that tool call as the response had it, {id,
+ * type, function}, to give back with its result in a second request (new
+ * reference; NULL when the intent is unknown or the call has no id).
  * VA_EINVAL if it is not a chat-completions response. */
 int va_llm_read(const char *body, size_t len, int64_t now_ms, va_intent *intent,
-                char **text);
+                char **text, json_t **call);
+
+/* The messages of a second request, after the model's tool call: those
+ * of the first (borrowed), the model's call (borrowed) and its result,
+ * as chat-completions wants them. New; NULL when out of memory. */
+json_t *va_llm_after_call(json_t *messages, json_t *call, const char *result);
 
 #endif

@@ -6,7 +6,11 @@ vactord's tests: POST /v1/chat/completions. It reads the last user message:
   "add X"     answers a tool call add_task {"title": X}
   "list ..."  answers a tool call list_tasks {}
   anything else: a plain text answer "echo: <message>".
-It checks the request: model, messages, tools, and the bearer key.
+After a tool call, the second request ends with the call and its result:
+it answers "All done: <result>", or 500 when the user's message began
+"add quietly" (the server must then answer with the result itself).
+It checks the request: model, messages, tools, the bearer key, and that a
+tool result follows the call it answers.
 Usage: fake_llm.py PORT KEY"""
 import json
 import sys
@@ -34,7 +38,20 @@ class Handler(BaseHTTPRequestHandler):
             return self.reply(401, {"error": "bad key"})
         if req.get("model") != "fake-model" or not req.get("tools"):
             return self.reply(400, {"error": "bad request"})
-        text = [m for m in req["messages"] if m["role"] == "user"][-1]["content"]
+        msgs = req["messages"]
+        text = [m for m in msgs if m["role"] == "user"][-1]["content"]
+        if msgs[-1]["role"] == "tool":
+            asked = msgs[-2]
+            if (asked["role"] != "assistant" or
+                    asked["tool_calls"][0]["id"] != msgs[-1]["tool_call_id"]):
+                return self.reply(400, {"error": "a tool result without its call"})
+            if text.startswith("add quietly"):
+                return self.reply(500, {"error": "model failed"})
+            return self.reply(200, {"id": "y", "object": "chat.completion",
+                                    "choices": [{"index": 0, "message": {
+                                        "role": "assistant",
+                                        "content": "All done: " + msgs[-1]["content"]},
+                                        "finish_reason": "stop"}]})
         if text.startswith("slow"):
             time.sleep(5)
         if text.startswith("fail"):

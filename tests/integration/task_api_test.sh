@@ -161,8 +161,9 @@ python3 "$here/fake_llm.py" "$llm_port" k3y &
 also_kill=$!
 for _ in $(seq 50); do curl -s -o /dev/null "http://127.0.0.1:$llm_port/" && break; sleep 0.1; done
 check "starts with a model" start --llm-url "http://127.0.0.1:$llm_port/v1/chat/completions" --llm-model fake-model --llm-key k3y --llm-timeout 1000 --chat-history 20
-check "model: a tool call adds a task" bash -c "$(declare -f say); u=$u; say fay 'add learn go' | jq -e '.via==\"model\" and .actions[0].op==\"add\" and (.reply|test(\"Sure\"))' >/dev/null"
-check "model: the task exists" json '.tasks[0].title=="learn go"' "$u/fay/tasks"
+check "model: a tool call adds a task, and the model words the result" bash -c "$(declare -f say); u=$u; say fay 'add learn go' | jq -e '.via==\"model\" and .actions[0].op==\"add\" and (.reply|test(\"^All done: Added .learn go. \\\\(task t\"))' >/dev/null"
+check "model: its second answer failing, the result is the reply" bash -c "$(declare -f say); u=$u; say fay 'add quietly rest' | jq -e '.via==\"model\" and .actions[0].op==\"add\" and (.reply|test(\"^Added .quietly rest.\"))' >/dev/null"
+check "model: the tasks exist" json '[.tasks[].title] == ["learn go","quietly rest"]' "$u/fay/tasks"
 check "model: plain text" bash -c "$(declare -f say); u=$u; say fay 'hello' | jq -e '.via==\"model\" and .reply==\"echo: hello\"' >/dev/null"
 check "model: too slow, the built-in assistant answers" bash -c "$(declare -f say); u=$u; say fay 'slow list' | jq -e '.via==\"built-in\" and (.reply|test(\"did not answer in time\"))' >/dev/null"
 # Served meanwhile: another request, sent while the model keeps the chat
