@@ -53,7 +53,8 @@ size_t va_tz_rules_bytes(const va_tz_rules *rules);
  * offsets only). false, *out untouched, for anything else. */
 bool va_zone_find(const va_tzdb *db, const char *name, va_zone *out);
 
-/* Minutes east of UTC in zone z at the instant utc_ms. */
+/* Minutes east of UTC in zone z at the instant utc_ms. Instants more
+ * than 2^40 s (~35,000 years) from 1970 have the offset at that limit. */
 int va_zone_offset(const va_zone *z, int64_t utc_ms);
 
 /* The instant at which clocks in z show local_ms (milliseconds since

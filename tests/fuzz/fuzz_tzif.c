@@ -12,9 +12,10 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-/* Instants (ms) whose local time is checked: far enough inside int64 that
- * the local time cannot saturate. */
-#define INSTANT_MAX_MS ((int64_t)1 << 50)
+/* Instants (ms) whose local time is checked: inside the ±2^40 s that
+ * tz.c looks instants up in (beyond, the offset at that limit holds, and
+ * a local time near it may map to an instant past it). */
+#define INSTANT_MAX_MS ((int64_t)1 << 49)
 #define OFFSET_MAX_MIN (26 * 60)
 
 static void check_instant(const va_zone *z, int64_t utc_ms) {
