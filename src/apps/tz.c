@@ -461,6 +461,8 @@ typedef struct tzif_header {
   uint32_t isutcnt, isstdcnt, leapcnt, timecnt, typecnt, charcnt;
 } tzif_header;
 
+/* A header: the magic, a version, and counts of at most FILE_MAX each
+ * (so that no size computed from them can overflow). */
 static bool read_header(reader *r, tzif_header *h) {
   const uint8_t *p = take(r, 44);
   if (!p || memcmp(p, "TZif", 4) != 0)
@@ -471,9 +473,14 @@ static bool read_header(reader *r, tzif_header *h) {
   uint32_t *counts[6] = {&h->isutcnt, &h->isstdcnt, &h->leapcnt,
                          &h->timecnt, &h->typecnt,  &h->charcnt};
   for (int i = 0; i < 6; i++)
-    *counts[i] = be32(p + 20 + 4 * i);
-  /* Leap seconds (the right/ zones) are not read: their instants are not
-   * UTC's. */
+    if ((*counts[i] = be32(p + 20 + 4 * i)) > FILE_MAX)
+      return false;
+  return true;
+}
+
+/* Whether the data block h counts is one to read. Leap seconds (the
+ * right/ zones) are not read: their instants are not UTC's. */
+static bool counts_ok(const tzif_header *h) {
   return h->typecnt >= 1 && h->typecnt <= TYPES_MAX && h->charcnt >= 1 &&
          h->charcnt <= CHARS_MAX && h->timecnt <= TRANSITIONS_MAX &&
          h->leapcnt == 0 && (h->isutcnt == 0 || h->isutcnt == h->typecnt) &&
@@ -593,12 +600,13 @@ int va_tz_rules_parse(const void *bytes, size_t len, va_tz_rules **out) {
     return VA_ENOMEM;
   posix_tz footer = {0};
   bool has_footer = false;
-  bool ok = read_header(&r, &h) && read_block(&r, &h, 4, b);
-  if (ok && h.version != 0) /* the 64-bit block and the footer */
-    ok = read_header(&r, &h) && h.version != 0 && read_block(&r, &h, 8, b) &&
+  bool ok = read_header(&r, &h);
+  if (ok && h.version == 0) /* 32-bit times, no footer */
+    ok = counts_ok(&h) && read_block(&r, &h, 4, b) && r.left == 0;
+  else if (ok) /* the 32-bit block skipped (RFC 8536, 4), the 64-bit read */
+    ok = take(&r, block_size(&h, 4)) && read_header(&r, &h) && h.version != 0 &&
+         counts_ok(&h) && read_block(&r, &h, 8, b) &&
          read_footer(&r, &footer, &has_footer);
-  else if (ok)
-    ok = r.left == 0;
   int32_t count = ok ? keep_transitions(b, h.typecnt, NULL, NULL) : -1;
   va_tz_rules *rules = NULL;
   if (count >= 0) {

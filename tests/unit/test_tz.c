@@ -330,6 +330,19 @@ static void footer_rules(void **state) {
   assert_int_equal(va_zone_offset(&z, at(2026, 1, 1, 0, 0)), 660);
   assert_int_equal(va_zone_offset(&z, at(2026, 7, 1, 0, 0)), 630);
   va_tz_rules_free(r);
+  /* A version 1 block with no types is skipped, as RFC 8536 lets readers
+   * of version 2+ do (some writers leave it empty); not in a v1 file. */
+  uint8_t buf[512];
+  size_t n = footer_file(buf, "CET-1");
+  uint8_t empty_v1[44] = {'T', 'Z', 'i', 'f', '2'};
+  memmove(buf + 44, buf + 54, n - 54); /* the first block: 10 bytes */
+  memcpy(buf, empty_v1, 44);
+  assert_int_equal(va_tz_rules_parse(buf, n - 10, &r), 0);
+  z.rules = r;
+  assert_int_equal(va_zone_offset(&z, at(2026, 7, 1, 0, 0)), 60);
+  va_tz_rules_free(r);
+  empty_v1[4] = 0;
+  assert_int_equal(parse(empty_v1, sizeof(empty_v1)), VA_EINVAL);
 }
 
 static void footers_with_garbage_are_refused(void **state) {
