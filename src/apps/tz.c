@@ -871,8 +871,8 @@ static int add_file(builder *b, int dir, const char *name) {
   return add_name(b, index) ? 0 : VA_ENOMEM;
 }
 
-/* A name component: [A-Za-z0-9_+-]+, not starting with '-' or '+' only
- * because tzdata has "GMT+0"; "." and ".." and "zone.tab" fail. */
+/* A name component: one or more of A-Z a-z 0-9 _ + - ("Etc/GMT+5" has a
+ * '+'); ".", "..", ".hidden" and "zone.tab" are none. */
 static bool component_ok(const char *s) {
   if (!*s)
     return false;
