@@ -31,6 +31,8 @@ pc cmocka || need "the unit tests" libcmocka-dev
 has curl && has jq && has python3 && python3 -c 'import yaml' 2>/dev/null ||
   need "the integration tests and the OpenAPI check" curl jq python3 python3-yaml
 has openssl || need "the JWT test's keys and signatures" openssl
+[[ -f /usr/share/zoneinfo/Europe/Berlin ]] ||
+  need "named time zones (users' timeZone) and the tz test" tzdata
 has clang && has clang-format &&
   any "/usr/lib/llvm-14/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a" ||
   need "make fuzz (libFuzzer) and make format" clang libclang-rt-14-dev clang-format

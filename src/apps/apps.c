@@ -1,6 +1,7 @@
 /* apps.c — registers the Task API's actor types, and what their methods
  * share (see apps.h). */
 #include "apps.h"
+#include "tz.h"
 #include <stdlib.h>
 #include <string.h>
 
@@ -26,6 +27,9 @@ int va_apps_register(va_apps *apps) {
     apps->chat_limit = 200;
   if (!apps->history_limit)
     apps->history_limit = 100;
+  /* The zone files are read now, before any turn runs (users' timeZone
+   * may name one), so that no worker reads a file. */
+  (void)va_tzdb_system();
   /* Type ids first, so that each type knows the others' while it runs. */
   int rc = va_user_register(apps);
   if (rc == 0)

@@ -208,8 +208,8 @@ int va_llm_read(const char *body, size_t len, int64_t now_ms, va_intent *intent,
 
 json_t *va_llm_after_call(json_t *messages, json_t *call, const char *result) {
   json_t *out = json_copy(messages);
-  json_t *asked = json_pack("{s:s, s:n, s:[O]}", "role", "assistant",
-                            "content", "tool_calls", call);
+  json_t *asked = json_pack("{s:s, s:n, s:[O]}", "role", "assistant", "content",
+                            "tool_calls", call);
   json_t *told = json_pack("{s:s, s:O, s:s}", "role", "tool", "tool_call_id",
                            json_object_get(call, "id"), "content", result);
   bool ok = out && asked && told && !json_array_append(out, asked) &&

@@ -1,9 +1,14 @@
-/* prefs.c — see prefs.h. Time zones are fixed offsets: named zones
- * (Europe/Berlin) would need the system's zone database per user, which
- * the C library only offers through the process-wide TZ. */
+/* prefs.c — see prefs.h. A timeZone is a fixed offset or a named IANA
+ * zone (Europe/Berlin) with its daylight saving rules: tz.c reads the
+ * system's TZif files itself, once, since the C library offers zones only
+ * through the process-wide TZ. */
 #include "prefs.h"
 #include <ctype.h>
 #include <string.h>
+
+bool va_prefs_zone(const char *tz, va_zone *out) {
+  return va_zone_find(va_tzdb_system(), tz, out);
+}
 
 bool va_tz_offset(const char *tz, int *minutes) {
   if (!tz)
@@ -38,11 +43,12 @@ const char *va_prefs_check(json_t *in) {
     return "the body must be a JSON object";
   const char *key;
   json_t *v;
-  int minutes;
+  va_zone zone;
   json_object_foreach(in, key, v) {
     if (!strcmp(key, "timeZone")) {
-      if (!va_tz_offset(json_string_value(v), &minutes))
-        return "timeZone must be UTC or an offset such as +02:00";
+      if (!va_prefs_zone(json_string_value(v), &zone))
+        return "timeZone must be UTC, an offset such as +02:00, or a zone "
+               "name such as Europe/Berlin";
     } else if (!strcmp(key, "language")) {
       if (!language_ok(json_string_value(v)))
         return "language must be a language tag such as en";

@@ -1,18 +1,27 @@
 /* prefs.h — a user's preferences: what they may hold, and the time zone
- * they name as an offset from UTC. Pure functions of JSON values. */
+ * they name (an offset from UTC or a named zone with its daylight saving
+ * rules, see tz.h). Pure functions of JSON values and of the process's
+ * zone table, read once (va_tzdb_system). */
 #ifndef VA_APPS_PREFS_H
 #define VA_APPS_PREFS_H
 
+#include "tz.h"
 #include <jansson.h>
 #include <stdbool.h>
 
-/* Checks a preferences update: an object with timeZone ("UTC", "Z", or an
- * offset "+HH:MM" / "-HH:MM"), language (2-8 letters), and nothing else.
+/* Checks a preferences update: an object with timeZone ("UTC", "Z", an
+ * offset "+HH:MM" / "-HH:MM" of at most 14:00, or a zone name the system's
+ * table holds, "Europe/Berlin"), language (2-8 letters), and nothing else.
  * NULL when fine, else why not (static). */
 const char *va_prefs_check(json_t *in);
 
-/* The time zone's offset from UTC in minutes (east positive); false for
- * something va_prefs_check would refuse. */
+/* The zone a timeZone names (tz may be NULL), as va_prefs_check takes it:
+ * false, *out untouched, for one it would refuse. */
+bool va_prefs_zone(const char *tz, va_zone *out);
+
+/* The time zone's offset from UTC in minutes (east positive), for "UTC",
+ * "Z" and offsets only (up to 14:59, as before); false for anything else,
+ * named zones included. Old: use va_prefs_zone and va_zone_offset. */
 bool va_tz_offset(const char *tz, int *minutes);
 
 /* Stored preferences (untrusted bytes): the fields va_prefs_check would

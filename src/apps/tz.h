@@ -7,6 +7,7 @@
 #define VA_APPS_TZ_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 /* The named zones: a sorted table of names and their transitions. */
@@ -34,13 +35,26 @@ int va_tzdb_load(const char *dir, va_tzdb **out);
 void va_tzdb_free(va_tzdb *db);
 /* How many named zones db holds. */
 int va_tzdb_count(const va_tzdb *db);
+/* The bytes db's table has allocated (names, zones, transitions). */
+size_t va_tzdb_bytes(const va_tzdb *db);
+
+/* One TZif file's bytes (untrusted, RFC 8536 versions 1-4) as a zone of
+ * its own (*out, owned: free with va_tz_rules_free; the zone is
+ * (va_zone){*out, 0}): 0, VA_ENOMEM, or VA_EINVAL for bytes that are not a
+ * whole, valid file (then *out is NULL). What va_tzdb_load reads each
+ * file with; for tests and the fuzz target. */
+int va_tz_rules_parse(const void *bytes, size_t len, va_tz_rules **out);
+void va_tz_rules_free(va_tz_rules *rules);
+/* The bytes rules was allocated with (0 for NULL). */
+size_t va_tz_rules_bytes(const va_tz_rules *rules);
 
 /* The zone called name: "UTC", "Z", "+HH:MM" or "-HH:MM" (at most 14:00
  * either way), or a name db holds ("Europe/Berlin"; db may be NULL: then
  * offsets only). false, *out untouched, for anything else. */
 bool va_zone_find(const va_tzdb *db, const char *name, va_zone *out);
 
-/* Minutes east of UTC in zone z at the instant utc_ms. */
+/* Minutes east of UTC in zone z at the instant utc_ms. Instants more
+ * than 2^40 s (~35,000 years) from 1970 have the offset at that limit. */
 int va_zone_offset(const va_zone *z, int64_t utc_ms);
 
 /* The instant at which clocks in z show local_ms (milliseconds since

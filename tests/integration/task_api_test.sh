@@ -97,6 +97,9 @@ check "empty segment is 404" test "$(status "$u/ann//tasks")" = 404
 check "default time zone is UTC" json '.timeZone=="UTC"' "$u/ann/preferences"
 check "set time zone" json '.timeZone=="+02:00"' -X PUT "$u/ann/preferences" -d '{"timeZone":"+02:00"}'
 check "bad time zone is 400" json '.message|test("timeZone")' -X PUT "$u/ann/preferences" -d '{"timeZone":"Mars/Base"}'
+check "named time zone" json '.timeZone=="Europe/Berlin"' -X PUT "$u/bea/preferences" -d '{"timeZone":"Europe/Berlin"}'
+check "named time zone kept" json '.timeZone=="Europe/Berlin"' "$u/bea/preferences"
+check "offset past 14:00 is 400" test "$(status -X PUT "$u/bea/preferences" -d '{"timeZone":"+14:30"}')" = 400
 check "unknown preference is 400" test "$(status -X PUT "$u/ann/preferences" -d '{"shoe":42}')" = 400
 
 # Reminders on a task: fire into the history and the chat of who set it
