@@ -45,7 +45,7 @@ enum {
 /* The message being answered. */
 typedef struct chat {
   char *message; /* owned; kept until the next message or deactivation */
-  int tz;        /* the user's offset from UTC, minutes */
+  va_zone zone;  /* the user's time zone (UTC when they named none) */
   va_intent intent;
   char task[KEY_MAX + 1]; /* the task the intent is about, once found, as
                             the user calls it (task_doc.h) */
@@ -133,8 +133,10 @@ static int answerf(va_turn *t, const char *fmt, ...) {
   return rc;
 }
 
-/* A time as the user reads it: "2026-11-26 17:00 (+01:00)". */
-static void local_time(int64_t ms, int tz, char *out, size_t cap) {
+/* A time as the user in zone reads it: "2026-11-26 17:00 (+01:00)". */
+static void local_time(int64_t ms, const va_zone *zone, char *out,
+                       size_t cap) {
+  int tz = va_zone_offset(zone, ms);
   time_t s = (time_t)(ms / 1000 + tz * 60);
   struct tm tm;
   gmtime_r(&s, &tm);
@@ -210,7 +212,7 @@ static int listed(va_turn *t, void *user, int status, const void *data,
     int64_t due_ms;
     char when[48];
     if (due && va_parse_due(due, strlen(due), 0, &due_ms) == 0) {
-      local_time(due_ms, c->tz, when, sizeof(when));
+      local_time(due_ms, &c->zone, when, sizeof(when));
       fprintf(f, ", due %s", when);
     }
     fputs(")", f);
@@ -245,7 +247,7 @@ static int added(va_turn *t, void *user, int status, const void *data,
   if (!c->intent.at_ms)
     return answerf(t, "Added \"%s\" (task %s).", c->intent.text, c->task);
   char when[48];
-  local_time(c->intent.at_ms, c->tz, when, sizeof(when));
+  local_time(c->intent.at_ms, &c->zone, when, sizeof(when));
   return answerf(t, "Added \"%s\" (task %s), due %s.", c->intent.text, c->task,
                  when);
 }
@@ -433,7 +435,7 @@ static int do_remind(va_turn *t, chat *c) {
     return rc;
   act(c, json_pack("{s:s, s:s, s:o}", "op", "remind", "name", name, "at",
                    va_json_time(c->intent.at_ms)));
-  local_time(c->intent.at_ms, c->tz, when, sizeof(when));
+  local_time(c->intent.at_ms, &c->zone, when, sizeof(when));
   return answerf(t, "OK, I will remind you at %s to %s.", when, c->intent.text);
 }
 
@@ -465,7 +467,9 @@ static int perform(va_turn *t, chat *c) {
 }
 
 static int understand(va_turn *t, chat *c) {
-  va_assistant_parse(c->message, strlen(c->message), va_wall_ms(), c->tz,
+  int64_t now = va_wall_ms();
+  va_assistant_parse(c->message, strlen(c->message), now,
+                     va_zone_offset(&c->zone, now),
                      &c->intent);
   return perform(t, c);
 }
@@ -519,7 +523,7 @@ static int model_answered(va_turn *t, void *user, int status, const void *data,
 /* The model gets the latest messages (this one included) and the time. */
 static int ask_model(va_turn *t, chat *c) {
   char when[48];
-  local_time(va_wall_ms(), c->tz, when, sizeof(when));
+  local_time(va_wall_ms(), &c->zone, when, sizeof(when));
   char *system = NULL;
   if (asprintf(&system,
                "You manage the user's tasks with the tools. It is now %s. "
@@ -592,9 +596,9 @@ static int got_prefs(va_turn *t, void *user, int status, const void *data,
   (void)user;
   chat *c = va_turn_self(t);
   json_t *prefs = status == 0 ? json_loadb(data, len, 0, NULL) : NULL;
-  if (!va_tz_offset(json_string_value(json_object_get(prefs, "timeZone")),
-                    &c->tz))
-    c->tz = 0;
+  if (!va_prefs_zone(json_string_value(json_object_get(prefs, "timeZone")),
+                     &c->zone))
+    c->zone = (va_zone){NULL, 0};
   json_decref(prefs);
   return apps_of(t)->llm ? ask_model(t, c) : understand(t, c);
 }
