@@ -197,25 +197,23 @@ static va_when_verdict date_in(const reader *r, size_t from, size_t to,
 
 /* Where a date phrase that runs to the end starts, after from (a text
  * comes first): the first word from which the rest reads as a date
- * (out->at_ms), else the first from which it reads as a bad one
- * (out->bad_date). r->len when neither. */
+ * (out->at_ms) or as a bad one (out->bad_date: "meet next blursday at 9"
+ * is a bad date, not "at 9" in a title "meet next blursday"). r->len when
+ * neither. */
 static size_t trailing_date(const reader *r, size_t from, va_intent *out) {
-  size_t bad = r->len;
   for (size_t i = from + 1; i < r->len; i++) {
     if (!word_starts(r, i))
       continue;
     int64_t at;
     va_when_verdict v = date_in(r, i, r->len, &at);
-    if (v == VA_WHEN_OK) {
+    if (v == VA_WHEN_OK)
       out->at_ms = at;
+    if (v == VA_WHEN_BAD)
+      note_bad_date(r, i, r->len, out);
+    if (v != VA_WHEN_NONE)
       return i;
-    }
-    if (v == VA_WHEN_BAD && bad == r->len)
-      bad = i;
   }
-  if (bad < r->len)
-    note_bad_date(r, bad, r->len, out);
-  return bad;
+  return r->len;
 }
 
 /* "<task> <mark> <date>" in [r->at, len), mark one of marks ("to" in
@@ -278,9 +276,10 @@ static bool set_window(const reader *r, int from, int to, va_intent *out) {
 static bool list_word(reader *r, va_intent *out, bool *meant, bool *due,
                       bool *reminders) {
   static const char *const FILLER[] = {
-      "my",    "all",  "the",  "of",   "for",  "me",    "i",    "have",
-      "are",   "is",   "that", "on",   "in",   "to",    "do",   "any",
-      "there", "list", "got",  "i've", "what", "which", "ones", NULL};
+      "my",     "all",   "the",   "of",   "for", "me",   "i",
+      "have",   "are",   "is",    "that", "on",  "in",   "to",
+      "do",     "any",   "there", "list", "got", "i've", "what",
+      "what's", "whats", "which", "ones", NULL};
   static const char *const TASKS[] = {"tasks", "task",   "todos", "to-dos",
                                       "items", "things", NULL};
   static const char *const OVERDUE[] = {"overdue", "late", "past due", NULL};

@@ -283,13 +283,15 @@ static int64_t instant(const here *h, int64_t day, int64_t ms_of_day) {
 
 /* ---- Times of day ---- */
 
-/* "am", "a.m.", "pm", "p.m." in w[0, n): 1 am, 2 pm, 0 neither. */
+/* "am", "a.m." or "pm", "p.m." in w[0, n): 1 am, 2 pm, 0 neither. The
+ * last dot may be gone (the assistant drops a message's last "."). */
 static int meridiem_of(const char *w, size_t n) {
-  if ((n == 2 && !memcmp(w, "am", 2)) || (n == 4 && !memcmp(w, "a.m.", 4)))
-    return 1;
-  if ((n == 2 && !memcmp(w, "pm", 2)) || (n == 4 && !memcmp(w, "p.m.", 4)))
-    return 2;
-  return 0;
+  if (n < 2 || n > 4 || (w[1] != 'm' && w[1] != '.'))
+    return 0;
+  int which = w[0] == 'a' ? 1 : w[0] == 'p' ? 2 : 0;
+  bool plain = n == 2 && w[1] == 'm';
+  bool dotted = n >= 3 && !memcmp(w + 1, ".m", 2) && (n == 3 || w[3] == '.');
+  return plain || dotted ? which : 0;
 }
 
 /* An hour and minute, on a 12-hour clock when meridiem is 1 or 2: YES
