@@ -19,6 +19,9 @@
 /* now_ms is read only within [1970, ~9000): the day arithmetic below is
  * for years 1970-9999 (and a little either side). */
 #define NOW_MAX_MS ((int64_t)221845392000000) /* 9000-01-01 */
+/* An instant read is in [1970, 10000): one outside (1970-01-01 09:00 at
+ * +14:00) is no date a task can have. */
+#define AT_END_MS ((int64_t)253402300800000) /* 10000-01-01 */
 
 /* Minutes of the day the defaults use (when.h says why). */
 enum {
@@ -752,7 +755,10 @@ va_when_verdict va_when_read(const char *low, size_t len, int64_t now_ms,
     return VA_WHEN_BAD;
   if (g == NO || c.at != c.len || (p.exact && p.timed))
     return VA_WHEN_NONE;
-  *at_ms = resolve(&h, &p);
+  int64_t at = resolve(&h, &p);
+  if (at < 0 || at >= AT_END_MS)
+    return VA_WHEN_BAD;
+  *at_ms = at;
   return VA_WHEN_OK;
 }
 

@@ -497,6 +497,8 @@ static const row DATES[] = {
      "2027-04-01T12:00:00X", ""},
     {"add meet at 24:00", THU, 0, ADD, "meet", "", "at 24:00", ""},
     {"add meet 0pm", THU, 0, ADD, "meet", "", "0pm", ""},
+    /* An instant before 1970 is no due time. */
+    {"add meet 1970-01-01", THU, 840, ADD, "meet", "", "1970-01-01", ""},
     /* Zones east and west: local days and clocks. */
     {"add x tomorrow", THU, 120, ADD, "x", "2026-11-27T07:00:00Z", "", ""},
     {"add x at 17:00", THU, 120, ADD, "x", "2026-11-26T15:00:00Z", "", ""},
@@ -984,6 +986,10 @@ static void fuzz_corpus_replays(void **state) {
     size_t len = fread(buf, 1, sizeof(buf), f);
     fclose(f);
     va_intent in;
+    va_zone west = {NULL, -300};
+    va_assistant_read(buf, len, NOW, &west, &in);
+    assert_non_null(memchr(in.text, 0, sizeof(in.text)));
+    assert_non_null(memchr(in.bad_date, 0, sizeof(in.bad_date)));
     va_assistant_parse(buf, len, NOW, 0, &in);
     assert_non_null(memchr(in.text, 0, sizeof(in.text)));
     n++;
