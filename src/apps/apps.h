@@ -43,7 +43,9 @@ enum {
 enum {
   VA_USER_UPSERT,    /* a task's summary {id, title, status, ...} */
   VA_USER_REMOVE,    /* body: the task id (bytes) */
-  VA_USER_LIST,      /* {status?, priority?, q?, role?} -> {tasks: [...]} */
+  /* {status?, priority?, q?, role?, tag?, overdue?, due_before?,
+   * due_after?, sort?, limit?, cursor?} -> {tasks: [...], count, next} */
+  VA_USER_LIST,
   VA_USER_PREFS,     /* -> {timeZone, ...} */
   VA_USER_SET_PREFS, /* {timeZone?, ...} -> the preferences */
   /* {task, name, current?}: counts reminder name of a task the user owns

@@ -195,12 +195,21 @@ static int listed(va_turn *t, void *user, int status, const void *data,
     json_decref(out);
     return VA_ENOMEM;
   }
-  const char *which = c->intent.status[0] ? c->intent.status : "";
-  const char *space = *which ? " " : "";
+  const char *which = c->intent.overdue       ? "overdue "
+                      : c->intent.status[0] ? c->intent.status
+                                            : "";
+  const char *space = *which && !c->intent.overdue ? " " : "";
   if (n == 0)
-    fprintf(f, "You have no %s%stasks.", which, space);
+    fprintf(f, "You have no %s%stasks", which, space);
   else
-    fprintf(f, "You have %zu %s%stask%s:", n, which, space, n == 1 ? "" : "s");
+    fprintf(f, "You have %zu %s%stask%s", n, which, space, n == 1 ? "" : "s");
+  if (c->intent.window) {
+    char from[48], to[48];
+    local_time(c->intent.from_ms, &c->zone, from, sizeof(from));
+    local_time(c->intent.to_ms, &c->zone, to, sizeof(to));
+    fprintf(f, " due from %s to %s", from, to);
+  }
+  fputs(n ? ":" : ".", f);
   size_t i;
   json_t *task;
   json_array_foreach(tasks, i, task) {
@@ -224,11 +233,25 @@ static int listed(va_turn *t, void *user, int status, const void *data,
   return rc;
 }
 
+/* The list's filters for c->intent (UserActor's VA_USER_LIST; new). */
+static json_t *list_filters(const chat *c) {
+  json_t *f = json_object();
+  if (f && c->intent.status[0])
+    json_object_set_new(f, "status", json_string(c->intent.status));
+  if (f && c->intent.overdue)
+    json_object_set_new(f, "overdue", json_true());
+  if (f && c->intent.window) {
+    json_object_set_new(f, "due_after", json_integer(c->intent.from_ms));
+    json_object_set_new(f, "due_before", json_integer(c->intent.to_ms));
+  }
+  if (f && (c->intent.overdue || c->intent.window))
+    json_object_set_new(f, "sort", json_string("due"));
+  return f;
+}
+
 static int do_list(va_turn *t, chat *c) {
   char user[ID_MAX + 1];
-  json_t *filters = c->intent.status[0]
-                        ? json_pack("{s:s}", "status", c->intent.status)
-                        : json_object();
+  json_t *filters = list_filters(c);
   return call_json(t, apps_of(t)->user, me(t, user), VA_USER_LIST, filters,
                    listed);
 }
@@ -292,8 +315,28 @@ static int changed(va_turn *t, void *user, int status, const void *data,
     return answerf(t, "Logged %lld minutes on task %s; %lld in all.",
                    (long long)c->intent.minutes, c->task, (long long)total);
   }
-  act(c, json_pack("{s:s, s:s}", "op", "complete", "task", c->task));
-  return answerf(t, "Marked task %s as done.", c->task);
+  switch (c->intent.kind) {
+  case VA_INTENT_DELETE:
+    act(c, json_pack("{s:s, s:s}", "op", "delete", "task", c->task));
+    return answerf(t, "Deleted task %s.", c->task);
+  case VA_INTENT_RENAME:
+    act(c, json_pack("{s:s, s:s, s:s}", "op", "rename", "task", c->task,
+                     "title", c->intent.title));
+    return answerf(t, "Renamed task %s to \"%s\".", c->task, c->intent.title);
+  case VA_INTENT_DUE: {
+    act(c, json_pack("{s:s, s:s, s:o}", "op", "due", "task", c->task, "due",
+                     c->intent.at_ms ? va_json_time(c->intent.at_ms)
+                                     : json_null()));
+    if (!c->intent.at_ms)
+      return answerf(t, "Task %s has no due time now.", c->task);
+    char when[48];
+    local_time(c->intent.at_ms, &c->zone, when, sizeof(when));
+    return answerf(t, "Task %s is due %s now.", c->task, when);
+  }
+  default:
+    act(c, json_pack("{s:s, s:s}", "op", "complete", "task", c->task));
+    return answerf(t, "Marked task %s as done.", c->task);
+  }
 }
 
 /* The tasks the words name (a new array): those whose id or whole title
@@ -345,6 +388,22 @@ static char *names_of(json_t *tasks) {
   return out;
 }
 
+/* Completes, deletes, renames or moves the found task (key) for user. */
+static int change_task(va_turn *t, chat *c, const char *user,
+                       const char *key) {
+  int method = c->intent.kind == VA_INTENT_COMPLETE ? VA_TASK_COMPLETE
+               : c->intent.kind == VA_INTENT_DELETE ? VA_TASK_DELETE
+                                                    : VA_TASK_UPDATE;
+  json_t *body = json_pack("{s:s}", "user", user);
+  if (body && c->intent.kind == VA_INTENT_RENAME)
+    json_object_set_new(body, "title", json_string(c->intent.title));
+  if (body && c->intent.kind == VA_INTENT_DUE)
+    json_object_set_new(body, "due",
+                        c->intent.at_ms ? va_json_time(c->intent.at_ms)
+                                        : json_null());
+  return call_json(t, apps_of(t)->task, key, method, body, changed);
+}
+
 static int found(va_turn *t, void *user, int status, const void *data,
                  size_t len) {
   (void)user;
@@ -383,9 +442,8 @@ static int found(va_turn *t, void *user, int status, const void *data,
   char user_id[ID_MAX + 1], key[KEY_MAX + 1];
   me(t, user_id);
   task_key(t, c->task, key);
-  if (c->intent.kind == VA_INTENT_COMPLETE)
-    return call_json(t, apps_of(t)->task, key, VA_TASK_COMPLETE,
-                     json_pack("{s:s}", "user", user_id), changed);
+  if (c->intent.kind != VA_INTENT_LOG)
+    return change_task(t, c, user_id, key);
   size_t ulen = strlen(user_id);
   char body[sizeof(va_task_log) + ID_MAX];
   va_task_log head = {c->intent.minutes};
@@ -395,13 +453,160 @@ static int found(va_turn *t, void *user, int status, const void *data,
                       sizeof(head) + ulen, changed, NULL);
 }
 
-static int do_find(va_turn *t) {
+static int do_find(va_turn *t, chat *c) {
+  if (c->intent.kind == VA_INTENT_RENAME &&
+      va_utf8_chars(c->intent.title, strlen(c->intent.title)) >
+          VA_APPS_TITLE_MAX)
+    return answerf(t, "A task's title has at most %d characters: I did not "
+                      "rename it. Say it shorter?",
+                   VA_APPS_TITLE_MAX);
   char user[ID_MAX + 1];
   return call_json(t, apps_of(t)->user, me(t, user), VA_USER_LIST,
                    json_object(), found);
 }
 
 /* ---- Reminding ---- */
+
+static void add_name(void *user, const char *name) {
+  json_array_append_new(user, json_string(name)); /* (not UTF-8: left out) */
+}
+
+static int soonest_first(const void *a, const void *b) {
+  json_t *x = *(json_t *const *)a, *y = *(json_t *const *)b;
+  int by_time = strcmp(va_json_text(json_object_get(x, "next")),
+                       va_json_text(json_object_get(y, "next")));
+  return by_time ? by_time
+                 : strcmp(va_json_text(json_object_get(x, "name")),
+                          va_json_text(json_object_get(y, "name")));
+}
+
+/* A pending reminder as the reminders route shows it (new; NULL when out
+ * of memory). */
+static json_t *reminder_entry(json_t *name, const va_reminder *rem) {
+  json_t *data = json_loadb(rem->data, rem->len, 0, NULL);
+  json_t *text = json_object_get(data, "text");
+  json_t *entry =
+      json_pack("{s:O, s:O?, s:o}", "name", name, "text",
+                json_is_string(text) ? text : NULL, "next",
+                va_json_time(rem->due_ms));
+  json_decref(data);
+  return entry;
+}
+
+/* The reminders "remind me" set and not yet fired, soonest first (then
+ * by name): [{name, text, next}] (new, in *out): 0 or VA_ENOMEM. The
+ * route lists them in this order, and "cancel reminder 2" counts in it. */
+static int pending_reminders(va_turn *t, json_t **out) {
+  *out = NULL;
+  json_t *names = json_array();
+  int rc = names ? va_turn_reminder_list(t, add_name, names) : VA_ENOMEM;
+  size_t n = json_array_size(names), kept = 0;
+  json_t **v = rc ? NULL : calloc(n ? n : 1, sizeof(*v));
+  if (rc == 0 && !v)
+    rc = VA_ENOMEM;
+  for (size_t i = 0; rc == 0 && i < n; i++) {
+    json_t *name = json_array_get(names, i);
+    va_reminder rem;
+    if (va_turn_reminder_get(t, json_string_value(name), &rem) != 0)
+      continue;
+    if (!(v[kept] = reminder_entry(name, &rem)))
+      rc = VA_ENOMEM;
+    else
+      kept++;
+  }
+  if (rc == 0) {
+    qsort(v, kept, sizeof(*v), soonest_first);
+    *out = json_array();
+  }
+  for (size_t i = 0; i < kept; i++) /* (each goes in, or is freed) */
+    if (json_array_append_new(*out, v[i]))
+      rc = VA_ENOMEM;
+  if (rc) {
+    json_decref(*out);
+    *out = NULL;
+  }
+  free(v);
+  json_decref(names);
+  return rc;
+}
+
+static int do_list_reminders(va_turn *t, chat *c) {
+  json_t *list;
+  int rc = pending_reminders(t, &list);
+  if (rc)
+    return rc;
+  size_t n = json_array_size(list), i;
+  act(c, json_pack("{s:s, s:i}", "op", "list_reminders", "count",
+                   (json_int_t)n));
+  char *text = NULL;
+  size_t text_len = 0;
+  FILE *f = open_memstream(&text, &text_len);
+  if (!f) {
+    json_decref(list);
+    return VA_ENOMEM;
+  }
+  if (n == 0)
+    fputs("You have no reminders waiting.", f);
+  else
+    fprintf(f, "You have %zu reminder%s:", n, n == 1 ? "" : "s");
+  json_t *r;
+  json_array_foreach(list, i, r) {
+    int64_t due_ms = 0;
+    const char *next = va_json_text(json_object_get(r, "next"));
+    char when[48] = "";
+    if (va_parse_due(next, strlen(next), 0, &due_ms) == 0)
+      local_time(due_ms, &c->zone, when, sizeof(when));
+    fprintf(f, " %zu. %s at %s", i + 1,
+            va_json_text(json_object_get(r, "text")), when);
+  }
+  fclose(f);
+  json_decref(list);
+  rc = answer(t, text);
+  free(text);
+  return rc;
+}
+
+/* The reminders of list that c->intent names: by number, or those whose
+ * text holds its words (new array). */
+static json_t *reminders_named(const chat *c, json_t *list) {
+  json_t *fits = json_array(), *r;
+  size_t i;
+  json_array_foreach(list, i, r) {
+    if (c->intent.reminder ? (int)i + 1 == c->intent.reminder
+                           : strcasestr(va_json_text(json_object_get(r, "text")),
+                                        c->intent.text) != NULL)
+      json_array_append(fits, r);
+  }
+  return fits;
+}
+
+static int do_cancel_reminder(va_turn *t, chat *c) {
+  json_t *list;
+  int rc = pending_reminders(t, &list);
+  if (rc)
+    return rc;
+  json_t *fits = reminders_named(c, list);
+  json_t *r = json_array_get(fits, 0);
+  const char *name = va_json_text(json_object_get(r, "name"));
+  if (!r)
+    rc = c->intent.reminder
+             ? answerf(t, "You have no reminder %d (you have %zu).",
+                       c->intent.reminder, json_array_size(list))
+             : answerf(t, "I found no reminder \"%s\".", c->intent.text);
+  else if (json_array_size(fits) > 1)
+    rc = answerf(t,
+                 "%zu reminders fit \"%s\". Which one? Say \"cancel reminder "
+                 "N\" with its number in \"list reminders\".",
+                 json_array_size(fits), c->intent.text);
+  else if ((rc = va_turn_reminder_delete(t, name)) == 0) {
+    act(c, json_pack("{s:s, s:s}", "op", "cancel_reminder", "name", name));
+    rc = answerf(t, "Cancelled the reminder to %s.",
+                 va_json_text(json_object_get(r, "text")));
+  }
+  json_decref(fits);
+  json_decref(list);
+  return rc;
+}
 
 static void count_reminder(void *user, const char *name) {
   (void)name;
@@ -448,6 +653,13 @@ static int perform(va_turn *t, chat *c) {
                    "That is longer than a task's title or a reminder I keep "
                    "(%d characters): I did nothing. Say it shorter?",
                    VA_APPS_TITLE_MAX);
+  if (c->intent.bad_date[0])
+    return answerf(t,
+                   "I did not understand the date \"%s\", so I did nothing. "
+                   "I understand \"tomorrow at 10:00\", \"next monday\", "
+                   "\"by friday\", \"2026-12-24\", \"the 24th\" or \"in 2 "
+                   "hours\".",
+                   c->intent.bad_date);
   switch (c->intent.kind) {
   case VA_INTENT_HELP:
     return answer(t, va_assistant_help);
@@ -457,9 +669,16 @@ static int perform(va_turn *t, chat *c) {
     return do_add(t, c);
   case VA_INTENT_COMPLETE:
   case VA_INTENT_LOG:
-    return do_find(t);
+  case VA_INTENT_DELETE:
+  case VA_INTENT_RENAME:
+  case VA_INTENT_DUE:
+    return do_find(t, c);
   case VA_INTENT_REMIND:
     return do_remind(t, c);
+  case VA_INTENT_LIST_REMINDERS:
+    return do_list_reminders(t, c);
+  case VA_INTENT_CANCEL_REMINDER:
+    return do_cancel_reminder(t, c);
   default:
     return answerf(t, "Sorry, I did not understand that. %s",
                    va_assistant_help);
@@ -467,9 +686,7 @@ static int perform(va_turn *t, chat *c) {
 }
 
 static int understand(va_turn *t, chat *c) {
-  int64_t now = va_wall_ms();
-  va_assistant_parse(c->message, strlen(c->message), now,
-                     va_zone_offset(&c->zone, now),
+  va_assistant_read(c->message, strlen(c->message), va_wall_ms(), &c->zone,
                      &c->intent);
   return perform(t, c);
 }
@@ -679,36 +896,14 @@ static int chat_on_reminder(va_turn *t, const char *name, const void *data,
 
 /* ---- The user's reminders, for the Task API ---- */
 
-static void add_name(void *user, const char *name) {
-  json_array_append_new(user, json_string(name)); /* (not UTF-8: left out) */
-}
-
 static int chat_reminders(va_turn *t, const void *arg, size_t len) {
   (void)arg, (void)len;
-  json_t *names = json_array(), *list = json_array();
-  int rc =
-      names && list ? va_turn_reminder_list(t, add_name, names) : VA_ENOMEM;
-  size_t i;
-  json_t *name;
-  json_array_foreach(names, i, name) {
-    va_reminder rem;
-    if (rc || va_turn_reminder_get(t, json_string_value(name), &rem) != 0)
-      continue;
-    json_t *data = json_loadb(rem.data, rem.len, 0, NULL);
-    json_t *text = json_object_get(data, "text");
-    if (json_array_append_new(
-            list, json_pack("{s:O, s:O?, s:o}", "name", name, "text",
-                            json_is_string(text) ? text : NULL, "next",
-                            va_json_time(rem.due_ms))))
-      rc = VA_ENOMEM;
-    json_decref(data);
-  }
-  json_t *out = rc ? NULL : json_pack("{s:O}", "reminders", list);
+  json_t *list;
+  int rc = pending_reminders(t, &list);
+  json_t *out = rc ? NULL : json_pack("{s:o}", "reminders", list);
   if (rc == 0)
     rc = out ? va_reply_json(t, out) : VA_ENOMEM;
   json_decref(out);
-  json_decref(list);
-  json_decref(names);
   return rc;
 }
 

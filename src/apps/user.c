@@ -333,7 +333,7 @@ static int64_t priority_rank(json_t *v) {
 
 /* Whether summary passes the filters: each given one must match; q is a
  * case-insensitive substring of the title; tag one of its tags; due_before (ms)
- * keeps the tasks due before it, overdue those past due and not done (or,
+ * keeps the tasks due before it, due_after those due at or after it, overdue those past due and not done (or,
  * false, the others). due: the summary's, in ms (INT64_MAX for none). */
 static bool wanted(json_t *summary, json_t *filters, const char *user,
                    int64_t now, int64_t due) {
@@ -351,6 +351,9 @@ static bool wanted(json_t *summary, json_t *filters, const char *user,
   }
   json_t *before = json_object_get(filters, "due_before");
   if (json_is_integer(before) && due >= json_integer_value(before))
+    return false;
+  json_t *after = json_object_get(filters, "due_after"); /* (the chat's) */
+  if (json_is_integer(after) && due < json_integer_value(after))
     return false;
   json_t *overdue = json_object_get(filters, "overdue");
   bool late =
