@@ -41,8 +41,8 @@ enum {
 
 /* UserActor, one per user (user.c). */
 enum {
-  VA_USER_UPSERT,    /* a task's summary {id, title, status, ...} */
-  VA_USER_REMOVE,    /* body: the task id (bytes) */
+  VA_USER_UPSERT, /* a task's summary {id, title, status, ...} */
+  VA_USER_REMOVE, /* body: the task id (bytes) */
   /* {status?, priority?, q?, role?, tag?, overdue?, due_before?,
    * due_after?, sort?, limit?, cursor?} -> {tasks: [...], count, next} */
   VA_USER_LIST,

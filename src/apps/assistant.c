@@ -725,11 +725,3 @@ void va_assistant_read(const char *msg, size_t len, int64_t now_ms,
   VA_ASSERT(out && zone && (msg || !len));
   read_message(msg ? msg : "", len, now_ms, zone, true, out);
 }
-
-void va_assistant_parse(const char *msg, size_t len, int64_t now_ms,
-                        int tz_minutes, va_intent *out) {
-  va_zone zone = {NULL, tz_minutes};
-  va_assistant_read(msg, len, now_ms, &zone, out);
-  if (out->bad_date[0])
-    out->kind = VA_INTENT_UNKNOWN;
-}

@@ -87,13 +87,6 @@ typedef struct va_intent {
 void va_assistant_read(const char *msg, size_t len, int64_t now_ms,
                        const va_zone *zone, va_intent *out);
 
-/* The former entry point (to be removed): va_assistant_read in the fixed
- * zone tz_minutes east of UTC, except that an intent with a bad_date is
- * VA_INTENT_UNKNOWN, so that a caller that knows no bad_date never acts
- * without the date the user gave. */
-void va_assistant_parse(const char *msg, size_t len, int64_t now_ms,
-                        int tz_minutes, va_intent *out);
-
 /* What the assistant answers to "help". */
 extern const char va_assistant_help[];
 

@@ -134,8 +134,7 @@ static int answerf(va_turn *t, const char *fmt, ...) {
 }
 
 /* A time as the user in zone reads it: "2026-11-26 17:00 (+01:00)". */
-static void local_time(int64_t ms, const va_zone *zone, char *out,
-                       size_t cap) {
+static void local_time(int64_t ms, const va_zone *zone, char *out, size_t cap) {
   int tz = va_zone_offset(zone, ms);
   time_t s = (time_t)(ms / 1000 + tz * 60);
   struct tm tm;
@@ -195,7 +194,7 @@ static int listed(va_turn *t, void *user, int status, const void *data,
     json_decref(out);
     return VA_ENOMEM;
   }
-  const char *which = c->intent.overdue       ? "overdue "
+  const char *which = c->intent.overdue     ? "overdue "
                       : c->intent.status[0] ? c->intent.status
                                             : "";
   const char *space = *which && !c->intent.overdue ? " " : "";
@@ -389,8 +388,7 @@ static char *names_of(json_t *tasks) {
 }
 
 /* Completes, deletes, renames or moves the found task (key) for user. */
-static int change_task(va_turn *t, chat *c, const char *user,
-                       const char *key) {
+static int change_task(va_turn *t, chat *c, const char *user, const char *key) {
   int method = c->intent.kind == VA_INTENT_COMPLETE ? VA_TASK_COMPLETE
                : c->intent.kind == VA_INTENT_DELETE ? VA_TASK_DELETE
                                                     : VA_TASK_UPDATE;
@@ -457,8 +455,9 @@ static int do_find(va_turn *t, chat *c) {
   if (c->intent.kind == VA_INTENT_RENAME &&
       va_utf8_chars(c->intent.title, strlen(c->intent.title)) >
           VA_APPS_TITLE_MAX)
-    return answerf(t, "A task's title has at most %d characters: I did not "
-                      "rename it. Say it shorter?",
+    return answerf(t,
+                   "A task's title has at most %d characters: I did not "
+                   "rename it. Say it shorter?",
                    VA_APPS_TITLE_MAX);
   char user[ID_MAX + 1];
   return call_json(t, apps_of(t)->user, me(t, user), VA_USER_LIST,
@@ -485,10 +484,9 @@ static int soonest_first(const void *a, const void *b) {
 static json_t *reminder_entry(json_t *name, const va_reminder *rem) {
   json_t *data = json_loadb(rem->data, rem->len, 0, NULL);
   json_t *text = json_object_get(data, "text");
-  json_t *entry =
-      json_pack("{s:O, s:O?, s:o}", "name", name, "text",
-                json_is_string(text) ? text : NULL, "next",
-                va_json_time(rem->due_ms));
+  json_t *entry = json_pack("{s:O, s:O?, s:o}", "name", name, "text",
+                            json_is_string(text) ? text : NULL, "next",
+                            va_json_time(rem->due_ms));
   json_decref(data);
   return entry;
 }
@@ -536,8 +534,8 @@ static int do_list_reminders(va_turn *t, chat *c) {
   if (rc)
     return rc;
   size_t n = json_array_size(list), i;
-  act(c, json_pack("{s:s, s:i}", "op", "list_reminders", "count",
-                   (json_int_t)n));
+  act(c,
+      json_pack("{s:s, s:i}", "op", "list_reminders", "count", (json_int_t)n));
   char *text = NULL;
   size_t text_len = 0;
   FILE *f = open_memstream(&text, &text_len);
@@ -572,9 +570,10 @@ static json_t *reminders_named(const chat *c, json_t *list) {
   json_t *fits = json_array(), *r;
   size_t i;
   json_array_foreach(list, i, r) {
-    if (c->intent.reminder ? (int)i + 1 == c->intent.reminder
-                           : strcasestr(va_json_text(json_object_get(r, "text")),
-                                        c->intent.text) != NULL)
+    if (c->intent.reminder
+            ? (int)i + 1 == c->intent.reminder
+            : strcasestr(va_json_text(json_object_get(r, "text")),
+                         c->intent.text) != NULL)
       json_array_append(fits, r);
   }
   return fits;
@@ -687,7 +686,7 @@ static int perform(va_turn *t, chat *c) {
 
 static int understand(va_turn *t, chat *c) {
   va_assistant_read(c->message, strlen(c->message), va_wall_ms(), &c->zone,
-                     &c->intent);
+                    &c->intent);
   return perform(t, c);
 }
 
@@ -712,8 +711,8 @@ static int model_answered(va_turn *t, void *user, int status, const void *data,
   (void)user;
   chat *c = va_turn_self(t);
   char *text = NULL;
-  if (status == 0 &&
-      va_llm_read(data, len, va_wall_ms(), &c->intent, &text, &c->call) == 0) {
+  if (status == 0 && va_llm_read(data, len, va_wall_ms(), &c->zone, &c->intent,
+                                 &text, &c->call) == 0) {
     c->via = "model";
     if (c->intent.kind != VA_INTENT_UNKNOWN) {
       if (c->call) /* its words come after the call (tell_model) */
@@ -781,8 +780,8 @@ static int model_worded(va_turn *t, void *user, int status, const void *data,
   chat *c = va_turn_self(t);
   va_intent ignored;
   char *words = NULL;
-  if (status != 0 ||
-      va_llm_read(data, len, va_wall_ms(), &ignored, &words, NULL) != 0)
+  if (status != 0 || va_llm_read(data, len, va_wall_ms(), &c->zone, &ignored,
+                                 &words, NULL) != 0)
     log_model_failure(t, status, data, len);
   int rc = answer(t, words && *words ? words : c->result);
   free(words);

@@ -2,6 +2,7 @@
  * chat; each request carries its va_await ticket, completed from the
  * client's thread. */
 #include "llm.h"
+#include "../base/assert.h"
 #include "../http/client.h"
 #include "task_doc.h"
 #include <stdio.h>
@@ -60,7 +61,32 @@ static json_t *tools(void) {
       "{\"type\":\"function\",\"function\":{\"name\":\"list_tasks\","
       "\"description\":\"List the user's tasks.\",\"parameters\":{"
       "\"type\":\"object\",\"properties\":{\"status\":{\"type\":\"string\","
-      "\"enum\":[\"open\",\"done\"]}}}}},"
+      "\"enum\":[\"open\",\"done\"]},\"due\":{\"type\":\"string\","
+      "\"description\":\"only the tasks due then\",\"enum\":[\"today\","
+      "\"tomorrow\",\"this week\",\"next week\",\"overdue\"]}}}}},"
+      "{\"type\":\"function\",\"function\":{\"name\":\"delete_task\","
+      "\"description\":\"Delete a task.\",\"parameters\":{"
+      "\"type\":\"object\",\"properties\":{\"task\":{\"type\":\"string\","
+      "\"description\":\"the task's id or title\"}},"
+      "\"required\":[\"task\"]}}},"
+      "{\"type\":\"function\",\"function\":{\"name\":\"rename_task\","
+      "\"description\":\"Give a task a new title.\",\"parameters\":{"
+      "\"type\":\"object\",\"properties\":{\"task\":{\"type\":\"string\"},"
+      "\"title\":{\"type\":\"string\"}},\"required\":[\"task\",\"title\"]}}},"
+      "{\"type\":\"function\",\"function\":{\"name\":\"set_due\","
+      "\"description\":\"Change when a task is due; no due to clear it.\","
+      "\"parameters\":{\"type\":\"object\",\"properties\":{"
+      "\"task\":{\"type\":\"string\"},\"due\":{\"type\":\"string\","
+      "\"description\":\"RFC 3339 time\"}},\"required\":[\"task\"]}}},"
+      "{\"type\":\"function\",\"function\":{\"name\":\"list_reminders\","
+      "\"description\":\"List the reminders the user asked for.\","
+      "\"parameters\":{\"type\":\"object\",\"properties\":{}}}},"
+      "{\"type\":\"function\",\"function\":{\"name\":\"cancel_reminder\","
+      "\"description\":\"Cancel one of the user's reminders.\","
+      "\"parameters\":{\"type\":\"object\",\"properties\":{"
+      "\"number\":{\"type\":\"integer\",\"description\":\"its number in "
+      "list_reminders\"},\"text\":{\"type\":\"string\",\"description\":"
+      "\"words of its text\"}}}}},"
       "{\"type\":\"function\",\"function\":{\"name\":\"complete_task\","
       "\"description\":\"Mark a task as done.\",\"parameters\":{"
       "\"type\":\"object\",\"properties\":{\"task\":{\"type\":\"string\","
@@ -135,9 +161,31 @@ static int64_t time_arg(json_t *args, const char *key, int64_t now_ms) {
   return s && va_parse_due(s, strlen(s), now_ms, &ms) == 0 ? ms : 0;
 }
 
+/* list_tasks' due window ("today", "overdue", ...) as the assistant
+ * reads it (in zone), into in's window and overdue; unknown words: none. */
+static void due_window(const char *when, int64_t now_ms, const va_zone *zone,
+                       va_intent *in) {
+  static const char *const WHEN[] = {"today",     "tomorrow", "this week",
+                                     "next week", "overdue",  NULL};
+  for (const char *const *w = WHEN; when && *w; w++) {
+    if (strcmp(when, *w))
+      continue;
+    char phrase[32];
+    snprintf(phrase, sizeof(phrase), "list %s", when);
+    va_intent read;
+    va_assistant_read(phrase, strlen(phrase), now_ms, zone, &read);
+    VA_ASSERT(read.kind == VA_INTENT_LIST);
+    in->window = read.window, in->overdue = read.overdue;
+    in->from_ms = read.from_ms, in->to_ms = read.to_ms;
+    if (read.status[0])
+      strcpy(in->status, read.status);
+  }
+}
+
 /* One tool call as an intent. */
 static void read_call(const char *name, json_t *args, int64_t now_ms,
-                      va_intent *in) {
+                      const va_zone *zone, va_intent *in) {
+  const char *task = json_string_value(json_object_get(args, "task"));
   if (!strcmp(name, "add_task")) {
     copy_text(json_string_value(json_object_get(args, "title")), in);
     in->at_ms = time_arg(args, "due", now_ms);
@@ -146,12 +194,41 @@ static void read_call(const char *name, json_t *args, int64_t now_ms,
     const char *status = json_string_value(json_object_get(args, "status"));
     if (status && (!strcmp(status, "open") || !strcmp(status, "done")))
       strcpy(in->status, status);
+    due_window(json_string_value(json_object_get(args, "due")), now_ms, zone,
+               in);
     in->kind = VA_INTENT_LIST;
+  } else if (!strcmp(name, "delete_task")) {
+    copy_text(task, in);
+    in->kind = VA_INTENT_DELETE;
+  } else if (!strcmp(name, "rename_task")) {
+    copy_text(task, in);
+    const char *title = json_string_value(json_object_get(args, "title"));
+    size_t n = title ? strlen(title) : 0;
+    in->too_long |= n > VA_INTENT_TEXT_MAX;
+    if (n && n <= VA_INTENT_TEXT_MAX)
+      memcpy(in->title, title, n + 1);
+    in->kind =
+        in->title[0] || in->too_long ? VA_INTENT_RENAME : VA_INTENT_UNKNOWN;
+  } else if (!strcmp(name, "set_due")) {
+    copy_text(task, in);
+    in->at_ms = time_arg(args, "due", now_ms);
+    in->kind = VA_INTENT_DUE;
+  } else if (!strcmp(name, "list_reminders")) {
+    in->kind = VA_INTENT_LIST_REMINDERS;
+  } else if (!strcmp(name, "cancel_reminder")) {
+    json_int_t number = json_integer_value(json_object_get(args, "number"));
+    in->reminder =
+        number > 0 && number <= VA_APPS_CHAT_REMINDERS_MAX ? (int)number : 0;
+    if (!in->reminder)
+      copy_text(json_string_value(json_object_get(args, "text")), in);
+    in->kind = in->reminder || in->text[0] || in->too_long
+                   ? VA_INTENT_CANCEL_REMINDER
+                   : VA_INTENT_UNKNOWN;
   } else if (!strcmp(name, "complete_task")) {
-    copy_text(json_string_value(json_object_get(args, "task")), in);
+    copy_text(task, in);
     in->kind = VA_INTENT_COMPLETE;
   } else if (!strcmp(name, "log_time")) {
-    copy_text(json_string_value(json_object_get(args, "task")), in);
+    copy_text(task, in);
     in->minutes = json_integer_value(json_object_get(args, "minutes"));
     in->kind = VA_INTENT_LOG;
   } else if (!strcmp(name, "set_reminder")) {
@@ -165,7 +242,9 @@ static void read_call(const char *name, json_t *args, int64_t now_ms,
   }
   /* A call with missing arguments is no call: */
   if ((in->kind == VA_INTENT_ADD || in->kind == VA_INTENT_COMPLETE ||
-       in->kind == VA_INTENT_LOG || in->kind == VA_INTENT_REMIND) &&
+       in->kind == VA_INTENT_LOG || in->kind == VA_INTENT_REMIND ||
+       in->kind == VA_INTENT_DELETE || in->kind == VA_INTENT_RENAME ||
+       in->kind == VA_INTENT_DUE) &&
       !in->text[0] && !in->too_long)
     in->kind = VA_INTENT_UNKNOWN;
   if ((in->kind == VA_INTENT_LOG && in->minutes <= 0) ||
@@ -173,8 +252,9 @@ static void read_call(const char *name, json_t *args, int64_t now_ms,
     in->kind = VA_INTENT_UNKNOWN;
 }
 
-int va_llm_read(const char *body, size_t len, int64_t now_ms, va_intent *intent,
-                char **text, json_t **call) {
+int va_llm_read(const char *body, size_t len, int64_t now_ms,
+                const va_zone *zone, va_intent *intent, char **text,
+                json_t **call) {
   *intent = (va_intent){.kind = VA_INTENT_UNKNOWN};
   *text = NULL;
   if (call)
@@ -195,7 +275,7 @@ int va_llm_read(const char *body, size_t len, int64_t now_ms, va_intent *intent,
   const char *args = json_string_value(json_object_get(fn, "arguments"));
   json_t *parsed = args ? json_loads(args, 0, NULL) : NULL;
   if (name && json_is_object(parsed))
-    read_call(name, parsed, now_ms, intent);
+    read_call(name, parsed, now_ms, zone, intent);
   if (call && intent->kind != VA_INTENT_UNKNOWN &&
       json_is_string(json_object_get(first, "id")))
     *call = json_pack("{s:O, s:s, s:{s:s, s:s}}", "id",

@@ -32,13 +32,15 @@ void va_llm_free(va_llm *llm);
 int va_llm_ask(va_llm *llm, json_t *messages, va_await *ticket);
 
 /* Reads a response body: the first tool call as an intent (kind
- * VA_INTENT_UNKNOWN if none), and the model's text (new, may be NULL).
+ * VA_INTENT_UNKNOWN if none; its times, said at now_ms, in zone), and the
+ * model's text (new, may be NULL).
  * call (may be NULL) gets that tool call as the response had it, {id,
  * type, function}, to give back with its result in a second request (new
  * reference; NULL when the intent is unknown or the call has no id).
  * VA_EINVAL if it is not a chat-completions response. */
-int va_llm_read(const char *body, size_t len, int64_t now_ms, va_intent *intent,
-                char **text, json_t **call);
+int va_llm_read(const char *body, size_t len, int64_t now_ms,
+                const va_zone *zone, va_intent *intent, char **text,
+                json_t **call);
 
 /* The messages of a second request, after the model's tool call: those
  * of the first (borrowed), the model's call (borrowed) and its result,

@@ -10,26 +10,6 @@ bool va_prefs_zone(const char *tz, va_zone *out) {
   return va_zone_find(va_tzdb_system(), tz, out);
 }
 
-bool va_tz_offset(const char *tz, int *minutes) {
-  if (!tz)
-    return false;
-  if (!strcmp(tz, "UTC") || !strcmp(tz, "Z")) {
-    *minutes = 0;
-    return true;
-  }
-  if (strlen(tz) != 6 || (tz[0] != '+' && tz[0] != '-') || tz[3] != ':')
-    return false;
-  for (int i = 1; i < 6; i++)
-    if (i != 3 && !isdigit((unsigned char)tz[i]))
-      return false;
-  int h = (tz[1] - '0') * 10 + (tz[2] - '0');
-  int m = (tz[4] - '0') * 10 + (tz[5] - '0');
-  if (h > 14 || m > 59)
-    return false;
-  *minutes = (tz[0] == '-' ? -1 : 1) * (h * 60 + m);
-  return true;
-}
-
 static bool language_ok(const char *s) {
   size_t n = s ? strlen(s) : 0;
   for (size_t i = 0; i < n; i++)

@@ -19,11 +19,6 @@ const char *va_prefs_check(json_t *in);
  * false, *out untouched, for one it would refuse. */
 bool va_prefs_zone(const char *tz, va_zone *out);
 
-/* The time zone's offset from UTC in minutes (east positive), for "UTC",
- * "Z" and offsets only (up to 14:59, as before); false for anything else,
- * named zones included. Old: use va_prefs_zone and va_zone_offset. */
-bool va_tz_offset(const char *tz, int *minutes);
-
 /* Stored preferences (untrusted bytes): the fields va_prefs_check would
  * accept, as a new object; an empty one when the bytes are not an object;
  * NULL when out of memory. */

@@ -636,7 +636,9 @@ int va_tz_rules_parse(const void *bytes, size_t len, va_tz_rules **out) {
 
 /* ---- Fixed offsets ---- */
 
-/* "+HH:MM" / "-HH:MM" (at most 14:00), "UTC" or "Z" in minutes. */
+/* "+HH:MM" / "-HH:MM" (at most 14:59, as vactor always took them: no
+ * zone is past 14:00, but a stored preference may be), "UTC" or "Z" in
+ * minutes. */
 static bool offset_of(const char *s, int *minutes) {
   if (!strcmp(s, "UTC") || !strcmp(s, "Z")) {
     *minutes = 0;
@@ -649,7 +651,7 @@ static bool offset_of(const char *s, int *minutes) {
       return false;
   int h = (s[1] - '0') * 10 + (s[2] - '0');
   int m = (s[4] - '0') * 10 + (s[5] - '0');
-  if (h > 14 || m > 59 || (h == 14 && m > 0))
+  if (h > 14 || m > 59)
     return false;
   *minutes = (s[0] == '-' ? -1 : 1) * (h * 60 + m);
   return true;

@@ -48,7 +48,7 @@ void va_tz_rules_free(va_tz_rules *rules);
 /* The bytes rules was allocated with (0 for NULL). */
 size_t va_tz_rules_bytes(const va_tz_rules *rules);
 
-/* The zone called name: "UTC", "Z", "+HH:MM" or "-HH:MM" (at most 14:00
+/* The zone called name: "UTC", "Z", "+HH:MM" or "-HH:MM" (at most 14:59
  * either way), or a name db holds ("Europe/Berlin"; db may be NULL: then
  * offsets only). false, *out untouched, for anything else. */
 bool va_zone_find(const va_tzdb *db, const char *name, va_zone *out);

@@ -333,8 +333,9 @@ static int64_t priority_rank(json_t *v) {
 
 /* Whether summary passes the filters: each given one must match; q is a
  * case-insensitive substring of the title; tag one of its tags; due_before (ms)
- * keeps the tasks due before it, due_after those due at or after it, overdue those past due and not done (or,
- * false, the others). due: the summary's, in ms (INT64_MAX for none). */
+ * keeps the tasks due before it, due_after those due at or after it, overdue
+ * those past due and not done (or, false, the others). due: the summary's, in
+ * ms (INT64_MAX for none). */
 static bool wanted(json_t *summary, json_t *filters, const char *user,
                    int64_t now, int64_t due) {
   static const char *const EXACT[] = {"status", "priority", NULL};

@@ -5,6 +5,8 @@ vactord's tests: POST /v1/chat/completions. It reads the last user message:
   "fail ..."  answers 500
   "add X"     answers a tool call add_task {"title": X}
   "list ..."  answers a tool call list_tasks {}
+  "due today" answers a tool call list_tasks {"due": "today"}
+  "delete X"  answers a tool call delete_task {"task": X}
   anything else: a plain text answer "echo: <message>".
 After a tool call, the second request ends with the call and its result:
 it answers "All done: <result>", or 500 when the user's message began
@@ -62,6 +64,10 @@ class Handler(BaseHTTPRequestHandler):
             call = ("add_task", {"title": text[4:]})
         elif text.startswith("list"):
             call = ("list_tasks", {})
+        elif text.startswith("due today"):
+            call = ("list_tasks", {"due": "today"})
+        elif text.startswith("delete "):
+            call = ("delete_task", {"task": text[7:]})
         if call:
             message = {"role": "assistant", "content": "Sure.",
                        "tool_calls": [{"id": "c1", "type": "function",

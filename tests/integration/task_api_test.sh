@@ -107,7 +107,7 @@ print(t.replace(hour=10, minute=0, second=0, microsecond=0).astimezone(d.timezon
 check "chat in Berlin: due tomorrow at 10:00 is 10:00 Berlin time" bash -c "$(declare -f say); u=$u
   say bea 'add call the bank due tomorrow at 10:00' >/dev/null &&
   curl -s '$u/bea/tasks' | jq -e --arg at '$berlin_10' '.tasks[0].due | startswith(\$at)' >/dev/null"
-check "offset past 14:00 is 400" test "$(status -X PUT "$u/bea/preferences" -d '{"timeZone":"+14:30"}')" = 400
+check "an offset past 14:59 is 400" test "$(status -X PUT "$u/bea/preferences" -d '{"timeZone":"+15:00"}')" = 400
 check "unknown preference is 400" test "$(status -X PUT "$u/ann/preferences" -d '{"shoe":42}')" = 400
 
 # Reminders on a task: fire into the history and the chat of who set it
@@ -178,6 +178,9 @@ check "starts with a model" start --llm-url "http://127.0.0.1:$llm_port/v1/chat/
 check "model: a tool call adds a task, and the model words the result" bash -c "$(declare -f say); u=$u; say fay 'add learn go' | jq -e '.via==\"model\" and .actions[0].op==\"add\" and (.reply|test(\"^All done: Added .learn go. \\\\(task t\"))' >/dev/null"
 check "model: its second answer failing, the result is the reply" bash -c "$(declare -f say); u=$u; say fay 'add quietly rest' | jq -e '.via==\"model\" and .actions[0].op==\"add\" and (.reply|test(\"^Added .quietly rest.\"))' >/dev/null"
 check "model: the tasks exist" json '[.tasks[].title] == ["learn go","quietly rest"]' "$u/fay/tasks"
+check "model: a list of what is due today, in the user's day" bash -c "$(declare -f say); u=$u; say fay 'due today' | jq -e '.actions[0].op==\"list\" and .actions[0].count==0 and (.reply|test(\"^All done: You have no tasks due from \"))' >/dev/null"
+check "model: deleting a task by its title" bash -c "$(declare -f say); u=$u; say fay 'delete quietly rest' | jq -e '.actions[0].op==\"delete\" and (.reply|test(\"^All done: Deleted task t\"))' >/dev/null"
+check "model: ... it is gone" json '[.tasks[].title] == ["learn go"]' "$u/fay/tasks"
 check "model: plain text" bash -c "$(declare -f say); u=$u; say fay 'hello' | jq -e '.via==\"model\" and .reply==\"echo: hello\"' >/dev/null"
 check "model: too slow, the built-in assistant answers" bash -c "$(declare -f say); u=$u; say fay 'slow list' | jq -e '.via==\"built-in\" and (.reply|test(\"did not answer in time\"))' >/dev/null"
 # Served meanwhile: another request, sent while the model keeps the chat

@@ -10,7 +10,9 @@
 # (due, priority, updated), page by cursor and filter by due time and
 # tag; the assistant completes the open task a title names, asks which
 # when several fit, and reads a command word one edit off; task names are
-# per owner, and tasks stored under the old global ids stay reachable.
+# per owner, and tasks stored under the old global ids stay reachable;
+# the assistant reads dates as people write them (and says when it cannot),
+# renames, moves, deletes, lists what is overdue, lists and cancels reminders.
 # Usage: task_rules_test.sh PATH_TO_VACTORD
 vactord="$1"
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -152,6 +154,30 @@ check "... and completes neither" json '[.tasks[] | select(.id == "egg1" or .id 
 check "a done task alone: 'is done already'" bash -c "[[ \"\$($(declare -f say); u=$u; say 'done m1')\" == *'done already'* ]]"
 check "'lsit' lists" bash -c "[[ \"\$($(declare -f say); u=$u; say 'lsit')\" == *'buy eggs'* ]]"
 check "'ad buy bread' adds" bash -c "[[ \"\$($(declare -f say); u=$u; say 'ad buy bread')\" == *'Added \"buy bread\"'* ]]"
+
+# ---- The assistant reads dates as people write them, and does more ----
+ask() { curl -s -X POST "$u/ivy/chat" -d "$(jq -n --arg m "$1" '{message:$m}')" | tee "$dir/said" | jq -r .reply; }
+due_of() { curl -s "$u/ivy/tasks" | jq -r --arg t "$1" '.tasks[] | select(.title == $t) | .due'; }
+monday=$(python3 -c 'import datetime as d; t = d.datetime.now(d.timezone.utc).date(); print((t + d.timedelta(days=7 - t.weekday())).isoformat())')
+check "'add call the dentist next monday at 9am'" bash -c "[[ \"\$($(declare -f ask); u=$u dir=$dir; ask 'add call the dentist next monday at 9am')\" == 'Added \"call the dentist\"'* ]]"
+check "... is due next monday at 09:00 (ivy's zone: UTC)" test "$(due_of 'call the dentist')" = "${monday}T09:00:00.000Z"
+check "'add pay rent 2030-12-24': a date alone is 09:00" bash -c "$(declare -f ask); u=$u dir=$dir; ask 'add pay rent 2030-12-24' >/dev/null; [ \"\$(curl -s '$u/ivy/tasks' | jq -r '.tasks[] | select(.title == \"pay rent\") | .due')\" = 2030-12-24T09:00:00.000Z ]"
+check "'add meet next blursday' says the date is not understood" bash -c "[[ \"\$($(declare -f ask); u=$u dir=$dir; ask 'add meet next blursday')\" == 'I did not understand the date \"next blursday\"'* ]]"
+check "... and adds nothing" json '.count == 2' "$u/ivy/tasks"
+check "'rename pay rent to pay the rent'" bash -c "[[ \"\$($(declare -f ask); u=$u dir=$dir; ask 'rename pay rent to pay the rent')\" == 'Renamed task t'*' to \"pay the rent\".' ]]"
+check "'move pay the rent to 2030-12-26 at 10:00'" bash -c "$(declare -f ask); u=$u dir=$dir; ask 'move pay the rent to 2030-12-26 at 10:00' >/dev/null; [ \"\$(curl -s '$u/ivy/tasks' | jq -r '.tasks[] | select(.title == \"pay the rent\") | .due')\" = 2030-12-26T10:00:00.000Z ]"
+check "a task past due" test "$(status -X PUT "$u/ivy/tasks/bill" -d '{"title":"old bill","due":"2020-01-01T00:00:00Z"}')" = 201
+check "'what is overdue?' names it alone" bash -c "[[ \"\$($(declare -f ask); u=$u dir=$dir; ask 'what is overdue?')\" == 'You have 1 overdue task: 1. old bill (bill, open, due 2020-01-01 00:00 UTC)' ]]"
+check "'clear the due date of old bill'" bash -c "[[ \"\$($(declare -f ask); u=$u dir=$dir; ask 'clear the due date of old bill')\" == 'Task bill has no due time now.' ]]"
+check "... then nothing is overdue" bash -c "[[ \"\$($(declare -f ask); u=$u dir=$dir; ask 'what is overdue?')\" == 'You have no overdue tasks.' ]]"
+check "'delete call the dentist'" bash -c "[[ \"\$($(declare -f ask); u=$u dir=$dir; ask 'delete call the dentist')\" == 'Deleted task t'* ]] && jq -e '.actions[0].op == \"delete\"' '$dir/said' >/dev/null"
+check "... it is gone" json '[.tasks[].title] | sort == ["old bill","pay the rent"]' "$u/ivy/tasks"
+check "two reminders asked for" bash -c "$(declare -f ask); u=$u dir=$dir; ask 'remind me in 2 hours to call Ben' >/dev/null && ask 'remind me in 3 hours to water the plants' >/dev/null"
+check "'list reminders' lists them soonest first" bash -c "[[ \"\$($(declare -f ask); u=$u dir=$dir; ask 'list reminders')\" == 'You have 2 reminders: 1. call Ben at '*' 2. water the plants at '* ]]"
+check "'cancel reminder 2' cancels the second" bash -c "[[ \"\$($(declare -f ask); u=$u dir=$dir; ask 'cancel reminder 2')\" == 'Cancelled the reminder to water the plants.' ]]"
+check "... the Task API lists the first alone" json '[.reminders[].text] == ["call Ben"]' "$u/ivy/reminders"
+check "'cancel the reminder to call ben' by its words" bash -c "[[ \"\$($(declare -f ask); u=$u dir=$dir; ask 'cancel the reminder to call ben')\" == 'Cancelled the reminder to call Ben.' ]]"
+check "... none left" json '.reminders == []' "$u/ivy/reminders"
 
 # ---- Reminders made in the chat, through the Task API ----
 check "a reminder asked for in the chat" json '.reply | test("remind you")' -X POST "$u/dan/chat" -d '{"message":"remind me in 2 hours to call Ben"}'
