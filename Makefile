@@ -81,13 +81,14 @@ bench: build
 # libFuzzer targets (clang 14): a minute on the time-format parser, a
 # minute on request handling (HTTP server and routes, over loopback), a
 # minute on the assistant's and the Task API's own parsers, a minute on
-# the TZif parser (the zone files named time zones are read from).
+# the JWT checks and the key set reader, a minute on the TZif parser (the
+# zone files named time zones are read from).
 fuzz: deps
 	@CC=clang cmake -S . -B build/fuzz -DVA_FUZZ=ON -DVA_WERROR=OFF >/dev/null
 	@cmake --build build/fuzz -j $(JOBS) --target fuzz_timefmt fuzz_http fuzz_assistant fuzz_jwt \
-	  fuzz_tzif
+	  fuzz_jwks fuzz_tzif
 	mkdir -p build/fuzz/corpus build/fuzz/http-corpus build/fuzz/assistant-corpus build/fuzz/jwt-corpus \
-	  build/fuzz/tzif-corpus
+	  build/fuzz/jwks-corpus build/fuzz/tzif-corpus
 	build/fuzz/tests/fuzz_timefmt -max_total_time=60 -max_len=64 \
 	  build/fuzz/corpus tests/fuzz/timefmt-corpus
 	build/fuzz/tests/fuzz_http -max_total_time=60 -max_len=2048 -detect_leaks=0 \
@@ -96,6 +97,8 @@ fuzz: deps
 	  build/fuzz/assistant-corpus tests/fuzz/assistant-corpus
 	build/fuzz/tests/fuzz_jwt -max_total_time=60 -max_len=2048 \
 	  build/fuzz/jwt-corpus tests/fuzz/jwt-corpus
+	build/fuzz/tests/fuzz_jwks -max_total_time=60 -max_len=4096 \
+	  build/fuzz/jwks-corpus tests/fuzz/jwks-corpus
 	build/fuzz/tests/fuzz_tzif -max_total_time=60 -max_len=4096 \
 	  build/fuzz/tzif-corpus tests/fuzz/tzif-corpus
 
@@ -108,7 +111,7 @@ fuzz: deps
 # A target whose source is not in the tree is skipped, and said so.
 FUZZ_SECONDS ?= 120
 FUZZ_DIR ?= build/fuzz
-FUZZ_TARGETS ?= timefmt http assistant stored frame jwt tzif
+FUZZ_TARGETS ?= timefmt http assistant stored frame jwt jwks tzif
 fuzz-long: deps
 	@CC=clang cmake -S . -B $(FUZZ_DIR) -DVA_FUZZ=ON -DVA_WERROR=OFF >/dev/null
 	@total=0; failed=0; mkdir -p $(FUZZ_DIR)/artifacts; \

@@ -1,10 +1,13 @@
-/* jwt_auth.c — see jwt_auth.h. The key's type decides the one algorithm
+/* jwt_auth.c — see jwt_auth.h. A key's type decides the one algorithm
  * a token may name: a secret is HS256 only, an RSA key RS256 only, a
- * P-256 key ES256 only. libjwt verifies a signature with whatever
- * algorithm the token's header names, so the header is checked against
- * that after it: a token that says "none", or HS256 beside a public key
- * (whose PEM text would be taken as an HMAC secret), never passes. */
+ * P-256 key ES256 only. With a key set, the token's kid picks the key
+ * (read from the header before libjwt looks at the token). libjwt verifies a
+ * signature with whatever algorithm the token's header names, so the header is
+ * checked against that after it: a token that says "none", or HS256 beside a
+ * public key (whose PEM text would be taken as an HMAC secret), never passes.
+ */
 #include "jwt_auth.h"
+#include "jwks.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
@@ -23,10 +26,17 @@ enum {
   RSA_BITS_MIN = 2048,
 };
 
-struct va_jwt {
-  unsigned char *key; /* the secret or the PEM text */
-  size_t key_len;
+/* A key tokens may be signed with. */
+typedef struct key {
+  char kid[VA_JWKS_KID_MAX + 1]; /* "" from a secret or PEM file: any */
+  unsigned char *bytes;          /* the secret or the PEM text (owned) */
+  size_t len;
   jwt_alg_t alg;
+} key;
+
+struct va_jwt {
+  key keys[VA_JWKS_KEYS_MAX];
+  size_t n_keys;           /* 1 but from a key set */
   char *issuer, *audience; /* NULL: not checked */
 };
 
@@ -91,10 +101,57 @@ static bool copy_string(const char *s, char **out) {
   return !s || *out;
 }
 
+/* The keys of a key set file (jwks.h) into jwt: true, or false with why. */
+static bool read_key_set(va_jwt *jwt, const unsigned char *text, size_t len,
+                         const char *path, char *why, size_t why_size) {
+  va_jwk set[VA_JWKS_KEYS_MAX];
+  size_t n;
+  char what[160];
+  if (va_jwks_read((const char *)text, len, set, &n, what, sizeof(what))) {
+    snprintf(why, why_size, "%s: %s", path, what);
+    return false;
+  }
+  bool ok = true;
+  for (size_t i = 0; i < n; i++) {
+    key *k = &jwt->keys[jwt->n_keys++];
+    memcpy(k->kid, set[i].kid, sizeof(k->kid));
+    k->bytes = set[i].pem, k->len = set[i].pem_len;
+    set[i].pem = NULL; /* (jwt's now) */
+    if (ok && (k->alg = public_key_alg(k->bytes, k->len, path, why,
+                                       why_size)) == JWT_ALG_INVAL)
+      ok = false;
+  }
+  return ok;
+}
+
+/* The one key of a secret file (HS256) or a PEM file into jwt. */
+static bool read_one_key(va_jwt *jwt, bool secret, unsigned char *bytes,
+                         size_t len, const char *path, char *why,
+                         size_t why_size) {
+  key *k = &jwt->keys[jwt->n_keys++];
+  k->bytes = bytes, k->len = len;
+  if (!secret) {
+    k->alg = public_key_alg(k->bytes, k->len, path, why, why_size);
+    return k->alg != JWT_ALG_INVAL;
+  }
+  /* A file written by echo ends in a newline that is not the secret's. */
+  while (k->len &&
+         (k->bytes[k->len - 1] == '\n' || k->bytes[k->len - 1] == '\r'))
+    k->bytes[--k->len] = 0;
+  k->alg = JWT_ALG_HS256;
+  if (k->len >= SECRET_MIN)
+    return true;
+  snprintf(why, why_size, "%s: an HS256 secret has %d bytes or more", path,
+           SECRET_MIN);
+  return false;
+}
+
 va_jwt *va_jwt_new(const va_jwt_config *config, char *why, size_t why_size) {
-  bool secret = config->secret_file != NULL;
-  if (secret == (config->public_key_file != NULL)) {
-    snprintf(why, why_size, "give one key: a secret file or a public key");
+  int files =
+      !!config->secret_file + !!config->public_key_file + !!config->jwks_file;
+  if (files != 1) {
+    snprintf(why, why_size,
+             "give one key: a secret file, a public key or a key set");
     return NULL;
   }
   va_jwt *jwt = calloc(1, sizeof(*jwt));
@@ -102,25 +159,21 @@ va_jwt *va_jwt_new(const va_jwt_config *config, char *why, size_t why_size) {
     snprintf(why, why_size, "out of memory");
     return NULL;
   }
-  const char *path = secret ? config->secret_file : config->public_key_file;
-  jwt->key = read_key_file(path, &jwt->key_len, why, why_size);
-  if (!jwt->key)
+  const char *path = config->secret_file       ? config->secret_file
+                     : config->public_key_file ? config->public_key_file
+                                               : config->jwks_file;
+  size_t len;
+  unsigned char *text = read_key_file(path, &len, why, why_size);
+  if (!text)
     goto fail;
-  if (secret) {
-    /* A file written by echo ends in a newline that is not the secret's. */
-    while (jwt->key_len && (jwt->key[jwt->key_len - 1] == '\n' ||
-                            jwt->key[jwt->key_len - 1] == '\r'))
-      jwt->key[--jwt->key_len] = 0;
-    if (jwt->key_len < SECRET_MIN) {
-      snprintf(why, why_size, "%s: an HS256 secret has %d bytes or more", path,
-               SECRET_MIN);
+  if (config->jwks_file) {
+    bool ok = read_key_set(jwt, text, len, path, why, why_size);
+    free(text);
+    if (!ok)
       goto fail;
-    }
-    jwt->alg = JWT_ALG_HS256;
-  } else {
-    jwt->alg = public_key_alg(jwt->key, jwt->key_len, path, why, why_size);
-    if (jwt->alg == JWT_ALG_INVAL)
-      goto fail;
+  } else if (!read_one_key(jwt, config->secret_file != NULL, text, len, path,
+                           why, why_size)) {
+    goto fail;
   }
   if (!copy_string(config->issuer, &jwt->issuer) ||
       !copy_string(config->audience, &jwt->audience)) {
@@ -136,16 +189,22 @@ fail:
 void va_jwt_free(va_jwt *jwt) {
   if (!jwt)
     return;
-  if (jwt->key)
-    memset(jwt->key, 0, jwt->key_len);
-  free(jwt->key);
+  for (size_t i = 0; i < jwt->n_keys; i++) {
+    memset(jwt->keys[i].bytes, 0, jwt->keys[i].len);
+    free(jwt->keys[i].bytes);
+  }
   free(jwt->issuer);
   free(jwt->audience);
   free(jwt);
 }
 
 const char *va_jwt_alg(const va_jwt *jwt) {
-  return jwt_alg_str(jwt->alg);
+  bool rs = false, es = false;
+  for (size_t i = 0; i < jwt->n_keys; i++) {
+    rs |= jwt->keys[i].alg == JWT_ALG_RS256;
+    es |= jwt->keys[i].alg == JWT_ALG_ES256;
+  }
+  return rs && es ? "RS256,ES256" : jwt_alg_str(jwt->keys[0].alg);
 }
 
 /* A NumericDate claim (RFC 7519 2) as whole seconds in *out: false when
@@ -205,6 +264,37 @@ static const char *check_claims(const va_jwt *jwt, json_t *claims,
   return NULL;
 }
 
+/* The key the token's header names by its kid (text: the NUL-ended
+ * token), in *out: NULL, or why there is none. Nothing in the header is
+ * trusted but to pick a key: libjwt then checks the signature with it. */
+static const char *key_of(const va_jwt *jwt, const char *text,
+                          const key **out) {
+  const char *dot = strchr(text, '.');
+  unsigned char header[VA_JWT_TOKEN_MAX];
+  long n =
+      dot ? va_b64url_decode(text, (size_t)(dot - text), header, sizeof(header))
+          : -1;
+  json_t *h =
+      n > 0 ? json_loadb((const char *)header, (size_t)n, 0, NULL) : NULL;
+  json_t *kid = json_object_get(h, "kid");
+  const char *why = !json_is_object(h) ? "the token is malformed"
+                    : kid && !json_is_string(kid)
+                        ? "the token's kid is not a string"
+                        : NULL;
+  *out = NULL;
+  for (size_t i = 0; !why && !*out && i < jwt->n_keys; i++)
+    if (!jwt->keys[i].kid[0] ||
+        (kid ? !strcmp(jwt->keys[i].kid, json_string_value(kid))
+             : jwt->n_keys == 1))
+      *out = &jwt->keys[i];
+  if (!why && !*out)
+    why = kid ? "the token's key (kid) is not one this server trusts"
+              : "the token names no key (kid), and this server trusts "
+                "several";
+  json_decref(h);
+  return why;
+}
+
 const char *va_jwt_verify(const va_jwt *jwt, const char *token, size_t len,
                           int64_t now_s, char *sub) {
   if (len == 0 || len > VA_JWT_TOKEN_MAX || memchr(token, 0, len))
@@ -212,8 +302,12 @@ const char *va_jwt_verify(const va_jwt *jwt, const char *token, size_t len,
   char text[VA_JWT_TOKEN_MAX + 1];
   memcpy(text, token, len);
   text[len] = 0;
+  const key *k;
+  const char *no_key = key_of(jwt, text, &k);
+  if (no_key)
+    return no_key;
   jwt_t *decoded = NULL;
-  if (jwt_decode(&decoded, text, jwt->key, (int)jwt->key_len) != 0 || !decoded)
+  if (jwt_decode(&decoded, text, k->bytes, (int)k->len) != 0 || !decoded)
     return "the token is malformed or its signature does not verify";
   const char *why = NULL;
   char *crit = jwt_get_headers_json(decoded, "crit");
@@ -221,11 +315,11 @@ const char *va_jwt_verify(const va_jwt *jwt, const char *token, size_t len,
   json_t *claims = grants ? json_loads(grants, 0, NULL) : NULL;
   /* As written, too: libjwt reads "hs256" as HS256; RFC 7515 does not. */
   const char *alg = jwt_get_header(decoded, "alg");
-  if (jwt_get_alg(decoded) != jwt->alg || !alg ||
-      strcmp(alg, jwt_alg_str(jwt->alg)))
-    why = jwt->alg == JWT_ALG_HS256   ? "the token must be signed with HS256"
-          : jwt->alg == JWT_ALG_RS256 ? "the token must be signed with RS256"
-                                      : "the token must be signed with ES256";
+  if (jwt_get_alg(decoded) != k->alg || !alg ||
+      strcmp(alg, jwt_alg_str(k->alg)))
+    why = k->alg == JWT_ALG_HS256   ? "the token must be signed with HS256"
+          : k->alg == JWT_ALG_RS256 ? "the token must be signed with RS256"
+                                    : "the token must be signed with ES256";
   else if (crit)
     why = "the token names critical header extensions (crit), which this "
           "server does not implement";

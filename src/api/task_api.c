@@ -16,7 +16,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 
 enum {
   ID_MAX = VA_APPS_ID_MAX,
@@ -601,16 +600,12 @@ static char *unlist_body(json_t *body) {
  * NULL, or why the user may not name it so. */
 static const char *task_key(const route *rt, segment user, segment ref,
                             char *key) {
-  char user_id[ID_MAX + 1], made_up[24];
+  char user_id[ID_MAX + 1], made_up[VA_TASK_NAME_NEW_SIZE];
   snprintf(user_id, sizeof(user_id), "%.*s", (int)user.n, user.s);
   if (rt->call == VA_TASK_CREATE && !strcmp(rt->method, "POST")) {
-    unsigned char r[8];
-    if (getrandom(r, sizeof(r), 0) != (ssize_t)sizeof(r))
-      r[0] = 0; /* (never: 8 bytes from the pool do not block) */
-    int n = snprintf(made_up, sizeof(made_up), "t");
-    for (size_t i = 0; i < sizeof(r); i++)
-      n += snprintf(made_up + n, sizeof(made_up) - (size_t)n, "%02x", r[i]);
-    ref = (segment){made_up, (size_t)n};
+    if (!va_task_name_new(made_up))
+      return "no random bytes to make an id of: name the task (PUT)";
+    ref = (segment){made_up, strlen(made_up)};
   }
   bool named = va_task_key_of(user_id, ref.s, ref.n, key);
   VA_ASSERT(named); /* (the ids were checked: valid_task_ref) */
@@ -708,7 +703,7 @@ bool va_task_api_route(const va_apps *apps, const va_http_request *req,
     fail(reply, 404, "ERR_NOT_FOUND", "no such route");
     return true;
   }
-  segment ids[2];
+  segment ids[2] = {{0}};
   size_t n_ids;
   bool shape_found = false;
   for (size_t i = 0; i < N_ROUTES; i++) {

@@ -86,6 +86,9 @@ typedef struct va_apps {
   uint32_t chat_limit;    /* chat messages kept per user */
   uint32_t history_limit; /* history entries kept per task */
   va_llm *llm;            /* NULL: the rule-based assistant only */
+  /* The runtime's call timeout (0: 60 s, as va_runtime_config's): the
+   * model's second request is made only when it can end within it. */
+  uint64_t call_timeout_ms;
 } va_apps;
 
 /* Registers the three types (before va_runtime_start). apps must outlive

@@ -20,7 +20,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/random.h>
 #include <time.h>
 
 /* The Task API this chat belongs to: the type's user pointer, set by
@@ -57,6 +56,7 @@ typedef struct chat {
    * should its second answer fail (owned). */
   json_t *asked, *call;
   char *result;
+  int64_t began_ms; /* when the message came (wall clock) */
 } chat;
 
 static void chat_reset(chat *c) {
@@ -281,11 +281,8 @@ static int do_add(va_turn *t, chat *c) {
                    "A task's title has at most %d characters, and that one "
                    "has %zu: I did not add it. Say it shorter?",
                    VA_APPS_TITLE_MAX, chars);
-  unsigned char r[6];
-  if (getrandom(r, sizeof(r), 0) != (ssize_t)sizeof(r))
+  if (!va_task_name_new(c->task))
     return VA_ESYS;
-  snprintf(c->task, sizeof(c->task), "t%02x%02x%02x%02x%02x%02x", r[0], r[1],
-           r[2], r[3], r[4], r[5]);
   char user[ID_MAX + 1];
   json_t *body =
       json_pack("{s:s, s:s}", "user", me(t, user), "title", c->intent.text);
@@ -791,18 +788,27 @@ static int model_worded(va_turn *t, void *user, int status, const void *data,
 /* Gives the model the result of its tool call (a second round trip),
  * so that it answers in words. */
 static int tell_model(va_turn *t, chat *c, const char *result) {
-  json_t *msgs = va_llm_after_call(c->asked, c->call, result);
-  json_decref(c->call);
+  const va_apps *apps = apps_of(t);
+  json_t *call = c->call;
   c->call = NULL; /* (the next answer is the last) */
-  c->result = strdup(result);
-  if (!msgs || !c->result) {
+  /* The caller waits call_timeout_ms for the reply, and the action is
+   * done: the model words it only if it can within that (2 s to spare). */
+  int64_t budget =
+      apps->call_timeout_ms ? (int64_t)apps->call_timeout_ms : 60000;
+  bool in_time =
+      va_wall_ms() - c->began_ms + va_llm_timeout_ms(apps->llm) + 2000 <=
+      budget;
+  json_t *msgs = in_time ? va_llm_after_call(c->asked, call, result) : NULL;
+  json_decref(call);
+  c->result = msgs ? strdup(result) : NULL;
+  if (!c->result) {
     json_decref(msgs);
     return answer(t, result);
   }
   va_await *ticket;
   int rc = va_turn_await(t, model_worded, NULL, &ticket);
   if (rc == 0)
-    va_llm_ask(apps_of(t)->llm, msgs, ticket);
+    va_llm_ask(apps->llm, msgs, ticket);
   json_decref(msgs);
   return rc;
 }
@@ -841,6 +847,7 @@ static int chat_say(va_turn *t, const void *arg, size_t len) {
     return VA_ENOMEM;
   c->actions = json_array();
   c->via = "built-in";
+  c->began_ms = va_wall_ms();
   int rc = remember(t, "user", c->message, NULL);
   char user[ID_MAX + 1];
   me(t, user);

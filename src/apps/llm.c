@@ -39,6 +39,10 @@ int va_llm_new(const va_llm_config *cfg, va_llm **out) {
   return 0;
 }
 
+long va_llm_timeout_ms(const va_llm *llm) {
+  return llm->timeout_ms;
+}
+
 void va_llm_free(va_llm *llm) {
   if (!llm)
     return;

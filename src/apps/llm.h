@@ -21,6 +21,8 @@ typedef struct va_llm_config {
 
 /* Copies cfg. */
 int va_llm_new(const va_llm_config *cfg, va_llm **out);
+/* How long a request may take (the config's timeout_ms, or 20000). */
+long va_llm_timeout_ms(const va_llm *llm);
 /* Requests still out complete (with VA_ESTOPPED) before it returns. */
 void va_llm_free(va_llm *llm);
 

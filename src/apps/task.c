@@ -57,7 +57,7 @@ static void forget(parsed *p) {
 static void log_corrupt(va_turn *t, const char *key, const char *why) {
   size_t idlen;
   const char *id = va_turn_id(t, &idlen);
-  char quoted[2 * VA_APPS_ID_MAX + 8];
+  char quoted[2 * VA_APPS_TASK_KEY_MAX + 8];
   va_log_quote(id, idlen, quoted, sizeof(quoted));
   va_log(va_turn_runtime(t), VA_LOG_WARN, "stored state invalid",
          "type=TaskActor id=%s key=%s why=\"%s\"", quoted, key, why);
@@ -499,17 +499,23 @@ static int task_del_member(va_turn *t, const void *arg, size_t len) {
   return membership(t, arg, len, false);
 }
 
+/* A log body's user (NUL-ended into user, VA_APPS_ID_MAX + 1 bytes):
+ * false when the body names none. */
+static bool log_user(const void *arg, size_t len, char *user) {
+  size_t n = len > sizeof(va_task_log) ? len - sizeof(va_task_log) : 0;
+  if (n == 0 || n > VA_APPS_ID_MAX)
+    return false;
+  memcpy(user, (const char *)arg + sizeof(va_task_log), n);
+  user[n] = 0;
+  return va_task_key_ok(user, n);
+}
+
 static int task_log(va_turn *t, const void *arg, size_t len) {
   va_task_log in;
   char user[VA_APPS_ID_MAX + 1];
-  if (len <= sizeof(in) || len - sizeof(in) > VA_APPS_ID_MAX)
+  if (!log_user(arg, len, user))
     return VA_EINVAL;
-  size_t ulen = len - sizeof(in);
   memcpy(&in, arg, sizeof(in));
-  memcpy(user, (const char *)arg + sizeof(in), ulen);
-  user[ulen] = 0;
-  if (!va_task_key_ok(user, ulen))
-    return VA_EINVAL;
   json_t *doc;
   int rc = load_doc(t, &doc);
   if (rc)
@@ -881,14 +887,8 @@ static int relay(va_turn *t, void *user, int status, const void *data,
 /* The caller a method's body names (NUL-ended into user, VA_APPS_ID_MAX
  * + 1 bytes): false when it names none. */
 static bool caller_of(int method, const void *arg, size_t len, char *user) {
-  if (method == VA_TASK_LOG) {
-    size_t n = len > sizeof(va_task_log) ? len - sizeof(va_task_log) : 0;
-    if (n == 0 || n > VA_APPS_ID_MAX)
-      return false;
-    memcpy(user, (const char *)arg + sizeof(va_task_log), n);
-    user[n] = 0;
-    return va_task_key_ok(user, n);
-  }
+  if (method == VA_TASK_LOG)
+    return log_user(arg, len, user);
   json_t *in = json_loadb(arg, len, 0, NULL);
   json_t *v = json_object_get(in, "user");
   size_t n = json_string_length(v);
@@ -911,6 +911,8 @@ static int routed(va_turn *t, int method, va_method_fn fn, const void *arg,
       !caller_of(method, arg, len, user))
     return fn(t, arg, len);
   const char *name = va_task_key_name(user, id, idlen, &name_len);
+  if (name && memchr(name, ':', name_len))
+    name = NULL; /* (legacy ids have no ':': no chain of relays) */
   return name ? va_turn_call(t, apps_of(t)->task, name, name_len, method, arg,
                              len, relay, NULL)
               : fn(t, arg, len);

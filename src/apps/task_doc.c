@@ -3,6 +3,7 @@
 #include "limits.h"
 #include <stdio.h>
 #include <string.h>
+#include <sys/random.h>
 #include <time.h>
 #include <vactor.h>
 
@@ -84,6 +85,16 @@ bool va_task_id_ok(const char *s, size_t n) {
 
 bool va_task_key_ok(const char *s, size_t n) {
   return s && n >= 1 && n <= ID_MAX && !memchr(s, 0, n);
+}
+
+bool va_task_name_new(char *name) {
+  unsigned char r[8];
+  if (getrandom(r, sizeof(r), 0) != (ssize_t)sizeof(r))
+    return false;
+  name[0] = 't';
+  for (size_t i = 0; i < sizeof(r); i++)
+    snprintf(name + 1 + 2 * i, 3, "%02x", r[i]);
+  return true;
 }
 
 bool va_task_actor_key_ok(const char *s, size_t n) {

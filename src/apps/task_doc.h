@@ -80,6 +80,11 @@ const char *va_task_key_name(const char *user, const char *key, size_t n,
 /* How user sees the task of actor id key (NUL-ended): its name when it is
  * theirs, else key whole (borrowed from key). */
 const char *va_task_shown_id(const char *user, const char *key);
+/* A new task name made up ("t" and 16 hex digits, 64 random bits) into
+ * name (VA_TASK_NAME_NEW_SIZE bytes): false when the system has no
+ * random bytes to give (never, once it has booted). */
+enum { VA_TASK_NAME_NEW_SIZE = 18 };
+bool va_task_name_new(char *name);
 /* Whether s (n bytes) may be a TaskActor's id inside the actors: 1..
  * VA_APPS_TASK_KEY_MAX bytes without a NUL. */
 bool va_task_actor_key_ok(const char *s, size_t n);

@@ -269,22 +269,25 @@ static int migrate(va_turn *t) {
 
 /* ---- Methods ---- */
 
-/* Whether the list has a task whose legacy id is the name in id, this
- * user's own new id ("trip" for "ann:trip" in ann's list): then a task
- * created under id would be called as that one is (task_doc.h). */
+/* Whether a task new to the list, id, would be called as one listed is
+ * (task_doc.h): this user's own "<me>:<name>" beside a legacy "<name>",
+ * either one coming second. */
 static bool name_taken(va_turn *t, const char *id) {
   size_t idlen, name_len;
   const char *user = va_turn_id(t, &idlen);
-  char me[VA_APPS_ID_MAX + 1], legacy[ID_MAX + 1];
+  char me[VA_APPS_ID_MAX + 1], other[ID_MAX + 1];
   if (idlen > VA_APPS_ID_MAX)
     return false;
   snprintf(me, sizeof(me), "%.*s", (int)idlen, user);
   const char *name = va_task_key_name(me, id, strlen(id), &name_len);
-  if (!name)
+  if (name)
+    snprintf(other, sizeof(other), "%.*s", (int)name_len, name);
+  else if (!strchr(id, ':') && va_task_id_ok(id, strlen(id)))
+    snprintf(other, sizeof(other), "%s:%s", me, id);
+  else
     return false;
-  snprintf(legacy, sizeof(legacy), "%.*s", (int)name_len, name);
   int64_t slot, seq;
-  json_t *e = read_entry(t, legacy, &slot, &seq);
+  json_t *e = read_entry(t, other, &slot, &seq);
   json_decref(e);
   return e != NULL;
 }

@@ -489,8 +489,8 @@ static got iso_date(cursor *c, const here *h, parsed *p) {
   if (y < YEAR_MIN || m < 1 || m > 12 || d < 1 || d > month_days(y, m))
     return BAD;
   set_day(p, days_of(y, m, d), -1);
-  if (d_at + dn < n)
-    return iso_time(c, h, p, n);
+  if (d_at + dn < n) /* (a time needs the date as RFC 3339 writes it) */
+    return mn == 2 && dn == 2 ? iso_time(c, h, p, n) : BAD;
   next_word(c);
   return YES;
 }

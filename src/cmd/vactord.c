@@ -102,6 +102,10 @@ static void usage(FILE *f) {
           "                       by the PEM public key in FILE (RSA of 2048\n"
           "                       bits or more, or EC P-256;\n"
           "                       VACTORD_JWT_PUBLIC_KEY)\n"
+          "  --jwt-jwks FILE      the same with the keys of a JSON Web Key\n"
+          "                       Set (up to 16, RSA or EC P-256, each with\n"
+          "                       its kid; a token's kid picks one, so keys\n"
+          "                       can be rotated; VACTORD_JWT_JWKS)\n"
           "  --jwt-issuer ISS     a JWT's iss must be ISS (VACTORD_JWT_ISSUER)\n"
           "  --jwt-audience AUD   a JWT's aud must hold AUD\n"
           "                       (VACTORD_JWT_AUDIENCE)\n"
@@ -239,7 +243,7 @@ static void log_event(void *user, va_log_level level, const char *msg,
 }
 
 static bool uses_jwt(const options *o) {
-  return o->jwt.secret_file || o->jwt.public_key_file;
+  return o->jwt.secret_file || o->jwt.public_key_file || o->jwt.jwks_file;
 }
 
 static int parse_listen(const char *s, options *o) {
@@ -413,8 +417,26 @@ static const char *set_env(const char *name) {
   return v && *v ? v : NULL;
 }
 
+/* Sets key flag which (1 secret, 2 public key, 4 key set) to file; the
+ * keys of the other two go unless their flags were given too (given: the
+ * flags seen so far), so that a flag replaces a variable. */
+static void key_flag(va_jwt_config *jwt, unsigned given, unsigned which,
+                     const char *file) {
+  const char **slot[] = {&jwt->secret_file, &jwt->public_key_file,
+                         &jwt->jwks_file};
+  for (unsigned i = 0; i < 3; i++) {
+    unsigned bit = 1u << i;
+    if (bit == which)
+      *slot[i] = file;
+    else if (!(given & bit))
+      *slot[i] = NULL;
+  }
+}
+
 static int parse_options(int argc, char **argv, options *o) {
-  unsigned jwt_flags = 0; /* 1: --jwt-secret-file given, 2: --jwt-public-key */
+  /* Which key flags were given: 1 --jwt-secret-file, 2 --jwt-public-key,
+   * 4 --jwt-jwks (a flag's key takes the place of the variables'). */
+  unsigned jwt_flags = 0;
   *o = (options){.host = "127.0.0.1",
                  .port = 3500,
                  .data = "vactor-data",
@@ -430,9 +452,11 @@ static int parse_options(int argc, char **argv, options *o) {
   if ((env = getenv("VACTORD_LOG_LEVEL")))
     o->log_level = env;
   o->token = getenv("VACTORD_API_TOKEN");
-  o->jwt = (va_jwt_config){
-      set_env("VACTORD_JWT_SECRET_FILE"), set_env("VACTORD_JWT_PUBLIC_KEY"),
-      set_env("VACTORD_JWT_ISSUER"), set_env("VACTORD_JWT_AUDIENCE")};
+  o->jwt = (va_jwt_config){.secret_file = set_env("VACTORD_JWT_SECRET_FILE"),
+                           .public_key_file = set_env("VACTORD_JWT_PUBLIC_KEY"),
+                           .jwks_file = set_env("VACTORD_JWT_JWKS"),
+                           .issuer = set_env("VACTORD_JWT_ISSUER"),
+                           .audience = set_env("VACTORD_JWT_AUDIENCE")};
   o->llm_url = getenv("VACTORD_LLM_URL");
   o->llm_model = getenv("VACTORD_LLM_MODEL");
   o->llm_key = getenv("VACTORD_LLM_KEY");
@@ -456,6 +480,7 @@ static int parse_options(int argc, char **argv, options *o) {
       {"repair-state", no_argument, 0, 'r'},
       {"jwt-secret-file", required_argument, 0, 'j'},
       {"jwt-public-key", required_argument, 0, 'J'},
+      {"jwt-jwks", required_argument, 0, 'S'},
       {"jwt-issuer", required_argument, 0, 'I'},
       {"jwt-audience", required_argument, 0, 'W'},
       {"max-connections", required_argument, 0, 'M'},
@@ -516,16 +541,14 @@ static int parse_options(int argc, char **argv, options *o) {
     case 'r':
       o->repair_state = true;
       break;
-    case 'j': /* a flag's key takes the place of a variable's */
-      o->jwt.secret_file = optarg;
-      o->jwt.public_key_file = jwt_flags & 2 ? o->jwt.public_key_file : NULL;
-      jwt_flags |= 1;
-      break;
+    case 'j':
     case 'J':
-      o->jwt.public_key_file = optarg;
-      o->jwt.secret_file = jwt_flags & 1 ? o->jwt.secret_file : NULL;
-      jwt_flags |= 2;
+    case 'S': {
+      unsigned which = c == 'j' ? 1 : c == 'J' ? 2 : 4;
+      jwt_flags |= which;
+      key_flag(&o->jwt, jwt_flags, which, optarg);
       break;
+    }
     case 'I':
       o->jwt.issuer = optarg;
       break;
@@ -611,14 +634,15 @@ static int parse_options(int argc, char **argv, options *o) {
   if (!check_token(o->token_from, o->token) ||
       !check_token(o->app_token_from, o->app_token))
     return -1;
-  if (o->jwt.secret_file && o->jwt.public_key_file) {
-    fprintf(stderr, "vactord: give --jwt-secret-file or --jwt-public-key, "
-                    "not both\n");
+  if (!!o->jwt.secret_file + !!o->jwt.public_key_file + !!o->jwt.jwks_file >
+      1) {
+    fprintf(stderr, "vactord: give one of --jwt-secret-file, "
+                    "--jwt-public-key and --jwt-jwks, not both\n");
     return -1;
   }
   if ((o->jwt.issuer || o->jwt.audience) && !uses_jwt(o)) {
     fprintf(stderr, "vactord: --jwt-issuer and --jwt-audience need "
-                    "--jwt-secret-file or --jwt-public-key\n");
+                    "--jwt-secret-file, --jwt-public-key or --jwt-jwks\n");
     return -1;
   }
   if (listen) {
@@ -933,6 +957,7 @@ static int serve(options o, const sigset_t *stop_signals) {
     log_line("warn", "the Dapr state API may write native actors' state",
              "flag=--repair-state");
   routes.apps.chat_limit = (uint32_t)o.chat_history;
+  routes.apps.call_timeout_ms = cfg.call_timeout_ms;
   int rc = start_model(&o, &routes.apps.llm);
   if (rc == 0)
     rc = va_runtime_new(&cfg, &runtime);

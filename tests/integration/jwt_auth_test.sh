@@ -104,6 +104,29 @@ check "an ES256 token reads ann's task" json '.title=="Trip"' -H "$(bearer "$(mi
 check "an RS256 token: 401" code 401 ERR_UNAUTHENTICATED -H "$(bearer "$rs")" "$u/ann/tasks"
 check "stops" stop
 
+# ---- A JSON Web Key Set: RSA and EC keys by kid, two RSA keys (rotation) ----
+openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$dir/rsa2.pem" 2>/dev/null
+openssl pkey -in "$dir/rsa2.pem" -pubout -out "$dir/rsa2.pub"
+jwks() { python3 "$here/make_jwks.py" "$@"; }
+jwks r1="$dir/rsa.pub" r2="$dir/rsa2.pub,use=sig,alg=RS256" e1="$dir/ec.pub" w="$dir/weak.pub,use=enc" > "$dir/jwks.json"
+check "starts with a key set (an encryption key in it is skipped)" start --jwt-jwks "$dir/jwks.json" --token admin-token
+check "... the log names both algorithms" grep -q 'alg=RS256,ES256 ' "$dir/log"
+check "an RS256 token of kid r1 reads ann's task" json '.title=="Trip"' -H "$(bearer "$(mint RS256 "$dir/rsa.pem" sub=ann exp=+600 --header kid=r1)")" "$u/ann/tasks/trip"
+check "... and one of kid r2, the next key (rotation)" json '.title=="Trip"' -H "$(bearer "$(mint RS256 "$dir/rsa2.pem" sub=ann exp=+600 --header kid=r2)")" "$u/ann/tasks/trip"
+check "an ES256 token of kid e1" json '.title=="Trip"' -H "$(bearer "$(mint ES256 "$dir/ec.pem" sub=ann exp=+600 --header kid=e1)")" "$u/ann/tasks/trip"
+check "r2's key under kid r1: 401" code 401 ERR_UNAUTHENTICATED -H "$(bearer "$(mint RS256 "$dir/rsa2.pem" sub=ann exp=+600 --header kid=r1)")" "$u/ann/tasks"
+check "an RS256 token naming the EC key: 401" code 401 ERR_UNAUTHENTICATED -H "$(bearer "$(mint RS256 "$dir/rsa.pem" sub=ann exp=+600 --header kid=e1)")" "$u/ann/tasks"
+check "an unknown kid: 401" bash -c "[ \"\$(curl -s -H '$(bearer "$(mint RS256 "$dir/rsa.pem" sub=ann exp=+600 --header kid=r9)")' '$u/ann/tasks' | jq -r .message)\" = \"the token's key (kid) is not one this server trusts\" ]"
+check "no kid with several keys: 401" bash -c "curl -s -H '$(bearer "$rs")' '$u/ann/tasks' | jq -e '.errorCode == \"ERR_UNAUTHENTICATED\" and (.message | test(\"names no key\"))' >/dev/null"
+check "the encryption key signs nothing: 401" code 401 ERR_UNAUTHENTICATED -H "$(bearer "$(mint RS256 "$dir/weak.pem" sub=ann exp=+600 --header kid=w)")" "$u/ann/tasks"
+check "HS256 with the PEM of kid r1 as secret: 401" code 401 ERR_UNAUTHENTICATED -H "$(bearer "$(mint HS256 - sub=ann exp=+600 --header kid=r1 --hmac-with "$dir/rsa.pub")")" "$u/ann/tasks/trip"
+check "alg none under kid r1: 401" code 401 ERR_UNAUTHENTICATED -H "$(bearer "$(mint none - sub=ann exp=+600 --header kid=r1)")" "$u/ann/tasks/trip"
+check "stops" stop
+check "one key in the set: a token without kid is its" bash -c "python3 '$here/make_jwks.py' only='$dir/rsa.pub' > '$dir/one.json'"
+check "starts with it" start --jwt-jwks "$dir/one.json" --token admin-token
+check "... an RS256 token without kid" json '.title=="Trip"' -H "$(bearer "$rs")" "$u/ann/tasks/trip"
+check "stops" stop
+
 # ---- Keys and flags that will not do ----
 # refused EXIT WORDS [VAR=VALUE...] -- FLAGS...: vactord exits with EXIT at
 # once (not killed by the timeout: 124), saying WORDS on stderr.
@@ -123,6 +146,20 @@ check "a missing key file is refused" refused 1 "No such file" -- --jwt-public-k
 check "a file that is no public key is refused" refused 1 "not a PEM public key" -- --jwt-public-key "$dir/secret"
 check "a private key for a public one is refused" refused 1 "not a PEM public key" -- --jwt-public-key "$dir/rsa.pem"
 check "RSA under 2048 bits is refused" refused 1 "neither RSA of 2048" -- --jwt-public-key "$dir/weak.pub"
+echo '{"keys": 5}' > "$dir/bad-set.json"
+check "a key set that is none is refused" refused 1 "not a JSON Web Key Set" -- --jwt-jwks "$dir/bad-set.json"
+echo '{"keys": []}' > "$dir/empty-set.json"
+check "an empty key set is refused" refused 1 "no signing key" -- --jwt-jwks "$dir/empty-set.json"
+jwks a="$dir/rsa.pub" a="$dir/ec.pub" > "$dir/dup.json"
+check "two keys of one kid are refused" refused 1 "the same kid" -- --jwt-jwks "$dir/dup.json"
+jwks a="$dir/rsa.pub,kid=" > "$dir/nokid.json"
+check "a key without kid is refused" refused 1 "no kid" -- --jwt-jwks "$dir/nokid.json"
+jwks a="$dir/rsa.pub,alg=RS512" > "$dir/rs512.json"
+check "a key for another algorithm is refused" refused 1 "alg is not RS256" -- --jwt-jwks "$dir/rs512.json"
+jwks a="$dir/weak.pub" > "$dir/weak.json"
+check "a weak RSA key in a set is refused" refused 1 "neither RSA of 2048" -- --jwt-jwks "$dir/weak.json"
+jq '.keys[0].n = "not*base64"' "$dir/one.json" > "$dir/badn.json"
+check "a key whose n is no number is refused" refused 1 "n and e are not" -- --jwt-jwks "$dir/badn.json"
 check "a FIFO for a key is refused, not waited on" refused 1 "not a regular file" -- --jwt-secret-file "$dir/fifo"
 check "both key flags are refused" refused 2 "not both" -- --jwt-secret-file "$dir/secret" --jwt-public-key "$dir/rsa.pub"
 check "an issuer without a key is refused" refused 2 "need --jwt-secret-file" -- --jwt-issuer idp

@@ -195,4 +195,9 @@ check "model failures are logged, one line each" bash -c "grep -q 'msg=\"model f
 for i in $(seq 12); do say fay "help" >/dev/null; done
 check "chat history is bounded (--chat-history 20), the count kept" json '.total>=30 and .kept==20 and (.messages|length)==20' "$u/fay/chat?limit=100"
 check "SIGTERM with a model: exit 0" stop
+# A model allowed 59 s, with the call timeout 60 s: no time is left for a
+# second request after a tool call, so the result is the reply at once.
+check "starts with a model that may take 59 s" start --llm-url "http://127.0.0.1:$llm_port/v1/chat/completions" --llm-model fake-model --llm-key k3y --llm-timeout 59000
+check "model: no second request past the call's time" bash -c "$(declare -f say); u=$u; say fay 'add one more' | jq -e '.via==\"model\" and .actions[0].op==\"add\" and (.reply|test(\"^Added .one more.\"))' >/dev/null"
+check "stops" stop
 finish

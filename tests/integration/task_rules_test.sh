@@ -233,6 +233,11 @@ check "... it is gone for ben" code 404 ERR_TASK_NOT_FOUND "$u/ben/tasks/old1"
 check "... and off both lists" bash -c "curl -s '$u/ann/tasks' | jq -e '[.tasks[].id] | index(\"old1\") == null' >/dev/null && curl -s '$u/ben/tasks' | jq -e '[.tasks[].id] | index(\"old1\") == null' >/dev/null"
 check "... so ann may use the name again" test "$(status -X PUT "$u/ann/tasks/old1" -d '{"title":"new one"}')" = 201
 check "... which has the new id" json '.id == "old1" and .title == "new one" and .minutes == 0' "$u/ann/tasks/old1"
+check "ben has a task old3 of his own" test "$(status -X PUT "$u/ben/tasks/old3" -d '{"title":"bens own"}')" = 201
+check "a legacy old3 of ann's" test "$(status -X POST "$url/v1.0/actors/TaskActor/old3/method/create" -d '{"user":"ann","title":"shared before"}')" = 200
+check "... cannot take ben as a member (he would call both old3): 409" code 409 ERR_TASK_EXISTS -X PUT "$u/ann/tasks/old3/members/ben"
+check "... and ben's old3 is his own still" json '.title == "bens own" and .owner == "ben"' "$u/ben/tasks/old3"
+check "... nor in his list twice" json '[.tasks[] | select(.id == "old3")] | length == 1' "$u/ben/tasks"
 
 check "stops" stop
 finish
