@@ -1,17 +1,15 @@
 /* chat.c — ChatActor (methods in apps.h): one actor per user, the user's
  * private conversation with the assistant. State: the messages (a journal,
  * "m:", bounded by va_apps.chat_limit with the total kept) and the user's
- * own reminders ("remind me ..."). A message is answered in one turn: it
+ * own reminders ("remind me ...": chat_reminders.c; what the two files
+ * share is in chat_impl.h). A message is answered in one turn: it
  * reads the user's time zone, understands the text (the rule-based parser,
  * or the model when one is configured, falling back to the parser when it
  * fails), performs the operation with calls to the user's UserActor and
  * TaskActors, and records both sides. At most one call is out at a time;
  * what the turn needs between calls is kept in the activation. */
 #include "../base/assert.h"
-#include "apps.h"
-#include "assistant.h"
-#include "journal.h"
-#include "limits.h"
+#include "chat_impl.h"
 #include "llm.h"
 #include "prefs.h"
 #include "task_doc.h"
@@ -24,40 +22,16 @@
 
 /* The Task API this chat belongs to: the type's user pointer, set by
  * va_chat_register: a va_apps per runtime, so runtimes may share a process. */
-static const va_apps *apps_of(va_turn *t) {
+const va_apps *va__chat_apps(va_turn *t) {
   const va_apps *apps = va_turn_type_user(t);
   VA_ASSERT(apps && apps->rt == va_turn_runtime(t));
   return apps;
 }
 
 /* The chat's messages. */
-static va_journal messages_of(va_turn *t) {
-  return (va_journal){"m:", apps_of(t)->chat_limit};
+va_journal va__chat_messages(va_turn *t) {
+  return (va_journal){"m:", va__chat_apps(t)->chat_limit};
 }
-
-enum {
-  MESSAGE_MAX = VA_APPS_CHAT_MESSAGE_MAX,
-  ID_MAX = VA_APPS_ID_MAX,
-  KEY_MAX = VA_APPS_TASK_KEY_MAX
-};
-
-/* The message being answered. */
-typedef struct chat {
-  char *message; /* owned; kept until the next message or deactivation */
-  va_zone zone;  /* the user's time zone (UTC when they named none) */
-  va_intent intent;
-  char task[KEY_MAX + 1]; /* the task the intent is about, once found, as
-                            the user calls it (task_doc.h) */
-  json_t *actions;        /* what was done, for the reply */
-  const char *via;        /* "built-in" or "model" */
-  char *note;             /* the model's own words, or why it was not used */
-  /* After the model called a tool: the messages it was sent and its call,
-   * to give it the result (owned; NULL otherwise); and that result, kept
-   * should its second answer fail (owned). */
-  json_t *asked, *call;
-  char *result;
-  int64_t began_ms; /* when the message came (wall clock) */
-} chat;
 
 static void chat_reset(chat *c) {
   json_decref(c->asked);
@@ -81,13 +55,13 @@ static const char *me(va_turn *t, char *buf) {
   return buf;
 }
 
-static int remember(va_turn *t, const char *role, const char *text,
-                    json_t *extra) {
+int va__chat_remember(va_turn *t, const char *role, const char *text,
+                      json_t *extra) {
   json_t *m = json_pack("{s:s, s:s, s:o}", "role", role, "text", text, "at",
                         va_json_time(va_wall_ms()));
   if (m && extra)
     json_object_update(m, extra);
-  va_journal messages = messages_of(t);
+  va_journal messages = va__chat_messages(t);
   int rc = m ? va_journal_append(t, &messages, m) : VA_ENOMEM;
   json_decref(m);
   return rc;
@@ -97,7 +71,7 @@ static int tell_model(va_turn *t, chat *c, const char *result);
 
 /* The end of every answer: records it and replies {reply, actions, via};
  * after a tool call of the model, the model words it (tell_model). */
-static int answer(va_turn *t, const char *text) {
+int va__chat_answer(va_turn *t, const char *text) {
   chat *c = va_turn_self(t);
   if (c->call)
     return tell_model(t, c, text);
@@ -106,7 +80,7 @@ static int answer(va_turn *t, const char *text) {
     full = NULL;
   const char *said = full ? full : text;
   json_t *extra = json_pack("{s:O, s:s}", "actions", c->actions, "via", c->via);
-  int rc = remember(t, "assistant", said, extra);
+  int rc = va__chat_remember(t, "assistant", said, extra);
   json_t *out = json_pack("{s:s, s:O, s:s}", "reply", said, "actions",
                           c->actions, "via", c->via);
   if (rc == 0)
@@ -118,9 +92,7 @@ static int answer(va_turn *t, const char *text) {
   return rc;
 }
 
-static int answerf(va_turn *t, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-static int answerf(va_turn *t, const char *fmt, ...) {
+int va__chat_answerf(va_turn *t, const char *fmt, ...) {
   va_list ap;
   char *text;
   va_start(ap, fmt);
@@ -128,13 +100,14 @@ static int answerf(va_turn *t, const char *fmt, ...) {
   va_end(ap);
   if (n < 0)
     return VA_ENOMEM;
-  int rc = answer(t, text);
+  int rc = va__chat_answer(t, text);
   free(text);
   return rc;
 }
 
 /* A time as the user in zone reads it: "2026-11-26 17:00 (+01:00)". */
-static void local_time(int64_t ms, const va_zone *zone, char *out, size_t cap) {
+void va__chat_local_time(int64_t ms, const va_zone *zone, char *out,
+                         size_t cap) {
   int tz = va_zone_offset(zone, ms);
   time_t s = (time_t)(ms / 1000 + tz * 60);
   struct tm tm;
@@ -157,7 +130,7 @@ static const char *task_key(va_turn *t, const char *task, char *key) {
   return key;
 }
 
-static void act(chat *c, json_t *action) {
+void va__chat_act(chat *c, json_t *action) {
   json_array_append_new(c->actions, action);
 }
 
@@ -183,10 +156,11 @@ static int listed(va_turn *t, void *user, int status, const void *data,
   json_t *tasks = json_object_get(out, "tasks");
   if (!json_is_array(tasks)) {
     json_decref(out);
-    return answer(t, "I could not read your task list just now.");
+    return va__chat_answer(t, "I could not read your task list just now.");
   }
   size_t n = json_array_size(tasks);
-  act(c, json_pack("{s:s, s:i}", "op", "list", "count", (json_int_t)n));
+  va__chat_act(c,
+               json_pack("{s:s, s:i}", "op", "list", "count", (json_int_t)n));
   char *text = NULL;
   size_t text_len = 0;
   FILE *f = open_memstream(&text, &text_len);
@@ -204,8 +178,8 @@ static int listed(va_turn *t, void *user, int status, const void *data,
     fprintf(f, "You have %zu %s%stask%s", n, which, space, n == 1 ? "" : "s");
   if (c->intent.window) {
     char from[48], to[48];
-    local_time(c->intent.from_ms, &c->zone, from, sizeof(from));
-    local_time(c->intent.to_ms, &c->zone, to, sizeof(to));
+    va__chat_local_time(c->intent.from_ms, &c->zone, from, sizeof(from));
+    va__chat_local_time(c->intent.to_ms, &c->zone, to, sizeof(to));
     fprintf(f, " due from %s to %s", from, to);
   }
   fputs(n ? ":" : ".", f);
@@ -220,14 +194,14 @@ static int listed(va_turn *t, void *user, int status, const void *data,
     int64_t due_ms;
     char when[48];
     if (due && va_parse_due(due, strlen(due), 0, &due_ms) == 0) {
-      local_time(due_ms, &c->zone, when, sizeof(when));
+      va__chat_local_time(due_ms, &c->zone, when, sizeof(when));
       fprintf(f, ", due %s", when);
     }
     fputs(")", f);
   }
   fclose(f);
   json_decref(out);
-  int rc = answer(t, text);
+  int rc = va__chat_answer(t, text);
   free(text);
   return rc;
 }
@@ -251,8 +225,8 @@ static json_t *list_filters(const chat *c) {
 static int do_list(va_turn *t, chat *c) {
   char user[ID_MAX + 1];
   json_t *filters = list_filters(c);
-  return call_json(t, apps_of(t)->user, me(t, user), VA_USER_LIST, filters,
-                   listed);
+  return call_json(t, va__chat_apps(t)->user, me(t, user), VA_USER_LIST,
+                   filters, listed);
 }
 
 /* ---- Adding ---- */
@@ -262,25 +236,27 @@ static int added(va_turn *t, void *user, int status, const void *data,
   (void)user, (void)data, (void)len;
   chat *c = va_turn_self(t);
   if (status)
-    return answerf(t, "I could not add \"%s\" (%s).", c->intent.text,
-                   va_strerror(status));
-  act(c, json_pack("{s:s, s:s, s:s}", "op", "add", "task", c->task, "title",
-                   c->intent.text));
+    return va__chat_answerf(t, "I could not add \"%s\" (%s).", c->intent.text,
+                            va_strerror(status));
+  va__chat_act(c, json_pack("{s:s, s:s, s:s}", "op", "add", "task", c->task,
+                            "title", c->intent.text));
   if (!c->intent.at_ms)
-    return answerf(t, "Added \"%s\" (task %s).", c->intent.text, c->task);
+    return va__chat_answerf(t, "Added \"%s\" (task %s).", c->intent.text,
+                            c->task);
   char when[48];
-  local_time(c->intent.at_ms, &c->zone, when, sizeof(when));
-  return answerf(t, "Added \"%s\" (task %s), due %s.", c->intent.text, c->task,
-                 when);
+  va__chat_local_time(c->intent.at_ms, &c->zone, when, sizeof(when));
+  return va__chat_answerf(t, "Added \"%s\" (task %s), due %s.", c->intent.text,
+                          c->task, when);
 }
 
 static int do_add(va_turn *t, chat *c) {
   size_t chars = va_utf8_chars(c->intent.text, strlen(c->intent.text));
   if (chars > VA_APPS_TITLE_MAX)
-    return answerf(t,
-                   "A task's title has at most %d characters, and that one "
-                   "has %zu: I did not add it. Say it shorter?",
-                   VA_APPS_TITLE_MAX, chars);
+    return va__chat_answerf(
+        t,
+        "A task's title has at most %d characters, and that one "
+        "has %zu: I did not add it. Say it shorter?",
+        VA_APPS_TITLE_MAX, chars);
   if (!va_task_name_new(c->task))
     return VA_ESYS;
   char user[ID_MAX + 1];
@@ -289,7 +265,7 @@ static int do_add(va_turn *t, chat *c) {
   if (body && c->intent.at_ms)
     json_object_set_new(body, "due", va_json_time(c->intent.at_ms));
   char key[KEY_MAX + 1];
-  return call_json(t, apps_of(t)->task, task_key(t, c->task, key),
+  return call_json(t, va__chat_apps(t)->task, task_key(t, c->task, key),
                    VA_TASK_CREATE, body, added);
 }
 
@@ -300,38 +276,41 @@ static int changed(va_turn *t, void *user, int status, const void *data,
   (void)user;
   chat *c = va_turn_self(t);
   if (status)
-    return answerf(t, "I could not change task %s (%s).", c->task,
-                   va_strerror(status));
+    return va__chat_answerf(t, "I could not change task %s (%s).", c->task,
+                            va_strerror(status));
   json_t *out = json_loadb(data, len, 0, NULL);
   json_int_t total = json_integer_value(json_object_get(out, "minutes"));
   json_decref(out);
   if (c->intent.kind == VA_INTENT_LOG) {
-    act(c, json_pack("{s:s, s:s, s:I}", "op", "log", "task", c->task, "minutes",
-                     (json_int_t)c->intent.minutes));
-    return answerf(t, "Logged %lld minutes on task %s; %lld in all.",
-                   (long long)c->intent.minutes, c->task, (long long)total);
+    va__chat_act(c, json_pack("{s:s, s:s, s:I}", "op", "log", "task", c->task,
+                              "minutes", (json_int_t)c->intent.minutes));
+    return va__chat_answerf(t, "Logged %lld minutes on task %s; %lld in all.",
+                            (long long)c->intent.minutes, c->task,
+                            (long long)total);
   }
   switch (c->intent.kind) {
   case VA_INTENT_DELETE:
-    act(c, json_pack("{s:s, s:s}", "op", "delete", "task", c->task));
-    return answerf(t, "Deleted task %s.", c->task);
+    va__chat_act(c, json_pack("{s:s, s:s}", "op", "delete", "task", c->task));
+    return va__chat_answerf(t, "Deleted task %s.", c->task);
   case VA_INTENT_RENAME:
-    act(c, json_pack("{s:s, s:s, s:s}", "op", "rename", "task", c->task,
-                     "title", c->intent.title));
-    return answerf(t, "Renamed task %s to \"%s\".", c->task, c->intent.title);
+    va__chat_act(c, json_pack("{s:s, s:s, s:s}", "op", "rename", "task",
+                              c->task, "title", c->intent.title));
+    return va__chat_answerf(t, "Renamed task %s to \"%s\".", c->task,
+                            c->intent.title);
   case VA_INTENT_DUE: {
-    act(c, json_pack("{s:s, s:s, s:o}", "op", "due", "task", c->task, "due",
-                     c->intent.at_ms ? va_json_time(c->intent.at_ms)
-                                     : json_null()));
+    va__chat_act(c, json_pack("{s:s, s:s, s:o}", "op", "due", "task", c->task,
+                              "due",
+                              c->intent.at_ms ? va_json_time(c->intent.at_ms)
+                                              : json_null()));
     if (!c->intent.at_ms)
-      return answerf(t, "Task %s has no due time now.", c->task);
+      return va__chat_answerf(t, "Task %s has no due time now.", c->task);
     char when[48];
-    local_time(c->intent.at_ms, &c->zone, when, sizeof(when));
-    return answerf(t, "Task %s is due %s now.", c->task, when);
+    va__chat_local_time(c->intent.at_ms, &c->zone, when, sizeof(when));
+    return va__chat_answerf(t, "Task %s is due %s now.", c->task, when);
   }
   default:
-    act(c, json_pack("{s:s, s:s}", "op", "complete", "task", c->task));
-    return answerf(t, "Marked task %s as done.", c->task);
+    va__chat_act(c, json_pack("{s:s, s:s}", "op", "complete", "task", c->task));
+    return va__chat_answerf(t, "Marked task %s as done.", c->task);
   }
 }
 
@@ -396,7 +375,7 @@ static int change_task(va_turn *t, chat *c, const char *user, const char *key) {
     json_object_set_new(body, "due",
                         c->intent.at_ms ? va_json_time(c->intent.at_ms)
                                         : json_null());
-  return call_json(t, apps_of(t)->task, key, method, body, changed);
+  return call_json(t, va__chat_apps(t)->task, key, method, body, changed);
 }
 
 static int found(va_turn *t, void *user, int status, const void *data,
@@ -411,20 +390,22 @@ static int found(va_turn *t, void *user, int status, const void *data,
   bool answered = true; /* (else the call below answers) */
   int rc = 0;
   if (!task) {
-    rc = answerf(t, "I found no task \"%s\".", c->intent.text);
+    rc = va__chat_answerf(t, "I found no task \"%s\".", c->intent.text);
   } else if (json_array_size(fits) > 1) {
     char *names = names_of(fits);
-    rc = names ? answerf(t,
-                         "More than one task fits \"%s\": %s. Which one? "
-                         "Say its id.",
-                         c->intent.text, names)
-               : VA_ENOMEM;
+    rc =
+        names
+            ? va__chat_answerf(t,
+                               "More than one task fits \"%s\": %s. Which one? "
+                               "Say its id.",
+                               c->intent.text, names)
+            : VA_ENOMEM;
     free(names);
   } else if (completing &&
              va_json_is(json_object_get(task, "status"), "done")) {
-    rc = answerf(t, "Task %s (%s) is done already.",
-                 va_json_text(json_object_get(task, "id")),
-                 va_json_text(json_object_get(task, "title")));
+    rc = va__chat_answerf(t, "Task %s (%s) is done already.",
+                          va_json_text(json_object_get(task, "id")),
+                          va_json_text(json_object_get(task, "title")));
   } else {
     snprintf(c->task, sizeof(c->task), "%s",
              va_json_text(json_object_get(task, "id")));
@@ -444,200 +425,22 @@ static int found(va_turn *t, void *user, int status, const void *data,
   va_task_log head = {c->intent.minutes};
   memcpy(body, &head, sizeof(head));
   memcpy(body + sizeof(head), user_id, ulen);
-  return va_turn_call(t, apps_of(t)->task, key, strlen(key), VA_TASK_LOG, body,
-                      sizeof(head) + ulen, changed, NULL);
+  return va_turn_call(t, va__chat_apps(t)->task, key, strlen(key), VA_TASK_LOG,
+                      body, sizeof(head) + ulen, changed, NULL);
 }
 
 static int do_find(va_turn *t, chat *c) {
   if (c->intent.kind == VA_INTENT_RENAME &&
       va_utf8_chars(c->intent.title, strlen(c->intent.title)) >
           VA_APPS_TITLE_MAX)
-    return answerf(t,
-                   "A task's title has at most %d characters: I did not "
-                   "rename it. Say it shorter?",
-                   VA_APPS_TITLE_MAX);
+    return va__chat_answerf(
+        t,
+        "A task's title has at most %d characters: I did not "
+        "rename it. Say it shorter?",
+        VA_APPS_TITLE_MAX);
   char user[ID_MAX + 1];
-  return call_json(t, apps_of(t)->user, me(t, user), VA_USER_LIST,
+  return call_json(t, va__chat_apps(t)->user, me(t, user), VA_USER_LIST,
                    json_object(), found);
-}
-
-/* ---- Reminding ---- */
-
-static void add_name(void *user, const char *name) {
-  json_array_append_new(user, json_string(name)); /* (not UTF-8: left out) */
-}
-
-static int soonest_first(const void *a, const void *b) {
-  json_t *x = *(json_t *const *)a, *y = *(json_t *const *)b;
-  int by_time = strcmp(va_json_text(json_object_get(x, "next")),
-                       va_json_text(json_object_get(y, "next")));
-  return by_time ? by_time
-                 : strcmp(va_json_text(json_object_get(x, "name")),
-                          va_json_text(json_object_get(y, "name")));
-}
-
-/* A pending reminder as the reminders route shows it (new; NULL when out
- * of memory). */
-static json_t *reminder_entry(json_t *name, const va_reminder *rem) {
-  json_t *data = json_loadb(rem->data, rem->len, 0, NULL);
-  json_t *text = json_object_get(data, "text");
-  json_t *entry = json_pack("{s:O, s:O?, s:o}", "name", name, "text",
-                            json_is_string(text) ? text : NULL, "next",
-                            va_json_time(rem->due_ms));
-  json_decref(data);
-  return entry;
-}
-
-/* The reminders "remind me" set and not yet fired, soonest first (then
- * by name): [{name, text, next}] (new, in *out): 0 or VA_ENOMEM. The
- * route lists them in this order, and "cancel reminder 2" counts in it. */
-static int pending_reminders(va_turn *t, json_t **out) {
-  *out = NULL;
-  json_t *names = json_array();
-  int rc = names ? va_turn_reminder_list(t, add_name, names) : VA_ENOMEM;
-  size_t n = json_array_size(names), kept = 0;
-  json_t **v = rc ? NULL : calloc(n ? n : 1, sizeof(*v));
-  if (rc == 0 && !v)
-    rc = VA_ENOMEM;
-  for (size_t i = 0; rc == 0 && i < n; i++) {
-    json_t *name = json_array_get(names, i);
-    va_reminder rem;
-    if (va_turn_reminder_get(t, json_string_value(name), &rem) != 0)
-      continue;
-    if (!(v[kept] = reminder_entry(name, &rem)))
-      rc = VA_ENOMEM;
-    else
-      kept++;
-  }
-  if (rc == 0) {
-    qsort(v, kept, sizeof(*v), soonest_first);
-    *out = json_array();
-  }
-  for (size_t i = 0; i < kept; i++) /* (each goes in, or is freed) */
-    if (json_array_append_new(*out, v[i]))
-      rc = VA_ENOMEM;
-  if (rc) {
-    json_decref(*out);
-    *out = NULL;
-  }
-  free(v);
-  json_decref(names);
-  return rc;
-}
-
-static int do_list_reminders(va_turn *t, chat *c) {
-  json_t *list;
-  int rc = pending_reminders(t, &list);
-  if (rc)
-    return rc;
-  size_t n = json_array_size(list), i;
-  act(c,
-      json_pack("{s:s, s:i}", "op", "list_reminders", "count", (json_int_t)n));
-  char *text = NULL;
-  size_t text_len = 0;
-  FILE *f = open_memstream(&text, &text_len);
-  if (!f) {
-    json_decref(list);
-    return VA_ENOMEM;
-  }
-  if (n == 0)
-    fputs("You have no reminders waiting.", f);
-  else
-    fprintf(f, "You have %zu reminder%s:", n, n == 1 ? "" : "s");
-  json_t *r;
-  json_array_foreach(list, i, r) {
-    int64_t due_ms = 0;
-    const char *next = va_json_text(json_object_get(r, "next"));
-    char when[48] = "";
-    if (va_parse_due(next, strlen(next), 0, &due_ms) == 0)
-      local_time(due_ms, &c->zone, when, sizeof(when));
-    fprintf(f, " %zu. %s at %s", i + 1,
-            va_json_text(json_object_get(r, "text")), when);
-  }
-  fclose(f);
-  json_decref(list);
-  rc = answer(t, text);
-  free(text);
-  return rc;
-}
-
-/* The reminders of list that c->intent names: by number, or those whose
- * text holds its words (new array). */
-static json_t *reminders_named(const chat *c, json_t *list) {
-  json_t *fits = json_array(), *r;
-  size_t i;
-  json_array_foreach(list, i, r) {
-    if (c->intent.reminder
-            ? (int)i + 1 == c->intent.reminder
-            : strcasestr(va_json_text(json_object_get(r, "text")),
-                         c->intent.text) != NULL)
-      json_array_append(fits, r);
-  }
-  return fits;
-}
-
-static int do_cancel_reminder(va_turn *t, chat *c) {
-  json_t *list;
-  int rc = pending_reminders(t, &list);
-  if (rc)
-    return rc;
-  json_t *fits = reminders_named(c, list);
-  json_t *r = json_array_get(fits, 0);
-  const char *name = va_json_text(json_object_get(r, "name"));
-  if (!r)
-    rc = c->intent.reminder
-             ? answerf(t, "You have no reminder %d (you have %zu).",
-                       c->intent.reminder, json_array_size(list))
-             : answerf(t, "I found no reminder \"%s\".", c->intent.text);
-  else if (json_array_size(fits) > 1)
-    rc = answerf(t,
-                 "%zu reminders fit \"%s\". Which one? Say \"cancel reminder "
-                 "N\" with its number in \"list reminders\".",
-                 json_array_size(fits), c->intent.text);
-  else if ((rc = va_turn_reminder_delete(t, name)) == 0) {
-    act(c, json_pack("{s:s, s:s}", "op", "cancel_reminder", "name", name));
-    rc = answerf(t, "Cancelled the reminder to %s.",
-                 va_json_text(json_object_get(r, "text")));
-  }
-  json_decref(fits);
-  json_decref(list);
-  return rc;
-}
-
-static void count_reminder(void *user, const char *name) {
-  (void)name;
-  ++*(size_t *)user;
-}
-
-static int do_remind(va_turn *t, chat *c) {
-  char name[32], when[48];
-  size_t pending = 0;
-  int rc = va_turn_reminder_list(t, count_reminder, &pending);
-  if (rc)
-    return rc;
-  if (pending >= VA_APPS_CHAT_REMINDERS_MAX)
-    return answerf(t,
-                   "You have %d reminders waiting already, the most I "
-                   "keep; I did not add this one.",
-                   VA_APPS_CHAT_REMINDERS_MAX);
-  va_journal messages = messages_of(t);
-  snprintf(name, sizeof(name), "chat-%lld",
-           (long long)va_journal_total(t, &messages));
-  json_t *data = json_pack("{s:s}", "text", c->intent.text);
-  char *s = data ? json_dumps(data, JSON_COMPACT) : NULL;
-  json_decref(data);
-  if (!s)
-    return VA_ENOMEM;
-  va_reminder spec = {
-      .due_ms = c->intent.at_ms, .left = 1, .data = s, .len = strlen(s)};
-  rc = va_turn_reminder_set(t, name, &spec);
-  free(s);
-  if (rc)
-    return rc;
-  act(c, json_pack("{s:s, s:s, s:o}", "op", "remind", "name", name, "at",
-                   va_json_time(c->intent.at_ms)));
-  local_time(c->intent.at_ms, &c->zone, when, sizeof(when));
-  return answerf(t, "OK, I will remind you at %s to %s.", when, c->intent.text);
 }
 
 /* ---- Understanding ---- */
@@ -645,20 +448,22 @@ static int do_remind(va_turn *t, chat *c) {
 /* Carries out c->intent. */
 static int perform(va_turn *t, chat *c) {
   if (c->intent.too_long)
-    return answerf(t,
-                   "That is longer than a task's title or a reminder I keep "
-                   "(%d characters): I did nothing. Say it shorter?",
-                   VA_APPS_TITLE_MAX);
+    return va__chat_answerf(
+        t,
+        "That is longer than a task's title or a reminder I keep "
+        "(%d characters): I did nothing. Say it shorter?",
+        VA_APPS_TITLE_MAX);
   if (c->intent.bad_date[0])
-    return answerf(t,
-                   "I did not understand the date \"%s\", so I did nothing. "
-                   "I understand \"tomorrow at 10:00\", \"next monday\", "
-                   "\"by friday\", \"2026-12-24\", \"the 24th\" or \"in 2 "
-                   "hours\".",
-                   c->intent.bad_date);
+    return va__chat_answerf(
+        t,
+        "I did not understand the date \"%s\", so I did nothing. "
+        "I understand \"tomorrow at 10:00\", \"next monday\", "
+        "\"by friday\", \"2026-12-24\", \"the 24th\" or \"in 2 "
+        "hours\".",
+        c->intent.bad_date);
   switch (c->intent.kind) {
   case VA_INTENT_HELP:
-    return answer(t, va_assistant_help);
+    return va__chat_answer(t, va_assistant_help);
   case VA_INTENT_LIST:
     return do_list(t, c);
   case VA_INTENT_ADD:
@@ -670,14 +475,14 @@ static int perform(va_turn *t, chat *c) {
   case VA_INTENT_DUE:
     return do_find(t, c);
   case VA_INTENT_REMIND:
-    return do_remind(t, c);
+    return va__chat_remind(t, c);
   case VA_INTENT_LIST_REMINDERS:
-    return do_list_reminders(t, c);
+    return va__chat_list_reminders(t, c);
   case VA_INTENT_CANCEL_REMINDER:
-    return do_cancel_reminder(t, c);
+    return va__chat_cancel_reminder(t, c);
   default:
-    return answerf(t, "Sorry, I did not understand that. %s",
-                   va_assistant_help);
+    return va__chat_answerf(t, "Sorry, I did not understand that. %s",
+                            va_assistant_help);
   }
 }
 
@@ -718,7 +523,8 @@ static int model_answered(va_turn *t, void *user, int status, const void *data,
         c->note = text;
       return perform(t, c);
     }
-    int rc = answer(t, text && *text ? text : "(The model said nothing.)");
+    int rc =
+        va__chat_answer(t, text && *text ? text : "(The model said nothing.)");
     free(text);
     return rc;
   }
@@ -736,14 +542,14 @@ static int model_answered(va_turn *t, void *user, int status, const void *data,
 /* The model gets the latest messages (this one included) and the time. */
 static int ask_model(va_turn *t, chat *c) {
   char when[48];
-  local_time(va_wall_ms(), &c->zone, when, sizeof(when));
+  va__chat_local_time(va_wall_ms(), &c->zone, when, sizeof(when));
   char *system = NULL;
   if (asprintf(&system,
                "You manage the user's tasks with the tools. It is now %s. "
                "Answer briefly.",
                when) < 0)
     return VA_ENOMEM;
-  va_journal messages = messages_of(t);
+  va_journal messages = va__chat_messages(t);
   json_t *history = va_journal_page(t, &messages, 0, 10);
   json_t *msgs = json_pack("[{s:s, s:s}]", "role", "system", "content", system);
   free(system);
@@ -763,7 +569,7 @@ static int ask_model(va_turn *t, chat *c) {
   int rc = va_turn_await(t, model_answered, NULL, &ticket);
   if (rc == 0)
     /* errors come back through ticket */
-    va_llm_ask(apps_of(t)->llm, msgs, ticket);
+    va_llm_ask(va__chat_apps(t)->llm, msgs, ticket);
   c->asked = msgs; /* (for a second request, should the model call a tool) */
   return rc;
 }
@@ -780,7 +586,7 @@ static int model_worded(va_turn *t, void *user, int status, const void *data,
   if (status != 0 || va_llm_read(data, len, va_wall_ms(), &c->zone, &ignored,
                                  &words, NULL) != 0)
     log_model_failure(t, status, data, len);
-  int rc = answer(t, words && *words ? words : c->result);
+  int rc = va__chat_answer(t, words && *words ? words : c->result);
   free(words);
   return rc;
 }
@@ -788,7 +594,7 @@ static int model_worded(va_turn *t, void *user, int status, const void *data,
 /* Gives the model the result of its tool call (a second round trip),
  * so that it answers in words. */
 static int tell_model(va_turn *t, chat *c, const char *result) {
-  const va_apps *apps = apps_of(t);
+  const va_apps *apps = va__chat_apps(t);
   json_t *call = c->call;
   c->call = NULL; /* (the next answer is the last) */
   /* The caller waits call_timeout_ms for the reply, and the action is
@@ -803,7 +609,7 @@ static int tell_model(va_turn *t, chat *c, const char *result) {
   c->result = msgs ? strdup(result) : NULL;
   if (!c->result) {
     json_decref(msgs);
-    return answer(t, result);
+    return va__chat_answer(t, result);
   }
   va_await *ticket;
   int rc = va_turn_await(t, model_worded, NULL, &ticket);
@@ -822,7 +628,7 @@ static int got_prefs(va_turn *t, void *user, int status, const void *data,
                      &c->zone))
     c->zone = (va_zone){NULL, 0};
   json_decref(prefs);
-  return apps_of(t)->llm ? ask_model(t, c) : understand(t, c);
+  return va__chat_apps(t)->llm ? ask_model(t, c) : understand(t, c);
 }
 
 /* ---- Methods ---- */
@@ -848,12 +654,12 @@ static int chat_say(va_turn *t, const void *arg, size_t len) {
   c->actions = json_array();
   c->via = "built-in";
   c->began_ms = va_wall_ms();
-  int rc = remember(t, "user", c->message, NULL);
+  int rc = va__chat_remember(t, "user", c->message, NULL);
   char user[ID_MAX + 1];
   me(t, user);
   if (rc == 0)
-    rc = va_turn_call(t, apps_of(t)->user, user, strlen(user), VA_USER_PREFS,
-                      NULL, 0, got_prefs, NULL);
+    rc = va_turn_call(t, va__chat_apps(t)->user, user, strlen(user),
+                      VA_USER_PREFS, NULL, 0, got_prefs, NULL);
   return rc;
 }
 
@@ -862,7 +668,7 @@ static int chat_history(va_turn *t, const void *arg, size_t len) {
   json_int_t before = json_integer_value(json_object_get(in, "before"));
   json_int_t limit = json_integer_value(json_object_get(in, "limit"));
   json_decref(in);
-  va_journal messages = messages_of(t);
+  va_journal messages = va__chat_messages(t);
   int64_t total = va_journal_total(t, &messages);
   json_t *page = va_journal_page(t, &messages, before, limit > 0 ? limit : 50);
   json_t *out = json_pack(
@@ -879,48 +685,7 @@ static int chat_notify(va_turn *t, const void *arg, size_t len) {
   json_t *in = json_loadb(arg, len, 0, NULL);
   const char *text = json_string_value(json_object_get(in, "text"));
   /* The rest of the body (task, reminder) goes into the message too. */
-  int rc = text ? remember(t, "assistant", text, in) : VA_EINVAL;
-  json_decref(in);
-  return rc;
-}
-
-/* The user's own reminder ("remind me ..."): data {text}. */
-static int chat_on_reminder(va_turn *t, const char *name, const void *data,
-                            size_t len) {
-  json_t *in = json_loadb(data, len, 0, NULL);
-  const char *what = json_string_value(json_object_get(in, "text"));
-  char *text = NULL;
-  json_t *extra = json_pack("{s:s}", "reminder", name);
-  int rc = asprintf(&text, "Reminder: %s", what ? what : name) < 0
-               ? VA_ENOMEM
-               : remember(t, "assistant", text, extra);
-  free(text);
-  json_decref(extra);
-  json_decref(in);
-  return rc;
-}
-
-/* ---- The user's reminders, for the Task API ---- */
-
-static int chat_reminders(va_turn *t, const void *arg, size_t len) {
-  (void)arg, (void)len;
-  json_t *list;
-  int rc = pending_reminders(t, &list);
-  json_t *out = rc ? NULL : json_pack("{s:o}", "reminders", list);
-  if (rc == 0)
-    rc = out ? va_reply_json(t, out) : VA_ENOMEM;
-  json_decref(out);
-  return rc;
-}
-
-static int chat_reminder_del(va_turn *t, const void *arg, size_t len) {
-  json_t *in = json_loadb(arg, len, 0, NULL);
-  const char *name = json_string_value(json_object_get(in, "name"));
-  va_reminder rem;
-  int rc = !name ? VA_EINVAL
-           : va_turn_reminder_get(t, name, &rem) == VA_ENOTFOUND
-               ? VA_APPS_ENO_REMINDER
-               : va_turn_reminder_delete(t, name);
+  int rc = text ? va__chat_remember(t, "assistant", text, in) : VA_EINVAL;
   json_decref(in);
   return rc;
 }
@@ -930,14 +695,14 @@ int va_chat_register(va_apps *apps) {
       [VA_CHAT_SAY] = {"say", chat_say},
       [VA_CHAT_HISTORY] = {"history", chat_history},
       [VA_CHAT_NOTIFY] = {"notify", chat_notify},
-      [VA_CHAT_REMINDERS] = {"reminders", chat_reminders},
-      [VA_CHAT_REMINDER_DEL] = {"delete_reminder", chat_reminder_del},
+      [VA_CHAT_REMINDERS] = {"reminders", va__chat_reminders},
+      [VA_CHAT_REMINDER_DEL] = {"delete_reminder", va__chat_reminder_del},
   };
   va_type_def def = {.name = "ChatActor",
                      .methods = methods,
                      .n_methods = VA_CHAT_METHODS,
                      .on_deactivate = chat_deactivate,
-                     .on_reminder = chat_on_reminder,
+                     .on_reminder = va__chat_on_reminder,
                      .instance_size = sizeof(chat),
                      .user = apps};
   int type = va_register_type(apps->rt, &def);
