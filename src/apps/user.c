@@ -183,9 +183,33 @@ static bool slot_holds(va_turn *t, int64_t slot, int64_t count,
   return slot < count && read_slot(t, slot, there) && !strcmp(there, id);
 }
 
+/* Whether a task new to the list, id, would be called as one listed is
+ * (task_doc.h): this user's own "<me>:<name>" beside a legacy "<name>",
+ * either one coming second. */
+static bool name_taken(va_turn *t, const char *id) {
+  size_t idlen, name_len;
+  const char *user = va_turn_id(t, &idlen);
+  char me[VA_APPS_ID_MAX + 1], other[ID_MAX + 1];
+  if (idlen > VA_APPS_ID_MAX)
+    return false;
+  snprintf(me, sizeof(me), "%.*s", (int)idlen, user);
+  const char *name = va_task_key_name(me, id, strlen(id), &name_len);
+  if (name)
+    snprintf(other, sizeof(other), "%.*s", (int)name_len, name);
+  else if (!strchr(id, ':') && va_task_id_ok(id, strlen(id)))
+    snprintf(other, sizeof(other), "%s:%s", me, id);
+  else
+    return false;
+  int64_t slot, seq;
+  json_t *e = read_entry(t, other, &slot, &seq);
+  json_decref(e);
+  return e != NULL;
+}
+
 /* Adds or replaces task id's summary (borrowed): a replacement writes its
  * entry; a new task (or one whose entry lost its slot to a write from
- * outside) its entry, a slot and the two counters. */
+ * outside) its entry, a slot and the two counters, unless its name is
+ * taken (VA_EEXIST, name_taken). */
 static int put_task(va_turn *t, const char *id, json_t *summary) {
   int64_t slot, seq, count, next;
   int rc = read_counter(t, "n", VA_USER_SLOTS_MAX, &count);
@@ -198,6 +222,8 @@ static int put_task(va_turn *t, const char *id, json_t *summary) {
     rc = read_counter(t, "q", INT64_MAX - 1, &next);
     if (rc == 0 && count >= VA_APPS_TASKS_PER_USER_MAX)
       rc = VA_APPS_ELIMIT_TASKS;
+    if (rc == 0 && name_taken(t, id))
+      rc = VA_EEXIST;
     if (rc)
       return rc;
     slot = count, seq = next;
@@ -269,38 +295,10 @@ static int migrate(va_turn *t) {
 
 /* ---- Methods ---- */
 
-/* Whether a task new to the list, id, would be called as one listed is
- * (task_doc.h): this user's own "<me>:<name>" beside a legacy "<name>",
- * either one coming second. */
-static bool name_taken(va_turn *t, const char *id) {
-  size_t idlen, name_len;
-  const char *user = va_turn_id(t, &idlen);
-  char me[VA_APPS_ID_MAX + 1], other[ID_MAX + 1];
-  if (idlen > VA_APPS_ID_MAX)
-    return false;
-  snprintf(me, sizeof(me), "%.*s", (int)idlen, user);
-  const char *name = va_task_key_name(me, id, strlen(id), &name_len);
-  if (name)
-    snprintf(other, sizeof(other), "%.*s", (int)name_len, name);
-  else if (!strchr(id, ':') && va_task_id_ok(id, strlen(id)))
-    snprintf(other, sizeof(other), "%s:%s", me, id);
-  else
-    return false;
-  int64_t slot, seq;
-  json_t *e = read_entry(t, other, &slot, &seq);
-  json_decref(e);
-  return e != NULL;
-}
-
 static int upsert(va_turn *t, const void *arg, size_t len) {
   json_t *summary = json_loadb(arg, len, 0, NULL);
   const char *id = json_string_value(json_object_get(summary, "id"));
   int rc = va_user_summary_ok(summary) ? migrate(t) : VA_EINVAL;
-  int64_t slot, seq;
-  json_t *listed = rc == 0 ? read_entry(t, id, &slot, &seq) : NULL;
-  if (rc == 0 && !listed && name_taken(t, id))
-    rc = VA_EEXIST;
-  json_decref(listed);
   if (rc == 0)
     rc = put_task(t, id, summary);
   json_decref(summary);

@@ -159,6 +159,8 @@ check "a key for another algorithm is refused" refused 1 "alg is not RS256" -- -
 jwks a="$dir/weak.pub" > "$dir/weak.json"
 check "a weak RSA key in a set is refused" refused 1 "neither RSA of 2048" -- --jwt-jwks "$dir/weak.json"
 jq '.keys[0].n = "not*base64"' "$dir/one.json" > "$dir/badn.json"
+jwks $(for i in $(seq 17); do echo "k$i=$dir/ec.pub"; done) > "$dir/many.json"
+check "a set of 17 signing keys is refused (16 at most)" refused 1 "more than 16" -- --jwt-jwks "$dir/many.json"
 check "a key whose n is no number is refused" refused 1 "n and e are not" -- --jwt-jwks "$dir/badn.json"
 check "a FIFO for a key is refused, not waited on" refused 1 "not a regular file" -- --jwt-secret-file "$dir/fifo"
 check "both key flags are refused" refused 2 "not both" -- --jwt-secret-file "$dir/secret" --jwt-public-key "$dir/rsa.pub"
