@@ -178,6 +178,9 @@ check "'cancel reminder 2' cancels the second" bash -c "[[ \"\$($(declare -f ask
 check "... the Task API lists the first alone" json '[.reminders[].text] == ["call Ben"]' "$u/ivy/reminders"
 check "'cancel the reminder to call ben' by its words" bash -c "[[ \"\$($(declare -f ask); u=$u dir=$dir; ask 'cancel the reminder to call ben')\" == 'Cancelled the reminder to call Ben.' ]]"
 check "... none left" json '.reminders == []' "$u/ivy/reminders"
+check "100 reminders asked for: each set" bash -c "for i in \$(seq 100); do curl -s -X POST '$u/kim/chat' -d '{\"message\":\"remind me in 5 hours to do '\$i'\"}' | jq -e '.actions[0].op == \"remind\"' >/dev/null || exit 1; done"
+check "... the 101st is refused, saying why" json '(.reply | test("the most I keep")) and .actions == []' -X POST "$u/kim/chat" -d '{"message":"remind me in 5 hours to do more"}'
+check "... and is not kept" json '.reminders | length == 100' "$u/kim/reminders"
 
 # ---- Reminders made in the chat, through the Task API ----
 check "a reminder asked for in the chat" json '.reply | test("remind you")' -X POST "$u/dan/chat" -d '{"message":"remind me in 2 hours to call Ben"}'
