@@ -44,7 +44,7 @@ extern "C" {
  * library's own, as "MAJOR.MINOR.PATCH": the two differ when a program
  * runs against another libvactor.so than the one it was built with. */
 #define VA_VERSION_MAJOR 0
-#define VA_VERSION_MINOR 1
+#define VA_VERSION_MINOR 2
 #define VA_VERSION_PATCH 0
 const char *va_version(void);
 
@@ -376,15 +376,26 @@ void va_await_done(va_await *ticket, int status, const void *data, size_t len);
 
 /* ---- Timers (inside a turn) ---- */
 
-/* Starts, or replaces, the timer `name` of this activation: after due_ms,
- * and then every period_ms (0: once), method is called with a copy of
- * data/len as a one-way message. Timers live in memory: they die with the
- * activation, and the turns they cause do not keep the actor from going
- * idle. A period_ms other than 0 under va_min_period_ms is VA_EINVAL; the
+/* A timer: after due_ms, and then every period_ms (0: once), method is
+ * called with a copy of data/len as a one-way message, at most `fires`
+ * times in all (0: no limit) and never at or after ttl_ms past its first
+ * due time (0: no end), whichever comes first (Dapr's R<n>/ periods and
+ * ttl). A period_ms other than 0 under va_min_period_ms is VA_EINVAL; the
  * next fire is due period_ms after the previous one ran. */
-int va_turn_timer_start(va_turn *turn, const char *name, uint64_t due_ms,
-                        uint64_t period_ms, int method, const void *data,
-                        size_t len);
+typedef struct va_timer_spec {
+  uint64_t due_ms, period_ms;
+  uint64_t fires;  /* 0: no limit */
+  uint64_t ttl_ms; /* 0: no end; else counted from the first due time */
+  int method;
+  const void *data; /* copied */
+  size_t len;
+} va_timer_spec;
+
+/* Starts, or replaces, the timer `name` of this activation (spec above).
+ * Timers live in memory: they die with the activation, and the turns they
+ * cause do not keep the actor from going idle. */
+int va_turn_timer_start(va_turn *turn, const char *name,
+                        const va_timer_spec *spec);
 /* Stops the timer `name`. VA_ENOTFOUND if there is none. */
 int va_turn_timer_stop(va_turn *turn, const char *name);
 
@@ -512,10 +523,9 @@ int va_state_write(va_runtime *rt, int type, const char *id, size_t id_len,
 
 /* Starts (or replaces) the timer `name` of the actor, as
  * va_turn_timer_start would inside its turn (activating it if needed);
- * method < 0 stops it instead (VA_ENOTFOUND if there is none). */
+ * spec NULL stops it instead (VA_ENOTFOUND if there is none). */
 int va_timer_call(va_runtime *rt, int type, const char *id, size_t id_len,
-                  const char *name, uint64_t due_ms, uint64_t period_ms,
-                  int method, const void *data, size_t len, va_reply_fn cb,
+                  const char *name, const va_timer_spec *spec, va_reply_fn cb,
                   void *user);
 
 /* ---- Actor state (inside a turn) ---- */

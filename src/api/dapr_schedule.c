@@ -226,31 +226,41 @@ static void timer_done(void *user, int status, const void *data, size_t len) {
                   "error creating actor timer: %s", va_strerror(status));
 }
 
-/* A timer request's times in ms; NULL when fine, else why not (static, or
- * in why). */
-static const char *timer_times(va_runtime *rt, json_t *body, uint64_t *due_ms,
-                               uint64_t *period_ms, char *why) {
+/* A timer request's times into spec (ms from now, fires, ttl); NULL when
+ * fine, else why not (static, or in why). A relative ttl counts from the
+ * first due time, as a reminder's; a timer that would end before it first
+ * fires is refused, as Dapr refuses it. */
+static const char *timer_times(va_runtime *rt, json_t *body,
+                               va_timer_spec *spec, char *why) {
   const char *due = va__dapr_text_field(body, "dueTime");
   const char *period = va__dapr_text_field(body, "period");
   const char *ttl = va__dapr_text_field(body, "ttl");
   int64_t now = va_wall_ms(), at;
-  if (!due || !period || va_parse_due(due, strlen(due), now, &at))
+  if (!due || !period || !ttl || va_parse_due(due, strlen(due), now, &at))
     return "unsupported due time";
-  *due_ms = at > now ? (uint64_t)(at - now) : 0;
-  *period_ms = 0;
+  if (at < now)
+    at = now;
+  spec->due_ms = (uint64_t)(at - now);
   if (*period) {
     va_duration d;
     int64_t reps;
-    if (va_parse_period(period, strlen(period), &d, &reps) || reps != -1 ||
-        d.years || d.months)
-      return "unsupported period (timers take durations up to days, "
-             "without repetitions)";
+    if (va_parse_period(period, strlen(period), &d, &reps) || d.years ||
+        d.months)
+      return "unsupported period (timers take durations up to weeks, with "
+             "or without R<n>/)";
     if (too_short(rt, period, &d, why))
       return why;
-    *period_ms = (uint64_t)d.days * 86400000u + (uint64_t)(d.ns / 1000000);
+    spec->period_ms = (uint64_t)d.days * 86400000u + (uint64_t)(d.ns / 1000000);
+    spec->fires = reps > 0 ? (uint64_t)reps : 0;
   }
-  if (!ttl || *ttl)
-    return "timers do not take a ttl here";
+  if (*ttl) {
+    int64_t end;
+    if (va_parse_due(ttl, strlen(ttl), at, &end))
+      return "error parsing timer TTL: unsupported time/duration format";
+    if (end <= at)
+      return "timer has already expired";
+    spec->ttl_ms = (uint64_t)(end - at);
+  }
   return NULL;
 }
 
@@ -261,8 +271,8 @@ void va__dapr_timers(va_runtime *rt, const target *t,
     return;
   int rc;
   if (!strcmp(req->method, "DELETE")) {
-    rc = va_timer_call(rt, t->type, t->key, strlen(t->key), name, 0, 0, -1,
-                       NULL, 0, timer_done, reply);
+    rc = va_timer_call(rt, t->type, t->key, strlen(t->key), name, NULL,
+                       timer_done, reply);
   } else if (!strcmp(req->method, "POST") || !strcmp(req->method, "PUT")) {
     json_t *body = json_loadb(req->body, req->body_len, 0, NULL);
     if (!json_is_object(body)) {
@@ -271,13 +281,13 @@ void va__dapr_timers(va_runtime *rt, const target *t,
           reply, 400, "ERR_MALFORMED_REQUEST",
           "failed deserializing HTTP body: expected a JSON object");
     }
-    uint64_t due = 0, period = 0;
+    va_timer_spec spec = {0};
     char because[WHY_MAX];
-    const char *why = timer_times(rt, body, &due, &period, because);
+    const char *why = timer_times(rt, body, &spec, because);
     const char *callback = json_string_value(json_object_get(body, "callback"));
-    int method = !callback ? -1
-                 : t->app  ? VA_APP_TIMER
-                           : va_method_lookup(rt, t->type, callback);
+    spec.method = !callback ? -1
+                  : t->app  ? VA_APP_TIMER
+                            : va_method_lookup(rt, t->type, callback);
     json_t *d = json_object_get(body, "data");
     char *data;
     if (t->app) { /* AppActor's timer method calls the app back */
@@ -287,16 +297,17 @@ void va__dapr_timers(va_runtime *rt, const target *t,
       data = d ? json_dumps(d, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
     }
     json_decref(body);
-    if (!why && method < 0)
+    if (!why && spec.method < 0)
       why = "callback must name a method of the actor's type";
     if (why) {
       free(data);
       return va__dapr_fail(reply, 500, "ERR_ACTOR_TIMER_CREATE",
                            "error creating actor timer: %s", why);
     }
-    rc =
-        va_timer_call(rt, t->type, t->key, strlen(t->key), name, due, period,
-                      method, data, data ? strlen(data) : 0, timer_done, reply);
+    spec.data = data;
+    spec.len = data ? strlen(data) : 0;
+    rc = va_timer_call(rt, t->type, t->key, strlen(t->key), name, &spec,
+                       timer_done, reply);
     free(data);
   } else {
     return va__dapr_fail(reply, 405, "ERR_METHOD_NOT_ALLOWED",

@@ -102,8 +102,8 @@ static int walk_batch(va_turn *t, const char *p, size_t len, bool apply) {
 /* ---- Timers ---- */
 
 typedef struct timer_head {
-  uint64_t due_ms, period_ms;
-  int32_t method;
+  uint64_t due_ms, period_ms, fires, ttl_ms;
+  int32_t method; /* -1: stop the timer */
 } timer_head;
 
 static int timer_method(va_turn *t, const char *body, size_t len) {
@@ -118,8 +118,14 @@ static int timer_method(va_turn *t, const char *body, size_t len) {
   if (h.method < 0)
     return va_turn_timer_stop(t, name);
   const char *data = name + n + 1;
-  return va_turn_timer_start(t, name, h.due_ms, h.period_ms, h.method, data,
-                             len - sizeof(h) - n - 1);
+  va_timer_spec spec = {.due_ms = h.due_ms,
+                        .period_ms = h.period_ms,
+                        .fires = h.fires,
+                        .ttl_ms = h.ttl_ms,
+                        .method = h.method,
+                        .data = data,
+                        .len = len - sizeof(h) - n - 1};
+  return va_turn_timer_start(t, name, &spec);
 }
 
 /* ---- Dispatch ---- */
@@ -178,17 +184,21 @@ int va_state_write(va_runtime *rt, int type, const char *id, size_t id_len,
 }
 
 int va_timer_call(va_runtime *rt, int type, const char *id, size_t id_len,
-                  const char *name, uint64_t due_ms, uint64_t period_ms,
-                  int method, const void *data, size_t len, va_reply_fn cb,
+                  const char *name, const va_timer_spec *spec, va_reply_fn cb,
                   void *user) {
   size_t n = name ? strlen(name) : 0;
-  if (!rt || n == 0 || n > 255 || !cb || (len && !data))
+  size_t len = spec ? spec->len : 0;
+  if (!rt || n == 0 || n > 255 || !cb || (len && !spec->data) ||
+      (spec && spec->method < 0))
     return VA_EINVAL;
   if (type < 0 || (size_t)type >= rt->n_types)
     return VA_ENOTYPE;
-  if (method >= 0 && (size_t)method >= rt->types[type].n_methods)
+  if (spec && (size_t)spec->method >= rt->types[type].n_methods)
     return VA_ENOMETHOD;
-  timer_head h = {due_ms, period_ms, method < 0 ? -1 : method};
+  timer_head h = {.method = -1};
+  if (spec)
+    h = (timer_head){spec->due_ms, spec->period_ms, spec->fires, spec->ttl_ms,
+                     spec->method};
   size_t total = sizeof(h) + n + 1 + len;
   char *body = malloc(total);
   if (!body)
@@ -196,7 +206,7 @@ int va_timer_call(va_runtime *rt, int type, const char *id, size_t id_len,
   memcpy(body, &h, sizeof(h));
   memcpy(body + sizeof(h), name, n + 1);
   if (len)
-    memcpy(body + sizeof(h) + n + 1, data, len);
+    memcpy(body + sizeof(h) + n + 1, spec->data, len);
   int rc = va__call_system(rt, type, id, id_len, VA_METHOD_TIMER, body, total,
                            cb, user);
   free(body);

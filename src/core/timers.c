@@ -6,7 +6,9 @@
  *
  * A period has a floor (va_config.min_period_ms), so one timer fires at most
  * once per minimum period: the next deadline is taken from the fire, never
- * caught up in a loop, and deadlines saturate instead of wrapping. */
+ * caught up in a loop, and deadlines saturate instead of wrapping. A timer
+ * with a count of fires or an end (Dapr's R<n>/ and ttl) is dropped, not
+ * re-armed, once the count is spent or its next deadline is at the end. */
 #include "../base/clock.h"
 #include "runtime.h"
 #include <stdlib.h>
@@ -17,6 +19,8 @@ struct va_actor_timer {
   struct va_actor_timer *next;
   va_actor *actor;
   uint64_t period_ms; /* 0: once */
+  uint64_t left;      /* fires to go; 0: no limit */
+  uint64_t end_ms;    /* no fire at or after this (heap clock); UINT64_MAX */
   uint16_t method;
   uint32_t len;
   char *name;
@@ -41,32 +45,35 @@ static void timer_free(va_worker *w, va_actor_timer *at) {
   free(at);
 }
 
-int va_turn_timer_start(va_turn *t, const char *name, uint64_t due_ms,
-                        uint64_t period_ms, int method, const void *data,
-                        size_t len) {
-  if (!t || !name || !*name || (len && !data) || len > UINT32_MAX)
+int va_turn_timer_start(va_turn *t, const char *name,
+                        const va_timer_spec *spec) {
+  if (!t || !name || !*name || !spec || (spec->len && !spec->data) ||
+      spec->len > UINT32_MAX)
     return VA_EINVAL;
   va_worker *w = t->w;
   va_actor *a = t->actor;
-  if (method < 0 || (size_t)method >= w->rt->types[a->type].n_methods)
+  if (spec->method < 0 ||
+      (size_t)spec->method >= w->rt->types[a->type].n_methods)
     return VA_ENOMETHOD;
-  if (period_ms && period_ms < w->rt->cfg.min_period_ms)
+  if (spec->period_ms && spec->period_ms < w->rt->cfg.min_period_ms)
     return VA_EINVAL; /* would flood its actor */
-  va_actor_timer *at = malloc(sizeof(*at) + len);
+  va_actor_timer *at = malloc(sizeof(*at) + spec->len);
   if (!at || !(at->name = strdup(name))) {
     free(at);
     return VA_ENOMEM;
   }
+  uint64_t due = deadline_after(w->now_ms, spec->due_ms);
   at->timer.index = VA_TIMER_IDLE;
   at->timer.kind = VA_TIMER_ACTOR;
   at->actor = a;
-  at->period_ms = period_ms;
-  at->method = (uint16_t)method;
-  at->len = (uint32_t)len;
-  if (len)
-    memcpy(at->data, data, len);
-  if (va__heap_push(&w->timers, &at->timer,
-                    deadline_after(w->now_ms, due_ms)) != 0) {
+  at->period_ms = spec->period_ms;
+  at->left = spec->fires;
+  at->end_ms = spec->ttl_ms ? deadline_after(due, spec->ttl_ms) : UINT64_MAX;
+  at->method = (uint16_t)spec->method;
+  at->len = (uint32_t)spec->len;
+  if (spec->len)
+    memcpy(at->data, spec->data, spec->len);
+  if (va__heap_push(&w->timers, &at->timer, due) != 0) {
     free(at->name);
     free(at);
     return VA_ENOMEM;
@@ -115,7 +122,9 @@ size_t va__timers_list(const va_worker *w, const va_actor *a,
 void va__timers_fire(va_worker *w, va_timer *timer) {
   va_actor_timer *at = (va_actor_timer *)timer;
   va_actor *a = at->actor;
-  va_msg *m = va__msg_alloc(&w->msgs, a->id_len, at->len);
+  va_msg *m = w->now_ms < at->end_ms /* a late fire past the end: none */
+                  ? va__msg_alloc(&w->msgs, a->id_len, at->len)
+                  : NULL;
   if (m) {
     memcpy(m->data, a->id, a->id_len);
     if (at->len)
@@ -129,10 +138,11 @@ void va__timers_fire(va_worker *w, va_timer *timer) {
     m->hint_gen = a->gen;
     va__deliver_request(w, m);
   }
-  if (at->period_ms) {
+  bool spent = at->left && --at->left == 0;
+  uint64_t next = deadline_after(w->now_ms, at->period_ms);
+  if (at->period_ms && !spent && next < at->end_ms) {
     /* From this fire: at least the minimum period until the next. */
-    (void)va__heap_push(&w->timers, &at->timer,
-                        deadline_after(w->now_ms, at->period_ms));
+    (void)va__heap_push(&w->timers, &at->timer, next);
   } else {
     va_actor_timer **pp = find(a, at->name);
     *pp = at->next;

@@ -69,6 +69,18 @@ check "timers: an unknown callback is 500 ERR_ACTOR_TIMER_CREATE" code 500 ERR_A
 check "timers: a period under the minimum (1s) is 500 ERR_ACTOR_TIMER_CREATE, naming it" json '.errorCode=="ERR_ACTOR_TIMER_CREATE" and (.message|test("period 500ms is shorter than the minimum of 1s"))' -m 5 -X POST "$a/TaskActor/d1/timers/t3" -d '{"dueTime":"1s","period":"500ms","callback":"get"}'
 check "timers: a bad period is 500 ERR_ACTOR_TIMER_CREATE" code 500 ERR_ACTOR_TIMER_CREATE -X POST "$a/TaskActor/d1/timers/t2" -d '{"dueTime":"1s","period":"often","callback":"get"}'
 check "timers: bad JSON is 400" code 400 ERR_MALFORMED_REQUEST -X POST "$a/TaskActor/d1/timers/t2" -d '[]'
+# Timers that end: after R<n>/ fires, or at their ttl (from the first due
+# time); the actor's listing (GET /v1/actors/...) shows its live timers.
+timers() { curl -s "$url/v1/actors/TaskActor/d1" | jq -r '[.timers[].name]|sort|join(",")'; }
+ended() { for _ in $(seq 150); do [ "$(timers)" = steady ] && return 0; sleep 0.1; done; return 1; }
+check "timers: R2/PT2S is 204" test "$(status -X POST "$a/TaskActor/d1/timers/twice" -d '{"period":"R2/PT2S","callback":"get","data":{"user":"ann"}}')" = 204
+check "timers: a ttl is 204" test "$(status -X POST "$a/TaskActor/d1/timers/brief" -d '{"dueTime":"0s","period":"2s","ttl":"3s","callback":"get","data":{"user":"ann"}}')" = 204
+check "timers: one without an end is 204" test "$(status -X POST "$a/TaskActor/d1/timers/steady" -d '{"period":"2s","callback":"get","data":{"user":"ann"}}')" = 204
+check "timers: the two with an end end; the other goes on" ended
+check "timers: a ttl before the due time is 500 ERR_ACTOR_TIMER_CREATE" json '.errorCode=="ERR_ACTOR_TIMER_CREATE" and (.message|test("already expired"))' -X POST "$a/TaskActor/d1/timers/t4" -d '{"dueTime":"10s","ttl":"2020-01-01T00:00:00Z","callback":"get"}'
+check "timers: a bad ttl is 500 ERR_ACTOR_TIMER_CREATE" code 500 ERR_ACTOR_TIMER_CREATE -X POST "$a/TaskActor/d1/timers/t4" -d '{"ttl":"later","callback":"get"}'
+check "timers: a period in months is 500 ERR_ACTOR_TIMER_CREATE" code 500 ERR_ACTOR_TIMER_CREATE -X POST "$a/TaskActor/d1/timers/t4" -d '{"period":"P1M","callback":"get"}'
+check "timers: delete the one without an end" test "$(status -X DELETE "$a/TaskActor/d1/timers/steady")$(timers)" = 204
 # Native actors' state is written from outside too: they must not trust it.
 check "a summary without owner through the Dapr API" test "$(status -X POST "$a/UserActor/odd/method/upsert_task" -d '{"id":"x"}')" = 200
 check "... and the list still answers" json '.count==0' "$url/v1/users/odd/tasks?role=owner"

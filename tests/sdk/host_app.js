@@ -2,7 +2,8 @@
 // (DaprServer + AbstractActor), unchanged, behind vactord instead of a
 // Dapr sidecar. CounterActor keeps its count in actor state, and the app
 // records what vactord must guarantee: no two turns of one actor at once,
-// turns of different actors at once, reminders and timers delivered,
+// turns of different actors at once, reminders and timers delivered (one
+// that ends at its ttl),
 // deactivations. The "stats" method (any id) reports them, with the
 // instance name APP_INSTANCE (optional; "" without it) so that a test
 // with one app behind each node of a cluster can tell the apps apart.
@@ -12,7 +13,7 @@ const { DaprServer, AbstractActor, Temporal } = require("@dapr/dapr");
 
 const running = new Map(); // actor id -> turns running now
 const stats = { overlaps: 0, maxParallel: 0, parallel: 0, reminders: 0,
-                ticks: 0, deactivated: [],
+                ticks: 0, briefTicks: 0, deactivated: [],
                 instance: process.env.APP_INSTANCE || "" };
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
@@ -68,6 +69,19 @@ class CounterActor extends AbstractActor {
 
   async onTick(data) {
     if (data === "tick") stats.ticks++;
+  }
+
+  // Every second from now, for 2.5 s (the SDK's ttl): three fires at most.
+  async startBriefTimer() {
+    await this.registerActorTimer("brief", "onBrief",
+      Temporal.Duration.from({ milliseconds: 0 }),
+      Temporal.Duration.from({ seconds: 1 }),
+      Temporal.Duration.from({ milliseconds: 2500 }), "brief");
+    return { ok: true };
+  }
+
+  async onBrief(data) {
+    if (data === "brief") stats.briefTicks++;
   }
 
   async stats() {

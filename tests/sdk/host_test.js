@@ -2,7 +2,8 @@
 // the SDK's actor proxy and checks what the app recorded.
 //   phase "run": concurrent calls to one actor are serialized (the count
 //     adds up, no turn overlapped), calls to different actors run in
-//     parallel, a reminder and a timer fire into the app, idle actors are
+//     parallel, a reminder and a timer fire into the app, a timer ends at
+//     its ttl, idle actors are
 //     deactivated through the app;
 //   phase "after-restart": the state the actor saved survived vactord's
 //     restart.
@@ -59,7 +60,7 @@ async function main() {
     if (all.length === 1) return all[0];
     const sum = (k) => all.reduce((n, s) => n + s[k], 0);
     return { overlaps: sum("overlaps"), reminders: sum("reminders"),
-             ticks: sum("ticks"),
+             ticks: sum("ticks"), briefTicks: sum("briefTicks"),
              maxParallel: Math.max(...all.map((s) => s.maxParallel)),
              deactivated: all.flatMap((s) => s.deactivated) };
   };
@@ -125,6 +126,15 @@ async function main() {
   await check("a timer fires into the app, periodically", async () => {
     await actor("t").startTimer();
     await eventually("two ticks", async () => (await stats()).ticks >= 2);
+  });
+  await check("a timer with a ttl fires, then ends at it", async () => {
+    await actor("b").startBriefTimer();
+    await eventually("a brief tick", async () => (await stats()).briefTicks >= 1);
+    await new Promise((r) => setTimeout(r, 3000)); // past its ttl
+    const n = (await stats()).briefTicks;
+    await new Promise((r) => setTimeout(r, 2000));
+    assert.equal((await stats()).briefTicks, n);
+    assert.ok(n >= 1 && n <= 3, `${n} fires in 2.5 s, one a second`);
   });
   await check("idle actors are deactivated through the app (its actorIdleTimeout)", async () =>
     eventually("one deactivated", async () =>

@@ -30,7 +30,8 @@ static int inv_arm(va_turn *t, const void *arg, size_t len) {
                    .data = "hi",
                    .len = 2};
   int rc = va_turn_reminder_set(t, "r", &r);
-  return rc ? rc : va_turn_timer_start(t, "t", 60000, 60000, M_ADD, NULL, 0);
+  va_timer_spec spec = {.due_ms = 60000, .period_ms = 60000, .method = M_ADD};
+  return rc ? rc : va_turn_timer_start(t, "t", &spec);
 }
 
 static va_runtime *open_runtime(const char *db) {

@@ -472,16 +472,22 @@ static void stored_short_period_is_clamped_to_the_floor(void **state) {
   va_runtime_free(rt);
 }
 
-/* Starts timer name of R/id; the status. */
-static int start_timer(va_runtime *rt, const char *id, const char *name,
-                       uint64_t due_ms, uint64_t period_ms) {
+/* Starts timer name of R/id calling tick; the status. */
+static int start_timer_spec(va_runtime *rt, const char *id, const char *name,
+                            va_timer_spec spec) {
   result r = {0};
-  int rc = va_timer_call(rt, T_R, id, strlen(id), name, due_ms, period_ms,
-                         M_TICK, NULL, 0, on_result, &r);
+  spec.method = M_TICK;
+  int rc = va_timer_call(rt, T_R, id, strlen(id), name, &spec, on_result, &r);
   if (rc)
     return rc;
   WAIT_UNTIL(atomic_load(&r.done));
   return r.status;
+}
+
+static int start_timer(va_runtime *rt, const char *id, const char *name,
+                       uint64_t due_ms, uint64_t period_ms) {
+  return start_timer_spec(
+      rt, id, name, (va_timer_spec){.due_ms = due_ms, .period_ms = period_ms});
 }
 
 static void timers_keep_the_floor(void **state) {
@@ -504,6 +510,36 @@ static void timers_keep_the_floor(void **state) {
   int64_t took = (int64_t)elapsed_ms(&started);
   assert_true(n >= 3);
   assert_true(n <= 1 + took / 200 + 1); /* never more often than the floor */
+  va_runtime_free(rt);
+}
+
+/* A timer with a count of fires (R3/) fires exactly that many times; one
+ * with an end (ttl) fires from its due time until then, never after. */
+static void timers_end_after_their_fires_or_their_ttl(void **state) {
+  (void)state;
+  char path[256];
+  db_path(path, sizeof(path), "timer_ends");
+  reset();
+  va_runtime *rt = open_runtime_with(path, 200);
+  assert_int_equal(
+      start_timer_spec(rt, "t", "thrice",
+                       (va_timer_spec){.period_ms = 200, .fires = 3}),
+      0);
+  WAIT_UNTIL(atomic_load(&ticks) >= 3);
+  sleep_ms(700); /* three more periods: none fires */
+  assert_int_equal(atomic_load(&ticks), 3);
+
+  atomic_store(&ticks, 0);
+  assert_int_equal(
+      start_timer_spec(rt, "u", "brief",
+                       (va_timer_spec){.period_ms = 200, .ttl_ms = 500}),
+      0);
+  WAIT_UNTIL(atomic_load(&ticks) >= 1);
+  sleep_ms(800); /* past its end */
+  int n = atomic_load(&ticks);
+  sleep_ms(600);
+  assert_int_equal(atomic_load(&ticks), n); /* ended */
+  assert_true(n >= 1 && n <= 3);            /* at 0, 200 and 400 ms at most */
   va_runtime_free(rt);
 }
 
@@ -567,6 +603,7 @@ int main(void) {
       cmocka_unit_test(periods_under_the_floor_are_refused),
       cmocka_unit_test(stored_short_period_is_clamped_to_the_floor),
       cmocka_unit_test(timers_keep_the_floor),
+      cmocka_unit_test(timers_end_after_their_fires_or_their_ttl),
       cmocka_unit_test(a_burst_of_due_reminders_fires_paced_and_whole),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -53,7 +53,12 @@ static int acc_tick(va_turn *t, const void *arg, size_t len) {
 
 static int acc_start(va_turn *t, const void *arg, size_t len) {
   (void)arg, (void)len;
-  return va_turn_timer_start(t, "ticker", 10, 10, M_TICK, "tick", 4);
+  va_timer_spec spec = {.due_ms = 10,
+                        .period_ms = 10,
+                        .method = M_TICK,
+                        .data = "tick",
+                        .len = 4};
+  return va_turn_timer_start(t, "ticker", &spec);
 }
 
 static int acc_stop(va_turn *t, const void *arg, size_t len) {
