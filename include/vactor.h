@@ -485,12 +485,14 @@ int va_turn_reminder_list(va_turn *turn, va_reminder_name_fn fn, void *user);
 /* From outside: the same as a call to the actor (type, id). cb gets the
  * status; for VA_REMINDER_GET the reply is the reminder, read it with
  * va_reminder_decode; for VA_REMINDER_LIST the names. spec only for
- * VA_REMINDER_SET; name NULL only for VA_REMINDER_LIST. */
+ * VA_REMINDER_SET and VA_REMINDER_CREATE; name NULL only for
+ * VA_REMINDER_LIST. */
 typedef enum va_reminder_op {
   VA_REMINDER_SET,
   VA_REMINDER_GET,
   VA_REMINDER_DELETE,
-  VA_REMINDER_LIST, /* name NULL; the reply: every name, each NUL-ended */
+  VA_REMINDER_LIST,   /* name NULL; the reply: every name, each NUL-ended */
+  VA_REMINDER_CREATE, /* SET, but VA_EEXIST when one of the name exists */
 } va_reminder_op;
 int va_reminder_call(va_runtime *rt, int type, const char *id, size_t id_len,
                      const char *name, const va_reminder *spec,

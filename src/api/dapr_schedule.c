@@ -91,6 +91,9 @@ static void reminder_done(void *user, int status, const void *data,
   if (status == VA_ENOTFOUND)
     va__dapr_fail(reply, 404, "ERR_ACTOR_REMINDER_NOT_FOUND",
                   "reminder not found");
+  else if (status == VA_EEXIST) /* overwrite: false */
+    va__dapr_fail(reply, 409, "ERR_ACTOR_REMINDER_ALREADY_EXISTS",
+                  "error creating actor reminder: reminder already exists");
   else if (status)
     va__dapr_fail(reply, 500,
                   !strcmp(rr->op, "GET")      ? "ERR_ACTOR_REMINDER_GET"
@@ -176,6 +179,7 @@ void va__dapr_reminders(va_runtime *rt, const target *t,
                          "POST, PUT, GET or DELETE a reminder");
   va_reminder spec;
   char *data = NULL;
+  bool overwrite = true; /* Dapr's default, whatever its docs say */
   if (create) {
     json_t *body = req->body_len ? json_loadb(req->body, req->body_len, 0, NULL)
                                  : json_object();
@@ -185,6 +189,14 @@ void va__dapr_reminders(va_runtime *rt, const target *t,
           reply, 400, "ERR_MALFORMED_REQUEST",
           "failed deserializing HTTP body: expected a JSON object");
     }
+    json_t *ow = json_object_get(body, "overwrite");
+    if (ow && !json_is_boolean(ow)) {
+      json_decref(body);
+      return va__dapr_fail(reply, 400, "ERR_MALFORMED_REQUEST",
+                           "failed deserializing HTTP body: overwrite must "
+                           "be true or false");
+    }
+    overwrite = !ow || json_is_true(ow);
     char because[WHY_MAX];
     const char *why = reminder_spec(rt, body, &spec, &data, because);
     json_decref(body);
@@ -203,12 +215,12 @@ void va__dapr_reminders(va_runtime *rt, const target *t,
   rr->op = create ? "CREATE" : get ? "GET" : "DELETE";
   snprintf(rr->type, sizeof(rr->type), "%s", t->type_name);
   snprintf(rr->id, sizeof(rr->id), "%s", t->id);
-  int rc = va_reminder_call(rt, t->type, t->key, strlen(t->key), name,
-                            create ? &spec : NULL,
-                            create ? VA_REMINDER_SET
-                            : get  ? VA_REMINDER_GET
-                                   : VA_REMINDER_DELETE,
-                            reminder_done, rr);
+  int rc = va_reminder_call(
+      rt, t->type, t->key, strlen(t->key), name, create ? &spec : NULL,
+      create ? overwrite ? VA_REMINDER_SET : VA_REMINDER_CREATE
+      : get  ? VA_REMINDER_GET
+             : VA_REMINDER_DELETE,
+      reminder_done, rr);
   free(data);
   if (rc)
     reminder_done(rr, rc, NULL, 0);

@@ -526,7 +526,13 @@ int va__reminder_system(va_turn *t, uint16_t method, const char *body,
     int rc = stored(t, name, &val, &vlen);
     return rc ? rc : va_turn_reply(t, val, vlen);
   }
-  /* SET */
+  /* SET or CREATE */
+  if (method == VA_METHOD_REMINDER_CREATE) {
+    const void *val;
+    size_t vlen;
+    if (stored(t, name, &val, &vlen) == 0)
+      return VA_EEXIST;
+  }
   if ((size_t)n + 1 + HEADER > len)
     return VA_EINVAL;
   record r;
@@ -564,7 +570,8 @@ int va_reminder_call(va_runtime *rt, int type, const char *id, size_t id_len,
   if (op == VA_REMINDER_LIST && !name)
     name = "*"; /* the body needs one; LIST reads none */
   if (!rt || !name || !*name || strlen(name) >= 256 || !cb ||
-      (op == VA_REMINDER_SET) != (spec != NULL) || op > VA_REMINDER_LIST)
+      (op == VA_REMINDER_SET || op == VA_REMINDER_CREATE) != (spec != NULL) ||
+      op > VA_REMINDER_CREATE)
     return VA_EINVAL;
   if (type < 0 || (size_t)type >= rt->n_types)
     return VA_ENOTYPE;
@@ -574,7 +581,7 @@ int va_reminder_call(va_runtime *rt, int type, const char *id, size_t id_len,
     return VA_ENOMEM;
   static const uint16_t methods[] = {
       VA_METHOD_REMINDER_SET, VA_METHOD_REMINDER_GET, VA_METHOD_REMINDER_DELETE,
-      VA_METHOD_REMINDER_LIST};
+      VA_METHOD_REMINDER_LIST, VA_METHOD_REMINDER_CREATE};
   int rc =
       va__call_system(rt, type, id, id_len, methods[op], body, len, cb, user);
   free(body);

@@ -142,7 +142,8 @@ enum {
   VA_METHOD_STATE_READ = 0xfffa, /* outside.c */
   VA_METHOD_STATE_WRITE = 0xfff9,
   VA_METHOD_TIMER = 0xfff8,
-  VA_METHOD_SYSTEM = 0xfff8, /* the lowest of them */
+  VA_METHOD_REMINDER_CREATE = 0xfff7, /* SET, only when there is none */
+  VA_METHOD_SYSTEM = 0xfff7,          /* the lowest of them */
 };
 
 /* Flags of a request (va_msg.control). */

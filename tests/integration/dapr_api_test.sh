@@ -48,6 +48,11 @@ check "state: DELETE on the state route is 405" test "$(status -X DELETE "$a/Tas
 # Reminders.
 check "reminders: create is 204" test "$(status -X POST "$a/TaskActor/d1/reminders/r1" -d '{"dueTime":"1h","period":"R3/PT1H","data":{"x":1}}')" = 204
 check "reminders: get shows it as registered" json '.actorID=="d1" and .actorType=="TaskActor" and .dueTime=="1h" and .period=="R3/PT1H" and .data.x==1' "$a/TaskActor/d1/reminders/r1"
+check "reminders: overwrite false on an existing name is 409 ERR_ACTOR_REMINDER_ALREADY_EXISTS" code 409 ERR_ACTOR_REMINDER_ALREADY_EXISTS -X POST "$a/TaskActor/d1/reminders/r1" -d '{"dueTime":"2h","overwrite":false}'
+check "reminders: ... and the reminder is as it was" json '.dueTime=="1h" and .data.x==1' "$a/TaskActor/d1/reminders/r1"
+check "reminders: overwrite false on a new name is 204" test "$(status -X POST "$a/TaskActor/d1/reminders/r3" -d '{"dueTime":"2h","overwrite":false}')$(status -X DELETE "$a/TaskActor/d1/reminders/r3")" = 204204
+check "reminders: overwrite true (the default) replaces" test "$(status -X POST "$a/TaskActor/d1/reminders/r1" -d '{"dueTime":"1h","period":"R3/PT1H","data":{"x":2},"overwrite":true}')$(curl -s "$a/TaskActor/d1/reminders/r1" | jq .data.x)" = 2042
+check "reminders: overwrite not a boolean is 400 ERR_MALFORMED_REQUEST" code 400 ERR_MALFORMED_REQUEST -X POST "$a/TaskActor/d1/reminders/r1" -d '{"overwrite":"no"}'
 check "reminders: a bad dueTime is 500 ERR_ACTOR_REMINDER_CREATE" code 500 ERR_ACTOR_REMINDER_CREATE -X POST "$a/TaskActor/d1/reminders/r2" -d '{"dueTime":"soon"}'
 check "reminders: R0/ is refused" code 500 ERR_ACTOR_REMINDER_CREATE -X PUT "$a/TaskActor/d1/reminders/r2" -d '{"dueTime":"1s","period":"R0/PT1S"}'
 check "reminders: a period under the minimum (1s) is refused, naming it" json '.errorCode=="ERR_ACTOR_REMINDER_CREATE" and (.message|test("period 1ns is shorter than the minimum of 1s"))' -m 5 -X PUT "$a/TaskActor/d1/reminders/r2" -d '{"dueTime":"0s","period":"1ns"}'
