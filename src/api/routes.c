@@ -159,6 +159,14 @@ bool va_routes_authorize(void *ctx, const va_http_request *head,
        (has_token(head, r->token) ||
         (browser_route(head) && browser_has_token(head, r->token)))))
     return true;
+  if (has_api_token && !strncmp(head->path, "/v1.0/", 6)) {
+    /* The Dapr API answers as daprd does (Go's http.Error): plain text. */
+    refusal->status = 401;
+    refusal->content_type = "text/plain; charset=utf-8";
+    (void)va_http_header(refusal, "X-Content-Type-Options", "nosniff");
+    (void)va_http_write(refusal, "invalid api token\n", 18);
+    return false;
+  }
   va_http_error(refusal, 401, "ERR_UNAUTHORIZED",
                 has_api_token ? "missing or wrong API token"
                               : "this route needs the API token, and the "

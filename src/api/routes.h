@@ -36,9 +36,10 @@ void va_routes_handle(void *ctx, const va_http_request *req,
 /* The va_http_authorize check (ctx is the va_routes), Dapr's rule: with a
  * token set, every request but GET /v1.0/healthz and GET
  * /v1.0/healthz/outbound must carry it, as "dapr-api-token: T" or
- * "Authorization: Bearer T" (compared in constant time), else a 401
- * ERR_UNAUTHORIZED on the request's head. A browser's GETs of the
- * dashboard and of /v1/actors may carry it as the cookie
+ * "Authorization: Bearer T" (compared in constant time), else a 401 on
+ * the request's head: under /v1.0/ (the Dapr API) daprd's plain text
+ * "invalid api token", elsewhere the JSON error ERR_UNAUTHORIZED. A browser's
+ * GETs of the dashboard and of /v1/actors may carry it as the cookie
  * VA_DASHBOARD_COOKIE instead, and GET /dashboard as ?token=T (which sets
  * the cookie). Without a token, everything.
  *

@@ -102,6 +102,7 @@ check "stops cleanly" stop
 # With a token: health is exempt, the rest needs it.
 check "starts with a token" start --token s3cret
 check "token: metadata without it is 401" test "$(status "$url/v1.0/metadata")" = 401
+check "token: the 401 is daprd's, plain text 'invalid api token'" test "$(curl -s -w ' %{http_code} %{content_type}' -H 'dapr-api-token: wrong' "$a/TaskActor/d1/method/get" | tr -d '\n')" = "invalid api token 401 text/plain; charset=utf-8"
 check "token: healthz/outbound needs none" test "$(status "$url/v1.0/healthz/outbound")" = 204
 check "token: with dapr-api-token, 200" test "$(status -H 'dapr-api-token: s3cret' "$url/v1.0/metadata")" = 200
 # Without --repair-state a native actor's state is read, not written.
