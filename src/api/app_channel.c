@@ -34,6 +34,7 @@ struct va_app_channel {
   _Atomic(json_t *) entities; /* the app's actor types, once known */
   atomic_bool reentrant;      /* the app enabled reentrancy */
   atomic_int max_depth;       /* its maxStackDepth */
+  atomic_long active[VA_APP_COUNTED_TYPES]; /* live, per entity */
 };
 
 /* The channel of the AppActor whose turn t is. */
@@ -48,6 +49,7 @@ enum { MAX_FORWARDED = 48 }; /* caller headers passed on to the app */
 /* An activation's memory. */
 typedef struct app_actor {
   bool known;         /* the app has answered a call for it: it exists there */
+  int counted;        /* its entity's index in active[], or -1 */
   int nesting;        /* method calls open (more than one: reentrant) */
   char reminder[256]; /* the reminder being delivered */
 } app_actor;
@@ -412,10 +414,36 @@ static int app_reminder(va_turn *t, const char *name, const void *data,
   return rc;
 }
 
+/* Activation: counted under its type (the id's "{type}/" part). */
+static int app_activate(va_turn *t) {
+  va_app_channel *ch = channel_of(t);
+  app_actor *self = va_turn_self(t);
+  size_t len;
+  const char *id = va_turn_id(t, &len);
+  const char *slash = memchr(id, '/', len);
+  json_t *entities = atomic_load(&ch->entities);
+  self->counted = -1;
+  for (size_t i = 0; slash && i < VA_APP_COUNTED_TYPES; i++) {
+    const char *name = json_string_value(json_array_get(entities, i));
+    if (!name)
+      break;
+    if (strlen(name) == (size_t)(slash - id) && !memcmp(name, id, slash - id)) {
+      self->counted = (int)i;
+      atomic_fetch_add(&ch->active[i], 1);
+      break;
+    }
+  }
+  return 0;
+}
+
 /* Deactivation: DELETE, but only for an actor the app has seen (the
  * JavaScript SDK stops the process on a DELETE for one it has not). */
 static int app_deactivate(va_turn *t) {
-  if (!((app_actor *)va_turn_self(t))->known)
+  app_actor *self = va_turn_self(t);
+  if (self->counted >= 0)
+    atomic_fetch_sub(&channel_of(t)->active[self->counted], 1);
+  self->counted = -1;
+  if (!self->known)
     return 0;
   va_app_channel *ch = channel_of(t);
   char *url = actor_url(ch, t, NULL);
@@ -556,6 +584,7 @@ int va_app_channel_new(va_runtime *rt, const va_app_options *opts,
   va_type_def def = {.name = "AppActor",
                      .methods = methods,
                      .n_methods = VA_APP_METHODS,
+                     .on_activate = app_activate,
                      .on_deactivate = app_deactivate,
                      .on_reminder = app_reminder,
                      .instance_size = sizeof(app_actor),
@@ -602,6 +631,10 @@ int va_app_channel_type(const va_app_channel *ch) {
 const char *va_app_channel_type_at(va_app_channel *ch, size_t i) {
   json_t *entities = ch ? atomic_load(&ch->entities) : NULL;
   return json_string_value(json_array_get(entities, i));
+}
+
+long va_app_channel_active(va_app_channel *ch, size_t i) {
+  return ch && i < VA_APP_COUNTED_TYPES ? atomic_load(&ch->active[i]) : 0;
 }
 
 bool va_app_channel_hosts(va_app_channel *ch, const char *type_name) {

@@ -60,6 +60,10 @@ int va_app_channel_type(const va_app_channel *ch); /* AppActor's type id */
 /* The i-th of the app's types, or NULL past the last (and until its
  * config came); the name lives as long as ch. */
 const char *va_app_channel_type_at(va_app_channel *ch, size_t i);
+/* The live activations of the i-th of the app's types (0 past the
+ * last); the first VA_APP_COUNTED_TYPES types are counted. */
+enum { VA_APP_COUNTED_TYPES = 64 };
+long va_app_channel_active(va_app_channel *ch, size_t i);
 /* Whether the app hosts the type named (false until its config came). */
 bool va_app_channel_hosts(va_app_channel *ch, const char *type_name);
 /* The call chain a Dapr-Reentrancy-Id names when the app enabled

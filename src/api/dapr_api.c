@@ -338,41 +338,27 @@ static void state(va_runtime *rt, const target *t, bool native_writes,
     state_saved(reply, rc, NULL, 0);
 }
 
-/* ---- Metadata ---- */
-
-static void metadata(va_runtime *rt, va_http_reply *reply) {
-  json_t *active = json_array();
-  for (int type = 0; type < va_type_count(rt); type++)
-    json_array_append_new(
-        active, json_pack("{s:s, s:I}", "type", va_type_name(rt, type), "count",
-                          (json_int_t)va_runtime_active_of(rt, type)));
-  json_t *out = json_pack(
-      "{s:s, s:s, s:O, s:{s:s, s:O, s:b, s:s}, s:[], s:{}}", "id", "vactord",
-      "runtimeVersion", "vactord", "actors", active, "actorRuntime",
-      "runtimeStatus", "RUNNING", "activeActors", active, "hostReady", 1,
-      "placement", "placement: connected", "enabledFeatures", "extended");
-  json_decref(active);
-  char *s = out ? json_dumps(out, JSON_COMPACT) : NULL;
-  json_decref(out);
-  if (s)
-    va__dapr_ok(reply, 200, s, strlen(s));
-  else
-    va__dapr_fail(reply, 500, "ERROR", "out of memory");
-  free(s);
-}
-
 /* ---- Routing ---- */
 
-bool va_dapr_api_route(va_runtime *rt, va_app_channel *app, va_cluster *cluster,
-                       bool native_writes, const va_http_request *req,
+bool va_dapr_api_route(const va_dapr_api *api, const va_http_request *req,
                        va_http_reply *reply) {
+  va_runtime *rt = api->rt;
+  va_app_channel *app = api->app;
   bool get = !strcmp(req->method, "GET");
   if (!strcmp(req->path, "/v1.0/metadata")) {
     va_http_label(reply, "dapr.metadata");
     if (get)
-      metadata(rt, reply);
+      va_dapr_metadata_get(rt, app, api->extended, reply);
     else
       va__dapr_fail(reply, 405, "ERR_METHOD_NOT_ALLOWED", "GET the metadata");
+    return true;
+  }
+  if (!strncmp(req->path, "/v1.0/metadata/", 15) && api->extended) {
+    va_http_label(reply, "dapr.metadata.put");
+    if (!strcmp(req->method, "PUT"))
+      va_dapr_metadata_put(api->extended, req->path + 15, req, reply);
+    else
+      va__dapr_fail(reply, 405, "ERR_METHOD_NOT_ALLOWED", "PUT a metadata key");
     return true;
   }
   if (!strcmp(req->path, "/v1.0/healthz/outbound")) {
@@ -386,7 +372,7 @@ bool va_dapr_api_route(va_runtime *rt, va_app_channel *app, va_cluster *cluster,
   if (strncmp(req->path, "/v1.0/actors/", 13))
     return false;
   target t;
-  int status = parse_target(rt, app, cluster, req->path, &t);
+  int status = parse_target(rt, app, api->cluster, req->path, &t);
   if (status == 400) {
     va__dapr_fail(reply, 400, "ERR_BAD_REQUEST",
                   "invalid request: actor type or id");
@@ -416,7 +402,7 @@ bool va_dapr_api_route(va_runtime *rt, va_app_channel *app, va_cluster *cluster,
     else
       invoke(rt, app, &t, req, reply);
   } else if (which == 1) {
-    state(rt, &t, native_writes, req, reply);
+    state(rt, &t, api->native_writes, req, reply);
   } else if (which == 2) {
     va__dapr_reminders(rt, &t, req, reply);
   } else {

@@ -180,6 +180,7 @@ bool va_routes_authorize(void *ctx, const va_http_request *head,
 bool va_routes_init(va_routes *r, va_runtime *rt) {
   r->apps.rt = rt;
   r->started_ms = va_wall_ms();
+  va_dapr_extended_init(&r->extended);
   return va_apps_register(&r->apps) == 0;
 }
 
@@ -187,9 +188,10 @@ void va_routes_handle(void *ctx, const va_http_request *req,
                       va_http_reply *reply) {
   va_routes *r = ctx;
   va_actors_api actors = {r->apps.rt, r->app};
+  va_dapr_api dapr = {r->apps.rt, r->app, r->cluster, r->repair_state,
+                      &r->extended};
   if (va_task_api_route(&r->apps, req, reply) ||
-      va_dapr_api_route(r->apps.rt, r->app, r->cluster, r->repair_state, req,
-                        reply) ||
+      va_dapr_api_route(&dapr, req, reply) ||
       va_actors_api_route(&actors, req, reply) ||
       va_dashboard_route(r, req, reply))
     return;

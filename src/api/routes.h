@@ -8,6 +8,7 @@
 
 #include "../cluster/cluster.h"
 #include "app_channel.h"
+#include "dapr_metadata.h"
 #include "jwt_auth.h"
 #include "task_api.h"
 #include <stdbool.h>
@@ -25,6 +26,7 @@ typedef struct va_routes {
    * mending a stored document); see va_dapr_api_route. */
   bool repair_state;
   int64_t started_ms; /* wall ms of va_routes_init: the dashboard's uptime */
+  va_dapr_extended extended; /* PUT /v1.0/metadata/{key}'s entries */
 } va_routes;
 
 /* Registers the actor types the routes call (before va_runtime_start).

@@ -15,6 +15,16 @@ a="$url/v1.0/actors"
 
 # Metadata and health.
 check "metadata is a JSON object with the actor types" json '.id=="vactord" and (.actors|map(.type)|index("TaskActor")) != null and .actorRuntime.hostReady==true' "$url/v1.0/metadata"
+check "metadata: PUT /v1.0/metadata/{key} is 204" test "$(status -X PUT "$url/v1.0/metadata/owner.team" -d 'tasks-crew')" = 204
+check "metadata: ... and GET shows it under extended" json '.extended["owner.team"]=="tasks-crew"' "$url/v1.0/metadata"
+check "metadata: a second PUT replaces it" test "$(status -X PUT "$url/v1.0/metadata/owner.team" -d 'core')$(curl -s "$url/v1.0/metadata" | jq -r '.extended["owner.team"]')" = 204core
+check "metadata: a key with a bad byte is 400" code 400 ERR_BAD_REQUEST -X PUT "$url/v1.0/metadata/a%2Fb" -d 'x'
+check "metadata: a value past 511 bytes is 400" code 400 ERR_BAD_REQUEST -X PUT "$url/v1.0/metadata/big" --data-binary "$(head -c 512 /dev/zero | tr '\0' v)"
+check "metadata: a value not UTF-8 is 400" code 400 ERR_BAD_REQUEST -X PUT "$url/v1.0/metadata/bin" --data-binary "$(printf 'a\xff')"
+keys() { for i in $(seq 1 "$1"); do status -X PUT "$url/v1.0/metadata/k$i" -d v; echo; done | sort | uniq -c | awk '{print $2 "x" $1}' | tr '\n' ' '; }
+check "metadata: 15 more keys (16 in all) are 204" test "$(keys 15)" = "204x15 "
+check "metadata: the 17th is 400, an existing one still 204" test "$(status -X PUT "$url/v1.0/metadata/k16" -d v)$(status -X PUT "$url/v1.0/metadata/k1" -d w)" = 400204
+check "metadata: GET of a key's route is 405" test "$(status "$url/v1.0/metadata/k1")" = 405
 check "healthz/outbound is 204" test "$(status "$url/v1.0/healthz/outbound")" = 204
 
 # Invoke a native actor (TaskActor): a one-element JSON array is unwrapped.

@@ -34,9 +34,11 @@ sleep 1.5
 check "... and the state it saved later is kept" test "$(curl -s "$a/e7/state/k")" = 42
 check "vactord's own AppActor type is not reachable" code 404 ERR_ACTOR_NO_ADDRESS -X POST "$url/v1.0/actors/AppActor/x/method/invoke"
 # The actor listing sees the app's type under its own name.
-check "the types list the app's Echo, not AppActor" json '(.types | map(select(.app)) | map(.type)) == ["Echo"] and (.types | map(.type) | index("AppActor")) == null' "$url/v1/actors"
+check "the types list the app's Echo and Echo2, not AppActor" json '(.types | map(select(.app)) | map(.type)) == ["Echo","Echo2"] and (.types | map(.type) | index("AppActor")) == null' "$url/v1/actors"
 check "the app's actors are listed by their Dapr ids" json '[.actors[].id] as $ids | ($ids | index("e1")) != null and ($ids | index("e7")) != null and all($ids[]; test("/") | not)' "$url/v1/actors/Echo"
 check "an app's actor is inspected, its state key shown" json '.type == "Echo" and .id == "e7" and (.state | map(.key) | index("k")) != null' "$url/v1/actors/Echo/e7"
+check "a second type of the app answers" test "$(curl -s -X POST "$url/v1.0/actors/Echo2/x/method/inner")" = inner-ok
+check "metadata counts each app type on its own, no AppActor" json '(.actors | map({(.type): .count}) | add) as $n | $n.Echo2 == 1 and $n.Echo >= 7 and $n.AppActor == null and $n.TaskActor != null and .actorRuntime.activeActors == .actors' "$url/v1.0/metadata"
 check "AppActor is no type of the listing" test "$(status "$url/v1/actors/AppActor")" = 404
 check "stops cleanly" stop
 finish

@@ -51,7 +51,7 @@ class App(BaseHTTPRequestHandler):
 
     def do_GET(self):
         if self.path == "/dapr/config":
-            self.reply(200, json.dumps({"entities": ["Echo"],
+            self.reply(200, json.dumps({"entities": ["Echo", "Echo2"],
                                         "reentrancy": {"enabled": True,
                                                        "maxStackDepth": 3}}).encode())
         else:
