@@ -446,6 +446,30 @@ int64_t va_period_shortest_ms(const va_duration *period);
  * fires (on_reminder, as a turn, activating the actor if needed) at due_ms,
  * then every period, never early, at least once per due time; the periods
  * missed while the process was down fire once. */
+/* What a fire that fails (on_reminder, or the turn it awaits, fails) is
+ * followed by. VA_RETRY_FOREVER (the zero value): the fire again a second
+ * later until one succeeds (at least once per due time). VA_RETRY_DROP:
+ * none; the schedule goes on to the next due time. VA_RETRY_CONSTANT: up
+ * to max retries (1..VA_RETRY_MAX, or VA_RETRY_UNLIMITED), interval_ms
+ * apart (100 ms .. VA_RETRY_INTERVAL_MAX_MS, kept in tenths of a second),
+ * then the schedule goes on (Dapr's scheduler failure policies). Retries
+ * are counted in memory: a restart starts the count again. */
+typedef enum va_retry_kind {
+  VA_RETRY_FOREVER,
+  VA_RETRY_DROP,
+  VA_RETRY_CONSTANT,
+} va_retry_kind;
+enum {
+  VA_RETRY_MAX = 254,
+  VA_RETRY_UNLIMITED = 255,
+  VA_RETRY_INTERVAL_MAX_MS = 6553500,
+};
+typedef struct va_reminder_retry {
+  va_retry_kind kind;
+  uint32_t max;         /* VA_RETRY_CONSTANT only */
+  uint32_t interval_ms; /* VA_RETRY_CONSTANT only */
+} va_reminder_retry;
+
 typedef struct va_reminder {
   int64_t due_ms;     /* next fire, wall-clock ms since the epoch */
   va_duration period; /* all zero: fire once */
@@ -453,6 +477,7 @@ typedef struct va_reminder {
   int64_t expires_ms; /* 0: never; else must be after due_ms */
   const void *data;   /* copied */
   size_t len;
+  va_reminder_retry retry; /* zero: VA_RETRY_FOREVER */
 } va_reminder;
 
 /* The shortest period a reminder or a timer may have, and the least time
@@ -478,6 +503,13 @@ int va_turn_reminder_delete(va_turn *turn, const char *name);
  * one-shot, its last repetition, or a next due time at or past its
  * expiry), after which the runtime deletes it. False anywhere else. */
 bool va_turn_reminder_last(const va_turn *turn);
+/* Inside a reminder's fire turn (in on_reminder, or in a continuation of
+ * a call it awaits): this fire failed, although the turn goes on. The
+ * reminder's schedule stays as it was before the fire and its failure
+ * policy applies (va_reminder_retry), while the turn's other writes are
+ * saved as ever: what an app was told is saved stays saved. VA_EINVAL
+ * outside a fire turn. */
+int va_turn_reminder_failed(va_turn *turn);
 /* Calls fn once per reminder of this actor (as of this turn's writes). */
 typedef void (*va_reminder_name_fn)(void *user, const char *name);
 int va_turn_reminder_list(va_turn *turn, va_reminder_name_fn fn, void *user);

@@ -353,19 +353,26 @@ static int app_invoke(va_turn *t, const void *arg, size_t len) {
   return rc;
 }
 
+/* A reminder's or a timer's delivery came back. A reminder's that failed
+ * (no answer, or not a 200) is told to the runtime, which keeps its
+ * schedule and applies its failure policy (Dapr's scheduler retries); the
+ * turn itself succeeds, so what the app saved meanwhile is kept. A failed
+ * timer's delivery is not retried, as in Dapr. */
 static int delivered(va_turn *t, void *user, int status, const void *data,
                      size_t len) {
   (void)user;
-  /* A failed delivery is not retried and leaves the schedule as it is
-   * (Dapr before its scheduler did the same). */
-  if (status)
-    return 0;
-  note_known(t, data, len);
   app_actor *self = va_turn_self(t);
-  if (self->reminder[0] && answer_cancels(data, len))
+  va_app_answer a;
+  bool ok = status == 0 && va_app_answer_read(data, len, &a) && a.status == 200;
+  if (ok)
+    self->known = true;
+  int rc = 0;
+  if (self->reminder[0] && !ok)
+    rc = va_turn_reminder_failed(t); /* else the turn fails: retried too */
+  else if (self->reminder[0] && answer_cancels(data, len))
     va_turn_reminder_delete(t, self->reminder); /* X-DaprReminderCancel */
   self->reminder[0] = 0;
-  return 0;
+  return rc;
 }
 
 /* A timer fired: data is {name, callback, data?, dueTime, period}. */

@@ -28,6 +28,42 @@ static bool too_short(va_runtime *rt, const char *text, const va_duration *p,
 
 /* ---- Reminders ---- */
 
+/* The failure_policy of a reminder request into retry: absent, Dapr's
+ * default (3 retries, 1 s apart); {"drop": {}}; {"constant": {"interval",
+ * "maxRetries"?}} (no maxRetries: no limit). NULL when fine, else why not. */
+static const char *failure_policy(json_t *body, va_reminder_retry *retry) {
+  json_t *policy = json_object_get(body, "failure_policy");
+  *retry = (va_reminder_retry){VA_RETRY_CONSTANT, 3, 1000};
+  if (!policy || json_is_null(policy))
+    return NULL;
+  json_t *drop = json_object_get(policy, "drop");
+  json_t *constant = json_object_get(policy, "constant");
+  if (!json_is_object(policy) || json_object_size(policy) != 1 ||
+      (!json_is_object(drop) && !json_is_object(constant)))
+    return "failure_policy is {\"drop\": {}} or {\"constant\": {...}}";
+  if (drop) {
+    *retry = (va_reminder_retry){.kind = VA_RETRY_DROP};
+    return NULL;
+  }
+  const char *every = va__dapr_text_field(constant, "interval");
+  json_t *max = json_object_get(constant, "maxRetries");
+  va_duration d;
+  if (!every || !*every || va_parse_duration(every, strlen(every), &d) ||
+      d.years || d.months || d.days || d.ns < 100 * 1000000ll ||
+      d.ns / 1000000 > VA_RETRY_INTERVAL_MAX_MS)
+    return "failure_policy.constant.interval is a duration from 100ms to "
+           "1h49m";
+  if (max && !json_is_null(max) &&
+      (!json_is_integer(max) || json_integer_value(max) < 1 ||
+       json_integer_value(max) > VA_RETRY_MAX))
+    return "failure_policy.constant.maxRetries is a whole number from 1 to "
+           "254";
+  retry->interval_ms = (uint32_t)(d.ns / 1000000);
+  retry->max = max && !json_is_null(max) ? (uint32_t)json_integer_value(max)
+                                         : VA_RETRY_UNLIMITED;
+  return NULL;
+}
+
 /* Reads a reminder request into spec; its data (new, *data) keeps what the
  * caller gave, for GET. NULL when fine, else why not (static, or in why). */
 static const char *reminder_spec(va_runtime *rt, json_t *body,
@@ -54,6 +90,9 @@ static const char *reminder_spec(va_runtime *rt, json_t *body,
     if (spec->expires_ms <= spec->due_ms || spec->expires_ms <= now)
       return "reminder has already expired";
   }
+  const char *why_policy = failure_policy(body, &spec->retry);
+  if (why_policy)
+    return why_policy;
   json_t *kept = json_pack("{s:s, s:s}", "dueTime", due, "period", period);
   char ttl_text[VA_TIME_TEXT_MAX];
   if (kept && spec->expires_ms &&
@@ -62,6 +101,9 @@ static const char *reminder_spec(va_runtime *rt, json_t *body,
   json_t *d = json_object_get(body, "data");
   if (kept && d)
     json_object_set(kept, "data", d);
+  json_t *policy = json_object_get(body, "failure_policy");
+  if (kept && json_is_object(policy))
+    json_object_set(kept, "failure_policy", policy);
   *data = kept ? json_dumps(kept, JSON_COMPACT) : NULL;
   json_decref(kept);
   if (!*data)

@@ -12,6 +12,17 @@ va_kv *va__kvmap_find(const va_kvmap *m, const char *key) {
   return NULL;
 }
 
+void va__kvmap_remove(va_kvmap *m, const char *key) {
+  va_kv *e = va__kvmap_find(m, key);
+  if (!e)
+    return;
+  free(e->key);
+  free(e->val);
+  size_t after = (size_t)(m->items + m->n - (e + 1));
+  memmove(e, e + 1, after * sizeof(*e));
+  m->n--;
+}
+
 static int reserve_one(va_kvmap *m) {
   if (m->n < m->cap)
     return 0;

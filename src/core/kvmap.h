@@ -35,6 +35,8 @@ va_kv *va__kvmap_find(const va_kvmap *m, const char *key);
  * expiring; a new entry is no reminder's. 0, VA_ENOMEM or VA_ETOOBIG. */
 int va__kvmap_put(va_kvmap *m, const char *key, const void *val, size_t len,
                   bool tomb);
+/* Removes key's entry, if any (the others keep their order). */
+void va__kvmap_remove(va_kvmap *m, const char *key);
 /* Makes sure n more entries fit without allocating: 0, VA_ENOMEM or
  * VA_ETOOBIG. */
 int va__kvmap_reserve(va_kvmap *m, uint32_t n);

@@ -1,8 +1,8 @@
 /* reminders.c — persisted reminders. A reminder is part of its actor's
  * state: key "\x01r:<name>", value a 48-byte header (next due time, expiry,
- * fires left, period) and the caller's data. So setting, deleting and
- * advancing a reminder are ordinary state writes, saved atomically with the
- * turn that makes them, behind the output gate. Each such write also
+ * fires left, period, failure policy) and the caller's data. So setting,
+ * deleting and advancing a reminder are ordinary state writes, saved atomically
+ * with the turn that makes them, behind the output gate. Each such write also
  * carries the reminder's name and due time as fields of its own (va_kv's
  * reminder and due_ms), which the store's due index is fed from: this file
  * is the only one that knows the encoding.
@@ -10,9 +10,13 @@
  * Firing is a turn of the actor (a system method): it reads the reminder,
  * refuses to run it early, calls the type's on_reminder hook, and writes
  * the next due time (or deletes the reminder) in the same turn. If the hook
- * fails the turn fails, nothing moves, and the reminder fires again: at
- * least once per due time, never early. Missed periods (the process was
- * down) fire once.
+ * fails (or a call its turn awaits does) the turn fails, nothing moves,
+ * and the reminder's failure policy says what follows (va__reminder_failed):
+ * by default it fires again a second later, at least once per due time,
+ * never early; a retry's fire message carries its attempt and the due time
+ * it retries, so a policy with a count gives up after it and sends a fire
+ * that only moves the schedule on. Missed periods (the process was down)
+ * fire once.
  *
  * Periods have a floor, the runtime's min_period_ms: a shorter one is
  * refused when set, and one stored before (or by hand) fires as if it were
@@ -69,6 +73,7 @@ static const char PREFIX[] = "\x01r:";
 typedef struct record {
   int64_t due_ms, expires_ms, left; /* left: fires to go, -1: no limit */
   va_duration period;               /* all zero: once */
+  va_reminder_retry retry;
 } record;
 
 static void put64(char *p, int64_t v) {
@@ -87,7 +92,12 @@ static void encode(const record *r, char *out) {
   int32_t cal[3] = {r->period.years, r->period.months, r->period.days};
   memcpy(out + 24, cal, 12);
   put64(out + 36, r->period.ns);
-  memset(out + 44, 0, 4);
+  /* The policy in the 4 bytes that were zero before it: kind, max, the
+   * interval in tenths of a second. */
+  uint16_t tenths = (uint16_t)(r->retry.interval_ms / 100);
+  out[44] = (char)r->retry.kind;
+  out[45] = (char)r->retry.max;
+  memcpy(out + 46, &tenths, 2);
 }
 
 static void decode(const char *in, record *r) {
@@ -97,6 +107,21 @@ static void decode(const char *in, record *r) {
   int32_t cal[3];
   memcpy(cal, in + 24, 12);
   r->period = (va_duration){cal[0], cal[1], cal[2], get64(in + 36)};
+  uint16_t tenths;
+  memcpy(&tenths, in + 46, 2);
+  r->retry = (va_reminder_retry){(va_retry_kind)(uint8_t)in[44],
+                                 (uint8_t)in[45], tenths * 100u};
+  if (r->retry.kind > VA_RETRY_CONSTANT) /* written by hand: the default */
+    r->retry = (va_reminder_retry){0};
+}
+
+/* Whether retry may be stored: see va_reminder_retry. */
+static bool retry_ok(const va_reminder_retry *retry) {
+  if (retry->kind != VA_RETRY_CONSTANT)
+    return retry->kind == VA_RETRY_FOREVER || retry->kind == VA_RETRY_DROP;
+  return retry->max >= 1 && retry->max <= VA_RETRY_UNLIMITED &&
+         retry->interval_ms >= 100 &&
+         retry->interval_ms <= VA_RETRY_INTERVAL_MAX_MS;
 }
 
 static bool key_of(const char *name, char *key, size_t size) {
@@ -146,7 +171,8 @@ typedef struct early {
   uint16_t type;
   bool paced; /* holds a slot of the fire budget: send when due */
   uint32_t id_len;
-  int64_t due_ms; /* the reminder's stored due time (wall ms) */
+  int64_t due_ms;   /* the reminder's stored due time (wall ms) */
+  uint16_t attempt; /* 0: a fire; n: the nth retry of due_ms's */
   char *name;
   char id[];
 } early;
@@ -170,7 +196,7 @@ static void lower_horizon(va_runtime *rt, int64_t due_ms) {
  * look at the store (within LOOK_EVERY_MS) finds the reminder again. */
 static void arm_at(va_worker *w, uint16_t type, const char *id, size_t id_len,
                    const char *name, uint64_t heap_due_ms, bool paced,
-                   int64_t due_ms) {
+                   int64_t due_ms, uint16_t attempt) {
   early *e = malloc(sizeof(*e) + id_len);
   if (!e || !(e->name = strdup(name))) {
     free(e);
@@ -183,6 +209,7 @@ static void arm_at(va_worker *w, uint16_t type, const char *id, size_t id_len,
   e->paced = paced;
   e->id_len = (uint32_t)id_len;
   e->due_ms = due_ms;
+  e->attempt = attempt;
   memcpy(e->id, id, id_len);
   if (va__heap_push(&w->timers, &e->timer, heap_due_ms) != 0) {
     free(e->name);
@@ -197,12 +224,12 @@ static uint64_t heap_time(const va_worker *w, int64_t due_ms) {
   return w->now_ms + (uint64_t)(wait > 0 ? wait : 0);
 }
 
-/* Arms the fire of a's reminder name (stored due time due_ms) for wall
- * time at_ms. */
+/* Arms the fire (attempt 0) or a retry of a's reminder name (stored due
+ * time due_ms) for wall time at_ms. */
 static void arm(va_worker *w, va_actor *a, const char *name, int64_t at_ms,
-                int64_t due_ms) {
-  arm_at(w, a->type, a->id, a->id_len, name, heap_time(w, at_ms), false,
-         due_ms);
+                int64_t due_ms, uint16_t attempt) {
+  arm_at(w, a->type, a->id, a->id_len, name, heap_time(w, at_ms), false, due_ms,
+         attempt);
 }
 
 /* Takes the next slot for a fire from w: the heap ms it may go out at,
@@ -220,16 +247,31 @@ static uint64_t fire_slot(va_worker *w) {
   return w->fire_ms;
 }
 
-/* Sends the fire message for (type, id, name) from worker w: 0, or
- * VA_ENOMEM / VA_EBACKPRESSURE when it could not go. */
+/* A fire message's body: the name; for a retry, then a NUL, the attempt
+ * and the due time it retries. */
+typedef struct retry_tail {
+  uint16_t attempt; /* GIVE_UP: move the schedule on, call nothing */
+  int64_t due_ms;
+} retry_tail;
+enum { GIVE_UP = UINT16_MAX };
+
+/* Sends the fire message for (type, id, name) (a retry when attempt > 0,
+ * of due time due_ms) from worker w: 0, or VA_ENOMEM / VA_EBACKPRESSURE
+ * when it could not go. */
 static int send_fire(va_worker *w, uint16_t type, const char *id, size_t id_len,
-                     const char *name) {
+                     const char *name, uint16_t attempt, int64_t due_ms) {
   size_t n = strlen(name);
-  va_msg *m = va__msg_alloc(&w->msgs, (uint32_t)id_len, (uint32_t)n);
+  size_t len = attempt ? n + 1 + sizeof(retry_tail) : n;
+  va_msg *m = va__msg_alloc(&w->msgs, (uint32_t)id_len, (uint32_t)len);
   if (!m)
     return VA_ENOMEM;
   memcpy(m->data, id, id_len);
   memcpy(m->data + id_len, name, n);
+  if (attempt) {
+    retry_tail tail = {attempt, due_ms};
+    m->data[id_len + n] = 0;
+    memcpy(m->data + id_len + n + 1, &tail, sizeof(tail));
+  }
   m->kind = VA_MSG_REQUEST;
   m->type = type;
   m->method = VA_METHOD_REMINDER;
@@ -247,9 +289,9 @@ static void paced_fire(va_worker *w, uint16_t type, const char *id,
                        size_t id_len, const char *name, int64_t due_ms) {
   uint64_t slot = fire_slot(w);
   if (slot > w->now_ms)
-    arm_at(w, type, id, id_len, name, slot, true, due_ms);
-  else if (send_fire(w, type, id, id_len, name) != 0)
-    arm_at(w, type, id, id_len, name, w->now_ms + RETRY_MS, false, due_ms);
+    arm_at(w, type, id, id_len, name, slot, true, due_ms, 0);
+  else if (send_fire(w, type, id, id_len, name, 0, due_ms) != 0)
+    arm_at(w, type, id, id_len, name, w->now_ms + RETRY_MS, false, due_ms, 0);
 }
 
 /* Puts e, just taken off w's heap, back on it at heap_due_ms: no allocation
@@ -274,7 +316,8 @@ void va__reminders_timer(va_worker *w, va_timer *timer) {
       return;
     }
   }
-  if (send_fire(w, e->type, e->id, e->id_len, e->name) != 0) {
+  if (send_fire(w, e->type, e->id, e->id_len, e->name, e->attempt, e->due_ms) !=
+      0) {
     rearm(w, e, w->now_ms + RETRY_MS, false);
     return;
   }
@@ -322,15 +365,27 @@ bool va_turn_reminder_last(const va_turn *t) {
   return t && t->last_fire;
 }
 
-int va__reminder_fire(va_turn *t, const char *name_bytes, size_t len) {
+/* Reads a fire message's body: the name into name (256 bytes), and the
+ * retry it is, if one (else *tail all zero). */
+static bool fire_of(const char *body, size_t len, char *name,
+                    retry_tail *tail) {
+  size_t n = strnlen(body, len);
+  *tail = (retry_tail){0};
+  if (n == 0 || n >= 256 || (n < len && len != n + 1 + sizeof(*tail)))
+    return false;
+  memcpy(name, body, n);
+  name[n] = 0;
+  if (n < len)
+    memcpy(tail, body + n + 1, sizeof(*tail));
+  return true;
+}
+
+int va__reminder_fire(va_turn *t, const char *body, size_t len) {
   va_worker *w = t->w;
   const va_type *ty = &w->rt->types[t->actor->type];
   char name[256], key[300];
-  if (len == 0 || len >= sizeof(name))
-    return VA_EINVAL;
-  memcpy(name, name_bytes, len);
-  name[len] = 0;
-  if (!key_of(name, key, sizeof(key)))
+  retry_tail retry;
+  if (!fire_of(body, len, name, &retry) || !key_of(name, key, sizeof(key)))
     return VA_EINVAL;
   const void *val;
   size_t vlen;
@@ -340,24 +395,22 @@ int va__reminder_fire(va_turn *t, const char *name_bytes, size_t len) {
   decode(val, &r);
   int64_t now = va_clock_wall_ms();
   if (r.due_ms > now) {
-    arm(w, t->actor, name, r.due_ms, r.due_ms); /* never early */
+    arm(w, t->actor, name, r.due_ms, r.due_ms, 0); /* never early */
     return 0;
   }
   if (r.expires_ms && r.expires_ms <= now)
     return state_delete(t, key);
-  va_count(w->stats.reminders_fired, 1);
+  bool give_up = retry.attempt == GIVE_UP && retry.due_ms == r.due_ms;
   int64_t next = after_fire(w->rt, &r, now);
-  if (ty->on_reminder) {
+  if (!give_up)
+    va_count(w->stats.reminders_fired, 1);
+  if (ty->on_reminder && !give_up) {
     t->last_fire = next == 0; /* va_turn_reminder_last */
     int rc =
         ty->on_reminder(t, name, (const char *)val + HEADER, vlen - HEADER);
     t->last_fire = false;
-    if (rc < 0) {
-      /* The turn fails and the reminder stays due: try again in a second
-       * (the store is only asked about times not yet seen). */
-      arm(w, t->actor, name, now + 1000, r.due_ms);
-      return rc;
-    }
+    if (rc < 0)
+      return rc; /* the turn fails: va__reminder_failed says what next */
   }
   if (!next)
     return state_delete(t, key);
@@ -373,6 +426,55 @@ int va__reminder_fire(va_turn *t, const char *name_bytes, size_t len) {
   int rc = state_put(t, key, copy, vlen, r.due_ms);
   free(copy);
   return rc;
+}
+
+int va_turn_reminder_failed(va_turn *t) {
+  char name[256], key[300];
+  retry_tail retry;
+  if (!t || !t->req || t->req->method != VA_METHOD_REMINDER ||
+      !fire_of(t->req->data + t->req->id_len, t->req->len, name, &retry) ||
+      !key_of(name, key, sizeof(key)))
+    return VA_EINVAL;
+  /* The fire's own write goes: the reminder stays as stored before it
+   * (a write would also arm it again at once: va__reminders_saved). */
+  va__kvmap_remove(&t->writes, key);
+  t->fire_failed = true;
+  return 0;
+}
+
+void va__reminder_failed(va_worker *w, va_actor *a, const va_msg *fire) {
+  char name[256], key[300];
+  retry_tail retry;
+  if (!fire_of(fire->data + fire->id_len, fire->len, name, &retry) ||
+      !key_of(name, key, sizeof(key)))
+    return;
+  const va_kv *kv = va__kvmap_find(&a->state, key); /* as before the turn */
+  if (!kv || kv->tomb || kv->len < HEADER)
+    return;
+  record r;
+  decode(kv->val, &r);
+  if (retry.due_ms != r.due_ms)
+    retry.attempt = 0; /* another due time's count */
+  if (retry.attempt == GIVE_UP)
+    return; /* moving the schedule on failed: the store's look finds it */
+  int64_t now = va_clock_wall_ms();
+  uint32_t done = retry.attempt; /* retries so far */
+  switch (r.retry.kind) {
+  case VA_RETRY_DROP:
+    arm(w, a, name, now, r.due_ms, GIVE_UP);
+    break;
+  case VA_RETRY_CONSTANT:
+    if (r.retry.max == VA_RETRY_UNLIMITED || done < r.retry.max)
+      arm(w, a, name, now + r.retry.interval_ms, r.due_ms,
+          (uint16_t)(done < VA_RETRY_MAX ? done + 1 : VA_RETRY_MAX));
+    else
+      arm(w, a, name, now, r.due_ms, GIVE_UP);
+    break;
+  default: /* VA_RETRY_FOREVER; the store is only asked about times not yet
+            * seen, so the retry is ours to arm */
+    arm(w, a, name, now + RETRY_MS, r.due_ms,
+        (uint16_t)(done < VA_RETRY_MAX ? done + 1 : VA_RETRY_MAX));
+  }
 }
 
 /* ---- Setting, reading, deleting (inside a turn) ---- */
@@ -396,9 +498,10 @@ int va_turn_reminder_set(va_turn *t, const char *name,
     return VA_EINVAL;
   if (spec->expires_ms && spec->expires_ms <= spec->due_ms)
     return VA_EINVAL; /* already expired by its first fire */
-  if (!va_period_allowed(t->w->rt, &spec->period))
+  if (!va_period_allowed(t->w->rt, &spec->period) || !retry_ok(&spec->retry))
     return VA_EINVAL;
-  record r = {spec->due_ms, spec->expires_ms, spec->left, spec->period};
+  record r = {spec->due_ms, spec->expires_ms, spec->left, spec->period,
+              spec->retry};
   char *val = malloc(HEADER + spec->len);
   if (!val)
     return VA_ENOMEM;
@@ -541,6 +644,7 @@ int va__reminder_system(va_turn *t, uint16_t method, const char *body,
                       .period = r.period,
                       .left = r.left,
                       .expires_ms = r.expires_ms,
+                      .retry = r.retry,
                       .data = body + n + 1 + HEADER,
                       .len = len - (size_t)n - 1 - HEADER};
   return va_turn_reminder_set(t, name, &spec);
@@ -556,7 +660,8 @@ static char *system_body(const char *name, const va_reminder *spec,
     return NULL;
   memcpy(body, name, n + 1);
   if (spec) {
-    record r = {spec->due_ms, spec->expires_ms, spec->left, spec->period};
+    record r = {spec->due_ms, spec->expires_ms, spec->left, spec->period,
+                spec->retry};
     encode(&r, body + n + 1);
     if (spec->len)
       memcpy(body + n + 1 + HEADER, spec->data, spec->len);
@@ -597,6 +702,7 @@ int va_reminder_decode(const void *data, size_t len, va_reminder *out) {
                        .period = r.period,
                        .left = r.left,
                        .expires_ms = r.expires_ms,
+                       .retry = r.retry,
                        .data = (const char *)data + HEADER,
                        .len = len - HEADER};
   return 0;
@@ -650,7 +756,7 @@ void va__reminders_saved(va_worker *w, va_actor *a, const va_kvmap *writes) {
   for (uint32_t i = 0; i < writes->n; i++) {
     const va_kv *kv = &writes->items[i];
     if (!kv->tomb && kv->reminder && kv->due_ms < horizon)
-      arm(w, a, kv->reminder, kv->due_ms, kv->due_ms);
+      arm(w, a, kv->reminder, kv->due_ms, kv->due_ms, 0);
   }
 }
 

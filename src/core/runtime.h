@@ -69,10 +69,11 @@ struct va_turn {
   uint64_t chain;
   va_dlist calls; /* outstanding calls (va_pending.link) */
   uint32_t n_calls;
-  int status;      /* first failure, else 0 */
-  bool is_hook;    /* hooks may not call or send */
-  bool last_fire;  /* in on_reminder: this fire is the last (reminders.c) */
-  va_kvmap writes; /* buffered state writes */
+  int status;       /* first failure, else 0 */
+  bool is_hook;     /* hooks may not call or send */
+  bool last_fire;   /* in on_reminder: this fire is the last (reminders.c) */
+  bool fire_failed; /* va_turn_reminder_failed was called */
+  va_kvmap writes;  /* buffered state writes */
   struct va_turn *older_open; /* the actor's open turn opened before this */
   struct va_turn *next_free;
 };
@@ -374,7 +375,10 @@ size_t va__timers_list(const va_worker *w, const va_actor *a,
 /* Owner: runs a system method (fire, set, get, delete) as the turn t. */
 int va__reminder_system(va_turn *t, uint16_t method, const char *body,
                         size_t len);
-int va__reminder_fire(va_turn *t, const char *name, size_t len);
+int va__reminder_fire(va_turn *t, const char *body, size_t len);
+/* The fire turn of message fire failed: arms what a's reminder's failure
+ * policy says (a retry, or a fire that moves its schedule on). */
+void va__reminder_failed(va_worker *w, va_actor *a, const va_msg *fire);
 /* Worker 0: asks the store for reminders due soon; the answer comes back as
  * a VA_CONTROL_REMINDERS message for va__reminders_seen. */
 void va__reminders_look(va_worker *w);

@@ -30,6 +30,7 @@ static va_turn *turn_new(va_worker *w, va_actor *a, va_msg *req) {
   t->status = 0;
   t->is_hook = false;
   t->last_fire = false;
+  t->fire_failed = false;
   t->writes.n = 0;
   a->depth++;
   t->older_open = a->open_turn;
@@ -92,6 +93,9 @@ static void turn_finish(va_worker *w, va_turn *t) {
   a->turns += a->turns != UINT32_MAX;
   if (status)
     va_count(w->stats.turns_failed, 1);
+  if ((status || t->fire_failed) && t->req &&
+      t->req->method == VA_METHOD_REMINDER)
+    va__reminder_failed(w, a, t->req);
   VA_ASSERT(a->depth > 0); /* t is one of a's open turns */
   a->depth--;
   unlink_open(a, t);

@@ -29,6 +29,22 @@ check "a reminder for the app's actor is 204" test "$(status -X POST "$a/e6/remi
 sleep 1.5
 check "it reached the app once with its data, then X-DaprReminderCancel stopped it" json '.reminders==1 and .last.data.k==1 and .last.period=="0.2s"' -X POST "$a/e6/method/count"
 check "... and deleted it" test "$(status "$a/e6/reminders/r1")" = 404
+# Failed deliveries (the app answers 500 to reminders named fail*), as
+# Dapr's scheduler retries them: by default 3 times 1 s apart; drop: none;
+# constant: maxRetries, interval apart. Then the schedule goes on: these
+# one-shots are gone.
+failed() { curl -s -X POST "$a/e6/method/count" | jq -r ".failed[\"$1\"] // 0"; }
+gone() { for _ in $(seq 150); do [ "$(status "$a/e8/reminders/$1")" = 404 ] && return 0; sleep 0.1; done; return 1; }
+check "a failure_policy that is neither drop nor constant is 500 ERR_ACTOR_REMINDER_CREATE" code 500 ERR_ACTOR_REMINDER_CREATE -X POST "$a/e8/reminders/x" -d '{"failure_policy":{"sometimes":{}}}'
+check "a constant interval under 100ms is 500 ERR_ACTOR_REMINDER_CREATE" code 500 ERR_ACTOR_REMINDER_CREATE -X POST "$a/e8/reminders/x" -d '{"failure_policy":{"constant":{"interval":"10ms"}}}'
+check "maxRetries 0 is 500 ERR_ACTOR_REMINDER_CREATE" code 500 ERR_ACTOR_REMINDER_CREATE -X POST "$a/e8/reminders/x" -d '{"failure_policy":{"constant":{"interval":"1s","maxRetries":0}}}'
+check "three failing reminders: default, drop, constant (2 × 200ms)" test "$(status -X POST "$a/e8/reminders/fail-default" -d '{}')$(status -X POST "$a/e8/reminders/fail-drop" -d '{"failure_policy":{"drop":{}}}')$(status -X POST "$a/e8/reminders/fail-const" -d '{"dueTime":"0.1s","failure_policy":{"constant":{"interval":"200ms","maxRetries":2}}}')" = 204204204
+check "GET shows the policy as given" json '.failure_policy.constant.maxRetries==2' "$a/e8/reminders/fail-const"
+check "the default: 1 delivery and 3 retries, then gone" bash -c "$(declare -f gone status); a='$a'; gone fail-default"
+check "drop: gone after 1" bash -c "$(declare -f gone status); a='$a'; gone fail-drop"
+check "constant: gone after 3" bash -c "$(declare -f gone status); a='$a'; gone fail-const"
+sleep 1.5 # a retry more would have come by now
+check "... and the app saw 4, 1 and 3 deliveries" test "$(failed fail-default) $(failed fail-drop) $(failed fail-const)" = "4 1 3"
 check "a nested turn that outlives its outer one: answered" test "$(curl -s -m 10 -X POST "$a/e7/method/early")" = early
 sleep 1.5
 check "... and the state it saved later is kept" test "$(curl -s "$a/e7/state/k")" = 42

@@ -61,6 +61,10 @@ class App(BaseHTTPRequestHandler):
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         parts = self.path.split("/")  # /actors/Echo/{id}/method/{m}[/{name}]
         actor, method = parts[3], parts[5]
+        if method == "remind" and parts[6].startswith("fail"):
+            failed = delivered.setdefault("failed", {})
+            failed[parts[6]] = failed.get(parts[6], 0) + 1
+            return self.reply(500, b"not now")
         if method == "remind":
             delivered["reminders"] += 1
             delivered["last"] = json.loads(body)

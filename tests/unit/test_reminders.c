@@ -24,7 +24,7 @@
 enum { TEST_MIN_PERIOD_MS = 10 };
 
 static int T_R, M_TICK;
-static atomic_int fires, failures_left, ticks;
+static atomic_int fires, failures_left, ticks, attempts;
 static _Atomic int64_t first_fire_ms;
 /* The last fire's wall ms, and the shortest time seen between two fires. */
 static _Atomic int64_t last_fire_ms, min_gap_ms;
@@ -36,6 +36,7 @@ static atomic_int lasts, last_was;
 static int on_reminder(va_turn *t, const char *name, const void *data,
                        size_t len) {
   (void)name;
+  atomic_fetch_add(&attempts, 1);
   if (atomic_load(&failures_left) > 0) {
     atomic_fetch_sub(&failures_left, 1);
     return -1; /* fail this turn: the reminder must come again */
@@ -126,6 +127,7 @@ static void reset(void) {
   atomic_store(&fires, 0);
   atomic_store(&ticks, 0);
   atomic_store(&failures_left, 0);
+  atomic_store(&attempts, 0);
   atomic_store(&first_fire_ms, 0);
   atomic_store(&last_fire_ms, 0);
   atomic_store(&min_gap_ms, INT64_MAX);
@@ -238,6 +240,50 @@ static void failed_turn_fires_again(void **state) {
   WAIT_UNTIL(atomic_load(&fires) == 1);
   assert_int_equal(atomic_load(&fires), 1);
   assert_int_equal(atomic_load(&failures_left), 0);
+  va_runtime_free(rt);
+}
+
+/* Failure policies: a constant one retries its count, interval apart,
+ * then moves the schedule on (this one-shot is then gone); drop retries
+ * nothing; a retry that succeeds is the due time's fire. */
+static void failure_policies_retry_their_count_then_move_on(void **state) {
+  (void)state;
+  char path[256];
+  db_path(path, sizeof(path), "policies");
+  reset();
+  va_runtime *rt = open_runtime(path);
+  result r;
+  va_reminder bad = {.due_ms = va_clock_wall_ms(), .left = 1};
+  bad.retry = (va_reminder_retry){VA_RETRY_CONSTANT, 0, 200};
+  assert_int_equal(op(rt, "p", "x", &bad, VA_REMINDER_SET, &r), VA_EINVAL);
+  bad.retry = (va_reminder_retry){VA_RETRY_CONSTANT, 2, 50};
+  assert_int_equal(op(rt, "p", "x", &bad, VA_REMINDER_SET, &r), VA_EINVAL);
+
+  atomic_store(&failures_left, 1000); /* every delivery fails */
+  va_reminder twice = {.due_ms = va_clock_wall_ms(), .left = 1};
+  twice.retry = (va_reminder_retry){VA_RETRY_CONSTANT, 2, 200};
+  assert_int_equal(op(rt, "p", "twice", &twice, VA_REMINDER_SET, &r), 0);
+  WAIT_UNTIL(atomic_load(&attempts) >= 3);
+  sleep_ms(800); /* four more intervals: no fourth attempt */
+  assert_int_equal(atomic_load(&attempts), 3);
+  assert_int_equal(op(rt, "p", "twice", NULL, VA_REMINDER_GET, &r),
+                   VA_ENOTFOUND);
+
+  atomic_store(&attempts, 0);
+  va_reminder drop = {.due_ms = va_clock_wall_ms(), .left = 1};
+  drop.retry.kind = VA_RETRY_DROP;
+  assert_int_equal(op(rt, "q", "drop", &drop, VA_REMINDER_SET, &r), 0);
+  WAIT_UNTIL(op(rt, "q", "drop", NULL, VA_REMINDER_GET, &r) == VA_ENOTFOUND);
+  sleep_ms(1200); /* the default's retry would have come */
+  assert_int_equal(atomic_load(&attempts), 1);
+
+  atomic_store(&attempts, 0);
+  atomic_store(&failures_left, 2);
+  va_reminder third = {.due_ms = va_clock_wall_ms(), .left = 1};
+  third.retry = (va_reminder_retry){VA_RETRY_CONSTANT, 3, 100};
+  assert_int_equal(op(rt, "s", "third", &third, VA_REMINDER_SET, &r), 0);
+  WAIT_UNTIL(atomic_load(&fires) == 1);
+  assert_int_equal(atomic_load(&attempts), 3);
   va_runtime_free(rt);
 }
 
@@ -597,6 +643,7 @@ int main(void) {
       cmocka_unit_test(deleted_reminder_never_fires),
       cmocka_unit_test(fires_after_a_restart_once_for_the_missed_periods),
       cmocka_unit_test(failed_turn_fires_again),
+      cmocka_unit_test(failure_policies_retry_their_count_then_move_on),
       cmocka_unit_test(reminders_are_listed),
       cmocka_unit_test(bad_reminders_are_refused),
       cmocka_unit_test(catch_up_of_centuries_is_one_fire),
