@@ -451,7 +451,7 @@ int64_t va_period_shortest_ms(const va_duration *period);
  * later until one succeeds (at least once per due time). VA_RETRY_DROP:
  * none; the schedule goes on to the next due time. VA_RETRY_CONSTANT: up
  * to max retries (1..VA_RETRY_MAX, or VA_RETRY_UNLIMITED), interval_ms
- * apart (100 ms .. VA_RETRY_INTERVAL_MAX_MS, kept in tenths of a second),
+ * apart (100 ms .. VA_RETRY_INTERVAL_MAX_MS, a multiple of 100 ms),
  * then the schedule goes on (Dapr's scheduler failure policies). Retries
  * are counted in memory: a restart starts the count again. */
 typedef enum va_retry_kind {

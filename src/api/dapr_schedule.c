@@ -50,7 +50,7 @@ static const char *failure_policy(json_t *body, va_reminder_retry *retry) {
   va_duration d;
   if (!every || !*every || va_parse_duration(every, strlen(every), &d) ||
       d.years || d.months || d.days || d.ns < 100 * 1000000ll ||
-      d.ns / 1000000 > VA_RETRY_INTERVAL_MAX_MS)
+      d.ns / 1000000 > VA_RETRY_INTERVAL_MAX_MS - 99)
     return "failure_policy.constant.interval is a duration from 100ms to "
            "1h49m";
   if (max && !json_is_null(max) &&
@@ -58,7 +58,8 @@ static const char *failure_policy(json_t *body, va_reminder_retry *retry) {
        json_integer_value(max) > VA_RETRY_MAX))
     return "failure_policy.constant.maxRetries is a whole number from 1 to "
            "254";
-  retry->interval_ms = (uint32_t)(d.ns / 1000000);
+  /* Kept in tenths of a second: rounded up, never sooner than asked. */
+  retry->interval_ms = (uint32_t)((d.ns / 1000000 + 99) / 100 * 100);
   retry->max = max && !json_is_null(max) ? (uint32_t)json_integer_value(max)
                                          : VA_RETRY_UNLIMITED;
   return NULL;

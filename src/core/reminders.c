@@ -100,6 +100,8 @@ static void encode(const record *r, char *out) {
   memcpy(out + 46, &tenths, 2);
 }
 
+static bool retry_ok(const va_reminder_retry *retry);
+
 static void decode(const char *in, record *r) {
   r->due_ms = get64(in);
   r->expires_ms = get64(in + 8);
@@ -111,7 +113,7 @@ static void decode(const char *in, record *r) {
   memcpy(&tenths, in + 46, 2);
   r->retry = (va_reminder_retry){(va_retry_kind)(uint8_t)in[44],
                                  (uint8_t)in[45], tenths * 100u};
-  if (r->retry.kind > VA_RETRY_CONSTANT) /* written by hand: the default */
+  if (!retry_ok(&r->retry)) /* written by hand, or damaged: the default */
     r->retry = (va_reminder_retry){0};
 }
 
@@ -121,7 +123,8 @@ static bool retry_ok(const va_reminder_retry *retry) {
     return retry->kind == VA_RETRY_FOREVER || retry->kind == VA_RETRY_DROP;
   return retry->max >= 1 && retry->max <= VA_RETRY_UNLIMITED &&
          retry->interval_ms >= 100 &&
-         retry->interval_ms <= VA_RETRY_INTERVAL_MAX_MS;
+         retry->interval_ms <= VA_RETRY_INTERVAL_MAX_MS &&
+         retry->interval_ms % 100 == 0; /* kept in tenths of a second */
 }
 
 static bool key_of(const char *name, char *key, size_t size) {
@@ -253,7 +256,10 @@ typedef struct retry_tail {
   uint16_t attempt; /* GIVE_UP: move the schedule on, call nothing */
   int64_t due_ms;
 } retry_tail;
-enum { GIVE_UP = UINT16_MAX };
+enum {
+  GIVE_UP = UINT16_MAX,
+  TAIL_BYTES = 10
+}; /* attempt, due_ms: no padding */
 
 /* Sends the fire message for (type, id, name) (a retry when attempt > 0,
  * of due time due_ms) from worker w: 0, or VA_ENOMEM / VA_EBACKPRESSURE
@@ -261,16 +267,16 @@ enum { GIVE_UP = UINT16_MAX };
 static int send_fire(va_worker *w, uint16_t type, const char *id, size_t id_len,
                      const char *name, uint16_t attempt, int64_t due_ms) {
   size_t n = strlen(name);
-  size_t len = attempt ? n + 1 + sizeof(retry_tail) : n;
+  size_t len = attempt ? n + 1 + TAIL_BYTES : n;
   va_msg *m = va__msg_alloc(&w->msgs, (uint32_t)id_len, (uint32_t)len);
   if (!m)
     return VA_ENOMEM;
   memcpy(m->data, id, id_len);
   memcpy(m->data + id_len, name, n);
   if (attempt) {
-    retry_tail tail = {attempt, due_ms};
     m->data[id_len + n] = 0;
-    memcpy(m->data + id_len + n + 1, &tail, sizeof(tail));
+    memcpy(m->data + id_len + n + 1, &attempt, 2);
+    memcpy(m->data + id_len + n + 3, &due_ms, 8);
   }
   m->kind = VA_MSG_REQUEST;
   m->type = type;
@@ -371,12 +377,14 @@ static bool fire_of(const char *body, size_t len, char *name,
                     retry_tail *tail) {
   size_t n = strnlen(body, len);
   *tail = (retry_tail){0};
-  if (n == 0 || n >= 256 || (n < len && len != n + 1 + sizeof(*tail)))
+  if (n == 0 || n >= 256 || (n < len && len != n + 1 + TAIL_BYTES))
     return false;
   memcpy(name, body, n);
   name[n] = 0;
-  if (n < len)
-    memcpy(tail, body + n + 1, sizeof(*tail));
+  if (n < len) {
+    memcpy(&tail->attempt, body + n + 1, 2);
+    memcpy(&tail->due_ms, body + n + 3, 8);
+  }
   return true;
 }
 
@@ -411,6 +419,8 @@ int va__reminder_fire(va_turn *t, const char *body, size_t len) {
     t->last_fire = false;
     if (rc < 0)
       return rc; /* the turn fails: va__reminder_failed says what next */
+    if (t->fire_failed)
+      return 0; /* va_turn_reminder_failed: the schedule stays */
   }
   if (!next)
     return state_delete(t, key);
@@ -455,9 +465,11 @@ void va__reminder_failed(va_worker *w, va_actor *a, const va_msg *fire) {
   decode(kv->val, &r);
   if (retry.due_ms != r.due_ms)
     retry.attempt = 0; /* another due time's count */
-  if (retry.attempt == GIVE_UP)
-    return; /* moving the schedule on failed: the store's look finds it */
   int64_t now = va_clock_wall_ms();
+  if (retry.attempt == GIVE_UP) { /* moving the schedule on failed */
+    arm(w, a, name, now + RETRY_MS, r.due_ms, GIVE_UP);
+    return;
+  }
   uint32_t done = retry.attempt; /* retries so far */
   switch (r.retry.kind) {
   case VA_RETRY_DROP:
@@ -680,6 +692,8 @@ int va_reminder_call(va_runtime *rt, int type, const char *id, size_t id_len,
     return VA_EINVAL;
   if (type < 0 || (size_t)type >= rt->n_types)
     return VA_ENOTYPE;
+  if (spec && !retry_ok(&spec->retry)) /* before it is packed into bytes */
+    return VA_EINVAL;
   size_t len;
   char *body = system_body(name, spec, &len);
   if (!body)
