@@ -263,10 +263,13 @@ static int call_app(va_turn *t, const char *const *tail, const char *ctype,
 
 /* ---- AppActor ---- */
 
-static void note_known(va_turn *t, const void *data, size_t len) {
+/* Whether the app answered 200; then it knows the actor. */
+static bool note_known(va_turn *t, const void *data, size_t len) {
   va_app_answer a;
-  if (va_app_answer_read(data, len, &a) && a.status == 200)
-    ((app_actor *)va_turn_self(t))->known = true;
+  if (!va_app_answer_read(data, len, &a) || a.status != 200)
+    return false;
+  ((app_actor *)va_turn_self(t))->known = true;
+  return true;
 }
 
 static int invoked(va_turn *t, void *user, int status, const void *data,
@@ -362,10 +365,7 @@ static int delivered(va_turn *t, void *user, int status, const void *data,
                      size_t len) {
   (void)user;
   app_actor *self = va_turn_self(t);
-  va_app_answer a;
-  bool ok = status == 0 && va_app_answer_read(data, len, &a) && a.status == 200;
-  if (ok)
-    self->known = true;
+  bool ok = status == 0 && note_known(t, data, len);
   int rc = 0;
   if (self->reminder[0] && !ok)
     rc = va_turn_reminder_failed(t); /* else the turn fails: retried too */
